@@ -1,0 +1,10 @@
+// Entry points of the subcommands, one per cmd_<name>.cpp.
+#pragma once
+
+#include "cli/cli.hpp"
+
+namespace atlas::cli {
+
+int run_plugins(const Args& args);
+
+}  // namespace atlas::cli

@@ -1,0 +1,62 @@
+#include <atlas/plugin_abi.h>
+#include <curl/curl.h>
+
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <iostream>
+
+#include "cli/cli.hpp"
+#include "common/build_info.hpp"
+#include "common/secrets.hpp"
+
+namespace atlas::cli {
+namespace {
+
+void print_help() {
+  std::cout << "atlas-host " << build_info::kVersion
+            << " — continual learning from agent workflows\n\n"
+               "Usage: atlas-host <command> [options]\n\nCommands:\n";
+  for (const auto& c : commands()) std::printf("  %-12s %s\n", c.name, c.summary);
+  std::cout << "\nRun 'atlas-host <command> --help' for a command's options.\n"
+               "Exit codes: 0 ok, 1 failure, 2 usage error.\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // libcurl must be initialised once before any thread starts.
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  if (argc < 2) {
+    print_help();
+    return kExitUsage;
+  }
+  std::string name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") {
+    print_help();
+    return kExitOk;
+  }
+  if (name == "--version" || name == "-V") {
+    std::cout << "atlas-host " << build_info::kVersion << " (plugin ABI " << ATLAS_ABI_MAJOR << "."
+              << ATLAS_ABI_MINOR << ")\n";
+    return kExitOk;
+  }
+  for (const auto& c : commands()) {
+    if (name != c.name) continue;
+    Args args(argv + 2, argv + argc);
+    try {
+      return c.run(args);
+    } catch (const UsageError& e) {
+      std::cerr << "atlas-host " << name << ": " << secrets::redact(e.what()) << "\n"
+                << "Run 'atlas-host " << name << " --help' for usage.\n";
+      return kExitUsage;
+    } catch (const std::exception& e) {
+      std::cerr << "atlas-host " << name << ": error: " << secrets::redact(e.what()) << "\n";
+      return kExitFailure;
+    }
+  }
+  std::cerr << "atlas-host: unknown command '" << name << "'. Run 'atlas-host --help' for the list.\n";
+  return kExitUsage;
+}
+
+}  // namespace atlas::cli

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package atlas-host needs to build, test and package.
+# Idempotent: packages already present are left alone. Run as root.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  libboost-dev libboost-program-options-dev libboost-filesystem-dev
+  libtomlplusplus-dev rapidjson-dev libsoci-dev libsqlite3-dev libpq-dev
+  libcurl4-openssl-dev libcpp-httplib-dev libssl-dev libfmt-dev
+  libgtest-dev libgmock-dev googletest libbenchmark-dev
+  postgresql-15 postgresql-client-15 sqlite3
+  python3 file dpkg-dev ccache
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+# Node.js (for the official-client and MCP integration tests) may come from another
+# distribution channel; only ask apt for it when no node is on PATH at all.
+if ! command -v node >/dev/null 2>&1; then missing+=(nodejs npm); fi
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  echo "install-deps: all packages present"
+fi

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds everything under AddressSanitizer + UndefinedBehaviorSanitizer and runs the whole
+# test suite, with a throw-away PostgreSQL 15 cluster for the PostgreSQL storage tests.
+# This is the README's second command and what CI (.ci/run) runs. Run as root on Debian 12.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash packaging/install-deps.sh
+
+cmake --preset asan
+cmake --build --preset asan
+
+# A private PostgreSQL cluster on a unix socket and a free port; stopped on exit whatever happens.
+pg_env="$(mktemp)"
+cleanup() {
+  bash tests/support/postgres.sh stop || true
+  rm -f "$pg_env"
+}
+trap cleanup EXIT
+bash tests/support/postgres.sh start > "$pg_env"
+# shellcheck disable=SC1090
+source "$pg_env"
+echo "run-all: PostgreSQL for tests at ${ATLAS_TEST_PG_URL}"
+
+ctest --preset asan

@@ -33,6 +33,8 @@ struct PluginInfo {
   uint16_t abi_major = 0;
   uint16_t abi_minor = 0;
   std::string build_tag;
+  // The plugin's vtable has a cancel entry (ABI >= 1.1 and not NULL).
+  bool has_cancel = false;
   bool thread_safe() const;
 };
 
@@ -71,6 +73,9 @@ class AdapterHandle {
   Result<std::string> invoke(const CallContext& call, std::string_view request_json) const;
   const PluginInfo& info() const;
   bool valid() const { return inst_ != nullptr; }
+  // Asks the plugin to abandon the call identified by `call` (same session/step ids).
+  // UNIMPLEMENTED when the plugin has no cancel entry (info().has_cancel is false).
+  Status cancel(const CallContext& call) const;
 
  private:
   std::shared_ptr<Instance> inst_;
@@ -83,6 +88,9 @@ class JudgeHandle {
   Result<std::string> judge(const CallContext& call, std::string_view request_json) const;
   const PluginInfo& info() const;
   bool valid() const { return inst_ != nullptr; }
+  // Asks the plugin to abandon the call identified by `call` (same session/step ids).
+  // UNIMPLEMENTED when the plugin has no cancel entry (info().has_cancel is false).
+  Status cancel(const CallContext& call) const;
 
  private:
   std::shared_ptr<Instance> inst_;
@@ -95,6 +103,9 @@ class ProbeHandle {
   Result<std::string> probe(const CallContext& call, std::string_view request_json) const;
   const PluginInfo& info() const;
   bool valid() const { return inst_ != nullptr; }
+  // Asks the plugin to abandon the call identified by `call` (same session/step ids).
+  // UNIMPLEMENTED when the plugin has no cancel entry (info().has_cancel is false).
+  Status cancel(const CallContext& call) const;
 
  private:
   std::shared_ptr<Instance> inst_;
@@ -108,6 +119,9 @@ class StorageHandle {
   Result<std::string> execute(const CallContext& call, std::string_view op, std::string_view request_json) const;
   const PluginInfo& info() const;
   bool valid() const { return inst_ != nullptr; }
+  // Asks the plugin to abandon the call identified by `call` (same session/step ids).
+  // UNIMPLEMENTED when the plugin has no cancel entry (info().has_cancel is false).
+  Status cancel(const CallContext& call) const;
 
  private:
   std::shared_ptr<Instance> inst_;

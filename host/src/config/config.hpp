@@ -1,0 +1,346 @@
+// The typed configuration of atlas-host: one struct per TOML section (DESIGN §7), with Atlas's
+// defaults where Atlas has them (reference atlas-sdk-spec §2). Produced by load_config() /
+// parse_config() (config/loader.hpp), which reject unknown keys, wrong types and out-of-range
+// values with file:line:column. Every field below is already validated; consumers just read.
+//
+// Free-form tables that are handed to plugins ([agent.config], judge `config`, [plugins.<name>])
+// are kept as JSON text; `Config::sources` maps a key path back to where it was written so a
+// plugin-schema error can cite file:line:col (see SourceMap::find_json).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/model_config.hpp"
+
+namespace atlas::config {
+
+// ---------------------------------------------------------------- source regions
+
+// Where a key or value was written. line/column are 1-based; 0 = not from a file (a default).
+struct SourceRegion {
+  std::string file;
+  uint32_t line = 0;
+  uint32_t column = 0;
+  bool known() const { return line != 0; }
+  // "atlas.toml:12:3" ("atlas.toml" alone when the position is unknown).
+  std::string to_string() const;
+};
+
+// Key path -> region, for every key in the file. Key paths are dotted with array indexes in
+// brackets: "teacher.llm.temperature", "rewards.session_judges[0].config.threshold".
+class SourceMap {
+ public:
+  void add(std::string key_path, SourceRegion region);
+  // Exact key path, or nullptr.
+  const SourceRegion* find(std::string_view key_path) const;
+  // The region of the value at JSON pointer `pointer` (RFC 6901, "" or "/a/0/b") inside the
+  // table at `base_key_path` (e.g. "agent.config"). Falls back to the nearest enclosing key
+  // that exists (so an error about a missing member cites the table that should hold it).
+  // nullptr only when not even `base_key_path` was written in the file.
+  const SourceRegion* find_json(std::string_view base_key_path, std::string_view pointer) const;
+  // "base.a[0].b" for ("base", "/a/0/b"). Array indexes are recognised from the map itself.
+  std::string json_pointer_to_key_path(std::string_view base_key_path, std::string_view pointer) const;
+  bool empty() const { return regions_.empty(); }
+
+ private:
+  std::map<std::string, SourceRegion, std::less<>> regions_;
+};
+
+// ---------------------------------------------------------------- shared vocabulary
+
+// Supervision lanes (Atlas execution modes).
+enum class Lane { kAuto, kPaired, kCoach };
+std::string_view lane_name(Lane lane);                 // "auto", "paired", "coach"
+std::optional<Lane> parse_lane(std::string_view text);  // case-sensitive, nullopt if unknown
+
+// ---------------------------------------------------------------- [agent]
+
+// An inline tool definition offered to the student (Atlas ToolDefinition).
+struct ToolDefinition {
+  std::string name;
+  std::string description;
+  // JSON Schema of the arguments; default {"type":"object","properties":{}}.
+  std::string parameters_json = R"({"type":"object","properties":{}})";
+  std::string output_schema_json;  // "" = none
+};
+
+// An MCP tool server started for the student ([[agent.mcp_servers]]).
+struct McpServerConfig {
+  std::string name;                          // required, unique; prefixes tool names ("name__tool")
+  std::string command;                       // required; program (PATH lookup) or path
+  std::vector<std::string> args;
+  std::map<std::string, std::string> env;    // added to the inherited environment
+  std::string cwd;                           // "" = the host's working directory
+  double timeout_seconds = 60.0;             // per request
+};
+
+struct AgentConfig {
+  std::string adapter;        // required: adapter plugin name (openai, anthropic, gemini, http, command, ...)
+  std::string name = "agent";
+  std::string system_prompt;  // substituted for {base_prompt} in the student prompts
+  std::vector<ToolDefinition> tools;
+  // [agent.config] as a JSON object text, passed to the adapter plugin's create (merged over
+  // [plugins.<adapter>], see merged_plugin_config). Key path for errors: "agent.config".
+  std::string config_json = "{}";
+  std::vector<McpServerConfig> mcp_servers;
+  int max_tool_turns = 8;     // 1..100; bound of the MCP tool loop per student call
+};
+
+// ---------------------------------------------------------------- [student] / [teacher]
+
+struct StudentPrompts {  // each "" = built-in prompt
+  std::string planner;
+  std::string executor;
+  std::string synthesizer;
+};
+
+struct StudentConfig {
+  // [student.llm]: the student's model, used by the LLM adapters (openai/anthropic/gemini)
+  // through model_ref "student". Not configured (model empty) for http/command agents.
+  ModelConfig llm;
+  StudentPrompts prompts;
+  std::string tool_choice = "auto";  // auto | required
+  int max_plan_tokens = 2048;        // >= 1
+  int max_step_tokens = 2048;        // >= 1
+  int max_synthesis_tokens = 2048;   // >= 1
+};
+
+struct TeacherPrompts {  // each "" = built-in prompt
+  std::string plan_review;
+  std::string validation;
+  std::string guidance;
+};
+
+struct TeacherConfig {
+  ModelConfig llm;                             // [teacher.llm]; required (model set)
+  std::optional<int> max_review_tokens;        // >= 1; unset = llm.max_output_tokens
+  std::optional<int> validation_max_tokens;    // >= 1; unset = llm.max_output_tokens
+  std::optional<int> guidance_max_tokens;      // >= 1; unset = llm.max_output_tokens
+  TeacherPrompts prompts;
+};
+
+// ---------------------------------------------------------------- [orchestration]
+
+struct OrchestrationConfig {
+  int max_retries = 1;                  // 0..5 (Atlas caps at 1; we allow more)
+  double step_timeout_seconds = 900.0;  // > 0, per coach-lane step
+  std::optional<Lane> forced_mode;      // unset = normal routing
+  int max_parallel_steps = 4;           // 1..64, independent coach steps run concurrently
+  bool emit_intermediate_steps = true;
+};
+
+// ---------------------------------------------------------------- [rewards] (Atlas `rim`)
+
+struct JudgeSpec {
+  std::string plugin = "llm";   // judge plugin name
+  std::string rubric;           // built-in (process, outcome, helpfulness) or a [rewards.rubrics.<name>]
+  double weight = 1.0;          // > 0; weights are normalised over the judges of one level
+  std::string config_json = "{}";  // `config = {...}` passed to the plugin (merged over [plugins.<plugin>])
+  std::string key_path;         // "rewards.session_judges[0]" (for error messages / find_json)
+};
+
+struct RubricConfig {
+  std::string text;   // the rubric text (read from `file` at load time when given as a file)
+  std::string file;   // "" or the path it was read from (absolute)
+};
+
+struct RewardsConfig {
+  ModelConfig small_model;  // tier-1 judge model (model_ref "rewards.small_model")
+  ModelConfig large_model;  // arbiter (model_ref "rewards.large_model"); defaults to small_model when absent
+  double variance_threshold = 0.15;     // >= 0, compared with the population std-dev of sample scores
+  double uncertainty_threshold = 0.3;   // 0..1
+  int samples = 3;                      // k, 1..10
+  std::vector<double> temperatures = {0.2, 0.5, 0.8};  // each 0..2; sample i uses temperatures[i % size]
+  std::string judge_prompt;             // optional focus prompt added to every rubric
+  std::vector<JudgeSpec> session_judges;  // default [{plugin="llm", rubric="outcome", weight=1}]
+  std::vector<JudgeSpec> step_judges;     // default [{plugin="llm", rubric="process", weight=1}]
+  int max_judge_calls_per_session = 0;  // >= 0; 0 = unlimited
+  std::map<std::string, RubricConfig> rubrics;  // [rewards.rubrics.<name>]
+};
+
+// ---------------------------------------------------------------- [learning]
+
+struct LearningGates {
+  bool enforce_actionability = true;
+  bool enforce_cue = true;
+  bool enforce_generality = false;
+  int max_text_length = 420;  // 100..2000
+  std::vector<std::string> allowed_proper_nouns = {"SQL", "HTTP", "JSON", "Atlas", "API"};
+  std::vector<std::string> banned_incident_tokens = {"incident", "ticket", "case", "postmortem"};
+  int allow_length_overflow_margin = 20;  // 0..500
+};
+
+struct LearningRubricWeights {  // each 0..1; normalised to sum 1 at load time (4 decimals)
+  double actionability = 0.4;
+  double generality = 0.3;
+  double hookability = 0.2;
+  double concision = 0.1;
+};
+
+struct LearningSchema {  // [learning.schema], playbook_entry.v1 constraints
+  std::string version = "playbook_entry.v1";
+  std::vector<std::string> allowed_runtime_handles;
+  std::vector<std::string> runtime_handle_prefixes;
+  std::vector<std::string> cue_types = {"regex", "keyword", "predicate"};
+  std::string default_scope_category = "differentiation";
+  bool allow_missing_tool_mapping = false;
+};
+
+struct LearningPruning {
+  int min_sessions = 10;            // 1..100
+  double min_cue_hit_rate = 0.05;   // 0..1
+  double min_reward_delta = 0.01;   // -1..1
+  int min_transfer_sessions = 20;   // 1..100
+};
+
+struct LearningUsageTracking {
+  bool enabled = true;
+  bool capture_examples = false;
+  int max_examples_per_entry = 2;  // 0..20
+};
+
+ModelConfig default_learning_model();  // gemini-2.5-flash, GEMINI_API_KEY, temp 0.1, 8192 tokens, 120 s
+
+struct LearningConfig {
+  bool enabled = true;
+  bool update_enabled = true;  // false = apply-only (read the playbook, never update it)
+  ModelConfig llm = default_learning_model();  // [learning.llm] (model_ref "learning")
+  std::string synthesizer_prompt;               // [learning.prompts] synthesizer; "" = built-in
+  int history_limit = 10;                       // 1..200
+  bool session_note_enabled = true;
+  bool apply_to_prompts = true;
+  int playbook_char_budget = 4000;              // 200..100000, injected playbook text is trimmed to it
+  LearningGates gates;
+  LearningRubricWeights rubric_weights;
+  LearningSchema schema;
+  LearningPruning pruning;
+  LearningUsageTracking usage_tracking;
+};
+
+// ---------------------------------------------------------------- [routing] (Atlas adaptive_teaching)
+
+struct RoutingThresholds {  // auto >= paired >= coach, each 0..1
+  double auto_ = 0.85;      // TOML key "auto"
+  double paired = 0.65;
+  double coach = 0.35;
+};
+
+ModelConfig default_probe_model();  // xai grok-4-fast, XAI_API_KEY, temp 0.2, 20 s (Atlas)
+
+struct RoutingConfig {
+  bool enabled = true;                // false = always paired
+  std::optional<Lane> mode_override;  // wins over the probe
+  std::string probe = "history";      // probe plugin name: history (no model call) | llm | vendor
+  ModelConfig probe_llm = default_probe_model();  // [routing.probe_llm] (model_ref "routing.probe")
+  RoutingThresholds thresholds;
+  Lane fallback_mode = Lane::kPaired;  // paired | coach
+  double timeout_seconds = 15.0;       // >= 1, bound of one probe call
+  int learning_history_limit = 10;     // 1..200
+  std::vector<std::string> default_tags;
+};
+
+// ---------------------------------------------------------------- [storage]
+
+struct StorageConfig {
+  bool enabled = true;
+  std::string plugin = "soci";
+  // sqlite://PATH (relative to the working directory) | postgresql://... | "" = no storage
+  std::string database_url = "sqlite://.atlas/atlas.db";
+  int min_connections = 1;                  // >= 1
+  int max_connections = 5;                  // >= min_connections
+  double statement_timeout_seconds = 30.0;  // >= 0 (0 = none)
+  bool apply_schema_on_connect = true;
+  std::string spool_path = ".atlas/spool.jsonl";  // writes that failed wait here for replay
+  double write_retry_seconds = 30.0;        // >= 0, how long a failing write is retried before spooling
+  bool active() const { return enabled && !database_url.empty(); }
+  bool is_postgres() const;  // database_url starts with postgresql:// or postgres://
+  bool is_sqlite() const;    // database_url starts with sqlite://
+};
+
+// ---------------------------------------------------------------- [review] / [drift]
+
+struct ReviewConfig {
+  bool require_approval = true;
+  std::vector<std::string> default_export_statuses = {"approved"};  // lower-cased
+  // True when the file (or ATLAS_REVIEW_DEFAULT_EXPORT_STATUSES) named the statuses; §6.3 needs
+  // it ("neither given and require_approval false" means approved+pending).
+  bool statuses_explicit = false;
+  // "*" or "all" among the statuses (file or env): export every review status.
+  bool include_all_statuses = false;
+};
+
+struct DriftConfig {
+  bool enabled = true;
+  int window = 50;            // >= 1
+  double z_threshold = 3.0;   // >= 0
+  int min_baseline = 5;       // >= 0
+};
+
+// ---------------------------------------------------------------- [plugins]
+
+struct PluginsConfig {
+  std::vector<std::string> dirs;  // extra plugin folders (absolute, resolved against the config's folder)
+  bool allow_unsafe = false;      // skip the group/other-writable refusal
+  std::string lock_file;          // "" = none (absolute when set)
+  // [plugins.<name>] tables: per-plugin default config as JSON object text. Key path for errors:
+  // "plugins.<name>".
+  std::map<std::string, std::string> configs;
+};
+
+// ---------------------------------------------------------------- [train]
+
+struct TrainFilters {
+  std::vector<std::string> review_statuses;  // empty = the [review] policy
+  std::vector<std::string> statuses;         // session status filter; empty = all finished
+  std::optional<double> min_reward;          // 0..1
+  std::string learning_key;
+  std::string created_after;                 // ISO 8601 date or timestamp
+  std::optional<int64_t> limit;              // >= 1
+};
+
+struct TrainConfig {
+  // The trainer to run. Given as an array: argv, exec'd directly (command_is_shell false). Given
+  // as a string: one element, run through /bin/sh -c (command_is_shell true). Empty = not configured.
+  std::vector<std::string> command;
+  bool command_is_shell = false;
+  std::vector<std::string> args;                       // appended after command
+  std::vector<std::pair<std::string, std::string>> overrides;  // [train.overrides], file order, "key=value"
+  std::string export_format = "atlas-jsonl";           // atlas-jsonl|trl-sft|trl-grpo|trl-dpo|openai-ft
+  std::string output;                                  // export file; "" = chosen by `train`
+  std::string cwd;                                     // "" = the working directory
+  TrainFilters filters;
+};
+
+// ---------------------------------------------------------------- the whole file
+
+struct Config {
+  AgentConfig agent;
+  StudentConfig student;
+  TeacherConfig teacher;
+  OrchestrationConfig orchestration;
+  RewardsConfig rewards;
+  LearningConfig learning;
+  RoutingConfig routing;
+  StorageConfig storage;
+  ReviewConfig review;
+  DriftConfig drift;
+  PluginsConfig plugins;
+  TrainConfig train;
+  std::string metadata_json = "{}";  // [metadata], free table kept for the session metadata
+
+  std::filesystem::path source_path;  // the file it came from ("" when parsed from text)
+  SourceMap sources;                  // key path -> file:line:col
+};
+
+// The JSON config a plugin instance gets: [plugins.<plugin>] with `instance_json` (agent.config,
+// a judge's config) merged over it key by key (top-level keys; instance wins). Both inputs are
+// JSON object texts; "{}" when absent.
+std::string merged_plugin_config(const Config& config, std::string_view plugin, std::string_view instance_json);
+
+}  // namespace atlas::config

@@ -1,0 +1,52 @@
+// Runs a plan's steps in dependency order: a step starts as soon as all its dependencies
+// succeeded, independent steps run concurrently (at most `max_parallel` at once), each
+// under its own deadline. A step past its deadline is recorded as timed out and its
+// dependents are skipped; the other branches carry on.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/plan.hpp"
+
+namespace atlas::runtime {
+
+// What a running step can see: its deadline and whether it should stop early.
+struct StepControl {
+  int64_t deadline_unix_ms = 0;
+  std::shared_ptr<std::atomic<bool>> cancelled;
+  bool should_stop() const { return cancelled && cancelled->load(); }
+};
+
+struct StepRun {
+  enum class State { kPending, kSucceeded, kFailed, kTimedOut, kSkipped };
+  State state = State::kPending;
+  std::string reason;     // failure / skip reason
+  int64_t started_us = 0;  // wall clock, 0 when never started
+  int64_t ended_us = 0;
+};
+
+std::string_view step_state_name(StepRun::State s);  // succeeded, failed, timeout, skipped, pending
+
+struct DagOptions {
+  int max_parallel = 4;
+  double step_timeout_seconds = 900.0;
+  // Set to stop scheduling new steps (session cancelled); running steps see it too.
+  std::shared_ptr<std::atomic<bool>> cancelled;
+};
+
+// The step body: returns OK or a failure with a reason. It runs on its own thread.
+using StepBody = std::function<Status(size_t step_index, const StepControl& control)>;
+// Called on the scheduling thread when a step changes state (start, end); may be empty.
+using StepObserver = std::function<void(size_t step_index, const StepRun& run)>;
+
+// Requires check_plan(plan) to be OK. Blocks until every step has an outcome and every
+// step thread has ended.
+std::vector<StepRun> run_dag(const Plan& plan, const DagOptions& options, const StepBody& body,
+                             const StepObserver& observer = {});
+
+}  // namespace atlas::runtime

@@ -26,6 +26,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -35,6 +36,7 @@
 
 #include "common/status.hpp"
 #include "plugin/handles.hpp"
+#include "plugin/loader.hpp"
 
 namespace atlas::plugin {
 
@@ -51,6 +53,8 @@ struct RegistryOptions {
   // A plugins.lock file that applies to every scanned file. Without it, a plugins.lock
   // inside a plugin folder applies to the files of that folder.
   std::optional<std::filesystem::path> lock_file;
+  // Told before each stage of each file (used by the crash-isolating probe). May be empty.
+  std::function<void(const std::filesystem::path& file, Stage stage)> on_stage;
 };
 
 enum class Severity { kInfo, kWarning, kError };

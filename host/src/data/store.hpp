@@ -22,7 +22,9 @@
 #include <vector>
 
 #include "common/status.hpp"
+#include "config/config.hpp"
 #include "plugin/handles.hpp"
+#include "plugin/registry.hpp"
 
 namespace atlas::data {
 
@@ -37,6 +39,9 @@ class StorageBackend {
 // Adapts a plugin handle (from plugin::Registry::create_storage) to StorageBackend.
 std::shared_ptr<StorageBackend> handle_backend(plugin::StorageHandle handle);
 
+// The storage plugin's config JSON for [storage] (merged over [plugins.<plugin>]).
+std::string storage_plugin_config(const config::Config& config);
+
 struct StoreOptions {
   // Append-only JSONL file for records the database did not take. Created on first use.
   std::filesystem::path spool_path = ".atlas/spool.jsonl";
@@ -48,6 +53,8 @@ struct StoreOptions {
   int retry_attempts = 4;
   int retry_backoff_ms = 50;
   int retry_max_backoff_ms = 2000;
+  // Also stop retrying once this much time went by (0 = attempts only).
+  int retry_budget_ms = 0;
   // Apply pending migrations when the store opens (Atlas apply_schema_on_connect).
   bool migrate_on_open = true;
   // Mark sessions left `running` by dead processes as `interrupted` when the store opens.
@@ -87,6 +94,11 @@ class Store {
   // nothing can be spooled.
   static Result<std::shared_ptr<Store>> open(std::shared_ptr<StorageBackend> backend, StoreOptions options);
   static Result<std::shared_ptr<Store>> open(plugin::StorageHandle handle, StoreOptions options);
+  // The usual entry point: creates the [storage] plugin through the registry (after
+  // discover()) and opens it with options from [storage]. FAILED_PRECONDITION when storage
+  // is disabled in the config (callers check config.storage.active() first).
+  static Result<std::shared_ptr<Store>> open(plugin::Registry& registry, const config::Config& config);
+  static StoreOptions options_from_config(const config::Config& config);
 
   ~Store();  // flushes queued events (bounded by the retry policy) and stops the writer thread
   Store(const Store&) = delete;

@@ -1,0 +1,436 @@
+#include "db.hpp"
+
+#include <soci/postgresql/soci-postgresql.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <map>
+
+namespace atlas_soci {
+
+using atlas::sdk::Error;
+
+namespace {
+
+std::string percent_decode(const std::string& s, const std::string& where) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%') {
+      if (i + 2 >= s.size() || !std::isxdigit(static_cast<unsigned char>(s[i + 1])) ||
+          !std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+        throw Error(ATLAS_INVALID_ARGUMENT, "storage.database_url: bad percent escape in the " + where +
+                                                " (write %XX with two hex digits)");
+      }
+      out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+// libpq keyword value: always single-quoted, with \ and ' escaped.
+std::string pq_quote(const std::string& v) {
+  std::string out = "'";
+  for (char c : v) {
+    if (c == '\\' || c == '\'') out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
+
+bool starts_with(const std::string& s, const std::string& p) { return s.compare(0, p.size(), p) == 0; }
+
+Target parse_postgres(const DbOptions& o, const std::string& url) {
+  const std::string scheme = starts_with(url, "postgresql://") ? "postgresql://" : "postgres://";
+  std::string rest = url.substr(scheme.size());
+  std::string query;
+  if (auto q = rest.find('?'); q != std::string::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  std::string path;
+  if (auto s = rest.find('/'); s != std::string::npos) {
+    path = rest.substr(s + 1);
+    rest = rest.substr(0, s);
+  }
+  std::map<std::string, std::string> kw;
+  std::string display_auth;
+  if (auto at = rest.rfind('@'); at != std::string::npos) {
+    std::string auth = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    if (auto c = auth.find(':'); c != std::string::npos) {
+      kw["user"] = percent_decode(auth.substr(0, c), "user name");
+      kw["password"] = percent_decode(auth.substr(c + 1), "password");
+      display_auth = auth.substr(0, c) + ":****@";
+    } else {
+      kw["user"] = percent_decode(auth, "user name");
+      display_auth = auth + "@";
+    }
+  }
+  if (!rest.empty()) {
+    std::string host = rest, port;
+    if (host.front() == '[') {
+      auto close = host.find(']');
+      if (close == std::string::npos)
+        throw Error(ATLAS_INVALID_ARGUMENT, "storage.database_url: unterminated '[' in the IPv6 host of " + url);
+      port = close + 1 < host.size() && host[close + 1] == ':' ? host.substr(close + 2) : "";
+      host = host.substr(1, close - 1);
+    } else if (auto c = host.rfind(':'); c != std::string::npos) {
+      port = host.substr(c + 1);
+      host = host.substr(0, c);
+    }
+    if (!host.empty()) kw["host"] = percent_decode(host, "host");
+    if (!port.empty()) {
+      if (port.find_first_not_of("0123456789") != std::string::npos)
+        throw Error(ATLAS_INVALID_ARGUMENT, "storage.database_url: port '" + port + "' is not a number (in " +
+                                                url + "); write postgresql://user@host:5432/db");
+      kw["port"] = port;
+    }
+  }
+  if (!path.empty()) kw["dbname"] = percent_decode(path, "database name");
+  std::string user_options;
+  size_t pos = 0;
+  while (pos <= query.size() && !query.empty()) {
+    size_t amp = query.find('&', pos);
+    std::string item = query.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
+    if (!item.empty()) {
+      auto eq = item.find('=');
+      if (eq == std::string::npos)
+        throw Error(ATLAS_INVALID_ARGUMENT, "storage.database_url: query parameter '" + item +
+                                                "' has no value; write key=value (e.g. ?sslmode=require)");
+      std::string k = percent_decode(item.substr(0, eq), "query");
+      std::string v = percent_decode(item.substr(eq + 1), "query");
+      if (k == "options") {
+        user_options = v;
+      } else {
+        kw[k] = v;
+      }
+    }
+    if (amp == std::string::npos) break;
+    pos = amp + 1;
+  }
+  Target t;
+  t.backend = Backend::kPostgres;
+  std::string cs;
+  for (const auto& [k, v] : kw) cs += k + "=" + pq_quote(v) + " ";
+  long timeout_ms = std::lround(o.statement_timeout_seconds * 1000.0);
+  std::string opts = "-c statement_timeout=" + std::to_string(timeout_ms);
+  if (!user_options.empty()) opts = user_options + " " + opts;
+  cs += "options=" + pq_quote(opts) + " ";
+  if (!kw.count("connect_timeout")) {
+    long ct = std::max(1L, std::lround(o.connect_timeout_seconds));
+    cs += "connect_timeout=" + std::to_string(ct);
+  }
+  t.connect_string = cs;
+  std::string display = url;
+  if (kw.count("password")) display = scheme + display_auth + url.substr(url.find('@') + 1);
+  t.location = display;
+  return t;
+}
+
+}  // namespace
+
+Target parse_database_url(const DbOptions& o) {
+  std::string url = o.database_url;
+  if (starts_with(url, "postgresql://") || starts_with(url, "postgres://")) return parse_postgres(o, url);
+  if (url.find("://") != std::string::npos && !starts_with(url, "sqlite://")) {
+    throw Error(ATLAS_INVALID_ARGUMENT, "storage.database_url: unsupported scheme in '" + url +
+                                            "'; use sqlite://PATH, a plain file path, or postgresql://user@host:port/db");
+  }
+  std::string path = url;
+  if (starts_with(path, "sqlite://")) path = path.substr(9);
+  if (path.empty()) path = ".atlas/atlas.db";
+  if (path.find_first_of(" '\"") != std::string::npos) {
+    throw Error(ATLAS_INVALID_ARGUMENT, "storage.database_url: the SQLite path '" + path +
+                                            "' contains a space or quote, which the SQLite driver cannot take; "
+                                            "choose a path without them");
+  }
+  Target t;
+  t.backend = Backend::kSqlite;
+  t.sqlite_path = path;
+  long busy = std::max(1L, std::lround(o.busy_timeout_seconds));
+  t.connect_string = "db=" + path + " timeout=" + std::to_string(busy);
+  t.location = path;
+  return t;
+}
+
+// ---- pool -----------------------------------------------------------------------------
+
+Pool::Pool(const DbOptions& options)
+    : options_(options),
+      target_(parse_database_url(options)),
+      pool_(static_cast<size_t>(std::max(1, options.max_connections))),
+      connected_(static_cast<size_t>(std::max(1, options.max_connections)), 0),
+      broken_(static_cast<size_t>(std::max(1, options.max_connections)), 0) {
+  if (target_.backend == Backend::kSqlite) {
+    std::filesystem::path parent = std::filesystem::path(target_.sqlite_path).parent_path();
+    std::error_code ec;
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    if (ec) {
+      throw Error(ATLAS_FAILED_PRECONDITION, "cannot create the folder '" + parent.string() +
+                                                 "' for the SQLite database: " + ec.message());
+    }
+  }
+}
+
+Pool::~Pool() = default;
+
+void Pool::connect_slot(size_t pos) {
+  soci::session& s = pool_.at(pos);
+  if (connected_[pos]) {
+    try {
+      s.close();
+    } catch (...) {
+    }
+    connected_[pos] = 0;
+  }
+  try {
+    if (target_.backend == Backend::kSqlite) {
+      s.open(*soci::factory_sqlite3(), target_.connect_string);
+      long busy_ms = std::lround(options_.busy_timeout_seconds * 1000.0);
+      s << "PRAGMA busy_timeout = " + std::to_string(busy_ms);
+      s << "PRAGMA journal_mode = WAL";
+      s << "PRAGMA synchronous = NORMAL";
+      s << "PRAGMA foreign_keys = ON";
+    } else {
+      s.open(*soci::factory_postgresql(), target_.connect_string);
+    }
+  } catch (const std::exception& e) {
+    try {
+      s.close();
+    } catch (...) {
+    }
+    throw Error(ATLAS_UNAVAILABLE, "cannot connect to the " +
+                                       std::string(target_.backend == Backend::kSqlite ? "SQLite" : "PostgreSQL") +
+                                       " database at " + target_.location + ": " + e.what());
+  }
+  connected_[pos] = 1;
+  broken_[pos] = 0;
+}
+
+std::unique_ptr<Conn> Pool::lease() {
+  size_t pos = 0;
+  if (!pool_.try_lease(pos, options_.lease_timeout_ms)) {
+    throw Error(ATLAS_RESOURCE_EXHAUSTED, "all " + std::to_string(options_.max_connections) +
+                                              " database connections stayed busy for " +
+                                              std::to_string(options_.lease_timeout_ms) +
+                                              " ms; raise storage.max_connections or lower the concurrency");
+  }
+  if (!connected_[pos] || broken_[pos]) {
+    try {
+      connect_slot(pos);
+    } catch (...) {
+      pool_.give_back(pos);
+      throw;
+    }
+  }
+  return std::make_unique<Conn>(*this, pos);
+}
+
+void Pool::give_back(size_t pos) { pool_.give_back(pos); }
+
+// ---- connection ---------------------------------------------------------------------------
+
+Conn::Conn(Pool& pool, size_t pos) : pool_(pool), pos_(pos) {}
+Conn::~Conn() { pool_.give_back(pos_); }
+Backend Conn::backend() const { return pool_.backend(); }
+soci::session& Conn::session() { return pool_.pool_.at(pos_); }
+void Conn::mark_broken() { pool_.broken_[pos_] = 1; }
+
+namespace {
+
+struct Bound {
+  std::vector<Param> params;
+  std::vector<soci::indicator> inds;
+  std::vector<std::string> outs;
+  std::vector<soci::indicator> out_inds;
+};
+
+void bind_all(soci::statement& st, Bound& b) {
+  b.inds.assign(b.params.size(), soci::i_ok);
+  for (size_t i = 0; i < b.params.size(); ++i) {
+    Param& p = b.params[i];
+    std::string name = "p" + std::to_string(i);
+    switch (p.kind) {
+      case Param::kNull:
+        b.inds[i] = soci::i_null;
+        st.exchange(soci::use(p.text, b.inds[i], name));
+        break;
+      case Param::kText:
+        st.exchange(soci::use(p.text, b.inds[i], name));
+        break;
+      case Param::kInt:
+        st.exchange(soci::use(p.integer, b.inds[i], name));
+        break;
+      case Param::kReal:
+        st.exchange(soci::use(p.real, b.inds[i], name));
+        break;
+    }
+  }
+  for (size_t i = 0; i < b.outs.size(); ++i) st.exchange(soci::into(b.outs[i], b.out_inds[i]));
+}
+
+}  // namespace
+
+long long Conn::exec(const std::string& sql, const std::vector<Param>& params) {
+  Bound b{params, {}, {}, {}};
+  soci::statement st(session());
+  bind_all(st, b);
+  st.alloc();
+  st.prepare(sql);
+  st.define_and_bind();
+  st.execute(true);
+  return st.get_affected_rows();
+}
+
+std::vector<Row> Conn::query(const std::string& sql, const std::vector<Param>& params, size_t columns) {
+  Bound b{params, {}, std::vector<std::string>(columns), std::vector<soci::indicator>(columns, soci::i_ok)};
+  soci::statement st(session());
+  bind_all(st, b);
+  st.alloc();
+  st.prepare(sql);
+  st.define_and_bind();
+  std::vector<Row> rows;
+  st.execute(false);
+  while (st.fetch()) {
+    Row r(columns);
+    for (size_t i = 0; i < columns; ++i) {
+      if (b.out_inds[i] != soci::i_null) r[i] = b.outs[i];
+    }
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+std::optional<Row> Conn::query_one(const std::string& sql, const std::vector<Param>& params, size_t columns) {
+  auto rows = query(sql, params, columns);
+  if (rows.empty()) return std::nullopt;
+  return std::move(rows.front());
+}
+
+void Conn::begin() {
+  if (backend() == Backend::kSqlite) {
+    session() << "BEGIN IMMEDIATE";
+  } else {
+    session() << "BEGIN";
+  }
+}
+void Conn::commit() { session() << "COMMIT"; }
+void Conn::rollback() noexcept {
+  try {
+    session() << "ROLLBACK";
+  } catch (...) {
+    // The connection may be gone; the server rolls back on disconnect.
+    mark_broken();
+  }
+}
+
+// ---- errors -------------------------------------------------------------------------------
+
+void rethrow_as_status(Conn* conn, const std::string& what) {
+  try {
+    throw;
+  } catch (const Error&) {
+    throw;
+  } catch (const soci::postgresql_soci_error& e) {
+    std::string state = e.sqlstate();
+    bool conn_bad = false;
+    if (conn) {
+      auto* be = static_cast<soci::postgresql_session_backend*>(conn->session().get_backend());
+      conn_bad = be == nullptr || be->conn_ == nullptr || PQstatus(be->conn_) != CONNECTION_OK;
+    }
+    std::string msg = what + ": PostgreSQL error" + (state.empty() ? "" : " " + state) + ": " + e.what();
+    if (conn_bad || starts_with(state, "08") || starts_with(state, "57P")) {
+      if (conn) conn->mark_broken();
+      throw Error(ATLAS_UNAVAILABLE, msg);
+    }
+    if (state == "57014") throw Error(ATLAS_DEADLINE_EXCEEDED, msg + " (storage.statement_timeout_seconds)");
+    if (state == "23505") throw Error(ATLAS_ALREADY_EXISTS, msg);
+    if (starts_with(state, "23")) throw Error(ATLAS_FAILED_PRECONDITION, msg);
+    if (state == "40001" || state == "40P01") throw Error(ATLAS_ABORTED, msg);
+    if (starts_with(state, "53")) throw Error(ATLAS_RESOURCE_EXHAUSTED, msg);
+    if (starts_with(state, "42")) throw Error(ATLAS_INTERNAL, msg + " (schema out of date? run `atlas-host db migrate`)");
+    throw Error(ATLAS_INTERNAL, msg);
+  } catch (const soci::sqlite3_soci_error& e) {
+    int rc = e.result() & 0xff;  // primary result code
+    std::string msg = what + ": SQLite error " + std::to_string(e.result()) + ": " + e.what();
+    switch (rc) {
+      case 5:   // SQLITE_BUSY
+      case 6:   // SQLITE_LOCKED
+        throw Error(ATLAS_UNAVAILABLE, msg + " (the database is locked by another writer)");
+      case 14:  // SQLITE_CANTOPEN
+      case 10:  // SQLITE_IOERR
+        if (conn) conn->mark_broken();
+        throw Error(ATLAS_UNAVAILABLE, msg);
+      case 13:  // SQLITE_FULL
+        throw Error(ATLAS_RESOURCE_EXHAUSTED, msg);
+      case 19:  // SQLITE_CONSTRAINT
+        throw Error(ATLAS_FAILED_PRECONDITION, msg);
+      case 8:   // SQLITE_READONLY
+        throw Error(ATLAS_PERMISSION_DENIED, msg);
+      default:
+        throw Error(ATLAS_INTERNAL, msg);
+    }
+  } catch (const soci::soci_error& e) {
+    if (e.get_error_category() == soci::soci_error::connection_error) {
+      if (conn) conn->mark_broken();
+      throw Error(ATLAS_UNAVAILABLE, what + ": " + e.what());
+    }
+    // Some backend paths throw a plain soci_error after the server went away.
+    if (conn && conn->backend() == Backend::kPostgres) {
+      auto* be = static_cast<soci::postgresql_session_backend*>(conn->session().get_backend());
+      if (be == nullptr || be->conn_ == nullptr || PQstatus(be->conn_) != CONNECTION_OK) {
+        conn->mark_broken();
+        throw Error(ATLAS_UNAVAILABLE, what + ": " + e.what());
+      }
+    }
+    throw Error(ATLAS_INTERNAL, what + ": " + e.what());
+  } catch (const std::bad_alloc&) {
+    throw Error(ATLAS_RESOURCE_EXHAUSTED, what + ": out of memory");
+  } catch (const std::exception& e) {
+    throw Error(ATLAS_INTERNAL, what + ": " + e.what());
+  }
+}
+
+// ---- dialect --------------------------------------------------------------------------------
+
+std::string json_in(Backend b, const std::string& ph) {
+  return b == Backend::kPostgres ? "CAST(" + ph + " AS JSONB)" : ph;
+}
+std::string ts_in(Backend b, const std::string& ph) {
+  return b == Backend::kPostgres ? "CAST(" + ph + " AS TIMESTAMPTZ)" : ph;
+}
+std::string json_out(Backend b, const std::string& col) {
+  return b == Backend::kPostgres ? "CAST(" + col + " AS TEXT)" : col;
+}
+std::string ts_out(Backend b, const std::string& col) {
+  return b == Backend::kPostgres ? "to_char(" + col + " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+                                 : col;
+}
+std::string json_key_text(Backend b, const std::string& col, const std::string& key) {
+  return b == Backend::kPostgres ? "(" + col + "->>'" + key + "')" : "json_extract(" + col + ", '$." + key + "')";
+}
+std::string reward_score_expr(Backend b) {
+  return b == Backend::kPostgres ? "CAST(reward_stats->>'score' AS DOUBLE PRECISION)"
+                                 : "CAST(json_extract(reward_stats, '$.score') AS REAL)";
+}
+
+std::string now_iso() {
+  auto now = std::chrono::system_clock::now();
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(us / 1000000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(us % 1000000));
+  return buf;
+}
+
+}  // namespace atlas_soci

@@ -1,0 +1,964 @@
+#include "ops.hpp"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <functional>
+#include <map>
+
+#include "schema.hpp"
+
+namespace atlas_soci {
+
+using atlas::sdk::Error;
+using rapidjson::Document;
+using rapidjson::Value;
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+namespace {
+
+// ---- request helpers ----------------------------------------------------------------------
+
+Document parse_request(std::string_view op, std::string_view text) {
+  Document d;
+  if (text.empty()) text = "{}";
+  d.Parse(text.data(), text.size());
+  if (d.HasParseError()) {
+    throw Error(ATLAS_INVALID_ARGUMENT, std::string(op) + ": request is not valid JSON at offset " +
+                                            std::to_string(d.GetErrorOffset()) + ": " +
+                                            rapidjson::GetParseError_En(d.GetParseError()));
+  }
+  if (!d.IsObject()) throw Error(ATLAS_INVALID_ARGUMENT, std::string(op) + ": request must be a JSON object");
+  return d;
+}
+
+const Value* member(const Value& v, const char* key) {
+  if (!v.IsObject()) return nullptr;
+  auto it = v.FindMember(key);
+  if (it == v.MemberEnd() || it->value.IsNull()) return nullptr;
+  return &it->value;
+}
+
+std::string str_or(const Value& v, const char* key, const std::string& fallback = {}) {
+  const Value* m = member(v, key);
+  if (!m) return fallback;
+  if (m->IsString()) return std::string(m->GetString(), m->GetStringLength());
+  if (m->IsInt64()) return std::to_string(m->GetInt64());
+  throw Error(ATLAS_INVALID_ARGUMENT, std::string("'") + key + "' must be a string");
+}
+
+std::optional<std::string> opt_str(const Value& v, const char* key) {
+  if (!member(v, key)) return std::nullopt;
+  return str_or(v, key);
+}
+
+long long int_or(const Value& v, const char* key, long long fallback) {
+  const Value* m = member(v, key);
+  if (!m) return fallback;
+  if (m->IsInt64()) return m->GetInt64();
+  if (m->IsNumber()) return static_cast<long long>(m->GetDouble());
+  if (m->IsString()) {
+    try {
+      return std::stoll(m->GetString());
+    } catch (...) {
+    }
+  }
+  throw Error(ATLAS_INVALID_ARGUMENT, std::string("'") + key + "' must be an integer");
+}
+
+std::string dump(const Value& v) {
+  rapidjson::StringBuffer sb;
+  Writer w(sb);
+  v.Accept(w);
+  return std::string(sb.GetString(), sb.GetSize());
+}
+
+// JSON text of member `key` (nullopt when absent or null).
+std::optional<std::string> opt_json(const Value& v, const char* key) {
+  const Value* m = member(v, key);
+  if (!m) return std::nullopt;
+  return dump(*m);
+}
+
+long long parse_id(const std::string& s, const char* what) {
+  if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos) {
+    throw Error(ATLAS_INVALID_ARGUMENT, std::string(what) + " '" + s + "' is not a session id (a decimal number)");
+  }
+  return std::stoll(s);
+}
+
+std::vector<std::string> str_list(const Value& v, const char* key) {
+  std::vector<std::string> out;
+  const Value* m = member(v, key);
+  if (!m) return out;
+  if (m->IsString()) {
+    out.emplace_back(m->GetString(), m->GetStringLength());
+    return out;
+  }
+  if (!m->IsArray()) throw Error(ATLAS_INVALID_ARGUMENT, std::string("'") + key + "' must be a list of strings");
+  for (const Value& e : m->GetArray()) {
+    if (e.IsString()) {
+      out.emplace_back(e.GetString(), e.GetStringLength());
+    } else if (e.IsInt64()) {
+      out.push_back(std::to_string(e.GetInt64()));
+    } else {
+      throw Error(ATLAS_INVALID_ARGUMENT, std::string("'") + key + "' must be a list of strings");
+    }
+  }
+  return out;
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+// ---- response helpers ---------------------------------------------------------------------
+
+void w_str(Writer& w, const char* key, const std::string& s) {
+  w.Key(key);
+  w.String(s.c_str(), static_cast<rapidjson::SizeType>(s.size()));
+}
+void w_cell(Writer& w, const char* key, const Cell& c) {
+  w.Key(key);
+  if (c) {
+    w.String(c->c_str(), static_cast<rapidjson::SizeType>(c->size()));
+  } else {
+    w.Null();
+  }
+}
+// Stored JSON text embedded as-is (it was validated when written).
+void w_raw_json(Writer& w, const char* key, const Cell& c) {
+  w.Key(key);
+  if (c && !c->empty()) {
+    w.RawValue(c->c_str(), c->size(), rapidjson::kObjectType);
+  } else {
+    w.Null();
+  }
+}
+std::string done(rapidjson::StringBuffer& sb) { return std::string(sb.GetString(), sb.GetSize()); }
+
+// Placeholder list ":pN, :pN+1, ..." appending params.
+std::string in_list(std::vector<Param>& params, const std::vector<Param>& values) {
+  std::string s;
+  for (const Param& v : values) {
+    if (!s.empty()) s += ", ";
+    s += ":p" + std::to_string(params.size());
+    params.push_back(v);
+  }
+  return s;
+}
+std::string ph(std::vector<Param>& params, Param v) {
+  std::string s = ":p" + std::to_string(params.size());
+  params.push_back(std::move(v));
+  return s;
+}
+
+// ---- session resolution -------------------------------------------------------------------
+
+// The session a write refers to: "session_id" (decimal) or "session_key" (client key).
+long long resolve_session(Conn& c, const Value& req, const char* op) {
+  if (auto key = opt_str(req, "session_key"); key && !key->empty()) {
+    auto r = c.query_one("SELECT id FROM sessions WHERE session_key = :p0", {Param::str(*key)}, 1);
+    if (r && (*r)[0]) return std::stoll(*(*r)[0]);
+    if (!member(req, "session_id"))
+      throw Error(ATLAS_NOT_FOUND, std::string(op) + ": no session with session_key " + *key);
+  }
+  std::string id = str_or(req, "session_id");
+  if (id.empty()) throw Error(ATLAS_INVALID_ARGUMENT, std::string(op) + ": 'session_id' is required");
+  long long sid = parse_id(id, "session_id");
+  auto r = c.query_one("SELECT id FROM sessions WHERE id = :p0", {Param::num(sid)}, 1);
+  if (!r) {
+    throw Error(ATLAS_NOT_FOUND, std::string(op) + ": session " + id +
+                                     " does not exist (`atlas-host review list` shows the stored sessions)");
+  }
+  return sid;
+}
+
+std::string hostname() {
+  char buf[256] = {0};
+  if (gethostname(buf, sizeof(buf) - 1) != 0) return "unknown";
+  return buf;
+}
+
+// ---- operations ---------------------------------------------------------------------------
+
+std::string op_migrate(Pool& pool, const Value&) {
+  std::vector<int> applied = migrate(pool);
+  rapidjson::StringBuffer sb;
+  Writer w(sb);
+  w.StartObject();
+  w.Key("applied");
+  w.StartArray();
+  for (int v : applied) w.Int(v);
+  w.EndArray();
+  w.Key("schema_version");
+  w.Int(latest_schema_version());
+  w.EndObject();
+  return done(sb);
+}
+
+std::string op_status(Pool& pool, const Value&) {
+  return with_conn(pool, "status", [&](Conn& c) {
+    std::vector<int> applied = applied_migrations(c);
+    rapidjson::StringBuffer sb;
+    Writer w(sb);
+    w.StartObject();
+    w_str(w, "backend", pool.backend() == Backend::kPostgres ? "postgresql" : "sqlite");
+    w_str(w, "location", pool.target().location);
+    w.Key("schema_version");
+    w.Int(applied.empty() ? 0 : applied.back());
+    w.Key("latest_schema_version");
+    w.Int(latest_schema_version());
+    w.Key("pending_migrations");
+    w.StartArray();
+    for (const Migration& m : migrations()) {
+      if (std::find(applied.begin(), applied.end(), m.version) == applied.end()) w.Int(m.version);
+    }
+    w.EndArray();
+    w.Key("sessions");
+    w.StartObject();
+    if (!applied.empty()) {
+      for (const Row& r : c.query("SELECT status, COUNT(*) FROM sessions GROUP BY status ORDER BY status", {}, 2)) {
+        w.Key(r[0].value_or("").c_str());
+        w.Int64(std::stoll(r[1].value_or("0")));
+      }
+    }
+    w.EndObject();
+    w.Key("review");
+    w.StartObject();
+    if (!applied.empty()) {
+      for (const Row& r :
+           c.query("SELECT review_status, COUNT(*) FROM sessions GROUP BY review_status ORDER BY review_status", {}, 2)) {
+        w.Key(r[0].value_or("").c_str());
+        w.Int64(std::stoll(r[1].value_or("0")));
+      }
+    }
+    w.EndObject();
+    w.EndObject();
+    return done(sb);
+  });
+}
+
+std::string op_recover_interrupted(Pool& pool, const Value&) {
+  const std::string me = hostname();
+  return with_conn(pool, "recover_interrupted", [&](Conn& c) {
+    const Backend b = c.backend();
+    auto rows = c.query("SELECT id, " + json_out(b, "metadata") + " FROM sessions WHERE status = 'running'", {}, 2);
+    std::vector<std::string> marked;
+    for (const Row& r : rows) {
+      Document meta;
+      if (!r[1]) continue;
+      meta.Parse(r[1]->c_str());
+      if (meta.HasParseError() || !meta.IsObject()) continue;
+      const Value* host = member(meta, "host");
+      if (!host || !host->IsObject()) continue;  // not ours (e.g. written by the Python SDK): leave it
+      if (str_or(*host, "hostname") != me) continue;  // cannot tell whether that process lives
+      long long pid = int_or(*host, "pid", 0);
+      if (pid <= 0) continue;
+      if (pid == static_cast<long long>(getpid())) continue;
+      if (kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // still alive (or not ours)
+      long long n = c.exec("UPDATE sessions SET status = 'interrupted', completed_at = " + ts_in(b, ":p0") +
+                               " WHERE id = :p1 AND status = 'running'",
+                           {Param::str(now_iso()), Param::num(std::stoll(*r[0]))});
+      if (n > 0) marked.push_back(*r[0]);
+    }
+    rapidjson::StringBuffer sb;
+    Writer w(sb);
+    w.StartObject();
+    w.Key("interrupted");
+    w.StartArray();
+    for (const auto& id : marked) w.String(id.c_str());
+    w.EndArray();
+    w.EndObject();
+    return done(sb);
+  });
+}
+
+std::string op_begin_session(Pool& pool, const Value& req) {
+  const Value* task = member(req, "task");
+  if (!task || !task->IsString()) throw Error(ATLAS_INVALID_ARGUMENT, "begin_session: 'task' (a string) is required");
+  Document meta;
+  meta.SetObject();
+  if (const Value* m = member(req, "metadata")) {
+    if (!m->IsObject()) throw Error(ATLAS_INVALID_ARGUMENT, "begin_session: 'metadata' must be an object");
+    meta.CopyFrom(*m, meta.GetAllocator());
+  }
+  if (!member(meta, "host")) {
+    Value host(rapidjson::kObjectType);
+    auto& a = meta.GetAllocator();
+    host.AddMember("hostname", Value(hostname().c_str(), a), a);
+    host.AddMember("pid", Value(static_cast<int64_t>(getpid())), a);
+    host.AddMember("started_at", Value(now_iso().c_str(), a), a);
+    meta.AddMember("host", host, a);
+  }
+  std::string created_at = str_or(req, "created_at", now_iso());
+  std::optional<std::string> key = opt_str(req, "session_key");
+  return with_conn(pool, "begin_session", [&](Conn& c) {
+    const Backend b = c.backend();
+    bool existing = false;
+    std::string id;
+    std::vector<Param> p = {Param::str(task->GetString()), Param::str(dump(meta)), Param::str(created_at),
+                            Param::opt_str(key)};
+    auto r = c.query_one("INSERT INTO sessions (task, status, metadata, review_status, created_at, session_key) "
+                         "VALUES (:p0, 'running', " + json_in(b, ":p1") + ", 'pending', " + ts_in(b, ":p2") +
+                             ", :p3) ON CONFLICT (session_key) DO NOTHING RETURNING id",
+                         p, 1);
+    if (r && (*r)[0]) {
+      id = *(*r)[0];
+    } else {
+      auto e = c.query_one("SELECT id FROM sessions WHERE session_key = :p0", {Param::opt_str(key)}, 1);
+      if (!e || !(*e)[0]) throw Error(ATLAS_INTERNAL, "begin_session: insert returned no id");
+      id = *(*e)[0];
+      existing = true;
+    }
+    rapidjson::StringBuffer sb;
+    Writer w(sb);
+    w.StartObject();
+    w_str(w, "session_id", id);
+    w.Key("existing");
+    w.Bool(existing);
+    w.EndObject();
+    return done(sb);
+  });
+}
+
+std::string op_append_events(Pool& pool, const Value& req) {
+  const Value* events = member(req, "events");
+  if (!events || !events->IsArray())
+    throw Error(ATLAS_INVALID_ARGUMENT, "append_events: 'events' (a list) is required");
+  struct Ev {
+    std::string event, created_at;
+    std::optional<std::string> key;
+  };
+  std::vector<Ev> evs;
+  evs.reserve(events->Size());
+  for (const Value& e : events->GetArray()) {
+    const Value* body = member(e, "event");
+    if (!body || !body->IsObject())
+      throw Error(ATLAS_INVALID_ARGUMENT, "append_events: every entry needs an 'event' object");
+    evs.push_back({dump(*body), str_or(e, "created_at", now_iso()), opt_str(e, "event_key")});
+  }
+  return with_conn(pool, "append_events", [&](Conn& c) {
+    const Backend b = c.backend();
+    long long appended = 0;
+    Tx tx(c);
+    long long sid = resolve_session(c, req, "append_events");
+    constexpr size_t kChunk = 200;  // rows per INSERT statement
+    for (size_t start = 0; start < evs.size(); start += kChunk) {
+      size_t end = std::min(evs.size(), start + kChunk);
+      std::vector<Param> p;
+      p.reserve((end - start) * 4);
+      std::string sql = "INSERT INTO trajectory_events (session_id, event, created_at, event_key) VALUES ";
+      for (size_t i = start; i < end; ++i) {
+        if (i != start) sql += ", ";
+        sql += "(" + ph(p, Param::num(sid)) + ", " + json_in(b, ph(p, Param::str(evs[i].event))) + ", " +
+               ts_in(b, ph(p, Param::str(evs[i].created_at))) + ", " + ph(p, Param::opt_str(evs[i].key)) + ")";
+      }
+      sql += " ON CONFLICT (session_id, event_key) DO NOTHING";
+      appended += c.exec(sql, p);
+    }
+    tx.commit();
+    return "{\"appended\":" + std::to_string(appended) + "}";
+  });
+}
+
+// Top-level merge: keys of `overlay` replace those of `base`.
+std::string merge_objects(const Cell& base_text, const Value* overlay) {
+  Document base;
+  base.SetObject();
+  if (base_text) {
+    Document parsed;
+    parsed.Parse(base_text->c_str());
+    if (!parsed.HasParseError() && parsed.IsObject()) base.CopyFrom(parsed, base.GetAllocator());
+  }
+  if (overlay && overlay->IsObject()) {
+    auto& a = base.GetAllocator();
+    for (auto it = overlay->MemberBegin(); it != overlay->MemberEnd(); ++it) {
+      Value copy(it->value, a);
+      auto found = base.FindMember(it->name);
+      if (found != base.MemberEnd()) {
+        found->value = copy;
+      } else {
+        base.AddMember(Value(it->name, a), copy, a);
+      }
+    }
+  }
+  return dump(base);
+}
+
+std::string op_finish_session(Pool& pool, const Value& req) {
+  std::string status = lower(str_or(req, "status"));
+  if (status != "succeeded" && status != "failed") {
+    throw Error(ATLAS_INVALID_ARGUMENT, "finish_session: 'status' must be \"succeeded\" or \"failed\", got \"" +
+                                            status + "\"");
+  }
+  std::optional<std::string> review = opt_str(req, "review_status");
+  if (review) {
+    *review = lower(*review);
+    if (*review != "pending" && *review != "approved" && *review != "quarantined")
+      throw Error(ATLAS_INVALID_ARGUMENT, "finish_session: 'review_status' must be pending, approved or quarantined");
+  }
+  const Value* steps = member(req, "steps");
+  if (steps && !steps->IsArray()) throw Error(ATLAS_INVALID_ARGUMENT, "finish_session: 'steps' must be a list");
+  const Value* metadata = member(req, "metadata");
+  if (metadata && !metadata->IsObject())
+    throw Error(ATLAS_INVALID_ARGUMENT, "finish_session: 'metadata' must be an object");
+  std::string completed_at = str_or(req, "completed_at", now_iso());
+
+  return with_conn(pool, "finish_session", [&](Conn& c) {
+    const Backend b = c.backend();
+    Tx tx(c);
+    long long sid = resolve_session(c, req, "finish_session");
+    std::string lock = b == Backend::kPostgres ? " FOR UPDATE" : "";
+    auto cur = c.query_one("SELECT status, " + json_out(b, "metadata") + ", review_status FROM sessions WHERE id = :p0" +
+                               lock,
+                           {Param::num(sid)}, 3);
+    std::string current = cur ? (*cur)[0].value_or("") : "";
+    if (current == "succeeded" || current == "failed") {
+      // A replayed finish: the first one won; nothing to do.
+      return std::string("{\"already_finished\":true,\"session_id\":\"") + std::to_string(sid) + "\"}";
+    }
+    const Value* plan = member(req, "plan");
+    if (plan) {
+      c.exec("INSERT INTO plans (session_id, plan) VALUES (:p0, " + json_in(b, ":p1") +
+                 ") ON CONFLICT (session_id) DO UPDATE SET plan = excluded.plan",
+             {Param::num(sid), Param::str(dump(*plan))});
+    }
+    if (steps) {
+      for (const Value& s : steps->GetArray()) {
+        long long step_id = int_or(s, "step_id", -1);
+        if (step_id < 0) throw Error(ATLAS_INVALID_ARGUMENT, "finish_session: every step needs an integer 'step_id'");
+        const Value* attempts_list = member(s, "attempt_details");
+        const Value* guidance = member(s, "guidance");
+        long long attempts =
+            int_or(s, "attempts", attempts_list && attempts_list->IsArray() ? attempts_list->Size() : 1);
+        c.exec("INSERT INTO step_results (session_id, step_id, trace, output, evaluation, attempts, metadata) "
+                   "VALUES (:p0, :p1, :p2, :p3, " + json_in(b, ":p4") + ", :p5, " + json_in(b, ":p6") +
+                   ") ON CONFLICT (session_id, step_id) DO UPDATE SET trace = excluded.trace, output = excluded.output, "
+                   "evaluation = excluded.evaluation, attempts = excluded.attempts, metadata = excluded.metadata",
+               {Param::num(sid), Param::num(step_id), Param::opt_str(opt_str(s, "trace")),
+                Param::opt_str(opt_str(s, "output")), Param::opt_str(opt_json(s, "evaluation")),
+                Param::num(attempts), Param::opt_str(opt_json(s, "metadata"))});
+        c.exec("DELETE FROM step_attempts WHERE session_id = :p0 AND step_id = :p1",
+               {Param::num(sid), Param::num(step_id)});
+        if (attempts_list && attempts_list->IsArray()) {
+          long long n = 0;
+          for (const Value& a : attempts_list->GetArray()) {
+            ++n;
+            c.exec("INSERT INTO step_attempts (session_id, step_id, attempt, evaluation) VALUES (:p0, :p1, :p2, " +
+                       json_in(b, ":p3") + ")",
+                   {Param::num(sid), Param::num(step_id), Param::num(int_or(a, "attempt", n)),
+                    Param::opt_str(opt_json(a, "evaluation"))});
+          }
+        }
+        c.exec("DELETE FROM guidance_notes WHERE session_id = :p0 AND step_id = :p1",
+               {Param::num(sid), Param::num(step_id)});
+        if (guidance && guidance->IsArray()) {
+          long long seq = 0;
+          for (const Value& g : guidance->GetArray()) {
+            std::string note = g.IsString() ? std::string(g.GetString(), g.GetStringLength()) : dump(g);
+            c.exec("INSERT INTO guidance_notes (session_id, step_id, sequence, note) VALUES (:p0, :p1, :p2, :p3)",
+                   {Param::num(sid), Param::num(step_id), Param::num(++seq), Param::str(note)});
+          }
+        }
+      }
+    }
+    std::string merged = merge_objects(cur ? (*cur)[1] : Cell{}, metadata);
+    std::string new_review = review.value_or(cur ? (*cur)[2].value_or("pending") : "pending");
+    c.exec("UPDATE sessions SET status = :p0, final_answer = :p1, metadata = " + json_in(b, ":p2") +
+               ", reward = " + json_in(b, ":p3") + ", reward_stats = " + json_in(b, ":p4") +
+               ", reward_audit = " + json_in(b, ":p5") +
+               ", student_learning = :p6, teacher_learning = :p7, review_status = :p8, "
+               "review_notes = COALESCE(:p9, review_notes), completed_at = " + ts_in(b, ":p10") + " WHERE id = :p11",
+           {Param::str(status), Param::str(str_or(req, "final_answer")), Param::str(merged),
+            Param::opt_str(opt_json(req, "reward")), Param::opt_str(opt_json(req, "reward_stats")),
+            Param::opt_str(opt_json(req, "reward_audit")), Param::opt_str(opt_str(req, "student_learning")),
+            Param::opt_str(opt_str(req, "teacher_learning")), Param::str(new_review),
+            Param::opt_str(opt_str(req, "review_notes")), Param::str(completed_at), Param::num(sid)});
+    if (review) {
+      c.exec("INSERT INTO review_events (session_id, action, previous_status, new_status, note, actor, reason, "
+             "created_at) VALUES (:p0, 'finish', :p1, :p2, :p3, :p4, :p5, " + ts_in(b, ":p6") + ")",
+             {Param::num(sid), Param::str(cur ? (*cur)[2].value_or("pending") : "pending"), Param::str(*review),
+              Param::opt_str(opt_str(req, "review_notes")), Param::str(str_or(req, "review_actor", "runtime")),
+              Param::opt_str(opt_str(req, "review_reason")), Param::str(completed_at)});
+    }
+    tx.commit();
+    return std::string("{\"already_finished\":false,\"session_id\":\"") + std::to_string(sid) + "\"}";
+  });
+}
+
+std::string op_learning_history(Pool& pool, const Value& req) {
+  std::string key = str_or(req, "learning_key");
+  long long limit = std::clamp<long long>(int_or(req, "limit", 10), 1, 1000);
+  return with_conn(pool, "learning_history", [&](Conn& c) {
+    const Backend b = c.backend();
+    auto rows = c.query("SELECT " + json_out(b, "reward") + ", student_learning, teacher_learning, " +
+                            ts_out(b, "created_at") + ", " + ts_out(b, "completed_at") + " FROM sessions WHERE " +
+                            json_key_text(b, "metadata", "learning_key") +
+                            " = :p0 AND reward IS NOT NULL ORDER BY created_at DESC, id DESC LIMIT :p1",
+                        {Param::str(key), Param::num(limit)}, 5);
+    std::reverse(rows.begin(), rows.end());  // oldest first
+    rapidjson::StringBuffer sb;
+    Writer w(sb);
+    w.StartObject();
+    w.Key("records");
+    w.StartArray();
+    for (const Row& r : rows) {
+      w.StartObject();
+      w_raw_json(w, "reward", r[0]);
+      w_cell(w, "student_learning", r[1]);
+      w_cell(w, "teacher_learning", r[2]);
+      w_cell(w, "created_at", r[3]);
+      w_cell(w, "completed_at", r[4]);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    return done(sb);
+  });
+}
+
+std::string op_learning_get(Pool& pool, const Value& req) {
+  std::string key = str_or(req, "learning_key");
+  if (key.empty()) throw Error(ATLAS_INVALID_ARGUMENT, "learning_get: 'learning_key' is required");
+  return with_conn(pool, "learning_get", [&](Conn& c) {
+    const Backend b = c.backend();
+    auto r = c.query_one("SELECT student_learning, teacher_learning, " + json_out(b, "metadata") + ", version, " +
+                             ts_out(b, "updated_at") + " FROM learning_registry WHERE learning_key = :p0",
+                         {Param::str(key)}, 5);
+    rapidjson::StringBuffer sb;
+    Writer w(sb);
+    w.StartObject();
+    w.Key("found");
+    w.Bool(r.has_value());
+    if (r) {
+      w_cell(w, "student_learning", (*r)[0]);
+      w_cell(w, "teacher_learning", (*r)[1]);
+      w_raw_json(w, "metadata", (*r)[2]);
+      w.Key("version");
+      w.Int64(std::stoll((*r)[3].value_or("1")));
+      w_cell(w, "updated_at", (*r)[4]);
+    } else {
+      w.Key("version");
+      w.Int64(0);
+    }
+    w.EndObject();
+    return done(sb);
+  });
+}
+
+std::string op_learning_put(Pool& pool, const Value& req) {
+  std::string key = str_or(req, "learning_key");
+  if (key.empty()) throw Error(ATLAS_INVALID_ARGUMENT, "learning_put: 'learning_key' is required");
+  if (!member(req, "expected_version"))
+    throw Error(ATLAS_INVALID_ARGUMENT, "learning_put: 'expected_version' is required (0 = the row must not exist)");
+  long long expected = int_or(req, "expected_version", 0);
+  std::optional<std::string> meta = opt_json(req, "metadata");
+  return with_conn(pool, "learning_put", [&](Conn& c) {
+    const Backend b = c.backend();
+    std::string now = now_iso();
+    long long n;
+    if (expected == 0) {
+      n = c.exec("INSERT INTO learning_registry (learning_key, student_learning, teacher_learning, metadata, "
+                 "updated_at, version) VALUES (:p0, :p1, :p2, " + json_in(b, ":p3") + ", " + ts_in(b, ":p4") +
+                     ", 1) ON CONFLICT (learning_key) DO NOTHING",
+                 {Param::str(key), Param::opt_str(opt_str(req, "student_learning")),
+                  Param::opt_str(opt_str(req, "teacher_learning")), Param::opt_str(meta), Param::str(now)});
+    } else {
+      n = c.exec("UPDATE learning_registry SET student_learning = :p0, teacher_learning = :p1, metadata = " +
+                     json_in(b, ":p2") + ", updated_at = " + ts_in(b, ":p3") +
+                     ", version = version + 1 WHERE learning_key = :p4 AND version = :p5",
+                 {Param::opt_str(opt_str(req, "student_learning")), Param::opt_str(opt_str(req, "teacher_learning")),
+                  Param::opt_str(meta), Param::str(now), Param::str(key), Param::num(expected)});
+    }
+    if (n == 0) {
+      auto r = c.query_one("SELECT version FROM learning_registry WHERE learning_key = :p0", {Param::str(key)}, 1);
+      std::string actual = r ? (*r)[0].value_or("?") : "0 (no row)";
+      throw Error(ATLAS_ABORTED, "learning_put: learning_key '" + key + "' is at version " + actual +
+                                     ", expected " + std::to_string(expected) +
+                                     " (another session updated it first; re-read and retry)");
+    }
+    return "{\"version\":" + std::to_string(expected + 1) + "}";
+  });
+}
+
+std::string op_reward_baseline(Pool& pool, const Value& req) {
+  std::string key = str_or(req, "learning_key");
+  long long window = std::clamp<long long>(int_or(req, "window", 50), 1, 10000);
+  std::string exclude = str_or(req, "exclude_session_id");
+  return with_conn(pool, "reward_baseline", [&](Conn& c) {
+    const Backend b = c.backend();
+    std::vector<Param> p;
+    std::string sql = "SELECT " + json_out(b, "reward_stats") + " FROM sessions WHERE reward_stats IS NOT NULL";
+    if (!key.empty()) sql += " AND " + json_key_text(b, "metadata", "learning_key") + " = " + ph(p, Param::str(key));
+    if (!exclude.empty()) sql += " AND id <> " + ph(p, Param::num(parse_id(exclude, "exclude_session_id")));
+    sql += " ORDER BY created_at DESC, id DESC LIMIT " + ph(p, Param::num(window));
+    rapidjson::StringBuffer sb;
+    Writer w(sb);
+    w.StartObject();
+    w.Key("reward_stats");
+    w.StartArray();
+    for (const Row& r : c.query(sql, p, 1)) {
+      if (r[0]) w.RawValue(r[0]->c_str(), r[0]->size(), rapidjson::kObjectType);
+    }
+    w.EndArray();
+    w.EndObject();
+    return done(sb);
+  });
+}
+
+std::string op_set_review(Pool& pool, const Value& req) {
+  std::string status = lower(str_or(req, "review_status"));
+  if (status != "approved" && status != "quarantined" && status != "pending") {
+    throw Error(ATLAS_INVALID_ARGUMENT, "set_review: review_status must be approved, quarantined or pending, got \"" +
+                                            status + "\"");
+  }
+  std::string actor = str_or(req, "actor");
+  if (actor.empty()) throw Error(ATLAS_INVALID_ARGUMENT, "set_review: 'actor' is required (who made the change)");
+  return with_conn(pool, "set_review", [&](Conn& c) {
+    const Backend b = c.backend();
+    Tx tx(c);
+    long long sid = resolve_session(c, req, "set_review");
+    auto cur = c.query_one("SELECT review_status, status FROM sessions WHERE id = :p0", {Param::num(sid)}, 2);
+    std::string previous = (*cur)[0].value_or("pending");
+    std::string run_status = (*cur)[1].value_or("");
+    if (status == "approved" && (run_status == "running" || run_status == "interrupted")) {
+      throw Error(ATLAS_FAILED_PRECONDITION, "session " + std::to_string(sid) + " is " + run_status +
+                                                 "; only finished sessions (succeeded/failed) can be approved");
+    }
+    std::optional<std::string> notes = opt_str(req, "notes");
+    c.exec("UPDATE sessions SET review_status = :p0, review_notes = COALESCE(:p1, review_notes) WHERE id = :p2",
+           {Param::str(status), Param::opt_str(notes), Param::num(sid)});
+    c.exec("INSERT INTO review_events (session_id, action, previous_status, new_status, note, actor, reason, "
+           "created_at) VALUES (:p0, 'set_review', :p1, :p2, :p3, :p4, :p5, " + ts_in(b, ":p6") + ")",
+           {Param::num(sid), Param::str(previous), Param::str(status), Param::opt_str(notes), Param::str(actor),
+            Param::opt_str(opt_str(req, "reason")), Param::str(now_iso())});
+    tx.commit();
+    return "{\"previous\":\"" + previous + "\",\"session_id\":\"" + std::to_string(sid) + "\"}";
+  });
+}
+
+std::string op_add_review_note(Pool& pool, const Value& req) {
+  std::string note = str_or(req, "note");
+  std::string actor = str_or(req, "actor");
+  if (note.empty()) throw Error(ATLAS_INVALID_ARGUMENT, "add_review_note: 'note' is required");
+  if (actor.empty()) throw Error(ATLAS_INVALID_ARGUMENT, "add_review_note: 'actor' is required");
+  return with_conn(pool, "add_review_note", [&](Conn& c) {
+    const Backend b = c.backend();
+    Tx tx(c);
+    long long sid = resolve_session(c, req, "add_review_note");
+    c.exec("UPDATE sessions SET review_notes = :p0 WHERE id = :p1", {Param::str(note), Param::num(sid)});
+    c.exec("INSERT INTO review_events (session_id, action, note, actor, reason, created_at) VALUES "
+           "(:p0, 'note', :p1, :p2, :p3, " + ts_in(b, ":p4") + ")",
+           {Param::num(sid), Param::str(note), Param::str(actor), Param::opt_str(opt_str(req, "reason")),
+            Param::str(now_iso())});
+    tx.commit();
+    return std::string("{}");
+  });
+}
+
+// WHERE clause for query_sessions filters.
+std::string session_filters(Backend b, const Value& req, std::vector<Param>& p) {
+  std::string where = "1 = 1";
+  auto add_in = [&](const char* key, const char* col, bool lowercase) {
+    std::vector<std::string> vals = str_list(req, key);
+    if (vals.empty()) return;
+    std::vector<Param> ps;
+    for (auto& v : vals) ps.push_back(Param::str(lowercase ? lower(v) : v));
+    where += std::string(" AND ") + (lowercase ? "LOWER(" + std::string(col) + ")" : col) + " IN (" + in_list(p, ps) +
+             ")";
+  };
+  add_in("status", "status", true);
+  add_in("review_status", "review_status", true);
+  if (int_or(req, "exclude_unfinished", 0) != 0 || (member(req, "exclude_unfinished") &&
+                                                    member(req, "exclude_unfinished")->IsBool() &&
+                                                    member(req, "exclude_unfinished")->GetBool())) {
+    where += " AND status NOT IN ('running', 'interrupted')";
+  }
+  std::vector<std::string> ids = str_list(req, "session_ids");
+  if (!ids.empty()) {
+    std::vector<Param> ps;
+    for (auto& v : ids) ps.push_back(Param::num(parse_id(v, "session_ids")));
+    where += " AND id IN (" + in_list(p, ps) + ")";
+  }
+  if (auto k = opt_str(req, "learning_key"); k && !k->empty())
+    where += " AND " + json_key_text(b, "metadata", "learning_key") + " = " + ph(p, Param::str(*k));
+  auto number = [&](const char* key) -> std::optional<double> {
+    const Value* m = member(req, key);
+    if (!m) return std::nullopt;
+    if (!m->IsNumber()) throw Error(ATLAS_INVALID_ARGUMENT, std::string("'") + key + "' must be a number");
+    return m->GetDouble();
+  };
+  if (auto v = number("min_reward"))
+    where += " AND reward_stats IS NOT NULL AND " + reward_score_expr(b) + " >= " + ph(p, Param::real_num(*v));
+  if (auto v = number("max_reward"))
+    where += " AND reward_stats IS NOT NULL AND " + reward_score_expr(b) + " <= " + ph(p, Param::real_num(*v));
+  if (auto v = opt_str(req, "created_after"); v && !v->empty())
+    where += " AND created_at >= " + ts_in(b, ph(p, Param::str(*v)));
+  if (auto v = opt_str(req, "created_before"); v && !v->empty())
+    where += " AND created_at < " + ts_in(b, ph(p, Param::str(*v)));
+  for (const std::string& tag : str_list(req, "tags")) {
+    if (b == Backend::kPostgres) {
+      where += " AND jsonb_exists(metadata->'tags', " + ph(p, Param::str(tag)) + ")";
+    } else {
+      where += " AND EXISTS (SELECT 1 FROM json_each(sessions.metadata, '$.tags') WHERE value = " +
+               ph(p, Param::str(tag)) + ")";
+    }
+  }
+  return where;
+}
+
+std::string op_query_sessions(Pool& pool, const Value& req) {
+  long long limit = std::clamp<long long>(int_or(req, "limit", 50), 1, 5000);
+  bool asc = lower(str_or(req, "order", "desc")) == "asc";
+  std::string after = str_or(req, "after");
+  return with_conn(pool, "query_sessions", [&](Conn& c) {
+    const Backend b = c.backend();
+    std::vector<Param> p;
+    std::string where = session_filters(b, req, p);
+    if (!after.empty()) where += std::string(" AND id ") + (asc ? ">" : "<") + " " + ph(p, Param::num(parse_id(after, "after")));
+    std::string sql = "SELECT id, task, status, review_status, " + ts_out(b, "created_at") + ", " +
+                      ts_out(b, "completed_at") + ", " + reward_score_expr(b) + ", " +
+                      json_key_text(b, "metadata", "learning_key") + ", " +
+                      json_key_text(b, "metadata", "execution_mode") + ", review_notes FROM sessions WHERE " + where +
+                      " ORDER BY id " + (asc ? "ASC" : "DESC") + " LIMIT " + ph(p, Param::num(limit + 1));
+    auto rows = c.query(sql, p, 10);
+    bool more = rows.size() > static_cast<size_t>(limit);
+    if (more) rows.resize(static_cast<size_t>(limit));
+    rapidjson::StringBuffer sb;
+    Writer w(sb);
+    w.StartObject();
+    w.Key("sessions");
+    w.StartArray();
+    for (const Row& r : rows) {
+      w.StartObject();
+      w_cell(w, "session_id", r[0]);
+      w_cell(w, "task", r[1]);
+      w_cell(w, "status", r[2]);
+      w_cell(w, "review_status", r[3]);
+      w_cell(w, "created_at", r[4]);
+      w_cell(w, "completed_at", r[5]);
+      w.Key("reward");
+      if (r[6]) {
+        w.Double(std::stod(*r[6]));
+      } else {
+        w.Null();
+      }
+      w_cell(w, "learning_key", r[7]);
+      w_cell(w, "execution_mode", r[8]);
+      w_cell(w, "review_notes", r[9]);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.Key("next");
+    if (more && !rows.empty()) {
+      w.String(rows.back()[0]->c_str());
+    } else {
+      w.Null();
+    }
+    w.EndObject();
+    return done(sb);
+  });
+}
+
+std::string op_read_session(Pool& pool, const Value& req) {
+  long long event_limit = int_or(req, "event_limit", 0);  // 0 = all
+  return with_conn(pool, "read_session", [&](Conn& c) {
+    const Backend b = c.backend();
+    long long sid = resolve_session(c, req, "read_session");
+    auto s = c.query_one("SELECT id, task, status, " + json_out(b, "metadata") + ", final_answer, " +
+                             json_out(b, "reward") + ", " + json_out(b, "reward_stats") + ", " +
+                             json_out(b, "reward_audit") +
+                             ", student_learning, teacher_learning, review_status, review_notes, " +
+                             ts_out(b, "created_at") + ", " + ts_out(b, "completed_at") +
+                             " FROM sessions WHERE id = :p0",
+                         {Param::num(sid)}, 14);
+    rapidjson::StringBuffer sb;
+    Writer w(sb);
+    w.StartObject();
+    const char* names[] = {"session_id", "task", "status", "metadata", "final_answer", "reward", "reward_stats",
+                           "reward_audit", "student_learning", "teacher_learning", "review_status", "review_notes",
+                           "created_at", "completed_at"};
+    for (size_t i = 0; i < 14; ++i) {
+      bool json = i == 3 || i == 5 || i == 6 || i == 7;
+      if (json) {
+        w_raw_json(w, names[i], (*s)[i]);
+      } else {
+        w_cell(w, names[i], (*s)[i]);
+      }
+    }
+    auto plan = c.query_one("SELECT " + json_out(b, "plan") + " FROM plans WHERE session_id = :p0", {Param::num(sid)}, 1);
+    w_raw_json(w, "plan", plan ? (*plan)[0] : Cell{});
+    // Steps with their attempts and guidance.
+    auto steps = c.query("SELECT step_id, trace, output, " + json_out(b, "evaluation") + ", attempts, " +
+                             json_out(b, "metadata") + " FROM step_results WHERE session_id = :p0 ORDER BY step_id",
+                         {Param::num(sid)}, 6);
+    auto attempts = c.query("SELECT step_id, attempt, " + json_out(b, "evaluation") +
+                                " FROM step_attempts WHERE session_id = :p0 ORDER BY step_id, attempt",
+                            {Param::num(sid)}, 3);
+    auto guidance = c.query("SELECT step_id, note FROM guidance_notes WHERE session_id = :p0 ORDER BY step_id, sequence",
+                            {Param::num(sid)}, 2);
+    w.Key("steps");
+    w.StartArray();
+    for (const Row& st : steps) {
+      w.StartObject();
+      w.Key("step_id");
+      w.Int64(std::stoll(st[0].value_or("0")));
+      w_cell(w, "trace", st[1]);
+      w_cell(w, "output", st[2]);
+      w_raw_json(w, "evaluation", st[3]);
+      w.Key("attempts");
+      if (st[4]) {
+        w.Int64(std::stoll(*st[4]));
+      } else {
+        w.Null();
+      }
+      w_raw_json(w, "metadata", st[5]);
+      w.Key("attempt_details");
+      w.StartArray();
+      for (const Row& a : attempts) {
+        if (a[0] != st[0]) continue;
+        w.StartObject();
+        w.Key("attempt");
+        w.Int64(std::stoll(a[1].value_or("0")));
+        w_raw_json(w, "evaluation", a[2]);
+        w.EndObject();
+      }
+      w.EndArray();
+      w.Key("guidance");
+      w.StartArray();
+      for (const Row& g : guidance) {
+        if (g[0] == st[0] && g[1]) w.String(g[1]->c_str(), static_cast<rapidjson::SizeType>(g[1]->size()));
+      }
+      w.EndArray();
+      w.EndObject();
+    }
+    w.EndArray();
+    std::vector<Param> p = {Param::num(sid)};
+    std::string ev_sql = "SELECT id, " + json_out(b, "event") + ", " + ts_out(b, "created_at") +
+                         " FROM trajectory_events WHERE session_id = :p0 ORDER BY id";
+    if (event_limit > 0) ev_sql += " LIMIT " + ph(p, Param::num(event_limit + 1));
+    auto events = c.query(ev_sql, p, 3);
+    bool truncated = event_limit > 0 && events.size() > static_cast<size_t>(event_limit);
+    if (truncated) events.resize(static_cast<size_t>(event_limit));
+    w.Key("trajectory_events");
+    w.StartArray();
+    for (const Row& e : events) {
+      w.StartObject();
+      w.Key("id");
+      w.Int64(std::stoll(e[0].value_or("0")));
+      w_raw_json(w, "event", e[1]);
+      w_cell(w, "created_at", e[2]);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.Key("trajectory_events_truncated");
+    w.Bool(truncated);
+    auto reviews = c.query("SELECT action, previous_status, new_status, note, actor, reason, " + ts_out(b, "created_at") +
+                               " FROM review_events WHERE session_id = :p0 ORDER BY id",
+                           {Param::num(sid)}, 7);
+    w.Key("review_events");
+    w.StartArray();
+    for (const Row& r : reviews) {
+      w.StartObject();
+      w_cell(w, "action", r[0]);
+      w_cell(w, "previous_status", r[1]);
+      w_cell(w, "new_status", r[2]);
+      w_cell(w, "note", r[3]);
+      w_cell(w, "actor", r[4]);
+      w_cell(w, "reason", r[5]);
+      w_cell(w, "created_at", r[6]);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    return done(sb);
+  });
+}
+
+std::string op_record_training_run(Pool& pool, const Value& req) {
+  std::string path = str_or(req, "export_path");
+  std::string command = str_or(req, "command");
+  if (path.empty() || command.empty())
+    throw Error(ATLAS_INVALID_ARGUMENT, "record_training_run: 'export_path' and 'command' are required");
+  return with_conn(pool, "record_training_run", [&](Conn& c) {
+    const Backend b = c.backend();
+    const Value* exit_status = member(req, "exit_status");
+    auto r = c.query_one(
+        "INSERT INTO training_runs (export_path, export_format, export_sha256, exported_sessions, command, exit_status, "
+        "started_at, finished_at, metadata) VALUES (:p0, :p1, :p2, :p3, :p4, :p5, " + ts_in(b, ":p6") + ", " +
+            ts_in(b, ":p7") + ", " + json_in(b, ":p8") + ") RETURNING id",
+        {Param::str(path), Param::opt_str(opt_str(req, "export_format")), Param::opt_str(opt_str(req, "export_sha256")),
+         Param::num(int_or(req, "exported_sessions", 0)), Param::str(command),
+         exit_status ? Param::num(int_or(req, "exit_status", 0)) : Param::null(),
+         Param::str(str_or(req, "started_at", now_iso())), Param::opt_str(opt_str(req, "finished_at")),
+         Param::opt_str(opt_json(req, "metadata"))},
+        1);
+    return "{\"run_id\":\"" + (r ? (*r)[0].value_or("") : std::string()) + "\"}";
+  });
+}
+
+std::string op_list_training_runs(Pool& pool, const Value& req) {
+  long long limit = std::clamp<long long>(int_or(req, "limit", 20), 1, 1000);
+  return with_conn(pool, "list_training_runs", [&](Conn& c) {
+    const Backend b = c.backend();
+    auto rows = c.query("SELECT id, export_path, export_format, export_sha256, exported_sessions, command, exit_status, " +
+                            ts_out(b, "started_at") + ", " + ts_out(b, "finished_at") +
+                            " FROM training_runs ORDER BY id DESC LIMIT :p0",
+                        {Param::num(limit)}, 9);
+    rapidjson::StringBuffer sb;
+    Writer w(sb);
+    w.StartObject();
+    w.Key("runs");
+    w.StartArray();
+    const char* names[] = {"run_id", "export_path", "export_format", "export_sha256", "exported_sessions",
+                           "command", "exit_status", "started_at", "finished_at"};
+    for (const Row& r : rows) {
+      w.StartObject();
+      for (size_t i = 0; i < 9; ++i) w_cell(w, names[i], r[i]);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    return done(sb);
+  });
+}
+
+}  // namespace
+
+std::string run_op(Pool& pool, std::string_view op, std::string_view request_json) {
+  using Fn = std::string (*)(Pool&, const Value&);
+  static const std::map<std::string_view, Fn> table = {
+      {"migrate", &op_migrate},
+      {"status", &op_status},
+      {"recover_interrupted", &op_recover_interrupted},
+      {"begin_session", &op_begin_session},
+      {"append_events", &op_append_events},
+      {"finish_session", &op_finish_session},
+      {"learning_history", &op_learning_history},
+      {"learning_get", &op_learning_get},
+      {"learning_put", &op_learning_put},
+      {"reward_baseline", &op_reward_baseline},
+      {"set_review", &op_set_review},
+      {"add_review_note", &op_add_review_note},
+      {"query_sessions", &op_query_sessions},
+      {"read_session", &op_read_session},
+      {"record_training_run", &op_record_training_run},
+      {"list_training_runs", &op_list_training_runs},
+  };
+  auto it = table.find(op);
+  if (it == table.end()) {
+    throw Error(ATLAS_UNIMPLEMENTED, "storage plugin soci: unknown operation '" + std::string(op) + "'");
+  }
+  Document req = parse_request(op, request_json);
+  return it->second(pool, req);
+}
+
+}  // namespace atlas_soci

@@ -1,0 +1,176 @@
+#include "schema.hpp"
+
+#include <algorithm>
+
+namespace atlas_soci {
+
+namespace {
+
+// Migration 1: Atlas's tables, columns and indexes (reference §5.2).
+std::vector<std::string> atlas_schema(Backend b) {
+  if (b == Backend::kPostgres) {
+    return {
+        "CREATE TABLE IF NOT EXISTS sessions (id SERIAL PRIMARY KEY, task TEXT NOT NULL, "
+        "status TEXT NOT NULL DEFAULT 'running', metadata JSONB, final_answer TEXT, reward JSONB, "
+        "reward_stats JSONB, reward_audit JSONB, student_learning TEXT, teacher_learning TEXT, "
+        "review_status TEXT NOT NULL DEFAULT 'pending', review_notes TEXT, "
+        "created_at TIMESTAMPTZ NOT NULL DEFAULT NOW(), completed_at TIMESTAMPTZ)",
+        "ALTER TABLE sessions ADD COLUMN IF NOT EXISTS review_status TEXT NOT NULL DEFAULT 'pending'",
+        "ALTER TABLE sessions ADD COLUMN IF NOT EXISTS review_notes TEXT",
+        "ALTER TABLE sessions ADD COLUMN IF NOT EXISTS reward_stats JSONB",
+        "ALTER TABLE sessions ADD COLUMN IF NOT EXISTS reward_audit JSONB",
+        "CREATE INDEX IF NOT EXISTS sessions_learning_key_idx ON sessions ((metadata->>'learning_key'))",
+        "CREATE INDEX IF NOT EXISTS sessions_reward_score_idx ON sessions "
+        "(((reward_stats->>'score')::float)) WHERE reward_stats IS NOT NULL",
+        "CREATE INDEX IF NOT EXISTS sessions_created_at_idx ON sessions (created_at DESC)",
+        "CREATE INDEX IF NOT EXISTS sessions_metadata_gin_idx ON sessions USING GIN (metadata)",
+        "CREATE TABLE IF NOT EXISTS plans (session_id INTEGER PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE, "
+        "plan JSONB NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS step_results (session_id INTEGER REFERENCES sessions(id) ON DELETE CASCADE, "
+        "step_id INTEGER NOT NULL, trace TEXT, output TEXT, evaluation JSONB, attempts INTEGER, metadata JSONB, "
+        "PRIMARY KEY (session_id, step_id))",
+        "CREATE TABLE IF NOT EXISTS step_attempts (session_id INTEGER REFERENCES sessions(id) ON DELETE CASCADE, "
+        "step_id INTEGER NOT NULL, attempt INTEGER NOT NULL, evaluation JSONB, "
+        "PRIMARY KEY (session_id, step_id, attempt))",
+        "CREATE TABLE IF NOT EXISTS guidance_notes (session_id INTEGER REFERENCES sessions(id) ON DELETE CASCADE, "
+        "step_id INTEGER NOT NULL, sequence INTEGER NOT NULL, note TEXT NOT NULL, "
+        "PRIMARY KEY (session_id, step_id, sequence))",
+        "CREATE TABLE IF NOT EXISTS trajectory_events (id SERIAL PRIMARY KEY, "
+        "session_id INTEGER REFERENCES sessions(id) ON DELETE CASCADE, event JSONB NOT NULL, "
+        "created_at TIMESTAMPTZ NOT NULL DEFAULT NOW())",
+        "CREATE TABLE IF NOT EXISTS discovery_runs (id SERIAL PRIMARY KEY, project_root TEXT NOT NULL, task TEXT, "
+        "source TEXT NOT NULL DEFAULT 'discovery', payload JSONB NOT NULL, metadata JSONB, "
+        "created_at TIMESTAMPTZ NOT NULL DEFAULT NOW())",
+        "CREATE TABLE IF NOT EXISTS learning_registry (learning_key TEXT PRIMARY KEY, student_learning TEXT, "
+        "teacher_learning TEXT, metadata JSONB, updated_at TIMESTAMPTZ NOT NULL DEFAULT NOW())",
+    };
+  }
+  // SQLite: same tables and columns; JSON is TEXT, timestamps are ISO-8601 UTC text.
+  const std::string now = "(strftime('%Y-%m-%dT%H:%M:%fZ','now'))";
+  return {
+      "CREATE TABLE IF NOT EXISTS sessions (id INTEGER PRIMARY KEY AUTOINCREMENT, task TEXT NOT NULL, "
+      "status TEXT NOT NULL DEFAULT 'running', metadata TEXT, final_answer TEXT, reward TEXT, "
+      "reward_stats TEXT, reward_audit TEXT, student_learning TEXT, teacher_learning TEXT, "
+      "review_status TEXT NOT NULL DEFAULT 'pending', review_notes TEXT, "
+      "created_at TEXT NOT NULL DEFAULT " + now + ", completed_at TEXT)",
+      "CREATE INDEX IF NOT EXISTS sessions_learning_key_idx ON sessions (json_extract(metadata, '$.learning_key'))",
+      "CREATE INDEX IF NOT EXISTS sessions_reward_score_idx ON sessions "
+      "(CAST(json_extract(reward_stats, '$.score') AS REAL)) WHERE reward_stats IS NOT NULL",
+      "CREATE INDEX IF NOT EXISTS sessions_created_at_idx ON sessions (created_at DESC)",
+      "CREATE TABLE IF NOT EXISTS plans (session_id INTEGER PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE, "
+      "plan TEXT NOT NULL)",
+      "CREATE TABLE IF NOT EXISTS step_results (session_id INTEGER REFERENCES sessions(id) ON DELETE CASCADE, "
+      "step_id INTEGER NOT NULL, trace TEXT, output TEXT, evaluation TEXT, attempts INTEGER, metadata TEXT, "
+      "PRIMARY KEY (session_id, step_id))",
+      "CREATE TABLE IF NOT EXISTS step_attempts (session_id INTEGER REFERENCES sessions(id) ON DELETE CASCADE, "
+      "step_id INTEGER NOT NULL, attempt INTEGER NOT NULL, evaluation TEXT, "
+      "PRIMARY KEY (session_id, step_id, attempt))",
+      "CREATE TABLE IF NOT EXISTS guidance_notes (session_id INTEGER REFERENCES sessions(id) ON DELETE CASCADE, "
+      "step_id INTEGER NOT NULL, sequence INTEGER NOT NULL, note TEXT NOT NULL, "
+      "PRIMARY KEY (session_id, step_id, sequence))",
+      "CREATE TABLE IF NOT EXISTS trajectory_events (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+      "session_id INTEGER REFERENCES sessions(id) ON DELETE CASCADE, event TEXT NOT NULL, "
+      "created_at TEXT NOT NULL DEFAULT " + now + ")",
+      "CREATE TABLE IF NOT EXISTS discovery_runs (id INTEGER PRIMARY KEY AUTOINCREMENT, project_root TEXT NOT NULL, "
+      "task TEXT, source TEXT NOT NULL DEFAULT 'discovery', payload TEXT NOT NULL, metadata TEXT, "
+      "created_at TEXT NOT NULL DEFAULT " + now + ")",
+      "CREATE TABLE IF NOT EXISTS learning_registry (learning_key TEXT PRIMARY KEY, student_learning TEXT, "
+      "teacher_learning TEXT, metadata TEXT, updated_at TEXT NOT NULL DEFAULT " + now + ")",
+  };
+}
+
+// Migration 2: ours — idempotency keys, learning versions, review audit, training runs.
+std::vector<std::string> host_additions(Backend b) {
+  const bool pg = b == Backend::kPostgres;
+  const std::string id = pg ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT";
+  const std::string json = pg ? "JSONB" : "TEXT";
+  const std::string ts = pg ? "TIMESTAMPTZ" : "TEXT";
+  const std::string now = pg ? "NOW()" : "(strftime('%Y-%m-%dT%H:%M:%fZ','now'))";
+  return {
+      // Client-generated session key: a replayed begin_session finds its session again.
+      "ALTER TABLE sessions ADD COLUMN session_key TEXT",
+      "CREATE UNIQUE INDEX sessions_session_key_idx ON sessions (session_key)",
+      "CREATE INDEX sessions_status_idx ON sessions (status)",
+      // Per-event idempotency key: replayed batches insert nothing twice.
+      "ALTER TABLE trajectory_events ADD COLUMN event_key TEXT",
+      "CREATE UNIQUE INDEX trajectory_events_event_key_idx ON trajectory_events (session_id, event_key)",
+      "CREATE INDEX trajectory_events_session_idx ON trajectory_events (session_id, id)",
+      // Existing Atlas rows start at version 1.
+      "ALTER TABLE learning_registry ADD COLUMN version BIGINT NOT NULL DEFAULT 1",
+      "CREATE TABLE review_events (id " + id + ", session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE, "
+      "action TEXT NOT NULL, previous_status TEXT, new_status TEXT, note TEXT, actor TEXT NOT NULL, reason TEXT, "
+      "created_at " + ts + " NOT NULL DEFAULT " + now + ")",
+      "CREATE INDEX review_events_session_idx ON review_events (session_id, id)",
+      "CREATE TABLE training_runs (id " + id + ", export_path TEXT NOT NULL, export_format TEXT, export_sha256 TEXT, "
+      "exported_sessions INTEGER, command TEXT NOT NULL, exit_status INTEGER, started_at " + ts + " NOT NULL, "
+      "finished_at " + ts + ", metadata " + json + ")",
+  };
+}
+
+std::vector<std::string> statements_for(int version, Backend b) {
+  switch (version) {
+    case 1:
+      return atlas_schema(b);
+    case 2:
+      return host_additions(b);
+    default:
+      return {};
+  }
+}
+
+bool migrations_table_exists(Conn& c) {
+  if (c.backend() == Backend::kPostgres) {
+    auto r = c.query_one("SELECT CAST(to_regclass('schema_migrations') AS TEXT)", {}, 1);
+    return r && (*r)[0].has_value();
+  }
+  auto r = c.query_one("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'", {}, 1);
+  return r.has_value();
+}
+
+}  // namespace
+
+const std::vector<Migration>& migrations() {
+  static const std::vector<Migration> list = {
+      {1, "atlas schema (sessions, plans, steps, attempts, guidance, events, discovery, learning)"},
+      {2, "host additions (session/event idempotency keys, learning versions, review_events, training_runs)"},
+  };
+  return list;
+}
+
+int latest_schema_version() { return migrations().back().version; }
+
+std::vector<int> applied_migrations(Conn& c) {
+  std::vector<int> out;
+  if (!migrations_table_exists(c)) return out;
+  for (const Row& r : c.query("SELECT version FROM schema_migrations ORDER BY version", {}, 1)) {
+    if (r[0]) out.push_back(std::stoi(*r[0]));
+  }
+  return out;
+}
+
+std::vector<int> migrate(Pool& pool) {
+  return with_conn(pool, "migrate", [](Conn& c) {
+    std::vector<int> applied_now;
+    const std::string ts = c.backend() == Backend::kPostgres ? "TIMESTAMPTZ" : "TEXT";
+    for (const Migration& m : migrations()) {
+      Tx tx(c);
+      if (c.backend() == Backend::kPostgres) {
+        // Serialises concurrent migrators (several hosts starting at once).
+        c.query("SELECT CAST(pg_advisory_xact_lock(7274432001) AS TEXT)", {}, 1);
+      }
+      c.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+             "applied_at " + ts + " NOT NULL)");
+      auto done = c.query_one("SELECT version FROM schema_migrations WHERE version = :p0", {Param::num(m.version)}, 1);
+      if (done) continue;  // Tx rolls back the no-op
+      for (const std::string& sql : statements_for(m.version, c.backend())) c.exec(sql);
+      c.exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (:p0, :p1, " +
+                 ts_in(c.backend(), ":p2") + ")",
+             {Param::num(m.version), Param::str(m.name), Param::str(now_iso())});
+      tx.commit();
+      applied_now.push_back(m.version);
+    }
+    return applied_now;
+  });
+}
+
+}  // namespace atlas_soci

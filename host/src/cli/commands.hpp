@@ -6,5 +6,6 @@
 namespace atlas::cli {
 
 int run_plugins(const Args& args);
+int run_config(const Args& args);
 
 }  // namespace atlas::cli

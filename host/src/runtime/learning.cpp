@@ -1,0 +1,61 @@
+#include "runtime/learning.hpp"
+
+#include "data/store.hpp"
+#include "runtime/prompts.hpp"
+
+namespace atlas::runtime {
+
+Result<SynthesisOutcome> store_synthesis(data::Store& store, const config::LearningConfig& cfg,
+                                         const SynthesisRequest& req, const json::Value& synthesis, int max_attempts) {
+  SynthesisOutcome out;
+  out.session_student_learning = json::get_string(synthesis, "session_student_learning");
+  out.session_teacher_learning = json::get_string(synthesis, "session_teacher_learning");
+  Status last = Status::ok();
+  for (int attempt = 1; attempt <= max_attempts; ++attempt) {
+    out.write_attempts = attempt;
+    auto current = store.learning_get(req.learning_key);
+    if (!current) return current.status().with_context("reading the playbook of " + req.learning_key);
+    LearningSnapshot base{current->student_learning, current->teacher_learning,
+                          current->metadata_json.empty() ? "{}" : current->metadata_json};
+    LearningSnapshot merged = merge_synthesis(base, synthesis, cfg, req.handles, req.session_id, &out.report);
+    auto version = store.learning_put(req.learning_key, merged.student_learning, merged.teacher_learning,
+                                      merged.metadata_json, current->found ? current->version : 0);
+    if (version) {
+      out.updated = true;
+      out.version = *version;
+      return out;
+    }
+    last = version.status();
+    if (last.code() != StatusCode::kAborted) return last.with_context("writing the playbook of " + req.learning_key);
+  }
+  return aborted("the playbook of " + req.learning_key + " kept changing under " + std::to_string(max_attempts) +
+                 " concurrent writers: " + last.message());
+}
+
+Result<SynthesisOutcome> synthesize_and_store(data::Store& store, const config::LearningConfig& cfg,
+                                              const SynthesisRequest& req, const LlmCall& call) {
+  auto current = store.learning_get(req.learning_key);
+  if (!current) return current.status();
+  std::string user = "{\"pamphlets\":{\"student_pamphlet\":" + json::quote(current->student_learning) +
+                     ",\"teacher_pamphlet\":" + json::quote(current->teacher_learning) +
+                     "},\"current_playbook\":" + (current->metadata_json.empty() ? "{}" : current->metadata_json) +
+                     ",\"latest_session\":{\"task\":" + json::quote(req.task) + ",\"reward\":" + req.reward_json +
+                     ",\"evidence\":" + req.evidence_json + "},\"history\":" + req.history_json +
+                     ",\"available_runtime_handles\":[";
+  for (size_t i = 0; i < req.handles.size(); ++i) user += (i ? "," : "") + json::quote(req.handles[i]);
+  user += "]}\nReturn json.";
+  llm::Request r;
+  r.role = "learning";
+  r.messages.push_back({"system", cfg.synthesizer_prompt.empty() ? std::string(prompts::learning_synthesizer())
+                                                                 : cfg.synthesizer_prompt,
+                        {}, {}, {}});
+  r.messages.push_back({"user", std::move(user), {}, {}, {}});
+  r.response_format_json = R"({"type":"json_object"})";
+  auto reply = call(std::move(r));
+  if (!reply) return reply.status().with_context("learning model");
+  auto doc = json::parse_lenient_object(reply->content);
+  if (!doc) return invalid_argument("the learning model's reply is not JSON: " + doc.status().message());
+  return store_synthesis(store, cfg, req, *doc);
+}
+
+}  // namespace atlas::runtime

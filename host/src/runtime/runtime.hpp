@@ -1,0 +1,114 @@
+// The supervised session runtime (DESIGN §5). One Runtime per configuration: it loads the
+// plugins, opens storage, and runs sessions (concurrently if the caller wants) through
+// routing, the auto/paired/coach lanes, rewards, drift, review and persistence. Learning
+// synthesis runs after each session's result is final, in the background;
+// wait_for_background() (also run by the destructor) waits for it.
+//
+//   auto rt = runtime::Runtime::create(config);          // Result<unique_ptr<Runtime>>
+//   runtime::SessionReport r = (*rt)->run({.task = "..."});
+//   (*rt)->wait_for_background();
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.hpp"
+#include "config/config.hpp"
+#include "llm/llm.hpp"
+#include "runtime/events.hpp"
+#include "runtime/token_ledger.hpp"
+
+namespace atlas::data {
+class Store;
+}
+namespace atlas::plugin {
+class Registry;
+}
+
+namespace atlas::runtime {
+
+struct TaskSpec {
+  std::string task;
+  std::string metadata_json = "{}";  // session metadata (learning_key_override, tags, tenant, ...)
+  std::string expected_json;         // expected answer for verifiable judges ("" = none)
+};
+
+struct StepReport {
+  int id = 0;
+  std::string description;
+  std::vector<int> depends_on;
+  std::string status;  // passed | completed | failed | timeout | skipped | unvalidated
+  std::string reason;
+  int attempts = 0;
+  std::string output;
+  std::optional<double> reward;
+  int64_t started_us = 0;
+  int64_t ended_us = 0;
+};
+
+struct SessionReport {
+  std::string session_id;        // storage id, or "local-<id>" without storage
+  std::string status = "failed";  // succeeded | failed
+  std::string error;
+  std::string task;
+  std::string final_answer;
+  std::string lane;              // auto | paired | coach
+  std::string lane_source;
+  std::string learning_key;
+  std::optional<double> reward;
+  std::string review_status;
+  bool drift_alert = false;
+  std::map<std::string, RoleTotals> tokens;  // per role, learning synthesis excluded
+  RoleTotals total_tokens;
+  double seconds = 0.0;
+  std::vector<StepReport> steps;
+  int64_t applied_playbook_version = 0;  // learning_registry version injected (0 = none)
+  size_t playbook_entries = 0;           // entries in the state that was applied
+  bool stored = false;
+  bool plan_fallback = false;            // coach plan unusable -> one step
+  std::string plan_fallback_reason;
+  std::string to_json() const;
+};
+
+struct RuntimeOptions {
+  std::vector<std::filesystem::path> plugin_dirs;  // searched in addition to the config's and the defaults
+  bool use_default_plugin_dirs = true;
+  std::shared_ptr<llm::Client> client;            // default: llm::default_client()
+  bool progress = false;                          // live event lines on stderr
+  bool color = false;
+  // Every event of every session, as it happens (tests, progress bars). Thread-safe callers only.
+  std::function<void(const Event& event)> on_event;
+};
+
+class Runtime {
+ public:
+  static Result<std::unique_ptr<Runtime>> create(config::Config config, RuntimeOptions options = {});
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  // Runs one session to the end. Never throws; failures are in the report. Thread-safe.
+  SessionReport run(const TaskSpec& task);
+  // Waits for every background learning synthesis started so far.
+  void wait_for_background();
+  // Asks running sessions to stop (Ctrl-C).
+  void cancel();
+
+  const config::Config& config() const;
+  data::Store* store() const;  // null without storage
+  plugin::Registry& registry();
+
+  class Impl;
+
+ private:
+  explicit Runtime(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace atlas::runtime

@@ -1,0 +1,1256 @@
+// Runtime and one session's flow: routing, lanes, rewards, drift, review, persistence,
+// learning synthesis (DESIGN §5).
+#include <cstdio>
+#include <mutex>
+#include <thread>
+#include <unistd.h>
+
+#include "common/clock.hpp"
+#include "common/json.hpp"
+#include "common/log.hpp"
+#include "common/secrets.hpp"
+#include "data/store.hpp"
+#include "llm/llm_json.hpp"
+#include "mcp/tool_loop.hpp"
+#include "plugin/registry.hpp"
+#include "rewards/rewards.hpp"
+#include "runtime/dag_executor.hpp"
+#include "runtime/host_services.hpp"
+#include "runtime/lane.hpp"
+#include "runtime/learning.hpp"
+#include "runtime/learning_history.hpp"
+#include "runtime/learning_key.hpp"
+#include "runtime/model_directory.hpp"
+#include "runtime/plan.hpp"
+#include "runtime/playbook.hpp"
+#include "runtime/prompts.hpp"
+#include "runtime/runtime.hpp"
+#include "runtime/teacher.hpp"
+
+namespace atlas::runtime {
+
+using json::Value;
+
+namespace {
+
+std::string role_name_of(config::Lane lane) { return std::string(config::lane_name(lane)); }
+
+json::Document parse_object_or_empty(std::string_view text) {
+  json::Document d;
+  d.Parse(text.data(), text.size());
+  if (d.HasParseError() || !d.IsObject()) d.SetObject();
+  return d;
+}
+
+// The content of an executor reply: the "deliverable" of {"result":{"deliverable":...}} when
+// the student used Atlas's JSON contract, else the text itself.
+std::string deliverable_of(const std::string& content) {
+  size_t i = content.find_first_not_of(" \t\r\n");
+  if (i == std::string::npos || (content[i] != '{' && content.compare(i, 3, "```") != 0)) return content;
+  auto doc = json::parse_lenient_object(content);
+  if (!doc) return content;
+  const Value* result = json::find(*doc, "result");
+  const Value* d = result ? json::find(*result, "deliverable") : json::find(*doc, "deliverable");
+  if (!d) d = json::find(*doc, "final_answer");
+  if (!d) return content;
+  return d->IsString() ? std::string(d->GetString(), d->GetStringLength()) : json::dump(*d);
+}
+
+}  // namespace
+
+std::string SessionReport::to_json() const {
+  json::Document d;
+  d.SetObject();
+  auto& a = d.GetAllocator();
+  d.AddMember("session_id", json::str(session_id, a), a);
+  d.AddMember("status", json::str(status, a), a);
+  if (!error.empty()) d.AddMember("error", json::str(error, a), a);
+  d.AddMember("task", json::str(task, a), a);
+  d.AddMember("final_answer", json::str(final_answer, a), a);
+  d.AddMember("lane", json::str(lane, a), a);
+  d.AddMember("lane_source", json::str(lane_source, a), a);
+  d.AddMember("learning_key", json::str(learning_key, a), a);
+  d.AddMember("reward", reward ? Value(*reward) : Value(), a);
+  d.AddMember("review_status", json::str(review_status, a), a);
+  d.AddMember("drift_alert", drift_alert, a);
+  d.AddMember("seconds", seconds, a);
+  Value tok(rapidjson::kObjectType);
+  for (const auto& [role, r] : tokens) {
+    Value o(rapidjson::kObjectType);
+    o.AddMember("calls", r.calls, a);
+    o.AddMember("prompt_tokens", r.prompt_tokens, a);
+    o.AddMember("completion_tokens", r.completion_tokens, a);
+    o.AddMember("total_tokens", r.total_tokens, a);
+    tok.AddMember(json::str(role, a), o, a);
+  }
+  d.AddMember("tokens", tok, a);
+  d.AddMember("total_tokens", total_tokens.total_tokens, a);
+  Value steps_v(rapidjson::kArrayType);
+  for (const auto& s : steps) {
+    Value o(rapidjson::kObjectType);
+    o.AddMember("id", s.id, a);
+    o.AddMember("description", json::str(s.description, a), a);
+    o.AddMember("status", json::str(s.status, a), a);
+    if (!s.reason.empty()) o.AddMember("reason", json::str(s.reason, a), a);
+    o.AddMember("attempts", s.attempts, a);
+    o.AddMember("reward", s.reward ? Value(*s.reward) : Value(), a);
+    steps_v.PushBack(o, a);
+  }
+  d.AddMember("steps", steps_v, a);
+  d.AddMember("applied_playbook_version", applied_playbook_version, a);
+  d.AddMember("playbook_entries", static_cast<int64_t>(playbook_entries), a);
+  d.AddMember("stored", stored, a);
+  if (plan_fallback) d.AddMember("plan_fallback_reason", json::str(plan_fallback_reason, a), a);
+  return json::dump(d);
+}
+
+// ------------------------------------------------------------------------------------ Impl
+
+class Runtime::Impl {
+ public:
+  config::Config config;
+  RuntimeOptions options;
+  std::shared_ptr<llm::Client> client;
+  std::unique_ptr<plugin::Registry> registry;
+  std::shared_ptr<RuntimeServices> services;
+  plugin::AdapterHandle adapter;
+  plugin::ProbeHandle probe;
+  std::shared_ptr<data::Store> store;
+  std::unique_ptr<rewards::RewardEngine> rewards;
+  std::unique_ptr<mcp::ToolSet> tools;
+  std::atomic<bool> cancelled{false};
+  std::mutex background_mu;
+  std::vector<std::thread> background;
+  std::mutex progress_mu;
+
+  SessionReport run(const TaskSpec& task);
+  void print_progress(const Event& e);
+};
+
+namespace {
+
+struct Attempt {
+  int number = 1;
+  std::string output;
+  std::string verdict_json;  // "" when not validated
+  std::string status;
+  std::string guidance;      // guidance produced after this attempt
+};
+
+struct StepState {
+  PlanStep step;
+  std::vector<Attempt> attempts;
+  std::vector<std::string> guidance;
+  std::string output;
+  std::string status = "pending";
+  std::string reason;
+  std::vector<llm::Message> messages;           // last attempt's conversation
+  std::vector<rewards::ToolCallEvidence> tool_calls;
+  std::string trace;
+  std::string event_id;
+  int64_t started_us = 0, ended_us = 0;
+};
+
+}  // namespace
+
+// One session: everything it owns lives here for the duration of run().
+class Session {
+ public:
+  Session(Runtime::Impl& rt, const TaskSpec& task)
+      : rt_(rt), cfg_(rt.config), task_(task), events_(std::make_shared<EventLog>()),
+        ledger_(std::make_shared<TokenLedger>()) {}
+
+  SessionReport run();
+
+ private:
+  // Plugin events (llm_call, tool_call, anything else) from a call on behalf of this session.
+  void on_plugin_event(std::string_view event_json, std::string_view parent, std::string_view step_id);
+  plugin::CallContext call_context(std::string_view parent, std::string_view step_id, int64_t deadline,
+                                   std::shared_ptr<std::atomic<bool>> stop = nullptr);
+  // A direct LLM call (teacher, learning) with accounting.
+  Result<llm::Response> call_llm(std::string_view model_ref, llm::Request req, std::string_view parent,
+                                 std::string_view step_id, int64_t deadline);
+  // A student call through the adapter (and the MCP tool loop when configured).
+  Result<std::string> call_student(std::string_view role, std::vector<llm::Message> messages, bool json_mode,
+                                   std::string_view parent, std::string_view step_id, int64_t deadline,
+                                   std::shared_ptr<std::atomic<bool>> stop, StepState* state);
+  Status run_step(StepState& st, bool validate, const std::string& prior_json, const StepControl& control);
+  LaneDecision route();
+  void run_auto_or_paired(bool validate);
+  void run_coach();
+  std::string prior_results_for(const PlanStep& step);
+  void finish();
+
+  Runtime::Impl& rt_;
+  const config::Config& cfg_;
+  TaskSpec task_;
+  std::shared_ptr<EventLog> events_;
+  std::shared_ptr<TokenLedger> ledger_;
+  std::unique_ptr<Teacher> teacher_;
+  std::string session_id_;
+  std::string root_event_;
+  std::string learning_key_;
+  json::Document metadata_;
+  json::Document history_;
+  data::LearningState learning_state_;
+  std::string student_block_, teacher_block_;
+  LaneDecision decision_;
+  Plan plan_;
+  Plan original_plan_;
+  std::vector<std::unique_ptr<StepState>> steps_;
+  std::mutex steps_mu_;
+  std::string final_answer_;
+  std::string error_;
+  bool failed_ = false;
+  SessionReport report_;
+  double started_ = 0;
+};
+
+void Session::on_plugin_event(std::string_view event_json, std::string_view parent, std::string_view step_id) {
+  auto doc = json::parse(event_json, "plugin event");
+  if (!doc || !doc->IsObject()) {
+    events_->emit("plugin_event", "unparsable", "host", parent, "{\"raw\":" + json::quote(event_json) + "}", step_id);
+    return;
+  }
+  std::string type = json::get_string(*doc, "type");
+  if (type == "llm_call") {
+    std::string role = json::get_string(*doc, "role", "unknown");
+    const Value* usage = json::find(*doc, "usage");
+    // Student usage is billed from the adapter's reply (adapters without a model report it
+    // too); counting the adapter's llm_complete calls as well would double it.
+    if (role != "student" && usage) {
+      ledger_->add(role, json::get_int(*usage, "prompt_tokens"), json::get_int(*usage, "completion_tokens"),
+                   json::get_int(*usage, "total_tokens"), json::get_double(*doc, "latency_ms") / 1000.0,
+                   json::get_string(*doc, "outcome", "ok") == "ok");
+    }
+    events_->emit(event_type::kLlmCall, json::get_string(*doc, "model_ref", role), role, parent, std::string(event_json),
+                  step_id);
+  } else if (type == "tool_call") {
+    events_->emit(event_type::kToolCall, json::get_string(*doc, "tool"), "student", parent, std::string(event_json),
+                  step_id);
+  } else {
+    events_->emit(type.empty() ? "plugin_event" : type, json::get_string(*doc, "name"), "plugin", parent,
+                  std::string(event_json), step_id);
+  }
+}
+
+plugin::CallContext Session::call_context(std::string_view parent, std::string_view step_id, int64_t deadline,
+                                          std::shared_ptr<std::atomic<bool>> stop) {
+  plugin::CallContext ctx;
+  ctx.session_id = session_id_;
+  ctx.step_id = std::string(step_id);
+  ctx.deadline_unix_ms = deadline;
+  std::string p(parent), s(step_id);
+  ctx.on_event = [this, p, s](std::string_view ev) { on_plugin_event(ev, p, s); };
+  Runtime::Impl* rt = &rt_;
+  ctx.cancelled = [rt, stop] { return rt->cancelled.load() || (stop && stop->load()); };
+  return ctx;
+}
+
+Result<llm::Response> Session::call_llm(std::string_view model_ref, llm::Request req, std::string_view parent,
+                                        std::string_view step_id, int64_t deadline) {
+  auto model = resolve_model_ref(cfg_, model_ref);
+  if (!model) return model.status();
+  if (req.role.empty()) req.role = default_role_for_ref(model_ref);
+  req.session_id = session_id_;
+  llm::CallRecord record;
+  auto resp = rt_.client->complete(with_deadline(**model, deadline), req, &record);
+  if (record.role.empty()) record.role = req.role;
+  on_plugin_event(llm_call_event_json(record, model_ref), parent, step_id);
+  return resp;
+}
+
+Result<std::string> Session::call_student(std::string_view role, std::vector<llm::Message> messages, bool json_mode,
+                                          std::string_view parent, std::string_view step_id, int64_t deadline,
+                                          std::shared_ptr<std::atomic<bool>> stop, StepState* state) {
+  json::Document req;
+  req.SetObject();
+  auto& a = req.GetAllocator();
+  req.AddMember("role", json::str(role, a), a);
+  Value msgs(rapidjson::kArrayType);
+  for (const auto& m : messages) {
+    Value o(rapidjson::kObjectType);
+    o.AddMember("role", json::str(m.role, a), a);
+    o.AddMember("content", json::str(m.content, a), a);
+    msgs.PushBack(o, a);
+  }
+  req.AddMember("messages", msgs, a);
+  Value tools(rapidjson::kArrayType);
+  for (const auto& t : cfg_.agent.tools) {
+    Value o(rapidjson::kObjectType);
+    o.AddMember("name", json::str(t.name, a), a);
+    o.AddMember("description", json::str(t.description, a), a);
+    json::Document params = parse_object_or_empty(t.parameters_json);
+    o.AddMember("parameters", Value(params, a), a);
+    tools.PushBack(o, a);
+  }
+  bool has_tools = !tools.Empty() || rt_.tools;
+  req.AddMember("tools", tools, a);
+  req.AddMember("tool_choice", has_tools ? json::str(cfg_.student.tool_choice, a) : Value(""), a);
+  if (json_mode) {
+    Value rf(rapidjson::kObjectType);
+    rf.AddMember("type", "json_object", a);
+    req.AddMember("response_format", rf, a);
+  } else {
+    req.AddMember("response_format", Value(), a);
+  }
+  req.AddMember("task", json::str(task_.task, a), a);
+  req.AddMember("session_id", json::str(session_id_, a), a);
+  req.AddMember("step_id", json::str(step_id, a), a);
+  Value md(rapidjson::kObjectType);
+  md.AddMember("learning_key", json::str(learning_key_, a), a);
+  md.AddMember("execution_mode", json::str(config::lane_name(decision_.lane), a), a);
+  req.AddMember("metadata", md, a);
+  std::string request_json = json::dump(req);
+
+  plugin::CallContext ctx = call_context(parent, step_id, deadline, stop);
+  std::string response_json;
+  if (rt_.tools) {
+    mcp::ToolLoopOptions opts;
+    opts.max_turns = cfg_.agent.max_tool_turns;
+    std::string p(parent), s(step_id);
+    auto out = mcp::run_tool_loop([&](std::string_view r) { return rt_.adapter.invoke(ctx, r); }, request_json,
+                                  *rt_.tools, opts, [this, p, s, state](std::string_view ev) {
+                                    on_plugin_event(ev, p, s);
+                                    if (!state) return;
+                                    auto d = json::parse(ev, "tool event");
+                                    if (!d) return;
+                                    rewards::ToolCallEvidence t;
+                                    t.id = json::get_string(*d, "call_id");
+                                    t.name = json::get_string(*d, "tool");
+                                    if (const Value* args = json::find(*d, "arguments")) t.arguments_json = json::dump(*args);
+                                    const Value* res = json::find(*d, "result");
+                                    t.result = res && res->IsString() ? res->GetString() : (res ? json::dump(*res) : "");
+                                    t.is_error = json::get_bool(*d, "is_error");
+                                    std::lock_guard<std::mutex> g(steps_mu_);
+                                    state->tool_calls.push_back(std::move(t));
+                                  });
+    if (!out) return out.status();
+    response_json = out->response_json;
+  } else {
+    auto out = rt_.adapter.invoke(ctx, request_json);
+    if (!out) return out.status();
+    response_json = std::move(*out);
+  }
+  auto resp = json::parse(response_json, "adapter reply");
+  if (!resp || !resp->IsObject())
+    return internal_error("the adapter \"" + cfg_.agent.adapter + "\" returned a reply that is not a JSON object");
+  if (const Value* usage = json::find(*resp, "usage"); usage && usage->IsObject()) {
+    ledger_->add("student", json::get_int(*usage, "prompt_tokens"), json::get_int(*usage, "completion_tokens"),
+                 json::get_int(*usage, "total_tokens"), 0.0);
+  } else {
+    ledger_->add("student", 0, 0, 0, 0.0);
+  }
+  std::string content = json::get_string(*resp, "content");
+  if (state) {
+    std::lock_guard<std::mutex> g(steps_mu_);
+    state->messages = messages;
+    state->messages.push_back({"assistant", content, {}, {}, {}});
+    state->trace = json::get_string(*resp, "trace");
+  }
+  return content;
+}
+
+std::string Session::prior_results_for(const PlanStep& step) {
+  json::Document d;
+  d.SetObject();
+  auto& a = d.GetAllocator();
+  std::lock_guard<std::mutex> g(steps_mu_);
+  for (int dep : step.depends_on) {
+    for (const auto& s : steps_) {
+      if (s->step.id != dep) continue;
+      Value o(rapidjson::kObjectType);
+      o.AddMember("description", json::str(s->step.description, a), a);
+      o.AddMember("status", json::str(s->status, a), a);
+      o.AddMember("output", json::str(s->output, a), a);
+      d.AddMember(json::str(std::to_string(dep), a), o, a);
+    }
+  }
+  return json::dump(d);
+}
+
+Status Session::run_step(StepState& st, bool validate, const std::string& prior_json, const StepControl& control) {
+  const std::string sid = std::to_string(st.step.id);
+  int max_attempts = validate ? cfg_.orchestration.max_retries + 1 : 1;
+  for (int attempt = 1; attempt <= max_attempts; ++attempt) {
+    if (control.should_stop() || rt_.cancelled.load()) return cancelled("step " + sid + " was stopped");
+    std::string attempt_event = events_->emit(event_type::kAttempt, "start", "student", st.event_id,
+                                              "{\"attempt\":" + std::to_string(attempt) + "}", sid);
+    std::string user = "Task:\n" + task_.task + "\n\nStep " + sid + ": " + st.step.description;
+    if (prior_json != "{}") user += "\n\nValidated results of the steps this one depends on (JSON):\n" + prior_json;
+    if (!st.guidance.empty()) {
+      user += "\n\nGuidance from your teacher on earlier attempts:";
+      for (const auto& g : st.guidance) user += "\n- " + g;
+    }
+    std::vector<llm::Message> msgs;
+    msgs.push_back({"system",
+                    prompts::compose(student_block_, cfg_.agent.system_prompt, cfg_.student.prompts.executor,
+                                     prompts::student_executor()),
+                    {}, {}, {}});
+    msgs.push_back({"user", user, {}, {}, {}});
+    auto out = call_student("executor", std::move(msgs), false, attempt_event, sid, control.deadline_unix_ms,
+                            control.cancelled, &st);
+    if (!out) {
+      events_->emit(event_type::kAttempt, "error", "student", attempt_event,
+                    "{\"error\":" + json::quote(out.status().to_string()) + "}", sid);
+      Attempt failed;
+      failed.number = attempt;
+      failed.status = "error";
+      {
+        std::lock_guard<std::mutex> g(steps_mu_);
+        st.attempts.push_back(failed);
+        st.status = "failed";
+        st.reason = out.status().to_string();
+      }
+      return out.status();
+    }
+    Attempt at;
+    at.number = attempt;
+    at.output = deliverable_of(*out);
+    if (!validate) {
+      at.status = "completed";
+      std::lock_guard<std::mutex> g(steps_mu_);
+      st.output = at.output;
+      st.status = "completed";
+      st.attempts.push_back(std::move(at));
+      return Status::ok();
+    }
+    ValidationInput vin;
+    vin.task = task_.task;
+    vin.step_id = st.step.id;
+    vin.step_description = st.step.description;
+    vin.output = at.output;
+    vin.prior_results_json = prior_json;
+    vin.guidance = st.guidance;
+    vin.attempt = attempt;
+    Verdict v = teacher_->validate(vin);
+    at.verdict_json = v.to_json();
+    events_->emit(event_type::kValidation, v.valid ? "valid" : "invalid", "teacher", attempt_event, at.verdict_json, sid);
+    bool last = attempt == max_attempts;
+    if (v.valid || v.unavailable || last) {
+      at.status = v.valid ? "passed" : v.unavailable ? "unvalidated" : "failed";
+      std::lock_guard<std::mutex> g(steps_mu_);
+      st.output = at.output;
+      st.status = at.status;
+      if (!v.valid) st.reason = v.unavailable ? v.error : "the teacher did not accept any attempt";
+      st.attempts.push_back(std::move(at));
+      return Status::ok();
+    }
+    std::string guidance = v.guidance;
+    if (guidance.empty()) guidance = teacher_->guidance(vin, v);
+    if (guidance.empty()) guidance = "Your previous attempt was not accepted; check the step description and redo it completely.";
+    events_->emit(event_type::kGuidance, "retry", "teacher", attempt_event, "{\"guidance\":" + json::quote(guidance) + "}",
+                  sid);
+    at.status = "failed";
+    at.guidance = guidance;
+    std::lock_guard<std::mutex> g(steps_mu_);
+    st.attempts.push_back(std::move(at));
+    st.guidance.push_back(guidance);
+  }
+  return Status::ok();
+}
+
+LaneDecision Session::route() {
+  ProbeFn probe;
+  if (rt_.probe.valid()) {
+    probe = [this]() -> Result<ProbeAnswer> {
+      json::Document req;
+      req.SetObject();
+      auto& a = req.GetAllocator();
+      req.AddMember("task", json::str(task_.task, a), a);
+      req.AddMember("learning_history", Value(history_, a), a);
+      req.AddMember("learning_key", json::str(learning_key_, a), a);
+      std::string ev = events_->emit(event_type::kProbe, rt_.probe.info().name, "probe", root_event_, "{}");
+      int64_t deadline = clock::now_unix_ms() + static_cast<int64_t>(cfg_.routing.timeout_seconds * 1000);
+      auto out = rt_.probe.probe(call_context(ev, "", deadline), json::dump(req));
+      if (!out) return out.status();
+      auto ans = parse_probe_reply(*out);
+      if (!ans) return ans.status();
+      return ans;
+    };
+  }
+  return decide_lane(cfg_.orchestration, cfg_.routing, history_count(history_), probe);
+}
+
+void Session::run_auto_or_paired(bool validate) {
+  plan_ = single_step_plan(task_.task);
+  auto st = std::make_unique<StepState>();
+  st->step = plan_.steps[0];
+  StepState& ref = *st;
+  steps_.push_back(std::move(st));
+  ref.started_us = clock::now_unix_us();
+  ref.event_id = events_->emit(event_type::kStepStart, "1", "student", root_event_,
+                               "{\"description\":" + json::quote(task_.task) + "}", "1");
+  int64_t deadline = clock::now_unix_ms() + static_cast<int64_t>(cfg_.orchestration.step_timeout_seconds * 1000);
+  StepControl control{deadline, std::make_shared<std::atomic<bool>>(false)};
+  Status st_run = run_step(ref, validate, "{}", control);
+  ref.ended_us = clock::now_unix_us();
+  events_->emit(event_type::kStepEnd, "1", "student", ref.event_id,
+                "{\"status\":" + json::quote(ref.status) + ",\"attempts\":" + std::to_string(ref.attempts.size()) + "}",
+                "1");
+  if (!st_run.is_ok()) {
+    failed_ = true;
+    error_ = "the student could not complete the task: " + st_run.to_string();
+    return;
+  }
+  final_answer_ = ref.output;
+}
+
+void Session::run_coach() {
+  // 1. The student plans.
+  std::string plan_event = events_->emit(event_type::kPlan, "draft", "student", root_event_, "{}");
+  std::vector<llm::Message> msgs;
+  msgs.push_back({"system",
+                  prompts::compose(student_block_, cfg_.agent.system_prompt, cfg_.student.prompts.planner,
+                                   prompts::student_planner()),
+                  {}, {}, {}});
+  msgs.push_back({"user", "Task:\n" + task_.task, {}, {}, {}});
+  int64_t plan_deadline = clock::now_unix_ms() + static_cast<int64_t>(cfg_.orchestration.step_timeout_seconds * 1000);
+  auto draft = call_student("planner", std::move(msgs), true, plan_event, "", plan_deadline, nullptr, nullptr);
+  std::string fallback_reason;
+  if (!draft) {
+    fallback_reason = "the student could not plan: " + draft.status().to_string();
+  } else {
+    auto parsed = parse_plan(*draft);
+    if (!parsed) {
+      fallback_reason = "the student's plan is unusable: " + parsed.status().message();
+    } else {
+      original_plan_ = *parsed;
+      // 2. The teacher reviews it (and may correct it).
+      std::string review_event = events_->emit(event_type::kPlan, "review", "teacher", plan_event,
+                                               "{\"plan\":" + plan_to_json_text(*parsed) + "}");
+      std::string tools_json = rt_.tools ? rt_.tools->tools_json() : "[]";
+      PlanReview review = teacher_->review_plan(task_.task, *parsed, tools_json);
+      json::Document rv;
+      rv.SetObject();
+      auto& a = rv.GetAllocator();
+      rv.AddMember("changed", review.changed, a);
+      rv.AddMember("parsed", review.parsed, a);
+      if (!review.error.empty()) rv.AddMember("error", json::str(review.error, a), a);
+      rv.AddMember("plan", plan_to_json(review.plan, a), a);
+      events_->emit(event_type::kPlan, "reviewed", "teacher", review_event, json::dump(rv));
+      Status check = check_plan(review.plan);
+      if (!check.is_ok()) fallback_reason = "the plan cannot run: " + check.message();
+      else plan_ = review.plan;
+    }
+  }
+  if (!fallback_reason.empty()) {
+    plan_ = single_step_plan(task_.task);
+    report_.plan_fallback = true;
+    report_.plan_fallback_reason = fallback_reason;
+    json::set(metadata_, "plan_fallback", json::str(fallback_reason, metadata_.GetAllocator()),
+              metadata_.GetAllocator());
+    events_->emit(event_type::kPlan, "fallback", "host", plan_event,
+                  "{\"reason\":" + json::quote(fallback_reason) + ",\"plan\":" + plan_to_json_text(plan_) + "}");
+  }
+  events_->emit(event_type::kPlan, "final", "host", plan_event, "{\"plan\":" + plan_to_json_text(plan_) + "}");
+
+  // 3. Steps in dependency order, independent ones concurrently.
+  for (const auto& s : plan_.steps) {
+    auto st = std::make_unique<StepState>();
+    st->step = s;
+    steps_.push_back(std::move(st));
+  }
+  DagOptions opts;
+  opts.max_parallel = cfg_.orchestration.max_parallel_steps;
+  opts.step_timeout_seconds = cfg_.orchestration.step_timeout_seconds;
+  auto stop_all = std::make_shared<std::atomic<bool>>(false);
+  opts.cancelled = stop_all;
+  std::vector<StepState*> states;
+  for (auto& s : steps_) states.push_back(s.get());
+  auto body = [&](size_t i, const StepControl& control) -> Status {
+    StepState& st = *states[i];
+    std::string prior = prior_results_for(st.step);
+    return run_step(st, true, prior, control);
+  };
+  auto observer = [&](size_t i, const StepRun& run) {
+    StepState& st = *states[i];
+    std::string sid = std::to_string(st.step.id);
+    if (run.state == StepRun::State::kPending) {
+      json::Document d;
+      d.SetObject();
+      auto& a = d.GetAllocator();
+      d.AddMember("description", json::str(st.step.description, a), a);
+      Value deps(rapidjson::kArrayType);
+      for (int dep : st.step.depends_on) deps.PushBack(dep, a);
+      d.AddMember("depends_on", deps, a);
+      std::lock_guard<std::mutex> g(steps_mu_);
+      st.started_us = run.started_us;
+      st.event_id = events_->emit(event_type::kStepStart, sid, "student", plan_event, json::dump(d), sid);
+      return;
+    }
+    std::string status;
+    {
+      std::lock_guard<std::mutex> g(steps_mu_);
+      st.ended_us = run.ended_us;
+      if (run.state == StepRun::State::kTimedOut || run.state == StepRun::State::kSkipped ||
+          (run.state == StepRun::State::kFailed && st.status != "failed")) {
+        st.status = std::string(step_state_name(run.state));
+        st.reason = run.reason;
+      } else if (run.state == StepRun::State::kFailed) {
+        st.reason = run.reason;
+      }
+      status = st.status;
+    }
+    events_->emit(event_type::kStepEnd, sid, "student", st.event_id.empty() ? plan_event : st.event_id,
+                  "{\"status\":" + json::quote(status) + ",\"state\":" + json::quote(step_state_name(run.state)) +
+                      ",\"reason\":" + json::quote(run.reason) + "}",
+                  sid);
+  };
+  if (rt_.cancelled.load()) stop_all->store(true);
+  std::vector<StepRun> runs = run_dag(plan_, opts, body, observer);
+
+  // 4. The student writes the final answer from the step results.
+  bool any_output = false;
+  for (const auto& s : steps_)
+    if (!s->output.empty() && s->status != "timeout") any_output = true;
+  if (!any_output) {
+    failed_ = true;
+    error_ = "no step of the plan produced a result";
+    for (const auto& s : steps_)
+      if (!s->reason.empty()) error_ += "; step " + std::to_string(s->step.id) + ": " + s->reason;
+    return;
+  }
+  if (plan_.steps.size() == 1) {
+    final_answer_ = steps_[0]->output;
+    return;
+  }
+  json::Document results;
+  results.SetArray();
+  {
+    auto& a = results.GetAllocator();
+    std::lock_guard<std::mutex> g(steps_mu_);
+    for (const auto& s : steps_) {
+      Value o(rapidjson::kObjectType);
+      o.AddMember("id", s->step.id, a);
+      o.AddMember("description", json::str(s->step.description, a), a);
+      o.AddMember("status", json::str(s->status, a), a);
+      o.AddMember("result", s->status == "timeout" || s->status == "skipped" ? Value() : json::str(s->output, a), a);
+      if (!s->reason.empty()) o.AddMember("note", json::str(s->reason, a), a);
+      results.PushBack(o, a);
+    }
+  }
+  std::string syn_event = events_->emit(event_type::kSynthesis, "final_answer", "student", root_event_, "{}");
+  std::vector<llm::Message> smsgs;
+  smsgs.push_back({"system",
+                   prompts::compose(student_block_, cfg_.agent.system_prompt, cfg_.student.prompts.synthesizer,
+                                    prompts::student_synthesizer()),
+                   {}, {}, {}});
+  smsgs.push_back({"user", "Task:\n" + task_.task + "\n\nStep results (JSON):\n" + json::dump(results), {}, {}, {}});
+  int64_t deadline = clock::now_unix_ms() + static_cast<int64_t>(cfg_.orchestration.step_timeout_seconds * 1000);
+  auto answer = call_student("synthesizer", std::move(smsgs), false, syn_event, "", deadline, nullptr, nullptr);
+  if (!answer) {
+    failed_ = true;
+    error_ = "the student could not write the final answer: " + answer.status().to_string();
+    return;
+  }
+  final_answer_ = deliverable_of(*answer);
+}
+
+SessionReport Session::run() {
+  started_ = clock::monotonic_seconds();
+  report_.task = task_.task;
+  // 1. Metadata, learning key, session row.
+  metadata_ = parse_object_or_empty(cfg_.metadata_json);
+  {
+    json::Document caller = parse_object_or_empty(task_.metadata_json);
+    for (auto& m : caller.GetObject()) json::set(metadata_, m.name.GetString(), Value(m.value, metadata_.GetAllocator()), metadata_.GetAllocator());
+    auto& a = metadata_.GetAllocator();
+    if (!json::find(metadata_, "tags") && !cfg_.routing.default_tags.empty()) {
+      Value tags(rapidjson::kArrayType);
+      for (const auto& t : cfg_.routing.default_tags) tags.PushBack(json::str(t, a), a);
+      json::set(metadata_, "tags", std::move(tags), a);
+    }
+  }
+  learning_key_ = derive_learning_key(cfg_.agent.name, task_.task, &metadata_);
+  report_.learning_key = learning_key_;
+  json::set(metadata_, "learning_key", json::str(learning_key_, metadata_.GetAllocator()), metadata_.GetAllocator());
+  if (!json::find(metadata_, "source")) json::set(metadata_, "source", "atlas-host run", metadata_.GetAllocator());
+  if (rt_.store) {
+    auto id = rt_.store->begin_session(task_.task, json::dump(metadata_));
+    if (id) {
+      session_id_ = *id;
+      report_.stored = true;
+    } else {
+      log::warn("runtime", "storage refused the session (" + id.status().to_string() + "); continuing without storage");
+    }
+  }
+  if (session_id_.empty()) session_id_ = "local-" + random_id().substr(0, 12);
+  report_.session_id = session_id_;
+  events_->set_session_id(session_id_);
+  if (rt_.store && report_.stored) {
+    auto store = rt_.store;
+    std::string sid = session_id_;
+    events_->add_sink([store, sid](const Event&, const std::string& text) { store->append_event(sid, text); });
+  }
+  if (rt_.options.on_event) {
+    auto cb = rt_.options.on_event;
+    events_->add_sink([cb](const Event& e, const std::string&) { cb(e); });
+  }
+  if (rt_.options.progress) {
+    Runtime::Impl* rt = &rt_;
+    events_->add_sink([rt](const Event& e, const std::string&) { rt->print_progress(e); });
+  }
+  root_event_ = events_->emit(event_type::kSession, "start", "host", "",
+                              "{\"task\":" + json::quote(task_.task) + ",\"learning_key\":" + json::quote(learning_key_) + "}");
+
+  // 2. Learning state and history.
+  history_.SetObject();
+  if (rt_.store && report_.stored) {
+    auto hist = rt_.store->learning_history(learning_key_, effective_history_limit(cfg_.routing.learning_history_limit));
+    if (hist) {
+      json::Document records;
+      records.SetArray();
+      auto& a = records.GetAllocator();
+      for (const auto& r : hist->records) {
+        Value o(rapidjson::kObjectType);
+        json::Document reward;
+        reward.Parse(r.reward_json.c_str());
+        o.AddMember("reward", reward.HasParseError() ? Value() : Value(reward, a), a);
+        o.AddMember("student_learning", json::str(r.student_learning, a), a);
+        o.AddMember("teacher_learning", json::str(r.teacher_learning, a), a);
+        o.AddMember("created_at", json::str(r.created_at, a), a);
+        o.AddMember("completed_at", json::str(r.completed_at, a), a);
+        records.PushBack(o, a);
+      }
+      history_ = aggregate_learning_history(records, cfg_.routing.learning_history_limit);
+    } else {
+      log::warn("runtime", "learning history unavailable: " + hist.status().to_string());
+    }
+    if (cfg_.learning.enabled) {
+      auto state = rt_.store->learning_get(learning_key_);
+      if (state) learning_state_ = *state;
+      else log::warn("runtime", "learning state unavailable: " + state.status().to_string());
+    }
+  }
+  if (history_.ObjectEmpty()) history_ = aggregate_learning_history(Value(rapidjson::kArrayType), cfg_.routing.learning_history_limit);
+  if (cfg_.learning.enabled && cfg_.learning.apply_to_prompts && learning_state_.found) {
+    auto budget = static_cast<size_t>(cfg_.learning.playbook_char_budget);
+    student_block_ = playbook_block("student", learning_state_.student_learning, learning_state_.version,
+                                    learning_state_.updated_at, budget);
+    teacher_block_ = playbook_block("teacher", learning_state_.teacher_learning, learning_state_.version,
+                                    learning_state_.updated_at, budget);
+    report_.applied_playbook_version = learning_state_.version;
+    report_.playbook_entries = playbook_entry_count(learning_state_.metadata_json);
+    auto& a = metadata_.GetAllocator();
+    for (auto [role, block, text] : {std::tuple{"student", &student_block_, &learning_state_.student_learning},
+                                     std::tuple{"teacher", &teacher_block_, &learning_state_.teacher_learning}}) {
+      if (block->empty()) continue;
+      Value applied(rapidjson::kObjectType);
+      applied.AddMember("digest", json::str(sha256_hex(*text), a), a);
+      applied.AddMember("char_count", static_cast<int64_t>(text->size()), a);
+      applied.AddMember("entry_count", static_cast<int64_t>(report_.playbook_entries), a);
+      applied.AddMember("version", learning_state_.version, a);
+      json::set(metadata_, std::string("applied_") + role + "_learning", std::move(applied), a);
+    }
+    json::set(metadata_, "applied_learning_version", learning_state_.version, a);
+  }
+  teacher_ = std::make_unique<Teacher>(cfg_.teacher, cfg_.agent.system_prompt,
+                                       [this](llm::Request r) { return call_llm("teacher", std::move(r), root_event_, "", 0); });
+  teacher_->set_playbook_block(teacher_block_);
+
+  // 3. Route.
+  decision_ = route();
+  report_.lane = role_name_of(decision_.lane);
+  report_.lane_source = decision_.source;
+  events_->emit(event_type::kRoute, report_.lane, "host", root_event_, decision_.to_json());
+
+  // 4. Run the lane.
+  switch (decision_.lane) {
+    case config::Lane::kAuto: run_auto_or_paired(false); break;
+    case config::Lane::kPaired: run_auto_or_paired(true); break;
+    case config::Lane::kCoach: run_coach(); break;
+  }
+  finish();
+  return report_;
+}
+
+
+void Session::finish() {
+  auto& a = metadata_.GetAllocator();
+  const bool store_ok = rt_.store && report_.stored;
+  std::string status = failed_ ? "failed" : "succeeded";
+  // Step evidence for the judges (and the stored step rows).
+  std::vector<rewards::StepEvidence> evidence;
+  for (const auto& s : steps_) {
+    rewards::StepEvidence e;
+    e.step_id = s->step.id;
+    e.description = s->step.description;
+    e.output = s->output;
+    e.attempts = static_cast<int>(s->attempts.size());
+    e.executed = !s->attempts.empty();
+    e.status = s->status;
+    e.trace.messages = s->messages;
+    e.trace.tool_calls = s->tool_calls;
+    e.trace.text = s->trace;
+    e.guidance = s->guidance;
+    if (!s->attempts.empty()) e.validation_json = s->attempts.back().verdict_json;
+    evidence.push_back(std::move(e));
+  }
+  rewards::SessionEvidence sev;
+  sev.session_id = session_id_;
+  sev.task = task_.task;
+  sev.plan_json = plan_to_json_text(plan_);
+  sev.final_answer = final_answer_;
+  sev.execution_mode = report_.lane;
+  for (const auto& s : steps_)
+    if (s->attempts.size() > 1 || !s->guidance.empty()) sev.teacher_intervened = true;
+  sev.expected_json = task_.expected_json;
+  sev.learning_key = learning_key_;
+
+  std::vector<rewards::StepRewardOutcome> step_rewards;
+  std::optional<rewards::RewardOutcome> reward;
+  if (rt_.rewards && !failed_) {
+    std::string reward_event = events_->emit(event_type::kReward, "start", "judge", root_event_, "{}");
+    rewards::EngineHooks hooks;
+    hooks.on_event = [this, reward_event](std::string_view ev) { on_plugin_event(ev, reward_event, ""); };
+    Runtime::Impl* rt = &rt_;
+    hooks.cancelled = [rt] { return rt->cancelled.load(); };
+    if (rt_.rewards->has_step_judges()) step_rewards = rt_.rewards->judge_steps(sev, evidence, hooks);
+    sev.steps = rewards::summarize_steps(evidence, step_rewards);
+    if (rt_.rewards->has_session_judges()) {
+      auto r = rt_.rewards->judge_session(sev, hooks);
+      if (r) reward = std::move(*r);
+      else log::warn("runtime", "session reward unavailable: " + r.status().to_string());
+    }
+    events_->emit(event_type::kReward, "session", "judge", reward_event,
+                  reward ? "{\"score\":" + std::to_string(reward->score) + ",\"escalated\":" +
+                               (reward->escalated ? "true" : "false") + ",\"judge_calls\":" +
+                               std::to_string(reward->judge_calls) + "}"
+                         : std::string("{\"score\":null}"));
+  }
+  // Drift against the key's earlier sessions (this one excluded).
+  std::string drift_payload;
+  bool drift_alert = false;
+  std::string drift_message;
+  if (reward && store_ok && cfg_.drift.enabled) {
+    auto baseline = rt_.store->reward_baseline(learning_key_, cfg_.drift.window, session_id_);
+    if (baseline) {
+      std::string rows = "[";
+      for (size_t i = 0; i < baseline->size(); ++i) rows += (i ? "," : "") + (*baseline)[i];
+      rows += "]";
+      rewards::DriftSettings ds{cfg_.drift.enabled, cfg_.drift.window, cfg_.drift.z_threshold, cfg_.drift.min_baseline};
+      auto drift = rewards::check_drift_json(reward->reward_stats_json, rows, ds, learning_key_);
+      if (drift && drift->checked) {
+        drift_payload = drift->payload_json;
+        drift_alert = drift->alert;
+        drift_message = drift->message;
+      }
+    }
+  }
+  std::string review_status = "pending", review_notes;
+  if (drift_alert) {
+    review_notes = drift_message;
+  } else if (!cfg_.review.require_approval && !failed_) {
+    review_status = "approved";
+    review_notes = "Auto-approved (review gating disabled).";
+  }
+  // Session metadata (reference §3.12 keys).
+  json::set(metadata_, "execution_mode", json::str(report_.lane, a), a);
+  {
+    json::Document tu;
+    tu.Parse(ledger_->to_json().c_str());
+    json::set(metadata_, "token_usage", Value(tu, a), a);
+  }
+  {
+    Value summary(rapidjson::kObjectType);
+    summary.AddMember("adaptive_mode", json::str(report_.lane, a), a);
+    Value history(rapidjson::kArrayType);
+    Value entry(rapidjson::kObjectType);
+    entry.AddMember("mode", json::str(report_.lane, a), a);
+    if (decision_.confidence) entry.AddMember("confidence", *decision_.confidence, a);
+    history.PushBack(entry, a);
+    summary.AddMember("mode_history", history, a);
+    summary.AddMember("confidence", decision_.confidence ? Value(*decision_.confidence) : Value(), a);
+    summary.AddMember("source", json::str(decision_.source, a), a);
+    json::Document dj;
+    dj.Parse(decision_.to_json().c_str());
+    summary.AddMember("decision", Value(dj, a), a);
+    json::set(metadata_, "adaptive_summary", std::move(summary), a);
+  }
+  json::set(metadata_, "learning_history", Value(history_, a), a);
+  Value notes(rapidjson::kArrayType);
+  for (const auto& s : steps_)
+    for (const auto& g : s->guidance) notes.PushBack(json::str(g, a), a);
+  json::set(metadata_, "teacher_notes", std::move(notes), a);
+  if (!original_plan_.steps.empty()) json::set(metadata_, "original_plan", plan_to_json(original_plan_, a), a);
+  if (reward) {
+    json::Document rs;
+    rs.Parse(reward->reward_summary_json.c_str());
+    if (!rs.HasParseError()) json::set(metadata_, "reward_summary", Value(rs, a), a);
+  }
+  if (!drift_payload.empty()) {
+    json::Document dd;
+    dd.Parse(drift_payload.c_str());
+    if (!dd.HasParseError()) json::set(metadata_, "drift", Value(dd, a), a);
+  }
+  json::set(metadata_, "drift_alert", drift_alert, a);
+  {
+    Value review(rapidjson::kObjectType);
+    review.AddMember("require_approval", cfg_.review.require_approval, a);
+    Value st(rapidjson::kArrayType);
+    for (const auto& s : cfg_.review.default_export_statuses) st.PushBack(json::str(s, a), a);
+    review.AddMember("default_export_statuses", st, a);
+    review.AddMember("include_all_statuses", cfg_.review.include_all_statuses, a);
+    json::set(metadata_, "review", std::move(review), a);
+  }
+  if (!error_.empty()) json::set(metadata_, "error", json::str(secrets::redact(error_), a), a);
+  json::set(metadata_, "seconds", clock::monotonic_seconds() - started_, a);
+
+  // The finish_session document.
+  json::Document fin;
+  fin.SetObject();
+  auto& fa = fin.GetAllocator();
+  fin.AddMember("session_id", json::str(session_id_, fa), fa);
+  fin.AddMember("status", json::str(status, fa), fa);
+  fin.AddMember("final_answer", json::str(final_answer_, fa), fa);
+  fin.AddMember("metadata", Value(metadata_, fa), fa);
+  fin.AddMember("plan", plan_to_json(plan_, fa), fa);
+  Value steps_v(rapidjson::kArrayType);
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    const StepState& s = *steps_[i];
+    Value o(rapidjson::kObjectType);
+    o.AddMember("step_id", s.step.id, fa);
+    std::string trace;
+    for (const auto& m : s.messages) {
+      if (m.role == "system") continue;
+      std::string r = m.role;
+      for (auto& c : r) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      trace += (trace.empty() ? "" : "\n\n") + r + ": " + m.content;
+    }
+    for (const auto& t : s.tool_calls)
+      trace += "\n\nTOOL " + t.name + " " + t.arguments_json + (t.is_error ? " -> error: " : " -> ") + t.result;
+    if (!s.trace.empty()) trace += "\n\nADAPTER TRACE: " + s.trace;
+    o.AddMember("trace", json::str(secrets::redact(trace), fa), fa);
+    o.AddMember("output", json::str(s.output, fa), fa);
+    Value eval(rapidjson::kObjectType);
+    json::Document verdict;
+    if (!s.attempts.empty() && !s.attempts.back().verdict_json.empty()) verdict.Parse(s.attempts.back().verdict_json.c_str());
+    else verdict.Parse(R"({"valid":true,"guidance":null,"validated":false})");
+    eval.AddMember("validation", Value(verdict, fa), fa);
+    json::Document rw;
+    if (i < step_rewards.size()) rw.Parse(step_rewards[i].reward_json.c_str());
+    else rw.Parse(R"({"score":0.0,"judges":[],"rationale":"not_judged","raw":{"skipped":true,"reason":"no_rewards"}})");
+    if (rw.HasParseError()) rw.SetNull();
+    eval.AddMember("reward", Value(rw, fa), fa);
+    o.AddMember("evaluation", eval, fa);
+    o.AddMember("attempts", static_cast<int>(s.attempts.size()), fa);
+    Value md(rapidjson::kObjectType);
+    md.AddMember("description", json::str(s.step.description, fa), fa);
+    Value deps(rapidjson::kArrayType);
+    for (int d : s.step.depends_on) deps.PushBack(d, fa);
+    md.AddMember("depends_on", deps, fa);
+    md.AddMember("status", json::str(s.status, fa), fa);
+    if (!s.reason.empty()) md.AddMember("reason", json::str(secrets::redact(s.reason), fa), fa);
+    if (s.started_us) md.AddMember("started_at", json::str(clock::iso8601_utc(s.started_us), fa), fa);
+    if (s.ended_us) md.AddMember("ended_at", json::str(clock::iso8601_utc(s.ended_us), fa), fa);
+    md.AddMember("tool_call_count", static_cast<int64_t>(s.tool_calls.size()), fa);
+    o.AddMember("metadata", md, fa);
+    Value details(rapidjson::kArrayType);
+    for (const auto& at : s.attempts) {
+      Value d(rapidjson::kObjectType);
+      d.AddMember("attempt", at.number, fa);
+      Value ev(rapidjson::kObjectType);
+      json::Document v;
+      if (!at.verdict_json.empty()) v.Parse(at.verdict_json.c_str());
+      ev.AddMember("validation", at.verdict_json.empty() || v.HasParseError() ? Value() : Value(v, fa), fa);
+      ev.AddMember("status", json::str(at.status, fa), fa);
+      ev.AddMember("output", json::str(at.output, fa), fa);
+      if (!at.guidance.empty()) ev.AddMember("guidance", json::str(at.guidance, fa), fa);
+      d.AddMember("evaluation", ev, fa);
+      details.PushBack(d, fa);
+    }
+    o.AddMember("attempt_details", details, fa);
+    Value guidance(rapidjson::kArrayType);
+    for (const auto& g : s.guidance) guidance.PushBack(json::str(g, fa), fa);
+    o.AddMember("guidance", guidance, fa);
+    steps_v.PushBack(o, fa);
+  }
+  fin.AddMember("steps", steps_v, fa);
+  auto parsed_or_null = [&](const std::string& text) {
+    json::Document d;
+    if (text.empty()) return Value();
+    d.Parse(text.c_str());
+    return d.HasParseError() ? Value() : Value(d, fa);
+  };
+  fin.AddMember("reward", reward ? parsed_or_null(reward->reward_json) : Value(), fa);
+  fin.AddMember("reward_stats", reward ? parsed_or_null(reward->reward_stats_json) : Value(), fa);
+  fin.AddMember("reward_audit", reward ? parsed_or_null(reward->reward_audit_json) : Value(), fa);
+  fin.AddMember("student_learning", Value(), fa);
+  fin.AddMember("teacher_learning", Value(), fa);
+  fin.AddMember("review_status", json::str(review_status, fa), fa);
+  fin.AddMember("review_notes", review_notes.empty() ? Value() : json::str(review_notes, fa), fa);
+  fin.AddMember("review_actor", "runtime", fa);
+  fin.AddMember("review_reason", json::str(drift_alert ? "drift_alert" : review_status == "approved" ? "approval_not_required"
+                                                                                                      : "approval_required",
+                                           fa),
+                fa);
+  report_.status = status;
+  report_.error = secrets::redact(error_);
+  report_.final_answer = final_answer_;
+  if (reward) report_.reward = reward->score;
+  report_.review_status = review_status;
+  report_.drift_alert = drift_alert;
+  report_.tokens = ledger_->by_role();
+  report_.total_tokens = ledger_->total();
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    const StepState& s = *steps_[i];
+    StepReport r;
+    r.id = s.step.id;
+    r.description = s.step.description;
+    r.depends_on = s.step.depends_on;
+    r.status = s.status;
+    r.reason = s.reason;
+    r.attempts = static_cast<int>(s.attempts.size());
+    r.output = s.output;
+    if (i < step_rewards.size() && step_rewards[i].reward) r.reward = step_rewards[i].reward->score;
+    r.started_us = s.started_us;
+    r.ended_us = s.ended_us;
+    report_.steps.push_back(std::move(r));
+  }
+  report_.seconds = clock::monotonic_seconds() - started_;
+  events_->emit(event_type::kSession, "end", "host", root_event_,
+                "{\"status\":" + json::quote(status) + ",\"final_answer_chars\":" + std::to_string(final_answer_.size()) +
+                    ",\"reward\":" + (reward ? std::to_string(reward->score) : std::string("null")) +
+                    ",\"review_status\":" + json::quote(review_status) + ",\"seconds\":" + std::to_string(report_.seconds) + "}");
+  if (store_ok) {
+    Status st = rt_.store->finish_session(json::dump(fin));
+    if (!st.is_ok()) {
+      log::error("runtime", "could not store session " + session_id_ + ": " + st.to_string());
+      report_.stored = false;
+    }
+  }
+  // Learning synthesis: after the result is final, in the background.
+  if (store_ok && reward && cfg_.learning.enabled && cfg_.learning.update_enabled && cfg_.learning.llm.configured()) {
+    SynthesisRequest req;
+    req.learning_key = learning_key_;
+    req.session_id = session_id_;
+    req.task = task_.task;
+    req.reward_json = reward->reward_json;
+    json::Document evd;
+    evd.SetObject();
+    auto& ea = evd.GetAllocator();
+    evd.AddMember("execution_mode", json::str(report_.lane, ea), ea);
+    evd.AddMember("final_answer", json::str(final_answer_, ea), ea);
+    evd.AddMember("plan", plan_to_json(plan_, ea), ea);
+    Value st(rapidjson::kArrayType);
+    for (const auto& s : steps_) {
+      Value o(rapidjson::kObjectType);
+      o.AddMember("id", s->step.id, ea);
+      o.AddMember("description", json::str(s->step.description, ea), ea);
+      o.AddMember("status", json::str(s->status, ea), ea);
+      o.AddMember("attempts", static_cast<int>(s->attempts.size()), ea);
+      Value g(rapidjson::kArrayType);
+      for (const auto& x : s->guidance) g.PushBack(json::str(x, ea), ea);
+      o.AddMember("guidance", g, ea);
+      st.PushBack(o, ea);
+    }
+    evd.AddMember("steps", st, ea);
+    req.evidence_json = secrets::redact(json::dump(evd));
+    req.history_json = json::dump(history_);
+    for (const auto& t : cfg_.agent.tools) req.handles.push_back(t.name);
+    if (rt_.tools)
+      for (const auto& e : rt_.tools->entries()) req.handles.push_back(e.exposed_name);
+    auto store = rt_.store;
+    auto events = events_;
+    auto ledger = ledger_;
+    auto client = rt_.client;
+    const config::Config* cfg = &cfg_;
+    std::string root = root_event_;
+    std::lock_guard<std::mutex> g(rt_.background_mu);
+    rt_.background.emplace_back([store, events, ledger, client, cfg, root, req] {
+      std::string ev = events->emit(event_type::kLearning, "synthesis_start", "learning", root, "{}");
+      LlmCall call = [&](llm::Request r) -> Result<llm::Response> {
+        auto model = resolve_model_ref(*cfg, "learning");
+        if (!model) return model.status();
+        llm::CallRecord rec;
+        auto resp = client->complete(**model, r, &rec);
+        if (rec.role.empty()) rec.role = "learning";
+        ledger->add("learning", rec.usage.prompt_tokens, rec.usage.completion_tokens, rec.usage.total_tokens,
+                    rec.latency_seconds, resp.is_ok());
+        events->emit(event_type::kLlmCall, "learning", "learning", ev, llm_call_event_json(rec, "learning"));
+        return resp;
+      };
+      auto out = synthesize_and_store(*store, cfg->learning, req, call);
+      if (out) {
+        events->emit(event_type::kLearning, "synthesis_end", "learning", ev,
+                     "{\"updated\":true,\"version\":" + std::to_string(out->version) + ",\"write_attempts\":" +
+                         std::to_string(out->write_attempts) + ",\"accepted\":" + std::to_string(out->report.accepted) +
+                         ",\"rejected\":" + std::to_string(out->report.rejected) + "}");
+      } else {
+        log::warn("learning", "playbook not updated for " + req.learning_key + ": " + out.status().to_string());
+        events->emit(event_type::kLearning, "synthesis_end", "learning", ev,
+                     "{\"updated\":false,\"error\":" + json::quote(out.status().to_string()) + "}");
+      }
+      (void)store->flush(events->session_id());
+    });
+  }
+}
+
+void Runtime::Impl::print_progress(const Event& e) {
+  std::string line;
+  const char* dim = options.color ? "\033[2m" : "";
+  const char* reset = options.color ? "\033[0m" : "";
+  if (e.type == event_type::kRoute) line = "lane " + e.name;
+  else if (e.type == event_type::kStepStart) line = "step " + e.step_id + " started";
+  else if (e.type == event_type::kStepEnd) line = "step " + e.step_id + " ended";
+  else if (e.type == event_type::kValidation) line = "step " + e.step_id + " teacher: " + e.name;
+  else if (e.type == event_type::kGuidance) line = "step " + e.step_id + " retry with guidance";
+  else if (e.type == event_type::kPlan && e.name == "final") line = "plan ready";
+  else if (e.type == event_type::kPlan && e.name == "fallback") line = "plan unusable, one-step fallback";
+  else if (e.type == event_type::kReward && e.name == "session") line = "rewarded";
+  else return;
+  std::lock_guard<std::mutex> g(progress_mu);
+  std::fprintf(stderr, "%s  [%s] %s%s\n", dim, e.parent_id.empty() ? "" : "session", line.c_str(), reset);
+}
+
+SessionReport Runtime::Impl::run(const TaskSpec& task) {
+  Session session(*this, task);
+  return session.run();
+}
+
+// ------------------------------------------------------------------------------------ Runtime
+
+Runtime::Runtime(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Runtime::~Runtime() {
+  wait_for_background();
+}
+
+Result<std::unique_ptr<Runtime>> Runtime::create(config::Config config, RuntimeOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = std::move(config);
+  impl->options = std::move(options);
+  const config::Config& cfg = impl->config;
+  impl->client = impl->options.client ? impl->options.client : llm::default_client();
+  impl->registry = std::make_unique<plugin::Registry>();
+  plugin::RegistryOptions ro;
+  for (const auto& d : cfg.plugins.dirs) ro.dirs.emplace_back(d);
+  for (const auto& d : impl->options.plugin_dirs) ro.dirs.push_back(d);
+  ro.use_default_dirs = impl->options.use_default_plugin_dirs;
+  ro.allow_unsafe = cfg.plugins.allow_unsafe;
+  if (!cfg.plugins.lock_file.empty()) ro.lock_file = cfg.plugins.lock_file;
+  ATLAS_RETURN_IF_ERROR(impl->registry->discover(ro));
+  for (const auto& d : impl->registry->diagnostics())
+    if (d.severity == plugin::Severity::kError) log::warn("plugins", d.message);
+  impl->services = std::make_shared<RuntimeServices>(impl->config, impl->client);
+  impl->registry->set_services(impl->services);
+
+  auto adapter = impl->registry->create_adapter(
+      cfg.agent.adapter, config::merged_plugin_config(cfg, cfg.agent.adapter, cfg.agent.config_json));
+  if (!adapter) return adapter.status().with_context("[agent] adapter \"" + cfg.agent.adapter + "\"");
+  impl->adapter = *adapter;
+
+  if (cfg.routing.enabled && !cfg.routing.probe.empty()) {
+    auto probe = impl->registry->create_probe(cfg.routing.probe,
+                                              config::merged_plugin_config(cfg, cfg.routing.probe, "{}"));
+    if (probe) impl->probe = *probe;
+    else log::warn("runtime", "[routing] probe \"" + cfg.routing.probe + "\" unavailable, routing falls back to the " +
+                                  std::string(config::lane_name(cfg.routing.fallback_mode)) + " lane: " +
+                                  probe.status().to_string());
+  }
+
+  if (cfg.storage.active()) {
+    json::Document sc;
+    sc.SetObject();
+    auto& a = sc.GetAllocator();
+    sc.AddMember("database_url", json::str(cfg.storage.database_url, a), a);
+    sc.AddMember("min_connections", cfg.storage.min_connections, a);
+    sc.AddMember("max_connections", cfg.storage.max_connections, a);
+    sc.AddMember("statement_timeout_seconds", cfg.storage.statement_timeout_seconds, a);
+    sc.AddMember("apply_schema_on_connect", cfg.storage.apply_schema_on_connect, a);
+    json::Document extra = parse_object_or_empty(config::merged_plugin_config(cfg, cfg.storage.plugin, "{}"));
+    for (auto& m : extra.GetObject()) json::set(sc, m.name.GetString(), Value(m.value, a), a);
+    auto handle = impl->registry->create_storage(cfg.storage.plugin, json::dump(sc));
+    if (!handle) return handle.status().with_context("[storage] plugin \"" + cfg.storage.plugin + "\"");
+    data::StoreOptions so;
+    so.spool_path = cfg.storage.spool_path;
+    so.migrate_on_open = cfg.storage.apply_schema_on_connect;
+    auto store = data::Store::open(*handle, so);
+    if (!store) return store.status().with_context("[storage] " + secrets::redact(cfg.storage.database_url));
+    impl->store = *store;
+  }
+
+  rewards::RewardSettings rs;
+  rs.cascade.samples = cfg.rewards.samples;
+  rs.cascade.temperatures = cfg.rewards.temperatures;
+  rs.cascade.variance_threshold = cfg.rewards.variance_threshold;
+  rs.cascade.uncertainty_threshold = cfg.rewards.uncertainty_threshold;
+  rs.cascade.escalation_enabled = cfg.rewards.large_model.configured() || cfg.rewards.small_model.configured();
+  rs.max_judge_calls_per_session = cfg.rewards.max_judge_calls_per_session;
+  rs.focus_prompt = cfg.rewards.judge_prompt;
+  auto convert = [&](const std::vector<config::JudgeSpec>& in) {
+    std::vector<rewards::JudgeSpec> out;
+    for (const auto& j : in) {
+      rewards::JudgeSpec s;
+      s.plugin = j.plugin;
+      s.rubric = j.rubric;
+      if (auto it = cfg.rewards.rubrics.find(j.rubric); it != cfg.rewards.rubrics.end()) s.rubric_text = it->second.text;
+      s.weight = j.weight;
+      s.config_json = config::merged_plugin_config(cfg, j.plugin, j.config_json);
+      out.push_back(std::move(s));
+    }
+    return out;
+  };
+  rs.session_judges = convert(cfg.rewards.session_judges);
+  rs.step_judges = convert(cfg.rewards.step_judges);
+  if (!rs.session_judges.empty() || !rs.step_judges.empty()) {
+    plugin::Registry* reg = impl->registry.get();
+    auto engine = rewards::RewardEngine::create(rs, [reg](const rewards::JudgeSpec& spec) -> Result<rewards::BoundJudge> {
+      auto h = reg->create_judge(spec.plugin, spec.config_json);
+      if (!h) return h.status();
+      return rewards::bind_judge_handle(spec, *h);
+    });
+    if (!engine) return engine.status().with_context("[rewards]");
+    impl->rewards = std::move(*engine);
+  }
+
+  if (!cfg.agent.mcp_servers.empty()) {
+    std::vector<mcp::ServerConfig> servers;
+    for (const auto& s : cfg.agent.mcp_servers) {
+      mcp::ServerConfig sc;
+      sc.name = s.name;
+      sc.command = s.command;
+      sc.args = s.args;
+      sc.env = s.env;
+      sc.cwd = s.cwd;
+      sc.timeout_seconds = s.timeout_seconds;
+      servers.push_back(std::move(sc));
+    }
+    auto tools = mcp::ToolSet::start(servers);
+    if (!tools) return tools.status().with_context("[agent] mcp_servers");
+    impl->tools = std::move(*tools);
+  }
+  return std::unique_ptr<Runtime>(new Runtime(std::move(impl)));
+}
+
+SessionReport Runtime::run(const TaskSpec& task) {
+  try {
+    return impl_->run(task);
+  } catch (const std::exception& e) {
+    SessionReport r;
+    r.task = task.task;
+    r.error = std::string("internal error: ") + secrets::redact(e.what());
+    return r;
+  }
+}
+
+void Runtime::wait_for_background() {
+  for (;;) {
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard<std::mutex> g(impl_->background_mu);
+      threads.swap(impl_->background);
+    }
+    if (threads.empty()) break;
+    for (auto& t : threads) t.join();
+  }
+  if (impl_->store) (void)impl_->store->flush_all();
+}
+
+void Runtime::cancel() { impl_->cancelled.store(true); }
+const config::Config& Runtime::config() const { return impl_->config; }
+data::Store* Runtime::store() const { return impl_->store.get(); }
+plugin::Registry& Runtime::registry() { return *impl_->registry; }
+
+}  // namespace atlas::runtime

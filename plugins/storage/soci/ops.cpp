@@ -768,6 +768,15 @@ std::string op_query_sessions(Pool& pool, const Value& req) {
   });
 }
 
+std::string op_count_sessions(Pool& pool, const Value& req) {
+  return with_conn(pool, "count_sessions", [&](Conn& c) {
+    std::vector<Param> p;
+    std::string where = session_filters(c.backend(), req, p);
+    auto r = c.query_one("SELECT COUNT(*) FROM sessions WHERE " + where, p, 1);
+    return "{\"count\":" + (r && (*r)[0] ? *(*r)[0] : std::string("0")) + "}";
+  });
+}
+
 std::string op_read_session(Pool& pool, const Value& req) {
   long long event_limit = int_or(req, "event_limit", 0);  // 0 = all
   return with_conn(pool, "read_session", [&](Conn& c) {
@@ -949,6 +958,7 @@ std::string run_op(Pool& pool, std::string_view op, std::string_view request_jso
       {"set_review", &op_set_review},
       {"add_review_note", &op_add_review_note},
       {"query_sessions", &op_query_sessions},
+      {"count_sessions", &op_count_sessions},
       {"read_session", &op_read_session},
       {"record_training_run", &op_record_training_run},
       {"list_training_runs", &op_list_training_runs},

@@ -1,0 +1,488 @@
+#include "data/export.hpp"
+
+#include <openssl/evp.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+
+#include "common/json.hpp"
+#include "data/session_trace.hpp"
+
+namespace atlas::data {
+
+using json::Value;
+
+Result<ExportFormat> parse_export_format(std::string_view name) {
+  if (name == "atlas-jsonl") return ExportFormat::kAtlasJsonl;
+  if (name == "trl-sft") return ExportFormat::kTrlSft;
+  if (name == "trl-grpo") return ExportFormat::kTrlGrpo;
+  if (name == "trl-dpo") return ExportFormat::kTrlDpo;
+  if (name == "openai-ft") return ExportFormat::kOpenAiFt;
+  return invalid_argument("unknown export format '" + std::string(name) +
+                          "'; use one of atlas-jsonl, trl-sft, trl-grpo, trl-dpo, openai-ft");
+}
+
+std::string_view export_format_name(ExportFormat f) {
+  switch (f) {
+    case ExportFormat::kAtlasJsonl: return "atlas-jsonl";
+    case ExportFormat::kTrlSft: return "trl-sft";
+    case ExportFormat::kTrlGrpo: return "trl-grpo";
+    case ExportFormat::kTrlDpo: return "trl-dpo";
+    case ExportFormat::kOpenAiFt: return "openai-ft";
+  }
+  return "atlas-jsonl";
+}
+
+namespace {
+
+std::vector<std::string> split_lower(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : s + ",") {
+    if (c == ',') {
+      size_t b = cur.find_first_not_of(" \t"), e = cur.find_last_not_of(" \t");
+      if (b != std::string::npos) {
+        std::string t = cur.substr(b, e - b + 1);
+        for (auto& ch : t) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        out.push_back(t);
+      }
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::vector<std::string>> resolve_review_filter(const config::ReviewConfig* review,
+                                                              const std::vector<std::string>& include_statuses,
+                                                              bool include_all) {
+  bool require_approval = true;
+  bool all = false;
+  std::vector<std::string> defaults;
+  bool explicit_statuses = false;
+  if (review) {
+    require_approval = review->require_approval;
+    all = review->include_all_statuses;
+    explicit_statuses = review->statuses_explicit;
+    if (explicit_statuses) defaults = review->default_export_statuses;
+  } else {
+    if (const char* env = std::getenv("ATLAS_REVIEW_REQUIRE_APPROVAL")) {
+      std::string v = split_lower(env).empty() ? "" : split_lower(env).front();
+      require_approval = !(v == "0" || v == "false" || v == "off");
+    }
+    if (const char* env = std::getenv("ATLAS_REVIEW_DEFAULT_EXPORT_STATUSES")) {
+      for (const auto& t : split_lower(env)) {
+        if (t == "*" || t == "all") {
+          all = true;
+        } else {
+          defaults.push_back(t);
+        }
+      }
+      explicit_statuses = !defaults.empty() || all;
+    }
+  }
+  if (include_all || all) return std::nullopt;
+  if (defaults.empty()) {
+    defaults = explicit_statuses || require_approval ? std::vector<std::string>{"approved"}
+                                                     : std::vector<std::string>{"approved", "pending"};
+  }
+  std::vector<std::string> out;
+  auto add = [&](std::string s) {
+    for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    for (const auto& e : out)
+      if (e == s) return;
+    out.push_back(s);
+  };
+  for (const auto& s : defaults) add(s);
+  for (const auto& s : include_statuses) add(s);
+  return out;
+}
+
+std::string filters_json(const ExportFilters& f) {
+  json::Document d(rapidjson::kObjectType);
+  auto& a = d.GetAllocator();
+  auto list = [&](const std::vector<std::string>& v) {
+    Value arr(rapidjson::kArrayType);
+    for (const auto& s : v) arr.PushBack(json::str(s, a), a);
+    return arr;
+  };
+  if (f.review_statuses) json::set(d, "review_status", list(*f.review_statuses), a);
+  std::vector<std::string> statuses = f.statuses.empty() ? std::vector<std::string>{"succeeded", "failed"} : f.statuses;
+  json::set(d, "status", list(statuses), a);
+  json::set(d, "exclude_unfinished", true, a);  // never running/interrupted, whatever --status says
+  if (f.min_reward) json::set(d, "min_reward", *f.min_reward, a);
+  if (!f.learning_key.empty()) json::set(d, "learning_key", f.learning_key, a);
+  if (!f.created_after.empty()) json::set(d, "created_after", f.created_after, a);
+  if (!f.session_ids.empty()) json::set(d, "session_ids", list(f.session_ids), a);
+  return json::dump(d);
+}
+
+namespace {
+
+// Output file with running byte count and SHA-256; renamed into place on commit().
+class Output {
+ public:
+  static Result<std::unique_ptr<Output>> open(const std::filesystem::path& path) {
+    auto out = std::unique_ptr<Output>(new Output(path));
+    std::error_code ec;
+    if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
+    out->file_ = std::fopen(out->partial_.c_str(), "wb");
+    if (!out->file_) {
+      return unavailable("cannot write the export file " + out->partial_.string() + ": " + std::strerror(errno));
+    }
+    out->md_ = EVP_MD_CTX_new();
+    if (!out->md_ || EVP_DigestInit_ex(out->md_, EVP_sha256(), nullptr) != 1) return internal_error("SHA-256 init failed");
+    return out;
+  }
+  ~Output() {
+    if (file_) {
+      std::fclose(file_);
+      std::error_code ec;
+      std::filesystem::remove(partial_, ec);
+    }
+    if (md_) EVP_MD_CTX_free(md_);
+  }
+  Status write_line(const std::string& line) {
+    std::string text = line + "\n";
+    if (std::fwrite(text.data(), 1, text.size(), file_) != text.size())
+      return unavailable("cannot write the export file " + partial_.string() + ": " + std::strerror(errno));
+    EVP_DigestUpdate(md_, text.data(), text.size());
+    bytes_ += text.size();
+    ++lines_;
+    return Status::ok();
+  }
+  Result<std::string> commit() {
+    if (std::fflush(file_) != 0 || std::fclose(file_) != 0) {
+      file_ = nullptr;
+      return unavailable("cannot finish the export file " + partial_.string() + ": " + std::strerror(errno));
+    }
+    file_ = nullptr;
+    std::error_code ec;
+    std::filesystem::rename(partial_, path_, ec);
+    if (ec) return unavailable("cannot move " + partial_.string() + " to " + path_.string() + ": " + ec.message());
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(md_, md, &len);
+    std::string hex;
+    char buf[3];
+    for (unsigned int i = 0; i < len; ++i) {
+      std::snprintf(buf, sizeof(buf), "%02x", md[i]);
+      hex += buf;
+    }
+    return hex;
+  }
+  uint64_t bytes() const { return bytes_; }
+  uint64_t lines() const { return lines_; }
+
+ private:
+  explicit Output(std::filesystem::path path) : path_(std::move(path)) {
+    partial_ = path_;
+    partial_ += ".partial";
+  }
+  std::filesystem::path path_, partial_;
+  std::FILE* file_ = nullptr;
+  EVP_MD_CTX* md_ = nullptr;
+  uint64_t bytes_ = 0, lines_ = 0;
+};
+
+// Tool-call arguments: objects for TRL, JSON strings for OpenAI.
+void to_wire_messages(Value& messages, bool arguments_as_string, json::Allocator& a) {
+  for (Value& m : messages.GetArray()) {
+    Value* calls = m.IsObject() && m.HasMember("tool_calls") ? &m["tool_calls"] : nullptr;
+    if (!calls || !calls->IsArray()) continue;
+    Value out(rapidjson::kArrayType);
+    for (Value& c : calls->GetArray()) {
+      Value fn(rapidjson::kObjectType);
+      fn.AddMember("name", json::str(json::get_string(c, "name"), a), a);
+      Value args(rapidjson::kObjectType);
+      if (const Value* av = json::find(c, "arguments")) {
+        if (av->IsString()) {
+          auto parsed = json::parse(av->GetString(), "tool arguments");
+          if (parsed.is_ok()) args.CopyFrom(*parsed, a);
+        } else {
+          args.CopyFrom(*av, a);
+        }
+      }
+      if (arguments_as_string) {
+        fn.AddMember("arguments", json::str(json::dump(args), a), a);
+      } else {
+        fn.AddMember("arguments", args, a);
+      }
+      Value call(rapidjson::kObjectType);
+      call.AddMember("id", json::str(json::get_string(c, "id"), a), a);
+      call.AddMember("type", "function", a);
+      call.AddMember("function", fn, a);
+      out.PushBack(call, a);
+    }
+    *calls = out;
+    // OpenAI wants content null (not "") next to tool calls.
+    if (arguments_as_string && json::get_string(m, "content").empty()) m["content"].SetNull();
+  }
+}
+
+bool attempt_rejected(const Value& ev) {
+  if (const Value* v = json::find(ev, "validation"); v && v->IsObject()) {
+    if (const Value* ok = json::find(*v, "valid"); ok && ok->IsBool()) return !ok->GetBool();
+  }
+  std::string st = json::get_string(ev, "status");
+  return st == "failed" || st == "rejected" || st == "invalid" || st == "error";
+}
+bool attempt_accepted(const Value& ev) {
+  if (const Value* v = json::find(ev, "validation"); v && v->IsObject()) {
+    if (const Value* ok = json::find(*v, "valid"); ok && ok->IsBool()) return ok->GetBool();
+  }
+  std::string st = json::get_string(ev, "status");
+  return st == "passed" || st == "accepted" || st == "succeeded" || st == "ok";
+}
+
+class Exporter {
+ public:
+  Exporter(Store& store, const ExportOptions& o) : store_(store), o_(o) {}
+
+  Result<ExportSummary> run() {
+    std::string filters = filters_json(o_.filters);
+    ATLAS_ASSIGN_OR_RETURN(std::string counted, store_.execute("count_sessions", filters));
+    ATLAS_ASSIGN_OR_RETURN(auto cdoc, json::parse(counted, "count_sessions response"));
+    total_ = static_cast<uint64_t>(json::get_int(cdoc, "count"));
+    if (o_.filters.limit && static_cast<uint64_t>(*o_.filters.limit) < total_) total_ = *o_.filters.limit;
+    ExportSummary summary;
+    if (total_ == 0) return summary;
+    ATLAS_ASSIGN_OR_RETURN(out_, Output::open(o_.output));
+    if (o_.format == ExportFormat::kTrlGrpo) {
+      ATLAS_RETURN_IF_ERROR(run_grpo(filters));
+    } else {
+      ATLAS_RETURN_IF_ERROR(for_each_summary(filters, [&](const Value& s) -> Status {
+        ATLAS_ASSIGN_OR_RETURN(auto session, read(json::get_string(s, "session_id")));
+        ATLAS_RETURN_IF_ERROR(write_session(session));
+        tick();
+        return Status::ok();
+      }));
+    }
+    if (out_->lines() == 0) {
+      // Sessions matched but none produced a record (e.g. DPO without a rejected attempt).
+      summary.sessions = done_;
+      return summary;
+    }
+    summary.sessions = done_;
+    summary.records = out_->lines();
+    summary.steps = steps_;
+    summary.bytes = out_->bytes();
+    ATLAS_ASSIGN_OR_RETURN(summary.sha256, out_->commit());
+    return summary;
+  }
+
+ private:
+  // Pages through the matching session summaries, oldest first, honouring the limit.
+  template <typename Fn>
+  Status for_each_summary(const std::string& filters, Fn&& fn) {
+    std::string after;
+    uint64_t seen = 0;
+    for (;;) {
+      auto doc = json::parse(filters, "filters");
+      auto& a = doc->GetAllocator();
+      json::set(*doc, "order", "asc", a);
+      json::set(*doc, "limit", static_cast<int64_t>(o_.page_size), a);
+      if (!after.empty()) json::set(*doc, "after", after, a);
+      ATLAS_ASSIGN_OR_RETURN(std::string page, store_.execute("query_sessions", json::dump(*doc)));
+      ATLAS_ASSIGN_OR_RETURN(auto pdoc, json::parse(page, "query_sessions response"));
+      const Value* sessions = json::find(pdoc, "sessions");
+      if (!sessions || !sessions->IsArray() || sessions->Empty()) return Status::ok();
+      for (const Value& s : sessions->GetArray()) {
+        if (o_.filters.limit && seen >= static_cast<uint64_t>(*o_.filters.limit)) return Status::ok();
+        ++seen;
+        ATLAS_RETURN_IF_ERROR(fn(s));
+      }
+      const Value* next = json::find(pdoc, "next");
+      if (!next || !next->IsString()) return Status::ok();
+      after = next->GetString();
+    }
+  }
+
+  Result<json::Document> read(const std::string& id) {
+    ATLAS_ASSIGN_OR_RETURN(std::string text,
+                           store_.execute("read_session", "{\"session_id\":" + json::quote(id) + "}"));
+    return json::parse(text, "read_session response");
+  }
+
+  void tick() {
+    ++done_;
+    if (o_.progress) o_.progress(done_, total_);
+  }
+
+  Status write_session(const json::Document& session) {
+    json::Document rec(rapidjson::kObjectType);
+    auto& a = rec.GetAllocator();
+    if (const Value* st = json::find(session, "steps"); st && st->IsArray()) steps_ += st->Size();
+    switch (o_.format) {
+      case ExportFormat::kAtlasJsonl:
+        build_atlas_trace(session, rec, a);
+        return out_->write_line(json::dump(rec));
+      case ExportFormat::kTrlSft:
+      case ExportFormat::kOpenAiFt: {
+        bool openai = o_.format == ExportFormat::kOpenAiFt;
+        Value messages, tools;
+        build_transcript(session, messages, a);
+        build_tools(session, messages, tools, a);
+        to_wire_messages(messages, openai, a);
+        rec.AddMember("messages", messages, a);
+        if (!tools.Empty()) rec.AddMember("tools", tools, a);
+        if (openai) {
+          rec.AddMember("parallel_tool_calls", false, a);
+        } else {
+          // Provenance for people; TRL ignores extra columns.
+          rec.AddMember("session_id", json::str(json::get_string(session, "session_id"), a), a);
+          auto score = session_score(session);
+          rec.AddMember("reward", score ? Value(*score) : Value(), a);
+        }
+        return out_->write_line(json::dump(rec));
+      }
+      case ExportFormat::kTrlDpo:
+        return write_dpo(session);
+      case ExportFormat::kTrlGrpo:
+        break;
+    }
+    return Status::ok();
+  }
+
+  // One preference row per step whose first attempt was rejected and whose last attempt was
+  // accepted after teacher guidance.
+  Status write_dpo(const json::Document& session) {
+    const Value* steps = json::find(session, "steps");
+    if (!steps || !steps->IsArray()) return Status::ok();
+    std::string task = json::get_string(session, "task");
+    const Value* plan = json::find(session, "plan");
+    size_t plan_steps = 0;
+    if (plan && json::find(*plan, "steps") && (*plan)["steps"].IsArray()) plan_steps = (*plan)["steps"].Size();
+    for (const Value& s : steps->GetArray()) {
+      const Value* details = json::find(s, "attempt_details");
+      if (!details || !details->IsArray() || details->Size() < 2) continue;
+      const Value* rejected = nullptr;
+      const Value* accepted = nullptr;
+      for (const Value& d : details->GetArray()) {
+        const Value* ev = json::find(d, "evaluation");
+        if (!ev) continue;
+        if (!rejected && attempt_rejected(*ev)) rejected = ev;
+      }
+      const Value* last = json::find((*details)[details->Size() - 1], "evaluation");
+      if (last && attempt_accepted(*last)) accepted = last;
+      if (!rejected || !accepted || rejected == accepted) continue;
+      std::string bad = json::get_string(*rejected, "output");
+      std::string good = json::get_string(*accepted, "output");
+      if (good.empty()) good = json::get_string(s, "output");
+      if (bad.empty() || good.empty() || bad == good) continue;
+      json::Document rec(rapidjson::kObjectType);
+      auto& a = rec.GetAllocator();
+      std::string prompt = task;
+      const Value* meta = json::find(s, "metadata");
+      std::string desc = meta ? json::get_string(*meta, "description") : "";
+      if (plan_steps > 1 && !desc.empty()) prompt += "\n\nStep " + std::to_string(json::get_int(s, "step_id")) + ": " + desc;
+      auto msg = [&](const char* role, const std::string& content) {
+        Value arr(rapidjson::kArrayType);
+        Value m(rapidjson::kObjectType);
+        m.AddMember("role", json::str(role, a), a);
+        m.AddMember("content", json::str(content, a), a);
+        arr.PushBack(m, a);
+        return arr;
+      };
+      rec.AddMember("prompt", msg("user", prompt), a);
+      rec.AddMember("chosen", msg("assistant", good), a);
+      rec.AddMember("rejected", msg("assistant", bad), a);
+      rec.AddMember("session_id", json::str(json::get_string(session, "session_id"), a), a);
+      rec.AddMember("step_id", Value(json::get_int(s, "step_id")), a);
+      const Value* g = json::find(s, "guidance");
+      rec.AddMember("guidance", g && g->IsArray() ? Value(*g, a) : Value(rapidjson::kArrayType), a);
+      ATLAS_RETURN_IF_ERROR(out_->write_line(json::dump(rec)));
+    }
+    return Status::ok();
+  }
+
+  // Groups: (learning key, task). Pass 1 keeps only ids and rewards per group; pass 2 reads
+  // each group's sessions and writes one row with group-relative advantages.
+  Status run_grpo(const std::string& filters) {
+    struct Group {
+      std::string learning_key, task;
+      std::vector<std::pair<std::string, double>> members;
+    };
+    std::map<std::string, Group> groups;
+    ATLAS_RETURN_IF_ERROR(for_each_summary(filters, [&](const Value& s) -> Status {
+      const Value* r = json::find(s, "reward");
+      if (!r || !r->IsNumber()) return Status::ok();  // no reward, no signal
+      std::string lk = json::get_string(s, "learning_key");
+      std::string task = json::get_string(s, "task");
+      Group& g = groups[lk + '\x1f' + task];
+      g.learning_key = lk;
+      g.task = task;
+      g.members.emplace_back(json::get_string(s, "session_id"), r->GetDouble());
+      return Status::ok();
+    }));
+    for (auto& [key, g] : groups) {
+      double mean = 0.0;
+      for (auto& m : g.members) mean += m.second;
+      mean /= static_cast<double>(g.members.size());
+      double var = 0.0;
+      for (auto& m : g.members) var += (m.second - mean) * (m.second - mean);
+      double sd = std::sqrt(var / static_cast<double>(g.members.size()));
+      json::Document rec(rapidjson::kObjectType);
+      auto& a = rec.GetAllocator();
+      Value prompt(rapidjson::kArrayType), completions(rapidjson::kArrayType), rewards(rapidjson::kArrayType),
+          advantages(rapidjson::kArrayType), ids(rapidjson::kArrayType);
+      Value user(rapidjson::kObjectType);
+      user.AddMember("role", "user", a);
+      user.AddMember("content", json::str(g.task, a), a);
+      prompt.PushBack(user, a);
+      for (auto& [id, reward] : g.members) {
+        ATLAS_ASSIGN_OR_RETURN(auto session, read(id));
+        if (const Value* st = json::find(session, "steps"); st && st->IsArray()) steps_ += st->Size();
+        Value messages;
+        build_transcript(session, messages, a);
+        to_wire_messages(messages, false, a);
+        // The completion is everything after the prompt (the user turn and any system turn).
+        Value completion(rapidjson::kArrayType);
+        for (Value& m : messages.GetArray()) {
+          std::string role = json::get_string(m, "role");
+          if (role == "system" || role == "user") continue;
+          completion.PushBack(Value(m, a), a);
+        }
+        completions.PushBack(completion, a);
+        rewards.PushBack(reward, a);
+        advantages.PushBack(g.members.size() > 1 ? (reward - mean) / (sd + o_.grpo_epsilon) : 0.0, a);
+        ids.PushBack(json::str(id, a), a);
+        tick();
+      }
+      rec.AddMember("prompt", prompt, a);
+      rec.AddMember("completions", completions, a);
+      rec.AddMember("rewards", rewards, a);
+      rec.AddMember("advantages", advantages, a);
+      rec.AddMember("group_id", json::str(g.learning_key.empty() ? g.task : g.learning_key, a), a);
+      rec.AddMember("group_size", static_cast<int64_t>(g.members.size()), a);
+      rec.AddMember("reward_mean", mean, a);
+      rec.AddMember("reward_std", sd, a);
+      rec.AddMember("session_ids", ids, a);
+      ATLAS_RETURN_IF_ERROR(out_->write_line(json::dump(rec)));
+    }
+    return Status::ok();
+  }
+
+  Store& store_;
+  const ExportOptions& o_;
+  std::unique_ptr<Output> out_;
+  uint64_t total_ = 0, done_ = 0, steps_ = 0;
+};
+
+}  // namespace
+
+Result<ExportSummary> export_sessions(Store& store, const ExportOptions& options) {
+  if (options.output.empty()) return invalid_argument("export: no output file given (--output FILE)");
+  Exporter e(store, options);
+  return e.run();
+}
+
+}  // namespace atlas::data

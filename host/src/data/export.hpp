@@ -1,0 +1,68 @@
+// Export: streams stored sessions into training files (docs/export-formats.md).
+//
+// Filters run in the database, before --limit; sessions are read one page at a time
+// (keyset pagination on the session id, oldest first) and written one line at a time, so
+// memory stays flat whatever the number of sessions. `running` and `interrupted` sessions
+// are never exported. The output appears atomically (written to FILE.partial, renamed).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.hpp"
+#include "config/config.hpp"
+#include "data/store.hpp"
+
+namespace atlas::data {
+
+enum class ExportFormat { kAtlasJsonl, kTrlSft, kTrlGrpo, kTrlDpo, kOpenAiFt };
+Result<ExportFormat> parse_export_format(std::string_view name);  // INVALID_ARGUMENT lists the names
+std::string_view export_format_name(ExportFormat f);
+
+struct ExportFilters {
+  // nullopt = every review status; else only these (lower-case).
+  std::optional<std::vector<std::string>> review_statuses = std::vector<std::string>{"approved"};
+  std::vector<std::string> statuses;  // empty = succeeded and failed
+  std::optional<double> min_reward;
+  std::string learning_key;
+  std::string created_after;  // ISO 8601 date or timestamp
+  std::vector<std::string> session_ids;
+  std::optional<int64_t> limit;  // sessions, counted after the filters
+};
+
+// Review-status filter per reference §6.3: [review] policy (with the ATLAS_REVIEW_* env
+// overrides already applied to `review`, or read from the environment when `review` is
+// null), plus --include-status values, or everything with include_all.
+std::optional<std::vector<std::string>> resolve_review_filter(const config::ReviewConfig* review,
+                                                              const std::vector<std::string>& include_statuses,
+                                                              bool include_all);
+
+struct ExportOptions {
+  ExportFormat format = ExportFormat::kAtlasJsonl;
+  std::filesystem::path output;
+  ExportFilters filters;
+  int page_size = 100;
+  double grpo_epsilon = 1e-4;  // advantage = (r - mean) / (std + epsilon)
+  // Called after every written session with (sessions done, sessions matching).
+  std::function<void(uint64_t done, uint64_t total)> progress;
+};
+
+struct ExportSummary {
+  uint64_t sessions = 0;  // sessions read and exported
+  uint64_t records = 0;   // lines written
+  uint64_t steps = 0;
+  uint64_t bytes = 0;
+  std::string sha256;     // of the output file
+};
+
+// Zero matching sessions returns OK with sessions == 0 and no output file.
+Result<ExportSummary> export_sessions(Store& store, const ExportOptions& options);
+
+// Filter document for query_sessions/count_sessions.
+std::string filters_json(const ExportFilters& filters);
+
+}  // namespace atlas::data

@@ -1,0 +1,426 @@
+#include "data/session_trace.hpp"
+
+#include <set>
+
+namespace atlas::data {
+
+using json::Allocator;
+using json::Value;
+
+namespace {
+
+Value copy(const Value* v, Allocator& a) {
+  Value out;
+  if (v) out.CopyFrom(*v, a);
+  return out;
+}
+
+bool present(const Value* v) {
+  if (!v || v->IsNull()) return false;
+  if (v->IsString()) return v->GetStringLength() > 0;
+  if (v->IsObject()) return v->MemberCount() > 0;
+  if (v->IsArray()) return !v->Empty();
+  return true;
+}
+
+std::string trim(std::string s) {
+  size_t b = s.find_first_not_of(" \t\r\n");
+  size_t e = s.find_last_not_of(" \t\r\n");
+  return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+}
+
+// Atlas's AtlasRewardBreakdown serialisation: score, rationale, judges, raw.
+Value normalise_reward(const Value* reward, Allocator& a) {
+  Value out(rapidjson::kObjectType);
+  double score = 0.0;
+  if (reward && reward->IsObject()) score = json::get_double(*reward, "score", 0.0);
+  out.AddMember("score", score, a);
+  const Value* rationale = reward ? json::find(*reward, "rationale") : nullptr;
+  out.AddMember("rationale", rationale && rationale->IsString() ? copy(rationale, a) : Value(), a);
+  Value judges(rapidjson::kArrayType);
+  if (const Value* js = reward ? json::find(*reward, "judges") : nullptr; js && js->IsArray()) {
+    for (const Value& j : js->GetArray()) {
+      Value o(rapidjson::kObjectType);
+      o.AddMember("identifier", json::str(json::get_string(j, "identifier"), a), a);
+      o.AddMember("score", json::get_double(j, "score", 0.0), a);
+      o.AddMember("rationale", copy(json::find(j, "rationale"), a), a);
+      const Value* pr = json::find(j, "principles");
+      o.AddMember("principles", pr && pr->IsArray() ? copy(pr, a) : Value(rapidjson::kArrayType), a);
+      Value samples(rapidjson::kArrayType);
+      if (const Value* ss = json::find(j, "samples"); ss && ss->IsArray()) {
+        for (const Value& s : ss->GetArray()) {
+          Value so(rapidjson::kObjectType);
+          so.AddMember("score", json::get_double(s, "score", 0.0), a);
+          so.AddMember("rationale", copy(json::find(s, "rationale"), a), a);
+          const Value* sp = json::find(s, "principles");
+          so.AddMember("principles", sp && sp->IsArray() ? copy(sp, a) : Value(rapidjson::kArrayType), a);
+          so.AddMember("uncertainty", copy(json::find(s, "uncertainty"), a), a);
+          so.AddMember("temperature", copy(json::find(s, "temperature"), a), a);
+          samples.PushBack(so, a);
+        }
+      }
+      o.AddMember("samples", samples, a);
+      o.AddMember("escalated", json::get_bool(j, "escalated", false), a);
+      o.AddMember("escalation_reason", copy(json::find(j, "escalation_reason"), a), a);
+      judges.PushBack(o, a);
+    }
+  }
+  out.AddMember("judges", judges, a);
+  out.AddMember("raw", reward && reward->IsObject() ? copy(reward, a) : Value(), a);
+  return out;
+}
+
+// Plan step by id (plan.steps[].id may be a number or a string).
+const Value* plan_step(const Value* plan, int64_t id) {
+  const Value* steps = plan ? json::find(*plan, "steps") : nullptr;
+  if (!steps || !steps->IsArray()) return nullptr;
+  for (const Value& s : steps->GetArray()) {
+    const Value* sid = json::find(s, "id");
+    if (!sid) continue;
+    if ((sid->IsInt64() && sid->GetInt64() == id) || (sid->IsString() && std::string(sid->GetString()) == std::to_string(id)))
+      return &s;
+  }
+  return nullptr;
+}
+
+Value build_step(const Value& step, const Value* plan, const Value& earlier_steps, Allocator& a) {
+  Value out(rapidjson::kObjectType);
+  int64_t step_id = json::get_int(step, "step_id");
+  const Value* meta = json::find(step, "metadata");
+  const Value* ps = plan_step(plan, step_id);
+  const Value* evaluation = json::find(step, "evaluation");
+  std::string description = ps ? json::get_string(*ps, "description") : "";
+  if (description.empty() && meta) description = json::get_string(*meta, "description");
+  out.AddMember("step_id", step_id, a);
+  out.AddMember("description", json::str(description, a), a);
+  out.AddMember("trace", json::str(json::get_string(step, "trace"), a), a);
+  out.AddMember("output", json::str(json::get_string(step, "output"), a), a);
+  out.AddMember("reward", normalise_reward(evaluation ? json::find(*evaluation, "reward") : nullptr, a), a);
+  const Value* tool = ps ? json::find(*ps, "tool") : nullptr;
+  out.AddMember("tool", tool && tool->IsString() ? copy(tool, a) : Value(), a);
+  Value tool_params(rapidjson::kObjectType);
+  if (const Value* tp = ps ? json::find(*ps, "tool_params") : nullptr) {
+    if (tp->IsObject()) {
+      tool_params.CopyFrom(*tp, a);
+    } else if (tp->IsArray()) {
+      for (rapidjson::SizeType i = 0; i < tp->Size(); ++i)
+        tool_params.AddMember(json::str(std::to_string(i), a), Value((*tp)[i], a), a);
+    } else if (!tp->IsNull()) {
+      std::string k = tp->IsString() ? tp->GetString() : json::dump(*tp);
+      tool_params.AddMember(json::str(k, a), Value(*tp, a), a);
+    }
+  }
+  out.AddMember("tool_params", tool_params, a);
+  // context: outputs of the earlier steps.
+  Value context(rapidjson::kObjectType), prior(rapidjson::kObjectType), prior_text(rapidjson::kObjectType);
+  for (const Value& e : earlier_steps.GetArray()) {
+    std::string key = std::to_string(json::get_int(e, "step_id"));
+    Value entry(rapidjson::kObjectType);
+    entry.AddMember("output_text", json::str(json::get_string(e, "output"), a), a);
+    if (const Value* em = json::find(e, "metadata"); em && json::find(*em, "status"))
+      entry.AddMember("status", Value(*json::find(*em, "status"), a), a);
+    prior.AddMember(json::str(key, a), entry, a);
+    prior_text.AddMember(json::str(key, a), json::str(json::get_string(e, "output"), a), a);
+  }
+  context.AddMember("prior_results", prior, a);
+  context.AddMember("prior_results_text", prior_text, a);
+  out.AddMember("context", context, a);
+  const Value* validation = evaluation ? json::find(*evaluation, "validation") : nullptr;
+  out.AddMember("validation", validation && validation->IsObject() ? copy(validation, a) : Value(rapidjson::kObjectType), a);
+  const Value* details = json::find(step, "attempt_details");
+  int64_t attempts = json::get_int(step, "attempts", details && details->IsArray() ? details->Size() : 1);
+  out.AddMember("attempts", attempts, a);
+  const Value* guidance = json::find(step, "guidance");
+  out.AddMember("guidance", guidance && guidance->IsArray() ? copy(guidance, a) : Value(rapidjson::kArrayType), a);
+  // artifacts/deliverable/runtime, then every other metadata key at the top level.
+  static const std::set<std::string> taken = {"step_id", "description", "trace", "output", "reward", "tool",
+                                              "tool_params", "context", "validation", "attempts", "guidance",
+                                              "metadata"};
+  if (meta && meta->IsObject()) {
+    for (const char* k : {"artifacts", "deliverable", "runtime"}) {
+      if (const Value* v = json::find(*meta, k)) out.AddMember(json::str(k, a), Value(*v, a), a);
+    }
+    for (auto it = meta->MemberBegin(); it != meta->MemberEnd(); ++it) {
+      std::string k(it->name.GetString(), it->name.GetStringLength());
+      if (taken.count(k) || k == "artifacts" || k == "deliverable" || k == "runtime") continue;
+      out.AddMember(json::str(k, a), Value(it->value, a), a);
+    }
+  }
+  Value md(rapidjson::kObjectType);
+  if (meta && meta->IsObject()) md.CopyFrom(*meta, a);
+  Value history(rapidjson::kArrayType);
+  if (details && details->IsArray()) history.CopyFrom(*details, a);
+  json::set(md, "attempt_history", Value(history, a), a);
+  json::set(md, "attempt_details", std::move(history), a);
+  json::set(md, "raw_evaluation", evaluation ? copy(evaluation, a) : Value(rapidjson::kObjectType), a);
+  const Value* deps = ps ? json::find(*ps, "depends_on") : nullptr;
+  if (!deps && meta) deps = json::find(*meta, "depends_on");
+  json::set(md, "depends_on", deps ? copy(deps, a) : Value(rapidjson::kArrayType), a);
+  if (!json::find(out, "attempt_details")) {
+    out.AddMember("attempt_history", Value(md["attempt_history"], a), a);
+    out.AddMember("attempt_details", Value(md["attempt_details"], a), a);
+  }
+  if (!json::find(out, "depends_on")) out.AddMember("depends_on", Value(md["depends_on"], a), a);
+  out.AddMember("metadata", md, a);
+  return out;
+}
+
+Value build_events(const Value& session, Allocator& a) {
+  Value events(rapidjson::kArrayType);
+  const Value* evs = json::find(session, "trajectory_events");
+  if (!evs || !evs->IsArray()) return events;
+  for (const Value& e : evs->GetArray()) {
+    Value o(rapidjson::kObjectType);
+    o.AddMember("id", Value(json::get_int(e, "id")), a);
+    const Value* body = json::find(e, "event");
+    o.AddMember("event", copy(body, a), a);
+    o.AddMember("created_at", json::str(json::get_string(e, "created_at"), a), a);
+    // Our events keep type/name/role at their top level (Atlas looked at the wrong level).
+    if (body && body->IsObject()) {
+      if (auto t = json::get_string(*body, "type"); !t.empty()) o.AddMember("type", json::str(t, a), a);
+      std::string et = json::get_string(*body, "event_type");
+      if (et.empty()) et = json::get_string(*body, "type");
+      if (!et.empty()) o.AddMember("event_type", json::str(et, a), a);
+      if (auto n = json::get_string(*body, "name"); !n.empty()) o.AddMember("name", json::str(n, a), a);
+      std::string actor = json::get_string(*body, "actor");
+      if (actor.empty()) actor = json::get_string(*body, "role");
+      if (!actor.empty()) o.AddMember("actor", json::str(actor, a), a);
+    }
+    events.PushBack(o, a);
+  }
+  return events;
+}
+
+}  // namespace
+
+std::optional<double> session_score(const json::Value& session) {
+  const Value* stats = json::find(session, "reward_stats");
+  if (stats && stats->IsObject()) {
+    if (auto s = json::get_optional_double(*stats, "score")) return s;
+    if (auto s = json::get_optional_double(*stats, "score_mean")) return s;
+  }
+  const Value* reward = json::find(session, "reward");
+  if (reward && reward->IsObject()) return json::get_optional_double(*reward, "score");
+  return std::nullopt;
+}
+
+void build_atlas_trace(const Value& session, Value& out, Allocator& a) {
+  out.SetObject();
+  const Value* meta = json::find(session, "metadata");
+  Value empty_obj(rapidjson::kObjectType);
+  if (!meta || !meta->IsObject()) meta = &empty_obj;
+  const Value* plan = json::find(session, "plan");
+  auto mget = [&](const char* k) { return json::find(*meta, k); };
+
+  out.AddMember("task", json::str(json::get_string(session, "task"), a), a);
+  out.AddMember("final_answer", json::str(json::get_string(session, "final_answer"), a), a);
+  out.AddMember("plan", plan && plan->IsObject() ? copy(plan, a) : Value(rapidjson::kObjectType), a);
+  Value steps(rapidjson::kArrayType);
+  Value earlier(rapidjson::kArrayType);
+  if (const Value* ss = json::find(session, "steps"); ss && ss->IsArray()) {
+    for (const Value& s : ss->GetArray()) {
+      steps.PushBack(build_step(s, plan, earlier, a), a);
+      earlier.PushBack(Value(s, a), a);
+    }
+  }
+  Value guidance_all(rapidjson::kArrayType);
+  for (const Value& s : earlier.GetArray()) {
+    if (const Value* g = json::find(s, "guidance"); g && g->IsArray())
+      for (const Value& n : g->GetArray()) guidance_all.PushBack(Value(n, a), a);
+  }
+  out.AddMember("steps", steps, a);
+
+  Value events = build_events(session, a);
+  Value sm(rapidjson::kObjectType);
+  sm.CopyFrom(*meta, a);
+  auto set_if_absent = [&](const char* k, Value v) {
+    if (!json::find(sm, k)) sm.AddMember(json::str(k, a), v, a);
+  };
+  set_if_absent("session_id", json::str(json::get_string(session, "session_id"), a));
+  set_if_absent("status", json::str(json::get_string(session, "status"), a));
+  set_if_absent("created_at", copy(json::find(session, "created_at"), a));
+  set_if_absent("completed_at", copy(json::find(session, "completed_at"), a));
+  set_if_absent("review_status", copy(json::find(session, "review_status"), a));
+  set_if_absent("reward_stats", copy(json::find(session, "reward_stats"), a));
+  set_if_absent("reward_audit", copy(json::find(session, "reward_audit"), a));
+  // Not duplicated here: trajectory_events (top level only; Atlas wrote them twice, §12.12).
+  out.AddMember("session_metadata", sm, a);
+
+  std::string mode = json::get_string(*meta, "execution_mode");
+  if (mode.empty()) {
+    if (const Value* as = mget("adaptive_summary"); as && as->IsObject()) mode = json::get_string(*as, "adaptive_mode");
+  }
+  if (!mode.empty()) out.AddMember("execution_mode", json::str(mode, a), a);
+  if (auto rs = json::get_string(session, "review_status"); !rs.empty()) out.AddMember("review_status", json::str(rs, a), a);
+  if (auto rn = trim(json::get_string(session, "review_notes")); !rn.empty())
+    out.AddMember("review_notes", json::str(rn, a), a);
+  const Value* stats = json::find(session, "reward_stats");
+  if (!present(stats)) stats = mget("reward_stats");
+  if (present(stats)) out.AddMember("reward_stats", copy(stats, a), a);
+  const Value* audit = json::find(session, "reward_audit");
+  if (!present(audit)) audit = mget("reward_audit");
+  if (audit && audit->IsArray() && !audit->Empty()) {
+    Value list(rapidjson::kArrayType);
+    for (const Value& e : audit->GetArray())
+      if (e.IsObject()) list.PushBack(Value(e, a), a);
+    out.AddMember("reward_audit", list, a);
+  }
+  if (const Value* r = json::find(session, "reward"); present(r)) out.AddMember("session_reward", copy(r, a), a);
+  for (const char* k : {"student_learning", "teacher_learning"}) {
+    std::string v = trim(json::get_string(session, k));
+    if (v.empty()) v = trim(json::get_string(*meta, k));
+    if (!v.empty()) out.AddMember(json::str(k, a), json::str(v, a), a);
+  }
+  for (const char* k : {"adaptive_summary", "triage_dossier", "learning_key", "learning_history"}) {
+    if (const Value* v = mget(k); present(v)) out.AddMember(json::str(k, a), copy(v, a), a);
+  }
+  if (const Value* tn = mget("teacher_notes"); present(tn)) {
+    out.AddMember("teacher_notes", copy(tn, a), a);
+  } else if (!guidance_all.Empty()) {
+    out.AddMember("teacher_notes", guidance_all, a);
+  }
+  if (const Value* rsum = mget("reward_summary"); present(rsum)) {
+    out.AddMember("reward_summary", copy(rsum, a), a);
+  } else if (stats && stats->IsObject()) {
+    Value rsum2(rapidjson::kObjectType);
+    for (const char* k : {"score", "score_stddev", "uncertainty_mean", "uncertainty_stddev"}) {
+      if (const Value* v = json::find(*stats, k); v && v->IsNumber()) rsum2.AddMember(json::str(k, a), Value(*v, a), a);
+    }
+    if (rsum2.MemberCount() > 0) out.AddMember("reward_summary", rsum2, a);
+  }
+  const Value* drift = mget("drift");
+  if (present(drift)) out.AddMember("drift", copy(drift, a), a);
+  const Value* da = mget("drift_alert");
+  if (!da && drift && drift->IsObject()) da = json::find(*drift, "drift_alert");
+  if (da && !da->IsNull()) out.AddMember("drift_alert", copy(da, a), a);
+  if (!events.Empty()) out.AddMember("trajectory_events", events, a);
+}
+
+// ---- transcripts -------------------------------------------------------------------------
+
+void build_transcript(const Value& session, Value& messages, Allocator& a) {
+  messages.SetArray();
+  if (const Value* ss = json::find(session, "steps"); ss && ss->IsArray()) {
+    for (const Value& s : ss->GetArray()) {
+      const Value* meta = json::find(s, "metadata");
+      const Value* msgs = meta ? json::find(*meta, "messages") : nullptr;
+      if (msgs && msgs->IsArray() && !msgs->Empty()) {
+        for (const Value& m : msgs->GetArray()) messages.PushBack(Value(m, a), a);
+      }
+    }
+  }
+  if (!messages.Empty()) {
+    // Step transcripts already hold the conversation; close with the final answer if missing.
+    const Value& last = messages[messages.Size() - 1];
+    std::string final_answer = json::get_string(session, "final_answer");
+    if (!(json::get_string(last, "role") == "assistant" && json::get_string(last, "content") == final_answer)) {
+      Value m(rapidjson::kObjectType);
+      m.AddMember("role", "assistant", a);
+      m.AddMember("content", json::str(final_answer, a), a);
+      messages.PushBack(m, a);
+    }
+    return;
+  }
+  const Value* meta = json::find(session, "metadata");
+  if (meta) {
+    if (std::string sys = json::get_string(*meta, "system_prompt"); !sys.empty()) {
+      Value m(rapidjson::kObjectType);
+      m.AddMember("role", "system", a);
+      m.AddMember("content", json::str(sys, a), a);
+      messages.PushBack(m, a);
+    }
+  }
+  Value user(rapidjson::kObjectType);
+  user.AddMember("role", "user", a);
+  user.AddMember("content", json::str(json::get_string(session, "task"), a), a);
+  messages.PushBack(user, a);
+  int n = 0;
+  if (const Value* evs = json::find(session, "trajectory_events"); evs && evs->IsArray()) {
+    for (const Value& e : evs->GetArray()) {
+      const Value* body = json::find(e, "event");
+      if (!body || json::get_string(*body, "type") != "tool_call") continue;
+      const Value* data = json::find(*body, "data");
+      if (!data || !data->IsObject()) data = body;
+      std::string name = json::get_string(*data, "exposed_name");
+      if (name.empty()) name = json::get_string(*data, "tool");
+      if (name.empty()) name = json::get_string(*body, "name");
+      std::string id = json::get_string(*data, "call_id");
+      if (id.empty()) id = "call_" + std::to_string(++n);
+      Value args(rapidjson::kObjectType);
+      if (const Value* av = json::find(*data, "arguments")) {
+        if (av->IsObject()) {
+          args.CopyFrom(*av, a);
+        } else if (av->IsString()) {
+          auto parsed = json::parse(av->GetString(), "tool arguments");
+          if (parsed.is_ok() && parsed->IsObject()) args.CopyFrom(*parsed, a);
+        }
+      }
+      Value call(rapidjson::kObjectType);
+      call.AddMember("id", json::str(id, a), a);
+      call.AddMember("name", json::str(name, a), a);
+      call.AddMember("arguments", args, a);
+      Value calls(rapidjson::kArrayType);
+      calls.PushBack(call, a);
+      Value asst(rapidjson::kObjectType);
+      asst.AddMember("role", "assistant", a);
+      asst.AddMember("content", "", a);
+      asst.AddMember("tool_calls", calls, a);
+      messages.PushBack(asst, a);
+      Value tool(rapidjson::kObjectType);
+      tool.AddMember("role", "tool", a);
+      tool.AddMember("tool_call_id", json::str(id, a), a);
+      tool.AddMember("name", json::str(name, a), a);
+      tool.AddMember("content", json::str(json::get_string(*data, "result"), a), a);
+      messages.PushBack(tool, a);
+    }
+  }
+  Value fin(rapidjson::kObjectType);
+  fin.AddMember("role", "assistant", a);
+  fin.AddMember("content", json::str(json::get_string(session, "final_answer"), a), a);
+  messages.PushBack(fin, a);
+}
+
+void build_tools(const Value& session, const Value& messages, Value& tools, Allocator& a) {
+  tools.SetArray();
+  const Value* meta = json::find(session, "metadata");
+  if (const Value* t = meta ? json::find(*meta, "tools") : nullptr; t && t->IsArray() && !t->Empty()) {
+    for (const Value& d : t->GetArray()) {
+      if (!d.IsObject()) continue;
+      if (json::find(d, "function")) {
+        tools.PushBack(Value(d, a), a);
+        continue;
+      }
+      Value fn(rapidjson::kObjectType);
+      fn.AddMember("name", json::str(json::get_string(d, "name"), a), a);
+      fn.AddMember("description", json::str(json::get_string(d, "description"), a), a);
+      const Value* p = json::find(d, "parameters");
+      fn.AddMember("parameters", p ? Value(*p, a) : Value(rapidjson::kObjectType), a);
+      Value o(rapidjson::kObjectType);
+      o.AddMember("type", "function", a);
+      o.AddMember("function", fn, a);
+      tools.PushBack(o, a);
+    }
+    return;
+  }
+  std::set<std::string> seen;
+  for (const Value& m : messages.GetArray()) {
+    const Value* calls = json::find(m, "tool_calls");
+    if (!calls || !calls->IsArray()) continue;
+    for (const Value& c : calls->GetArray()) {
+      std::string name = json::get_string(c, "name");
+      if (name.empty() || !seen.insert(name).second) continue;
+      Value fn(rapidjson::kObjectType);
+      fn.AddMember("name", json::str(name, a), a);
+      fn.AddMember("description", "", a);
+      Value params(rapidjson::kObjectType);
+      params.AddMember("type", "object", a);
+      fn.AddMember("parameters", params, a);
+      Value o(rapidjson::kObjectType);
+      o.AddMember("type", "function", a);
+      o.AddMember("function", fn, a);
+      tools.PushBack(o, a);
+    }
+  }
+}
+
+}  // namespace atlas::data

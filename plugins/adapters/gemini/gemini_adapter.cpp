@@ -1,0 +1,19 @@
+// gemini adapter: the student is a gemini model called through the host's llm_complete
+// service. The mapping lives in ../openai/llm_adapter.hpp (shared by openai, anthropic, gemini).
+#include "llm_adapter.hpp"
+
+namespace {
+
+class GeminiAdapter : public llm_adapter::LlmAdapter {
+ public:
+  static constexpr atlas::sdk::Info info{"gemini", "1.0.0", "atlas-host", "Apache-2.0",
+                                         "Google Gemini models through the host's LLM clients",
+                                         ATLAS_CAP_THREAD_SAFE | ATLAS_CAP_TOOLS | ATLAS_CAP_USES_LLM,
+                                         llm_adapter::kSchema};
+  GeminiAdapter(const atlas::sdk::Host& host, std::string_view config_json)
+      : LlmAdapter(host, config_json, "gemini", "gemini") {}
+};
+
+}  // namespace
+
+ATLAS_PLUGIN(GeminiAdapter)

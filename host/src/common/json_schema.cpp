@@ -114,7 +114,15 @@ void explain(SchemaError& e, const Value* schema, const Value* instance) {
     return;
   } else if (k == "additionalProperties") {
     std::string unknown;
-    if (v.IsObject()) {
+    if (!v.IsObject() && !e.instance_pointer.empty()) {
+      // RapidJSON points at the offending member itself; report it from its parent.
+      size_t slash = e.instance_pointer.rfind('/');
+      unknown = e.instance_pointer.substr(slash + 1);
+      for (size_t at; (at = unknown.find("~1")) != std::string::npos;) unknown.replace(at, 2, "/");
+      for (size_t at; (at = unknown.find("~0")) != std::string::npos;) unknown.replace(at, 2, "~");
+      e.instance_pointer = e.instance_pointer.substr(0, slash);
+      where = display_pointer(e.instance_pointer);
+    } else if (v.IsObject()) {
       for (const auto& m : v.GetObject()) {
         if (!property_known(s, std::string_view(m.name.GetString(), m.name.GetStringLength()))) {
           unknown = m.name.GetString();

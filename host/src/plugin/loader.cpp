@@ -1,5 +1,7 @@
 #include "plugin/loader.hpp"
 
+#include "plugin/elf_exports.hpp"
+
 #include <dlfcn.h>
 
 // Boost 1.74's library_info headers use std::vector without including it.
@@ -180,8 +182,23 @@ std::string_view stage_description(Stage s) {
 Status inspect_exports(const fs::path& file, const fs::path& display) {
   std::vector<std::string> symbols;
   try {
+    // Format gate: throws on anything that is not a native ELF/PE/Mach-O file.
     boost::dll::library_info info(boost::dll::fs::path(file.string()), true);
+#if defined(__linux__)
+    (void)info;
+    auto exports = elf_dynamic_exports(file);
+    if (!exports.is_ok()) {
+      std::string msg = exports.status().message();
+      std::string prefix = file.string() + ": ";
+      if (msg.rfind(prefix, 0) == 0) msg.erase(0, prefix.size());
+      return invalid_argument(display.string() + ": refused: not a loadable plugin library (" + msg +
+                              "), expected a shared object for this machine built with the AtlasSDK; remove it from "
+                              "the plugin folder or install the build for this platform");
+    }
+    symbols = std::move(exports).value();
+#else
     symbols = info.symbols();
+#endif
   } catch (const std::exception& e) {
     return invalid_argument(display.string() + ": refused: not a native shared library (" + e.what() +
                             "), expected an ELF plugin built with the AtlasSDK; remove it from the plugin folder");

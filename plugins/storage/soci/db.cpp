@@ -120,7 +120,7 @@ Target parse_postgres(const DbOptions& o, const std::string& url) {
   std::string cs;
   for (const auto& [k, v] : kw) cs += k + "=" + pq_quote(v) + " ";
   long timeout_ms = std::lround(o.statement_timeout_seconds * 1000.0);
-  std::string opts = "-c statement_timeout=" + std::to_string(timeout_ms);
+  std::string opts = "-c statement_timeout=" + std::to_string(timeout_ms) + " -c client_min_messages=warning";
   if (!user_options.empty()) opts = user_options + " " + opts;
   cs += "options=" + pq_quote(opts) + " ";
   if (!kw.count("connect_timeout")) {

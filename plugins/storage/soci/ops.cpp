@@ -677,9 +677,8 @@ std::string session_filters(Backend b, const Value& req, std::vector<Param>& p) 
   };
   add_in("status", "status", true);
   add_in("review_status", "review_status", true);
-  if (int_or(req, "exclude_unfinished", 0) != 0 || (member(req, "exclude_unfinished") &&
-                                                    member(req, "exclude_unfinished")->IsBool() &&
-                                                    member(req, "exclude_unfinished")->GetBool())) {
+  const Value* exclude = member(req, "exclude_unfinished");
+  if (exclude && ((exclude->IsBool() && exclude->GetBool()) || (exclude->IsInt64() && exclude->GetInt64() != 0))) {
     where += " AND status NOT IN ('running', 'interrupted')";
   }
   std::vector<std::string> ids = str_list(req, "session_ids");

@@ -1,0 +1,316 @@
+// The storage contract (docs/plugin-contracts.md) on both backends: the same tests run
+// against SQLite and PostgreSQL through the real plugin.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <set>
+#include <thread>
+
+#include "integration/storage/storage_fixture.hpp"
+
+namespace atlas::test {
+namespace {
+
+using json::get_int;
+using json::get_string;
+
+std::string finish_request(const std::string& id, const std::string& status = "succeeded", double score = 0.8,
+                           const std::string& review = "pending", const std::string& learning_key = "lk-1") {
+  std::string s = std::to_string(score);
+  return R"({"session_id":")" + id + R"(","status":")" + status + R"(","final_answer":"42",
+    "metadata":{"learning_key":")" + learning_key + R"(","execution_mode":"coach","token_usage":{"student":{"total_tokens":10}}},
+    "plan":{"steps":[{"id":1,"description":"look","depends_on":[]},{"id":2,"description":"answer","depends_on":[1]}]},
+    "steps":[{"step_id":1,"trace":"t1","output":"o1","evaluation":{"validation":{"valid":true},"reward":{"score":0.9,"judges":[]}},
+              "attempts":2,"metadata":{"description":"look"},
+              "attempt_details":[{"attempt":1,"evaluation":{"validation":{"valid":false},"output":"bad"}},
+                                 {"attempt":2,"evaluation":{"validation":{"valid":true},"output":"o1"}}],
+              "guidance":["check the units","then retry"]},
+             {"step_id":2,"trace":"t2","output":"42","evaluation":{"validation":{"valid":true},"reward":{"score":0.7}},
+              "attempts":1,"metadata":{},"attempt_details":[{"attempt":1,"evaluation":{"validation":{"valid":true}}}],"guidance":[]}],
+    "reward":{"score":)" + s + R"(,"judges":[]},"reward_stats":{"score":)" + s + R"(,"score_stddev":0.0},
+    "reward_audit":[{"stage":"tier1"}],
+    "student_learning":"be precise","teacher_learning":null,
+    "review_status":")" + review + R"(","review_notes":null,"review_actor":"runtime","review_reason":"approval_required"})";
+}
+
+class StorageSuite : public BackendTest {};
+
+TEST_P(StorageSuite, MigrateIsIdempotentAndStatusReportsTheSchema) {
+  auto h = handle();
+  auto first = call(h, "migrate", "{}");
+  ASSERT_TRUE(first.is_ok()) << first.status().to_string();
+  EXPECT_EQ(get_int(*first, "schema_version"), 2);
+  EXPECT_EQ((*first)["applied"].Size(), 2u);
+  auto again = call(h, "migrate", "{}");
+  ASSERT_TRUE(again.is_ok());
+  EXPECT_EQ((*again)["applied"].Size(), 0u);
+  auto st = call(h, "status", "{}");
+  ASSERT_TRUE(st.is_ok());
+  EXPECT_EQ(get_string(*st, "backend"), GetParam());
+  EXPECT_EQ(get_int(*st, "schema_version"), 2);
+  EXPECT_EQ((*st)["pending_migrations"].Size(), 0u);
+}
+
+TEST_P(StorageSuite, SessionRoundTripKeepsEveryRowAndEventOrder) {
+  auto h = handle();
+  auto begun = call(h, "begin_session", R"({"task":"What is 6*7?","metadata":{"tags":["math"]}})");
+  ASSERT_TRUE(begun.is_ok()) << begun.status().to_string();
+  std::string id = get_string(*begun, "session_id");
+  std::string events = R"({"session_id":")" + id + R"(","events":[)";
+  for (int i = 0; i < 450; ++i) {  // more than one INSERT chunk
+    if (i) events += ",";
+    events += R"({"event":{"type":"x","n":)" + std::to_string(i) + R"(},"created_at":"2026-01-01T00:00:00.000000Z"})";
+  }
+  events += "]}";
+  auto appended = call(h, "append_events", events);
+  ASSERT_TRUE(appended.is_ok()) << appended.status().to_string();
+  EXPECT_EQ(get_int(*appended, "appended"), 450);
+  auto fin = call(h, "finish_session", finish_request(id));
+  ASSERT_TRUE(fin.is_ok()) << fin.status().to_string();
+
+  auto s = call(h, "read_session", R"({"session_id":")" + id + R"("})");
+  ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+  EXPECT_EQ(get_string(*s, "status"), "succeeded");
+  EXPECT_EQ(get_string(*s, "final_answer"), "42");
+  EXPECT_EQ(get_string((*s)["metadata"], "learning_key"), "lk-1");
+  EXPECT_EQ((*s)["metadata"]["tags"][0].GetString(), std::string("math"));  // begin metadata kept
+  EXPECT_TRUE((*s)["metadata"].HasMember("host"));
+  EXPECT_DOUBLE_EQ((*s)["reward_stats"]["score"].GetDouble(), 0.8);
+  EXPECT_EQ((*s)["plan"]["steps"].Size(), 2u);
+  ASSERT_EQ((*s)["steps"].Size(), 2u);
+  const auto& step1 = (*s)["steps"][0];
+  EXPECT_DOUBLE_EQ(step1["evaluation"]["reward"]["score"].GetDouble(), 0.9);
+  EXPECT_EQ(step1["attempt_details"].Size(), 2u);
+  EXPECT_EQ(step1["guidance"].Size(), 2u);
+  EXPECT_EQ(std::string(step1["guidance"][1].GetString()), "then retry");
+  ASSERT_EQ((*s)["trajectory_events"].Size(), 450u);
+  for (int i = 0; i < 450; ++i) EXPECT_EQ((*s)["trajectory_events"][i]["event"]["n"].GetInt(), i);
+  ASSERT_EQ((*s)["review_events"].Size(), 1u);
+  EXPECT_EQ(get_string((*s)["review_events"][0], "actor"), "runtime");
+}
+
+TEST_P(StorageSuite, ReplayedWritesLandExactlyOnce) {
+  auto h = handle();
+  std::string begin = R"({"task":"t","metadata":{},"session_key":"k-123"})";
+  auto a = call(h, "begin_session", begin);
+  auto b = call(h, "begin_session", begin);
+  ASSERT_TRUE(a.is_ok() && b.is_ok());
+  EXPECT_EQ(get_string(*a, "session_id"), get_string(*b, "session_id"));
+  EXPECT_TRUE(json::get_bool(*b, "existing"));
+  std::string ev = R"({"session_key":"k-123","events":[{"event":{"n":1},"event_key":"k-123:0"},{"event":{"n":2},"event_key":"k-123:1"}]})";
+  EXPECT_EQ(get_int(*call(h, "append_events", ev), "appended"), 2);
+  EXPECT_EQ(get_int(*call(h, "append_events", ev), "appended"), 0);
+  std::string id = get_string(*a, "session_id");
+  auto f1 = call(h, "finish_session", finish_request(id));
+  auto f2 = call(h, "finish_session", finish_request(id, "failed"));
+  ASSERT_TRUE(f1.is_ok() && f2.is_ok());
+  EXPECT_TRUE(json::get_bool(*f2, "already_finished"));
+  auto s = call(h, "read_session", R"({"session_key":"k-123"})");
+  EXPECT_EQ(get_string(*s, "status"), "succeeded");
+  EXPECT_EQ((*s)["trajectory_events"].Size(), 2u);
+}
+
+TEST_P(StorageSuite, LearningPutDetectsLostUpdates) {
+  auto h = handle();
+  auto g = call(h, "learning_get", R"({"learning_key":"k"})");
+  ASSERT_TRUE(g.is_ok());
+  EXPECT_FALSE(json::get_bool(*g, "found"));
+  auto p1 = call(h, "learning_put", R"({"learning_key":"k","student_learning":"a","metadata":{"v":1},"expected_version":0})");
+  ASSERT_TRUE(p1.is_ok()) << p1.status().to_string();
+  EXPECT_EQ(get_int(*p1, "version"), 1);
+  auto dup = call(h, "learning_put", R"({"learning_key":"k","student_learning":"b","expected_version":0})");
+  EXPECT_EQ(dup.status().code(), StatusCode::kAborted);
+  auto p2 = call(h, "learning_put", R"({"learning_key":"k","student_learning":"c","expected_version":1})");
+  ASSERT_TRUE(p2.is_ok());
+  auto stale = call(h, "learning_put", R"({"learning_key":"k","student_learning":"d","expected_version":1})");
+  EXPECT_EQ(stale.status().code(), StatusCode::kAborted);
+  EXPECT_NE(stale.status().message().find("version 2"), std::string::npos) << stale.status().message();
+  auto g2 = call(h, "learning_get", R"({"learning_key":"k"})");
+  EXPECT_EQ(get_string(*g2, "student_learning"), "c");
+  EXPECT_EQ(get_int(*g2, "version"), 2);
+}
+
+TEST_P(StorageSuite, ConcurrentLearningWritersNeverLoseAnUpdate) {
+  auto h = handle();
+  ASSERT_TRUE(call(h, "learning_put", R"({"learning_key":"c","student_learning":"0","expected_version":0})").is_ok());
+  std::atomic<int> wins{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 10; ++i) {
+        for (;;) {  // read-modify-write with retry on conflict
+          plugin::CallContext ctx;
+          auto g = h.execute(ctx, "learning_get", R"({"learning_key":"c"})");
+          if (!g.is_ok()) continue;
+          auto d = json::parse(*g);
+          int64_t v = get_int(*d, "version");
+          int n = std::stoi(get_string(*d, "student_learning"));
+          auto p = h.execute(ctx, "learning_put",
+                             R"({"learning_key":"c","student_learning":")" + std::to_string(n + 1) +
+                                 R"(","expected_version":)" + std::to_string(v) + "}");
+          if (p.is_ok()) {
+            ++wins;
+            break;
+          }
+          if (p.status().code() != StatusCode::kAborted && p.status().code() != StatusCode::kUnavailable) {
+            ADD_FAILURE() << p.status().to_string();
+            return;
+          }
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  auto g = call(h, "learning_get", R"({"learning_key":"c"})");
+  EXPECT_EQ(wins.load(), 40);
+  EXPECT_EQ(get_string(*g, "student_learning"), "40");
+  EXPECT_EQ(get_int(*g, "version"), 41);
+}
+
+TEST_P(StorageSuite, RewardBaselineExcludesTheSessionUnderTest) {
+  auto h = handle();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 4; ++i) {
+    auto b = call(h, "begin_session", R"({"task":"t"})");
+    ids.push_back(get_string(*b, "session_id"));
+    ASSERT_TRUE(call(h, "finish_session", finish_request(ids.back(), "succeeded", 0.1 * (i + 1))).is_ok());
+  }
+  auto r = call(h, "reward_baseline", R"({"learning_key":"lk-1","window":10,"exclude_session_id":")" + ids[3] + "\"}");
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  ASSERT_EQ((*r)["reward_stats"].Size(), 3u);
+  EXPECT_NEAR((*r)["reward_stats"][0]["score"].GetDouble(), 0.3, 1e-9);  // newest first
+  auto other = call(h, "reward_baseline", R"({"learning_key":"nope"})");
+  EXPECT_EQ((*other)["reward_stats"].Size(), 0u);
+}
+
+TEST_P(StorageSuite, QueryFiltersRunBeforeTheLimitAndPagesDoNotOverlap) {
+  auto h = handle();
+  for (int i = 0; i < 12; ++i) {
+    auto b = call(h, "begin_session", R"({"task":"task )" + std::to_string(i) + R"(","metadata":{"tags":["t)" +
+                                          std::to_string(i % 2) + R"("]}})");
+    std::string id = get_string(*b, "session_id");
+    if (i == 11) continue;  // stays running
+    ASSERT_TRUE(call(h, "finish_session",
+                     finish_request(id, "succeeded", i / 10.0, i % 3 == 0 ? "approved" : "pending",
+                                    i < 6 ? "lk-a" : "lk-b"))
+                    .is_ok());
+  }
+  auto approved = call(h, "query_sessions", R"({"review_status":["approved"],"limit":2})");
+  ASSERT_TRUE(approved.is_ok()) << approved.status().to_string();
+  ASSERT_EQ((*approved)["sessions"].Size(), 2u);  // 0,3,6,9 are approved: filter before limit
+  EXPECT_EQ(get_string((*approved)["sessions"][0], "task"), "task 9");  // newest first
+  std::string next = get_string(*approved, "next");
+  auto page2 = call(h, "query_sessions", R"({"review_status":["approved"],"limit":2,"after":")" + next + "\"}");
+  ASSERT_EQ((*page2)["sessions"].Size(), 2u);
+  EXPECT_EQ(get_string((*page2)["sessions"][1], "task"), "task 0");
+  EXPECT_TRUE((*page2)["next"].IsNull());
+  ASSERT_TRUE(page2.is_ok()) << page2.status().to_string();
+  auto rewards = call(h, "count_sessions", R"({"min_reward":0.5,"max_reward":0.8,"learning_key":"lk-b"})");
+  ASSERT_TRUE(rewards.is_ok()) << rewards.status().to_string();
+  EXPECT_EQ(get_int(*rewards, "count"), 3);  // 6,7,8 (0.5 .. 0.8 with key lk-b)
+  auto tags = call(h, "count_sessions", R"({"tags":["t1"],"exclude_unfinished":true})");
+  ASSERT_TRUE(tags.is_ok()) << tags.status().to_string();
+  EXPECT_EQ(get_int(*tags, "count"), 5);  // 1,3,5,7,9 (11 is running)
+  auto later = call(h, "count_sessions", R"({"created_after":"2999-01-01"})");
+  ASSERT_TRUE(later.is_ok()) << later.status().to_string();
+  EXPECT_EQ(get_int(*later, "count"), 0);
+  auto ids = call(h, "count_sessions", R"({"session_ids":["1","2","999"]})");
+  ASSERT_TRUE(ids.is_ok()) << ids.status().to_string();
+  EXPECT_EQ(get_int(*ids, "count"), 2);
+}
+
+TEST_P(StorageSuite, ReviewChangesAreAuditedAndValidated) {
+  auto h = handle();
+  auto b = call(h, "begin_session", R"({"task":"t"})");
+  std::string id = get_string(*b, "session_id");
+  auto early = call(h, "set_review", R"({"session_id":")" + id + R"(","review_status":"approved","actor":"ann"})");
+  EXPECT_EQ(early.status().code(), StatusCode::kFailedPrecondition);  // still running
+  ASSERT_TRUE(call(h, "finish_session", finish_request(id)).is_ok());
+  auto ok = call(h, "set_review",
+                 R"({"session_id":")" + id + R"(","review_status":"approved","actor":"ann","reason":"looks right","notes":"fine"})");
+  ASSERT_TRUE(ok.is_ok()) << ok.status().to_string();
+  EXPECT_EQ(get_string(*ok, "previous"), "pending");
+  ASSERT_TRUE(call(h, "add_review_note", R"({"session_id":")" + id + R"(","note":"double-checked","actor":"bob"})").is_ok());
+  auto bad = call(h, "set_review", R"({"session_id":")" + id + R"(","review_status":"great","actor":"ann"})");
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  auto missing = call(h, "set_review", R"({"session_id":"999999","review_status":"approved","actor":"ann"})");
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  auto s = call(h, "read_session", R"({"session_id":")" + id + R"("})");
+  EXPECT_EQ(get_string(*s, "review_status"), "approved");
+  EXPECT_EQ(get_string(*s, "review_notes"), "double-checked");
+  const auto& ev = (*s)["review_events"];
+  ASSERT_EQ(ev.Size(), 3u);  // finish, set_review, note
+  EXPECT_EQ(get_string(ev[1], "actor"), "ann");
+  EXPECT_EQ(get_string(ev[1], "reason"), "looks right");
+  EXPECT_EQ(get_string(ev[1], "new_status"), "approved");
+  EXPECT_EQ(get_string(ev[2], "action"), "note");
+}
+
+TEST_P(StorageSuite, RecoveryMarksOnlySessionsOfDeadProcesses) {
+  auto h = handle();
+  // A child process that exits: its pid is dead afterwards.
+  pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  int wstatus = 0;
+  ::waitpid(child, &wstatus, 0);
+  char host[256] = {0};
+  ::gethostname(host, sizeof(host) - 1);
+  auto dead = call(h, "begin_session", R"({"task":"dead","metadata":{"host":{"hostname":")" + std::string(host) +
+                                           R"(","pid":)" + std::to_string(child) + "}}}");
+  auto alive = call(h, "begin_session", R"({"task":"alive"})");  // this process
+  auto foreign = call(h, "begin_session", R"({"task":"other host","metadata":{"host":{"hostname":"elsewhere","pid":1}}})");
+  ASSERT_TRUE(dead.is_ok() && alive.is_ok() && foreign.is_ok());
+  auto r = call(h, "recover_interrupted", "{}");
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  ASSERT_EQ((*r)["interrupted"].Size(), 1u);
+  EXPECT_EQ(std::string((*r)["interrupted"][0].GetString()), get_string(*dead, "session_id"));
+  auto counts = call(h, "status", "{}");
+  EXPECT_EQ(get_int((*counts)["sessions"], "interrupted"), 1);
+  EXPECT_EQ(get_int((*counts)["sessions"], "running"), 2);
+}
+
+TEST_P(StorageSuite, BadRequestsGetClearErrors) {
+  auto h = handle();
+  auto r1 = call(h, "begin_session", R"({"metadata":{}})");
+  EXPECT_EQ(r1.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r1.status().message().find("task"), std::string::npos);
+  auto r2 = call(h, "finish_session", R"({"session_id":"1","status":"done"})");
+  EXPECT_EQ(r2.status().code(), StatusCode::kInvalidArgument);
+  auto r3 = call(h, "no_such_op", "{}");
+  EXPECT_EQ(r3.status().code(), StatusCode::kUnimplemented);
+  auto r4 = call(h, "read_session", R"({"session_id":"abc"})");
+  EXPECT_EQ(r4.status().code(), StatusCode::kInvalidArgument);
+  auto r5 = call(h, "append_events", "{not json");
+  EXPECT_EQ(r5.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_P(StorageSuite, StoreBatchesEventsAndFinishesInOrder) {
+  auto store = data::Store::open(handle(), store_options());
+  ASSERT_TRUE(store.is_ok()) << store.status().to_string();
+  auto id = (*store)->begin_session("batched", R"({"learning_key":"lk"})");
+  ASSERT_TRUE(id.is_ok()) << id.status().to_string();
+  for (int i = 0; i < 1000; ++i) (*store)->append_event(*id, R"({"type":"tick","n":)" + std::to_string(i) + "}");
+  ASSERT_TRUE((*store)->finish_session(finish_request(*id)).is_ok());
+  auto text = (*store)->execute("read_session", R"({"session_id":")" + *id + "\"}");
+  ASSERT_TRUE(text.is_ok());
+  auto s = json::parse(*text);
+  ASSERT_EQ((*s)["trajectory_events"].Size(), 1000u);
+  for (int i = 0; i < 1000; ++i) ASSERT_EQ((*s)["trajectory_events"][i]["event"]["n"].GetInt(), i);
+  EXPECT_EQ(get_string(*s, "status"), "succeeded");
+  // learning through the facade
+  auto put = (*store)->learning_put("lk", "s", "t", R"({"x":1})", 0);
+  ASSERT_TRUE(put.is_ok());
+  auto got = (*store)->learning_get("lk");
+  ASSERT_TRUE(got.is_ok());
+  EXPECT_EQ(got->version, 1);
+  EXPECT_EQ(got->student_learning, "s");
+  auto hist = (*store)->learning_history("lk-1", 10);
+  ASSERT_TRUE(hist.is_ok());
+  EXPECT_EQ(hist->records.size(), 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StorageSuite, ::testing::Values("sqlite", "postgresql"), backend_name);
+
+}  // namespace
+}  // namespace atlas::test

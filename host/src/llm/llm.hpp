@@ -88,5 +88,7 @@ class Client {
 
 // The process-wide client (libcurl multi on one I/O thread). Created on first use.
 std::shared_ptr<Client> default_client();
+// A separate client with its own I/O thread and connection cache (tests, benchmarks).
+std::shared_ptr<Client> make_client();
 
 }  // namespace atlas::llm

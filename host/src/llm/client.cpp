@@ -1,0 +1,222 @@
+// The provider client: wire format per provider, HTTP through the shared curl-multi
+// transport, retries with backoff, accounting and secret hygiene.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <random>
+#include <thread>
+
+#include <curl/curl.h>
+
+#include "common/clock.hpp"
+#include "common/log.hpp"
+#include "common/secrets.hpp"
+#include "llm/http_transport.hpp"
+#include "llm/llm.hpp"
+#include "llm/wire.hpp"
+
+namespace atlas::llm {
+namespace {
+
+// Retry-After: "2", "1.5" or an HTTP date; retry-after-ms wins when present. -1 = none.
+double retry_after_from(const HttpResponse& resp) {
+  if (auto it = resp.headers.find("retry-after-ms"); it != resp.headers.end()) {
+    char* end = nullptr;
+    double ms = std::strtod(it->second.c_str(), &end);
+    if (end != it->second.c_str() && ms >= 0) return ms / 1000.0;
+  }
+  if (auto it = resp.headers.find("retry-after"); it != resp.headers.end()) {
+    char* end = nullptr;
+    double s = std::strtod(it->second.c_str(), &end);
+    if (end != it->second.c_str() && s >= 0) return s;
+    time_t when = curl_getdate(it->second.c_str(), nullptr);
+    if (when > 0) return std::max(0.0, static_cast<double>(when - std::time(nullptr)));
+  }
+  return -1.0;
+}
+
+bool transient_curl_error(int code) {
+  switch (static_cast<CURLcode>(code)) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+      return true;
+    default:
+      return false;
+  }
+}
+
+struct Attempt {
+  Status status;
+  bool retryable = false;
+  double retry_after = -1.0;
+};
+
+Attempt classify_http(WireKind wire, const HttpResponse& resp, const std::string& what) {
+  Attempt a;
+  ProviderError pe = parse_error_body(wire, resp.body);
+  a.retry_after = retry_after_from(resp);
+  if (a.retry_after < 0) a.retry_after = pe.retry_after_seconds;
+  std::string msg = what + ": HTTP " + std::to_string(resp.status) + (pe.kind.empty() ? "" : " " + pe.kind) + ": " +
+                    (pe.message.empty() ? "(no message)" : pe.message);
+  long s = resp.status;
+  if (s == 429) {
+    a.status = resource_exhausted(msg);
+    a.retryable = !pe.permanent;
+  } else if (s == 408 || s == 409 || s >= 500) {
+    a.status = unavailable(msg);
+    a.retryable = true;
+  } else if (s == 401 || s == 403) {
+    a.status = permission_denied(msg + " (check the API key variable and its permissions)");
+  } else if (s == 404) {
+    a.status = not_found(msg + " (check the model name and api_base)");
+  } else if (s == 402) {
+    a.status = resource_exhausted(msg);
+  } else if (s == 400 || s == 413 || s == 422) {
+    a.status = invalid_argument(msg);
+  } else {
+    a.status = failed_precondition(msg);
+  }
+  return a;
+}
+
+class CurlClient final : public Client {
+ public:
+  Result<Response> complete(const config::ModelConfig& model, const Request& request, CallRecord* record) override;
+
+ private:
+  Result<Response> run(const config::ModelConfig& model, const Request& request, int* retries);
+  HttpTransport transport_;
+};
+
+Result<Response> CurlClient::complete(const config::ModelConfig& model, const Request& request, CallRecord* record) {
+  double start = clock::monotonic_seconds();
+  int retries = 0;
+  Result<Response> result = run(model, request, &retries);
+  double latency = clock::monotonic_seconds() - start;
+  if (record) {
+    record->role = request.role;
+    record->provider = model.provider;
+    record->model = model.model;
+    record->session_id = request.session_id;
+    record->latency_seconds = latency;
+    record->retries = retries;
+    if (result) {
+      record->usage = result->usage;
+      record->outcome = "ok";
+      record->error.clear();
+    } else {
+      record->outcome = std::string(status_code_name(result.status().code()));
+      record->error = result.status().message();
+    }
+  }
+  if (!result) {
+    log::info("llm", result.status().to_string());
+    return result.status();
+  }
+  return result;
+}
+
+Result<Response> CurlClient::run(const config::ModelConfig& model, const Request& request, int* retries) {
+  ATLAS_ASSIGN_OR_RETURN(WireKind wire, wire_for_provider(model.provider));
+  if (!model.configured())
+    return invalid_argument("model block for provider \"" + model.provider + "\" has no \"model\" name");
+  bool base_from_env = false;
+  std::string base = model.api_base.empty() ? default_base_url(wire, model.provider, &base_from_env) : model.api_base;
+  bool custom_base = !model.api_base.empty() || base_from_env;
+  std::optional<std::string> key;
+  if (!model.api_key_env.empty()) key = secrets::read_env_secret(model.api_key_env);  // read at call time
+  if (!key && !custom_base) {
+    return permission_denied("model \"" + model.model + "\" (" + model.provider + "): environment variable " +
+                             (model.api_key_env.empty() ? std::string("<api_key_env>") : model.api_key_env) +
+                             " is not set; export it, or set api_base to a local server that needs no key");
+  }
+  auto built = build_request(wire, model, request, base, key);
+  if (!built) return built.status().with_context(std::string(wire_kind_name(wire)) + " request");
+  WireHttp http = std::move(built).value();
+  http.headers.push_back("X-Atlas-Role: " + request.role);
+  for (const auto& [name, value] : model.additional_headers) http.headers.push_back(name + ": " + value);
+
+  const std::string what = model.provider + " model \"" + model.model + "\" at " + http.url;
+  const int attempts = std::clamp(model.retry.attempts, 1, 6);
+  thread_local std::mt19937 rng(std::random_device{}());
+  Status last;
+  for (int attempt = 1; attempt <= attempts; ++attempt) {
+    *retries = attempt - 1;
+    HttpRequest req;
+    req.url = http.url;
+    req.headers = http.headers;
+    req.body = http.body;
+    req.connect_timeout_ms = static_cast<long>(std::max(1.0, model.connect_timeout_seconds * 1000.0));
+    req.total_timeout_ms = static_cast<long>(std::max(1.0, model.timeout_seconds * 1000.0));
+    HttpResponse resp = transport_.submit(std::move(req)).get();
+
+    Attempt a;
+    if (resp.curl_code != 0) {
+      if (resp.curl_code == CURLE_OPERATION_TIMEDOUT && resp.connected) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%g", model.timeout_seconds);
+        a.status = deadline_exceeded(what + ": no complete reply within timeout_seconds=" + buf + " (" +
+                                     resp.curl_error + ")");
+      } else {
+        a.status = unavailable(what + ": " + (resp.connected ? "connection failed: " : "cannot connect: ") +
+                               resp.curl_error);
+        a.retryable = transient_curl_error(resp.curl_code) || resp.curl_code == CURLE_OPERATION_TIMEDOUT;
+      }
+    } else if (resp.status >= 200 && resp.status < 300) {
+      Result<Response> parsed = request.stream ? parse_stream(wire, resp.body) : parse_reply(wire, resp.body);
+      if (parsed) {
+        if (parsed->usage.total_tokens == 0)
+          parsed->usage.total_tokens = parsed->usage.prompt_tokens + parsed->usage.completion_tokens;
+        if (parsed->model.empty()) parsed->model = model.model;
+        return parsed;
+      }
+      if (parsed.status().code() == StatusCode::kInvalidArgument) {
+        // json::parse failed on a non-streaming body: the provider sent malformed JSON.
+        a.status = internal_error(what + ": the provider replied HTTP " + std::to_string(resp.status) +
+                                  " with malformed JSON (" + parsed.status().message() + ")");
+      } else {
+        a.status = parsed.status().with_context(what);
+        a.retryable = true;  // a failed or cut stream: nothing was forwarded, so a retry is safe
+      }
+    } else {
+      a = classify_http(wire, resp, what);
+    }
+    last = a.status;
+    if (!a.retryable || attempt == attempts) break;
+    double backoff = model.retry.backoff_seconds * std::pow(2.0, attempt - 1);
+    backoff = std::min(backoff, model.retry.max_backoff_seconds);
+    backoff *= std::uniform_real_distribution<double>(0.8, 1.2)(rng);
+    double delay = backoff;
+    if (a.retry_after >= 0) {
+      if (a.retry_after > std::max(60.0, model.retry.max_backoff_seconds)) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%g", a.retry_after);
+        last = a.status.with_context(std::string("provider asked to retry after ") + buf + "s, longer than allowed");
+        break;
+      }
+      delay = a.retry_after;  // the server said when; honour it exactly
+    }
+    log::debug("llm", "retrying " + what + " in " + std::to_string(delay) + "s after: " + a.status.message());
+    std::this_thread::sleep_for(std::chrono::duration<double>(delay));
+  }
+  std::string suffix = *retries > 0 ? " (gave up after " + std::to_string(*retries + 1) + " attempts)" : "";
+  return Status(last.code(), secrets::redact(last.message() + suffix));
+}
+
+}  // namespace
+
+std::shared_ptr<Client> make_client() { return std::make_shared<CurlClient>(); }
+
+std::shared_ptr<Client> default_client() {
+  static std::shared_ptr<Client> client = make_client();
+  return client;
+}
+
+}  // namespace atlas::llm

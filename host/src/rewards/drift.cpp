@@ -8,6 +8,9 @@ namespace atlas::rewards {
 namespace {
 
 constexpr double kMadScale = 1.4826;  // makes the MAD a consistent estimator of sigma for normal data
+// A spread this small is rounding noise of identical values (Python's exact pstdev gives 0
+// there); dividing by it would turn noise into a huge z-score.
+constexpr double kZeroSpread = 1e-12;
 
 std::optional<double> number(const json::Value& v, std::string_view key) {
   const json::Value* m = json::find(v, key);
@@ -29,13 +32,13 @@ MetricSummary summarize(std::vector<double> values) {
 }
 
 std::optional<double> z_score(double x, const MetricSummary& m) {
-  if (!m.mean || !m.stddev || *m.stddev == 0.0) return std::nullopt;
+  if (!m.mean || !m.stddev || *m.stddev <= kZeroSpread) return std::nullopt;
   return (x - *m.mean) / *m.stddev;
 }
 
 std::optional<double> mad_z_score(double x, const MetricSummary& m) {
   auto mad = stats::mad(m.values);
-  if (!m.median || !mad || *mad == 0.0) return std::nullopt;
+  if (!m.median || !mad || *mad <= kZeroSpread) return std::nullopt;
   return (x - *m.median) / (kMadScale * *mad);
 }
 

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/log.hpp"
+#include "config/config.hpp"
 #include "common/secrets.hpp"
 #include "mcp/child_process.hpp"
 
@@ -383,10 +384,9 @@ ToolResult tool_result_from_json(const json::Value& result) {
     }
   }
   if (const auto* sc = json::find(result, "structuredContent"); sc && !sc->IsNull()) {
-    // Servers usually mirror structuredContent as a JSON text block; add it only when the
-    // text is not already JSON.
-    bool text_is_json = any_text && json::parse(text).is_ok();
-    if (!text_is_json) add(json::dump(*sc));
+    // The spec asks servers to mirror structuredContent in a text block, and servers that do
+    // often use a readable text instead of the JSON; encode it only when no text came with it.
+    if (!any_text) add(json::dump(*sc));
   }
   out.text = std::move(text);
   return out;
@@ -441,6 +441,24 @@ Result<std::vector<ServerConfig>> parse_server_configs(const json::Value& array)
       return invalid_argument(where + ": timeout_seconds and startup_timeout_seconds must be > 0");
     out.push_back(std::move(c));
   }
+  return out;
+}
+
+ServerConfig from_config(const config::McpServerConfig& c) {
+  ServerConfig s;
+  s.name = c.name;
+  s.command = c.command;
+  s.args = c.args;
+  s.env = c.env;
+  s.cwd = c.cwd;
+  s.timeout_seconds = c.timeout_seconds;
+  return s;
+}
+
+std::vector<ServerConfig> from_config(const std::vector<config::McpServerConfig>& list) {
+  std::vector<ServerConfig> out;
+  out.reserve(list.size());
+  for (const auto& c : list) out.push_back(from_config(c));
   return out;
 }
 

@@ -20,6 +20,10 @@
 #include "common/json.hpp"
 #include "common/status.hpp"
 
+namespace atlas::config {
+struct McpServerConfig;
+}
+
 namespace atlas::mcp {
 
 // One entry of the config's agent.mcp_servers list.
@@ -36,6 +40,9 @@ struct ServerConfig {
 // Parses [{name, command, args, env, cwd, timeout_seconds}] (the JSON form of the TOML array
 // agent.mcp_servers). Errors name the entry index and key.
 Result<std::vector<ServerConfig>> parse_server_configs(const json::Value& array);
+// From the typed config ([[agent.mcp_servers]] in config/config.hpp).
+ServerConfig from_config(const config::McpServerConfig& c);
+std::vector<ServerConfig> from_config(const std::vector<config::McpServerConfig>& list);
 
 struct Tool {
   std::string name;
@@ -46,7 +53,8 @@ struct Tool {
 };
 
 struct ToolResult {
-  std::string text;       // text blocks concatenated; structuredContent JSON-encoded; others summarised
+  std::string text;       // text blocks joined by newlines; structuredContent JSON-encoded when no
+                          // text block came with it; images/audio/resource links summarised
   bool is_error = false;  // the tool itself failed (isError:true); the model should see it
   std::string raw_json;   // the raw MCP result object, kept for the trace
 };

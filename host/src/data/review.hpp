@@ -1,0 +1,41 @@
+// Review: listing sessions with filters, rendering one session for a person, and review
+// status changes (every change is a review_events row with who, when and why).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/json.hpp"
+#include "common/status.hpp"
+#include "data/store.hpp"
+
+namespace atlas::data {
+
+struct ReviewListFilters {
+  std::vector<std::string> statuses;         // running|succeeded|failed|interrupted
+  std::vector<std::string> review_statuses;  // pending|approved|quarantined
+  std::string learning_key;
+  std::optional<double> min_reward, max_reward;
+  std::string since, until;  // ISO dates
+  int limit = 20;
+  std::string after;  // cursor from a previous page
+};
+
+std::string review_filters_json(const ReviewListFilters& f);
+
+// Table of session summaries (query_sessions response) for a terminal.
+std::string render_session_list(const json::Value& page, bool color);
+// A session (read_session response) as readable text: header, plan, steps with attempts,
+// guidance and rewards, reward, learning, events, review history.
+std::string render_session(const json::Value& session, bool color, size_t max_events = 50);
+
+// Sets review_status (approved|quarantined|pending); `actor` is who, `reason` why.
+Result<std::string> set_review(Store& store, const std::string& session_id, const std::string& status,
+                               const std::string& actor, const std::string& reason, const std::string& note);
+Status add_review_note(Store& store, const std::string& session_id, const std::string& note, const std::string& actor);
+
+// $USER (or "unknown") for --actor defaults.
+std::string default_actor();
+
+}  // namespace atlas::data

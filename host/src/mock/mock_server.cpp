@@ -93,6 +93,29 @@ void shutdown_accepted_sockets(int port) {
   closedir(dir);
 }
 
+// httplib 0.11 listens with a backlog of 5: a burst of 64 connects overflows it and the
+// kernel drops SYNs (clients then wait 1-7 s to retransmit). listen() again on the same
+// socket raises the backlog.
+void raise_listen_backlog(int port) {
+  DIR* dir = opendir("/proc/self/fd");
+  if (!dir) return;
+  while (dirent* e = readdir(dir)) {
+    int fd = std::atoi(e->d_name);
+    if (fd <= 2 || fd == dirfd(dir)) continue;
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) continue;
+    int local_port = -1;
+    if (addr.ss_family == AF_INET) local_port = ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+    else if (addr.ss_family == AF_INET6) local_port = ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+    if (local_port != port) continue;
+    int listening = 0;
+    socklen_t optlen = sizeof listening;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &optlen) == 0 && listening) ::listen(fd, SOMAXCONN);
+  }
+  closedir(dir);
+}
+
 }  // namespace
 
 struct MockLlmServer::State {
@@ -138,6 +161,7 @@ struct MockLlmServer::State {
       r.headers[n] = is_auth_header(n) ? "[redacted]" : value;
     }
     r.body = req.body;
+    r.remote_port = req.remote_port;
     return r;
   }
 
@@ -449,6 +473,7 @@ Result<int> MockLlmServer::start(Scenario scenario, MockOptions options) {
   if (port <= 0)
     return unavailable("mock-llm: cannot listen on " + options.host + ":" + std::to_string(options.port) +
                        " (address in use or not local?); pick another --port or use --port 0");
+  raise_listen_backlog(port);
   port_ = port;
   host_ = options.host;
   server_ = std::move(server);

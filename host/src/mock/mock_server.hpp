@@ -43,6 +43,7 @@ struct RecordedRequest {
   std::string rule;  // name (or "rules[i]") of the matched rule, "echo", or "default-error"
   std::string fault;  // fault served, "none" otherwise
   int status = 0;     // HTTP status sent
+  int remote_port = 0;  // the client's source port (same port = same reused connection)
 };
 
 struct MockOptions {

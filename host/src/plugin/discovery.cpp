@@ -93,4 +93,36 @@ Result<std::vector<fs::path>> list_plugin_files(const fs::path& dir) {
   return files;
 }
 
+FileSet collect_plugin_files(const RegistryOptions& options) {
+  FileSet set;
+  std::vector<std::pair<fs::path, bool>> dirs;  // path, explicit
+  for (const auto& d : options.dirs) dirs.emplace_back(d, true);
+  if (options.use_default_dirs) {
+    for (const auto& d : default_plugin_dirs()) dirs.emplace_back(d, false);
+  }
+  std::vector<fs::path> seen_dirs, seen_files;
+  auto add_file = [&](const fs::path& f) {
+    fs::path key = canonical_or_absolute(f);
+    if (std::find(seen_files.begin(), seen_files.end(), key) != seen_files.end()) return;
+    seen_files.push_back(key);
+    set.files.push_back(f);
+  };
+  for (const auto& [dir, is_explicit] : dirs) {
+    fs::path key = canonical_or_absolute(dir);
+    if (std::find(seen_dirs.begin(), seen_dirs.end(), key) != seen_dirs.end()) continue;
+    seen_dirs.push_back(key);
+    auto listed = list_plugin_files(dir);
+    if (!listed.is_ok()) {
+      set.problems.push_back(
+          Diagnostic{dir, is_explicit ? Severity::kError : Severity::kWarning, listed.status().message()});
+      if (is_explicit && set.status.is_ok()) set.status = listed.status();
+      continue;
+    }
+    set.dirs.push_back(dir);
+    for (const auto& f : listed.value()) add_file(f);
+  }
+  for (const auto& f : options.files) add_file(f);
+  return set;
+}
+
 }  // namespace atlas::plugin

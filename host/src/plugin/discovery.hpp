@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/status.hpp"
+#include "plugin/registry.hpp"
 
 namespace atlas::plugin {
 
@@ -27,5 +28,17 @@ Result<std::vector<std::filesystem::path>> list_plugin_files(const std::filesyst
 
 // Canonical form of `p` (symlinks resolved); `p` made absolute when that fails.
 std::filesystem::path canonical_or_absolute(const std::filesystem::path& p);
+
+// The plugin files `options` names, in processing order: the files of each folder
+// (explicit folders first, then the defaults; folders deduplicated by canonical path),
+// then options.files. Files are deduplicated by canonical path (a symlink to a file already
+// listed is dropped).
+struct FileSet {
+  std::vector<std::filesystem::path> files;
+  std::vector<std::filesystem::path> dirs;  // folders actually scanned
+  std::vector<Diagnostic> problems;         // unreadable folders (errors when explicit, else warnings)
+  Status status;                            // first problem with an explicit folder
+};
+FileSet collect_plugin_files(const RegistryOptions& options);
 
 }  // namespace atlas::plugin

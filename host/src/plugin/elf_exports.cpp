@@ -2,6 +2,7 @@
 
 #include <elf.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 
@@ -78,7 +79,7 @@ Result<std::vector<std::string>> read_exports(const std::string& data, const std
       Sym s;
       std::memcpy(&s, data.data() + sh.sh_offset + k * sh.sh_entsize, sizeof s);
       unsigned bind = s.st_info >> 4;
-      if (s.st_shndx == SHN_UNDEF || (bind != STB_GLOBAL && bind != STB_WEAK)) continue;
+      if (s.st_shndx == SHN_UNDEF || s.st_shndx == SHN_ABS || (bind != STB_GLOBAL && bind != STB_WEAK)) continue;
       if ((s.st_other & 0x3) != STV_DEFAULT && (s.st_other & 0x3) != STV_PROTECTED) continue;
       if (s.st_name >= strtab.sh_size) return bad("symbol name outside the string table");
       const char* str = data.data() + strtab.sh_offset + s.st_name;
@@ -89,6 +90,32 @@ Result<std::vector<std::string>> read_exports(const std::string& data, const std
   return out;
 }
 
+// What a file that is not ELF looks like: "a text file starting with \"...\"" or its bytes.
+std::string describe_non_elf(const std::string& data) {
+  if (data.empty()) return "an empty file";
+  size_t n = std::min<size_t>(data.size(), 24);
+  bool text = true;
+  for (size_t i = 0; i < std::min<size_t>(data.size(), 512); ++i) {
+    unsigned char c = static_cast<unsigned char>(data[i]);
+    if (c < 0x09 || (c > 0x0d && c < 0x20) || c == 0x7f) text = false;
+  }
+  if (text) {
+    std::string head = data.substr(0, n);
+    for (char& c : head) {
+      if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+    }
+    return "a text file starting with \"" + head + (data.size() > n ? "..." : "") + "\", not an ELF binary";
+  }
+  static const char* digits = "0123456789abcdef";
+  std::string hex;
+  for (size_t i = 0; i < std::min<size_t>(data.size(), 4); ++i) {
+    unsigned char c = static_cast<unsigned char>(data[i]);
+    hex += digits[c >> 4];
+    hex += digits[c & 15];
+  }
+  return "unknown binary format (first bytes " + hex + ", an ELF file starts with 7f454c46)";
+}
+
 }  // namespace
 
 Result<std::vector<std::string>> elf_dynamic_exports(const std::filesystem::path& file) {
@@ -97,7 +124,7 @@ Result<std::vector<std::string>> elf_dynamic_exports(const std::filesystem::path
   std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::string name = file.string();
   if (data.size() < EI_NIDENT || std::memcmp(data.data(), ELFMAG, SELFMAG) != 0) {
-    return invalid_argument(name + ": not an ELF file");
+    return invalid_argument(name + ": " + describe_non_elf(data));
   }
   bool little = data[EI_DATA] == ELFDATA2LSB;
   bool host_little = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;

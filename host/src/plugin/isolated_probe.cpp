@@ -7,10 +7,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <string>
 
 #include "common/json.hpp"
+#include "plugin/discovery.hpp"
 #include "plugin/info_json.hpp"
 
 namespace atlas::plugin {
@@ -161,6 +163,33 @@ ProbeReport probe_isolated(const fs::path& file, const RegistryOptions& options,
     for (const auto& d : ds->GetArray()) report.diagnostics.push_back(diagnostic_from_json(d));
   }
   return report;
+}
+
+ScanResult scan_isolated(const RegistryOptions& options, std::chrono::milliseconds timeout_per_file) {
+  ScanResult out;
+  FileSet set = collect_plugin_files(options);
+  out.dirs = std::move(set.dirs);
+  out.status = set.status;
+  out.diagnostics = std::move(set.problems);
+  for (const auto& file : set.files) {
+    ProbeReport r = probe_isolated(file, options, timeout_per_file);
+    for (const auto& d : r.diagnostics) out.diagnostics.push_back(d);
+    for (const auto& p : r.plugins) {
+      auto other = std::find_if(out.plugins.begin(), out.plugins.end(),
+                                [&](const PluginInfo& q) { return q.kind == p.kind && q.name == p.name; });
+      if (other != out.plugins.end()) {
+        out.diagnostics.push_back(Diagnostic{
+            file, Severity::kError,
+            file.string() + ": plugin '" + p.name + "' refused: " + std::string(kind_name(p.kind)) + " '" + p.name +
+                "' is already provided by " + other->file.string() +
+                " (names are unique per kind); remove one of the two files from the plugin folders"});
+        continue;
+      }
+      out.plugins.push_back(p);
+    }
+    out.reports.push_back(std::move(r));
+  }
+  return out;
 }
 
 }  // namespace atlas::plugin

@@ -28,4 +28,17 @@ struct ProbeReport {
 ProbeReport probe_isolated(const std::filesystem::path& file, const RegistryOptions& options,
                            std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
+// The crash-proof equivalent of Registry::discover for listing: every file of
+// collect_plugin_files(options) is probed in its own child; plugins are merged with the
+// registry's rule (a kind+name already provided by an earlier file is refused).
+struct ScanResult {
+  std::vector<ProbeReport> reports;       // one per file, in order
+  std::vector<PluginInfo> plugins;        // usable plugins
+  std::vector<Diagnostic> diagnostics;    // folder problems, refusals, warnings, duplicates
+  std::vector<std::filesystem::path> dirs;
+  Status status;                          // non-OK when an explicit folder is unusable
+};
+ScanResult scan_isolated(const RegistryOptions& options,
+                         std::chrono::milliseconds timeout_per_file = std::chrono::seconds(20));
+
 }  // namespace atlas::plugin

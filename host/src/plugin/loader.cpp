@@ -6,7 +6,9 @@
 
 // Boost 1.74's library_info headers use std::vector without including it.
 #include <vector>
+#if !defined(__linux__)
 #include <boost/dll/library_info.hpp>
+#endif
 #include <boost/dll/shared_library.hpp>
 
 #include <algorithm>
@@ -151,7 +153,7 @@ Result<LoadedPlugin> read_descriptor(const atlas_plugin_desc* raw, uint32_t inde
   p.info.build_tag = copy_str(m.build_tag);
   p.info.has_cancel = p.vtable.cancel != nullptr;
   std::string schema_text = p.info.config_schema.empty() ? kNoConfigSchema : p.info.config_schema;
-  auto schema = json::Schema::compile(schema_text, who + " config schema");
+  auto schema = json::Schema::compile(schema_text, "config_schema_json");
   if (!schema.is_ok()) {
     return invalid_argument(who + " refused: its config schema is not usable: " + schema.status().message() +
                             "; the vendor must fix config_schema_json");
@@ -181,28 +183,28 @@ std::string_view stage_description(Stage s) {
 
 Status inspect_exports(const fs::path& file, const fs::path& display) {
   std::vector<std::string> symbols;
-  try {
-    // Format gate: throws on anything that is not a native ELF/PE/Mach-O file.
-    boost::dll::library_info info(boost::dll::fs::path(file.string()), true);
 #if defined(__linux__)
-    (void)info;
-    auto exports = elf_dynamic_exports(file);
-    if (!exports.is_ok()) {
-      std::string msg = exports.status().message();
-      std::string prefix = file.string() + ": ";
-      if (msg.rfind(prefix, 0) == 0) msg.erase(0, prefix.size());
-      return invalid_argument(display.string() + ": refused: not a loadable plugin library (" + msg +
-                              "), expected a shared object for this machine built with the AtlasSDK; remove it from "
-                              "the plugin folder or install the build for this platform");
-    }
-    symbols = std::move(exports).value();
+  // Boost 1.74's library_info misreads ELF symbol names (see elf_exports.hpp), so ELF
+  // files are read directly.
+  auto exports = elf_dynamic_exports(file);
+  if (!exports.is_ok()) {
+    std::string msg = exports.status().message();
+    std::string prefix = file.string() + ": ";
+    if (msg.rfind(prefix, 0) == 0) msg.erase(0, prefix.size());
+    return invalid_argument(display.string() + ": refused: not a loadable plugin library (" + msg +
+                            "), expected a shared object for this machine built with the AtlasSDK; remove it from the "
+                            "plugin folder, or install the plugin's build for this platform");
+  }
+  symbols = std::move(exports).value();
 #else
+  try {
+    boost::dll::library_info info(boost::dll::fs::path(file.string()), true);
     symbols = info.symbols();
-#endif
   } catch (const std::exception& e) {
     return invalid_argument(display.string() + ": refused: not a native shared library (" + e.what() +
-                            "), expected an ELF plugin built with the AtlasSDK; remove it from the plugin folder");
+                            "), expected a plugin built with the AtlasSDK; remove it from the plugin folder");
   }
+#endif
   if (std::find(symbols.begin(), symbols.end(), ATLAS_MANIFEST_SYMBOL) != symbols.end()) return Status::ok();
   std::string found = symbols.empty() ? "no exported symbols"
                                       : std::to_string(symbols.size()) + " other exported symbol" +

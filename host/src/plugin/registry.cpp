@@ -75,30 +75,12 @@ Status Registry::discover(const RegistryOptions& options) {
     locks.global = std::move(lock).value();
   }
 
-  // Folders: explicit ones first, then the defaults; deduplicated by canonical path.
-  std::vector<std::pair<fs::path, bool>> dirs;  // path, explicit
-  for (const auto& d : options.dirs) dirs.emplace_back(d, true);
-  if (options.use_default_dirs) {
-    for (const auto& d : default_plugin_dirs()) dirs.emplace_back(d, false);
-  }
-  std::vector<fs::path> seen_dirs;
-  std::vector<fs::path> files;  // (path as found) in processing order
-  for (const auto& [dir, is_explicit] : dirs) {
-    fs::path key = canonical_or_absolute(dir);
-    if (std::find(seen_dirs.begin(), seen_dirs.end(), key) != seen_dirs.end()) continue;
-    seen_dirs.push_back(key);
-    auto listed = list_plugin_files(dir);
-    if (!listed.is_ok()) {
-      add_diagnostic(dir, is_explicit ? Severity::kError : Severity::kWarning, listed.status().message());
-      if (is_explicit) fail(listed.status());
-      continue;
-    }
-    scanned_dirs_.push_back(dir);
-    for (auto& f : listed.value()) files.push_back(std::move(f));
-  }
-  for (const auto& f : options.files) files.push_back(f);
+  FileSet set = collect_plugin_files(options);
+  for (auto& d : set.problems) diagnostics_.push_back(std::move(d));
+  for (auto& d : set.dirs) scanned_dirs_.push_back(std::move(d));
+  if (!set.status.is_ok()) fail(set.status);
 
-  for (const auto& file : files) {
+  for (const auto& file : set.files) {
     fs::path canonical = canonical_or_absolute(file);
     if (std::find(loaded_files_.begin(), loaded_files_.end(), canonical) != loaded_files_.end()) continue;
     loaded_files_.push_back(canonical);

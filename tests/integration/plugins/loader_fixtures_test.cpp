@@ -55,7 +55,8 @@ json::Document parse(const std::string& text) {
 
 TEST(LoaderFixtures, TextFileNamedSoIsNotAPlugin) {
   std::string msg = refusal_for("text_file");
-  EXPECT_THAT(msg, AllOf(HasSubstr("fixture_text_file.so"), HasSubstr("not a native shared library"),
+  EXPECT_THAT(msg, AllOf(HasSubstr("fixture_text_file.so: refused: not a loadable plugin library"),
+                         HasSubstr("a text file starting with \"This is a text file"),
                          HasSubstr("remove it from the plugin folder")));
 }
 

@@ -297,7 +297,8 @@ class Child {
       if (*fd >= 0) close(*fd);
       *fd = -1;
     }
-    description_ = describe_status() + how;
+    description_ = describe_status();
+    if (!(reaped_ && WIFSIGNALED(status_))) description_ += how;  // "killed by signal" says it already
     pid_ = -1;
     return description_;
   }

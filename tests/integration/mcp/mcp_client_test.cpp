@@ -119,7 +119,7 @@ TEST(McpStatelessServer, DiscoversPaginatesAndSendsMetaOnEveryRequest) {
 
 TEST(McpLegacyFallback, SilentDiscoveryFallsBackToInitialize) {
   auto cfg = python_server("silent-discover");
-  cfg.startup_timeout_seconds = 1.0;  // bounds the wait for the unanswered server/discover
+  cfg.startup_timeout_seconds = 2.0;  // bounds the wait for the unanswered server/discover
   auto client = mcp::Client::start(cfg);
   ASSERT_TRUE(client.is_ok()) << client.status().to_string();
   EXPECT_FALSE((*client)->stateless());

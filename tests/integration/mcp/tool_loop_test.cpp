@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "integration/adapters/adapter_fixture.hpp"
+#include "integration/adapters/mock_llm_services.hpp"
 #include "mcp/tool_loop.hpp"
 #include "mcp_fixture.hpp"
 
@@ -186,6 +187,51 @@ TEST(ToolLoop, AdapterErrorsAreReturnedUnchanged) {
   ASSERT_FALSE(out.is_ok());
   EXPECT_EQ(out.status().code(), StatusCode::kUnavailable);
   EXPECT_NE(out.status().message().find("provider down"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace atlas::testing
+
+namespace atlas::testing {
+namespace {
+
+// The whole chain over real sockets and processes: mock-llm (OpenAI wire format) scripted to
+// ask for a tool and then answer, the host's provider client, the openai adapter plugin, the
+// tool loop and the npm filesystem server.
+TEST(ToolLoopOverMockLlm, ScriptedModelCompletesAFileTask) {
+  ATLAS_REQUIRE_NPM_SERVERS();
+  TempDir dir;
+  std::string file = (dir.path() / "answer.txt").string();
+  MockLlm mock(R"({"rules": [
+      {"match": {"last_message_contains": "Successfully wrote"}, "responses": [{"text": "Saved the answer to answer.txt."}]},
+      {"match": {"has_tools": true}, "responses": [{"tool_calls": [{"id": "w1", "name": "write_file",
+          "arguments": {"path": ")" + file + R"(", "content": "42"}}]}]}]})");
+  ASSERT_TRUE(mock.ok());
+  auto services = std::make_shared<MockLlmServices>(mock, "openai");
+  auto adapter = load_adapter("openai", "{}", services);
+  ASSERT_TRUE(adapter.is_ok()) << adapter.status().to_string();
+  auto tools = mcp::ToolSet::start({filesystem_server(dir.path())});
+  ASSERT_TRUE(tools.is_ok()) << tools.status().to_string();
+
+  std::vector<std::string> events;
+  auto out = mcp::run_tool_loop([&](std::string_view req) { return adapter->invoke({}, req); },
+                                R"({"role": "executor", "task": "Write 42 to answer.txt",
+                                    "messages": [{"role": "user", "content": "Write 42 to answer.txt"}]})",
+                                **tools, {.max_turns = 4}, [&](std::string_view ev) { events.emplace_back(ev); });
+  ASSERT_TRUE(out.is_ok()) << out.status().to_string();
+  EXPECT_EQ(json::get_string(parse_or_fail(out->response_json), "content"), "Saved the answer to answer.txt.");
+  EXPECT_EQ(out->turns, 2);
+  std::ifstream in(file);
+  std::string content;
+  std::getline(in, content);
+  EXPECT_EQ(content, "42");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(json::get_string(parse_or_fail(events[0]), "tool"), "write_file");
+  // mock-llm saw the filesystem tools in OpenAI's function format, then the tool result.
+  auto reqs = mock.requests("openai.chat");
+  ASSERT_EQ(reqs.size(), 2u);
+  EXPECT_NE(reqs[0].body.find("\"read_text_file\""), std::string::npos);
+  EXPECT_NE(reqs[1].body.find("\"tool_call_id\":\"w1\""), std::string::npos) << reqs[1].body;
 }
 
 }  // namespace

@@ -25,8 +25,10 @@ inline constexpr const char* kPgSkipMessage =
 inline std::string pg_script() { return std::string(ATLAS_TEST_SOURCE_DIR) + "/tests/support/postgres.sh"; }
 
 // Runs `postgres.sh <args>` and returns its stdout (trailing newline removed); nullopt on failure.
-inline std::optional<std::string> pg_run(const std::string& args) {
-  std::string cmd = "bash '" + pg_script() + "' " + args;
+// `state` names a private cluster's state file (ATLAS_TEST_PG_STATE); "" = the shared one.
+inline std::optional<std::string> pg_run(const std::string& args, const std::string& state = "") {
+  std::string cmd = (state.empty() ? std::string() : "ATLAS_TEST_PG_STATE='" + state + "' ") + "bash '" + pg_script() +
+                    "' " + args;
   FILE* p = ::popen(cmd.c_str(), "r");
   if (!p) return std::nullopt;
   std::string out;
@@ -45,7 +47,18 @@ inline std::optional<std::string> pg_fresh_database(const std::string& prefix) {
   return pg_run("createdb " + name);
 }
 
-inline bool pg_pause() { return pg_run("pause").has_value(); }
-inline bool pg_resume() { return pg_run("resume").has_value(); }
+inline bool pg_pause(const std::string& state = "") { return pg_run("pause", state).has_value(); }
+inline bool pg_resume(const std::string& state = "") { return pg_run("resume", state).has_value(); }
+
+// A private cluster (for tests that stop the server): returns its URL; stop it with
+// pg_run("stop", state).
+inline std::optional<std::string> pg_private_cluster(const std::string& state) {
+  auto out = pg_run("start", state);
+  if (!out) return std::nullopt;
+  auto p = out->find("ATLAS_TEST_PG_URL='");
+  if (p == std::string::npos) return std::nullopt;
+  p += 19;
+  return out->substr(p, out->find('\'', p) - p);
+}
 
 }  // namespace atlas::test

@@ -51,7 +51,6 @@ void common_fields(json::Document& d, const SessionEvidence& s, const JudgeSpec&
   json::set(d, "execution_mode", s.execution_mode, a);
   json::set(d, "teacher_intervened", s.teacher_intervened, a);
   if (!focus.empty()) json::set(d, "focus_prompt", focus, a);
-  if (!s.expected_json.empty()) json::set(d, "expected", json_or_string(s.expected_json, a), a);
 }
 
 }  // namespace
@@ -73,6 +72,9 @@ json::Document session_judge_request(const SessionEvidence& session, const Judge
   }
   json::set(d, "steps", std::move(steps), a);
   json::set(d, "final_answer", session.final_answer, a);
+  // The expected answer belongs to the final answer, so only session judges get it; a
+  // verifiable step judge checks step outputs with the checks in its own config.
+  if (!session.expected_json.empty()) json::set(d, "expected", json_or_string(session.expected_json, a), a);
   return d;
 }
 

@@ -35,6 +35,7 @@ TEST(JudgeRequest, StepRequestCarriesTraceAndArbiterGetsSamples) {
   SessionEvidence s;
   s.task = "t";
   s.plan_json = "not json";  // shown as text rather than dropped
+  s.expected_json = R"({"exact":"final"})";  // belongs to the final answer: not sent to step judges
   StepEvidence st;
   st.step_id = 4;
   st.description = "look up";
@@ -56,6 +57,7 @@ TEST(JudgeRequest, StepRequestCarriesTraceAndArbiterGetsSamples) {
   a.rationale = "r";
   auto req = json::parse(sample_request(base, 0.3, true, {a})).value();
   EXPECT_EQ(json::get_string(req, "plan"), "not json");
+  EXPECT_FALSE(req.HasMember("expected"));
   const auto& step = req["step"];
   EXPECT_EQ(json::get_int(step, "id"), 4);
   EXPECT_EQ(json::get_int(step, "attempts"), 2);

@@ -3,9 +3,11 @@
 
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -50,5 +52,32 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+inline std::string read_file(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs `command` through /bin/sh and captures stdout, stderr and the exit code.
+inline RunResult run(const std::string& command) {
+  TempDir t;
+  std::string full = command + " >" + (t / "out").string() + " 2>" + (t / "err").string() + " </dev/null";
+  int status = std::system(full.c_str());
+  RunResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  r.out = read_file(t / "out");
+  r.err = read_file(t / "err");
+  return r;
+}
+
+inline std::string atlas_host() { return std::string(ATLAS_TEST_BIN_DIR) + "/atlas-host"; }
 
 }  // namespace atlas::test

@@ -18,14 +18,14 @@ using ::testing::Not;
 
 namespace fs = std::filesystem;
 
-struct Run {
+struct ProcResult {
   int exit_code = -1;
   std::string output;  // stdout + stderr
 };
 
-Run run(const std::string& args, const std::string& prefix = "") {
+ProcResult run_host(const std::string& args, const std::string& prefix = "") {
   const std::string cmd = prefix + " '" + std::string(ATLAS_TEST_BIN_DIR) + "/atlas-host' " + args + " 2>&1";
-  Run r;
+  ProcResult r;
   FILE* p = ::popen(cmd.c_str(), "r");
   if (!p) return r;
   char buf[4096];
@@ -61,7 +61,7 @@ TEST_F(ConfigCli, EveryShippedExampleChecksOk) {
     ++count;
   }
   ASSERT_GE(count, 9);
-  Run r = run("config check" + files);
+  ProcResult r = run_host("config check" + files);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   size_t oks = 0;
   for (size_t pos = r.output.find(": OK"); pos != std::string::npos; pos = r.output.find(": OK", pos + 1)) ++oks;
@@ -82,14 +82,14 @@ temprature = 0.3
 [rewards.small_model]
 model = "gpt-4o-mini"
 )");
-  Run r = run("config check --config '" + p.string() + "'");
+  ProcResult r = run_host("config check --config '" + p.string() + "'");
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_THAT(r.output, HasSubstr(p.string() + ":9:1: teacher.llm.temprature: unknown key 'temprature' "
                                                "(did you mean 'temperature'?)"));
   EXPECT_THAT(r.output, HasSubstr("invalid (1 error)"));
 
   // --json carries the same facts for machines.
-  Run j = run("config check --json '" + p.string() + "'");
+  ProcResult j = run_host("config check --json '" + p.string() + "'");
   EXPECT_EQ(j.exit_code, 1);
   auto doc = atlas::json::parse(j.output);
   ASSERT_TRUE(doc.is_ok()) << j.output;
@@ -100,25 +100,25 @@ model = "gpt-4o-mini"
 }
 
 TEST_F(ConfigCli, WithoutAtlasTomlExplainsHowToCreateOne) {
-  Run r = run("config check", "cd '" + dir_.string() + "' &&");
+  ProcResult r = run_host("config check", "cd '" + dir_.string() + "' &&");
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_THAT(r.output, HasSubstr("cp configs/quickstart.toml atlas.toml"));
   // With ./atlas.toml present it is used by default.
   fs::copy_file(fs::path(ATLAS_TEST_SOURCE_DIR) / "configs" / "quickstart.toml", dir_ / "atlas.toml");
-  Run ok = run("config check", "cd '" + dir_.string() + "' &&");
+  ProcResult ok = run_host("config check", "cd '" + dir_.string() + "' &&");
   EXPECT_EQ(ok.exit_code, 0) << ok.output;
 }
 
 TEST_F(ConfigCli, ShowNeverPrintsAKeyAndAppliesEnvOverrides) {
   const std::string key = "sk-cli-test-abcdefghijklmnopqrstuvwxyz";
   const std::string cfg = (fs::path(ATLAS_TEST_SOURCE_DIR) / "configs" / "quickstart.toml").string();
-  Run r = run("config show --config '" + cfg + "'", "OPENAI_API_KEY=" + key + " ATLAS_DRIFT_WINDOW=7");
+  ProcResult r = run_host("config show --config '" + cfg + "'", "OPENAI_API_KEY=" + key + " ATLAS_DRIFT_WINDOW=7");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, Not(HasSubstr(key)));
   EXPECT_THAT(r.output, HasSubstr("api_key_env = 'OPENAI_API_KEY'  # (set)"));
   EXPECT_THAT(r.output, HasSubstr("window = 7"));
 
-  Run j = run("config show --json --config '" + cfg + "'", "env -u OPENAI_API_KEY");
+  ProcResult j = run_host("config show --json --config '" + cfg + "'", "env -u OPENAI_API_KEY");
   EXPECT_EQ(j.exit_code, 0) << j.output;
   auto doc = atlas::json::parse(j.output);
   ASSERT_TRUE(doc.is_ok()) << j.output;
@@ -127,10 +127,10 @@ TEST_F(ConfigCli, ShowNeverPrintsAKeyAndAppliesEnvOverrides) {
 }
 
 TEST_F(ConfigCli, UsageErrorsExitTwo) {
-  EXPECT_EQ(run("config").exit_code, 2);
-  EXPECT_EQ(run("config frobnicate").exit_code, 2);
-  EXPECT_EQ(run("config check --bogus").exit_code, 2);
-  Run help = run("config --help");
+  EXPECT_EQ(run_host("config").exit_code, 2);
+  EXPECT_EQ(run_host("config frobnicate").exit_code, 2);
+  EXPECT_EQ(run_host("config check --bogus").exit_code, 2);
+  ProcResult help = run_host("config --help");
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_THAT(help.output, HasSubstr("config check"));
 }

@@ -7,6 +7,9 @@ namespace atlas::cli {
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       // name, one-line summary, entry point
+      {"run", "Run tasks through the supervised loop (--task TEXT | --tasks FILE.jsonl)", &run_run},
+      {"quickstart", "Three security-review tasks showing the learning loop (mock models without a key)", &run_quickstart},
+      {"eval", "Evaluate the capability probe on a labelled dataset (eval probe)", &run_eval},
       {"plugins", "List, inspect and verify plugins (list|inspect|verify)", &run_plugins},
       {"config", "Validate configuration files and print the effective config (check|show)", &run_config},
   };

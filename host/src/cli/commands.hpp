@@ -6,6 +6,9 @@
 namespace atlas::cli {
 
 int run_plugins(const Args& args);
+int run_run(const Args& args);
+int run_quickstart(const Args& args);
+int run_eval(const Args& args);
 int run_config(const Args& args);
 
 }  // namespace atlas::cli

@@ -1,0 +1,206 @@
+// atlas-host quickstart: three security-review tasks sharing one learning key, through the real
+// supervised loop, then a table of reward, tokens and time per task with the change from the
+// first. Without a provider key it runs the in-process mock-llm with scripted replies.
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <filesystem>
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "common/log.hpp"
+#include "config/loader.hpp"
+#include "mock/mock_server.hpp"
+#include "runtime/console.hpp"
+#include "runtime/quickstart.hpp"
+#include "runtime/runtime.hpp"
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+
+namespace atlas::cli {
+namespace {
+
+fs::path exe_dir() {
+  std::error_code ec;
+  fs::path p = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? fs::path() : p.parent_path();
+}
+
+// configs/quickstart-scenario.json from the working directory, the build tree or the install tree.
+std::optional<fs::path> find_scenario() {
+  std::vector<fs::path> candidates = {fs::path("configs/quickstart-scenario.json")};
+  fs::path exe = exe_dir();
+  if (!exe.empty()) {
+    candidates.push_back(exe / "../../../configs/quickstart-scenario.json");  // build/<preset>/bin
+    candidates.push_back(exe / "../../configs/quickstart-scenario.json");
+    candidates.push_back(exe / "../share/atlas-host/configs/quickstart-scenario.json");  // install
+  }
+  for (const auto& c : candidates) {
+    std::error_code ec;
+    if (fs::is_regular_file(c, ec)) return fs::weakly_canonical(c, ec);
+  }
+  return std::nullopt;
+}
+
+std::string delta(std::optional<double> now, std::optional<double> first, int decimals, bool percent) {
+  if (!now || !first) return "";
+  double d = *now - *first;
+  char b[64];
+  if (percent) {
+    if (*first == 0) return "";
+    std::snprintf(b, sizeof b, "%+.0f%%", 100.0 * d / *first);
+  } else {
+    std::snprintf(b, sizeof b, "%+.*f", decimals, d);
+  }
+  return b;
+}
+
+}  // namespace
+
+int run_quickstart(const Args& args) {
+  po::options_description opts("atlas-host quickstart [options]");
+  opts.add_options()("help,h", "show this help")("tasks", po::value<int>()->default_value(3), "run the first N tasks (1-3)")(
+      "config", po::value<std::string>(), "use this config instead of the built-in one")(
+      "offline", "use the scripted mock even when a provider key is set")(
+      "scenario", po::value<std::string>(), "mock-llm scenario (default: configs/quickstart-scenario.json)")(
+      "db", po::value<std::string>()->default_value("sqlite://.atlas/atlas.db"), "storage URL")(
+      "skip-storage", "do not store the sessions")("json", "print the results as JSON");
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(opts).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(e.what());
+  }
+  if (vm.count("help")) {
+    std::cout << "Runs three security-review tasks through the supervised loop and shows how reward, tokens and\n"
+                 "time change as the playbook learns. Without OPENAI_API_KEY / ANTHROPIC_API_KEY / GEMINI_API_KEY /\n"
+                 "OPENAI_BASE_URL the model replies are scripted by an in-process mock-llm.\n\n"
+              << opts;
+    return kExitOk;
+  }
+  int n_tasks = vm["tasks"].as<int>();
+  if (n_tasks < 1 || n_tasks > 3) throw UsageError("--tasks must be 1, 2 or 3");
+  bool json_out = vm.count("json") > 0;
+  std::string db = vm.count("skip-storage") ? "" : vm["db"].as<std::string>();
+
+  mock::MockLlmServer mock;
+  config::Config cfg;
+  bool scripted = false;
+  if (vm.count("config")) {
+    auto loaded = config::load_config(vm["config"].as<std::string>());
+    if (!loaded) {
+      std::cerr << loaded.status().message() << "\n";
+      return kExitFailure;
+    }
+    cfg = std::move(*loaded);
+    for (const auto& w : config::apply_env_overrides(cfg)) std::cerr << "warning: " << w << "\n";
+  } else {
+    std::string provider = vm.count("offline") ? "" : runtime::quickstart::detect_provider();
+    std::string base;
+    if (provider.empty()) {
+      std::optional<fs::path> scenario;
+      if (vm.count("scenario")) scenario = fs::path(vm["scenario"].as<std::string>());
+      else scenario = find_scenario();
+      if (!scenario) {
+        std::cerr << "atlas-host quickstart: cannot find configs/quickstart-scenario.json (looked in ./configs and next to "
+                     "the executable); run from the repository root or pass --scenario FILE\n";
+        return kExitFailure;
+      }
+      auto sc = mock::load_scenario_file(scenario->string());
+      if (!sc) {
+        std::cerr << sc.status().message() << "\n";
+        return kExitFailure;
+      }
+      auto port = mock.start(std::move(*sc));
+      if (!port) {
+        std::cerr << "atlas-host quickstart: could not start the mock model server: " << port.status().to_string() << "\n";
+        return kExitFailure;
+      }
+      base = mock.base_url();
+      scripted = true;
+      std::cerr << "No provider key found (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY or OPENAI_BASE_URL).\n"
+                   "Running against the in-process mock-llm: MODEL REPLIES ARE SCRIPTED (" << scenario->string()
+                << ").\nEverything else is real: plugins, lanes, teacher loop, judges, learning and storage.\n\n";
+    } else {
+      std::cerr << "Using real " << provider << " models (provider key found in the environment).\n\n";
+    }
+    auto parsed = config::parse_config(runtime::quickstart::config_toml(provider, base, db), "quickstart (built-in)");
+    if (!parsed) {
+      std::cerr << parsed.status().message() << "\n";
+      return kExitFailure;
+    }
+    cfg = std::move(*parsed);
+  }
+
+  runtime::RuntimeOptions ro;
+  ro.progress = isatty(STDERR_FILENO) && !json_out;
+  ro.color = runtime::console::color_enabled(STDERR_FILENO);
+  auto rt = runtime::Runtime::create(std::move(cfg), ro);
+  if (!rt) {
+    std::cerr << "atlas-host quickstart: " << rt.status().message() << "\n";
+    return kExitFailure;
+  }
+  std::vector<runtime::SessionReport> reports;
+  const auto& tasks = runtime::quickstart::tasks();
+  for (int i = 0; i < n_tasks; ++i) {
+    if (!json_out) std::cout << "=== Task " << i + 1 << "/" << n_tasks << ": " << tasks[i].title << " ===\n";
+    runtime::TaskSpec spec{tasks[i].task, runtime::quickstart::task_metadata(i + 1), ""};
+    runtime::SessionReport r = (*rt)->run(spec);
+    // The playbook this session teaches must be in place before the next task starts.
+    (*rt)->wait_for_background();
+    if (!json_out) {
+      std::cout << "lane: " << r.lane << " (" << r.lane_source << ")";
+      if (r.applied_playbook_version > 0) std::cout << ", playbook v" << r.applied_playbook_version << " applied";
+      std::cout << "\nreward: " << runtime::console::fixed(r.reward) << "   session: " << r.session_id
+                << (r.stored ? "" : " (not stored)") << "\n";
+      if (r.status != "succeeded") {
+        std::cout << "FAILED: " << r.error << "\n";
+        if (i + 1 < n_tasks) std::cout << "Continuing with the remaining tasks.\n";
+      } else {
+        std::string answer = r.final_answer.size() > 1200 ? r.final_answer.substr(0, 1200) + "\n[...]" : r.final_answer;
+        std::cout << "answer:\n" << answer << "\n";
+      }
+      std::cout << "\n";
+    }
+    reports.push_back(std::move(r));
+  }
+
+  if (json_out) {
+    std::cout << "{\"scripted\":" << (scripted ? "true" : "false") << ",\"sessions\":[";
+    for (size_t i = 0; i < reports.size(); ++i) std::cout << (i ? "," : "") << reports[i].to_json();
+    std::cout << "]}\n";
+  } else {
+    const auto& first = reports.front();
+    std::vector<std::vector<std::string>> rows = {
+        {"task", "lane", "reward", "vs first", "tokens", "vs first", "seconds", "vs first", "status"}};
+    for (size_t i = 0; i < reports.size(); ++i) {
+      const auto& r = reports[i];
+      auto tok = std::optional<double>(static_cast<double>(r.total_tokens.total_tokens));
+      auto ftok = std::optional<double>(static_cast<double>(first.total_tokens.total_tokens));
+      rows.push_back({std::to_string(i + 1) + " " + tasks[i].title, r.lane, runtime::console::fixed(r.reward),
+                      i ? delta(r.reward, first.reward, 2, false) : "", std::to_string(r.total_tokens.total_tokens),
+                      i ? delta(tok, ftok, 0, true) : "", runtime::console::fixed(r.seconds, 2),
+                      i ? delta(r.seconds, first.seconds, 0, true) : "", r.status});
+    }
+    std::cout << "Learning progression (learning key " << runtime::quickstart::kLearningKey << ")\n"
+              << runtime::console::table(rows);
+    const auto& last = reports.back();
+    if (reports.size() > 1 && last.reward && first.reward && *last.reward > *first.reward)
+      std::printf("Reward rose by %+.2f from the first task to the last.\n", *last.reward - *first.reward);
+    if (reports.size() > 1 && last.total_tokens.total_tokens < first.total_tokens.total_tokens)
+      std::printf("The last task used %.0f%% fewer tokens than the first.\n",
+                  100.0 * (1.0 - static_cast<double>(last.total_tokens.total_tokens) /
+                                     static_cast<double>(std::max<int64_t>(1, first.total_tokens.total_tokens))));
+    if (last.applied_playbook_version > 0)
+      std::cout << "The playbook learnt from earlier tasks (version " << last.applied_playbook_version << ", "
+                << last.playbook_entries << " entries) was injected into the last task's prompts.\n";
+    if (scripted) std::cout << "(Model replies were scripted by the mock; set a provider key for real models.)\n";
+    if (!db.empty() && last.stored)
+      std::cout << "Sessions stored in " << db << ": try `atlas-host review list` or `atlas-host export --format atlas-jsonl`.\n";
+  }
+  return reports.back().status == "succeeded" ? kExitOk : kExitFailure;
+}
+
+}  // namespace atlas::cli

@@ -12,6 +12,7 @@ const std::vector<Command>& commands() {
       {"eval", "Evaluate the capability probe on a labelled dataset (eval probe)", &run_eval},
       {"plugins", "List, inspect and verify plugins (list|inspect|verify)", &run_plugins},
       {"config", "Validate configuration files and print the effective config (check|show)", &run_config},
+      {"scan", "Find tool schemas and generate an adapter plugin (DIR, --mcp, --openapi, --out)", &run_scan},
   };
   return table;
 }

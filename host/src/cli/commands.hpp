@@ -10,5 +10,6 @@ int run_run(const Args& args);
 int run_quickstart(const Args& args);
 int run_eval(const Args& args);
 int run_config(const Args& args);
+int run_scan(const Args& args);
 
 }  // namespace atlas::cli

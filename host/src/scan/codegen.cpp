@@ -517,6 +517,7 @@ std::string tools_json(const std::vector<Tool>& tools) {
   json::Document doc;
   doc.SetObject();
   auto& a = doc.GetAllocator();
+  json::set(doc, "comment", kGeneratedMarker, a);  // JSON has no comments; the marker is a member
   Value list(rapidjson::kArrayType);
   for (const Tool& t : tools) {
     Value e(rapidjson::kObjectType);

@@ -1,0 +1,16 @@
+// Tool "ping": your implementation. atlas-host scan created this file once and
+// never overwrites it. Arguments arrive validated against the tool's schema (gen/ping_args.hpp).
+// Return the result as JSON text; the MCP form {"content":[{"type":"text","text":"..."}]}
+// is shown to the model as its text.
+#include "gen/tools.hpp"
+
+namespace gen {
+
+std::string run_ping(ToolContext& ctx, const PingArgs& args) {
+  (void)args;
+  (void)ctx;
+  throw atlas::sdk::Error(ATLAS_UNIMPLEMENTED,
+                          "tool \"ping\" is not implemented yet: write it in src/tools/ping.cpp");
+}
+
+}  // namespace gen

@@ -1,0 +1,16 @@
+// Tool "post_pets": your implementation. atlas-host scan created this file once and
+// never overwrites it. Arguments arrive validated against the tool's schema (gen/post_pets_args.hpp).
+// Return the result as JSON text; the MCP form {"content":[{"type":"text","text":"..."}]}
+// is shown to the model as its text.
+#include "gen/tools.hpp"
+
+namespace gen {
+
+std::string run_post_pets(ToolContext& ctx, const PostPetsArgs& args) {
+  (void)args;
+  (void)ctx;
+  throw atlas::sdk::Error(ATLAS_UNIMPLEMENTED,
+                          "tool \"post_pets\" is not implemented yet: write it in src/tools/post_pets.cpp");
+}
+
+}  // namespace gen

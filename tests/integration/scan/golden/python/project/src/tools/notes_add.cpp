@@ -1,0 +1,16 @@
+// Tool "notes.add": your implementation. atlas-host scan created this file once and
+// never overwrites it. Arguments arrive validated against the tool's schema (gen/notes_add_args.hpp).
+// Return the result as JSON text; the MCP form {"content":[{"type":"text","text":"..."}]}
+// is shown to the model as its text.
+#include "gen/tools.hpp"
+
+namespace gen {
+
+std::string run_notes_add(ToolContext& ctx, const NotesAddArgs& args) {
+  (void)args;
+  (void)ctx;
+  throw atlas::sdk::Error(ATLAS_UNIMPLEMENTED,
+                          "tool \"notes.add\" is not implemented yet: write it in src/tools/notes_add.cpp");
+}
+
+}  // namespace gen

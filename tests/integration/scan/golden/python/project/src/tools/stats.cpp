@@ -1,0 +1,16 @@
+// Tool "stats": your implementation. atlas-host scan created this file once and
+// never overwrites it. Arguments arrive validated against the tool's schema (gen/stats_args.hpp).
+// Return the result as JSON text; the MCP form {"content":[{"type":"text","text":"..."}]}
+// is shown to the model as its text.
+#include "gen/tools.hpp"
+
+namespace gen {
+
+std::string run_stats(ToolContext& ctx, const StatsArgs& args) {
+  (void)args;
+  (void)ctx;
+  throw atlas::sdk::Error(ATLAS_UNIMPLEMENTED,
+                          "tool \"stats\" is not implemented yet: write it in src/tools/stats.cpp");
+}
+
+}  // namespace gen

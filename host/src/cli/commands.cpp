@@ -12,6 +12,11 @@ const std::vector<Command>& commands() {
       {"eval", "Evaluate the capability probe on a labelled dataset (eval probe)", &run_eval},
       {"plugins", "List, inspect and verify plugins (list|inspect|verify)", &run_plugins},
       {"config", "Validate configuration files and print the effective config (check|show)", &run_config},
+      {"db", "Database schema and state: migrate, status (incl. the write spool)", &run_db},
+      {"review", "Review stored sessions (list|show|approve|quarantine|note)", &run_review},
+      {"export", "Export sessions for training (atlas-jsonl, trl-sft, trl-grpo, trl-dpo, openai-ft)", &run_export},
+      {"train", "Export with the [train] filters and run the configured trainer", &run_train},
+      {"report", "Learning report: reward trend, lanes, teacher interventions, tokens (text/JSON/SVG)", &run_report},
       {"scan", "Find tool schemas and generate an adapter plugin (DIR, --mcp, --openapi, --out)", &run_scan},
   };
   return table;

@@ -10,6 +10,11 @@ int run_run(const Args& args);
 int run_quickstart(const Args& args);
 int run_eval(const Args& args);
 int run_config(const Args& args);
+int run_db(const Args& args);
+int run_review(const Args& args);
+int run_export(const Args& args);
+int run_train(const Args& args);
+int run_report(const Args& args);
 int run_scan(const Args& args);
 
 }  // namespace atlas::cli

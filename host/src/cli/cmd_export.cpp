@@ -1,0 +1,133 @@
+// atlas-host export — stream stored sessions into a training file.
+#include <boost/program_options.hpp>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "common/json.hpp"
+#include "data/export.hpp"
+#include "data/open.hpp"
+
+namespace atlas::cli {
+namespace {
+
+namespace po = boost::program_options;
+
+void usage(std::ostream& os) {
+  os << "Usage:\n"
+        "  atlas-host export --format F --output FILE [filters] [--json]\n\n"
+        "Formats: atlas-jsonl (Atlas AtlasSessionTrace lines), trl-sft, trl-grpo, trl-dpo, openai-ft\n"
+        "(docs/export-formats.md). Only approved sessions by default (the [review] policy and the\n"
+        "ATLAS_REVIEW_* environment variables apply); running and interrupted sessions never.\n\n"
+        "Filters (applied before --limit):\n"
+        "  --include-status S       also export this review status (repeatable)\n"
+        "  --include-all-statuses   every review status\n"
+        "  --status S               session status: succeeded|failed (repeatable)\n"
+        "  --min-reward X           reward_stats.score >= X\n"
+        "  --learning-key K\n"
+        "  --created-after DATE     ISO 8601 date or timestamp\n"
+        "  --session-id ID          only these sessions (repeatable)\n"
+        "  --limit N                at most N sessions\n"
+        "Common options: -c/--config FILE, --database-url URL, --plugin-dir DIR, --quiet.\n"
+        "Exit 1 with a message when no session matches.\n";
+}
+
+}  // namespace
+
+int run_export(const Args& args) {
+  po::options_description desc;
+  desc.add_options()("help,h", "")("json", "")("quiet,q", "")("config,c", po::value<std::string>(), "")(
+      "database-url", po::value<std::string>(), "")("plugin-dir", po::value<std::vector<std::string>>(), "")(
+      "format,f", po::value<std::string>(), "")("output,o", po::value<std::string>(), "")(
+      "include-status", po::value<std::vector<std::string>>(), "")("include-all-statuses", "")(
+      "status", po::value<std::vector<std::string>>(), "")("min-reward", po::value<double>(), "")(
+      "learning-key", po::value<std::string>(), "")("created-after", po::value<std::string>(), "")(
+      "session-id", po::value<std::vector<std::string>>(), "")("limit", po::value<int64_t>(), "");
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(desc).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(e.what());
+  }
+  if (vm.count("help")) {
+    usage(std::cout);
+    return kExitOk;
+  }
+  if (!vm.count("format")) throw UsageError("--format is required (atlas-jsonl|trl-sft|trl-grpo|trl-dpo|openai-ft)");
+  if (!vm.count("output")) throw UsageError("--output FILE is required");
+  auto format = data::parse_export_format(vm["format"].as<std::string>());
+  if (!format.is_ok()) throw UsageError(format.status().message());
+  for (const auto& s : vm.count("status") ? vm["status"].as<std::vector<std::string>>() : std::vector<std::string>{}) {
+    if (s != "succeeded" && s != "failed")
+      throw UsageError("--status " + s + ": only succeeded or failed sessions can be exported");
+  }
+  data::OpenRequest req;
+  if (vm.count("config")) req.config_path = vm["config"].as<std::string>();
+  if (vm.count("database-url")) req.database_url = vm["database-url"].as<std::string>();
+  if (vm.count("plugin-dir"))
+    for (const auto& d : vm["plugin-dir"].as<std::vector<std::string>>()) req.plugin_dirs.emplace_back(d);
+  auto opened = data::open_store(req);
+  if (!opened.is_ok()) {
+    std::cerr << "atlas-host export: " << opened.status().message() << "\n";
+    return kExitFailure;
+  }
+  data::ExportOptions eo;
+  eo.format = *format;
+  eo.output = vm["output"].as<std::string>();
+  std::vector<std::string> include =
+      vm.count("include-status") ? vm["include-status"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  eo.filters.review_statuses = data::resolve_review_filter(opened->config_loaded ? &opened->config.review : nullptr,
+                                                           include, vm.count("include-all-statuses") != 0);
+  if (vm.count("status")) eo.filters.statuses = vm["status"].as<std::vector<std::string>>();
+  if (vm.count("min-reward")) eo.filters.min_reward = vm["min-reward"].as<double>();
+  if (vm.count("learning-key")) eo.filters.learning_key = vm["learning-key"].as<std::string>();
+  if (vm.count("created-after")) eo.filters.created_after = vm["created-after"].as<std::string>();
+  if (vm.count("session-id")) eo.filters.session_ids = vm["session-id"].as<std::vector<std::string>>();
+  if (vm.count("limit")) {
+    if (vm["limit"].as<int64_t>() < 1) throw UsageError("--limit must be at least 1");
+    eo.filters.limit = vm["limit"].as<int64_t>();
+  }
+  bool quiet = vm.count("quiet") != 0;
+  if (!quiet && ::isatty(2)) {
+    eo.progress = [](uint64_t done, uint64_t total) {
+      const int width = 30;
+      int filled = total ? static_cast<int>(width * done / total) : width;
+      std::fprintf(stderr, "\rexport [%.*s%*s] %llu/%llu sessions", filled, "##############################",
+                   width - filled, "", static_cast<unsigned long long>(done), static_cast<unsigned long long>(total));
+      if (done == total) std::fprintf(stderr, "\n");
+    };
+  }
+  auto r = data::export_sessions(*opened->store, eo);
+  if (!r.is_ok()) {
+    std::cerr << "atlas-host export: " << r.status().message() << "\n";
+    return kExitFailure;
+  }
+  if (r->records == 0) {
+    std::string statuses = "every review status";
+    if (eo.filters.review_statuses) {
+      statuses.clear();
+      for (const auto& s : *eo.filters.review_statuses) statuses += (statuses.empty() ? "" : ", ") + s;
+    }
+    std::cerr << "atlas-host export: no session matched (review status: " << statuses << "; "
+              << r->sessions << " candidate session(s) produced no " << data::export_format_name(eo.format)
+              << " record). Approve sessions with `atlas-host review approve ID`, add --include-status pending, "
+                 "or set ATLAS_REVIEW_REQUIRE_APPROVAL=0.\n";
+    return kExitFailure;
+  }
+  if (vm.count("json")) {
+    std::cout << "{\"output\":" << json::quote(eo.output.string()) << ",\"format\":"
+              << json::quote(data::export_format_name(eo.format)) << ",\"sessions\":" << r->sessions
+              << ",\"records\":" << r->records << ",\"steps\":" << r->steps << ",\"bytes\":" << r->bytes
+              << ",\"sha256\":" << json::quote(r->sha256) << "}\n";
+  } else if (!quiet) {
+    std::cout << "Exported " << r->sessions << " session(s) as " << r->records << " "
+              << data::export_format_name(eo.format) << " record(s) (" << r->steps << " steps, " << r->bytes
+              << " bytes) to " << eo.output.string() << "\nsha256 " << r->sha256 << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace atlas::cli

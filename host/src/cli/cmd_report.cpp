@@ -1,0 +1,77 @@
+// atlas-host report — learning report per learning key: sessions, reward trend, lanes,
+// teacher interventions, tokens per role; text, --json, or an SVG chart.
+#include <boost/program_options.hpp>
+
+#include <fstream>
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "data/open.hpp"
+#include "data/report.hpp"
+
+namespace atlas::cli {
+namespace {
+
+namespace po = boost::program_options;
+
+void usage(std::ostream& os) {
+  os << "Usage:\n"
+        "  atlas-host report [--learning-key K] [--tag T]... [--since DATE] [--json] [--svg FILE]\n\n"
+        "Per learning key: sessions by status, reward mean and trend (first vs second half, slope),\n"
+        "lane mix, teacher interventions (guidance notes, retries) and tokens per role.\n"
+        "--svg FILE writes a line chart of reward over sessions (one line per learning key).\n"
+        "Common options: -c/--config FILE, --database-url URL, --plugin-dir DIR.\n";
+}
+
+}  // namespace
+
+int run_report(const Args& args) {
+  po::options_description desc;
+  desc.add_options()("help,h", "")("json", "")("config,c", po::value<std::string>(), "")(
+      "database-url", po::value<std::string>(), "")("plugin-dir", po::value<std::vector<std::string>>(), "")(
+      "learning-key", po::value<std::string>(), "")("tag", po::value<std::vector<std::string>>(), "")(
+      "since", po::value<std::string>(), "")("svg", po::value<std::string>(), "");
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(desc).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(e.what());
+  }
+  if (vm.count("help")) {
+    usage(std::cout);
+    return kExitOk;
+  }
+  data::OpenRequest req;
+  if (vm.count("config")) req.config_path = vm["config"].as<std::string>();
+  if (vm.count("database-url")) req.database_url = vm["database-url"].as<std::string>();
+  if (vm.count("plugin-dir"))
+    for (const auto& d : vm["plugin-dir"].as<std::vector<std::string>>()) req.plugin_dirs.emplace_back(d);
+  auto opened = data::open_store(req);
+  if (!opened.is_ok()) {
+    std::cerr << "atlas-host report: " << opened.status().message() << "\n";
+    return kExitFailure;
+  }
+  data::ReportRequest rr;
+  if (vm.count("learning-key")) rr.learning_key = vm["learning-key"].as<std::string>();
+  if (vm.count("since")) rr.since = vm["since"].as<std::string>();
+  if (vm.count("tag")) rr.tags = vm["tag"].as<std::vector<std::string>>();
+  auto report = data::build_report(*opened->store, rr);
+  if (!report.is_ok()) {
+    std::cerr << "atlas-host report: " << report.status().message() << "\n";
+    return kExitFailure;
+  }
+  if (vm.count("svg")) {
+    std::string path = vm["svg"].as<std::string>();
+    std::ofstream out(path);
+    out << data::report_svg(*report);
+    if (!out) {
+      std::cerr << "atlas-host report: cannot write " << path << "\n";
+      return kExitFailure;
+    }
+  }
+  std::cout << (vm.count("json") ? data::report_json(*report) + "\n" : data::report_text(*report));
+  return kExitOk;
+}
+
+}  // namespace atlas::cli

@@ -1,0 +1,101 @@
+// atlas-host train — export with the configured filters, then run the configured trainer.
+#include <boost/program_options.hpp>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "common/json.hpp"
+#include "data/open.hpp"
+#include "data/train.hpp"
+
+namespace atlas::cli {
+namespace {
+
+namespace po = boost::program_options;
+
+void usage(std::ostream& os) {
+  os << "Usage:\n"
+        "  atlas-host train --config FILE [key=value ...] [--output FILE] [--format F] [--dry-run] [--json]\n\n"
+        "Exports the sessions selected by [train.filters] (approved only unless configured) in\n"
+        "[train] export_format, then runs [train] command + args with the export path ({export_path}\n"
+        "in the command, else data.dataset_path=<file>) and the Hydra-style overrides from\n"
+        "[train.overrides] followed by the key=value arguments given here. The trainer's output\n"
+        "streams through; the run (export sha256, command, exit status, times) is recorded in\n"
+        "training_runs. The exit code is the trainer's.\n";
+}
+
+}  // namespace
+
+int run_train(const Args& args) {
+  po::options_description desc;
+  desc.add_options()("help,h", "")("json", "")("dry-run", "")("config,c", po::value<std::string>(), "")(
+      "database-url", po::value<std::string>(), "")("plugin-dir", po::value<std::vector<std::string>>(), "")(
+      "output,o", po::value<std::string>(), "")("format,f", po::value<std::string>(), "")(
+      "override", po::value<std::vector<std::string>>(), "");
+  po::positional_options_description pos;
+  pos.add("override", -1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(e.what());
+  }
+  if (vm.count("help")) {
+    usage(std::cout);
+    return kExitOk;
+  }
+  if (!vm.count("config")) throw UsageError("--config FILE is required (its [train] section names the trainer)");
+  data::TrainRequest tr;
+  if (vm.count("override")) tr.overrides = vm["override"].as<std::vector<std::string>>();
+  for (const auto& o : tr.overrides)
+    if (o.find('=') == std::string::npos || o.front() == '=')
+      throw UsageError("'" + o + "' is not a key=value override (e.g. trainer.learning_rate=1e-5)");
+  if (vm.count("output")) tr.output = vm["output"].as<std::string>();
+  if (vm.count("format")) {
+    tr.format = vm["format"].as<std::string>();
+    if (!data::parse_export_format(tr.format).is_ok()) throw UsageError(data::parse_export_format(tr.format).status().message());
+  }
+  tr.dry_run = vm.count("dry-run") != 0;
+  if (::isatty(2)) {
+    tr.progress = [](uint64_t done, uint64_t total) {
+      std::fprintf(stderr, "\rexport %llu/%llu sessions", static_cast<unsigned long long>(done),
+                   static_cast<unsigned long long>(total));
+      if (done == total) std::fprintf(stderr, "\n");
+    };
+  }
+  data::OpenRequest req;
+  req.config_path = vm["config"].as<std::string>();
+  if (vm.count("database-url")) req.database_url = vm["database-url"].as<std::string>();
+  if (vm.count("plugin-dir"))
+    for (const auto& d : vm["plugin-dir"].as<std::vector<std::string>>()) req.plugin_dirs.emplace_back(d);
+  auto opened = data::open_store(req);
+  if (!opened.is_ok()) {
+    std::cerr << "atlas-host train: " << opened.status().message() << "\n";
+    return kExitFailure;
+  }
+  if (!tr.dry_run && !vm.count("json")) std::cerr << "atlas-host train: exporting...\n";
+  auto r = data::run_training(*opened->store, opened->config, tr);
+  if (!r.is_ok()) {
+    std::cerr << "atlas-host train: " << r.status().message() << "\n";
+    return kExitFailure;
+  }
+  if (vm.count("json")) {
+    std::cout << "{\"export_path\":" << json::quote(r->export_path) << ",\"sessions\":" << r->summary.sessions
+              << ",\"records\":" << r->summary.records << ",\"sha256\":" << json::quote(r->summary.sha256)
+              << ",\"command\":" << json::quote(r->display_command) << ",\"dry_run\":" << (tr.dry_run ? "true" : "false")
+              << ",\"exit_status\":" << r->exit_status << ",\"run_id\":" << json::quote(r->run_id) << "}\n";
+  } else if (tr.dry_run) {
+    std::cout << "Export: " << r->export_path << " (" << r->summary.records << " records, sha256 " << r->summary.sha256
+              << ")\nTrainer command (dry run, not started): " << r->display_command << "\n";
+  } else {
+    std::cerr << "atlas-host train: trainer exited with status " << r->exit_status << " (run " << r->run_id
+              << ", export " << r->export_path << ")\n";
+  }
+  if (tr.dry_run) return kExitOk;
+  return r->exit_status == 0 ? kExitOk : (r->exit_status > 0 && r->exit_status < 256 ? r->exit_status : kExitFailure);
+}
+
+}  // namespace atlas::cli

@@ -1,0 +1,206 @@
+// Export golden tests: a fixed set of sessions (fixed ids, timestamps and host info) is
+// exported in every format and compared with tests/integration/storage/golden/<format>.jsonl
+// (JSON-equal line by line, so PostgreSQL's JSONB key order does not matter).
+// Regenerate after an intended format change with ATLAS_UPDATE_GOLDEN=1.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "data/export.hpp"
+#include "integration/storage/storage_fixture.hpp"
+
+namespace atlas::test {
+namespace {
+
+const char* kHost = R"("host":{"hostname":"golden","pid":1,"started_at":"2026-01-01T00:00:00.000000Z"})";
+
+std::string begin(const std::string& task, const std::string& extra_meta, int minute) {
+  char ts[64];
+  std::snprintf(ts, sizeof(ts), "2026-01-01T00:%02d:00.000000Z", minute);
+  return R"({"task":")" + task + R"(","metadata":{)" + std::string(kHost) + extra_meta + R"(},"created_at":")" + ts + "\"}";
+}
+
+std::string events(const std::string& id, int minute) {
+  char ts[64];
+  std::snprintf(ts, sizeof(ts), "2026-01-01T00:%02d:01.000000Z", minute);
+  return R"({"session_id":")" + id + R"(","events":[
+    {"event":{"id":"e1","type":"session","name":"start","role":"host","step_id":null,"data":{}},"created_at":")" + ts + R"("},
+    {"event":{"id":"e2","type":"tool_call","name":"read_file","role":"student","step_id":"1",
+              "data":{"type":"tool_call","tool":"read_file","exposed_name":"fs__read_file","call_id":"c1",
+                      "arguments":{"path":"a.txt"},"result":"hello"}},"created_at":")" + ts + R"("},
+    {"event":{"id":"e3","type":"session","name":"end","role":"host","step_id":null,"data":{}},"created_at":")" + ts + R"("}]})";
+}
+
+std::string finish(const std::string& id, double score, const std::string& review, bool retried, int minute) {
+  char ts[64];
+  std::snprintf(ts, sizeof(ts), "2026-01-01T00:%02d:30.000000Z", minute);
+  std::string s = std::to_string(score);
+  std::string attempts = retried ? R"([{"attempt":1,"evaluation":{"validation":{"valid":false,"guidance":"read the file first"},"status":"failed","output":"I guess: hi"}},
+                                      {"attempt":2,"evaluation":{"validation":{"valid":true},"status":"passed","output":"The file says hello"}}])"
+                                 : R"([{"attempt":1,"evaluation":{"validation":{"valid":true},"status":"passed","output":"The file says hello"}}])";
+  return R"({"session_id":")" + id + R"(","status":"succeeded","final_answer":"The file says hello","completed_at":")" + ts + R"(",
+    "metadata":{"learning_key":"lk-files","execution_mode":")" + std::string(retried ? "coach" : "auto") + R"(",
+                "token_usage":{"prompt_tokens":30,"completion_tokens":12,"total_tokens":42,"calls":2,
+                               "by_role":{"student":{"total_tokens":30},"teacher":{"total_tokens":12}}}},
+    "plan":{"steps":[{"id":1,"description":"Read a.txt and report","depends_on":[]}]},
+    "steps":[{"step_id":1,"trace":"USER: read a.txt","output":"The file says hello",
+              "evaluation":{"validation":{"valid":true},"reward":{"score":)" + s + R"(,"rationale":"step judged",
+                 "judges":[{"identifier":"process","score":)" + s + R"(,"rationale":"fine","principles":[],"samples":[{"score":)" + s + R"(,"uncertainty":0.1,"temperature":0.2}],"escalated":false}]}},
+              "attempts":)" + std::string(retried ? "2" : "1") + R"(,"metadata":{"description":"Read a.txt and report","status":"passed"},
+              "attempt_details":)" + attempts + R"(,"guidance":)" + std::string(retried ? R"(["read the file first"])" : "[]") + R"(}],
+    "reward":{"score":)" + s + R"(,"rationale":null,"judges":[]},
+    "reward_stats":{"score":)" + s + R"(,"score_stddev":0.0,"uncertainty_mean":0.1,"sample_count":1},
+    "reward_audit":[{"stage":"tier1","model":"small"}],
+    "student_learning":"Read files before answering.","teacher_learning":null,
+    "review_status":")" + review + R"(","review_actor":"runtime","review_reason":"fixture"})";
+}
+
+class ExportGolden : public BackendTest {
+ protected:
+  void SetUp() override {
+    BackendTest::SetUp();
+    if (IsSkipped()) return;
+    auto h = handle();
+    auto mk = [&](const std::string& task, double score, const std::string& review, bool retried, int minute,
+                  bool finish_it = true) {
+      auto b = call(h, "begin_session", begin(task, "", minute));
+      ASSERT_TRUE(b.is_ok()) << b.status().to_string();
+      std::string id = json::get_string(*b, "session_id");
+      ASSERT_TRUE(call(h, "append_events", events(id, minute)).is_ok());
+      if (finish_it) {
+        auto f = call(h, "finish_session", finish(id, score, review, retried, minute));
+        ASSERT_TRUE(f.is_ok()) << f.status().to_string();
+      }
+    };
+    mk("Summarise a.txt", 0.9, "approved", true, 1);   // 1: DPO pair, group A
+    mk("Summarise a.txt", 0.5, "approved", false, 2);  // 2: group A
+    mk("Summarise a.txt", 0.7, "pending", false, 3);   // 3: pending -> not exported by default
+    mk("List b/", 0.6, "approved", false, 4);          // 4: group B
+    mk("Crashed task", 0.0, "pending", false, 5, false);  // 5: stays running -> never exported
+    store_ = data::Store::open(handle(), store_options()).value();
+  }
+
+  std::string export_to(data::ExportFormat f, const data::ExportFilters& filters = {}) {
+    data::ExportOptions o;
+    o.format = f;
+    o.output = dir_ / ("out-" + std::string(data::export_format_name(f)) + ".jsonl");
+    o.filters = filters;
+    auto r = data::export_sessions(*store_, o);
+    EXPECT_TRUE(r.is_ok()) << r.status().to_string();
+    std::ifstream in(o.output);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+  void check_golden(data::ExportFormat f) {
+    std::string got = export_to(f);
+    std::string path = std::string(ATLAS_TEST_SOURCE_DIR) + "/tests/integration/storage/golden/" +
+                       std::string(data::export_format_name(f)) + ".jsonl";
+    if (std::getenv("ATLAS_UPDATE_GOLDEN") && GetParam() == "sqlite") {
+      std::ofstream(path) << got;
+      GTEST_SKIP() << "golden file rewritten: " << path;
+    }
+    std::ifstream in(path);
+    ASSERT_TRUE(in.good()) << "missing golden file " << path << " (run with ATLAS_UPDATE_GOLDEN=1)";
+    std::stringstream want_ss;
+    want_ss << in.rdbuf();
+    std::istringstream got_lines(got), want_lines(want_ss.str());
+    std::string g, w;
+    int n = 0;
+    while (std::getline(want_lines, w)) {
+      ++n;
+      ASSERT_TRUE(static_cast<bool>(std::getline(got_lines, g))) << "export has fewer lines than the golden file";
+      auto gd = json::parse(g, "export line");
+      auto wd = json::parse(w, "golden line");
+      ASSERT_TRUE(gd.is_ok() && wd.is_ok());
+      EXPECT_TRUE(*gd == *wd) << "line " << n << " differs\n got: " << g << "\nwant: " << w;
+    }
+    EXPECT_FALSE(static_cast<bool>(std::getline(got_lines, g))) << "export has more lines than the golden file: " << g;
+  }
+
+  std::shared_ptr<data::Store> store_;
+};
+
+TEST_P(ExportGolden, AtlasJsonl) { check_golden(data::ExportFormat::kAtlasJsonl); }
+TEST_P(ExportGolden, TrlSft) { check_golden(data::ExportFormat::kTrlSft); }
+TEST_P(ExportGolden, TrlGrpo) { check_golden(data::ExportFormat::kTrlGrpo); }
+TEST_P(ExportGolden, TrlDpo) { check_golden(data::ExportFormat::kTrlDpo); }
+TEST_P(ExportGolden, OpenAiFt) { check_golden(data::ExportFormat::kOpenAiFt); }
+
+TEST_P(ExportGolden, PendingAndRunningSessionsAreNotExportedByDefault) {
+  std::string out = export_to(data::ExportFormat::kAtlasJsonl);
+  EXPECT_EQ(out.find("\"pending\""), std::string::npos);
+  EXPECT_EQ(out.find("Crashed task"), std::string::npos);
+  size_t lines = std::count(out.begin(), out.end(), '\n');
+  EXPECT_EQ(lines, 3u);  // sessions 1, 2, 4
+  data::ExportFilters all;
+  all.review_statuses = std::nullopt;  // --include-all-statuses
+  std::string every = export_to(data::ExportFormat::kAtlasJsonl, all);
+  EXPECT_EQ(std::count(every.begin(), every.end(), '\n'), 4);  // + pending; running never
+  EXPECT_EQ(every.find("Crashed task"), std::string::npos);
+}
+
+TEST_P(ExportGolden, FiltersApplyBeforeTheLimit) {
+  data::ExportFilters f;
+  f.min_reward = 0.55;
+  f.limit = 2;
+  std::string out = export_to(data::ExportFormat::kAtlasJsonl, f);
+  ASSERT_EQ(std::count(out.begin(), out.end(), '\n'), 2);  // sessions 1 (0.9) and 4 (0.6); 2 is 0.5
+  EXPECT_NE(out.find("\"session_id\":\"1\""), std::string::npos);
+  EXPECT_NE(out.find("\"session_id\":\"4\""), std::string::npos);
+}
+
+TEST_P(ExportGolden, ZeroMatchesWritesNothing) {
+  data::ExportFilters f;
+  f.learning_key = "no-such-key";
+  data::ExportOptions o;
+  o.output = dir_ / "empty.jsonl";
+  o.filters = f;
+  auto r = data::export_sessions(*store_, o);
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_EQ(r->records, 0u);
+  EXPECT_FALSE(std::filesystem::exists(o.output));
+}
+
+TEST_P(ExportGolden, AtlasRecordsCarryRealStepRewardsAndOrderedEvents) {
+  std::string out = export_to(data::ExportFormat::kAtlasJsonl);
+  std::istringstream lines(out);
+  std::string first;
+  std::getline(lines, first);
+  auto d = json::parse(first);
+  ASSERT_TRUE(d.is_ok());
+  for (const char* k : {"task", "final_answer", "plan", "steps", "session_metadata", "execution_mode", "review_status",
+                        "reward_stats", "reward_audit", "session_reward", "student_learning", "learning_key",
+                        "teacher_notes", "reward_summary", "trajectory_events"})
+    EXPECT_TRUE(d->HasMember(k)) << k;
+  EXPECT_DOUBLE_EQ((*d)["steps"][0]["reward"]["score"].GetDouble(), 0.9);
+  EXPECT_EQ((*d)["steps"][0]["reward"]["judges"][0]["identifier"], "process");
+  const auto& ev = (*d)["trajectory_events"];
+  ASSERT_EQ(ev.Size(), 3u);
+  EXPECT_LT(ev[0]["id"].GetInt64(), ev[1]["id"].GetInt64());
+  EXPECT_EQ(std::string(ev[0]["name"].GetString()), "start");
+  EXPECT_EQ(std::string(ev[2]["name"].GetString()), "end");
+  EXPECT_FALSE((*d)["session_metadata"].HasMember("trajectory_events"));  // not duplicated
+}
+
+TEST_P(ExportGolden, ToolCallArgumentsAreObjectsForTrlAndStringsForOpenAi) {
+  auto first_line = [](const std::string& s) { return s.substr(0, s.find('\n')); };
+  auto trl = json::parse(first_line(export_to(data::ExportFormat::kTrlSft)));
+  auto oai = json::parse(first_line(export_to(data::ExportFormat::kOpenAiFt)));
+  ASSERT_TRUE(trl.is_ok() && oai.is_ok());
+  const auto& tcall = (*trl)["messages"][1]["tool_calls"][0]["function"];
+  EXPECT_TRUE(tcall["arguments"].IsObject());
+  EXPECT_EQ(std::string(tcall["arguments"]["path"].GetString()), "a.txt");
+  const auto& ocall = (*oai)["messages"][1]["tool_calls"][0]["function"];
+  ASSERT_TRUE(ocall["arguments"].IsString());
+  EXPECT_EQ(std::string(ocall["arguments"].GetString()), R"({"path":"a.txt"})");
+  EXPECT_EQ(std::string((*trl)["tools"][0]["function"]["name"].GetString()), "fs__read_file");
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ExportGolden, ::testing::Values("sqlite", "postgresql"), backend_name);
+
+}  // namespace
+}  // namespace atlas::test

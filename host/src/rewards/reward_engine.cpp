@@ -126,6 +126,8 @@ Result<RewardOutcome> RewardEngine::judge_session(const SessionEvidence& session
   opt.hooks = hooks;
   opt.session_id = session.session_id;
   run_cascades(jobs, opt);
+  // A cancelled session gets no reward rather than the synthetic 0.0 of failed judges.
+  if (hooks.cancelled && hooks.cancelled()) return cancelled("reward judging was cancelled");
 
   std::vector<CascadeJob*> all;
   for (auto& j : jobs) all.push_back(j.get());
@@ -189,12 +191,19 @@ std::vector<StepRewardOutcome> RewardEngine::judge_steps(const SessionEvidence& 
     return true;
   };
   run_cascades(jobs, opt);
+  const bool was_cancelled = hooks.cancelled && hooks.cancelled();
 
   std::vector<std::vector<CascadeJob*>> by_step(steps.size());
   for (size_t j = 0; j < jobs.size(); ++j) by_step[step_of_job[j]].push_back(jobs[j].get());
   const std::string now = clock::now_iso8601();
   for (size_t i = 0; i < steps.size(); ++i) {
     if (!outcomes[i].judged) continue;
+    if (was_cancelled) {
+      outcomes[i].judged = false;
+      outcomes[i].skip_reason = "cancelled";
+      outcomes[i].reward_json = skipped_step_reward(steps[i].step_id, "cancelled");
+      continue;
+    }
     PayloadContext ctx;
     ctx.level = "step";
     ctx.step_id = steps[i].step_id;

@@ -191,7 +191,7 @@ struct RewardOutcome {
 struct StepRewardOutcome {
   int64_t step_id = 0;
   bool judged = false;
-  std::string skip_reason;             // "budget" | "not_executed" | "no_step_judges" | "" when judged
+  std::string skip_reason;             // "budget" | "not_executed" | "no_step_judges" | "cancelled" | ""
   std::optional<RewardOutcome> reward;
   // Always set: the step's `evaluation.reward` in Atlas's reward shape; for a skipped step the
   // Atlas placeholder {"score":0.0,"judges":[],"rationale":"skipped","raw":{"skipped":true,"reason":...}}.
@@ -217,7 +217,8 @@ class RewardEngine {
 
   // Session reward from the configured session judges. FAILED_PRECONDITION when none is
   // configured. Judges that produce no valid sample contribute Atlas's synthetic sample
-  // (score 0.0, uncertainty 1.0): that is a reward, not an error.
+  // (score 0.0, uncertainty 1.0): that is a reward, not an error. CANCELLED when
+  // hooks.cancelled() turned true while judging.
   Result<RewardOutcome> judge_session(const SessionEvidence& session, const EngineHooks& hooks = {}) const;
 
   // Step rewards, one outcome per input step in the same order. All admitted steps' samples run

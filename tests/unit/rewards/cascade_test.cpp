@@ -337,3 +337,28 @@ TEST(Cascade, CreateNamesTheFailingJudge) {
 
 }  // namespace
 }  // namespace atlas::rewards
+
+namespace atlas::rewards {
+namespace {
+
+TEST(Cascade, CancelledSessionGetsNoReward) {
+  testing::FakeJudge fake;
+  fake.respond = testing::by_temperature(0.8, 0.8, 0.8, 0.1);
+  std::atomic<bool> stop{false};
+  EngineHooks hooks;
+  hooks.cancelled = [&] { return stop.load(); };
+  RewardEngine engine(RewardSettings{}, {fake.bind(outcome_spec())}, {fake.bind(outcome_spec())});
+  stop = true;
+  auto out = engine.judge_session(session(), hooks);
+  ASSERT_FALSE(out.is_ok());
+  EXPECT_EQ(out.status().code(), StatusCode::kCancelled);
+  StepEvidence step;
+  step.step_id = 1;
+  auto steps = engine.judge_steps(session(), {step}, hooks);
+  EXPECT_FALSE(steps[0].judged);
+  EXPECT_EQ(steps[0].skip_reason, "cancelled");
+  EXPECT_EQ(fake.calls.load(), 0);  // nothing was sent once cancelled
+}
+
+}  // namespace
+}  // namespace atlas::rewards

@@ -16,5 +16,6 @@ int run_export(const Args& args);
 int run_train(const Args& args);
 int run_report(const Args& args);
 int run_scan(const Args& args);
+int run_mock_llm(const Args& args);
 
 }  // namespace atlas::cli

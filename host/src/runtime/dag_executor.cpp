@@ -69,7 +69,7 @@ std::vector<StepRun> run_dag(const Plan& plan, const DagOptions& options, const 
         const Status& st = shared->results[i];
         if (st.is_ok()) {
           runs[i].state = StepRun::State::kSucceeded;
-        } else if (st.code() == StatusCode::kDeadlineExceeded && now >= deadline_ms[i]) {
+        } else if (st.code() == StatusCode::kDeadlineExceeded || now >= deadline_ms[i]) {
           runs[i].state = StepRun::State::kTimedOut;
           runs[i].reason = "step exceeded its timeout of " + std::to_string(options.step_timeout_seconds) + " s";
         } else {

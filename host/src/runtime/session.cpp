@@ -402,6 +402,9 @@ Status Session::run_step(StepState& st, bool validate, const std::string& prior_
         st.status = "failed";
         st.reason = out.status().to_string();
       }
+      // A call cut short by the step's deadline is a timeout, whatever code the adapter chose.
+      if (control.deadline_unix_ms > 0 && clock::now_unix_ms() + 50 >= control.deadline_unix_ms)
+        return deadline_exceeded("step " + sid + ": " + out.status().to_string());
       return out.status();
     }
     Attempt at;

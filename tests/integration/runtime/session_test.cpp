@@ -1,0 +1,373 @@
+// Sessions through the real loop: real plugins (openai adapter, llm judge, probes, soci
+// storage) loaded from the build tree, model replies from mock-llm over loopback.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "config/loader.hpp"
+#include "data/store.hpp"
+#include "plugin/registry.hpp"
+#include "runtime/learning.hpp"
+#include "runtime/runtime.hpp"
+#include "support/mock_llm_fixture.hpp"
+
+namespace fs = std::filesystem;
+
+namespace atlas::runtime {
+namespace {
+
+const char* kJudgeAndLearningRules = R"(
+  {"name":"judge","match":{"system_contains":"impartial evaluator"},"response":{"json":{"score":0.8,"uncertainty":0.1,"rationale":"ok","principles":[]}}},
+  {"name":"arbiter","match":{"system_contains":"senior arbiter"},"response":{"json":{"score":0.8,"uncertainty":0.1,"rationale":"ok","principles":[]}}},
+  {"name":"learning","match":{"system_contains":"You maintain the playbook"},"response":{"json":{"student_pamphlet":"Always cite the line.",
+     "teacher_pamphlet":"Ask for lines.","playbook_entries":[{"audience":"student","cue":{"type":"keyword","pattern":"review"},
+     "action":{"imperative":"Cite the line of each finding"},"expected_effect":"precise answers",
+     "scope":{"category":"reinforcement","constraints":"reviews"}}]}}})";
+
+std::string scenario(const std::string& rules) {
+  return std::string(R"({"default":"echo","rules":[)") + rules + "," + kJudgeAndLearningRules + "]}";
+}
+
+fs::path temp_dir(const std::string& name) {
+  fs::path p = fs::temp_directory_path() / ("atlas-rt-" + name + "-" + std::to_string(::getpid()));
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p;
+}
+
+std::string config_text(const testing::MockLlm& mock, const std::string& extra, const std::string& storage_url = "") {
+  std::string base = mock.openai_base();
+  auto model = [&](const std::string& section) {
+    return "[" + section + "]\nprovider = \"openai\"\nmodel = \"mock-model\"\napi_key_env = \"ATLAS_MOCK_LLM_UNSET_KEY\"\napi_base = \"" +
+           base + "\"\ntimeout_seconds = 30\n\n";
+  };
+  std::string t = "[agent]\nadapter = \"openai\"\nname = \"reviewer\"\nsystem_prompt = \"You review code.\"\n\n";
+  t += model("student.llm") + model("teacher.llm") + model("rewards.small_model") + model("rewards.large_model") +
+       model("learning.llm") + model("routing.probe_llm");
+  t += extra + "\n";
+  if (storage_url.empty()) t += "[storage]\nenabled = false\n";
+  else t += "[storage]\ndatabase_url = \"" + storage_url + "\"\n";
+  return t;
+}
+
+std::unique_ptr<Runtime> make_runtime(const std::string& toml, std::vector<Event>* events = nullptr,
+                                      std::mutex* mu = nullptr) {
+  auto cfg = config::parse_config(toml, "test.toml");
+  EXPECT_TRUE(cfg.is_ok()) << cfg.status().message();
+  if (!cfg) return nullptr;
+  RuntimeOptions ro;
+  ro.use_default_plugin_dirs = false;
+  ro.plugin_dirs = {ATLAS_TEST_PLUGIN_DIR};
+  if (events) ro.on_event = [events, mu](const Event& e) {
+    std::lock_guard<std::mutex> g(*mu);
+    events->push_back(e);
+  };
+  auto rt = Runtime::create(std::move(*cfg), ro);
+  EXPECT_TRUE(rt.is_ok()) << rt.status().to_string();
+  if (!rt) return nullptr;
+  return std::move(*rt);
+}
+
+std::string role_of(const mock::RecordedRequest& r) {
+  auto it = r.headers.find("x-atlas-role");
+  return it == r.headers.end() ? "" : it->second;
+}
+
+// Roles of the requests, judges (reward phase) and learning left out.
+std::vector<std::string> lane_roles(const testing::MockLlm& mock) {
+  std::vector<std::string> out;
+  for (const auto& r : mock.requests("openai.chat")) {
+    std::string role = role_of(r);
+    if (role == "judge" || role == "arbiter" || role == "learning") continue;
+    out.push_back(role);
+  }
+  return out;
+}
+
+std::vector<mock::RecordedRequest> requests_with_role(const testing::MockLlm& mock, const std::string& role) {
+  std::vector<mock::RecordedRequest> out;
+  for (const auto& r : mock.requests("openai.chat"))
+    if (role_of(r) == role) out.push_back(r);
+  return out;
+}
+
+TEST(RuntimeSession, AutoLaneCallsOnlyTheStudent) {
+  testing::MockLlm mock(scenario(R"({"name":"s","match":{"system_contains":"You are the student agent"},"response":{"text":"answer A","usage":{"prompt_tokens":11,"completion_tokens":7}}})"));
+  auto rt = make_runtime(config_text(mock, "[orchestration]\nforced_mode = \"auto\"\n"));
+  ASSERT_TRUE(rt);
+  SessionReport r = rt->run({"Review this code", "{}", ""});
+  EXPECT_EQ(r.status, "succeeded") << r.error;
+  EXPECT_EQ(r.lane, "auto");
+  EXPECT_EQ(r.final_answer, "answer A");
+  EXPECT_EQ(lane_roles(mock), (std::vector<std::string>{"student"}));
+  EXPECT_EQ(r.tokens["student"].total_tokens, 18);
+  EXPECT_EQ(r.tokens.count("teacher"), 0u);
+  ASSERT_TRUE(r.reward.has_value());
+  EXPECT_NEAR(*r.reward, 0.8, 1e-9);
+  EXPECT_GT(r.tokens["judge"].calls, 0);
+}
+
+TEST(RuntimeSession, PairedLaneRetriesWithTheTeachersGuidance) {
+  testing::MockLlm mock(scenario(R"(
+    {"name":"retry","match":{"system_contains":"You are the student agent","last_user_contains":"MENTION-LINE-7"},"response":{"text":"line 7 builds SQL from input"}},
+    {"name":"first","match":{"system_contains":"You are the student agent"},"response":{"text":"draft answer"}},
+    {"name":"reject","match":{"system_contains":"You are the teacher","last_user_contains":"draft answer"},"response":{"json":{"valid":false,"guidance":"MENTION-LINE-7"}}},
+    {"name":"accept","match":{"system_contains":"You are the teacher"},"response":{"json":{"valid":true,"guidance":null}}})"));
+  auto rt = make_runtime(config_text(mock, "[orchestration]\nforced_mode = \"paired\"\nmax_retries = 3\n"));
+  ASSERT_TRUE(rt);
+  SessionReport r = rt->run({"Review this code", "{}", ""});
+  EXPECT_EQ(r.status, "succeeded") << r.error;
+  EXPECT_EQ(lane_roles(mock), (std::vector<std::string>{"student", "teacher", "student", "teacher"}));
+  EXPECT_EQ(r.final_answer, "line 7 builds SQL from input");
+  ASSERT_EQ(r.steps.size(), 1u);
+  EXPECT_EQ(r.steps[0].attempts, 2);
+  EXPECT_EQ(r.steps[0].status, "passed");
+  EXPECT_GT(r.tokens["teacher"].calls, 1);
+}
+
+TEST(RuntimeSession, PairedLaneValidatesEveryAttemptUpToMaxRetries) {
+  testing::MockLlm mock(scenario(R"(
+    {"name":"s","match":{"system_contains":"You are the student agent"},"response":{"text":"never good"}},
+    {"name":"t","match":{"system_contains":"You are the teacher"},"response":{"json":{"valid":false,"guidance":"try harder"}}})"));
+  auto rt = make_runtime(config_text(mock, "[orchestration]\nforced_mode = \"paired\"\nmax_retries = 2\n"));
+  ASSERT_TRUE(rt);
+  SessionReport r = rt->run({"Review this code", "{}", ""});
+  // 3 attempts, and the last one is validated too (Atlas never validates its last attempt).
+  EXPECT_EQ(lane_roles(mock),
+            (std::vector<std::string>{"student", "teacher", "student", "teacher", "student", "teacher"}));
+  ASSERT_EQ(r.steps.size(), 1u);
+  EXPECT_EQ(r.steps[0].status, "failed");
+  EXPECT_EQ(r.final_answer, "never good");
+}
+
+TEST(RuntimeSession, UnparsableTeacherReplyIsAnInvalidVerdictNotACrash) {
+  testing::MockLlm mock(scenario(R"(
+    {"name":"s","match":{"system_contains":"You are the student agent"},"response":{"text":"an answer"}},
+    {"name":"t","match":{"system_contains":"You are the teacher"},"response":{"text":"I cannot decide, sorry."}})"));
+  auto rt = make_runtime(config_text(mock, "[orchestration]\nforced_mode = \"paired\"\nmax_retries = 1\n"));
+  ASSERT_TRUE(rt);
+  SessionReport r = rt->run({"Review this code", "{}", ""});
+  EXPECT_EQ(r.status, "succeeded") << r.error;
+  EXPECT_EQ(r.steps[0].attempts, 2);
+}
+
+const char* kDiamondPlan = R"({"name":"plan","match":{"system_contains":"must plan"},"response":{"json":{"steps":[
+   {"id":1,"description":"collect inputs","depends_on":[]},
+   {"id":2,"description":"check branch B","depends_on":[1]},
+   {"id":3,"description":"check branch C","depends_on":[1]},
+   {"id":4,"description":"combine","depends_on":[2,3]}]}}})";
+
+TEST(RuntimeSession, CoachDiamondRunsItsMiddleStepsConcurrently) {
+  const int latency = 400;
+  std::string rules = std::string(kDiamondPlan) + R"(,
+    {"name":"synth","match":{"system_contains":"writing the final answer"},"response":{"text":"FINAL"}},
+    {"name":"s2","match":{"system_contains":"You are the student agent","last_user_contains":"Step 2:"},"response":{"text":"result B","latency_ms":)" +
+                      std::to_string(latency) + R"(}},
+    {"name":"s3","match":{"system_contains":"You are the student agent","last_user_contains":"Step 3:"},"response":{"text":"result C","latency_ms":)" +
+                      std::to_string(latency) + R"(}},
+    {"name":"s","match":{"system_contains":"You are the student agent"},"response":{"text":"step done"}},
+    {"name":"review","match":{"system_contains":"Review the student's plan"},"response":{"json":{"steps":[],"concerns":null}}},
+    {"name":"t","match":{"system_contains":"You are the teacher"},"response":{"json":{"valid":true}}})";
+  testing::MockLlm mock(scenario(rules));
+  std::vector<Event> events;
+  std::mutex mu;
+  auto rt = make_runtime(config_text(mock, "[orchestration]\nforced_mode = \"coach\"\nmax_parallel_steps = 4\n"), &events, &mu);
+  ASSERT_TRUE(rt);
+  SessionReport r = rt->run({"Review this code", "{}", ""});
+  ASSERT_EQ(r.status, "succeeded") << r.error;
+  EXPECT_EQ(r.lane, "coach");
+  EXPECT_EQ(r.final_answer, "FINAL");
+  ASSERT_EQ(r.steps.size(), 4u);
+  for (const auto& s : r.steps) EXPECT_EQ(s.status, "passed") << s.id << " " << s.reason;
+  // Both middle requests reached the mock before either could have been answered.
+  double t2 = -1, t3 = -1;
+  std::string step4_body, synth_body;
+  for (const auto& q : requests_with_role(mock, "student")) {
+    if (q.body.find("Step 2:") != std::string::npos) t2 = q.received_monotonic;
+    if (q.body.find("Step 3:") != std::string::npos) t3 = q.received_monotonic;
+    if (q.body.find("Step 4:") != std::string::npos) step4_body = q.body;
+    if (q.body.find("writing the final answer") != std::string::npos) synth_body = q.body;
+  }
+  ASSERT_GE(t2, 0);
+  ASSERT_GE(t3, 0);
+  EXPECT_LT(std::abs(t2 - t3), latency / 1000.0 * 0.9) << "steps 2 and 3 were serialised";
+  // Step start/end events overlap too.
+  auto find_us = [&](std::string_view type, const std::string& step) {
+    std::lock_guard<std::mutex> g(mu);
+    for (const auto& e : events)
+      if (e.type == type && e.step_id == step) return e.timestamp_us;
+    return int64_t{-1};
+  };
+  EXPECT_LT(find_us(event_type::kStepStart, "3"), find_us(event_type::kStepEnd, "2"));
+  EXPECT_LT(find_us(event_type::kStepStart, "2"), find_us(event_type::kStepEnd, "3"));
+  // Step 4 sees the validated results of its dependencies; the synthesis sees all results.
+  EXPECT_NE(step4_body.find("result B"), std::string::npos);
+  EXPECT_NE(step4_body.find("result C"), std::string::npos);
+  EXPECT_NE(synth_body.find("result B"), std::string::npos);
+  // Sequence: plan, review, then steps; the teacher validated every step.
+  auto roles = lane_roles(mock);
+  ASSERT_GE(roles.size(), 2u);
+  EXPECT_EQ(roles[0], "student");
+  EXPECT_EQ(roles[1], "teacher");
+  EXPECT_EQ(requests_with_role(mock, "teacher").size(), 1u + 4u);
+}
+
+TEST(RuntimeSession, StepTimeoutFailsTheStepAndSkipsItsDependents) {
+  std::string rules = std::string(kDiamondPlan) + R"(,
+    {"name":"synth","match":{"system_contains":"writing the final answer"},"response":{"text":"PARTIAL"}},
+    {"name":"slow","match":{"system_contains":"You are the student agent","last_user_contains":"Step 2:"},"response":{"text":"late","latency_ms":5000}},
+    {"name":"s","match":{"system_contains":"You are the student agent"},"response":{"text":"step done"}},
+    {"name":"review","match":{"system_contains":"Review the student's plan"},"response":{"json":{"steps":[]}}},
+    {"name":"t","match":{"system_contains":"You are the teacher"},"response":{"json":{"valid":true}}})";
+  testing::MockLlm mock(scenario(rules));
+  auto rt = make_runtime(config_text(mock, "[orchestration]\nforced_mode = \"coach\"\nstep_timeout_seconds = 0.6\n"));
+  ASSERT_TRUE(rt);
+  SessionReport r = rt->run({"Review this code", "{}", ""});
+  ASSERT_EQ(r.steps.size(), 4u);
+  EXPECT_EQ(r.steps[0].status, "passed");
+  EXPECT_EQ(r.steps[1].status, "timeout");
+  EXPECT_NE(r.steps[1].reason.find("timeout"), std::string::npos);
+  EXPECT_EQ(r.steps[2].status, "passed");
+  EXPECT_EQ(r.steps[3].status, "skipped");
+  EXPECT_NE(r.steps[3].reason.find("dependency step 2"), std::string::npos);
+  EXPECT_EQ(r.status, "succeeded") << r.error;
+  EXPECT_EQ(r.final_answer, "PARTIAL");
+  EXPECT_LT(r.seconds, 4.5) << "the session waited for the hung step";
+}
+
+TEST(RuntimeSession, CyclicPlanFallsBackToOneStep) {
+  testing::MockLlm mock(scenario(R"(
+    {"name":"plan","match":{"system_contains":"must plan"},"response":{"json":{"steps":[
+       {"id":1,"description":"a","depends_on":[2]},{"id":2,"description":"b","depends_on":[1]}]}}},
+    {"name":"s","match":{"system_contains":"You are the student agent"},"response":{"text":"whole task done"}},
+    {"name":"review","match":{"system_contains":"Review the student's plan"},"response":{"json":{"steps":[]}}},
+    {"name":"t","match":{"system_contains":"You are the teacher"},"response":{"json":{"valid":true}}})"));
+  std::vector<Event> events;
+  std::mutex mu;
+  auto rt = make_runtime(config_text(mock, "[orchestration]\nforced_mode = \"coach\"\n"), &events, &mu);
+  ASSERT_TRUE(rt);
+  SessionReport r = rt->run({"Review this code", "{}", ""});
+  EXPECT_EQ(r.status, "succeeded") << r.error;
+  EXPECT_TRUE(r.plan_fallback);
+  EXPECT_NE(r.plan_fallback_reason.find("cycle"), std::string::npos) << r.plan_fallback_reason;
+  ASSERT_EQ(r.steps.size(), 1u);
+  EXPECT_EQ(r.final_answer, "whole task done");
+  bool fallback_event = false;
+  for (const auto& e : events) fallback_event |= e.type == event_type::kPlan && e.name == "fallback";
+  EXPECT_TRUE(fallback_event);
+}
+
+TEST(RuntimeSession, StorageHistoryPlaybookAndProbeFailingOpen) {
+  fs::path dir = temp_dir("probe");
+  std::string url = "sqlite://" + (dir / "atlas.db").string();
+  testing::MockLlm mock(scenario(R"(
+    {"name":"probe","match":{"system_contains":"You decide how much supervision"},"response":{"fault":"server_error"}},
+    {"name":"s","match":{"system_contains":"You are the student agent"},"response":{"text":"an answer"}},
+    {"name":"t","match":{"system_contains":"You are the teacher"},"response":{"json":{"valid":true}}})"));
+  auto rt = make_runtime(config_text(mock, "[routing]\nprobe = \"llm\"\nfallback_mode = \"paired\"\n[review]\nrequire_approval = false\n", url));
+  ASSERT_TRUE(rt);
+  std::string md = R"({"learning_key_override":"shared-key"})";
+  SessionReport first = rt->run({"Review this code", md, ""});
+  ASSERT_EQ(first.status, "succeeded") << first.error;
+  EXPECT_TRUE(first.stored);
+  EXPECT_EQ(first.lane_source, "no_learning_history");
+  EXPECT_EQ(first.review_status, "approved");
+  rt->wait_for_background();  // the playbook of the first session is written
+  SessionReport second = rt->run({"Review other code", md, ""});
+  ASSERT_EQ(second.status, "succeeded") << second.error;
+  EXPECT_EQ(second.learning_key, "shared-key");
+  EXPECT_EQ(second.lane, "paired");
+  EXPECT_EQ(second.lane_source, "probe_fallback") << "the probe's failure must fail open";
+  EXPECT_FALSE(requests_with_role(mock, "probe").empty());
+  EXPECT_EQ(second.applied_playbook_version, 1);
+  bool injected = false;
+  for (const auto& q : requests_with_role(mock, "student"))
+    if (q.body.find("Review other code") != std::string::npos &&
+        q.body.find(">>> Student Playbook >>>") != std::string::npos && q.body.find("Always cite the line.") != std::string::npos)
+      injected = true;
+  EXPECT_TRUE(injected) << "the learnt playbook was not injected into the next session's prompt";
+  rt.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir / "atlas.db").string().c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT count(*), sum(status='succeeded') FROM sessions", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(st, 0), 2);
+  EXPECT_EQ(sqlite3_column_int(st, 1), 2);
+  sqlite3_finalize(st);
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT count(*) FROM trajectory_events", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_GT(sqlite3_column_int(st, 0), 10);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  fs::remove_all(dir);
+}
+
+TEST(RuntimeLearning, ConcurrentSynthesesLoseNoEntries) {
+  fs::path dir = temp_dir("learn");
+  plugin::Registry reg;
+  plugin::RegistryOptions ro;
+  ro.use_default_dirs = false;
+  ro.dirs = {ATLAS_TEST_PLUGIN_DIR};
+  ASSERT_TRUE(reg.discover(ro).is_ok());
+  auto handle = reg.create_storage("soci", R"({"database_url":"sqlite://)" + (dir / "l.db").string() + "\"}");
+  ASSERT_TRUE(handle.is_ok()) << handle.status().to_string();
+  data::StoreOptions so;
+  so.spool_path = dir / "spool.jsonl";
+  auto store = data::Store::open(*handle, so);
+  ASSERT_TRUE(store.is_ok()) << store.status().to_string();
+  config::LearningConfig cfg;
+  const int kWriters = 6;
+  std::vector<std::thread> threads;
+  std::vector<int> attempts(kWriters, 0);
+  for (int i = 0; i < kWriters; ++i) {
+    threads.emplace_back([&, i] {
+      SynthesisRequest req;
+      req.learning_key = "k";
+      req.session_id = std::to_string(i);
+      json::Document syn;
+      std::string text = R"({"playbook_entries":[{"id":"entry-)" + std::to_string(i) +
+                         R"(","cue":{"type":"keyword","pattern":"p"},"action":{"imperative":"do )" + std::to_string(i) + R"("}}]})";
+      syn.Parse(text.c_str());
+      auto out = store_synthesis(**store, cfg, req, syn);
+      EXPECT_TRUE(out.is_ok()) << out.status().to_string();
+      if (out) attempts[i] = out->write_attempts;
+    });
+  }
+  for (auto& t : threads) t.join();
+  auto state = (*store)->learning_get("k");
+  ASSERT_TRUE(state.is_ok());
+  EXPECT_EQ(state->version, kWriters);
+  for (int i = 0; i < kWriters; ++i)
+    EXPECT_NE(state->metadata_json.find("\"entry-" + std::to_string(i) + "\""), std::string::npos) << "entry " << i << " lost";
+  store->reset();
+  fs::remove_all(dir);
+}
+
+TEST(Quickstart, RunsEndToEndAgainstTheBundledScenario) {
+  fs::path dir = temp_dir("quickstart");
+  std::string cmd = "cd '" + dir.string() + "' && env -u OPENAI_API_KEY -u OPENAI_BASE_URL -u ANTHROPIC_API_KEY -u GEMINI_API_KEY '" +
+                    std::string(ATLAS_TEST_BIN_DIR) + "/atlas-host' quickstart 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  std::array<char, 4096> buf;
+  while (size_t n = std::fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+  int status = ::pclose(p);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << out;
+  EXPECT_NE(out.find("SCRIPTED"), std::string::npos) << out;
+  EXPECT_NE(out.find("Learning progression"), std::string::npos) << out;
+  EXPECT_NE(out.find("playbook"), std::string::npos) << out;
+  EXPECT_TRUE(fs::exists(dir / ".atlas" / "atlas.db"));
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace atlas::runtime

@@ -1,0 +1,104 @@
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "runtime/dag_executor.hpp"
+
+namespace atlas::runtime {
+namespace {
+
+Plan diamond() {
+  auto p = parse_plan(R"({"steps":[{"id":1,"description":"a"},{"id":2,"description":"b","depends_on":[1]},
+                                   {"id":3,"description":"c","depends_on":[1]},{"id":4,"description":"d","depends_on":[2,3]}]})");
+  return *p;
+}
+
+// Steps 2 and 3 each wait until the other has started: if the executor ran them one after the
+// other, the first would give up waiting and the test fails.
+TEST(DagExecutor, DiamondMiddleStepsRunConcurrently) {
+  Plan plan = diamond();
+  std::mutex mu;
+  std::condition_variable cv;
+  int middle_started = 0;
+  std::vector<int> order;
+  auto body = [&](size_t i, const StepControl&) -> Status {
+    int id = plan.steps[i].id;
+    std::unique_lock<std::mutex> lock(mu);
+    order.push_back(id);
+    if (id == 2 || id == 3) {
+      ++middle_started;
+      cv.notify_all();
+      if (!cv.wait_for(lock, std::chrono::seconds(10), [&] { return middle_started == 2; }))
+        return internal_error("the other middle step never started");
+    }
+    return Status::ok();
+  };
+  DagOptions opts;
+  opts.max_parallel = 4;
+  auto runs = run_dag(plan, opts, body);
+  for (const auto& r : runs) EXPECT_EQ(r.state, StepRun::State::kSucceeded) << r.reason;
+  ASSERT_EQ(order.size(), 4u);
+  EXPECT_EQ(order.front(), 1);
+  EXPECT_EQ(order.back(), 4);
+  EXPECT_GE(runs[3].started_us, std::max(runs[1].ended_us, runs[2].ended_us));
+}
+
+TEST(DagExecutor, TimedOutStepSkipsDependentsButNotIndependentSteps) {
+  Plan plan = diamond();
+  std::mutex mu;
+  std::condition_variable cv;
+  bool released = false;
+  auto body = [&](size_t i, const StepControl& c) -> Status {
+    if (plan.steps[i].id != 2) return Status::ok();
+    // Step 2 hangs until told to stop (the executor sets the flag at the deadline).
+    std::unique_lock<std::mutex> lock(mu);
+    while (!c.should_stop() && !released) cv.wait_for(lock, std::chrono::milliseconds(5));
+    return deadline_exceeded("stopped");
+  };
+  DagOptions opts;
+  opts.step_timeout_seconds = 0.2;
+  auto runs = run_dag(plan, opts, body);
+  EXPECT_EQ(runs[0].state, StepRun::State::kSucceeded);
+  EXPECT_EQ(runs[1].state, StepRun::State::kTimedOut);
+  EXPECT_NE(runs[1].reason.find("timeout"), std::string::npos);
+  EXPECT_EQ(runs[2].state, StepRun::State::kSucceeded);
+  EXPECT_EQ(runs[3].state, StepRun::State::kSkipped);
+  EXPECT_NE(runs[3].reason.find("dependency step 2"), std::string::npos);
+}
+
+TEST(DagExecutor, FailureIsRecordedWithReason) {
+  Plan plan = diamond();
+  auto runs = run_dag(plan, DagOptions{}, [&](size_t i, const StepControl&) -> Status {
+    return plan.steps[i].id == 1 ? unavailable("adapter down") : Status::ok();
+  });
+  EXPECT_EQ(runs[0].state, StepRun::State::kFailed);
+  EXPECT_NE(runs[0].reason.find("adapter down"), std::string::npos);
+  for (int i = 1; i < 4; ++i) EXPECT_EQ(runs[i].state, StepRun::State::kSkipped);
+}
+
+TEST(DagExecutor, MaxParallelBoundsConcurrency) {
+  auto p = parse_plan(R"({"steps":[{"id":1,"description":"a"},{"id":2,"description":"b"},{"id":3,"description":"c"},
+                                   {"id":4,"description":"d"}]})");
+  std::mutex mu;
+  int running = 0, peak = 0;
+  DagOptions opts;
+  opts.max_parallel = 2;
+  auto runs = run_dag(*p, opts, [&](size_t, const StepControl&) -> Status {
+    {
+      std::lock_guard<std::mutex> g(mu);
+      peak = std::max(peak, ++running);
+    }
+    std::this_thread::yield();
+    std::lock_guard<std::mutex> g(mu);
+    --running;
+    return Status::ok();
+  });
+  EXPECT_LE(peak, 2);
+  for (const auto& r : runs) EXPECT_EQ(r.state, StepRun::State::kSucceeded);
+}
+
+}  // namespace
+}  // namespace atlas::runtime

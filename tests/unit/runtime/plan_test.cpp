@@ -1,0 +1,50 @@
+#include <gtest/gtest.h>
+
+#include "runtime/plan.hpp"
+
+namespace atlas::runtime {
+namespace {
+
+TEST(Plan, ParsesFencedReplyWithStringIds) {
+  auto p = parse_plan("Here is my plan:\n```json\n{\"steps\":[{\"id\":\"step_1\",\"description\":\"a\"},"
+                      "{\"id\":\"s2\",\"description\":\"b\",\"depends_on\":[\"step_1\"]},]}\n```");
+  ASSERT_TRUE(p.is_ok()) << p.status().to_string();
+  ASSERT_EQ(p->steps.size(), 2u);
+  EXPECT_EQ(p->steps[1].id, 2);
+  EXPECT_EQ(p->steps[1].depends_on, std::vector<int>{1});
+  EXPECT_TRUE(check_plan(*p).is_ok());
+}
+
+TEST(Plan, BareListAndMissingIds) {
+  auto p = parse_plan(R"([{"description":"a"},{"description":"b"}])");
+  ASSERT_TRUE(p.is_ok());
+  EXPECT_EQ(p->steps[1].id, 2);
+}
+
+TEST(Plan, DetectsCycleUnknownDependencyEmptyAndDuplicates) {
+  auto cyc = parse_plan(R"({"steps":[{"id":1,"description":"a","depends_on":[2]},{"id":2,"description":"b","depends_on":[1]}]})");
+  ASSERT_TRUE(cyc.is_ok());
+  Status st = check_plan(*cyc);
+  EXPECT_FALSE(st.is_ok());
+  EXPECT_NE(st.message().find("cycle"), std::string::npos) << st.message();
+  auto unk = parse_plan(R"({"steps":[{"id":1,"description":"a","depends_on":[7]}]})");
+  EXPECT_NE(check_plan(*unk).message().find("unknown step 7"), std::string::npos);
+  auto empty = parse_plan(R"({"steps":[]})");
+  EXPECT_NE(check_plan(*empty).message().find("no steps"), std::string::npos);
+  auto dup = parse_plan(R"({"steps":[{"id":1,"description":"a"},{"id":1,"description":"b"}]})");
+  EXPECT_NE(check_plan(*dup).message().find("more than one"), std::string::npos);
+  EXPECT_FALSE(parse_plan("no json here").is_ok());
+}
+
+TEST(Plan, TopologicalOrderRespectsDependencies) {
+  auto p = parse_plan(R"({"steps":[{"id":4,"description":"d","depends_on":[2,3]},{"id":2,"description":"b","depends_on":[1]},
+                                   {"id":3,"description":"c","depends_on":[1]},{"id":1,"description":"a"}]})");
+  ASSERT_TRUE(p.is_ok());
+  auto order = topological_order(*p);
+  ASSERT_EQ(order.size(), 4u);
+  EXPECT_EQ(p->steps[order.front()].id, 1);
+  EXPECT_EQ(p->steps[order.back()].id, 4);
+}
+
+}  // namespace
+}  // namespace atlas::runtime

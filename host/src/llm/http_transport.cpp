@@ -70,7 +70,6 @@ struct HttpTransport::Impl {
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, t.get());
     curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");  // any encoding curl supports
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     for (const auto& h : t->request.headers) t->headers = curl_slist_append(t->headers, h.c_str());
     // No "Expect: 100-continue" round trip for large bodies.

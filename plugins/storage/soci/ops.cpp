@@ -350,7 +350,7 @@ std::string op_append_events(Pool& pool, const Value& req) {
     long long appended = 0;
     Tx tx(c);
     long long sid = resolve_session(c, req, "append_events");
-    constexpr size_t kChunk = 200;  // rows per INSERT statement
+    constexpr size_t kChunk = 1000;  // rows per INSERT statement (4000 parameters; both limits are far above)
     for (size_t start = 0; start < evs.size(); start += kChunk) {
       size_t end = std::min(evs.size(), start + kChunk);
       std::vector<Param> p;

@@ -1,6 +1,7 @@
 #include "config/config.hpp"
 
 #include <cctype>
+#include <vector>
 
 #include "common/json.hpp"
 #include "config/toml_json.hpp"
@@ -148,6 +149,29 @@ std::string merged_plugin_config(const Config& config, std::string_view plugin, 
               out.GetAllocator());
   }
   return json::dump(out);
+}
+
+std::string locate_plugin_config(const Config& config, std::string_view instance_key_path, std::string_view plugin,
+                                 std::string_view json_pointer) {
+  const SourceMap& m = config.sources;
+  const std::string plugin_base = join_key_path("plugins", plugin);
+  std::vector<std::string> bases;
+  if (!instance_key_path.empty()) bases.emplace_back(instance_key_path);
+  bases.push_back(plugin_base);
+  auto cite = [](const SourceRegion& r, const std::string& path) { return r.to_string() + " (" + path + ")"; };
+  // Exact member first (instance wins over the plugin table, as in merged_plugin_config).
+  for (const auto& base : bases) {
+    std::string path = m.json_pointer_to_key_path(base, json_pointer);
+    if (const SourceRegion* r = m.find(path)) return cite(*r, path);
+  }
+  // Otherwise the nearest enclosing table that was written.
+  for (const auto& base : bases) {
+    if (const SourceRegion* r = m.find_json(base, json_pointer)) {
+      std::string path = m.json_pointer_to_key_path(base, json_pointer);
+      return cite(*r, path);
+    }
+  }
+  return {};
 }
 
 }  // namespace atlas::config

@@ -343,4 +343,13 @@ struct Config {
 // JSON object texts; "{}" when absent.
 std::string merged_plugin_config(const Config& config, std::string_view plugin, std::string_view instance_json);
 
+// Where a plugin-config value was written, for citing a plugin's JSON-Schema error: the JSON
+// pointer (as the schema validator reports it, "/retry/attempts") is looked up first in the
+// instance's own table (`instance_key_path`: "agent.config", a JudgeSpec::key_path + ".config",
+// or "" for none), then in [plugins.<plugin>], then the nearest enclosing table that exists.
+// Returns "atlas.toml:12:1 (agent.config.retry.attempts)", or "" when nothing was written in the
+// file (e.g. a required member missing and no table given at all).
+std::string locate_plugin_config(const Config& config, std::string_view instance_key_path, std::string_view plugin,
+                                 std::string_view json_pointer);
+
 }  // namespace atlas::config

@@ -84,3 +84,29 @@ TEST(SourceMap, DescribeUnknownRegion) {
 
 }  // namespace
 }  // namespace atlas::config
+
+namespace atlas::config {
+namespace {
+
+TEST(LocatePluginConfig, InstanceThenPluginTableThenEnclosingTable) {
+  Config c = testing::parse_ok(R"([agent]
+adapter = "http"
+[agent.config]
+url = "http://x"
+[teacher.llm]
+model = "t"
+[rewards.small_model]
+model = "m"
+[plugins.http]
+timeout_seconds = -1
+)");
+  EXPECT_EQ(locate_plugin_config(c, "agent.config", "http", "/url"), "test.toml:4:1 (agent.config.url)");
+  EXPECT_EQ(locate_plugin_config(c, "agent.config", "http", "/timeout_seconds"),
+            "test.toml:10:1 (plugins.http.timeout_seconds)");
+  // A missing required member cites the instance table that should hold it.
+  EXPECT_EQ(locate_plugin_config(c, "agent.config", "http", "/headers"), "test.toml:3:8 (agent.config.headers)");
+  EXPECT_EQ(locate_plugin_config(c, "", "llm", "/x"), "");
+}
+
+}  // namespace
+}  // namespace atlas::config

@@ -53,9 +53,20 @@ class TsScan {
     }
     size_t j = i + 2;
     bool first = true;
-    while (j + 1 < tokens_.size() && tokens_[j].kind == Token::kName && is_punct(tokens_[j + 1], "(")) {
+    while (j + 1 < tokens_.size() && tokens_[j].kind == Token::kName &&
+           (is_punct(tokens_[j + 1], "(") || is_punct(tokens_[j + 1], "<"))) {
       const std::string m = tokens_[j].text;
-      size_t open = j + 1, close = skip_balanced(tokens_, open);
+      size_t open = j + 1;
+      if (is_punct(tokens_[open], "<")) {  // TypeScript type arguments: z.custom<Foo>(...)
+        int angle = 0;
+        for (; open < tokens_.size(); ++open) {
+          if (is_punct(tokens_[open], "<")) ++angle;
+          if (is_punct(tokens_[open], ">") && --angle == 0) break;
+        }
+        ++open;
+        if (open >= tokens_.size() || !is_punct(tokens_[open], "(")) break;
+      }
+      size_t close = skip_balanced(tokens_, open);
       size_t arg = open + 1;
       bool has_arg = arg < close - 1;
       auto literal_arg = [&](Value& v) { return has_arg && parse_literal(tokens_, arg, Lang::kJavaScript, v, a).ok; };

@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 
 bash packaging/install-deps.sh
 
+# ccache (when present) may reuse objects across clones of the repository.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
+
 cmake --preset asan
 cmake --build --preset asan
 

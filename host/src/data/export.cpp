@@ -259,12 +259,25 @@ class Exporter {
     if (o_.format == ExportFormat::kTrlGrpo) {
       ATLAS_RETURN_IF_ERROR(run_grpo(filters));
     } else {
+      std::vector<std::string> page_ids;
+      auto flush_page = [&]() -> Status {
+        if (page_ids.empty()) return Status::ok();
+        ATLAS_ASSIGN_OR_RETURN(auto page, read_many(page_ids));
+        page_ids.clear();
+        const Value* sessions = json::find(page, "sessions");
+        if (!sessions || !sessions->IsArray()) return internal_error("read_sessions: no 'sessions' list");
+        for (const Value& session : sessions->GetArray()) {
+          ATLAS_RETURN_IF_ERROR(write_session(session));
+          tick();
+        }
+        return Status::ok();
+      };
       ATLAS_RETURN_IF_ERROR(for_each_summary(filters, [&](const Value& s) -> Status {
-        ATLAS_ASSIGN_OR_RETURN(auto session, read(json::get_string(s, "session_id")));
-        ATLAS_RETURN_IF_ERROR(write_session(session));
-        tick();
+        page_ids.push_back(json::get_string(s, "session_id"));
+        if (page_ids.size() >= static_cast<size_t>(o_.page_size)) return flush_page();
         return Status::ok();
       }));
+      ATLAS_RETURN_IF_ERROR(flush_page());
     }
     if (out_->lines() == 0) {
       // Sessions matched but none produced a record (e.g. DPO without a rejected attempt).
@@ -312,12 +325,21 @@ class Exporter {
     return json::parse(text, "read_session response");
   }
 
+  // One round trip for a page of sessions (read_sessions), in the order given.
+  Result<json::Document> read_many(const std::vector<std::string>& ids) {
+    std::string req = "{\"session_ids\":[";
+    for (size_t i = 0; i < ids.size(); ++i) req += (i ? "," : "") + json::quote(ids[i]);
+    req += "]}";
+    ATLAS_ASSIGN_OR_RETURN(std::string text, store_.execute("read_sessions", req));
+    return json::parse(text, "read_sessions response");
+  }
+
   void tick() {
     ++done_;
     if (o_.progress) o_.progress(done_, total_);
   }
 
-  Status write_session(const json::Document& session) {
+  Status write_session(const Value& session) {
     json::Document rec(rapidjson::kObjectType);
     auto& a = rec.GetAllocator();
     if (const Value* st = json::find(session, "steps"); st && st->IsArray()) steps_ += st->Size();
@@ -354,7 +376,7 @@ class Exporter {
 
   // One preference row per step whose first attempt was rejected and whose last attempt was
   // accepted after teacher guidance.
-  Status write_dpo(const json::Document& session) {
+  Status write_dpo(const Value& session) {
     const Value* steps = json::find(session, "steps");
     if (!steps || !steps->IsArray()) return Status::ok();
     std::string task = json::get_string(session, "task");
@@ -438,8 +460,24 @@ class Exporter {
       user.AddMember("role", "user", a);
       user.AddMember("content", json::str(g.task, a), a);
       prompt.PushBack(user, a);
+      std::vector<std::string> member_ids;
+      for (auto& m : g.members) member_ids.push_back(m.first);
+      // Read in slices (read_sessions takes at most 1000 ids); values stay owned by `docs`.
+      std::vector<json::Document> docs;
+      docs.reserve(member_ids.size() / 500 + 1);
+      std::map<std::string, const Value*> by_id;
+      for (size_t off = 0; off < member_ids.size(); off += 500) {
+        std::vector<std::string> slice(member_ids.begin() + static_cast<std::ptrdiff_t>(off),
+                                       member_ids.begin() + static_cast<std::ptrdiff_t>(std::min(member_ids.size(), off + 500)));
+        ATLAS_ASSIGN_OR_RETURN(auto doc, read_many(slice));
+        docs.push_back(std::move(doc));
+        if (const Value* ss = json::find(docs.back(), "sessions"); ss && ss->IsArray())
+          for (const Value& v : ss->GetArray()) by_id[json::get_string(v, "session_id")] = &v;
+      }
       for (auto& [id, reward] : g.members) {
-        ATLAS_ASSIGN_OR_RETURN(auto session, read(id));
+        auto found = by_id.find(id);
+        if (found == by_id.end()) continue;
+        const Value& session = *found->second;
         if (const Value* st = json::find(session, "steps"); st && st->IsArray()) steps_ += st->Size();
         Value messages;
         build_transcript(session, messages, a);

@@ -83,6 +83,19 @@ Result<Report> build_report(Store& store, const ReportRequest& req) {
     ATLAS_ASSIGN_OR_RETURN(auto doc, json::parse(page, "query_sessions response"));
     const Value* sessions = json::find(doc, "sessions");
     if (!sessions || !sessions->IsArray() || sessions->Empty()) break;
+    // Steps and metadata for interventions and tokens: one read_sessions call per page.
+    std::string ids_req = "{\"event_limit\":1,\"session_ids\":[";
+    bool first = true;
+    for (const Value& s : sessions->GetArray()) {
+      ids_req += (first ? "" : ",") + json::quote(json::get_string(s, "session_id"));
+      first = false;
+    }
+    ids_req += "]}";
+    ATLAS_ASSIGN_OR_RETURN(std::string full, store.execute("read_sessions", ids_req));
+    ATLAS_ASSIGN_OR_RETURN(auto fd, json::parse(full, "read_sessions response"));
+    std::map<std::string, const Value*> details;
+    if (const Value* fs = json::find(fd, "sessions"); fs && fs->IsArray())
+      for (const Value& v : fs->GetArray()) details[json::get_string(v, "session_id")] = &v;
     for (const Value& s : sessions->GetArray()) {
       std::string id = json::get_string(s, "session_id");
       KeyReport& k = by_key[json::get_string(s, "learning_key")];
@@ -91,10 +104,9 @@ Result<Report> build_report(Store& store, const ReportRequest& req) {
       std::string lane = json::get_string(s, "execution_mode");
       if (!lane.empty()) ++k.lanes[lane];
       if (const Value* r = json::find(s, "reward"); r && r->IsNumber()) k.rewards.emplace_back(id, r->GetDouble());
-      // Steps and metadata for interventions and tokens (events are not needed).
-      ATLAS_ASSIGN_OR_RETURN(std::string full,
-                             store.execute("read_session", "{\"session_id\":" + json::quote(id) + ",\"event_limit\":1}"));
-      ATLAS_ASSIGN_OR_RETURN(auto sd, json::parse(full, "read_session response"));
+      auto found = details.find(id);
+      if (found == details.end()) continue;
+      const Value& sd = *found->second;
       bool teacher = false;
       if (const Value* steps = json::find(sd, "steps"); steps && steps->IsArray()) {
         for (const Value& st : steps->GetArray()) {

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "data/export.hpp"
+#include "data/report.hpp"
 #include "integration/storage/storage_fixture.hpp"
 
 namespace atlas::test {
@@ -198,6 +199,32 @@ TEST_P(ExportGolden, ToolCallArgumentsAreObjectsForTrlAndStringsForOpenAi) {
   ASSERT_TRUE(ocall["arguments"].IsString());
   EXPECT_EQ(std::string(ocall["arguments"].GetString()), R"({"path":"a.txt"})");
   EXPECT_EQ(std::string((*trl)["tools"][0]["function"]["name"].GetString()), "fs__read_file");
+}
+
+TEST_P(ExportGolden, ReportSummarisesLearningPerKey) {
+  auto r = data::build_report(*store_, {});
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  const data::KeyReport* k = nullptr;
+  for (const auto& kr : r->keys)
+    if (kr.learning_key == "lk-files") k = &kr;
+  ASSERT_NE(k, nullptr);
+  EXPECT_EQ(k->sessions, 4u);
+  EXPECT_EQ(k->lanes.at("coach"), 1u);
+  EXPECT_EQ(k->lanes.at("auto"), 3u);
+  EXPECT_EQ(k->sessions_with_teacher, 1u);
+  EXPECT_EQ(k->guidance_notes, 1u);
+  EXPECT_EQ(k->retries, 1u);
+  EXPECT_EQ(k->tokens_by_role.at("student"), 120);
+  EXPECT_EQ(k->tokens_by_role.at("teacher"), 48);
+  ASSERT_EQ(k->rewards.size(), 4u);
+  EXPECT_NEAR(k->reward_mean, (0.9 + 0.5 + 0.7 + 0.6) / 4, 1e-9);
+  EXPECT_NEAR(k->reward_first_half, 0.7, 1e-9);
+  std::string text = data::report_text(*r);
+  EXPECT_NE(text.find("lk-files"), std::string::npos);
+  EXPECT_NE(text.find("coach 1 (25%)"), std::string::npos) << text;
+  auto only = data::build_report(*store_, {"lk-files", "", {}});
+  ASSERT_TRUE(only.is_ok());
+  EXPECT_EQ(only->keys.size(), 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ExportGolden, ::testing::Values("sqlite", "postgresql"), backend_name);

@@ -31,9 +31,12 @@ for lib in libc6 libstdc++6 libcurl4 libboost-program-options; do
   [[ "$depends" == *"$lib"* ]] || fail "atlas-host Depends lacks $lib (shlibdeps): $depends"
 done
 [ "$(dpkg-deb -f "$sdk_deb" Architecture)" = "all" ] || fail "atlas-sdk-dev must be Architecture: all"
-dpkg-deb -c "$host_deb" | grep -q './usr/bin/atlas-host$' || fail "atlas-host deb has no usr/bin/atlas-host"
-dpkg-deb -c "$sdk_deb" | grep -q './usr/include/atlas/sdk.hpp$' || fail "atlas-sdk-dev deb has no usr/include/atlas/sdk.hpp"
-if dpkg-deb -c "$sdk_deb" | grep -q 'usr/bin/'; then fail "atlas-sdk-dev must not contain programs"; fi
+# Listings go to files first: `grep -q` on a pipe would stop early and SIGPIPE dpkg-deb.
+dpkg-deb -c "$host_deb" > "$work/host.list"
+dpkg-deb -c "$sdk_deb" > "$work/sdk.list"
+grep -q './usr/bin/atlas-host$' "$work/host.list" || fail "atlas-host deb has no usr/bin/atlas-host"
+grep -q './usr/include/atlas/sdk.hpp$' "$work/sdk.list" || fail "atlas-sdk-dev deb has no usr/include/atlas/sdk.hpp"
+if grep -q 'usr/bin/' "$work/sdk.list"; then fail "atlas-sdk-dev must not contain programs"; fi
 
 echo "== unpack"
 stage="$work/stage"      # both packages: what a user with the host and the SDK has
@@ -93,6 +96,7 @@ echo "== cpack -G TGZ"
 "$cpack" --config "$build/CPackConfig.cmake" -G TGZ -B "$work/tgz" > "$work/tgz.log" 2>&1 ||
   { cat "$work/tgz.log"; fail "cpack -G TGZ failed"; }
 tarball=$(ls "$work"/tgz/*.tar.gz | head -1)
-tar -tzf "$tarball" | grep -q '/bin/atlas-host$' || fail "$tarball has no bin/atlas-host"
-tar -tzf "$tarball" | grep -q '/include/atlas/sdk.hpp$' || fail "$tarball has no include/atlas/sdk.hpp"
+tar -tzf "$tarball" > "$work/tgz.list"
+grep -q '/bin/atlas-host$' "$work/tgz.list" || fail "$tarball has no bin/atlas-host"
+grep -q '/include/atlas/sdk.hpp$' "$work/tgz.list" || fail "$tarball has no include/atlas/sdk.hpp"
 echo "built $(basename "$tarball")"

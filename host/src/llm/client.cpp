@@ -1,6 +1,7 @@
 // The provider client: wire format per provider, HTTP through the shared curl-multi
 // transport, retries with backoff, accounting and secret hygiene.
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -140,7 +141,11 @@ Result<Response> CurlClient::run(const config::ModelConfig& model, const Request
   auto built = build_request(wire, model, request, base, key);
   if (!built) return built.status().with_context(std::string(wire_kind_name(wire)) + " request");
   WireHttp http = std::move(built).value();
-  http.headers.push_back("X-Atlas-Role: " + request.role);
+  std::string role = request.role;  // header-safe: letters, digits, '.', '_', '-'
+  role.erase(std::remove_if(role.begin(), role.end(),
+                            [](unsigned char c) { return !(std::isalnum(c) || c == '.' || c == '_' || c == '-'); }),
+             role.end());
+  if (!role.empty()) http.headers.push_back("X-Atlas-Role: " + role);
   for (const auto& [name, value] : model.additional_headers) http.headers.push_back(name + ": " + value);
 
   const std::string what = model.provider + " model \"" + model.model + "\" at " + http.url;

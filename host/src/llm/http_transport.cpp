@@ -56,8 +56,16 @@ struct HttpTransport::Impl {
   std::atomic<bool> stopping{false};
   std::unordered_set<CURL*> active;  // I/O thread only
 
+  std::vector<CURL*> idle;  // reset easy handles kept for reuse (init is not free); I/O thread only
+
   void start(std::unique_ptr<Transfer> t) {
-    CURL* e = curl_easy_init();
+    CURL* e = nullptr;
+    if (!idle.empty()) {
+      e = idle.back();
+      idle.pop_back();
+    } else {
+      e = curl_easy_init();
+    }
     t->easy = e;
     curl_easy_setopt(e, CURLOPT_URL, t->request.url.c_str());
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -104,7 +112,12 @@ struct HttpTransport::Impl {
     curl_easy_getinfo(e, CURLINFO_TOTAL_TIME, &t->response.seconds);
     curl_multi_remove_handle(multi, e);
     active.erase(e);
-    curl_easy_cleanup(e);
+    if (idle.size() < 256 && !stopping.load()) {
+      curl_easy_reset(e);
+      idle.push_back(e);
+    } else {
+      curl_easy_cleanup(e);
+    }
     curl_slist_free_all(t->headers);
     t->promise.set_value(std::move(t->response));
   }
@@ -131,6 +144,8 @@ struct HttpTransport::Impl {
     // Fail whatever is still in flight or queued.
     std::vector<CURL*> left(active.begin(), active.end());
     for (CURL* e : left) finish(e, CURLE_ABORTED_BY_CALLBACK);
+    for (CURL* e : idle) curl_easy_cleanup(e);
+    idle.clear();
     std::lock_guard<std::mutex> lock(mu);
     for (auto& t : pending) {
       t->response.curl_code = CURLE_ABORTED_BY_CALLBACK;

@@ -338,7 +338,7 @@ std::string tools_header(const std::vector<Tool>& tools, const GenerateOptions& 
   o << header_comment("Declarations shared by the generated plugin and your code in src/.");
   o << "#pragma once\n\n#include <atlas/sdk.hpp>\n#include <rapidjson/document.h>\n\n#include <cstdint>\n"
        "#include <memory>\n#include <string>\n#include <string_view>\n#include <vector>\n\n"
-       "#include \"gen/atlas_scan_runtime.hpp\"\n#include \"gen/mcp_stdio.hpp\"\n";
+       "#include \"gen/atlas_scan_runtime.hpp\"\n";
   for (const Tool& t : tools) o << "#include \"gen/" << t.ident << "_args.hpp\"\n";
   std::string description = "Adapter for " + std::to_string(tools.size()) + " tool" + (tools.size() == 1 ? "" : "s") +
                             " scanned from " + opt.source_summary;
@@ -361,6 +361,7 @@ struct PluginConfig {
 };
 
 class AgentContext;
+class McpConnection;  // gen/mcp_stdio.hpp
 
 // What a tool implementation gets besides its typed arguments.
 class ToolContext {
@@ -397,7 +398,9 @@ void check_schema(const ToolInfo& tool, const rapidjson::Value& arguments);
 // State of one plugin instance, handed to the agent wiring (src/agent.cpp).
 class AgentContext {
  public:
-  AgentContext(const atlas::sdk::Host& host, PluginConfig config) : host_(host), config_(std::move(config)) {}
+  // Out of line (gen/plugin.cpp), where McpConnection is complete.
+  AgentContext(const atlas::sdk::Host& host, PluginConfig config);
+  ~AgentContext();
   const PluginConfig& config() const { return config_; }
   void bind(atlas::sdk::Call* call) { call_ = call; }
   atlas::sdk::Call& call() {
@@ -436,7 +439,8 @@ std::string plugin_source(const std::vector<Tool>& tools, const GenerateOptions&
   std::ostringstream o;
   o << header_comment("The adapter plugin: tool table, argument validation, ATLAS_PLUGIN export.");
   o << "#define RAPIDJSON_HAS_STDSTRING 1\n#include <rapidjson/schema.h>\n#include <rapidjson/stringbuffer.h>\n\n"
-       "#include <map>\n#include <memory>\n#include <mutex>\n\n#include \"gen/tools.hpp\"\n\nnamespace gen {\n\n";
+       "#include <map>\n#include <memory>\n#include <mutex>\n#include <regex>\n\n#include \"gen/mcp_stdio.hpp\"\n"
+       "#include \"gen/tools.hpp\"\n\nnamespace gen {\n\n";
   o << "namespace {\n\n// The MCP server the tools were scanned from (overridable with mcp_command).\n";
   o << "const char* const kDefaultMcpCommand[] = {";
   if (opt.mcp_command.empty()) o << "\"\"";
@@ -592,7 +596,11 @@ std::string config_toml(const GenerateOptions& opt) {
     o << "# mcp_command = [\"node\", \"server.js\"]   # forward tools to an MCP server\n";
   }
   o << "timeout_ms = 60000\nmax_turns = 8\nmodel = \"student\"\n\n";
-  o << "[storage]\nurl = \"sqlite://atlas.db\"\n";
+  o << "# No teacher or judge model is needed to start: every task runs in the auto lane and is scored\n"
+       "# without a model. Add [student.llm], [teacher.llm] and [rewards.small_model] to go further.\n"
+       "[orchestration]\nforced_mode = \"auto\"\n\n"
+       "[rewards]\nsession_judges = [{ plugin = \"verifiable\" }]\nstep_judges = []\n\n";
+  o << "[storage]\ndatabase_url = \"sqlite://.atlas/atlas.db\"\n";
   return o.str();
 }
 

@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "config/loader.hpp"
 #include "scan/codegen.hpp"
 #include "scan/normalize.hpp"
 #include "scan/report.hpp"
@@ -113,6 +114,19 @@ TEST_P(ScanGolden, SecondScanRewritesNothing) {
     EXPECT_TRUE(r.action == FileAction::kUnchanged || r.action == FileAction::kKept)
         << r.path << " was " << file_action_name(r.action);
   EXPECT_EQ(fs::last_write_time(out.path / "gen/tools.hpp"), stamp);
+}
+
+TEST_P(ScanGolden, GeneratedConfigIsAcceptedByTheConfigLoader) {
+  const std::string fixture = GetParam();
+  auto files = render_project(scan_folder(fs::path(ATLAS_SCAN_FIXTURES) / fixture).tools, options_for(fixture));
+  for (const auto& f : files) {
+    if (f.path != "atlas.toml") continue;
+    auto config = atlas::config::parse_config(f.content, "atlas.toml");
+    ASSERT_TRUE(config.is_ok()) << config.status().message() << "\n" << f.content;
+    EXPECT_EQ(config->agent.adapter, fixture + "_tools");
+    return;
+  }
+  FAIL() << "no atlas.toml generated";
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, ScanGolden, ::testing::Values("json", "python", "typescript", "openapi"));

@@ -7,7 +7,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <regex>
 
+#include "gen/mcp_stdio.hpp"
 #include "gen/tools.hpp"
 
 namespace gen {
@@ -106,6 +108,18 @@ bool run_tool_search_docs(ToolContext& ctx, const rapidjson::Value& arguments, s
 }
 
 }  // namespace
+
+}  // namespace gen
+
+bool atlas_scan::matches(const std::string& s, const char* pattern) {
+  return std::regex_search(s, std::regex(pattern, std::regex::ECMAScript));
+}
+
+namespace gen {
+
+AgentContext::AgentContext(const atlas::sdk::Host& host, PluginConfig config)
+    : host_(host), config_(std::move(config)) {}
+AgentContext::~AgentContext() = default;
 
 // Draft-04 validation of the whole (lowered) schema: enforces what the typed layer does not
 // map (anyOf, allOf, not, dependencies ...). Compiled once per tool.

@@ -10,7 +10,6 @@
 #include <cmath>
 #include <cstdint>
 #include <optional>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -71,9 +70,8 @@ inline size_t utf8_length(const std::string& s) {
   return n;
 }
 
-inline bool matches(const std::string& s, const char* pattern) {
-  return std::regex_search(s, std::regex(pattern, std::regex::ECMAScript));
-}
+// ECMAScript regex search; defined once in gen/plugin.cpp (keeps <regex> out of every file).
+bool matches(const std::string& s, const char* pattern);
 
 inline bool read(const rapidjson::Value& v, const std::string& p, std::string& out, Error& e) {
   if (!v.IsString()) return e.set(p, "expected a string, found " + describe(v));

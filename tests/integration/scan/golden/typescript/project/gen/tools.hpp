@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "gen/atlas_scan_runtime.hpp"
-#include "gen/mcp_stdio.hpp"
 #include "gen/echo_args.hpp"
 #include "gen/create_issue_args.hpp"
 #include "gen/list_files_args.hpp"
@@ -34,6 +33,7 @@ struct PluginConfig {
 };
 
 class AgentContext;
+class McpConnection;  // gen/mcp_stdio.hpp
 
 // What a tool implementation gets besides its typed arguments.
 class ToolContext {
@@ -70,7 +70,9 @@ void check_schema(const ToolInfo& tool, const rapidjson::Value& arguments);
 // State of one plugin instance, handed to the agent wiring (src/agent.cpp).
 class AgentContext {
  public:
-  AgentContext(const atlas::sdk::Host& host, PluginConfig config) : host_(host), config_(std::move(config)) {}
+  // Out of line (gen/plugin.cpp), where McpConnection is complete.
+  AgentContext(const atlas::sdk::Host& host, PluginConfig config);
+  ~AgentContext();
   const PluginConfig& config() const { return config_; }
   void bind(atlas::sdk::Call* call) { call_ = call; }
   atlas::sdk::Call& call() {

@@ -37,8 +37,20 @@ size_t on_header(char* ptr, size_t size, size_t nmemb, void* user) {
   }
   size_t colon = line.find(':');
   if (colon == std::string_view::npos) return size * nmemb;
-  std::string name(line.substr(0, colon));
-  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  // Keep only the headers the clients read (retry hints, request ids): no per-header allocation.
+  static constexpr std::string_view kKept[] = {"retry-after", "retry-after-ms", "x-request-id", "request-id",
+                                               "content-type"};
+  std::string_view raw_name = line.substr(0, colon);
+  std::string_view kept;
+  for (std::string_view k : kKept) {
+    if (k.size() != raw_name.size()) continue;
+    bool eq = true;
+    for (size_t i = 0; i < k.size() && eq; ++i)
+      eq = std::tolower(static_cast<unsigned char>(raw_name[i])) == static_cast<unsigned char>(k[i]);
+    if (eq) kept = k;
+  }
+  if (kept.empty()) return size * nmemb;
+  std::string name(kept);
   std::string_view value = line.substr(colon + 1);
   while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
   while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) value.remove_suffix(1);

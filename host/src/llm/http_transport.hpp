@@ -23,7 +23,7 @@ struct HttpResponse {
   int curl_code = 0;       // CURLcode; 0 = the transfer completed
   std::string curl_error;  // curl's message when curl_code != 0
   long status = 0;         // HTTP status (0 when nothing was received)
-  std::map<std::string, std::string> headers;  // lower-case names, last value wins
+  std::map<std::string, std::string> headers;  // retry-after(-ms), (x-)request-id, content-type; lower-case
   std::string body;
   bool connected = false;  // a connection was established (distinguishes connect failures)
   double seconds = 0.0;    // total transfer time

@@ -392,6 +392,7 @@ Result<int> MockLlmServer::start(Scenario scenario, MockOptions options) {
   auto server = std::make_unique<httplib::Server>();
   size_t threads = static_cast<size_t>(std::max(4, options.threads));
   server->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server->set_tcp_nodelay(true);  // no Nagle + delayed-ACK stall (40 ms) between header and body writes
   server->set_keep_alive_max_count(100000);
   server->set_keep_alive_timeout(5);
   server->set_payload_max_length(64u << 20);

@@ -7,6 +7,7 @@
 #include <string>
 #include <system_error>
 
+#include "common/build_info.hpp"
 #include "plugin/registry.hpp"
 
 namespace atlas::plugin {
@@ -50,8 +51,13 @@ std::vector<fs::path> default_plugin_dirs() {
   fs::path exe = executable_dir();
   if (!exe.empty()) {
     std::error_code ec;
-    for (fs::path candidate : {exe / "plugins", exe / ".." / "lib" / "atlas" / "plugins" / "abi1"}) {
-      if (fs::is_directory(candidate, ec)) out.push_back(candidate.lexically_normal());
+    // Build tree: plugins are built next to the executable. Install tree: <prefix>/bin/..
+    // /<libdir>/atlas/plugins/abi1, where libdir may be multiarch (lib/x86_64-linux-gnu).
+    for (fs::path candidate : {exe / "plugins", exe / ".." / build_info::kPluginInstallDir,
+                               exe / ".." / "lib" / "atlas" / "plugins" / "abi1"}) {
+      candidate = candidate.lexically_normal();
+      if (std::find(out.begin(), out.end(), candidate) != out.end()) continue;
+      if (fs::is_directory(candidate, ec)) out.push_back(candidate);
     }
   }
   for (auto& d : env_plugin_dirs()) out.push_back(std::move(d));

@@ -137,7 +137,16 @@ int run_quickstart(const Args& args) {
   runtime::RuntimeOptions ro;
   ro.progress = isatty(STDERR_FILENO) && !json_out;
   ro.color = runtime::console::color_enabled(STDERR_FILENO);
+  config::Config fallback_cfg = cfg;
   auto rt = runtime::Runtime::create(std::move(cfg), ro);
+  if (!rt && fallback_cfg.storage.active() && rt.status().message().find("[storage]") != std::string::npos) {
+    // The demo still shows the loop without a database; say why nothing is stored.
+    std::cerr << "warning: storage unavailable, running without it (no history, no learning): "
+              << rt.status().message() << "\n";
+    fallback_cfg.storage.enabled = false;
+    db.clear();
+    rt = runtime::Runtime::create(std::move(fallback_cfg), ro);
+  }
   if (!rt) {
     std::cerr << "atlas-host quickstart: " << rt.status().message() << "\n";
     return kExitFailure;

@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <cctype>
+// libstdc++ 12's <regex> trips -Wmaybe-uninitialized at -O1 (sanitizer builds): a known false positive.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <regex>
+#pragma GCC diagnostic pop
 
 #include "common/clock.hpp"
 #include "runtime/learning_key.hpp"

@@ -33,6 +33,15 @@ using json::Value;
 
 namespace {
 
+// The deadline of the step running on this thread (0 = none): teacher calls made for a step
+// are bounded by it like the student's.
+thread_local int64_t t_step_deadline_ms = 0;
+struct StepDeadlineScope {
+  int64_t saved;
+  explicit StepDeadlineScope(int64_t d) : saved(t_step_deadline_ms) { t_step_deadline_ms = d; }
+  ~StepDeadlineScope() { t_step_deadline_ms = saved; }
+};
+
 std::string role_name_of(config::Lane lane) { return std::string(config::lane_name(lane)); }
 
 json::Document parse_object_or_empty(std::string_view text) {
@@ -251,6 +260,8 @@ Result<llm::Response> Session::call_llm(std::string_view model_ref, llm::Request
                                         std::string_view step_id, int64_t deadline) {
   auto model = resolve_model_ref(cfg_, model_ref);
   if (!model) return model.status();
+  if (deadline == 0) deadline = t_step_deadline_ms;
+  if (deadline > 0 && clock::now_unix_ms() >= deadline) return deadline_exceeded("the step's deadline passed");
   if (req.role.empty()) req.role = default_role_for_ref(model_ref);
   req.session_id = session_id_;
   llm::CallRecord record;
@@ -371,6 +382,7 @@ std::string Session::prior_results_for(const PlanStep& step) {
 
 Status Session::run_step(StepState& st, bool validate, const std::string& prior_json, const StepControl& control) {
   const std::string sid = std::to_string(st.step.id);
+  StepDeadlineScope deadline_scope(control.deadline_unix_ms);
   int max_attempts = validate ? cfg_.orchestration.max_retries + 1 : 1;
   for (int attempt = 1; attempt <= max_attempts; ++attempt) {
     if (control.should_stop() || rt_.cancelled.load()) return cancelled("step " + sid + " was stopped");
@@ -396,14 +408,17 @@ Status Session::run_step(StepState& st, bool validate, const std::string& prior_
       Attempt failed;
       failed.number = attempt;
       failed.status = "error";
+      // A call cut short by the step's deadline is a timeout, whatever code the adapter chose.
+      bool timed_out = out.status().code() == StatusCode::kDeadlineExceeded || control.should_stop() ||
+                       (control.deadline_unix_ms > 0 && clock::now_unix_ms() + 250 >= control.deadline_unix_ms);
       {
         std::lock_guard<std::mutex> g(steps_mu_);
         st.attempts.push_back(failed);
-        st.status = "failed";
-        st.reason = out.status().to_string();
+        if (st.status != "timeout") st.status = timed_out ? "timeout" : "failed";
+        if (st.reason.empty()) st.reason = out.status().to_string();
       }
-      // A call cut short by the step's deadline is a timeout, whatever code the adapter chose.
-      if (control.deadline_unix_ms > 0 && clock::now_unix_ms() + 50 >= control.deadline_unix_ms)
+      if (out.status().code() == StatusCode::kDeadlineExceeded || control.should_stop() ||
+          (control.deadline_unix_ms > 0 && clock::now_unix_ms() + 250 >= control.deadline_unix_ms))
         return deadline_exceeded("step " + sid + ": " + out.status().to_string());
       return out.status();
     }

@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "config/loader.hpp"
@@ -231,7 +232,7 @@ TEST(RuntimeSession, StepTimeoutFailsTheStepAndSkipsItsDependents) {
   SessionReport r = rt->run({"Review this code", "{}", ""});
   ASSERT_EQ(r.steps.size(), 4u);
   EXPECT_EQ(r.steps[0].status, "passed");
-  EXPECT_EQ(r.steps[1].status, "timeout");
+  EXPECT_EQ(r.steps[1].status, "timeout") << r.steps[1].reason;
   EXPECT_NE(r.steps[1].reason.find("timeout"), std::string::npos);
   EXPECT_EQ(r.steps[2].status, "passed");
   EXPECT_EQ(r.steps[3].status, "skipped");
@@ -366,6 +367,56 @@ TEST(Quickstart, RunsEndToEndAgainstTheBundledScenario) {
   EXPECT_NE(out.find("Learning progression"), std::string::npos) << out;
   EXPECT_NE(out.find("playbook"), std::string::npos) << out;
   EXPECT_TRUE(fs::exists(dir / ".atlas" / "atlas.db"));
+  fs::remove_all(dir);
+}
+
+
+// Runs atlas-host with `args` in `cwd`; returns {exit code, stdout+stderr}.
+std::pair<int, std::string> run_cli(const fs::path& cwd, const std::string& args, const std::string& env = "") {
+  std::string cmd = "cd '" + cwd.string() + "' && env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u GEMINI_API_KEY " + env +
+                    " '" + std::string(ATLAS_TEST_BIN_DIR) + "/atlas-host' " + args + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::string out;
+  if (!p) return {-1, out};
+  std::array<char, 4096> buf;
+  while (size_t n = std::fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+  int status = ::pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+TEST(Cli, EvalProbeReportsAccuracyAndConfusionMatrix) {
+  fs::path dir = temp_dir("eval");
+  std::ofstream(dir / "atlas.toml") << "[agent]\nadapter = \"openai\"\n[student.llm]\nmodel = \"m\"\n[teacher.llm]\nmodel = \"m\"\n[rewards.small_model]\nmodel = \"m\"\n[routing]\nprobe = \"history\"\n"
+                                       "[storage]\nenabled = false\n[plugins]\ndirs = [\"" << ATLAS_TEST_PLUGIN_DIR << "\"]\n";
+  auto [code, out] = run_cli(dir, "eval probe --config atlas.toml --dataset '" + std::string(ATLAS_TEST_SOURCE_DIR) +
+                                      "/tests/data/probe_eval.jsonl'");
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("cases: 36"), std::string::npos) << out;
+  EXPECT_NE(out.find("accuracy: "), std::string::npos) << out;
+  EXPECT_NE(out.find("expected \\ predicted"), std::string::npos) << out;
+  auto [bad, msg] = run_cli(dir, "eval probe --config atlas.toml");
+  EXPECT_EQ(bad, 2) << msg;
+  fs::remove_all(dir);
+}
+
+TEST(Cli, RunManyTasksConcurrentlyPrintsASummaryTable) {
+  testing::MockLlm mock(scenario(R"({"match":{"system_contains":"You are the student agent"},"response":{"text":"fine"}},
+    {"match":{"system_contains":"You are the teacher"},"response":{"json":{"valid":true}}})"));
+  fs::path dir = temp_dir("runmany");
+  std::string toml = config_text(mock, "[plugins]\ndirs = [\"" + std::string(ATLAS_TEST_PLUGIN_DIR) + "\"]\n",
+                                 "sqlite://" + (dir / "a.db").string());
+  std::ofstream(dir / "atlas.toml") << toml;
+  std::ofstream(dir / "tasks.jsonl") << "\"first task\"\n{\"task\":\"second task\",\"metadata\":{\"tags\":[\"x\"]}}\n"
+                                        "{\"task\":\"third task\"}\n";
+  auto [code, out] = run_cli(dir, "run --config atlas.toml --tasks tasks.jsonl --concurrency 3");
+  EXPECT_EQ(code, 0) << out;
+  for (const char* t : {"first task", "second task", "third task", "lane", "reward", "tokens", "succeeded"})
+    EXPECT_NE(out.find(t), std::string::npos) << t << "\n" << out;
+  auto [one, single] = run_cli(dir, "run --config atlas.toml --task 'only task' --json");
+  EXPECT_EQ(one, 0) << single;
+  EXPECT_NE(single.find("\"final_answer\":\"fine\""), std::string::npos) << single;
+  auto [usage, msg] = run_cli(dir, "run --config atlas.toml");
+  EXPECT_EQ(usage, 2) << msg;
   fs::remove_all(dir);
 }
 

@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+
 #include <deque>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -94,5 +97,23 @@ inline json::Document parse_or_fail(std::string_view text) {
   if (!doc.is_ok()) return json::Document();
   return std::move(doc).value();
 }
+
+// A fresh temporary folder removed at scope end.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "atlas-test-XXXXXX").string();
+    path_ = mkdtemp(tmpl.data());
+    path_ = std::filesystem::canonical(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
 
 }  // namespace atlas::testing

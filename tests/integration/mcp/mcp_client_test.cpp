@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "mcp/tool_loop.hpp"
 #include "mcp_fixture.hpp"
 
 namespace atlas::testing {
@@ -198,6 +199,36 @@ TEST(McpConfig, ParsesAndRejectsWithPreciseMessages) {
   check(R"([{"name": "a"}])", "agent.mcp_servers[0].command is required");
   check(R"([{"name": "a", "command": "x", "arg": []}])", "unknown key 'arg'");
   check(R"([{"name": "a b", "command": "x"}])", "letters, digits");
+}
+
+}  // namespace
+}  // namespace atlas::testing
+
+namespace atlas::testing {
+namespace {
+
+TEST(McpToolResult, EveryContentKindBecomesReadableText) {
+  auto doc = json::parse(R"({"content": [
+      {"type": "text", "text": "first"},
+      {"type": "image", "mimeType": "image/png", "data": "AAAA"},
+      {"type": "resource_link", "uri": "file:///a.txt", "name": "a.txt"},
+      {"type": "resource", "resource": {"uri": "file:///b.txt", "text": "inline text"}},
+      {"type": "resource", "resource": {"uri": "file:///c.bin", "mimeType": "application/zip", "blob": "AAAA"}}],
+      "structuredContent": {"n": 1}, "isError": true})");
+  ASSERT_TRUE(doc.is_ok());
+  auto r = mcp::tool_result_from_json(*doc);
+  EXPECT_TRUE(r.is_error);
+  EXPECT_EQ(r.text,
+            "first\n[image image/png, 3 bytes]\n[resource_link file:///a.txt a.txt]\ninline text\n"
+            "[resource file:///c.bin (application/zip)]");
+  EXPECT_NE(r.raw_json.find("structuredContent"), std::string::npos);  // kept for the trace
+}
+
+TEST(McpToolNames, ExposedNamesAreProviderSafeAndPrefixedWhenAsked) {
+  EXPECT_EQ(mcp::exposed_tool_name("fs", "read_file", false), "read_file");
+  EXPECT_EQ(mcp::exposed_tool_name("fs", "read_file", true), "fs__read_file");
+  EXPECT_EQ(mcp::exposed_tool_name("srv", "weather.now/v2", true), "srv__weather_now_v2");
+  EXPECT_EQ(mcp::exposed_tool_name("s", std::string(100, 'x'), true).size(), 64u);
 }
 
 }  // namespace

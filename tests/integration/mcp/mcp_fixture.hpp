@@ -9,6 +9,7 @@
 #include <mutex>
 #include <string>
 
+#include "integration/adapters/adapter_fixture.hpp"
 #include "mcp/mcp_client.hpp"
 
 namespace atlas::testing {
@@ -64,23 +65,5 @@ inline mcp::ServerConfig python_server(std::string mode, std::string name = "py"
   c.timeout_seconds = 10;
   return c;
 }
-
-// A fresh temporary folder removed at scope end.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "atlas-mcp-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-    path_ = std::filesystem::canonical(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 }  // namespace atlas::testing

@@ -246,8 +246,8 @@ void read_agent(SectionReader& root, ParseContext& ctx, Config& cfg) {
   AgentConfig& a = cfg.agent;
   if (!s.present()) {
     ctx.error(SourceRegion{ctx.source_name, 0, 0}, "agent",
-              "the [agent] section is required: name the adapter plugin that wraps your agent, e.g.\n"
-              "    [agent]\n    adapter = \"openai\"");
+              "the [agent] section is required: add [agent] with adapter = \"openai\" (or the adapter plugin "
+              "that wraps your agent: anthropic, gemini, http, command, ...)");
     return;
   }
   if (!s.read("adapter", a.adapter) || a.adapter.empty()) {
@@ -763,7 +763,7 @@ void check_requirements(SectionReader& root, ParseContext& ctx, Config& cfg) {
     const SourceRegion* where = cfg.sources.find("teacher");
     ctx.error(where ? *where : SourceRegion{ctx.source_name, 0, 0}, "teacher.llm",
               "the teacher's model is required (it validates and guides the student in the paired and coach "
-              "lanes): add\n    [teacher.llm]\n    model = \"gpt-4o-mini\"\nor run without a teacher with "
+              "lanes): add [teacher.llm] with model = \"gpt-4o-mini\", or run without a teacher with "
               "[orchestration] forced_mode = \"auto\"");
   }
   const std::string& adapter = cfg.agent.adapter;
@@ -778,7 +778,8 @@ void check_requirements(SectionReader& root, ParseContext& ctx, Config& cfg) {
     if (!inline_model) {
       const SourceRegion* where = cfg.sources.find("agent.adapter");
       ctx.error(where ? *where : SourceRegion{ctx.source_name, 0, 0}, "student.llm",
-                "the " + adapter + " adapter needs the student's model: add\n    [student.llm]\n    model = \"...\"");
+                "the " + adapter + " adapter needs the student's model: add [student.llm] with model = \"...\" "
+                "(or an inline model in [agent.config])");
     }
   }
   (void)root;

@@ -222,6 +222,10 @@ TEST(ConfigErrors, RequiredSectionsExplainWhatToAdd) {
   ASSERT_NE(teacher, nullptr);
   EXPECT_THAT(teacher->message, HasSubstr("forced_mode = \"auto\""));
   EXPECT_NE(find_error(errors, "rewards.small_model"), nullptr);
+  // One line per error, so the output can be grepped.
+  auto status = parse_config("", "empty.toml");
+  const std::string& msg = status.status().message();
+  EXPECT_EQ(static_cast<size_t>(std::count(msg.begin(), msg.end(), '\n')) + 1, errors.size()) << msg;
 }
 
 TEST(ConfigErrors, LlmAdapterNeedsAStudentModel) {

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <string>
 
 #include "common/json.hpp"
@@ -142,8 +143,9 @@ ProbeReport probe_isolated(const fs::path& file, const RegistryOptions& options,
   std::string where(stage_description(last_stage));
   const std::string fix = "; the plugin is broken: remove it from the plugin folder and report the problem to its vendor";
   if (timed_out) {
-    return refuse(file.string() + ": refused: did not finish within " + std::to_string(timeout.count() / 1000.0).substr(0, 4) +
-                  " s (stuck " + where + ")" + fix);
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%g", static_cast<double>(timeout.count()) / 1000.0);
+    return refuse(file.string() + ": refused: did not finish within " + seconds + " s (stuck " + where + ")" + fix);
   }
   if (WIFSIGNALED(wstatus)) {
     report.signal = WTERMSIG(wstatus);

@@ -328,7 +328,7 @@ TEST_F(EchoConfig, CancellationIsVisibleToThePlugin) {
 TEST_F(EchoConfig, CallsOnANonThreadSafeInstanceAreSerialised) {
   auto a = r_.create_adapter("fixture_echo", R"({"prefix":""})");
   ASSERT_TRUE(a.is_ok());
-  constexpr int kThreads = 6, kCalls = 150;
+  constexpr int kThreads = 4, kCalls = 40;
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {

@@ -185,6 +185,15 @@ TEST(IsolatedProbe, SegfaultInManifestIsReportedNotFatal) {
                     HasSubstr("report the problem to its vendor")));
 }
 
+TEST(IsolatedProbe, HangingManifestIsKilledAfterTheTimeout) {
+  auto report = probe_isolated(test::fixture("hang_manifest"), RegistryOptions{}, std::chrono::milliseconds(500));
+  EXPECT_TRUE(report.crashed);
+  ASSERT_EQ(report.diagnostics.size(), 1u);
+  EXPECT_THAT(report.diagnostics[0].message,
+              AllOf(HasSubstr("fixture_hang_manifest.so: refused: did not finish within 0.5 s (stuck in its manifest "
+                              "function)")));
+}
+
 TEST(IsolatedProbe, GoodFileReportsItsPlugins) {
   auto report = probe_isolated(test::fixture("good_multi"), RegistryOptions{});
   EXPECT_TRUE(report.ok());

@@ -86,7 +86,7 @@ std::string sha256_hex(std::string_view data) {
 
 std::string python_json_string(std::string_view s) {
   std::string out = "\"";
-  char buf[8];
+  char buf[16];  // "\\uXXXX" needs 7; GCC cannot see that v <= 0xFFFF
   auto esc = [&](unsigned v) {
     std::snprintf(buf, sizeof buf, "\\u%04x", v);
     out += buf;

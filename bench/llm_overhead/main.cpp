@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/clock.hpp"
+#include "llm/http_transport.hpp"
 #include "llm/llm.hpp"
 #include "llm/wire.hpp"
 #include "mock/mock_server.hpp"
@@ -92,6 +93,33 @@ Figures run_host(llm::Client& client, const config::ModelConfig& model, const ll
         if (!res) {
           if (failures++ == 0) std::fprintf(stderr, "host call failed: %s\n", res.status().to_string().c_str());
         }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  f.wall = clock::monotonic_seconds() - t0;
+  f.cpu = cpu_seconds() - cpu0;
+  f.calls = calls;
+  f.failures = failures;
+  return f;
+}
+
+// The transport alone (no wire encoding or parsing): separates hand-off cost from JSON cost.
+Figures run_transport(llm::HttpTransport& transport, const llm::WireHttp& http, int calls, int in_flight) {
+  Figures f;
+  std::atomic<int> failures{0};
+  double cpu0 = cpu_seconds(), t0 = clock::monotonic_seconds();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < in_flight; ++t) {
+    int mine = calls / in_flight + (t < calls % in_flight ? 1 : 0);
+    threads.emplace_back([&, mine] {
+      for (int i = 0; i < mine; ++i) {
+        llm::HttpRequest r;
+        r.url = http.url;
+        r.headers = http.headers;
+        r.body = http.body;
+        llm::HttpResponse resp = transport.perform(r);
+        if (resp.curl_code != 0 || resp.status != 200) ++failures;
       }
     });
   }
@@ -214,6 +242,8 @@ int main(int argc, char** argv) {
   // Warm up both paths (connections, allocator) before measuring.
   run_host(*client, model, req, 64, 64);
   run_raw(*http, 64, 64);
+  llm::HttpTransport transport;
+  run_transport(transport, *http, 64, 64);
 
   std::printf("llm_overhead: %d calls per run, provider %s%s, mock-llm at zero latency (forked child; its CPU is "
               "not counted)\n",
@@ -224,7 +254,9 @@ int main(int argc, char** argv) {
   for (int in_flight : {1, 64}) {
     Figures h = run_host(*client, model, req, calls, in_flight);
     Figures r = run_raw(*http, calls, in_flight);
+    Figures io = run_transport(transport, *http, calls, in_flight);
     print_row(in_flight, "host", h);
+    print_row(in_flight, "io", io);
     print_row(in_flight, "raw", r);
     ratio[idx++] = (h.cpu / h.calls) / (r.cpu / r.calls);
   }

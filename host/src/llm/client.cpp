@@ -160,7 +160,7 @@ Result<Response> CurlClient::run(const config::ModelConfig& model, const Request
     req.body = http.body;
     req.connect_timeout_ms = static_cast<long>(std::max(1.0, model.connect_timeout_seconds * 1000.0));
     req.total_timeout_ms = static_cast<long>(std::max(1.0, model.timeout_seconds * 1000.0));
-    HttpResponse resp = transport_.submit(std::move(req)).get();
+    HttpResponse resp = transport_.perform(req);
 
     Attempt a;
     if (resp.curl_code != 0) {

@@ -1,9 +1,9 @@
-// HTTP for the provider clients: one I/O thread owns a libcurl multi handle; callers submit
-// requests from any thread and wait on a future. Connections are reused across calls (the
-// multi handle's connection cache), and many transfers run at once.
+// HTTP for the provider clients. The calling thread performs its own transfer (no hand-off to
+// an I/O thread: that hand-off was most of the host's per-call cost). Easy handles are pooled;
+// each keeps its keep-alive connection, so calls reuse connections and concurrent calls use
+// separate ones (parallel steps and judge samples never serialise on one connection).
 #pragma once
 
-#include <future>
 #include <map>
 #include <memory>
 #include <string>
@@ -32,11 +32,13 @@ struct HttpResponse {
 class HttpTransport {
  public:
   HttpTransport();
-  ~HttpTransport();  // fails requests still in flight with a curl error
+  // Aborts transfers still running (they fail with a curl error) and waits for them to return.
+  ~HttpTransport();
   HttpTransport(const HttpTransport&) = delete;
   HttpTransport& operator=(const HttpTransport&) = delete;
 
-  std::future<HttpResponse> submit(HttpRequest request);
+  // Blocks the calling thread until the transfer ends; safe from any number of threads.
+  HttpResponse perform(const HttpRequest& request);
 
  private:
   struct Impl;

@@ -86,9 +86,9 @@ class Client {
                                     CallRecord* record = nullptr) = 0;
 };
 
-// The process-wide client (libcurl multi on one I/O thread). Created on first use.
+// The process-wide client (one pool of keep-alive connections). Created on first use.
 std::shared_ptr<Client> default_client();
-// A separate client with its own I/O thread and connection cache (tests, benchmarks).
+// A separate client with its own connection pool (tests, benchmarks).
 std::shared_ptr<Client> make_client();
 
 }  // namespace atlas::llm

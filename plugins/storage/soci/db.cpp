@@ -289,6 +289,45 @@ long long Conn::exec(const std::string& sql, const std::vector<Param>& params) {
   return st.get_affected_rows();
 }
 
+long long Conn::exec_rows(const std::string& sql, size_t width, const std::vector<Param>& flat) {
+  if (width == 0 || flat.size() % width != 0)
+    throw Error(ATLAS_INTERNAL, "exec_rows: " + std::to_string(flat.size()) + " parameters do not form rows of " +
+                                    std::to_string(width));
+  const size_t rows = flat.size() / width;
+  if (rows == 0) return 0;
+  // Each column is bound with the type of its first non-NULL value.
+  Bound b{std::vector<Param>(width), {}, {}, {}};
+  for (size_t c = 0; c < width; ++c) {
+    for (size_t r = 0; r < rows && b.params[c].kind == Param::kNull; ++r) b.params[c].kind = flat[r * width + c].kind;
+    if (b.params[c].kind == Param::kNull) b.params[c].kind = Param::kText;  // all NULL: any type will do
+  }
+  soci::statement st(session());
+  bind_all(st, b);
+  st.alloc();
+  st.prepare(sql);
+  st.define_and_bind();
+  long long affected = 0;
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t c = 0; c < width; ++c) {
+      const Param& in = flat[r * width + c];
+      Param& slot = b.params[c];  // soci holds references to slot's members and b.inds[c]
+      if (in.kind == Param::kNull) {
+        b.inds[c] = soci::i_null;
+        continue;
+      }
+      if (in.kind != slot.kind)
+        throw Error(ATLAS_INTERNAL, "exec_rows: column " + std::to_string(c) + " changes type at row " + std::to_string(r));
+      b.inds[c] = soci::i_ok;
+      slot.text = in.text;
+      slot.integer = in.integer;
+      slot.real = in.real;
+    }
+    st.execute(true);
+    affected += st.get_affected_rows();
+  }
+  return affected;
+}
+
 std::vector<Row> Conn::query(const std::string& sql, const std::vector<Param>& params, size_t columns) {
   Bound b{params, {}, std::vector<std::string>(columns), std::vector<soci::indicator>(columns, soci::i_ok)};
   soci::statement st(session());

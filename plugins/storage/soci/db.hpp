@@ -84,6 +84,10 @@ class Conn {
   long long exec(const std::string& sql, const std::vector<Param>& params = {});
   std::vector<Row> query(const std::string& sql, const std::vector<Param>& params, size_t columns);
   std::optional<Row> query_one(const std::string& sql, const std::vector<Param>& params, size_t columns);
+  // Prepares `sql` once and executes it for each row of `flat` (rows of `width` parameters,
+  // bound to :p0..:p<width-1>); returns the total of affected rows. A column keeps one type
+  // across rows (NULL aside). The cheapest bulk insert on SQLite, where a statement runs in-process.
+  long long exec_rows(const std::string& sql, size_t width, const std::vector<Param>& flat);
 
   // Transactions: BEGIN IMMEDIATE on SQLite (take the write lock up front, so two writers
   // never deadlock upgrading), plain BEGIN on PostgreSQL.

@@ -329,6 +329,21 @@ std::string op_begin_session(Pool& pool, const Value& req) {
   });
 }
 
+// One element of a PostgreSQL array literal: quoted, with '\\' and '"' escaped; NULL bare.
+void append_pg_array_item(std::string& out, const std::optional<std::string>& item, bool first) {
+  if (!first) out += ',';
+  if (!item) {
+    out += "NULL";
+    return;
+  }
+  out += '"';
+  for (char ch : *item) {
+    if (ch == '"' || ch == '\\') out += '\\';
+    out += ch;
+  }
+  out += '"';
+}
+
 std::string op_append_events(Pool& pool, const Value& req) {
   const Value* events = member(req, "events");
   if (!events || !events->IsArray())
@@ -346,23 +361,46 @@ std::string op_append_events(Pool& pool, const Value& req) {
     evs.push_back({dump(*body), str_or(e, "created_at", now_iso()), opt_str(e, "event_key")});
   }
   return with_conn(pool, "append_events", [&](Conn& c) {
-    const Backend b = c.backend();
     long long appended = 0;
     Tx tx(c);
     long long sid = resolve_session(c, req, "append_events");
-    constexpr size_t kChunk = 1000;  // rows per INSERT statement (4000 parameters; both limits are far above)
-    for (size_t start = 0; start < evs.size(); start += kChunk) {
-      size_t end = std::min(evs.size(), start + kChunk);
-      std::vector<Param> p;
-      p.reserve((end - start) * 4);
-      std::string sql = "INSERT INTO trajectory_events (session_id, event, created_at, event_key) VALUES ";
-      for (size_t i = start; i < end; ++i) {
-        if (i != start) sql += ", ";
-        sql += "(" + ph(p, Param::num(sid)) + ", " + json_in(b, ph(p, Param::str(evs[i].event))) + ", " +
-               ts_in(b, ph(p, Param::str(evs[i].created_at))) + ", " + ph(p, Param::opt_str(evs[i].key)) + ")";
+    if (c.backend() == Backend::kSqlite) {
+      // In-process: one prepared single-row INSERT executed per event is the fastest path
+      // (a many-row VALUES list costs SQLite more to parse than to run).
+      std::vector<Param> flat;
+      flat.reserve(evs.size() * 4);
+      for (Ev& e : evs) {
+        flat.push_back(Param::num(sid));
+        flat.push_back(Param::str(std::move(e.event)));
+        flat.push_back(Param::str(std::move(e.created_at)));
+        flat.push_back(Param::opt_str(e.key));
       }
-      sql += " ON CONFLICT (session_id, event_key) DO NOTHING";
-      appended += c.exec(sql, p);
+      appended = c.exec_rows("INSERT INTO trajectory_events (session_id, event, created_at, event_key) "
+                             "VALUES (:p0, :p1, :p2, :p3) ON CONFLICT (session_id, event_key) DO NOTHING",
+                             4, flat);
+    } else {
+      // One round trip per chunk: three text arrays unnested server-side, in their order.
+      constexpr size_t kChunk = 5000;
+      for (size_t start = 0; start < evs.size(); start += kChunk) {
+        size_t end = std::min(evs.size(), start + kChunk);
+        std::string events_arr, times_arr, keys_arr;
+        events_arr.reserve((end - start) * (evs[start].event.size() + 16));
+        for (size_t i = start; i < end; ++i) {
+          append_pg_array_item(events_arr, evs[i].event, i == start);
+          append_pg_array_item(times_arr, evs[i].created_at, i == start);
+          append_pg_array_item(keys_arr, evs[i].key, i == start);
+        }
+        events_arr = "{" + events_arr + "}";
+        times_arr = "{" + times_arr + "}";
+        keys_arr = "{" + keys_arr + "}";
+        appended += c.exec(
+            "INSERT INTO trajectory_events (session_id, event, created_at, event_key) "
+            "SELECT :p0, CAST(u.e AS JSONB), CAST(u.t AS TIMESTAMPTZ), u.k "
+            "FROM unnest(CAST(:p1 AS TEXT[]), CAST(:p2 AS TEXT[]), CAST(:p3 AS TEXT[])) WITH ORDINALITY AS u(e, t, k, n) "
+            "ORDER BY u.n ON CONFLICT (session_id, event_key) DO NOTHING",
+            {Param::num(sid), Param::str(std::move(events_arr)), Param::str(std::move(times_arr)),
+             Param::str(std::move(keys_arr))});
+      }
     }
     tx.commit();
     return "{\"appended\":" + std::to_string(appended) + "}";

@@ -111,6 +111,54 @@ TEST_P(StorageSuite, ReplayedWritesLandExactlyOnce) {
   EXPECT_EQ((*s)["trajectory_events"].Size(), 2u);
 }
 
+// append_events takes a bulk path per backend (prepared rows on SQLite, unnested arrays on
+// PostgreSQL): awkward text must survive it byte for byte, order must hold past one chunk,
+// NULL keys must not collide, and a replay that overlaps only partly adds just the new rows.
+TEST_P(StorageSuite, AppendEventsKeepsTextOrderAndDedupesInBulk) {
+  auto h = handle();
+  auto begun = call(h, "begin_session", R"({"task":"bulk","metadata":{}})");
+  ASSERT_TRUE(begun.is_ok()) << begun.status().to_string();
+  std::string id = get_string(*begun, "session_id");
+  const std::string awkward = R"(quote \" backslash \\ braces {} [1,2] comma, NULL tab\t é ✓)";
+  auto batch = [&](int from, int to) {
+    std::string r = R"({"session_id":")" + id + R"(","events":[)";
+    for (int i = from; i < to; ++i) {
+      if (i != from) r += ",";
+      r += R"({"event":{"n":)" + std::to_string(i) + R"(,"text":")" + awkward + R"("},"event_key":"e)" +
+           std::to_string(i) + R"(","created_at":"2026-01-01T00:00:00.000001Z"})";
+    }
+    return r + "]}";
+  };
+  constexpr int kMany = 6200;  // more than one PostgreSQL chunk
+  auto first = call(h, "append_events", batch(0, kMany));
+  ASSERT_TRUE(first.is_ok()) << first.status().to_string();
+  EXPECT_EQ(get_int(*first, "appended"), kMany);
+  auto overlap = call(h, "append_events", batch(kMany - 100, kMany + 50));
+  ASSERT_TRUE(overlap.is_ok()) << overlap.status().to_string();
+  EXPECT_EQ(get_int(*overlap, "appended"), 50);
+  std::string unkeyed = R"({"session_id":")" + id + R"(","events":[{"event":{"n":-1}},{"event":{"n":-2}}]})";
+  EXPECT_EQ(get_int(*call(h, "append_events", unkeyed), "appended"), 2);
+
+  auto s = call(h, "read_session", R"({"session_id":")" + id + R"("})");
+  ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+  const auto& evs = (*s)["trajectory_events"];
+  ASSERT_EQ(evs.Size(), static_cast<size_t>(kMany + 50 + 2));
+  std::string expected_text;
+  {
+    auto parsed = json::parse(R"({"t":")" + awkward + R"("})");
+    ASSERT_TRUE(parsed.is_ok());
+    expected_text = get_string(*parsed, "t");
+  }
+  for (int i = 0; i < kMany + 50; ++i) {
+    const auto& e = evs[static_cast<rapidjson::SizeType>(i)];
+    const auto& body = e["event"];
+    ASSERT_EQ(get_int(body, "n"), i) << "event order broken at " << i;
+    if (i % 1000 == 0) {
+      EXPECT_EQ(get_string(body, "text"), expected_text);
+    }
+  }
+}
+
 TEST_P(StorageSuite, LearningPutDetectsLostUpdates) {
   auto h = handle();
   auto g = call(h, "learning_get", R"({"learning_key":"k"})");

@@ -1,0 +1,65 @@
+// The HTTP transport on its own: callers drive their own transfers from a pool of keep-alive
+// handles. Closing the transport must abort a transfer in progress and wait for it.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+
+#include "common/clock.hpp"
+#include "llm/http_transport.hpp"
+#include "support/mock_llm_fixture.hpp"
+
+namespace atlas::llm {
+namespace {
+
+HttpRequest chat_request(const std::string& base) {
+  HttpRequest r;
+  r.url = base + "/v1/chat/completions";
+  r.headers = {"Content-Type: application/json"};
+  r.body = R"({"model":"m","messages":[{"role":"user","content":"hi"}]})";
+  return r;
+}
+
+TEST(HttpTransport, SequentialAndConcurrentCallsSucceedOnPooledHandles) {
+  testing::MockLlm mock(R"({"rules":[{"response":{"text":"done"}}]})");
+  ASSERT_TRUE(mock.ok());
+  HttpTransport transport;
+  for (int i = 0; i < 5; ++i) {
+    HttpResponse r = transport.perform(chat_request(mock.base_url()));
+    ASSERT_EQ(r.curl_code, 0) << r.curl_error;
+    EXPECT_EQ(r.status, 200);
+    EXPECT_NE(r.body.find("done"), std::string::npos);
+    EXPECT_EQ(r.headers.count("content-type"), 1u);
+  }
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&] {
+      HttpResponse r = transport.perform(chat_request(mock.base_url()));
+      if (r.curl_code == 0 && r.status == 200) ++ok;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 8);
+  EXPECT_EQ(mock.requests().size(), 13u);
+}
+
+TEST(HttpTransport, ClosingAbortsATransferInProgressAndWaitsForIt) {
+  testing::MockLlm mock(R"({"latency_ms":60000,"rules":[{"response":{"text":"late"}}]})");
+  ASSERT_TRUE(mock.ok());
+  auto transport = std::make_unique<HttpTransport>();
+  HttpResponse got;
+  std::thread caller([&] { got = transport->perform(chat_request(mock.base_url())); });
+  // The mock records a request before its latency starts: from then on the transfer is in flight.
+  while (mock.requests().empty()) std::this_thread::yield();
+  double start = clock::monotonic_seconds();
+  transport.reset();  // returns only after the in-flight transfer has ended
+  double waited = clock::monotonic_seconds() - start;
+  caller.join();
+  EXPECT_NE(got.curl_code, 0);
+  EXPECT_EQ(got.curl_error, "the HTTP transport shut down");
+  EXPECT_LT(waited, 10.0) << "the abort must not wait for the 60 s reply";
+}
+
+}  // namespace
+}  // namespace atlas::llm

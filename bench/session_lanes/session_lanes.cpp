@@ -3,7 +3,7 @@
 // (= model round trips on the critical path) and the host's CPU per session (getrusage).
 // No storage and no judges: this measures the lanes themselves.
 //
-//   bench_session_lanes [--sessions N] [--latency-ms L]
+//   bench_session_lanes [--sessions N] [--latency-ms L] [--lane "coach k=8"]
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -41,10 +41,12 @@ std::string plan_rule(int k) {
 
 int main(int argc, char** argv) {
   int sessions = 20, latency_ms = 50;
+  std::string only;  // a lane label such as "coach k=8": run just that lane (for profiling)
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--sessions") sessions = std::atoi(argv[i + 1]);
     else if (a == "--latency-ms") latency_ms = std::atoi(argv[i + 1]);
+    else if (a == "--lane") only = argv[i + 1];
   }
   namespace fs = std::filesystem;
   fs::path dir = fs::temp_directory_path() / ("atlas-bench-lanes-" + std::to_string(getpid()));
@@ -89,6 +91,7 @@ int main(int argc, char** argv) {
   };
   for (Lane lane : {Lane{"auto", "auto", 1}, Lane{"paired", "paired", 1}, Lane{"coach k=1", "coach", 1},
                     Lane{"coach k=2", "coach", 2}, Lane{"coach k=4", "coach", 4}, Lane{"coach k=8", "coach", 8}}) {
+    if (!only.empty() && only != lane.label) continue;
     auto model = [&](const std::string& s) {
       return "[" + s + "]\nprovider = \"openai\"\nmodel = \"m\"\napi_key_env = \"ATLAS_BENCH_NO_KEY\"\napi_base = \"" + base +
              "/v1\"\n";

@@ -4,9 +4,9 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
-#include <thread>
 
 #include "common/clock.hpp"
+#include "runtime/worker_pool.hpp"
 
 namespace atlas::runtime {
 
@@ -30,6 +30,7 @@ struct Shared {
   std::condition_variable cv;
   std::vector<bool> finished;       // body returned
   std::vector<Status> results;
+  size_t outstanding = 0;           // bodies started and not yet returned
 };
 
 }  // namespace
@@ -44,7 +45,6 @@ std::vector<StepRun> run_dag(const Plan& plan, const DagOptions& options, const 
   auto shared = std::make_shared<Shared>();
   shared->finished.assign(n, false);
   shared->results.assign(n, Status::ok());
-  std::vector<std::thread> threads;
   std::vector<int64_t> deadline_ms(n, 0);
   std::vector<std::shared_ptr<std::atomic<bool>>> stop(n);
   std::vector<bool> active(n, false);  // started, outcome not yet decided
@@ -127,13 +127,15 @@ std::vector<StepRun> run_dag(const Plan& plan, const DagOptions& options, const 
         stop[i] = std::make_shared<std::atomic<bool>>(false);
         runs[i].started_us = clock::now_unix_us();
         StepControl control{deadline_ms[i], stop[i]};
+        ++shared->outstanding;
         lock.unlock();
         notify(i);
-        threads.emplace_back([shared, &body, i, control] {
+        WorkerPool::shared().run([shared, &body, i, control] {
           Status st = body(i, control);
           std::lock_guard<std::mutex> g(shared->mu);
           shared->results[i] = std::move(st);
           shared->finished[i] = true;
+          --shared->outstanding;
           shared->cv.notify_all();
         });
         lock.lock();
@@ -168,10 +170,9 @@ std::vector<StepRun> run_dag(const Plan& plan, const DagOptions& options, const 
       if (wait_ms > 0) shared->cv.wait_for(lock, std::chrono::milliseconds(wait_ms));
     }
   }
-  lock.unlock();
-  // Step threads that passed their deadline were told to stop; their LLM calls carry the
-  // same deadline, so they end shortly. Wait for them so nothing outlives the session.
-  for (auto& t : threads) t.join();
+  // Steps that passed their deadline were told to stop; their LLM calls carry the same
+  // deadline, so they end shortly. Wait for them so nothing outlives the session.
+  shared->cv.wait(lock, [&] { return shared->outstanding == 0; });
   return runs;
 }
 

@@ -39,13 +39,14 @@ struct DagOptions {
   std::shared_ptr<std::atomic<bool>> cancelled;
 };
 
-// The step body: returns OK or a failure with a reason. It runs on its own thread.
+// The step body: returns OK or a failure with a reason. It runs on a thread of
+// WorkerPool::shared(), concurrently with the other running steps.
 using StepBody = std::function<Status(size_t step_index, const StepControl& control)>;
 // Called on the scheduling thread when a step changes state (start, end); may be empty.
 using StepObserver = std::function<void(size_t step_index, const StepRun& run)>;
 
 // Requires check_plan(plan) to be OK. Blocks until every step has an outcome and every
-// step thread has ended.
+// started step body has returned.
 std::vector<StepRun> run_dag(const Plan& plan, const DagOptions& options, const StepBody& body,
                              const StepObserver& observer = {});
 

@@ -215,7 +215,8 @@ void MockLlmServer::State::handle_call(Wire wire, const httplib::Request& req, h
     send(out);
     return;
   }
-  const IncomingCall& call = *parsed;
+  IncomingCall& call = *parsed;
+  call.role = req.get_header_value("X-Atlas-Role");  // what "match.role" compares against
   rec.model = call.model;
   rec.stream = call.stream;
   std::string rule_name;

@@ -161,6 +161,21 @@ TEST_P(ProviderTest, EchoFallbackAndOrderedReplies) {
   EXPECT_EQ(got, (std::vector<std::string>{"first", "second", "echo: ping 2"}));
 }
 
+// The client names the caller's role in X-Atlas-Role; scenario rules can match on it.
+TEST_P(ProviderTest, RulesMatchTheCallersRole) {
+  testing::MockLlm mock(R"({"rules":[{"match":{"role":"judge"},"response":{"text":"as judge"}},
+                                     {"match":{"role":"student"},"response":{"text":"as student"}}]})");
+  ASSERT_TRUE(mock.ok());
+  auto model = mock.model(GetParam().provider);
+  for (const char* role : {"student", "judge"}) {
+    Request r = base_request("who am I?");
+    r.role = role;
+    auto res = client_->complete(model, r);
+    ASSERT_TRUE(res) << res.status().to_string();
+    EXPECT_EQ(res->content, std::string("as ") + role);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllProviders, ProviderTest,
                          ::testing::Values(Case{"openai", false}, Case{"openai", true}, Case{"anthropic", false},
                                            Case{"anthropic", true}, Case{"gemini", false}, Case{"gemini", true}),

@@ -25,7 +25,7 @@ inline constexpr const char* kPgSkipMessage =
 inline std::string pg_script() { return std::string(ATLAS_TEST_SOURCE_DIR) + "/tests/support/postgres.sh"; }
 
 // Runs `postgres.sh <args>` and returns its stdout (trailing newline removed); nullopt on failure.
-// `state` names a private cluster's state file (ATLAS_TEST_PG_STATE); "" = the shared one.
+// `state` names a private cluster's state file; "" = the one ATLAS_TEST_PG_STATE names (exported by `start`).
 inline std::optional<std::string> pg_run(const std::string& args, const std::string& state = "") {
   std::string cmd = (state.empty() ? std::string() : "ATLAS_TEST_PG_STATE='" + state + "' ") + "bash '" + pg_script() +
                     "' " + args;

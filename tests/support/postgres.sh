@@ -7,11 +7,13 @@
 #   bash tests/support/postgres.sh resume   # starts a paused cluster again on the same socket
 #
 # Runs initdb/pg_ctl as the `postgres` user when invoked as root (PostgreSQL refuses to run as
-# root). The cluster's location is kept in $ATLAS_TEST_PG_STATE (default /tmp/atlas-test-pg.env)
-# so that stop/pause/resume find it. Progress goes to stderr; stdout carries only the exports.
+# root). The cluster's location is kept in the file $ATLAS_TEST_PG_STATE names; `start` exports
+# it (by default a file inside the cluster's own folder, so two checkouts running tests at once
+# never stop each other's cluster) and stop/pause/resume/createdb read it. Progress goes to
+# stderr; stdout carries only the exports.
 set -euo pipefail
 
-STATE="${ATLAS_TEST_PG_STATE:-/tmp/atlas-test-pg.env}"
+STATE="${ATLAS_TEST_PG_STATE:-}"
 
 pg_bin() {
   local d
@@ -32,6 +34,10 @@ as_pg() {
 }
 
 load_state() {
+  if [[ -z "$STATE" ]]; then
+    echo "postgres.sh: ATLAS_TEST_PG_STATE is not set; eval the output of 'postgres.sh start' first" >&2
+    return 1
+  fi
   if [[ ! -f "$STATE" ]]; then
     echo "postgres.sh: no cluster recorded in $STATE (run 'start' first)" >&2
     return 1
@@ -58,6 +64,7 @@ case "$cmd" in
     as_pg "$BIN/pg_ctl" -D "$DATA" -l "$ROOT/server.log" -w -t 60 \
       -o "-p $PORT -k $SOCK -c listen_addresses='' -c fsync=off -c max_connections=200" start >&2
     as_pg "$BIN/createdb" -h "$SOCK" -p "$PORT" -U postgres atlas_test >&2
+    [[ -n "$STATE" ]] || STATE="$ROOT/state.env"
     cat > "$STATE" <<STATE_EOF
 BIN='$BIN'
 ROOT='$ROOT'

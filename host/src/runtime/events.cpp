@@ -21,12 +21,38 @@ std::string random_id() {
 }
 
 std::string Event::to_json(std::string_view session_id) const {
-  std::string out = "{\"id\":" + json::quote(id) + ",\"parent_id\":" + (parent_id.empty() ? "null" : json::quote(parent_id)) +
-                    ",\"type\":" + json::quote(type) + ",\"name\":" + json::quote(name) + ",\"role\":" + json::quote(role) +
-                    ",\"session_id\":" + (session_id.empty() ? "null" : json::quote(session_id)) +
-                    ",\"step_id\":" + (step_id.empty() ? "null" : json::quote(step_id)) +
-                    ",\"timestamp\":" + json::quote(clock::iso8601_utc(timestamp_us)) +
-                    ",\"timestamp_us\":" + std::to_string(timestamp_us) + ",\"data\":" + data_json + "}";
+  // One buffer, appended in place: data_json can hold whole prompts, so a chain of
+  // operator+ temporaries would copy it once per field.
+  auto quoted_or_null = [](std::string& out, std::string_view v) {
+    if (v.empty()) {
+      out += "null";
+    } else {
+      out += json::quote(v);
+    }
+  };
+  std::string out;
+  out.reserve(data_json.size() + 256);
+  out += "{\"id\":";
+  out += json::quote(id);
+  out += ",\"parent_id\":";
+  quoted_or_null(out, parent_id);
+  out += ",\"type\":";
+  out += json::quote(type);
+  out += ",\"name\":";
+  out += json::quote(name);
+  out += ",\"role\":";
+  out += json::quote(role);
+  out += ",\"session_id\":";
+  quoted_or_null(out, session_id);
+  out += ",\"step_id\":";
+  quoted_or_null(out, step_id);
+  out += ",\"timestamp\":";
+  out += json::quote(clock::iso8601_utc(timestamp_us));
+  out += ",\"timestamp_us\":";
+  out += std::to_string(timestamp_us);
+  out += ",\"data\":";
+  out += data_json;
+  out += '}';
   return out;
 }
 
@@ -58,10 +84,13 @@ std::string EventLog::emit(std::string_view type, std::string_view name, std::st
   std::string redacted = secrets::redact(data_json);
   e.data_json = redacted.empty() || redacted.front() != '{' ? "{}" : std::move(redacted);
   std::lock_guard<std::mutex> g(mu_);
-  std::string text = e.to_json(session_id_);
-  for (auto& sink : sinks_) sink(e, text);
-  events_.push_back(e);
-  return e.id;
+  if (!sinks_.empty()) {  // the serialised form is only for sinks (storage, callbacks)
+    const std::string text = e.to_json(session_id_);
+    for (auto& sink : sinks_) sink(e, text);
+  }
+  std::string id = e.id;
+  events_.push_back(std::move(e));
+  return id;
 }
 
 std::vector<Event> EventLog::snapshot() const {

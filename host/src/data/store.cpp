@@ -440,12 +440,25 @@ Result<LearningState> Store::learning_get(std::string_view learning_key) {
 
 Result<int64_t> Store::learning_put(std::string_view learning_key, std::string_view student_learning,
                                     std::string_view teacher_learning, std::string_view metadata_json,
-                                    int64_t expected_version) {
+                                    int64_t expected_version, const SessionLearning* session) {
   std::string req = "{\"learning_key\":" + json::quote(learning_key) +
                     ",\"student_learning\":" + json::quote(student_learning) +
                     ",\"teacher_learning\":" + json::quote(teacher_learning) +
                     ",\"metadata\":" + (metadata_json.empty() ? std::string("{}") : std::string(metadata_json)) +
-                    ",\"expected_version\":" + std::to_string(expected_version) + "}";
+                    ",\"expected_version\":" + std::to_string(expected_version);
+  if (session && !session->session_id.empty()) {
+    const std::string& id = session->session_id;
+    req += ",\"session\":{";
+    if (id.rfind(kProvisional, 0) == 0) {
+      req += "\"session_key\":" + json::quote(id.substr(kProvisional.size()));
+    } else {
+      req += "\"session_id\":" + json::quote(id);
+    }
+    auto text_or_null = [](const std::string& t) { return t.empty() ? std::string("null") : json::quote(t); };
+    req += ",\"student_learning\":" + text_or_null(session->student_learning) +
+           ",\"teacher_learning\":" + text_or_null(session->teacher_learning) + "}";
+  }
+  req += "}";
   // ABORTED is a version conflict here: the caller must re-read, so no retry.
   auto r = impl_->backend_->execute("learning_put", secrets::redact(req));
   if (!r.is_ok() && r.status().code() != StatusCode::kAborted && transient(r.status())) {

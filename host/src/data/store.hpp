@@ -125,9 +125,17 @@ class Store {
   Result<LearningState> learning_get(std::string_view learning_key);
   // Optimistic write: ABORTED when the stored version is not `expected_version` (0 = the row
   // must not exist yet). Returns the new version.
+  // `session`, when given, also stores that session's own learning text (its student_learning /
+  // teacher_learning columns) in the same transaction; a session still only in the spool is
+  // matched by its key once it has been replayed, else left as it is.
+  struct SessionLearning {
+    std::string session_id;  // as returned by begin_session (a provisional id is fine)
+    std::string student_learning;
+    std::string teacher_learning;
+  };
   Result<int64_t> learning_put(std::string_view learning_key, std::string_view student_learning,
                                std::string_view teacher_learning, std::string_view metadata_json,
-                               int64_t expected_version);
+                               int64_t expected_version, const SessionLearning* session = nullptr);
   // reward_stats objects (JSON text) of the newest `window` sessions with this key, newest
   // first, never including `exclude_session_id`.
   Result<std::vector<std::string>> reward_baseline(std::string_view learning_key, int window,

@@ -18,8 +18,11 @@ Result<SynthesisOutcome> store_synthesis(data::Store& store, const config::Learn
     LearningSnapshot base{current->student_learning, current->teacher_learning,
                           current->metadata_json.empty() ? "{}" : current->metadata_json};
     LearningSnapshot merged = merge_synthesis(base, synthesis, cfg, req.handles, req.session_id, &out.report);
+    data::Store::SessionLearning own{req.session_id, out.session_student_learning, out.session_teacher_learning};
+    bool has_own = !own.student_learning.empty() || !own.teacher_learning.empty();
     auto version = store.learning_put(req.learning_key, merged.student_learning, merged.teacher_learning,
-                                      merged.metadata_json, current->found ? current->version : 0);
+                                      merged.metadata_json, current->found ? current->version : 0,
+                                      has_own ? &own : nullptr);
     if (version) {
       out.updated = true;
       out.version = *version;

@@ -599,9 +599,16 @@ std::string op_learning_put(Pool& pool, const Value& req) {
     throw Error(ATLAS_INVALID_ARGUMENT, "learning_put: 'expected_version' is required (0 = the row must not exist)");
   long long expected = int_or(req, "expected_version", 0);
   std::optional<std::string> meta = opt_json(req, "metadata");
+  // Optional: the session whose synthesis this is gets its own learning text, in the same
+  // transaction (Atlas's sessions.student_learning / teacher_learning).
+  const Value* session = member(req, "session");
+  if (session && !session->IsObject())
+    throw Error(ATLAS_INVALID_ARGUMENT, "learning_put: 'session' must be an object {session_id | session_key, "
+                                        "student_learning, teacher_learning}");
   return with_conn(pool, "learning_put", [&](Conn& c) {
     const Backend b = c.backend();
     std::string now = now_iso();
+    Tx tx(c);
     long long n;
     if (expected == 0) {
       n = c.exec("INSERT INTO learning_registry (learning_key, student_learning, teacher_learning, metadata, "
@@ -623,7 +630,25 @@ std::string op_learning_put(Pool& pool, const Value& req) {
                                      ", expected " + std::to_string(expected) +
                                      " (another session updated it first; re-read and retry)");
     }
-    return "{\"version\":" + std::to_string(expected + 1) + "}";
+    long long sessions_updated = 0;
+    if (session) {
+      std::string sid = str_or(*session, "session_id");
+      std::string skey = str_or(*session, "session_key");
+      std::vector<Param> p = {Param::opt_str(opt_str(*session, "student_learning")),
+                              Param::opt_str(opt_str(*session, "teacher_learning"))};
+      std::string where;
+      if (!sid.empty()) {
+        where = "id = " + ph(p, Param::num(parse_id(sid, "session.session_id")));
+      } else if (!skey.empty()) {
+        where = "session_key = " + ph(p, Param::str(skey));
+      } else {
+        throw Error(ATLAS_INVALID_ARGUMENT, "learning_put: 'session' needs 'session_id' or 'session_key'");
+      }
+      sessions_updated = c.exec("UPDATE sessions SET student_learning = :p0, teacher_learning = :p1 WHERE " + where, p);
+    }
+    tx.commit();
+    return "{\"version\":" + std::to_string(expected + 1) + ",\"sessions_updated\":" +
+           std::to_string(sessions_updated) + "}";
   });
 }
 

@@ -27,6 +27,7 @@ const char* kJudgeAndLearningRules = R"(
   {"name":"judge","match":{"system_contains":"impartial evaluator"},"response":{"json":{"score":0.8,"uncertainty":0.1,"rationale":"ok","principles":[]}}},
   {"name":"arbiter","match":{"system_contains":"senior arbiter"},"response":{"json":{"score":0.8,"uncertainty":0.1,"rationale":"ok","principles":[]}}},
   {"name":"learning","match":{"system_contains":"You maintain the playbook"},"response":{"json":{"student_pamphlet":"Always cite the line.",
+     "session_student_learning":"Findings need line numbers.",
      "teacher_pamphlet":"Ask for lines.","playbook_entries":[{"audience":"student","cue":{"type":"keyword","pattern":"review"},
      "action":{"imperative":"Cite the line of each finding"},"expected_effect":"precise answers",
      "scope":{"category":"reinforcement","constraints":"reviews"}}]}}})";
@@ -301,6 +302,12 @@ TEST(RuntimeSession, StorageHistoryPlaybookAndProbeFailingOpen) {
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
   EXPECT_EQ(sqlite3_column_int(st, 0), 2);
   EXPECT_EQ(sqlite3_column_int(st, 1), 2);
+  sqlite3_finalize(st);
+  // Each session keeps its own synthesis (Atlas's sessions.student_learning), not just the playbook.
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT student_learning FROM sessions ORDER BY id", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  ASSERT_NE(sqlite3_column_text(st, 0), nullptr);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "Findings need line numbers.");
   sqlite3_finalize(st);
   ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT count(*) FROM trajectory_events", -1, &st, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);

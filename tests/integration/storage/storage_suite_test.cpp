@@ -159,6 +159,34 @@ TEST_P(StorageSuite, AppendEventsKeepsTextOrderAndDedupesInBulk) {
   }
 }
 
+// A synthesis stores the playbook and the session's own learning text in one transaction;
+// a rejected (stale) playbook write leaves the session untouched too.
+TEST_P(StorageSuite, LearningPutStoresTheSessionsOwnLearning) {
+  auto h = handle();
+  auto begun = call(h, "begin_session", R"({"task":"t","metadata":{},"session_key":"sk-1"})");
+  ASSERT_TRUE(begun.is_ok()) << begun.status().to_string();
+  std::string id = get_string(*begun, "session_id");
+  auto put = call(h, "learning_put", R"({"learning_key":"lk","student_learning":"playbook","expected_version":0,
+      "session":{"session_id":")" + id + R"(","student_learning":"cite lines","teacher_learning":null}})");
+  ASSERT_TRUE(put.is_ok()) << put.status().to_string();
+  EXPECT_EQ(get_int(*put, "sessions_updated"), 1);
+  auto stale = call(h, "learning_put", R"({"learning_key":"lk","student_learning":"x","expected_version":0,
+      "session":{"session_key":"sk-1","student_learning":"overwritten"}})");
+  EXPECT_EQ(stale.status().code(), StatusCode::kAborted);
+  auto by_key = call(h, "learning_put", R"({"learning_key":"lk","student_learning":"v2","expected_version":1,
+      "session":{"session_key":"sk-1","student_learning":"cite lines, always","teacher_learning":"ask for lines"}})");
+  ASSERT_TRUE(by_key.is_ok()) << by_key.status().to_string();
+  auto s = call(h, "read_session", R"({"session_id":")" + id + R"("})");
+  ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+  EXPECT_EQ(get_string(*s, "student_learning"), "cite lines, always");
+  EXPECT_EQ(get_string(*s, "teacher_learning"), "ask for lines");
+  auto bad = call(h, "learning_put", R"({"learning_key":"lk2","expected_version":0,"session":{"student_learning":"x"}})");
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  auto untouched = call(h, "learning_get", R"({"learning_key":"lk2"})");
+  ASSERT_TRUE(untouched.is_ok());
+  EXPECT_FALSE(json::get_bool(*untouched, "found")) << "a refused request must not write the playbook";
+}
+
 TEST_P(StorageSuite, LearningPutDetectsLostUpdates) {
   auto h = handle();
   auto g = call(h, "learning_get", R"({"learning_key":"k"})");

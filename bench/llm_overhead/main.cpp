@@ -79,8 +79,9 @@ llm::Request make_request(bool stream) {
   return r;
 }
 
-Figures run_host(llm::Client& client, const config::ModelConfig& model, const llm::Request& req, int calls,
-                 int in_flight) {
+// Spreads `calls` over `in_flight` threads, each calling `one_call` (true = success) in turn.
+template <typename OneCall>
+Figures run_threads(int calls, int in_flight, OneCall one_call) {
   Figures f;
   std::atomic<int> failures{0};
   double cpu0 = cpu_seconds(), t0 = clock::monotonic_seconds();
@@ -88,12 +89,8 @@ Figures run_host(llm::Client& client, const config::ModelConfig& model, const ll
   for (int t = 0; t < in_flight; ++t) {
     int mine = calls / in_flight + (t < calls % in_flight ? 1 : 0);
     threads.emplace_back([&, mine] {
-      for (int i = 0; i < mine; ++i) {
-        auto res = client.complete(model, req);
-        if (!res) {
-          if (failures++ == 0) std::fprintf(stderr, "host call failed: %s\n", res.status().to_string().c_str());
-        }
-      }
+      for (int i = 0; i < mine; ++i)
+        if (!one_call()) ++failures;
     });
   }
   for (auto& t : threads) t.join();
@@ -104,31 +101,27 @@ Figures run_host(llm::Client& client, const config::ModelConfig& model, const ll
   return f;
 }
 
+Figures run_host(llm::Client& client, const config::ModelConfig& model, const llm::Request& req, int calls,
+                 int in_flight) {
+  std::atomic<bool> reported{false};
+  return run_threads(calls, in_flight, [&] {
+    auto res = client.complete(model, req);
+    if (!res && !reported.exchange(true))
+      std::fprintf(stderr, "host call failed: %s\n", res.status().to_string().c_str());
+    return res.is_ok();
+  });
+}
+
 // The transport alone (no wire encoding or parsing): separates hand-off cost from JSON cost.
 Figures run_transport(llm::HttpTransport& transport, const llm::WireHttp& http, int calls, int in_flight) {
-  Figures f;
-  std::atomic<int> failures{0};
-  double cpu0 = cpu_seconds(), t0 = clock::monotonic_seconds();
-  std::vector<std::thread> threads;
-  for (int t = 0; t < in_flight; ++t) {
-    int mine = calls / in_flight + (t < calls % in_flight ? 1 : 0);
-    threads.emplace_back([&, mine] {
-      for (int i = 0; i < mine; ++i) {
-        llm::HttpRequest r;
-        r.url = http.url;
-        r.headers = http.headers;
-        r.body = http.body;
-        llm::HttpResponse resp = transport.perform(r);
-        if (resp.curl_code != 0 || resp.status != 200) ++failures;
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  f.wall = clock::monotonic_seconds() - t0;
-  f.cpu = cpu_seconds() - cpu0;
-  f.calls = calls;
-  f.failures = failures;
-  return f;
+  llm::HttpRequest r;
+  r.url = http.url;
+  r.headers = http.headers;
+  r.body = http.body;
+  return run_threads(calls, in_flight, [&] {
+    llm::HttpResponse resp = transport.perform(r);
+    return resp.curl_code == 0 && resp.status == 200;
+  });
 }
 
 size_t discard(char*, size_t size, size_t nmemb, void* user) {

@@ -28,6 +28,14 @@ double cpu_seconds() {
          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
+// Voluntary context switches so far (threads that blocked: on a socket, a futex, a poll).
+// Each one is a sleep and a wake-up, which dominates host CPU once the model is not instant.
+long blocking_waits() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_nvcsw;
+}
+
 std::string plan_rule(int k) {
   std::string steps;
   for (int i = 1; i <= k; ++i)
@@ -65,8 +73,14 @@ int main(int argc, char** argv) {
   if (pid == 0) {
     dup2(out[1], STDOUT_FILENO);
     close(out[0]);
-    execl(ATLAS_BENCH_HOST_BIN, ATLAS_BENCH_HOST_BIN, "mock-llm", "--scenario", (dir / "scenario.json").c_str(), "--port",
-          "0", static_cast<char*>(nullptr));
+    // ATLAS_BENCH_REQUEST_LOG=FILE keeps every request the host sent (to inspect prompt sizes).
+    const char* log = std::getenv("ATLAS_BENCH_REQUEST_LOG");
+    if (log && *log)
+      execl(ATLAS_BENCH_HOST_BIN, ATLAS_BENCH_HOST_BIN, "mock-llm", "--scenario", (dir / "scenario.json").c_str(),
+            "--port", "0", "--request-log", log, static_cast<char*>(nullptr));
+    else
+      execl(ATLAS_BENCH_HOST_BIN, ATLAS_BENCH_HOST_BIN, "mock-llm", "--scenario", (dir / "scenario.json").c_str(),
+            "--port", "0", static_cast<char*>(nullptr));
     _exit(127);
   }
   close(out[1]);
@@ -83,7 +97,7 @@ int main(int argc, char** argv) {
 
   std::printf("session_lanes: %d sessions per lane, mock latency L = %d ms per model call, no storage, no judges\n",
               sessions, latency_ms);
-  std::printf("%-14s %12s %14s %16s\n", "lane", "wall/session", "round trips", "host CPU/session");
+  std::printf("%-14s %12s %14s %16s %12s\n", "lane", "wall/session", "round trips", "host CPU/session", "waits/session");
   struct Lane {
     const char* label;
     const char* mode;
@@ -115,12 +129,14 @@ int main(int argc, char** argv) {
     std::string task = "K=" + std::to_string(lane.k) + "; review the module";
     (*rt)->run({task, "{}", ""});  // warm-up (connections, first-use initialisation)
     double cpu0 = cpu_seconds(), wall0 = atlas::clock::monotonic_seconds();
+    long waits0 = blocking_waits();
     int failed = 0;
     for (int i = 0; i < sessions; ++i)
       if ((*rt)->run({task, "{}", ""}).status != "succeeded") ++failed;
     double wall = (atlas::clock::monotonic_seconds() - wall0) / sessions;
     double cpu = (cpu_seconds() - cpu0) / sessions;
-    std::printf("%-14s %10.1f ms %14.2f %13.2f ms%s\n", lane.label, wall * 1000, wall * 1000 / latency_ms, cpu * 1000,
+    double waits = static_cast<double>(blocking_waits() - waits0) / sessions;
+    std::printf("%-14s %10.1f ms %14.2f %13.2f ms %12.1f%s\n", lane.label, wall * 1000, wall * 1000 / latency_ms, cpu * 1000, waits,
                 failed ? "  (some sessions failed)" : "");
   }
   kill(pid, SIGTERM);

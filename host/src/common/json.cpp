@@ -1,6 +1,8 @@
 #include "common/json.hpp"
 
 #include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -44,17 +46,28 @@ std::optional<std::string_view> balanced_object(std::string_view text, size_t fr
   return std::nullopt;
 }
 
+Status parse_error(std::string_view text, std::string_view what, rapidjson::ParseErrorCode code, size_t offset) {
+  auto [line, col] = line_column(text, offset);
+  return invalid_argument(std::string(what) + ": line " + std::to_string(line) + ", column " + std::to_string(col) +
+                          ": " + rapidjson::GetParseError_En(code));
+}
+
 }  // namespace
 
 Result<Document> parse(std::string_view text, std::string_view what) {
   Document doc;
   doc.Parse(text.data(), text.size());
-  if (doc.HasParseError()) {
-    auto [line, col] = line_column(text, doc.GetErrorOffset());
-    return invalid_argument(std::string(what) + ": line " + std::to_string(line) + ", column " +
-                            std::to_string(col) + ": " + rapidjson::GetParseError_En(doc.GetParseError()));
-  }
+  if (doc.HasParseError()) return parse_error(text, what, doc.GetParseError(), doc.GetErrorOffset());
   return doc;
+}
+
+Status check_syntax(std::string_view text, std::string_view what) {
+  rapidjson::Reader reader;
+  rapidjson::BaseReaderHandler<> ignore;  // accepts every token: nothing is built
+  rapidjson::MemoryStream stream(text.data(), text.size());
+  rapidjson::ParseResult ok = reader.Parse(stream, ignore);
+  if (!ok) return parse_error(text, what, ok.Code(), ok.Offset());
+  return Status::ok();
 }
 
 Result<Document> parse_lenient_object(std::string_view text) {

@@ -22,6 +22,9 @@ using Allocator = rapidjson::Document::AllocatorType;
 // Errors read: "<what>: line 3, column 14: Missing a comma or '}' after an object member."
 Result<Document> parse(std::string_view text, std::string_view what = "JSON");
 
+// Syntax check only (no DOM is built): OK, or the same error parse() would give.
+Status check_syntax(std::string_view text, std::string_view what = "JSON");
+
 // Parse a model's reply that should contain one JSON object: accepts code fences
 // (```json ... ```), prose before/after the object, and trailing commas. Fails with
 // INVALID_ARGUMENT when no object can be recovered.

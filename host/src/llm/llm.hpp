@@ -66,6 +66,7 @@ struct Response {
 // What every call records, success or failure (issue 3 "accounting").
 struct CallRecord {
   std::string role;
+  std::string model_ref;  // the config block the request named (empty for an inline model)
   std::string provider;
   std::string model;
   std::string session_id;

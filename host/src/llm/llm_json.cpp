@@ -333,6 +333,7 @@ Result<std::string> complete_json(Client& client, const ModelResolver& resolver,
   config::ModelConfig model;
   const Value* inline_model = json::find(d, "model");
   std::string ref = json::get_string(d, "model_ref");
+  if (record) record->model_ref = ref;
   if (inline_model && inline_model->IsObject()) {
     if (!ref.empty())
       return fail(invalid_argument("llm request: give either \"model_ref\" or an inline \"model\" block, not both"));

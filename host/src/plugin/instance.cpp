@@ -81,10 +81,10 @@ Result<std::string> Instance::finish(atlas_status st, std::string out, std::stri
     return Status(code, who() + ": " + std::string(what) + " failed with " + std::string(status_code_name(code)) + ": " +
                             (err.empty() ? std::string("no message") : err));
   }
-  auto parsed = json::parse(out, "output");
-  if (!parsed.is_ok()) {
+  Status syntax = json::check_syntax(out, "output");
+  if (!syntax.is_ok()) {
     std::string preview = out.substr(0, 120);
-    return internal_error(who() + " returned invalid JSON from " + std::string(what) + ": " + parsed.status().message() +
+    return internal_error(who() + " returned invalid JSON from " + std::string(what) + ": " + syntax.message() +
                           " (output starts with \"" + preview + "\"); the plugin is broken: report it to its vendor");
   }
   return out;

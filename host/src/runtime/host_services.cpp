@@ -1,5 +1,8 @@
 #include "runtime/host_services.hpp"
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include "common/clock.hpp"
 #include "common/json.hpp"
 #include "common/secrets.hpp"
@@ -9,24 +12,36 @@
 namespace atlas::runtime {
 
 std::string llm_call_event_json(const llm::CallRecord& r, std::string_view model_ref) {
-  json::Document d;
-  d.SetObject();
-  auto& a = d.GetAllocator();
-  d.AddMember("type", "llm_call", a);
-  d.AddMember("role", json::str(r.role, a), a);
-  d.AddMember("model_ref", json::str(model_ref, a), a);
-  d.AddMember("provider", json::str(r.provider, a), a);
-  d.AddMember("model", json::str(r.model, a), a);
-  json::Value usage(rapidjson::kObjectType);
-  usage.AddMember("prompt_tokens", r.usage.prompt_tokens, a);
-  usage.AddMember("completion_tokens", r.usage.completion_tokens, a);
-  usage.AddMember("total_tokens", r.usage.total_tokens, a);
-  d.AddMember("usage", usage, a);
-  d.AddMember("latency_ms", r.latency_seconds * 1000.0, a);
-  d.AddMember("retries", r.retries, a);
-  d.AddMember("outcome", json::str(r.outcome, a), a);
-  if (!r.error.empty()) d.AddMember("error", json::str(secrets::redact(r.error), a), a);
-  return json::dump(d);
+  // Written straight to text (one per model call): no DOM to build and throw away.
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  auto text = [&w](const char* key, std::string_view value) {
+    w.Key(key);
+    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+  };
+  w.StartObject();
+  text("type", "llm_call");
+  text("role", r.role);
+  text("model_ref", model_ref);
+  text("provider", r.provider);
+  text("model", r.model);
+  w.Key("usage");
+  w.StartObject();
+  w.Key("prompt_tokens");
+  w.Int64(r.usage.prompt_tokens);
+  w.Key("completion_tokens");
+  w.Int64(r.usage.completion_tokens);
+  w.Key("total_tokens");
+  w.Int64(r.usage.total_tokens);
+  w.EndObject();
+  w.Key("latency_ms");
+  w.Double(r.latency_seconds * 1000.0);
+  w.Key("retries");
+  w.Int(r.retries);
+  text("outcome", r.outcome);
+  if (!r.error.empty()) text("error", secrets::redact(r.error));
+  w.EndObject();
+  return std::string(sb.GetString(), sb.GetSize());
 }
 
 RuntimeServices::RuntimeServices(const config::Config& config, std::shared_ptr<llm::Client> client)
@@ -46,8 +61,6 @@ bool RuntimeServices::is_cancelled(const plugin::CallContext* call) {
 
 Result<std::string> RuntimeServices::llm_complete(std::string_view plugin_name, const plugin::CallContext* call,
                                                   std::string_view request_json) {
-  std::string model_ref;
-  if (auto doc = json::parse(request_json, "llm_complete request"); doc) model_ref = json::get_string(*doc, "model_ref");
   int64_t deadline = call ? call->deadline_unix_ms : 0;
   if (deadline > 0 && clock::now_unix_ms() >= deadline)
     return deadline_exceeded("the call's deadline passed before the model call (" + std::string(plugin_name) + ")");
@@ -59,7 +72,7 @@ Result<std::string> RuntimeServices::llm_complete(std::string_view plugin_name, 
   llm::CallRecord record;
   auto out = llm::complete_json(*client_, resolver, request_json, &record);
   if (record.session_id.empty() && call) record.session_id = call->session_id;
-  if (call && call->on_event) call->on_event(llm_call_event_json(record, model_ref));
+  if (call && call->on_event) call->on_event(llm_call_event_json(record, record.model_ref));
   if (!out) return out.status().with_context(std::string(plugin_name) + ": llm_complete");
   return out;
 }

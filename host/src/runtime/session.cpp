@@ -174,6 +174,10 @@ class Session {
  private:
   // Plugin events (llm_call, tool_call, anything else) from a call on behalf of this session.
   void on_plugin_event(std::string_view event_json, std::string_view parent, std::string_view step_id);
+  // Ledger entry and llm_call trace event for one model call (made by a plugin or by the host).
+  void note_llm_call(const std::string& role, std::string_view model_ref, const llm::Usage* usage,
+                     double latency_seconds, bool ok, std::string event_json, std::string_view parent,
+                     std::string_view step_id);
   plugin::CallContext call_context(std::string_view parent, std::string_view step_id, int64_t deadline,
                                    std::shared_ptr<std::atomic<bool>> stop = nullptr);
   // A direct LLM call (teacher, learning) with accounting.
@@ -224,16 +228,16 @@ void Session::on_plugin_event(std::string_view event_json, std::string_view pare
   std::string type = json::get_string(*doc, "type");
   if (type == "llm_call") {
     std::string role = json::get_string(*doc, "role", "unknown");
-    const Value* usage = json::find(*doc, "usage");
-    // Student usage is billed from the adapter's reply (adapters without a model report it
-    // too); counting the adapter's llm_complete calls as well would double it.
-    if (role != "student" && usage) {
-      ledger_->add(role, json::get_int(*usage, "prompt_tokens"), json::get_int(*usage, "completion_tokens"),
-                   json::get_int(*usage, "total_tokens"), json::get_double(*doc, "latency_ms") / 1000.0,
-                   json::get_string(*doc, "outcome", "ok") == "ok");
+    const Value* usage_json = json::find(*doc, "usage");
+    llm::Usage usage;
+    if (usage_json) {
+      usage.prompt_tokens = json::get_int(*usage_json, "prompt_tokens");
+      usage.completion_tokens = json::get_int(*usage_json, "completion_tokens");
+      usage.total_tokens = json::get_int(*usage_json, "total_tokens");
     }
-    events_->emit(event_type::kLlmCall, json::get_string(*doc, "model_ref", role), role, parent, std::string(event_json),
-                  step_id);
+    note_llm_call(role, json::get_string(*doc, "model_ref", role), usage_json ? &usage : nullptr,
+                  json::get_double(*doc, "latency_ms") / 1000.0, json::get_string(*doc, "outcome", "ok") == "ok",
+                  std::string(event_json), parent, step_id);
   } else if (type == "tool_call") {
     events_->emit(event_type::kToolCall, json::get_string(*doc, "tool"), "student", parent, std::string(event_json),
                   step_id);
@@ -241,6 +245,17 @@ void Session::on_plugin_event(std::string_view event_json, std::string_view pare
     events_->emit(type.empty() ? "plugin_event" : type, json::get_string(*doc, "name"), "plugin", parent,
                   std::string(event_json), step_id);
   }
+}
+
+void Session::note_llm_call(const std::string& role, std::string_view model_ref, const llm::Usage* usage,
+                            double latency_seconds, bool ok, std::string event_json, std::string_view parent,
+                            std::string_view step_id) {
+  // Student usage is billed from the adapter's reply (adapters without a model report it
+  // too); counting the adapter's llm_complete calls as well would double it.
+  if (role != "student" && usage)
+    ledger_->add(role, usage->prompt_tokens, usage->completion_tokens, usage->total_tokens, latency_seconds, ok);
+  events_->emit(event_type::kLlmCall, model_ref.empty() ? std::string_view(role) : model_ref, role, parent,
+                std::move(event_json), step_id);
 }
 
 plugin::CallContext Session::call_context(std::string_view parent, std::string_view step_id, int64_t deadline,
@@ -267,7 +282,10 @@ Result<llm::Response> Session::call_llm(std::string_view model_ref, llm::Request
   llm::CallRecord record;
   auto resp = rt_.client->complete(with_deadline(**model, deadline), req, &record);
   if (record.role.empty()) record.role = req.role;
-  on_plugin_event(llm_call_event_json(record, model_ref), parent, step_id);
+  // Typed, not through on_plugin_event: building this event's JSON only to parse it back
+  // cost as much as the call's own response parsing.
+  note_llm_call(record.role, model_ref, &record.usage, record.latency_seconds, record.outcome == "ok",
+                llm_call_event_json(record, model_ref), parent, step_id);
   return resp;
 }
 

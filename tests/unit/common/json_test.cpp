@@ -1,0 +1,34 @@
+#include <gtest/gtest.h>
+
+#include "common/json.hpp"
+
+namespace atlas::json {
+namespace {
+
+TEST(CheckSyntax, AcceptsWhatParseAccepts) {
+  for (const char* text : {"{}", "[1,2,{\"a\":\"\\u00e9\"}]", "\"just a string\"", "  {\"k\": null}  "}) {
+    EXPECT_TRUE(check_syntax(text).is_ok()) << text;
+    EXPECT_TRUE(parse(text).is_ok()) << text;
+  }
+}
+
+TEST(CheckSyntax, ReportsTheSameErrorAsParse) {
+  for (const char* text : {"", "{", "{\"a\":1,}", "[1 2]", "{\"a\":1}\n{\"b\":2}", "{\n  \"a\": tru\n}"}) {
+    Status syntax = check_syntax(text, "plugin output");
+    auto parsed = parse(text, "plugin output");
+    ASSERT_FALSE(syntax.is_ok()) << text;
+    ASSERT_FALSE(parsed.is_ok()) << text;
+    EXPECT_EQ(syntax.message(), parsed.status().message()) << text;
+    EXPECT_EQ(syntax.code(), StatusCode::kInvalidArgument);
+  }
+  EXPECT_NE(check_syntax("{\n  \"a\": tru\n}", "x").message().find("x: line 2, column"), std::string::npos);
+}
+
+TEST(CheckSyntax, StopsAtTheViewsEnd) {
+  std::string text = "{\"a\":1}garbage";
+  EXPECT_TRUE(check_syntax(std::string_view(text).substr(0, 7)).is_ok());
+  EXPECT_FALSE(check_syntax(text).is_ok());
+}
+
+}  // namespace
+}  // namespace atlas::json

@@ -1,6 +1,8 @@
 #include "runtime/dag_executor.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -23,74 +25,72 @@ std::string_view step_state_name(StepRun::State s) {
 
 namespace {
 
-// Shared with the step threads so a thread that outlives its deadline still has a valid
-// place to report to.
+// Shared by the coordinating thread and the step threads; everything is guarded by `mu`. A
+// step's outcome is decided once, by whoever gets there first: its own thread when the body
+// returns, or the coordinator when the deadline passes. `active` is true from start until
+// that decision.
 struct Shared {
   std::mutex mu;
   std::condition_variable cv;
-  std::vector<bool> finished;       // body returned
-  std::vector<Status> results;
-  size_t outstanding = 0;           // bodies started and not yet returned
+  std::vector<StepRun> runs;
+  std::vector<bool> active;
+  std::vector<int64_t> deadline_ms;
+  size_t outstanding = 0;  // bodies started whose thread has not finished reporting
+  size_t pending = 0;      // steps neither started nor decided
+  uint64_t completions = 0;  // outcomes decided by step threads (lets the scheduler notice
+                             // one that happened while it was busy, not waiting)
 };
+
+std::string timeout_reason(double seconds) {
+  return "step exceeded its timeout of " + std::to_string(seconds) + " s";
+}
 
 }  // namespace
 
 std::vector<StepRun> run_dag(const Plan& plan, const DagOptions& options, const StepBody& body,
                              const StepObserver& observer) {
   const size_t n = plan.steps.size();
-  std::vector<StepRun> runs(n);
   std::map<int, size_t> index;
   for (size_t i = 0; i < n; ++i) index.emplace(plan.steps[i].id, i);
 
   auto shared = std::make_shared<Shared>();
-  shared->finished.assign(n, false);
-  shared->results.assign(n, Status::ok());
-  std::vector<int64_t> deadline_ms(n, 0);
+  shared->runs.assign(n, StepRun{});
+  shared->active.assign(n, false);
+  shared->deadline_ms.assign(n, 0);
+  shared->pending = n;
+  std::vector<StepRun>& runs = shared->runs;
   std::vector<std::shared_ptr<std::atomic<bool>>> stop(n);
-  std::vector<bool> active(n, false);  // started, outcome not yet decided
   const int max_parallel = options.max_parallel > 0 ? options.max_parallel : 1;
   const auto timeout_ms = static_cast<int64_t>(options.step_timeout_seconds * 1000.0);
+  const double timeout_seconds = options.step_timeout_seconds;
 
-  auto notify = [&](size_t i) {
-    if (observer) observer(i, runs[i]);
+  auto decided = [&](size_t i) { return runs[i].state != StepRun::State::kPending || shared->active[i]; };
+  // Called with the lock held; reports outside it.
+  auto report = [&](std::unique_lock<std::mutex>& lock, size_t i) {
+    StepRun copy = runs[i];
+    lock.unlock();
+    if (observer) observer(i, copy);
+    lock.lock();
   };
-  auto decided = [&](size_t i) { return runs[i].state != StepRun::State::kPending || active[i]; };
 
   std::unique_lock<std::mutex> lock(shared->mu);
   for (;;) {
-    // 1. Collect finished bodies and expired deadlines.
+    const uint64_t completions_seen = shared->completions;
+    // 1. Time out steps past their deadline (finished ones decided themselves).
     int64_t now = clock::now_unix_ms();
     int running = 0;
     for (size_t i = 0; i < n; ++i) {
-      if (!active[i]) continue;
-      if (shared->finished[i]) {
-        active[i] = false;
-        runs[i].ended_us = clock::now_unix_us();
-        const Status& st = shared->results[i];
-        if (st.is_ok()) {
-          runs[i].state = StepRun::State::kSucceeded;
-        } else if (st.code() == StatusCode::kDeadlineExceeded || now >= deadline_ms[i]) {
-          runs[i].state = StepRun::State::kTimedOut;
-          runs[i].reason = "step exceeded its timeout of " + std::to_string(options.step_timeout_seconds) + " s";
-        } else {
-          runs[i].state = StepRun::State::kFailed;
-          runs[i].reason = st.to_string();
-        }
-        lock.unlock();
-        notify(i);
-        lock.lock();
-      } else if (now >= deadline_ms[i]) {
-        active[i] = false;
-        stop[i]->store(true);
-        runs[i].state = StepRun::State::kTimedOut;
-        runs[i].ended_us = clock::now_unix_us();
-        runs[i].reason = "step exceeded its timeout of " + std::to_string(options.step_timeout_seconds) + " s";
-        lock.unlock();
-        notify(i);
-        lock.lock();
-      } else {
+      if (!shared->active[i]) continue;
+      if (now < shared->deadline_ms[i]) {
         ++running;
+        continue;
       }
+      shared->active[i] = false;
+      stop[i]->store(true);
+      runs[i].state = StepRun::State::kTimedOut;
+      runs[i].ended_us = clock::now_unix_us();
+      runs[i].reason = timeout_reason(timeout_seconds);
+      report(lock, i);
     }
     // 2. Skip steps whose dependencies did not succeed; start ready ones.
     bool session_cancelled = options.cancelled && options.cancelled->load();
@@ -114,64 +114,84 @@ std::vector<StepRun> run_dag(const Plan& plan, const DagOptions& options, const 
         if (!blocked.empty()) {
           runs[i].state = StepRun::State::kSkipped;
           runs[i].reason = blocked;
-          lock.unlock();
-          notify(i);
-          lock.lock();
+          --shared->pending;
+          report(lock, i);
           progress = true;
           continue;
         }
         if (!ready || running >= max_parallel) continue;
-        active[i] = true;
+        shared->active[i] = true;
+        --shared->pending;
         ++running;
-        deadline_ms[i] = clock::now_unix_ms() + timeout_ms;
+        shared->deadline_ms[i] = clock::now_unix_ms() + timeout_ms;
         stop[i] = std::make_shared<std::atomic<bool>>(false);
         runs[i].started_us = clock::now_unix_us();
-        StepControl control{deadline_ms[i], stop[i]};
+        StepControl control{shared->deadline_ms[i], stop[i]};
         ++shared->outstanding;
+        report(lock, i);  // the start is reported before the body can report its end
         lock.unlock();
-        notify(i);
-        WorkerPool::shared().run([shared, &body, i, control] {
+        WorkerPool::shared().run([shared, &body, &observer, i, control, timeout_seconds] {
           Status st = body(i, control);
-          std::lock_guard<std::mutex> g(shared->mu);
-          shared->results[i] = std::move(st);
-          shared->finished[i] = true;
-          --shared->outstanding;
-          shared->cv.notify_all();
+          std::unique_lock<std::mutex> g(shared->mu);
+          if (shared->active[i]) {  // not already timed out by the coordinator
+            shared->active[i] = false;
+            ++shared->completions;
+            StepRun& run = shared->runs[i];
+            run.ended_us = clock::now_unix_us();
+            if (st.is_ok()) {
+              run.state = StepRun::State::kSucceeded;
+            } else if (st.code() == StatusCode::kDeadlineExceeded || clock::now_unix_ms() >= control.deadline_unix_ms) {
+              run.state = StepRun::State::kTimedOut;
+              run.reason = timeout_reason(timeout_seconds);
+            } else {
+              run.state = StepRun::State::kFailed;
+              run.reason = st.to_string();
+            }
+            StepRun copy = run;
+            g.unlock();
+            if (observer) observer(i, copy);
+            g.lock();
+          }
+          // Wake the coordinator only when it has work: a step may now start or be skipped,
+          // or this was the last body. Parallel siblings finishing cost no extra wake-ups.
+          bool wake = --shared->outstanding == 0 || shared->pending > 0;
+          if (wake) shared->cv.notify_all();
         });
         lock.lock();
         progress = true;
       }
     }
     // 3. Done when nothing is running or pending.
-    bool all_decided = true;
+    bool all_decided = true, any_active = false;
     int64_t next_deadline = INT64_MAX;
     for (size_t i = 0; i < n; ++i) {
-      if (runs[i].state == StepRun::State::kPending) all_decided = false;
-      if (active[i] && deadline_ms[i] < next_deadline) next_deadline = deadline_ms[i];
+      if (runs[i].state == StepRun::State::kPending && !shared->active[i]) all_decided = false;
+      if (shared->active[i]) {
+        any_active = true;
+        all_decided = false;
+        next_deadline = std::min(next_deadline, shared->deadline_ms[i]);
+      }
     }
     if (all_decided) break;
-    bool any_finished_unseen = false;
-    for (size_t i = 0; i < n; ++i)
-      if (active[i] && shared->finished[i]) any_finished_unseen = true;
-    if (any_finished_unseen) continue;
-    if (next_deadline == INT64_MAX) {
+    // A step finished while this pass ran (its wake-up found nobody waiting): look again.
+    if (shared->completions != completions_seen) continue;
+    if (!any_active) {
       // Nothing running and nothing could start: only a malformed plan gets here.
       for (size_t i = 0; i < n; ++i) {
         if (runs[i].state != StepRun::State::kPending) continue;
         runs[i].state = StepRun::State::kSkipped;
         runs[i].reason = "dependencies can never be satisfied";
-        lock.unlock();
-        notify(i);
-        lock.lock();
+        --shared->pending;
+        report(lock, i);
       }
       break;
-    } else {
-      int64_t wait_ms = next_deadline - clock::now_unix_ms();
-      if (wait_ms > 0) shared->cv.wait_for(lock, std::chrono::milliseconds(wait_ms));
     }
+    int64_t wait_ms = next_deadline - clock::now_unix_ms();
+    if (wait_ms > 0) shared->cv.wait_for(lock, std::chrono::milliseconds(wait_ms));
   }
   // Steps that passed their deadline were told to stop; their LLM calls carry the same
-  // deadline, so they end shortly. Wait for them so nothing outlives the session.
+  // deadline, so they end shortly. Wait for them (and for every end report) so nothing
+  // outlives the session.
   shared->cv.wait(lock, [&] { return shared->outstanding == 0; });
   return runs;
 }

@@ -42,7 +42,11 @@ struct DagOptions {
 // The step body: returns OK or a failure with a reason. It runs on a thread of
 // WorkerPool::shared(), concurrently with the other running steps.
 using StepBody = std::function<Status(size_t step_index, const StepControl& control)>;
-// Called on the scheduling thread when a step changes state (start, end); may be empty.
+// Called when a step changes state; may be empty. Start, skip and timeout are reported by
+// the scheduling thread; a step whose body returns reports its own end from its worker
+// thread (so the scheduler is not woken for each of several parallel steps finishing).
+// Reports may therefore arrive concurrently: the observer must be thread-safe. A step's
+// start is always reported before its end.
 using StepObserver = std::function<void(size_t step_index, const StepRun& run)>;
 
 // Requires check_plan(plan) to be OK. Blocks until every step has an outcome and every

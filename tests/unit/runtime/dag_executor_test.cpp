@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -98,6 +99,54 @@ TEST(DagExecutor, MaxParallelBoundsConcurrency) {
   });
   EXPECT_LE(peak, 2);
   for (const auto& r : runs) EXPECT_EQ(r.state, StepRun::State::kSucceeded);
+}
+
+// End reports come from the step threads now, concurrently: each step must still be
+// reported exactly twice (start, then its outcome), and what run_dag returns must agree.
+TEST(DagExecutor, EveryStepReportsStartBeforeItsOutcomeEvenWhenSiblingsFinishTogether) {
+  std::string steps;
+  for (int id = 1; id <= 8; ++id)
+    steps += std::string(id > 1 ? "," : "") + "{\"id\":" + std::to_string(id) + ",\"description\":\"s\"}";
+  steps += ",{\"id\":9,\"description\":\"join\",\"depends_on\":[1,2,3,4,5,6,7,8]}";
+  auto p = parse_plan("{\"steps\":[" + steps + "]}");
+  ASSERT_TRUE(p.is_ok());
+  std::mutex mu;
+  std::vector<std::vector<StepRun::State>> seen(9);
+  DagOptions opts;
+  opts.max_parallel = 8;
+  for (int round = 0; round < 20; ++round) {
+    for (auto& v : seen) v.clear();
+    auto runs = run_dag(
+        *p, opts, [](size_t, const StepControl&) -> Status { return Status::ok(); },
+        [&](size_t i, const StepRun& run) {
+          std::lock_guard<std::mutex> g(mu);
+          seen[i].push_back(run.state);
+        });
+    for (size_t i = 0; i < 9; ++i) {
+      ASSERT_EQ(seen[i].size(), 2u) << "step " << i + 1 << " in round " << round;
+      EXPECT_EQ(seen[i][0], StepRun::State::kPending);
+      EXPECT_EQ(seen[i][1], StepRun::State::kSucceeded);
+      EXPECT_EQ(runs[i].state, StepRun::State::kSucceeded);
+      EXPECT_LE(runs[i].started_us, runs[i].ended_us);
+    }
+    for (size_t i = 0; i < 8; ++i) EXPECT_GE(runs[8].started_us, runs[i].ended_us);
+  }
+}
+
+// With one slot, each finishing step must wake the scheduler to start the next one.
+TEST(DagExecutor, ASingleSlotStillRunsEveryStepInTurn) {
+  auto p = parse_plan(R"({"steps":[{"id":1,"description":"a"},{"id":2,"description":"b"},{"id":3,"description":"c"}]})");
+  std::atomic<int> ran{0};
+  DagOptions opts;
+  opts.max_parallel = 1;
+  auto runs = run_dag(*p, opts, [&](size_t, const StepControl&) -> Status {
+    ++ran;
+    return Status::ok();
+  });
+  EXPECT_EQ(ran.load(), 3);
+  for (const auto& r : runs) EXPECT_EQ(r.state, StepRun::State::kSucceeded);
+  EXPECT_GE(runs[1].started_us, runs[0].ended_us);
+  EXPECT_GE(runs[2].started_us, runs[1].ended_us);
 }
 
 }  // namespace

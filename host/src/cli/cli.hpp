@@ -1,5 +1,6 @@
 // Command-line front end. One file per subcommand (cmd_<name>.cpp); each parses its own
-// options with Boost.Program_options and calls into a component. No business logic here.
+// options with Boost.Program_options (shared parsing and the storage options are in
+// cli/options.hpp) and calls into a component. No business logic here.
 #pragma once
 
 #include <stdexcept>

@@ -6,14 +6,13 @@
 #include <sstream>
 
 #include "cli/commands.hpp"
+#include "cli/options.hpp"
 #include "common/json.hpp"
 #include "common/secrets.hpp"
 #include "config/loader.hpp"
 
 namespace atlas::cli {
 namespace {
-
-namespace po = boost::program_options;
 
 constexpr const char* kDefaultConfig = "atlas.toml";
 
@@ -41,13 +40,7 @@ Options parse(const Args& args, bool many_files) {
       "file", po::value<std::vector<std::string>>(), "");
   po::positional_options_description pos;
   pos.add("file", -1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(e.what());
-  }
+  po::variables_map vm = parse_options(args, desc, &pos);
   Options o;
   o.help = vm.count("help") != 0;
   o.json = vm.count("json") != 0;

@@ -4,13 +4,12 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/options.hpp"
 #include "common/json.hpp"
 #include "data/open.hpp"
 
 namespace atlas::cli {
 namespace {
-
-namespace po = boost::program_options;
 
 void usage(std::ostream& os) {
   os << "Usage:\n"
@@ -30,18 +29,12 @@ void usage(std::ostream& os) {
 
 int run_db(const Args& args) {
   po::options_description desc;
-  desc.add_options()("help,h", "")("json", "")("config,c", po::value<std::string>(), "")(
-      "database-url", po::value<std::string>(), "")("plugin-dir", po::value<std::vector<std::string>>(), "")(
+  desc.add_options()("help,h", "")("json", "")(
       "action", po::value<std::string>(), "");
+  add_store_options(desc);
   po::positional_options_description pos;
   pos.add("action", 1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(e.what());
-  }
+  po::variables_map vm = parse_options(args, desc, &pos);
   if (vm.count("help")) {
     usage(std::cout);
     return kExitOk;
@@ -51,11 +44,7 @@ int run_db(const Args& args) {
   if (action != "migrate" && action != "status") throw UsageError("unknown action '" + action + "' (migrate|status)");
   bool as_json = vm.count("json") != 0;
 
-  data::OpenRequest req;
-  if (vm.count("config")) req.config_path = vm["config"].as<std::string>();
-  if (vm.count("database-url")) req.database_url = vm["database-url"].as<std::string>();
-  if (vm.count("plugin-dir"))
-    for (const auto& d : vm["plugin-dir"].as<std::vector<std::string>>()) req.plugin_dirs.emplace_back(d);
+  data::OpenRequest req = store_request(vm);
   req.migrate = false;  // `migrate` reports what it applied; `status` must not change anything
   req.recover = false;
   auto opened = data::open_store(req);

@@ -3,10 +3,9 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/options.hpp"
 #include "config/loader.hpp"
 #include "runtime/probe_eval.hpp"
-
-namespace po = boost::program_options;
 
 namespace atlas::cli {
 
@@ -23,13 +22,7 @@ int run_eval(const Args& args) {
       "dataset", po::value<std::string>(), "JSONL dataset")("probe", po::value<std::string>(),
                                                            "probe plugin to evaluate (default: [routing] probe)")(
       "plugin-dir", po::value<std::vector<std::string>>(), "extra plugin folder (repeatable)")("json", "JSON output");
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(Args(args.begin() + 1, args.end())).options(opts).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(e.what());
-  }
+  po::variables_map vm = parse_options(Args(args.begin() + 1, args.end()), opts);
   if (vm.count("help")) {
     std::cout << opts;
     return kExitOk;
@@ -41,8 +34,7 @@ int run_eval(const Args& args) {
     return kExitFailure;
   }
   std::vector<std::filesystem::path> dirs;
-  if (vm.count("plugin-dir"))
-    for (const auto& d : vm["plugin-dir"].as<std::vector<std::string>>()) dirs.emplace_back(d);
+  for (const auto& d : values(vm, "plugin-dir")) dirs.emplace_back(d);
   auto report = runtime::run_probe_eval(*cfg, vm["dataset"].as<std::string>(),
                                         vm.count("probe") ? vm["probe"].as<std::string>() : "", dirs);
   if (!report) {

@@ -6,14 +6,13 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/options.hpp"
 #include "common/json.hpp"
 #include "data/export.hpp"
 #include "data/open.hpp"
 
 namespace atlas::cli {
 namespace {
-
-namespace po = boost::program_options;
 
 void usage(std::ostream& os) {
   os << "Usage:\n"
@@ -38,20 +37,14 @@ void usage(std::ostream& os) {
 
 int run_export(const Args& args) {
   po::options_description desc;
-  desc.add_options()("help,h", "")("json", "")("quiet,q", "")("config,c", po::value<std::string>(), "")(
-      "database-url", po::value<std::string>(), "")("plugin-dir", po::value<std::vector<std::string>>(), "")(
+  desc.add_options()("help,h", "")("json", "")("quiet,q", "")(
       "format,f", po::value<std::string>(), "")("output,o", po::value<std::string>(), "")(
       "include-status", po::value<std::vector<std::string>>(), "")("include-all-statuses", "")(
       "status", po::value<std::vector<std::string>>(), "")("min-reward", po::value<double>(), "")(
       "learning-key", po::value<std::string>(), "")("created-after", po::value<std::string>(), "")(
       "session-id", po::value<std::vector<std::string>>(), "")("limit", po::value<int64_t>(), "");
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(desc).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(e.what());
-  }
+  add_store_options(desc);
+  po::variables_map vm = parse_options(args, desc);
   if (vm.count("help")) {
     usage(std::cout);
     return kExitOk;
@@ -60,15 +53,11 @@ int run_export(const Args& args) {
   if (!vm.count("output")) throw UsageError("--output FILE is required");
   auto format = data::parse_export_format(vm["format"].as<std::string>());
   if (!format.is_ok()) throw UsageError(format.status().message());
-  for (const auto& s : vm.count("status") ? vm["status"].as<std::vector<std::string>>() : std::vector<std::string>{}) {
+  for (const auto& s : values(vm, "status")) {
     if (s != "succeeded" && s != "failed")
       throw UsageError("--status " + s + ": only succeeded or failed sessions can be exported");
   }
-  data::OpenRequest req;
-  if (vm.count("config")) req.config_path = vm["config"].as<std::string>();
-  if (vm.count("database-url")) req.database_url = vm["database-url"].as<std::string>();
-  if (vm.count("plugin-dir"))
-    for (const auto& d : vm["plugin-dir"].as<std::vector<std::string>>()) req.plugin_dirs.emplace_back(d);
+  data::OpenRequest req = store_request(vm);
   auto opened = data::open_store(req);
   if (!opened.is_ok()) {
     std::cerr << "atlas-host export: " << opened.status().message() << "\n";
@@ -77,8 +66,7 @@ int run_export(const Args& args) {
   data::ExportOptions eo;
   eo.format = *format;
   eo.output = vm["output"].as<std::string>();
-  std::vector<std::string> include =
-      vm.count("include-status") ? vm["include-status"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  std::vector<std::string> include = values(vm, "include-status");
   eo.filters.review_statuses = data::resolve_review_filter(opened->config_loaded ? &opened->config.review : nullptr,
                                                            include, vm.count("include-all-statuses") != 0);
   if (vm.count("status")) eo.filters.statuses = vm["status"].as<std::vector<std::string>>();

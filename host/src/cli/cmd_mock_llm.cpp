@@ -7,12 +7,11 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/options.hpp"
 #include "mock/mock_server.hpp"
 
 namespace atlas::cli {
 namespace {
-
-namespace po = boost::program_options;
 
 void print_usage(std::ostream& os) {
   os << "Usage:\n"
@@ -42,13 +41,7 @@ int run_mock_llm(const Args& args) {
   desc.add_options()("help,h", "")("json", "")("scenario,s", po::value<std::string>(), "")(
       "host", po::value<std::string>()->default_value("127.0.0.1"), "")("port,p", po::value<int>()->default_value(0), "")(
       "request-log", po::value<std::string>(), "")("threads", po::value<int>()->default_value(96), "");
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(desc).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(e.what());
-  }
+  po::variables_map vm = parse_options(args, desc);
   if (vm.count("help")) {
     print_usage(std::cout);
     return kExitOk;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "cli/options.hpp"
 #include "common/json.hpp"
 #include "plugin/discovery.hpp"
 #include "plugin/info_json.hpp"
@@ -74,13 +75,7 @@ Options parse(const Args& args) {
   all.add(visible).add(hidden);
   po::positional_options_description pos;
   pos.add("args", -1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(e.what());
-  }
+  po::variables_map vm = parse_options(args, all, &pos);
   Options o;
   std::vector<std::string> positional = vm.count("args") ? vm["args"].as<std::vector<std::string>>() : Args{};
   if (vm.count("help")) {
@@ -96,9 +91,7 @@ Options parse(const Args& args) {
   o.json = vm.count("json") > 0;
   o.timeout_seconds = vm["timeout"].as<double>();
   if (o.timeout_seconds <= 0) throw UsageError("--timeout must be a positive number of seconds");
-  if (vm.count("plugin-dir")) {
-    for (const auto& d : vm["plugin-dir"].as<std::vector<std::string>>()) o.registry.dirs.emplace_back(d);
-  }
+  for (const auto& d : values(vm, "plugin-dir")) o.registry.dirs.emplace_back(d);
   o.registry.use_default_dirs = vm.count("no-default-dirs") == 0;
   o.registry.allow_unsafe = vm.count("allow-unsafe-plugins") > 0;
   if (vm.count("lock")) o.registry.lock_file = fs::path(vm["lock"].as<std::string>());

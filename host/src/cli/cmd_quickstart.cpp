@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/options.hpp"
 #include "common/log.hpp"
 #include "config/loader.hpp"
 #include "mock/mock_server.hpp"
@@ -66,13 +67,7 @@ int run_quickstart(const Args& args) {
       "scenario", po::value<std::string>(), "mock-llm scenario (default: configs/quickstart-scenario.json)")(
       "db", po::value<std::string>()->default_value("sqlite://.atlas/atlas.db"), "storage URL")(
       "skip-storage", "do not store the sessions")("json", "print the results as JSON");
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(opts).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(e.what());
-  }
+  po::variables_map vm = parse_options(args, opts);
   if (vm.count("help")) {
     std::cout << "Runs three security-review tasks through the supervised loop and shows how reward, tokens and\n"
                  "time change as the playbook learns. Without OPENAI_API_KEY / ANTHROPIC_API_KEY / GEMINI_API_KEY /\n"

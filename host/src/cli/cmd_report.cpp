@@ -6,13 +6,12 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/options.hpp"
 #include "data/open.hpp"
 #include "data/report.hpp"
 
 namespace atlas::cli {
 namespace {
-
-namespace po = boost::program_options;
 
 void usage(std::ostream& os) {
   os << "Usage:\n"
@@ -27,26 +26,16 @@ void usage(std::ostream& os) {
 
 int run_report(const Args& args) {
   po::options_description desc;
-  desc.add_options()("help,h", "")("json", "")("config,c", po::value<std::string>(), "")(
-      "database-url", po::value<std::string>(), "")("plugin-dir", po::value<std::vector<std::string>>(), "")(
+  desc.add_options()("help,h", "")("json", "")(
       "learning-key", po::value<std::string>(), "")("tag", po::value<std::vector<std::string>>(), "")(
       "since", po::value<std::string>(), "")("svg", po::value<std::string>(), "");
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(desc).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(e.what());
-  }
+  add_store_options(desc);
+  po::variables_map vm = parse_options(args, desc);
   if (vm.count("help")) {
     usage(std::cout);
     return kExitOk;
   }
-  data::OpenRequest req;
-  if (vm.count("config")) req.config_path = vm["config"].as<std::string>();
-  if (vm.count("database-url")) req.database_url = vm["database-url"].as<std::string>();
-  if (vm.count("plugin-dir"))
-    for (const auto& d : vm["plugin-dir"].as<std::vector<std::string>>()) req.plugin_dirs.emplace_back(d);
+  data::OpenRequest req = store_request(vm);
   auto opened = data::open_store(req);
   if (!opened.is_ok()) {
     std::cerr << "atlas-host report: " << opened.status().message() << "\n";

@@ -6,14 +6,13 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/options.hpp"
 #include "common/json.hpp"
 #include "data/open.hpp"
 #include "data/review.hpp"
 
 namespace atlas::cli {
 namespace {
-
-namespace po = boost::program_options;
 
 void usage(std::ostream& os) {
   os << "Usage:\n"
@@ -38,23 +37,17 @@ bool use_color() { return ::isatty(1) && !std::getenv("NO_COLOR"); }
 
 int run_review(const Args& args) {
   po::options_description desc;
-  desc.add_options()("help,h", "")("json", "")("config,c", po::value<std::string>(), "")(
-      "database-url", po::value<std::string>(), "")("plugin-dir", po::value<std::vector<std::string>>(), "")(
+  desc.add_options()("help,h", "")("json", "")(
       "status", po::value<std::vector<std::string>>(), "")("review-status", po::value<std::vector<std::string>>(), "")(
       "learning-key", po::value<std::string>(), "")("min-reward", po::value<double>(), "")(
       "max-reward", po::value<double>(), "")("since", po::value<std::string>(), "")("until", po::value<std::string>(), "")(
       "limit", po::value<int>(), "")("after", po::value<std::string>(), "")("events", po::value<int>(), "")(
       "reason", po::value<std::string>(), "")("note", po::value<std::string>(), "")("actor", po::value<std::string>(), "")(
       "positional", po::value<std::vector<std::string>>(), "");
+  add_store_options(desc);
   po::positional_options_description pos;
   pos.add("positional", -1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(e.what());
-  }
+  po::variables_map vm = parse_options(args, desc, &pos);
   if (vm.count("help")) {
     usage(std::cout);
     return kExitOk;
@@ -80,11 +73,7 @@ int run_review(const Args& args) {
     if (note_text.empty()) throw UsageError("'review note ID TEXT' needs the note text");
   }
 
-  data::OpenRequest req;
-  if (vm.count("config")) req.config_path = vm["config"].as<std::string>();
-  if (vm.count("database-url")) req.database_url = vm["database-url"].as<std::string>();
-  if (vm.count("plugin-dir"))
-    for (const auto& d : vm["plugin-dir"].as<std::vector<std::string>>()) req.plugin_dirs.emplace_back(d);
+  data::OpenRequest req = store_request(vm);
   auto opened = data::open_store(req);
   if (!opened.is_ok()) {
     std::cerr << "atlas-host review: " << opened.status().message() << "\n";

@@ -10,12 +10,11 @@
 #include <thread>
 
 #include "cli/commands.hpp"
+#include "cli/options.hpp"
 #include "common/json.hpp"
 #include "config/loader.hpp"
 #include "runtime/console.hpp"
 #include "runtime/runtime.hpp"
-
-namespace po = boost::program_options;
 
 namespace atlas::cli {
 namespace {
@@ -64,13 +63,7 @@ int run_run(const Args& args) {
       "metadata", po::value<std::string>(), "session metadata JSON for --task (e.g. {\"learning_key_override\":\"k\"})")(
       "plugin-dir", po::value<std::vector<std::string>>(), "extra plugin folder (repeatable)")(
       "json", "machine-readable output");
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(opts).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(e.what());
-  }
+  po::variables_map vm = parse_options(args, opts);
   if (vm.count("help")) {
     std::cout << opts;
     return kExitOk;
@@ -102,8 +95,7 @@ int run_run(const Args& args) {
   }
   for (const auto& w : config::apply_env_overrides(*cfg)) std::cerr << "warning: " << w << "\n";
   runtime::RuntimeOptions ro;
-  if (vm.count("plugin-dir"))
-    for (const auto& d : vm["plugin-dir"].as<std::vector<std::string>>()) ro.plugin_dirs.emplace_back(d);
+  for (const auto& d : values(vm, "plugin-dir")) ro.plugin_dirs.emplace_back(d);
   bool tty = isatty(STDERR_FILENO) != 0;
   ro.progress = tty && tasks.size() == 1 && !json_out;
   ro.color = runtime::console::color_enabled(STDERR_FILENO);

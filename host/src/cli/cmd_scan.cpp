@@ -6,14 +6,13 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/options.hpp"
 #include "scan/codegen.hpp"
 #include "scan/normalize.hpp"
 #include "scan/report.hpp"
 #include "scan/scanner.hpp"
 
 namespace atlas::cli {
-
-namespace po = boost::program_options;
 
 int run_scan(const Args& args) {
   po::options_description opts(
@@ -38,13 +37,7 @@ int run_scan(const Args& args) {
   all.add(opts).add(hidden);
   po::positional_options_description pos;
   pos.add("dir", 1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(e.what());
-  }
+  po::variables_map vm = parse_options(args, all, &pos);
   if (vm.count("help")) {
     std::cout << opts << "\nExit codes: 0 ok, 1 nothing found or a source failed, 2 usage error.\n";
     return kExitOk;

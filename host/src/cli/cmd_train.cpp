@@ -6,14 +6,13 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/options.hpp"
 #include "common/json.hpp"
 #include "data/open.hpp"
 #include "data/train.hpp"
 
 namespace atlas::cli {
 namespace {
-
-namespace po = boost::program_options;
 
 void usage(std::ostream& os) {
   os << "Usage:\n"
@@ -30,19 +29,13 @@ void usage(std::ostream& os) {
 
 int run_train(const Args& args) {
   po::options_description desc;
-  desc.add_options()("help,h", "")("json", "")("dry-run", "")("config,c", po::value<std::string>(), "")(
-      "database-url", po::value<std::string>(), "")("plugin-dir", po::value<std::vector<std::string>>(), "")(
+  desc.add_options()("help,h", "")("json", "")("dry-run", "")(
       "output,o", po::value<std::string>(), "")("format,f", po::value<std::string>(), "")(
       "override", po::value<std::vector<std::string>>(), "");
+  add_store_options(desc);
   po::positional_options_description pos;
   pos.add("override", -1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(e.what());
-  }
+  po::variables_map vm = parse_options(args, desc, &pos);
   if (vm.count("help")) {
     usage(std::cout);
     return kExitOk;
@@ -66,11 +59,7 @@ int run_train(const Args& args) {
       if (done == total) std::fprintf(stderr, "\n");
     };
   }
-  data::OpenRequest req;
-  req.config_path = vm["config"].as<std::string>();
-  if (vm.count("database-url")) req.database_url = vm["database-url"].as<std::string>();
-  if (vm.count("plugin-dir"))
-    for (const auto& d : vm["plugin-dir"].as<std::vector<std::string>>()) req.plugin_dirs.emplace_back(d);
+  data::OpenRequest req = store_request(vm);  // --config is required above
   auto opened = data::open_store(req);
   if (!opened.is_ok()) {
     std::cerr << "atlas-host train: " << opened.status().message() << "\n";

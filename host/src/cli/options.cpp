@@ -1,0 +1,37 @@
+#include "cli/options.hpp"
+
+namespace atlas::cli {
+
+po::variables_map parse_options(const Args& args, const po::options_description& desc,
+                                const po::positional_options_description* positional) {
+  po::variables_map vm;
+  try {
+    po::command_line_parser parser(args);
+    parser.options(desc);
+    if (positional) parser.positional(*positional);
+    po::store(parser.run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(e.what());
+  }
+  return vm;
+}
+
+void add_store_options(po::options_description& desc) {
+  desc.add_options()("config,c", po::value<std::string>(), "")("database-url", po::value<std::string>(), "")(
+      "plugin-dir", po::value<std::vector<std::string>>(), "");
+}
+
+data::OpenRequest store_request(const po::variables_map& vm) {
+  data::OpenRequest req;
+  if (vm.count("config")) req.config_path = vm["config"].as<std::string>();
+  if (vm.count("database-url")) req.database_url = vm["database-url"].as<std::string>();
+  for (const auto& d : values(vm, "plugin-dir")) req.plugin_dirs.emplace_back(d);
+  return req;
+}
+
+std::vector<std::string> values(const po::variables_map& vm, const char* name) {
+  return vm.count(name) ? vm[name].as<std::vector<std::string>>() : std::vector<std::string>{};
+}
+
+}  // namespace atlas::cli

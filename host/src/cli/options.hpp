@@ -1,0 +1,31 @@
+// Option handling every subcommand shares: parsing into a variables_map with usage errors,
+// and the options that say where the stored sessions are (config, database URL, plugins).
+#pragma once
+
+#include <boost/program_options.hpp>
+
+#include <string>
+#include <vector>
+
+#include "cli/cli.hpp"
+#include "data/open.hpp"
+
+namespace atlas::cli {
+
+namespace po = boost::program_options;
+
+// Parses `args` against `desc` (and `positional`, when given); a bad command line becomes
+// UsageError with Boost's message, which main prints with a hint.
+po::variables_map parse_options(const Args& args, const po::options_description& desc,
+                                const po::positional_options_description* positional = nullptr);
+
+// -c/--config FILE, --database-url URL and --plugin-dir DIR (repeatable).
+void add_store_options(po::options_description& desc);
+
+// The storage the store options name (defaults as data::OpenRequest).
+data::OpenRequest store_request(const po::variables_map& vm);
+
+// Every --name value given (empty when none); for repeatable options.
+std::vector<std::string> values(const po::variables_map& vm, const char* name);
+
+}  // namespace atlas::cli

@@ -1,8 +1,10 @@
 // A child process with its stdin/stdout/stderr on pipes, for line-based protocols (MCP).
-// Not thread-safe: the owner serialises use. stderr is drained whenever stdout is read and
-// kept in a bounded tail buffer.
+// The process handling itself is the SDK's atlas::sdk::ChildProcess (shared with the
+// `command` adapter plugin); this class only turns its results into Status values.
+// Not thread-safe: the owner serialises use.
 #pragma once
 
+#include <atlas/child_process.hpp>
 #include <sys/types.h>
 
 #include <map>
@@ -23,14 +25,9 @@ class ChildProcess {
     size_t stderr_limit = 16 * 1024;
   };
 
-  ChildProcess() = default;
-  ~ChildProcess();
-  ChildProcess(const ChildProcess&) = delete;
-  ChildProcess& operator=(const ChildProcess&) = delete;
-
   Status start(const Options& options);
-  bool running() const { return pid_ > 0; }
-  pid_t pid() const { return pid_; }
+  bool running() const { return child_.running(); }
+  pid_t pid() const { return child_.pid(); }
 
   // Writes all of `data`; a closed pipe is UNAVAILABLE (never SIGPIPE).
   Status write_all(std::string_view data);
@@ -41,27 +38,17 @@ class ChildProcess {
   Result<std::string> read_exact(size_t n, int64_t deadline_ms);
   // Exit description once the child is gone ("exit status 3", "killed by signal 9"),
   // reaping it if it has exited; "" while it runs.
-  std::string exit_description();
-  std::string stderr_tail() const { return stderr_; }
+  std::string exit_description() { return child_.exit_description(); }
+  std::string stderr_tail() const { return child_.stderr_tail().text(); }
   // Closes stdin, waits up to `grace_ms` for exit, then SIGTERM, then SIGKILL; reaps.
-  void stop(int grace_ms = 2000);
+  void stop(int grace_ms = 2000) { child_.stop(grace_ms); }
 
-  static int64_t now_ms();
+  static int64_t now_ms() { return sdk::ChildProcess::now_ms(); }
 
  private:
-  void drain_stderr();
-  // Reads more stdout into out_buf_; errors as read_line.
-  Status fill(int64_t deadline_ms);
-  bool wait_exit(int64_t deadline_ms);
-  void close_fds();
+  Status read_status(sdk::ChildProcess::Read r) const;
 
-  pid_t pid_ = -1;
-  int in_fd_ = -1, out_fd_ = -1, err_fd_ = -1;
-  std::string out_buf_;
-  std::string stderr_;
-  size_t stderr_limit_ = 16 * 1024;
-  int wait_status_ = 0;
-  bool reaped_ = false;
+  sdk::ChildProcess child_;
 };
 
 }  // namespace atlas::mcp

@@ -1,6 +1,7 @@
 // command adapter: runs the user's agent program as a child process and speaks JSON lines
 // with it (one adapter request per line on stdin, one response per line on stdout). The
 // protocol is documented in README.md next to this file.
+#include <atlas/child_process.hpp>
 #include <atlas/sdk.hpp>
 
 #include <rapidjson/document.h>
@@ -12,12 +13,10 @@
 #include <mutex>
 #include <string>
 
-#include "child.hpp"
-
 namespace {
 
-using command_adapter::Child;
-using command_adapter::ReadResult;
+using Child = atlas::sdk::ChildProcess;
+using ReadResult = atlas::sdk::ChildProcess::Read;
 
 constexpr const char* kSchema = R"({
   "type": "object",
@@ -119,16 +118,16 @@ class CommandAdapter : public atlas::sdk::Adapter {
       throw atlas::sdk::Error(ATLAS_INVALID_ARGUMENT, "command adapter: the request is not a JSON object");
     ensure_child(call);
     child_->drain_stderr();
-    child_->stderr_buffer().clear();  // the trace holds what the agent wrote during this call
+    child_->stderr_tail().clear();  // the trace holds what the agent wrote during this call
 
     std::string line = dump(req);  // compact: RapidJSON escapes newlines inside strings
     line.push_back('\n');
     if (std::string err = child_->write_all(line); !err.empty()) fail_child("could not send the request: " + err);
 
-    int64_t deadline = command_adapter::now_ms() + timeout_ms_;
+    int64_t deadline = Child::now_ms() + timeout_ms_;
     if (call.deadline_unix_ms() > 0) {
       int64_t wall_left = call.deadline_unix_ms() - unix_ms();
-      if (command_adapter::now_ms() + wall_left < deadline) deadline = command_adapter::now_ms() + wall_left;
+      if (Child::now_ms() + wall_left < deadline) deadline = Child::now_ms() + wall_left;
     }
     std::string noise;  // stdout lines that are not JSON objects (debug prints)
     for (;;) {
@@ -174,7 +173,7 @@ class CommandAdapter : public atlas::sdk::Adapter {
   }
 
   std::string stderr_suffix() const {
-    std::string t = child_ ? child_->stderr_buffer().text() : std::string();
+    std::string t = child_ ? child_->stderr_tail().text() : std::string();
     return t.empty() ? std::string("; the agent wrote nothing to stderr") : "; stderr tail: " + tail(t, 2000);
   }
 
@@ -194,7 +193,8 @@ class CommandAdapter : public atlas::sdk::Adapter {
                                                              " and restart_on_failure is false; fix the agent or "
                                                              "set restart_on_failure = true");
     if (child_) return;
-    auto child = std::make_unique<Child>(stderr_limit_);
+    auto child = std::make_unique<Child>();
+    spec_.stderr_limit = stderr_limit_;
     if (std::string err = child->start(spec_); !err.empty())
       throw atlas::sdk::Error(ATLAS_UNAVAILABLE, "command adapter: " + err + " (command: " + command_text() + ")");
     child_ = std::move(child);
@@ -241,7 +241,7 @@ class CommandAdapter : public atlas::sdk::Adapter {
     }
     std::string trace;
     if (auto t = resp.FindMember("trace"); t != resp.MemberEnd() && t->value.IsString()) trace = t->value.GetString();
-    std::string err_text = child_->stderr_buffer().text();
+    std::string err_text = child_->stderr_tail().text();
     if (!err_text.empty()) trace += (trace.empty() ? "" : "\n") + std::string("[stderr]\n") + err_text;
     if (!noise.empty()) trace += (trace.empty() ? "" : "\n") + std::string("[stdout, not JSON]\n") + noise;
     resp.RemoveMember("trace");

@@ -36,6 +36,7 @@ dpkg-deb -c "$host_deb" > "$work/host.list"
 dpkg-deb -c "$sdk_deb" > "$work/sdk.list"
 grep -q './usr/bin/atlas-host$' "$work/host.list" || fail "atlas-host deb has no usr/bin/atlas-host"
 grep -q './usr/include/atlas/sdk.hpp$' "$work/sdk.list" || fail "atlas-sdk-dev deb has no usr/include/atlas/sdk.hpp"
+grep -q './usr/include/atlas/child_process.hpp$' "$work/sdk.list" || fail "atlas-sdk-dev deb has no usr/include/atlas/child_process.hpp"
 if grep -q 'usr/bin/' "$work/sdk.list"; then fail "atlas-sdk-dev must not contain programs"; fi
 
 echo "== unpack"

@@ -5,6 +5,9 @@
 #include <thread>
 #include <unistd.h>
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include "common/clock.hpp"
 #include "common/json.hpp"
 #include "common/log.hpp"
@@ -292,45 +295,67 @@ Result<llm::Response> Session::call_llm(std::string_view model_ref, llm::Request
 Result<std::string> Session::call_student(std::string_view role, std::vector<llm::Message> messages, bool json_mode,
                                           std::string_view parent, std::string_view step_id, int64_t deadline,
                                           std::shared_ptr<std::atomic<bool>> stop, StepState* state) {
-  json::Document req;
-  req.SetObject();
-  auto& a = req.GetAllocator();
-  req.AddMember("role", json::str(role, a), a);
-  Value msgs(rapidjson::kArrayType);
+  // Written straight to text (one per student call; prompts make it the largest JSON the host
+  // writes): no DOM to build, copy and throw away.
+  rapidjson::StringBuffer sb(nullptr, 4096);
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  auto text = [&w](std::string_view value) {
+    w.String(value.empty() ? "" : value.data(), static_cast<rapidjson::SizeType>(value.size()));
+  };
+  w.StartObject();
+  w.Key("role");
+  text(role);
+  w.Key("messages");
+  w.StartArray();
   for (const auto& m : messages) {
-    Value o(rapidjson::kObjectType);
-    o.AddMember("role", json::str(m.role, a), a);
-    o.AddMember("content", json::str(m.content, a), a);
-    msgs.PushBack(o, a);
+    w.StartObject();
+    w.Key("role");
+    text(m.role);
+    w.Key("content");
+    text(m.content);
+    w.EndObject();
   }
-  req.AddMember("messages", msgs, a);
-  Value tools(rapidjson::kArrayType);
+  w.EndArray();
+  w.Key("tools");
+  w.StartArray();
   for (const auto& t : cfg_.agent.tools) {
-    Value o(rapidjson::kObjectType);
-    o.AddMember("name", json::str(t.name, a), a);
-    o.AddMember("description", json::str(t.description, a), a);
-    json::Document params = parse_object_or_empty(t.parameters_json);
-    o.AddMember("parameters", Value(params, a), a);
-    tools.PushBack(o, a);
+    w.StartObject();
+    w.Key("name");
+    text(t.name);
+    w.Key("description");
+    text(t.description);
+    w.Key("parameters");
+    parse_object_or_empty(t.parameters_json).Accept(w);
+    w.EndObject();
   }
-  bool has_tools = !tools.Empty() || rt_.tools;
-  req.AddMember("tools", tools, a);
-  req.AddMember("tool_choice", has_tools ? json::str(cfg_.student.tool_choice, a) : Value(""), a);
+  w.EndArray();
+  bool has_tools = !cfg_.agent.tools.empty() || rt_.tools;
+  w.Key("tool_choice");
+  text(has_tools ? std::string_view(cfg_.student.tool_choice) : std::string_view());
+  w.Key("response_format");
   if (json_mode) {
-    Value rf(rapidjson::kObjectType);
-    rf.AddMember("type", "json_object", a);
-    req.AddMember("response_format", rf, a);
+    w.StartObject();
+    w.Key("type");
+    w.String("json_object");
+    w.EndObject();
   } else {
-    req.AddMember("response_format", Value(), a);
+    w.Null();
   }
-  req.AddMember("task", json::str(task_.task, a), a);
-  req.AddMember("session_id", json::str(session_id_, a), a);
-  req.AddMember("step_id", json::str(step_id, a), a);
-  Value md(rapidjson::kObjectType);
-  md.AddMember("learning_key", json::str(learning_key_, a), a);
-  md.AddMember("execution_mode", json::str(config::lane_name(decision_.lane), a), a);
-  req.AddMember("metadata", md, a);
-  std::string request_json = json::dump(req);
+  w.Key("task");
+  text(task_.task);
+  w.Key("session_id");
+  text(session_id_);
+  w.Key("step_id");
+  text(step_id);
+  w.Key("metadata");
+  w.StartObject();
+  w.Key("learning_key");
+  text(learning_key_);
+  w.Key("execution_mode");
+  text(config::lane_name(decision_.lane));
+  w.EndObject();
+  w.EndObject();
+  std::string request_json(sb.GetString(), sb.GetSize());
 
   plugin::CallContext ctx = call_context(parent, step_id, deadline, stop);
   std::string response_json;

@@ -844,11 +844,20 @@ std::string op_count_sessions(Pool& pool, const Value& req) {
 void write_sessions(Conn& c, const std::vector<long long>& ids, long long event_limit, Writer& w) {
   const Backend b = c.backend();
   std::vector<Param> idp;
-  for (long long id : ids) idp.push_back(Param::num(id));
+  std::string id_array;  // PostgreSQL: one BIGINT[] literal instead of a parameter per id
+  for (long long id : ids) {
+    idp.push_back(Param::num(id));
+    id_array += (id_array.empty() ? "{" : ",") + std::to_string(id);
+  }
+  id_array += "}";
   auto by_session = [&](const std::string& sql, size_t cols) {
     std::vector<Param> p;
     std::string q = sql;
-    q.replace(q.find("@IDS"), 4, in_list(p, idp));
+    // A 100-id IN list costs PostgreSQL a parse of 100 parameters per query (and SOCI 100
+    // binds); = ANY of one array is the same plan for a fraction of that.
+    q.replace(q.find("IN (@IDS)"), 9,
+              b == Backend::kPostgres ? "= ANY(CAST(" + ph(p, Param::str(id_array)) + " AS BIGINT[]))"
+                                      : "IN (" + in_list(p, idp) + ")");
     std::map<std::string, std::vector<Row>> out;
     for (Row& r : c.query(q, p, cols)) out[r[0].value_or("")].push_back(std::move(r));
     return out;

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "common/clock.hpp"
 #include "config/loader.hpp"
@@ -74,13 +75,12 @@ int main(int argc, char** argv) {
     dup2(out[1], STDOUT_FILENO);
     close(out[0]);
     // ATLAS_BENCH_REQUEST_LOG=FILE keeps every request the host sent (to inspect prompt sizes).
+    std::string scenario_path = (dir / "scenario.json").string();
+    std::vector<const char*> args = {ATLAS_BENCH_HOST_BIN, "mock-llm", "--scenario", scenario_path.c_str(), "--port", "0"};
     const char* log = std::getenv("ATLAS_BENCH_REQUEST_LOG");
-    if (log && *log)
-      execl(ATLAS_BENCH_HOST_BIN, ATLAS_BENCH_HOST_BIN, "mock-llm", "--scenario", (dir / "scenario.json").c_str(),
-            "--port", "0", "--request-log", log, static_cast<char*>(nullptr));
-    else
-      execl(ATLAS_BENCH_HOST_BIN, ATLAS_BENCH_HOST_BIN, "mock-llm", "--scenario", (dir / "scenario.json").c_str(),
-            "--port", "0", static_cast<char*>(nullptr));
+    if (log && *log) args.insert(args.end(), {"--request-log", log});
+    args.push_back(nullptr);
+    execv(ATLAS_BENCH_HOST_BIN, const_cast<char* const*>(args.data()));
     _exit(127);
   }
   close(out[1]);

@@ -55,6 +55,12 @@ inline void set(Value& obj, std::string_view key, int64_t i, Allocator& a) { set
 inline void set(Value& obj, std::string_view key, int i, Allocator& a) { set(obj, key, Value(i), a); }
 inline void set(Value& obj, std::string_view key, bool b, Allocator& a) { set(obj, key, Value(b), a); }
 
+// Writes `s` as a JSON string through a RapidJSON Writer (an empty view may have a null data()).
+template <typename Writer>
+void write_string(Writer& w, std::string_view s) {
+  w.String(s.empty() ? "" : s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
 // JSON string literal (with quotes) for `s`, escaped.
 std::string quote(std::string_view s);
 

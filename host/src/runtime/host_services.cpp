@@ -17,7 +17,7 @@ std::string llm_call_event_json(const llm::CallRecord& r, std::string_view model
   rapidjson::Writer<rapidjson::StringBuffer> w(sb);
   auto text = [&w](const char* key, std::string_view value) {
     w.Key(key);
-    w.String(value.empty() ? "" : value.data(), static_cast<rapidjson::SizeType>(value.size()));
+    json::write_string(w, value);
   };
   w.StartObject();
   text("type", "llm_call");

@@ -299,9 +299,7 @@ Result<std::string> Session::call_student(std::string_view role, std::vector<llm
   // writes): no DOM to build, copy and throw away.
   rapidjson::StringBuffer sb(nullptr, 4096);
   rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-  auto text = [&w](std::string_view value) {
-    w.String(value.empty() ? "" : value.data(), static_cast<rapidjson::SizeType>(value.size()));
-  };
+  auto text = [&w](std::string_view value) { json::write_string(w, value); };
   w.StartObject();
   w.Key("role");
   text(role);

@@ -106,7 +106,7 @@ class CommandAdapter : public atlas::sdk::Adapter {
     if (auto it = cfg.FindMember("restart_on_failure"); it != cfg.MemberEnd() && it->value.IsBool())
       restart_on_failure_ = it->value.GetBool();
     if (auto it = cfg.FindMember("stderr_limit_bytes"); it != cfg.MemberEnd() && it->value.IsInt64())
-      stderr_limit_ = static_cast<size_t>(it->value.GetInt64());
+      spec_.stderr_limit = static_cast<size_t>(it->value.GetInt64());
     if (timeout_ms_ <= 0) throw atlas::sdk::Error(ATLAS_INVALID_ARGUMENT, "command adapter: timeout_seconds must be > 0");
   }
 
@@ -194,7 +194,6 @@ class CommandAdapter : public atlas::sdk::Adapter {
                                                              "set restart_on_failure = true");
     if (child_) return;
     auto child = std::make_unique<Child>();
-    spec_.stderr_limit = stderr_limit_;
     if (std::string err = child->start(spec_); !err.empty())
       throw atlas::sdk::Error(ATLAS_UNAVAILABLE, "command adapter: " + err + " (command: " + command_text() + ")");
     child_ = std::move(child);
@@ -251,11 +250,10 @@ class CommandAdapter : public atlas::sdk::Adapter {
   }
 
   atlas::sdk::Host host_;
-  Child::Spec spec_;
+  Child::Spec spec_{{}, {}, {}, 64 * 1024};  // argv, env, cwd, stderr bytes kept
   int64_t timeout_ms_ = 120000;
   int grace_ms_ = 2000;
   bool restart_on_failure_ = true;
-  size_t stderr_limit_ = 64 * 1024;
   std::mutex mu_;
   std::unique_ptr<Child> child_;
   bool dead_ = false;

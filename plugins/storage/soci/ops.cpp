@@ -843,21 +843,24 @@ std::string op_count_sessions(Pool& pool, const Value& req) {
 // page of 100 sessions costs 7 queries instead of 700. Missing ids are skipped.
 void write_sessions(Conn& c, const std::vector<long long>& ids, long long event_limit, Writer& w) {
   const Backend b = c.backend();
-  std::vector<Param> idp;
-  std::string id_array;  // PostgreSQL: one BIGINT[] literal instead of a parameter per id
-  for (long long id : ids) {
-    idp.push_back(Param::num(id));
-    id_array += (id_array.empty() ? "{" : ",") + std::to_string(id);
+  // The id match is the same for every query of the page (each starts its parameters at :p0),
+  // so it is built once. A 100-id IN list costs PostgreSQL a parse of 100 parameters per
+  // query (and SOCI 100 binds); = ANY of one BIGINT[] is the same plan for a fraction of that.
+  std::vector<Param> id_params;
+  std::string id_match;
+  if (b == Backend::kPostgres) {
+    std::string array;
+    for (long long id : ids) array += (array.empty() ? "{" : ",") + std::to_string(id);
+    id_match = "= ANY(CAST(" + ph(id_params, Param::str(array + "}")) + " AS BIGINT[]))";
+  } else {
+    std::vector<Param> idp;
+    for (long long id : ids) idp.push_back(Param::num(id));
+    id_match = "IN (" + in_list(id_params, idp) + ")";
   }
-  id_array += "}";
   auto by_session = [&](const std::string& sql, size_t cols) {
-    std::vector<Param> p;
     std::string q = sql;
-    // A 100-id IN list costs PostgreSQL a parse of 100 parameters per query (and SOCI 100
-    // binds); = ANY of one array is the same plan for a fraction of that.
-    q.replace(q.find("IN (@IDS)"), 9,
-              b == Backend::kPostgres ? "= ANY(CAST(" + ph(p, Param::str(id_array)) + " AS BIGINT[]))"
-                                      : "IN (" + in_list(p, idp) + ")");
+    q.replace(q.find("IN (@IDS)"), 9, id_match);
+    const std::vector<Param>& p = id_params;
     std::map<std::string, std::vector<Row>> out;
     for (Row& r : c.query(q, p, cols)) out[r[0].value_or("")].push_back(std::move(r));
     return out;

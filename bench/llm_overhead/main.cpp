@@ -6,6 +6,7 @@
 // The mock runs in a forked child so that its CPU is not counted (getrusage RUSAGE_SELF).
 //
 //   bench_llm_overhead [--calls N] [--provider openai|anthropic|gemini] [--stream] [--in-flight N]
+//                      [--only host|io|raw]   (one configuration and one row: for profiling)
 #include <curl/curl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -197,14 +198,16 @@ int main(int argc, char** argv) {
   std::string provider = "openai";
   bool stream = false;
   int only_in_flight = 0;  // 0 = both 1 and 64 (for profiling one configuration)
+  std::string only_row;    // "" = host, io and raw
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--calls" && i + 1 < argc) calls = std::atoi(argv[++i]);
     else if (a == "--provider" && i + 1 < argc) provider = argv[++i];
     else if (a == "--stream") stream = true;
     else if (a == "--in-flight" && i + 1 < argc) only_in_flight = std::atoi(argv[++i]);
+    else if (a == "--only" && i + 1 < argc) only_row = argv[++i];
     else {
-      std::fprintf(stderr, "usage: bench_llm_overhead [--calls N] [--provider openai|anthropic|gemini] [--stream] [--in-flight N]\n");
+      std::fprintf(stderr, "usage: bench_llm_overhead [--calls N] [--provider openai|anthropic|gemini] [--stream] [--in-flight N] [--only host|io|raw]\n");
       return a == "--help" || a == "-h" ? 0 : 2;
     }
   }
@@ -247,13 +250,12 @@ int main(int argc, char** argv) {
   double ratio[2] = {0, 0};
   for (int in_flight : {1, 64}) {
     if (only_in_flight > 0 && in_flight != only_in_flight) continue;
-    Figures h = run_host(*client, model, req, calls, in_flight);
-    Figures r = run_raw(*http, calls, in_flight);
-    Figures io = run_transport(transport, *http, calls, in_flight);
-    print_row(in_flight, "host", h);
-    print_row(in_flight, "io", io);
-    print_row(in_flight, "raw", r);
-    ratio[in_flight == 1 ? 0 : 1] = (h.cpu / h.calls) / (r.cpu / r.calls);
+    auto wanted = [&](const char* row) { return only_row.empty() || only_row == row; };
+    Figures h, r, io;
+    if (wanted("host")) print_row(in_flight, "host", h = run_host(*client, model, req, calls, in_flight));
+    if (wanted("io")) print_row(in_flight, "io", io = run_transport(transport, *http, calls, in_flight));
+    if (wanted("raw")) print_row(in_flight, "raw", r = run_raw(*http, calls, in_flight));
+    if (h.calls > 0 && r.calls > 0) ratio[in_flight == 1 ? 0 : 1] = (h.cpu / h.calls) / (r.cpu / r.calls);
   }
   std::printf("cpu per call host/raw: %.2fx at 1 in flight, %.2fx at 64 in flight (target <= 1.5x)\n", ratio[0],
               ratio[1]);

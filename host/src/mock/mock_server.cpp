@@ -4,10 +4,6 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include <arpa/inet.h>
-#include <dirent.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -17,6 +13,7 @@
 #include "common/clock.hpp"
 #include "common/json.hpp"
 #include "common/log.hpp"
+#include "mock/http_server.hpp"
 #include "mock/mock_wire.hpp"
 
 namespace atlas::mock {
@@ -68,52 +65,6 @@ bool matches(const Match& m, const IncomingCall& c) {
 std::string malformed(const std::string& body) {
   // A body cut in the middle: what a proxy or a crashing server produces.
   return body.substr(0, std::max<size_t>(1, body.size() / 2));
-}
-
-// httplib 0.11 workers sit in their keep-alive wait for up to keep_alive_timeout before they
-// notice stop(). Shutting down the accepted sockets (local port == ours) wakes them at once.
-void shutdown_accepted_sockets(int port) {
-  DIR* dir = opendir("/proc/self/fd");
-  if (!dir) return;
-  while (dirent* e = readdir(dir)) {
-    int fd = std::atoi(e->d_name);
-    if (fd <= 2 || fd == dirfd(dir)) continue;
-    sockaddr_storage addr{};
-    socklen_t len = sizeof addr;
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) continue;
-    int local_port = -1;
-    if (addr.ss_family == AF_INET) local_port = ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
-    else if (addr.ss_family == AF_INET6) local_port = ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
-    if (local_port != port) continue;
-    sockaddr_storage peer{};
-    socklen_t peer_len = sizeof peer;
-    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0) continue;  // not a connection
-    ::shutdown(fd, SHUT_RDWR);
-  }
-  closedir(dir);
-}
-
-// httplib 0.11 listens with a backlog of 5: a burst of 64 connects overflows it and the
-// kernel drops SYNs (clients then wait 1-7 s to retransmit). listen() again on the same
-// socket raises the backlog.
-void raise_listen_backlog(int port) {
-  DIR* dir = opendir("/proc/self/fd");
-  if (!dir) return;
-  while (dirent* e = readdir(dir)) {
-    int fd = std::atoi(e->d_name);
-    if (fd <= 2 || fd == dirfd(dir)) continue;
-    sockaddr_storage addr{};
-    socklen_t len = sizeof addr;
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) continue;
-    int local_port = -1;
-    if (addr.ss_family == AF_INET) local_port = ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
-    else if (addr.ss_family == AF_INET6) local_port = ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
-    if (local_port != port) continue;
-    int listening = 0;
-    socklen_t optlen = sizeof listening;
-    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &optlen) == 0 && listening) ::listen(fd, SOMAXCONN);
-  }
-  closedir(dir);
 }
 
 }  // namespace
@@ -390,7 +341,7 @@ Result<int> MockLlmServer::start(Scenario scenario, MockOptions options) {
       return invalid_argument("mock-llm: cannot open request log " + options.request_log_path +
                               " for writing; check the directory exists and is writable");
   }
-  auto server = std::make_unique<httplib::Server>();
+  auto server = std::make_unique<HttpServer>();
   size_t threads = static_cast<size_t>(std::max(4, options.threads));
   server->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   server->set_tcp_nodelay(true);  // no Nagle + delayed-ACK stall (40 ms) between header and body writes
@@ -475,11 +426,11 @@ Result<int> MockLlmServer::start(Scenario scenario, MockOptions options) {
   if (port <= 0)
     return unavailable("mock-llm: cannot listen on " + options.host + ":" + std::to_string(options.port) +
                        " (address in use or not local?); pick another --port or use --port 0");
-  raise_listen_backlog(port);
+  server->raise_listen_backlog();
   port_ = port;
   host_ = options.host;
   server_ = std::move(server);
-  httplib::Server* raw = server_.get();
+  HttpServer* raw = server_.get();
   auto done = std::make_shared<std::atomic<bool>>(false);
   thread_ = std::thread([raw, done] {
     raw->listen_after_bind();
@@ -504,8 +455,6 @@ Result<int> MockLlmServer::start(Scenario scenario, MockOptions options) {
   return port;
 }
 
-void MockLlmServer::close_accepted_connections() { shutdown_accepted_sockets(port_); }
-
 void MockLlmServer::stop() {
   if (!server_) return;
   {
@@ -514,7 +463,7 @@ void MockLlmServer::stop() {
   }
   state_->stop_cv.notify_all();
   server_->stop();
-  close_accepted_connections();
+  server_->shutdown_connections();
   if (thread_.joinable()) thread_.join();
   server_.reset();
   if (state_->log.is_open()) state_->log.close();

@@ -22,11 +22,9 @@
 #include "common/status.hpp"
 #include "mock/scenario.hpp"
 
-namespace httplib {
-class Server;
-}
-
 namespace atlas::mock {
+
+class HttpServer;
 
 // One request as the mock received it.
 struct RecordedRequest {
@@ -77,10 +75,9 @@ class MockLlmServer {
   void set_scenario(Scenario scenario);
 
  private:
-  void close_accepted_connections();
   struct State;
   std::unique_ptr<State> state_;
-  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<HttpServer> server_;
   std::thread thread_;
   int port_ = 0;
   std::string host_;

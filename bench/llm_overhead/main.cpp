@@ -1,18 +1,25 @@
 // The host's own cost per LLM call: llm::Client against mock-llm at zero latency, next to the
 // same number of raw HTTP requests made with libcurl's multi interface directly (same body,
 // same connection reuse, no JSON work). Prints calls/s and CPU ms per call for 1 and 64 calls
-// in flight, and the host/raw CPU ratio (target <= 1.5).
+// in flight, and the host/raw CPU ratio (target <= 1.5). Rows:
+//   host   Client::complete, one blocked thread per call in flight
+//   async  Client::start from one thread (the path of complete_many and llm_complete_many)
+//   io     the transport's blocking perform alone (no JSON), one thread per call
+//   raw    curl multi driven directly from one thread
 //
 // The mock runs in a forked child so that its CPU is not counted (getrusage RUSAGE_SELF).
 //
 //   bench_llm_overhead [--calls N] [--provider openai|anthropic|gemini] [--stream] [--in-flight N]
-//                      [--only host|io|raw]   (one configuration and one row: for profiling)
+//                      [--only host|async|io|raw]   (one configuration and one row: for profiling)
 #include <curl/curl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -113,6 +120,35 @@ Figures run_host(llm::Client& client, const config::ModelConfig& model, const ll
   });
 }
 
+// The asynchronous path (Client::start, what complete_many and llm_complete_many use): `in_flight`
+// calls started from this thread, each finished call starting the next from its callback.
+Figures run_host_async(llm::Client& client, const config::ModelConfig& model, const llm::Request& req, int calls,
+                       int in_flight) {
+  Figures f;
+  std::atomic<int> started{0}, failures{0};
+  std::mutex mu;
+  std::condition_variable all_done;
+  int finished = 0;
+  double cpu0 = cpu_seconds(), t0 = clock::monotonic_seconds();
+  std::function<void()> launch = [&] {
+    client.start(model, req, [&](Result<llm::Response> res, const llm::CallRecord&) {
+      if (!res && failures++ == 0) std::fprintf(stderr, "async call failed: %s\n", res.status().to_string().c_str());
+      if (started.fetch_add(1) < calls) launch();
+      std::lock_guard<std::mutex> lock(mu);
+      if (++finished == calls) all_done.notify_one();
+    });
+  };
+  for (int i = 0; i < std::min(in_flight, calls); ++i)
+    if (started.fetch_add(1) < calls) launch();
+  std::unique_lock<std::mutex> lock(mu);
+  all_done.wait(lock, [&] { return finished == calls; });
+  f.wall = clock::monotonic_seconds() - t0;
+  f.cpu = cpu_seconds() - cpu0;
+  f.calls = calls;
+  f.failures = failures;
+  return f;
+}
+
 // The transport alone (no wire encoding or parsing): separates hand-off cost from JSON cost.
 Figures run_transport(llm::HttpTransport& transport, const llm::WireHttp& http, int calls, int in_flight) {
   llm::HttpRequest r;
@@ -187,7 +223,7 @@ Figures run_raw(const llm::WireHttp& http, int calls, int in_flight) {
 }
 
 void print_row(int in_flight, const char* who, const Figures& f) {
-  std::printf("%9d  %-4s  %9.0f  %11.4f  %8d\n", in_flight, who, f.calls / f.wall, f.cpu * 1000.0 / f.calls,
+  std::printf("%9d  %-5s  %9.0f  %11.4f  %8d\n", in_flight, who, f.calls / f.wall, f.cpu * 1000.0 / f.calls,
               f.failures);
 }
 
@@ -207,7 +243,7 @@ int main(int argc, char** argv) {
     else if (a == "--in-flight" && i + 1 < argc) only_in_flight = std::atoi(argv[++i]);
     else if (a == "--only" && i + 1 < argc) only_row = argv[++i];
     else {
-      std::fprintf(stderr, "usage: bench_llm_overhead [--calls N] [--provider openai|anthropic|gemini] [--stream] [--in-flight N] [--only host|io|raw]\n");
+      std::fprintf(stderr, "usage: bench_llm_overhead [--calls N] [--provider openai|anthropic|gemini] [--stream] [--in-flight N] [--only host|async|io|raw]\n");
       return a == "--help" || a == "-h" ? 0 : 2;
     }
   }
@@ -239,6 +275,7 @@ int main(int argc, char** argv) {
   auto client = llm::make_client();
   // Warm up both paths (connections, allocator) before measuring.
   run_host(*client, model, req, 64, 64);
+  run_host_async(*client, model, req, 64, 64);
   run_raw(*http, 64, 64);
   llm::HttpTransport transport;
   run_transport(transport, *http, 64, 64);
@@ -247,18 +284,24 @@ int main(int argc, char** argv) {
               "not counted)\n",
               calls, provider.c_str(), stream ? " (streaming)" : "");
   std::printf("in_flight  who     calls/s  cpu_ms/call  failures\n");
-  double ratio[2] = {0, 0};
+  double ratio[2] = {0, 0}, async_ratio[2] = {0, 0};
   for (int in_flight : {1, 64}) {
     if (only_in_flight > 0 && in_flight != only_in_flight) continue;
     auto wanted = [&](const char* row) { return only_row.empty() || only_row == row; };
-    Figures h, r, io;
+    Figures h, a, r, io;
     if (wanted("host")) print_row(in_flight, "host", h = run_host(*client, model, req, calls, in_flight));
+    if (wanted("async")) print_row(in_flight, "async", a = run_host_async(*client, model, req, calls, in_flight));
     if (wanted("io")) print_row(in_flight, "io", io = run_transport(transport, *http, calls, in_flight));
     if (wanted("raw")) print_row(in_flight, "raw", r = run_raw(*http, calls, in_flight));
-    if (h.calls > 0 && r.calls > 0) ratio[in_flight == 1 ? 0 : 1] = (h.cpu / h.calls) / (r.cpu / r.calls);
+    const int k = in_flight == 1 ? 0 : 1;
+    if (h.calls > 0 && r.calls > 0) ratio[k] = (h.cpu / h.calls) / (r.cpu / r.calls);
+    if (a.calls > 0 && r.calls > 0) async_ratio[k] = (a.cpu / a.calls) / (r.cpu / r.calls);
   }
-  std::printf("cpu per call host/raw: %.2fx at 1 in flight, %.2fx at 64 in flight (target <= 1.5x)\n", ratio[0],
+  std::printf("cpu per call host/raw, blocking complete(): %.2fx at 1 in flight, %.2fx at 64 in flight\n", ratio[0],
               ratio[1]);
+  std::printf("cpu per call host/raw, asynchronous start(): %.2fx at 1 in flight, %.2fx at 64 in flight\n",
+              async_ratio[0], async_ratio[1]);
+  std::printf("target <= 1.5x: one call per thread uses complete(); many calls at once use start() / complete_many()\n");
   client.reset();
   close(stop_fd);
   int st = 0;

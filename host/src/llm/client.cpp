@@ -1,8 +1,12 @@
-// The provider client: wire format per provider, HTTP through the shared curl-multi
-// transport, retries with backoff, accounting and secret hygiene.
+// The provider client: wire format per provider, HTTP through the transport (blocking on the
+// caller's thread, or asynchronous on its curl-multi I/O thread), retries with backoff,
+// accounting and secret hygiene.
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
 #include <cmath>
 #include <ctime>
 #include <random>
@@ -87,44 +91,20 @@ Attempt classify_http(WireKind wire, const HttpResponse& resp, const std::string
   return a;
 }
 
-class CurlClient final : public Client {
- public:
-  Result<Response> complete(const config::ModelConfig& model, const Request& request, CallRecord* record) override;
-
- private:
-  Result<Response> run(const config::ModelConfig& model, const Request& request, int* retries);
-  HttpTransport transport_;
+// Everything a call needs once its request is built: shared by the blocking and the
+// asynchronous path, and owned by the call (an asynchronous call outlives its caller's arguments).
+struct PreparedCall {
+  WireKind wire;
+  HttpRequest http;
+  std::string what;  // "<provider> model \"<model>\" at <url>", the prefix of every error
+  int attempts = 1;
+  bool stream = false;
+  std::string model_name;
+  double timeout_seconds = 0;
+  config::RetryPolicy retry;
 };
 
-Result<Response> CurlClient::complete(const config::ModelConfig& model, const Request& request, CallRecord* record) {
-  double start = clock::monotonic_seconds();
-  int retries = 0;
-  Result<Response> result = run(model, request, &retries);
-  double latency = clock::monotonic_seconds() - start;
-  if (record) {
-    record->role = request.role;
-    record->provider = model.provider;
-    record->model = model.model;
-    record->session_id = request.session_id;
-    record->latency_seconds = latency;
-    record->retries = retries;
-    if (result) {
-      record->usage = result->usage;
-      record->outcome = "ok";
-      record->error.clear();
-    } else {
-      record->outcome = std::string(status_code_name(result.status().code()));
-      record->error = result.status().message();
-    }
-  }
-  if (!result) {
-    log::info("llm", result.status().to_string());
-    return result.status();
-  }
-  return result;
-}
-
-Result<Response> CurlClient::run(const config::ModelConfig& model, const Request& request, int* retries) {
+Result<PreparedCall> prepare(const config::ModelConfig& model, const Request& request) {
   ATLAS_ASSIGN_OR_RETURN(WireKind wire, wire_for_provider(model.provider));
   if (!model.configured())
     return invalid_argument("model block for provider \"" + model.provider + "\" has no \"model\" name");
@@ -148,74 +128,204 @@ Result<Response> CurlClient::run(const config::ModelConfig& model, const Request
   if (!role.empty()) http.headers.push_back("X-Atlas-Role: " + role);
   for (const auto& [name, value] : model.additional_headers) http.headers.push_back(name + ": " + value);
 
-  const std::string what = model.provider + " model \"" + model.model + "\" at " + http.url;
-  const int attempts = std::clamp(model.retry.attempts, 1, 6);
-  thread_local std::mt19937 rng(std::random_device{}());
-  Status last;
-  for (int attempt = 1; attempt <= attempts; ++attempt) {
-    *retries = attempt - 1;
-    HttpRequest req;
-    req.url = http.url;
-    req.headers = http.headers;
-    req.body = http.body;
-    req.connect_timeout_ms = static_cast<long>(std::max(1.0, model.connect_timeout_seconds * 1000.0));
-    req.total_timeout_ms = static_cast<long>(std::max(1.0, model.timeout_seconds * 1000.0));
-    HttpResponse resp = transport_.perform(req);
+  PreparedCall p;
+  p.wire = wire;
+  p.what = model.provider + " model \"" + model.model + "\" at " + http.url;
+  p.http.url = std::move(http.url);
+  p.http.headers = std::move(http.headers);
+  p.http.body = std::move(http.body);
+  p.http.connect_timeout_ms = static_cast<long>(std::max(1.0, model.connect_timeout_seconds * 1000.0));
+  p.http.total_timeout_ms = static_cast<long>(std::max(1.0, model.timeout_seconds * 1000.0));
+  p.attempts = std::clamp(model.retry.attempts, 1, 6);
+  p.stream = request.stream;
+  p.model_name = model.model;
+  p.timeout_seconds = model.timeout_seconds;
+  p.retry = model.retry;
+  return p;
+}
 
-    Attempt a;
-    if (resp.curl_code != 0) {
-      if (resp.curl_code == CURLE_OPERATION_TIMEDOUT && resp.connected) {
-        char buf[64];
-        std::snprintf(buf, sizeof buf, "%g", model.timeout_seconds);
-        a.status = deadline_exceeded(what + ": no complete reply within timeout_seconds=" + buf + " (" +
-                                     resp.curl_error + ")");
-      } else {
-        a.status = unavailable(what + ": " + (resp.connected ? "connection failed: " : "cannot connect: ") +
-                               resp.curl_error);
-        a.retryable = transient_curl_error(resp.curl_code) || resp.curl_code == CURLE_OPERATION_TIMEDOUT;
-      }
-    } else if (resp.status >= 200 && resp.status < 300) {
-      Result<Response> parsed = request.stream ? parse_stream(wire, resp.body) : parse_reply(wire, resp.body);
-      if (parsed) {
-        if (parsed->usage.total_tokens == 0)
-          parsed->usage.total_tokens = parsed->usage.prompt_tokens + parsed->usage.completion_tokens;
-        if (parsed->model.empty()) parsed->model = model.model;
-        return parsed;
-      }
-      if (parsed.status().code() == StatusCode::kInvalidArgument) {
-        // json::parse failed on a non-streaming body: the provider sent malformed JSON.
-        a.status = internal_error(what + ": the provider replied HTTP " + std::to_string(resp.status) +
-                                  " with malformed JSON (" + parsed.status().message() + ")");
-      } else {
-        a.status = parsed.status().with_context(what);
-        a.retryable = true;  // a failed or cut stream: nothing was forwarded, so a retry is safe
-      }
+// What one attempt's HTTP outcome means: a final result, or a retry after `delay` seconds.
+struct AttemptOutcome {
+  std::optional<Result<Response>> final;
+  double delay = 0;
+};
+
+AttemptOutcome judge_attempt(const PreparedCall& p, const HttpResponse& resp, int attempt, int retries) {
+  const std::string& what = p.what;
+  Attempt a;
+  if (resp.curl_code != 0) {
+    if (resp.curl_code == CURLE_OPERATION_TIMEDOUT && resp.connected) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%g", p.timeout_seconds);
+      a.status = deadline_exceeded(what + ": no complete reply within timeout_seconds=" + buf + " (" +
+                                   resp.curl_error + ")");
     } else {
-      a = classify_http(wire, resp, what);
+      a.status = unavailable(what + ": " + (resp.connected ? "connection failed: " : "cannot connect: ") +
+                             resp.curl_error);
+      a.retryable = transient_curl_error(resp.curl_code) || resp.curl_code == CURLE_OPERATION_TIMEDOUT;
     }
-    last = a.status;
-    if (!a.retryable || attempt == attempts) break;
-    double backoff = model.retry.backoff_seconds * std::pow(2.0, attempt - 1);
-    backoff = std::min(backoff, model.retry.max_backoff_seconds);
-    backoff *= std::uniform_real_distribution<double>(0.8, 1.2)(rng);
-    double delay = backoff;
-    if (a.retry_after >= 0) {
-      if (a.retry_after > std::max(60.0, model.retry.max_backoff_seconds)) {
-        char buf[64];
-        std::snprintf(buf, sizeof buf, "%g", a.retry_after);
-        last = a.status.with_context(std::string("provider asked to retry after ") + buf + "s, longer than allowed");
-        break;
-      }
-      delay = a.retry_after;  // the server said when; honour it exactly
+  } else if (resp.status >= 200 && resp.status < 300) {
+    Result<Response> parsed = p.stream ? parse_stream(p.wire, resp.body) : parse_reply(p.wire, resp.body);
+    if (parsed) {
+      if (parsed->usage.total_tokens == 0)
+        parsed->usage.total_tokens = parsed->usage.prompt_tokens + parsed->usage.completion_tokens;
+      if (parsed->model.empty()) parsed->model = p.model_name;
+      return {std::move(parsed), 0};
     }
-    log::debug("llm", "retrying " + what + " in " + std::to_string(delay) + "s after: " + a.status.message());
-    std::this_thread::sleep_for(std::chrono::duration<double>(delay));
+    if (parsed.status().code() == StatusCode::kInvalidArgument) {
+      // json::parse failed on a non-streaming body: the provider sent malformed JSON.
+      a.status = internal_error(what + ": the provider replied HTTP " + std::to_string(resp.status) +
+                                " with malformed JSON (" + parsed.status().message() + ")");
+    } else {
+      a.status = parsed.status().with_context(what);
+      a.retryable = true;  // a failed or cut stream: nothing was forwarded, so a retry is safe
+    }
+  } else {
+    a = classify_http(p.wire, resp, what);
   }
-  std::string suffix = *retries > 0 ? " (gave up after " + std::to_string(*retries + 1) + " attempts)" : "";
-  return Status(last.code(), secrets::redact(last.message() + suffix));
+  auto give_up = [&](const Status& last) -> AttemptOutcome {
+    std::string suffix = retries > 0 ? " (gave up after " + std::to_string(retries + 1) + " attempts)" : "";
+    return {Result<Response>(Status(last.code(), secrets::redact(last.message() + suffix))), 0};
+  };
+  if (!a.retryable || attempt == p.attempts) return give_up(a.status);
+  thread_local std::mt19937 rng(std::random_device{}());
+  double backoff = p.retry.backoff_seconds * std::pow(2.0, attempt - 1);
+  backoff = std::min(backoff, p.retry.max_backoff_seconds);
+  backoff *= std::uniform_real_distribution<double>(0.8, 1.2)(rng);
+  double delay = backoff;
+  if (a.retry_after >= 0) {
+    if (a.retry_after > std::max(60.0, p.retry.max_backoff_seconds)) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%g", a.retry_after);
+      return give_up(a.status.with_context(std::string("provider asked to retry after ") + buf +
+                                           "s, longer than allowed"));
+    }
+    delay = a.retry_after;  // the server said when; honour it exactly
+  }
+  log::debug("llm", "retrying " + what + " in " + std::to_string(delay) + "s after: " + a.status.message());
+  return {std::nullopt, delay};
+}
+
+// Fills the accounting record of a finished call and logs a failure.
+void finish_record(const config::ModelConfig& model, const Request& request, const Result<Response>& result,
+                   double latency, int retries, CallRecord* record) {
+  if (record) {
+    record->role = request.role;
+    record->provider = model.provider;
+    record->model = model.model;
+    record->session_id = request.session_id;
+    record->latency_seconds = latency;
+    record->retries = retries;
+    if (result) {
+      record->usage = result->usage;
+      record->outcome = "ok";
+      record->error.clear();
+    } else {
+      record->outcome = std::string(status_code_name(result.status().code()));
+      record->error = result.status().message();
+    }
+  }
+  if (!result) log::info("llm", result.status().to_string());
+}
+
+class CurlClient final : public Client {
+ public:
+  Result<Response> complete(const config::ModelConfig& model, const Request& request, CallRecord* record) override;
+  void start(const config::ModelConfig& model, const Request& request, Done done) override;
+
+ private:
+  struct AsyncCall;
+  void attempt(std::shared_ptr<AsyncCall> call);
+  HttpTransport transport_;
+};
+
+Result<Response> CurlClient::complete(const config::ModelConfig& model, const Request& request, CallRecord* record) {
+  double start = clock::monotonic_seconds();
+  int retries = 0;
+  Result<Response> result = [&]() -> Result<Response> {
+    ATLAS_ASSIGN_OR_RETURN(PreparedCall p, prepare(model, request));
+    for (int attempt = 1;; ++attempt) {
+      retries = attempt - 1;
+      AttemptOutcome o = judge_attempt(p, transport_.perform(p.http), attempt, retries);
+      if (o.final) return std::move(*o.final);
+      std::this_thread::sleep_for(std::chrono::duration<double>(o.delay));
+    }
+  }();
+  finish_record(model, request, result, clock::monotonic_seconds() - start, retries, record);
+  return result;
+}
+
+// An asynchronous call between attempts: owned by the callbacks that carry it along.
+struct CurlClient::AsyncCall {
+  PreparedCall prepared;
+  config::ModelConfig model;  // for the record
+  Request request_meta;       // role and session id for the record (no messages)
+  Done done;
+  double start = 0;
+  int attempt = 0;
+};
+
+void CurlClient::start(const config::ModelConfig& model, const Request& request, Done done) {
+  double start = clock::monotonic_seconds();
+  auto p = prepare(model, request);
+  if (!p) {  // rejected before any I/O: report on the caller's thread
+    CallRecord record;
+    Result<Response> result = p.status();
+    finish_record(model, request, result, clock::monotonic_seconds() - start, 0, &record);
+    done(std::move(result), record);
+    return;
+  }
+  auto call = std::make_shared<AsyncCall>();
+  call->prepared = std::move(p).value();
+  call->model = model;
+  call->request_meta.role = request.role;
+  call->request_meta.session_id = request.session_id;
+  call->done = std::move(done);
+  call->start = start;
+  attempt(std::move(call));
+}
+
+void CurlClient::attempt(std::shared_ptr<AsyncCall> call) {
+  ++call->attempt;
+  HttpRequest http = call->prepared.http;  // the transport owns its copy while the transfer runs
+  transport_.start(std::move(http), [this, call](HttpResponse resp) {
+    const int retries = call->attempt - 1;
+    AttemptOutcome o = judge_attempt(call->prepared, resp, call->attempt, retries);
+    if (!o.final) {
+      transport_.run_after(o.delay, [this, call] { attempt(call); });
+      return;
+    }
+    CallRecord record;
+    finish_record(call->model, call->request_meta, *o.final, clock::monotonic_seconds() - call->start, retries,
+                  &record);
+    call->done(std::move(*o.final), record);
+  });
 }
 
 }  // namespace
+
+std::vector<Result<Response>> Client::complete_many(const std::vector<BatchCall>& calls,
+                                                   std::vector<CallRecord>* records) {
+  std::vector<std::optional<Result<Response>>> results(calls.size());
+  if (records) records->assign(calls.size(), CallRecord{});
+  std::mutex mu;
+  std::condition_variable all_done;
+  size_t remaining = calls.size();
+  for (size_t i = 0; i < calls.size(); ++i) {
+    start(calls[i].model, calls[i].request, [&, i](Result<Response> result, const CallRecord& record) {
+      if (records) (*records)[i] = record;
+      results[i].emplace(std::move(result));
+      std::lock_guard<std::mutex> lock(mu);
+      if (--remaining == 0) all_done.notify_one();
+    });
+  }
+  std::unique_lock<std::mutex> lock(mu);
+  all_done.wait(lock, [&] { return remaining == 0; });
+  std::vector<Result<Response>> out;
+  out.reserve(calls.size());
+  for (auto& r : results) out.push_back(std::move(*r));
+  return out;
+}
 
 std::shared_ptr<Client> make_client() { return std::make_shared<CurlClient>(); }
 

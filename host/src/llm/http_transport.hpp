@@ -1,9 +1,14 @@
-// HTTP for the provider clients. The calling thread performs its own transfer (no hand-off to
-// an I/O thread: that hand-off was most of the host's per-call cost). Easy handles are pooled;
-// each keeps its keep-alive connection, so calls reuse connections and concurrent calls use
-// separate ones (parallel steps and judge samples never serialise on one connection).
+// HTTP for the provider clients, two ways:
+//  - perform(): the calling thread performs its own transfer and blocks (no hand-off to an I/O
+//    thread: for one call per thread that hand-off was most of the host's per-call cost). Easy
+//    handles are pooled; each keeps its keep-alive connection, so calls reuse connections and
+//    concurrent calls use separate ones (parallel steps and judge samples never serialise).
+//  - start(): the transfer runs on the transport's I/O thread (curl multi, started on first
+//    use) and a callback reports the end. Many calls in flight then cost one thread and one
+//    poll instead of one sleeping thread each.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -32,13 +37,22 @@ struct HttpResponse {
 class HttpTransport {
  public:
   HttpTransport();
-  // Aborts transfers still running (they fail with a curl error) and waits for them to return.
+  // Aborts transfers still running (they fail with "the HTTP transport shut down"), runs the
+  // callbacks of started ones and waits for blocked perform() calls to return.
   ~HttpTransport();
   HttpTransport(const HttpTransport&) = delete;
   HttpTransport& operator=(const HttpTransport&) = delete;
 
   // Blocks the calling thread until the transfer ends; safe from any number of threads.
   HttpResponse perform(const HttpRequest& request);
+
+  // Starts the transfer on the I/O thread and returns at once. `done` runs exactly once, on the
+  // I/O thread (on the calling thread if the transport is shutting down); it must not block,
+  // and it may start further transfers or timers.
+  void start(HttpRequest request, std::function<void(HttpResponse)> done);
+  // Runs `fn` on the I/O thread after `delay_seconds` (a retry's backoff without a sleeping
+  // thread); during shutdown it runs at once.
+  void run_after(double delay_seconds, std::function<void()> fn);
 
  private:
   struct Impl;

@@ -77,14 +77,33 @@ struct CallRecord {
   std::string error;        // redacted message when outcome != ok
 };
 
+// One call of a batch (complete_many).
+struct BatchCall {
+  config::ModelConfig model;
+  Request request;
+};
+
 // Thread-safe client for all providers; many calls may be in flight at once.
 class Client {
  public:
   virtual ~Client() = default;
   // Blocks the calling thread until the call finishes (retries included). `record`, when
-  // given, is filled in on success and on failure.
+  // given, is filled in on success and on failure. Cheapest for one call per thread.
   virtual Result<Response> complete(const config::ModelConfig& model, const Request& request,
                                     CallRecord* record = nullptr) = 0;
+
+  // Starts the call and returns at once; retries back off on a timer, not a sleeping thread.
+  // `done` runs exactly once with the result and the call's record: on the client's I/O
+  // thread, or on the calling thread when the request is rejected before any I/O. It must not
+  // block (it may start further calls). Destroying the client ends calls in flight with
+  // UNAVAILABLE ("the HTTP transport shut down").
+  using Done = std::function<void(Result<Response>, const CallRecord&)>;
+  virtual void start(const config::ModelConfig& model, const Request& request, Done done) = 0;
+
+  // Runs every call concurrently, without a thread per call, and blocks until all have
+  // finished. Results (and records, when given) are in the order of `calls`.
+  std::vector<Result<Response>> complete_many(const std::vector<BatchCall>& calls,
+                                              std::vector<CallRecord>* records = nullptr);
 };
 
 // The process-wide client (one pool of keep-alive connections). Created on first use.

@@ -309,9 +309,12 @@ std::string call_record_to_json(const CallRecord& r) {
   return json::dump(d);
 }
 
-Result<std::string> complete_json(Client& client, const ModelResolver& resolver, std::string_view request_json,
-                                  CallRecord* record) {
-  double start = clock::monotonic_seconds();
+namespace {
+
+// Parses one llm_complete request and resolves its model. `record` gets role, session,
+// model ref, provider and model as soon as they are known; on failure also the outcome.
+Result<BatchCall> prepare_json_call(const ModelResolver& resolver, std::string_view request_json,
+                                    CallRecord* record, double start) {
   auto fail = [&](Status st) -> Status {
     if (record) {
       record->outcome = std::string(status_code_name(st.code()));
@@ -358,9 +361,51 @@ Result<std::string> complete_json(Client& client, const ModelResolver& resolver,
     record->provider = model.provider;
     record->model = model.model;
   }
-  auto response = client.complete(model, *request, record);
+  return BatchCall{std::move(model), std::move(request).value()};
+}
+
+}  // namespace
+
+Result<std::string> complete_json(Client& client, const ModelResolver& resolver, std::string_view request_json,
+                                  CallRecord* record) {
+  ATLAS_ASSIGN_OR_RETURN(BatchCall call, prepare_json_call(resolver, request_json, record, clock::monotonic_seconds()));
+  auto response = client.complete(call.model, call.request, record);
   if (!response) return response.status();  // the client filled in the record
   return response_to_json(*response);
+}
+
+std::vector<Result<std::string>> complete_many_json(Client& client, const ModelResolver& resolver,
+                                                    const std::vector<std::string_view>& requests,
+                                                    std::vector<CallRecord>* records) {
+  const double start = clock::monotonic_seconds();
+  std::vector<Result<std::string>> out(requests.size(), Result<std::string>(std::string()));
+  std::vector<CallRecord> local(requests.size());
+  std::vector<BatchCall> calls;
+  std::vector<size_t> call_index;  // position in `requests` of each entry of `calls`
+  for (size_t i = 0; i < requests.size(); ++i) {
+    auto call = prepare_json_call(resolver, requests[i], &local[i], start);
+    if (!call) {
+      out[i] = call.status();
+      continue;
+    }
+    calls.push_back(std::move(call).value());
+    call_index.push_back(i);
+  }
+  std::vector<CallRecord> call_records;
+  auto responses = client.complete_many(calls, &call_records);
+  for (size_t c = 0; c < calls.size(); ++c) {
+    const size_t i = call_index[c];
+    std::string model_ref = std::move(local[i].model_ref);
+    local[i] = std::move(call_records[c]);
+    local[i].model_ref = std::move(model_ref);
+    if (responses[c]) {
+      out[i] = response_to_json(*responses[c]);
+    } else {
+      out[i] = responses[c].status();
+    }
+  }
+  if (records) *records = std::move(local);
+  return out;
 }
 
 }  // namespace atlas::llm

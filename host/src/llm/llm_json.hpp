@@ -13,6 +13,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/json.hpp"
 #include "common/status.hpp"
@@ -49,5 +50,11 @@ std::string call_record_to_json(const CallRecord& r);
 // `record` (optional) is filled in on every outcome, including bad requests.
 Result<std::string> complete_json(Client& client, const ModelResolver& resolver, std::string_view request_json,
                                   CallRecord* record = nullptr);
+
+// Several llm_complete requests at once (Client::complete_many: concurrent, no thread per call).
+// One result and one record per request, in order; a bad request fails alone.
+std::vector<Result<std::string>> complete_many_json(Client& client, const ModelResolver& resolver,
+                                                    const std::vector<std::string_view>& requests,
+                                                    std::vector<CallRecord>* records = nullptr);
 
 }  // namespace atlas::llm

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.hpp"
 
@@ -61,6 +62,10 @@ class HostServices {
   // request/response in the JSON form of docs/llm-model.md. Default: UNIMPLEMENTED.
   virtual Result<std::string> llm_complete(std::string_view plugin_name, const CallContext* call,
                                            std::string_view request_json);
+  // Several llm_complete requests at once; one result per request, in order. Default: one
+  // llm_complete after the other (the runtime overrides it with concurrent calls).
+  virtual std::vector<Result<std::string>> llm_complete_many(std::string_view plugin_name, const CallContext* call,
+                                                             const std::vector<std::string_view>& requests);
   virtual bool is_cancelled(const CallContext* call);
 };
 

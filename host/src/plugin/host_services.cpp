@@ -38,6 +38,14 @@ Result<std::string> HostServices::llm_complete(std::string_view plugin_name, con
                        "' asked for llm_complete, but this host has no model configured for plugins");
 }
 
+std::vector<Result<std::string>> HostServices::llm_complete_many(std::string_view plugin_name, const CallContext* call,
+                                                                 const std::vector<std::string_view>& requests) {
+  std::vector<Result<std::string>> out;
+  out.reserve(requests.size());
+  for (std::string_view r : requests) out.push_back(llm_complete(plugin_name, call, r));
+  return out;
+}
+
 bool HostServices::is_cancelled(const CallContext* call) {
   if (!call) return false;
   if (call->cancelled && call->cancelled()) return true;
@@ -97,6 +105,39 @@ atlas_status bridge_llm_complete(void* host_ctx, const atlas_call_v1* call, atla
   }
 }
 
+atlas_status bridge_llm_complete_many(void* host_ctx, const atlas_call_v1* call, const atlas_str* requests,
+                                      size_t count, const atlas_batch_sink* out, const atlas_sink* err) {
+  try {
+    if (count > 0 && !requests) {
+      write_sink(err, "llm_complete_many: requests is NULL but count is " + std::to_string(count));
+      return ATLAS_INVALID_ARGUMENT;
+    }
+    if (!out || !out->result) {
+      write_sink(err, "llm_complete_many: no result sink (out->result is NULL)");
+      return ATLAS_INVALID_ARGUMENT;
+    }
+    auto* ctx = static_cast<Ctx*>(host_ctx);
+    std::vector<std::string_view> batch;
+    batch.reserve(count);
+    for (size_t i = 0; i < count; ++i) batch.push_back(view(requests[i]));
+    auto results = ctx->services->llm_complete_many(ctx->plugin_name, context_of(call), batch);
+    for (size_t i = 0; i < results.size(); ++i) {
+      if (results[i]) {
+        out->result(out->ctx, i, ATLAS_OK, results[i].value().data(), results[i].value().size());
+      } else {
+        const std::string& m = results[i].status().message();
+        out->result(out->ctx, i, static_cast<atlas_status>(results[i].status().code()), m.data(), m.size());
+      }
+    }
+    return ATLAS_OK;
+  } catch (const std::exception& e) {
+    write_sink(err, e.what());
+    return ATLAS_INTERNAL;
+  } catch (...) {
+    return ATLAS_INTERNAL;
+  }
+}
+
 int32_t bridge_is_cancelled(void* host_ctx, const atlas_call_v1* call) {
   try {
     auto* ctx = static_cast<Ctx*>(host_ctx);
@@ -116,6 +157,7 @@ atlas_host_services_v1 make_services_table(Instance::ServicesContext* ctx) {
   t.emit_event = &bridge_emit_event;
   t.llm_complete = &bridge_llm_complete;
   t.is_cancelled = &bridge_is_cancelled;
+  t.llm_complete_many = &bridge_llm_complete_many;
   return t;
 }
 

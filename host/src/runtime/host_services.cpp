@@ -59,21 +59,45 @@ bool RuntimeServices::is_cancelled(const plugin::CallContext* call) {
   return call->cancelled && call->cancelled();
 }
 
+llm::ModelResolver RuntimeServices::resolver_for(int64_t deadline_unix_ms) const {
+  return [this, deadline_unix_ms](std::string_view ref) -> Result<config::ModelConfig> {
+    auto m = resolve_model_ref(config_, ref);
+    if (!m) return m.status();
+    return with_deadline(**m, deadline_unix_ms);
+  };
+}
+
 Result<std::string> RuntimeServices::llm_complete(std::string_view plugin_name, const plugin::CallContext* call,
                                                   std::string_view request_json) {
   int64_t deadline = call ? call->deadline_unix_ms : 0;
   if (deadline > 0 && clock::now_unix_ms() >= deadline)
     return deadline_exceeded("the call's deadline passed before the model call (" + std::string(plugin_name) + ")");
-  llm::ModelResolver resolver = [this, deadline](std::string_view ref) -> Result<config::ModelConfig> {
-    auto m = resolve_model_ref(config_, ref);
-    if (!m) return m.status();
-    return with_deadline(**m, deadline);
-  };
   llm::CallRecord record;
-  auto out = llm::complete_json(*client_, resolver, request_json, &record);
+  auto out = llm::complete_json(*client_, resolver_for(deadline), request_json, &record);
   if (record.session_id.empty() && call) record.session_id = call->session_id;
   if (call && call->on_event) call->on_event(llm_call_event_json(record, record.model_ref));
   if (!out) return out.status().with_context(std::string(plugin_name) + ": llm_complete");
+  return out;
+}
+
+std::vector<Result<std::string>> RuntimeServices::llm_complete_many(std::string_view plugin_name,
+                                                                    const plugin::CallContext* call,
+                                                                    const std::vector<std::string_view>& requests) {
+  int64_t deadline = call ? call->deadline_unix_ms : 0;
+  if (deadline > 0 && clock::now_unix_ms() >= deadline) {
+    Status late = deadline_exceeded("the call's deadline passed before the model calls (" + std::string(plugin_name) +
+                                    ")");
+    return std::vector<Result<std::string>>(requests.size(), Result<std::string>(late));
+  }
+  std::vector<llm::CallRecord> records;
+  auto out = llm::complete_many_json(*client_, resolver_for(deadline), requests, &records);
+  // One "llm_call" event per request, in request order, from the plugin's own thread.
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (records[i].session_id.empty() && call) records[i].session_id = call->session_id;
+    if (call && call->on_event) call->on_event(llm_call_event_json(records[i], records[i].model_ref));
+    if (!out[i])
+      out[i] = out[i].status().with_context(std::string(plugin_name) + ": llm_complete_many[" + std::to_string(i) + "]");
+  }
   return out;
 }
 

@@ -9,6 +9,7 @@
 
 #include "config/config.hpp"
 #include "llm/llm.hpp"
+#include "llm/llm_json.hpp"
 #include "plugin/handles.hpp"
 
 namespace atlas::runtime {
@@ -25,9 +26,14 @@ class RuntimeServices : public plugin::HostServices {
   Status emit_event(std::string_view plugin_name, const plugin::CallContext* call, std::string_view event_json) override;
   Result<std::string> llm_complete(std::string_view plugin_name, const plugin::CallContext* call,
                                    std::string_view request_json) override;
+  // Concurrent on the client's I/O thread (Client::complete_many); one "llm_call" event per
+  // request, in request order.
+  std::vector<Result<std::string>> llm_complete_many(std::string_view plugin_name, const plugin::CallContext* call,
+                                                     const std::vector<std::string_view>& requests) override;
   bool is_cancelled(const plugin::CallContext* call) override;
 
  private:
+  llm::ModelResolver resolver_for(int64_t deadline_unix_ms) const;
   const config::Config& config_;
   std::shared_ptr<llm::Client> client_;
 };

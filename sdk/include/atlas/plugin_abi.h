@@ -64,7 +64,7 @@
  * that matches its schema (the plugin should still fail cleanly on values it dislikes).
  *
  * Host services. create() receives a services table (log, emit_event, llm_complete,
- * is_cancelled). Plugins never link against host symbols; everything they need from the
+ * is_cancelled, llm_complete_many). Plugins never link against host symbols; everything they need from the
  * host goes through this table. The table stays valid until destroy() returns.
  * ---------------------------------------------------------------------------------------
  */
@@ -79,8 +79,9 @@ extern "C" {
 #endif
 
 #define ATLAS_ABI_MAJOR 1
-/* Minor 1 appended `cancel` to every kind's vtable and `is_cancelled` to the services. */
-#define ATLAS_ABI_MINOR 1
+/* Minor 1 appended `cancel` to every kind's vtable and `is_cancelled` to the services.
+ * Minor 2 appended `llm_complete_many` to the services and the ATLAS_CAP_JUDGE_SAMPLES bit. */
+#define ATLAS_ABI_MINOR 2
 
 #define ATLAS_MANIFEST_SYMBOL "atlas_plugin_manifest_v1"
 
@@ -120,6 +121,9 @@ typedef uint32_t atlas_kind;
 #define ATLAS_CAP_TOOLS (1ull << 2)       /* adapter: accepts tools[] and returns tool_calls[] */
 #define ATLAS_CAP_USES_LLM (1ull << 3)    /* calls services.llm_complete */
 #define ATLAS_CAP_NEEDS_NETWORK (1ull << 4)
+/* judge (ABI >= 1.2): takes "temperatures": [t1, ...] and answers {"samples": [...]}, one
+ * judge reply or {"error": {"code", "message"}} per temperature, in order (plugin-contracts.md). */
+#define ATLAS_CAP_JUDGE_SAMPLES (1ull << 5)
 
 /* ---- log levels --------------------------------------------------------------------- */
 #define ATLAS_LOG_DEBUG 0
@@ -138,6 +142,13 @@ typedef struct atlas_sink {
   void *ctx;
   void (*write)(void *ctx, const char *data, size_t len);
 } atlas_sink;
+
+/* Receives the outcome of each call of a batch (llm_complete_many): `index` into the batch,
+ * ATLAS_OK with the response JSON, or an error status with its message. */
+typedef struct atlas_batch_sink {
+  void *ctx;
+  void (*result)(void *ctx, size_t index, atlas_status status, const char *data, size_t len);
+} atlas_batch_sink;
 
 /* Per-call context handed to every entry point except create/destroy. Valid only until the
  * call returns. */
@@ -171,8 +182,17 @@ typedef struct atlas_host_services_v1 {
   /* --- added in ABI 1.1 --- */
   /* Returns non-zero once the host wants the call abandoned (session cancelled, deadline). */
   int32_t (*is_cancelled)(void *host_ctx, const atlas_call_v1 *call);
+  /* --- added in ABI 1.2 --- */
+  /* Runs `count` llm_complete requests concurrently on the host's I/O thread (no plugin thread
+   * per call) and blocks until every one has finished. Then, on the calling thread and in
+   * index order, reports each outcome once through out->result. One failed call does not fail
+   * the batch; ATLAS_OK means every outcome was reported. Every call is accounted as with
+   * llm_complete. */
+  atlas_status (*llm_complete_many)(void *host_ctx, const atlas_call_v1 *call, const atlas_str *requests,
+                                    size_t count, const atlas_batch_sink *out, const atlas_sink *err);
 } atlas_host_services_v1;
 #define ATLAS_HOST_SERVICES_V1_0_SIZE (offsetof(atlas_host_services_v1, is_cancelled))
+#define ATLAS_HOST_SERVICES_V1_1_SIZE (offsetof(atlas_host_services_v1, llm_complete_many))
 
 /* Instance lifecycle, shared by every kind's vtable. */
 typedef atlas_status (*atlas_create_fn)(const atlas_host_services_v1 *services, atlas_str config_json,

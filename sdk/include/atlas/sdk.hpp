@@ -34,6 +34,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #if __cplusplus < 201703L && !defined(_MSVC_LANG)
 #error "atlas/sdk.hpp needs C++17 or newer"
@@ -63,6 +64,33 @@ struct Info {
   const char* schema;
 };
 
+// "UNAVAILABLE" for ATLAS_UNAVAILABLE, ...: the names the host uses in messages and JSON.
+inline const char* status_name(atlas_status s) {
+  switch (s) {
+    case ATLAS_OK: return "OK";
+    case ATLAS_CANCELLED: return "CANCELLED";
+    case ATLAS_INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case ATLAS_DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
+    case ATLAS_NOT_FOUND: return "NOT_FOUND";
+    case ATLAS_ALREADY_EXISTS: return "ALREADY_EXISTS";
+    case ATLAS_PERMISSION_DENIED: return "PERMISSION_DENIED";
+    case ATLAS_RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+    case ATLAS_FAILED_PRECONDITION: return "FAILED_PRECONDITION";
+    case ATLAS_ABORTED: return "ABORTED";
+    case ATLAS_UNIMPLEMENTED: return "UNIMPLEMENTED";
+    case ATLAS_INTERNAL: return "INTERNAL";
+    case ATLAS_UNAVAILABLE: return "UNAVAILABLE";
+    default: return "UNKNOWN";
+  }
+}
+
+// The outcome of one call of a batch (Host::llm_complete_many).
+struct LlmResult {
+  atlas_status status = ATLAS_UNKNOWN;
+  std::string text;  // the response JSON when ok(), else the host's error message
+  bool ok() const { return status == ATLAS_OK; }
+};
+
 inline std::string_view view(atlas_str s) { return s.ptr ? std::string_view(s.ptr, s.len) : std::string_view(); }
 inline atlas_str str(std::string_view s) { return atlas_str{s.data(), s.size()}; }
 
@@ -72,6 +100,16 @@ inline void append_to_string(void* ctx, const char* data, size_t len) {
 }
 inline void write(const atlas_sink* sink, std::string_view text) noexcept {
   if (sink && sink->write) sink->write(sink->ctx, text.data(), text.size());
+}
+inline void store_result(void* ctx, size_t index, atlas_status status, const char* data, size_t len) noexcept {
+  auto* results = static_cast<std::vector<LlmResult>*>(ctx);
+  if (index >= results->size()) return;
+  try {
+    (*results)[index].status = status;
+    (*results)[index].text.assign(data ? data : "", data ? len : 0);
+  } catch (...) {  // nothing may unwind into the host
+    (*results)[index].status = ATLAS_INTERNAL;
+  }
 }
 // Copies a size-prefixed struct written by the other side into a zeroed local one.
 template <typename T>
@@ -108,6 +146,35 @@ class Host {
     if (st != ATLAS_OK) throw Error(st, err.empty() ? std::string("llm_complete failed") : err);
     return out;
   }
+  // Runs several llm_complete requests concurrently on the host (one I/O thread, no plugin
+  // thread per call) and returns one result per request, in order. A failed call is a result,
+  // not an exception; Error is thrown only when the batch as a whole is refused. On a host
+  // older than ABI 1.2 the requests run one after the other through llm_complete.
+  std::vector<LlmResult> llm_complete_many(const std::vector<std::string>& requests,
+                                           const atlas_call_v1* call = nullptr) const {
+    std::vector<LlmResult> results(requests.size());
+    if (!services_.llm_complete_many) {
+      for (size_t i = 0; i < requests.size(); ++i) {
+        try {
+          results[i].text = llm_complete(requests[i], call);
+          results[i].status = ATLAS_OK;
+        } catch (const Error& e) {
+          results[i].status = e.status();
+          results[i].text = e.what();
+        }
+      }
+      return results;
+    }
+    std::vector<atlas_str> raw;
+    raw.reserve(requests.size());
+    for (const auto& r : requests) raw.push_back(str(r));
+    std::string err;
+    atlas_batch_sink out{&results, &detail::store_result};
+    atlas_sink err_sink{&err, &detail::append_to_string};
+    atlas_status st = services_.llm_complete_many(services_.host_ctx, call, raw.data(), raw.size(), &out, &err_sink);
+    if (st != ATLAS_OK) throw Error(st, err.empty() ? std::string("llm_complete_many failed") : err);
+    return results;
+  }
   bool is_cancelled(const atlas_call_v1* call) const {
     return services_.is_cancelled && services_.is_cancelled(services_.host_ctx, call) != 0;
   }
@@ -128,6 +195,9 @@ class Call {
   void log(int32_t level, std::string_view message) const { host_.log(level, message, raw_); }
   void emit_event(std::string_view event_json) const { host_.emit_event(event_json, raw_); }
   std::string llm_complete(std::string_view request_json) const { return host_.llm_complete(request_json, raw_); }
+  std::vector<LlmResult> llm_complete_many(const std::vector<std::string>& requests) const {
+    return host_.llm_complete_many(requests, raw_);
+  }
   const atlas_call_v1* raw() const { return raw_; }
 
  private:

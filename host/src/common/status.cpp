@@ -22,6 +22,14 @@ std::string_view status_code_name(StatusCode code) {
   return "UNKNOWN";
 }
 
+StatusCode status_code_from_name(std::string_view name) {
+  for (int c = ATLAS_OK; c <= ATLAS_UNAVAILABLE; ++c) {
+    StatusCode code = status_code_from_abi(static_cast<atlas_status>(c));
+    if (status_code_name(code) == name) return code;
+  }
+  return StatusCode::kUnknown;
+}
+
 StatusCode status_code_from_abi(atlas_status s) {
   switch (s) {
     case ATLAS_OK: case ATLAS_CANCELLED: case ATLAS_UNKNOWN: case ATLAS_INVALID_ARGUMENT:

@@ -32,6 +32,7 @@ enum class StatusCode : int32_t {
 
 std::string_view status_code_name(StatusCode code);
 StatusCode status_code_from_abi(atlas_status s);  // unknown values map to kUnknown
+StatusCode status_code_from_name(std::string_view name);  // "UNAVAILABLE" -> kUnavailable; unknown -> kUnknown
 
 class [[nodiscard]] Status {
  public:

@@ -1,5 +1,6 @@
 #include "rewards/cascade.hpp"
 
+#include <algorithm>
 #include <mutex>
 #include <optional>
 
@@ -29,15 +30,20 @@ class UsageCollector {
     const json::Value& src = (u && u->IsObject()) ? *u : static_cast<const json::Value&>(e);
     std::lock_guard lock(mu_);
     seen_ = true;
-    usage_.calls += 1;
-    const std::string outcome = json::get_string(e, "outcome", "ok");
-    if (outcome != "ok") usage_.failed_calls += 1;
-    const int64_t p = json::get_int(src, "prompt_tokens");
-    const int64_t c = json::get_int(src, "completion_tokens");
-    usage_.prompt_tokens += p;
-    usage_.completion_tokens += c;
-    usage_.total_tokens += json::get_int(src, "total_tokens", p + c);
-    usage_.latency_seconds += json::get_double(e, "latency_seconds", json::get_double(e, "latency", 0.0));
+    RoleUsage one;
+    one.calls = 1;
+    if (json::get_string(e, "outcome", "ok") != "ok") one.failed_calls = 1;
+    one.prompt_tokens = json::get_int(src, "prompt_tokens");
+    one.completion_tokens = json::get_int(src, "completion_tokens");
+    one.total_tokens = json::get_int(src, "total_tokens", one.prompt_tokens + one.completion_tokens);
+    one.latency_seconds = json::get_double(e, "latency_seconds", json::get_double(e, "latency", 0.0));
+    usage_.add(one);
+    per_call_.push_back(one);
+  }
+  // One entry per llm_call event, in the order the events arrived.
+  std::vector<RoleUsage> per_call() const {
+    std::lock_guard lock(mu_);
+    return per_call_;
   }
   bool seen() const {
     std::lock_guard lock(mu_);
@@ -52,6 +58,7 @@ class UsageCollector {
   mutable std::mutex mu_;
   bool seen_ = false;
   RoleUsage usage_;
+  std::vector<RoleUsage> per_call_;
 };
 
 std::string clip(std::string text) {
@@ -70,9 +77,17 @@ struct CallOutcome {
   std::string audit;
 };
 
-CallOutcome call_judge(const CascadeJob& job, const CascadeOptions& opt, const std::string& request,
-                       std::optional<double> temperature, bool arbiter) {
-  CallOutcome out;
+// One invocation of the judge plugin: its answer, how long it took, and the llm_call events
+// the host reported meanwhile.
+struct Invocation {
+  Result<std::string> response = Status(StatusCode::kCancelled, "reward judging was cancelled");
+  double latency = 0;
+  std::optional<RoleUsage> seen_usage;  // summed llm_call events, when there were any
+  std::vector<RoleUsage> per_call;      // one per llm_call event
+};
+
+Invocation invoke(const CascadeJob& job, const CascadeOptions& opt, const std::string& request) {
+  Invocation inv;
   UsageCollector collector;
   plugin::CallContext ctx;
   ctx.session_id = opt.session_id;
@@ -83,12 +98,20 @@ CallOutcome call_judge(const CascadeJob& job, const CascadeOptions& opt, const s
     collector.on_event(ev);
     if (opt.hooks.on_event) opt.hooks.on_event(ev);
   };
-
   const double start = clock::monotonic_seconds();
-  Result<std::string> response = Status(StatusCode::kCancelled, "reward judging was cancelled");
-  if (!(opt.hooks.cancelled && opt.hooks.cancelled())) response = job.judge->call(ctx, request);
-  const double latency = clock::monotonic_seconds() - start;
+  if (!(opt.hooks.cancelled && opt.hooks.cancelled())) inv.response = job.judge->call(ctx, request);
+  inv.latency = clock::monotonic_seconds() - start;
+  if (collector.seen()) inv.seen_usage = collector.usage();
+  inv.per_call = collector.per_call();
+  return inv;
+}
 
+// One sample's outcome and audit entry from the judge's answer (or error) for it. `seen_usage`:
+// the llm_call events attributed to this sample; without any, the plugin's own "usage".
+CallOutcome outcome_of(const CascadeJob& job, const Result<std::string>& response,
+                       const std::optional<RoleUsage>& seen_usage, double latency,
+                       std::optional<double> temperature, bool arbiter) {
+  CallOutcome out;
   if (response) {
     auto parsed = parse_judge_response(response.value());
     if (parsed) {
@@ -99,8 +122,8 @@ CallOutcome call_judge(const CascadeJob& job, const CascadeOptions& opt, const s
   } else {
     out.error = response.status().to_string();
   }
-  if (collector.seen()) {
-    out.usage = collector.usage();
+  if (seen_usage) {
+    out.usage = *seen_usage;
   } else if (out.parsed && out.parsed->usage) {
     out.usage = *out.parsed->usage;
   }
@@ -139,6 +162,61 @@ CallOutcome call_judge(const CascadeJob& job, const CascadeOptions& opt, const s
   return out;
 }
 
+CallOutcome call_judge(const CascadeJob& job, const CascadeOptions& opt, const std::string& request,
+                       std::optional<double> temperature, bool arbiter) {
+  Invocation inv = invoke(job, opt, request);
+  return outcome_of(job, inv.response, inv.seen_usage, inv.latency, temperature, arbiter);
+}
+
+// All tier-1 samples of a job in one invocation (judges with ATLAS_CAP_JUDGE_SAMPLES): the
+// request carries "temperatures", the answer {"replies": [...]} has one judge reply or
+// {"error": {"code", "message"}} per temperature. The plugin's model calls run concurrently
+// on the host's I/O thread (llm_complete_many), so k samples cost one plugin thread, not k.
+std::vector<CallOutcome> call_judge_batch(const CascadeJob& job, const CascadeOptions& opt,
+                                          const std::vector<double>& temperatures) {
+  const size_t k = temperatures.size();
+  Invocation inv = invoke(job, opt, batch_request(job.base_request, temperatures));
+  std::vector<Result<std::string>> replies(k, Result<std::string>(std::string()));
+  if (!inv.response) {
+    std::fill(replies.begin(), replies.end(), Result<std::string>(inv.response.status()));
+  } else {
+    auto doc = json::parse(inv.response.value(), "judge replies");
+    const json::Value* list = doc && doc->IsObject() ? json::find(*doc, "replies") : nullptr;
+    if (!list || !list->IsArray() || list->Size() != k) {
+      Status bad = invalid_argument("judge plugin '" + job.judge->spec.plugin + "' declares ATLAS_CAP_JUDGE_SAMPLES but " +
+                                    (list && list->IsArray() ? "answered " + std::to_string(list->Size()) +
+                                                                   " replies for " + std::to_string(k) + " temperatures"
+                                                             : std::string("its answer has no \"replies\" array")));
+      std::fill(replies.begin(), replies.end(), Result<std::string>(bad));
+    } else {
+      for (size_t i = 0; i < k; ++i) {
+        const json::Value& r = (*list)[static_cast<rapidjson::SizeType>(i)];
+        const json::Value* err = r.IsObject() ? json::find(r, "error") : nullptr;
+        if (err && err->IsObject()) {
+          replies[i] = Status(status_code_from_name(json::get_string(*err, "code", "UNKNOWN")),
+                              json::get_string(*err, "message", "the judge gave no message"));
+        } else {
+          replies[i] = json::dump(r);
+        }
+      }
+    }
+  }
+  // Usage per sample: one llm_call event per temperature when the plugin made one call each
+  // (the host reports a batch's calls in order); otherwise the whole invocation's usage goes
+  // to the first sample so that the job's totals stay right.
+  std::vector<CallOutcome> out;
+  for (size_t i = 0; i < k; ++i) {
+    std::optional<RoleUsage> usage;
+    if (inv.per_call.size() == k) {
+      usage = inv.per_call[i];
+    } else if (inv.seen_usage) {
+      usage = i == 0 ? *inv.seen_usage : RoleUsage{};
+    }
+    out.push_back(outcome_of(job, replies[i], usage, inv.latency, temperatures[i], false));
+  }
+  return out;
+}
+
 double temperature_for(const CascadeSettings& s, size_t i) {
   return s.temperatures.empty() ? 0.2 : s.temperatures[i % s.temperatures.size()];
 }
@@ -151,10 +229,12 @@ int tier1_sample_count(const BoundJudge& judge, const CascadeSettings& settings)
 }
 
 void run_cascades(std::vector<std::unique_ptr<CascadeJob>>& jobs, const CascadeOptions& opt) {
-  // Phase 1: every tier-1 sample of every job at once.
+  // Phase 1: every tier-1 sample of every job at once. A judge that takes all its samples in
+  // one call (ATLAS_CAP_JUDGE_SAMPLES) gets one slot for them; any other, one slot per sample.
   struct Slot {
     size_t job;
-    size_t index;
+    size_t first;  // first sample index
+    size_t count;  // samples in this slot
   };
   std::vector<Slot> slots;
   std::vector<std::vector<CallOutcome>> results(jobs.size());
@@ -163,16 +243,32 @@ void run_cascades(std::vector<std::unique_ptr<CascadeJob>>& jobs, const CascadeO
     job.verdict.identifier = job.judge->spec.display_identifier();
     job.verdict.plugin = job.judge->spec.plugin;
     job.verdict.weight = job.judge->spec.weight;
-    results[j].resize(static_cast<size_t>(std::max(0, job.samples)));
-    for (size_t i = 0; i < results[j].size(); ++i) slots.push_back({j, i});
+    const size_t samples = static_cast<size_t>(std::max(0, job.samples));
+    results[j].resize(samples);
+    if (job.judge->batches_samples && job.judge->uses_llm && samples > 1) {
+      slots.push_back({j, 0, samples});
+    } else {
+      for (size_t i = 0; i < samples; ++i) slots.push_back({j, i, 1});
+    }
   }
   parallel_for(slots.size(), opt.max_threads, [&](size_t s) {
     const Slot& slot = slots[s];
     const CascadeJob& job = *jobs[slot.job];
-    const double t = temperature_for(opt.settings, slot.index);
+    if (slot.count > 1) {
+      std::vector<double> temps;
+      for (size_t i = 0; i < slot.count; ++i) temps.push_back(temperature_for(opt.settings, slot.first + i));
+      std::vector<CallOutcome> outs = call_judge_batch(job, opt, temps);
+      for (size_t i = 0; i < slot.count; ++i) {
+        CallOutcome& out = results[slot.job][slot.first + i];
+        out = std::move(outs[i]);
+        if (out.parsed) out.parsed->sample.temperature = temps[i];
+      }
+      return;
+    }
+    const double t = temperature_for(opt.settings, slot.first);
     // A deterministic judge gets no temperature in its samples; it is recorded as null.
     std::optional<double> temp = job.judge->uses_llm ? std::optional<double>(t) : std::nullopt;
-    CallOutcome& out = results[slot.job][slot.index];
+    CallOutcome& out = results[slot.job][slot.first];
     out = call_judge(job, opt, sample_request(job.base_request, t, false, {}), temp, false);
     if (out.parsed) out.parsed->sample.temperature = temp;
   });

@@ -10,6 +10,7 @@ BoundJudge bind_judge_handle(JudgeSpec spec, plugin::JudgeHandle handle) {
   BoundJudge bound;
   bound.spec = std::move(spec);
   bound.uses_llm = (handle.info().capabilities & ATLAS_CAP_USES_LLM) != 0;
+  bound.batches_samples = (handle.info().capabilities & ATLAS_CAP_JUDGE_SAMPLES) != 0;
   bound.plugin_version = handle.info().version;
   bound.call = [handle](const plugin::CallContext& call, std::string_view request) {
     return handle.judge(call, request);

@@ -146,4 +146,16 @@ std::string sample_request(const json::Document& base, double temperature, bool 
   return json::dump(d);
 }
 
+std::string batch_request(const json::Document& base, const std::vector<double>& temperatures) {
+  json::Document d;
+  d.CopyFrom(base, d.GetAllocator());
+  auto& a = d.GetAllocator();
+  Value temps(rapidjson::kArrayType);
+  for (double t : temperatures) temps.PushBack(t, a);
+  json::set(d, "temperatures", std::move(temps), a);
+  json::set(d, "model", "small", a);
+  json::set(d, "stage", "tier1", a);
+  return json::dump(d);
+}
+
 }  // namespace atlas::rewards

@@ -23,4 +23,8 @@ json::Document step_judge_request(const SessionEvidence& session, const StepEvid
 std::string sample_request(const json::Document& base, double temperature, bool arbiter,
                            const std::vector<JudgeSample>& tier1_samples);
 
+// A copy of `base` asking for every tier-1 sample at once (ATLAS_CAP_JUDGE_SAMPLES):
+// "temperatures" [t1, ...] instead of "temperature", "model": "small", "stage": "tier1".
+std::string batch_request(const json::Document& base, const std::vector<double>& temperatures);
+
 }  // namespace atlas::rewards

@@ -70,10 +70,14 @@ struct BoundJudge {
   JudgeSpec spec;
   JudgeCallFn call;       // must be safe to call from several threads at once
   bool uses_llm = true;   // sampled k times and eligible for escalation
+  // Takes all tier-1 temperatures in one call and answers {"replies": [...]}
+  // (ATLAS_CAP_JUDGE_SAMPLES); the cascade then makes one call per job instead of k.
+  bool batches_samples = false;
   std::string plugin_version;
 };
 
-// Binds a loaded judge plugin (uses_llm from its ATLAS_CAP_USES_LLM capability bit).
+// Binds a loaded judge plugin (uses_llm from its ATLAS_CAP_USES_LLM capability bit,
+// batches_samples from ATLAS_CAP_JUDGE_SAMPLES).
 BoundJudge bind_judge_handle(JudgeSpec spec, plugin::JudgeHandle handle);
 
 // Creates (or finds) the plugin instance for a spec. The runtime passes one backed by the registry.

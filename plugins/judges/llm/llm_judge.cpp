@@ -1,14 +1,17 @@
-// Judge plugin `llm`: one rubric judgement per call through the host's llm_complete service.
+// Judge plugin `llm`: rubric judgements through the host's llm_complete service.
 // The host's cascade decides temperatures, sample counts and escalation; this plugin builds
 // the prompt, calls the small or large judge model, and turns the reply into the judge
 // contract (docs/plugin-contracts.md "judge"). An unusable reply is an INVALID_ARGUMENT error
 // (the cascade counts an invalid sample), never a crash.
+// With "temperatures" (ATLAS_CAP_JUDGE_SAMPLES) it makes every tier-1 sample in one call: the
+// model calls go out together through llm_complete_many and the answer is {"replies": [...]}.
 #include <atlas/sdk.hpp>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <string>
+#include <vector>
 
 #include "judge_prompt.hpp"
 #include "judge_reply.hpp"
@@ -53,7 +56,7 @@ class LlmJudge : public atlas::sdk::Judge {
   static constexpr atlas::sdk::Info info{
       "llm", "1.0.0", "atlas-host", "Apache-2.0",
       "Rubric judge (process, outcome, helpfulness or custom) through the host's judge models",
-      ATLAS_CAP_THREAD_SAFE | ATLAS_CAP_USES_LLM,
+      ATLAS_CAP_THREAD_SAFE | ATLAS_CAP_USES_LLM | ATLAS_CAP_JUDGE_SAMPLES,
       R"({"type":"object","additionalProperties":false,"properties":{)"
       R"("small_model_ref":{"type":"string","minLength":1,"description":"model used for tier-1 samples"},)"
       R"("large_model_ref":{"type":"string","minLength":1,"description":"model used by the arbiter"},)"
@@ -93,10 +96,67 @@ class LlmJudge : public atlas::sdk::Judge {
                           std::string_view(stage->value.GetString()) == "arbiter") ||
                          (model != req.MemberEnd() && model->value.IsString() &&
                           std::string_view(model->value.GetString()) == "large");
+    auto temps = req.FindMember("temperatures");
+    if (temps != req.MemberEnd()) return judge_samples(call, prompt, arbiter, temps->value);
+
     double temperature = arbiter ? 0.3 : 0.2;
     auto t = req.FindMember("temperature");
     if (t != req.MemberEnd() && t->value.IsNumber()) temperature = t->value.GetDouble();
+    // Provider errors keep the host's status (UNAVAILABLE, DEADLINE_EXCEEDED, ...).
+    const std::string llm_resp_text = call.llm_complete(llm_request(prompt, arbiter, temperature));
+    return judge_reply(prompt, llm_resp_text);
+  }
 
+ private:
+  static constexpr size_t kMaxSamples = 16;
+
+  // Every tier-1 sample at once: {"replies": [judge reply | {"error": {"code", "message"}}]}.
+  std::string judge_samples(atlas::sdk::Call& call, const Prompt& prompt, bool arbiter, const Value& temps) {
+    if (arbiter) {
+      throw atlas::sdk::Error(ATLAS_INVALID_ARGUMENT,
+                              "\"temperatures\" is for tier-1 samples; an arbiter request takes one \"temperature\"");
+    }
+    if (!temps.IsArray() || temps.Empty() || temps.Size() > kMaxSamples) {
+      throw atlas::sdk::Error(ATLAS_INVALID_ARGUMENT, "\"temperatures\" must be an array of 1 to " +
+                                                          std::to_string(kMaxSamples) + " numbers");
+    }
+    std::vector<std::string> requests;
+    for (const auto& t : temps.GetArray()) {
+      if (!t.IsNumber()) throw atlas::sdk::Error(ATLAS_INVALID_ARGUMENT, "\"temperatures\" holds a non-number");
+      requests.push_back(llm_request(prompt, false, t.GetDouble()));
+    }
+    std::vector<atlas::sdk::LlmResult> results = call.llm_complete_many(requests);
+    rapidjson::Document out(rapidjson::kObjectType);
+    auto& a = out.GetAllocator();
+    Value replies(rapidjson::kArrayType);
+    for (const auto& r : results) {
+      atlas_status status = r.status;
+      std::string message = r.text;
+      if (r.ok()) {
+        try {
+          rapidjson::Document one;
+          std::string text = judge_reply(prompt, r.text);
+          one.Parse(text.data(), text.size());
+          replies.PushBack(Value(one, a), a);
+          continue;
+        } catch (const atlas::sdk::Error& e) {
+          status = e.status();
+          message = e.what();
+        }
+      }
+      Value err(rapidjson::kObjectType);
+      err.AddMember("code", rapidjson::StringRef(atlas::sdk::status_name(status)), a);
+      err.AddMember("message", str(message, a), a);
+      Value wrapped(rapidjson::kObjectType);
+      wrapped.AddMember("error", err, a);
+      replies.PushBack(wrapped, a);
+    }
+    out.AddMember("replies", replies, a);
+    return dump(out);
+  }
+
+  // The llm_complete request for one judgement.
+  std::string llm_request(const Prompt& prompt, bool arbiter, double temperature) const {
     rapidjson::Document llm_req(rapidjson::kObjectType);
     auto& a = llm_req.GetAllocator();
     llm_req.AddMember("model_ref", str(arbiter ? large_ref_ : small_ref_, a), a);
@@ -115,9 +175,11 @@ class LlmJudge : public atlas::sdk::Judge {
     Value rf(rapidjson::kObjectType);
     rf.AddMember("type", "json_object", a);
     llm_req.AddMember("response_format", rf, a);
+    return dump(llm_req);
+  }
 
-    // Provider errors keep the host's status (UNAVAILABLE, DEADLINE_EXCEEDED, ...).
-    const std::string llm_resp_text = call.llm_complete(dump(llm_req));
+  // The judge contract's reply from the model's response; throws Error when it is unusable.
+  static std::string judge_reply(const Prompt& prompt, const std::string& llm_resp_text) {
     rapidjson::Document llm_resp;
     llm_resp.Parse(llm_resp_text.data(), llm_resp_text.size());
     if (llm_resp.HasParseError() || !llm_resp.IsObject()) {
@@ -155,7 +217,6 @@ class LlmJudge : public atlas::sdk::Judge {
     return dump(out);
   }
 
- private:
   std::string small_ref_ = "rewards.small_model";
   std::string large_ref_ = "rewards.large_model";
   std::string default_rubric_text_;

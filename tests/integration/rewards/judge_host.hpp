@@ -1,9 +1,11 @@
 // Test/bench host for the judge plugins: loads the real .so judges from the build tree and
-// answers their llm_complete calls through the host's LLM client (llm::complete_json), with
+// answers their llm_complete(_many) calls through the host's LLM client (llm::complete_json,
+// llm::complete_many_json), with
 // model refs resolved to whatever the test configures (usually mock-llm). Like the runtime's
 // services, every model call is reported to the caller as an "llm_call" event.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -24,23 +26,40 @@ class JudgeHostServices : public plugin::HostServices {
 
   Result<std::string> llm_complete(std::string_view plugin_name, const plugin::CallContext* call,
                                    std::string_view request_json) override {
-    llm::ModelResolver resolver = [this](std::string_view ref) -> Result<config::ModelConfig> {
+    llm::CallRecord record;
+    auto result = llm::complete_json(*llm::default_client(), resolver(), request_json, &record);
+    report(plugin_name, call, record);
+    return result;
+  }
+
+  // Concurrent, like the runtime's services (Client::complete_many); counts the batches.
+  std::vector<Result<std::string>> llm_complete_many(std::string_view plugin_name, const plugin::CallContext* call,
+                                                     const std::vector<std::string_view>& requests) override {
+    ++batches;
+    std::vector<llm::CallRecord> records;
+    auto results = llm::complete_many_json(*llm::default_client(), resolver(), requests, &records);
+    for (const auto& r : records) report(plugin_name, call, r);
+    return results;
+  }
+
+  std::atomic<int> batches{0};  // llm_complete_many calls so far
+
+ private:
+  llm::ModelResolver resolver() const {
+    return [this](std::string_view ref) -> Result<config::ModelConfig> {
       auto it = models_.find(std::string(ref));
       if (it == models_.end()) return failed_precondition("no model is configured for \"" + std::string(ref) + "\"");
       return it->second;
     };
-    llm::CallRecord record;
-    auto result = llm::complete_json(*llm::default_client(), resolver, request_json, &record);
-    if (call && call->on_event) {
-      auto ev = json::parse(llm::call_record_to_json(record)).value();
-      json::set(ev, "type", "llm_call", ev.GetAllocator());
-      json::set(ev, "plugin", plugin_name, ev.GetAllocator());
-      call->on_event(json::dump(ev));
-    }
-    return result;
+  }
+  static void report(std::string_view plugin_name, const plugin::CallContext* call, const llm::CallRecord& record) {
+    if (!call || !call->on_event) return;
+    auto ev = json::parse(llm::call_record_to_json(record)).value();
+    json::set(ev, "type", "llm_call", ev.GetAllocator());
+    json::set(ev, "plugin", plugin_name, ev.GetAllocator());
+    call->on_event(json::dump(ev));
   }
 
- private:
   std::map<std::string, config::ModelConfig> models_;
 };
 

@@ -2,6 +2,7 @@
 // against mock-llm on a real socket.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 
 #include "judge_host.hpp"
@@ -23,10 +24,10 @@ class LlmJudgeTest : public ::testing::Test {
   void start(const std::string& scenario) {
     mock_ = std::make_unique<MockLlm>(scenario);
     ASSERT_TRUE(mock_->ok());
-    auto services = std::make_shared<testing::JudgeHostServices>(std::map<std::string, config::ModelConfig>{
+    services_ = std::make_shared<testing::JudgeHostServices>(std::map<std::string, config::ModelConfig>{
         {"rewards.small_model", mock_->model("openai", "judge-small")},
         {"rewards.large_model", mock_->model("openai", "judge-large")}});
-    registry_ = testing::judge_registry(services, ATLAS_TEST_PLUGIN_DIR);
+    registry_ = testing::judge_registry(services_, ATLAS_TEST_PLUGIN_DIR);
     ASSERT_NE(registry_, nullptr);
     ASSERT_NE(registry_->find(plugin::Kind::kJudge, "llm"), nullptr) << "judge plugin llm not built into "
                                                                      << ATLAS_TEST_PLUGIN_DIR;
@@ -46,6 +47,7 @@ class LlmJudgeTest : public ::testing::Test {
   }
 
   std::unique_ptr<MockLlm> mock_;
+  std::shared_ptr<testing::JudgeHostServices> services_;
   std::unique_ptr<plugin::Registry> registry_;
 };
 
@@ -112,6 +114,30 @@ TEST_F(LlmJudgeTest, DisagreeingSamplesTriggerTheArbiterWhoseScoreWins) {
     if (json::get_string(b, "model") == "judge-small") temps.insert(json::get_double(b, "temperature"));
   }
   EXPECT_EQ(temps, (std::set<double>{0.2, 0.5, 0.8}));
+  // The plugin took the three temperatures in one call and sent the model calls as one batch.
+  EXPECT_EQ(services_->batches.load(), 1);
+}
+
+TEST_F(LlmJudgeTest, TierOneSamplesOfOneJudgeGoOutTogether) {
+  // Each reply takes 300 ms: one after the other, the three would arrive >= 300 ms apart.
+  ASSERT_NO_FATAL_FAILURE(start(R"({"default":"error","latency_ms":300,"rules":[{"match":{"model":"judge-small"},"response":)" +
+                                judge_json(0.8, 0.1, "fine") + "}]}"));
+  RewardSettings settings;
+  settings.session_judges = {llm_spec("outcome")};
+  auto out = engine(settings)->judge_session(session());
+  ASSERT_TRUE(out.is_ok()) << out.status().to_string();
+  EXPECT_EQ(out->judges[0].tier1_valid, 3);
+  EXPECT_EQ(services_->batches.load(), 1);
+  auto reqs = mock_->requests("openai.chat");
+  ASSERT_EQ(reqs.size(), 3u);
+  double first = reqs[0].received_monotonic, last = reqs[0].received_monotonic;
+  for (const auto& r : reqs) {
+    first = std::min(first, r.received_monotonic);
+    last = std::max(last, r.received_monotonic);
+  }
+  EXPECT_LT(last - first, 0.3) << "the samples were sent one after the other";
+  EXPECT_EQ(out->usage.judge.calls, 3);
+  EXPECT_EQ(out->usage.judge.prompt_tokens, 300);
 }
 
 TEST_F(LlmJudgeTest, AgreeingSamplesDoNotEscalate) {

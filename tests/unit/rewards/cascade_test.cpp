@@ -360,5 +360,103 @@ TEST(Cascade, CancelledSessionGetsNoReward) {
   EXPECT_EQ(fake.calls.load(), 0);  // nothing was sent once cancelled
 }
 
+// ---- judges that take every tier-1 sample in one call (ATLAS_CAP_JUDGE_SAMPLES) -------------
+
+RewardOutcome judge_batched(FakeJudge& fake, CascadeSettings cascade = {}, EngineHooks hooks = {}) {
+  RewardSettings settings;
+  settings.cascade = cascade;
+  RewardEngine engine(settings, {fake.bind(outcome_spec(), true, true)}, {});
+  auto out = engine.judge_session(session(), hooks);
+  EXPECT_TRUE(out.is_ok()) << out.status().to_string();
+  return std::move(out).value();
+}
+
+TEST(CascadeBatched, OneCallCarriesEveryTemperatureAndTheArbiterStaysSeparate) {
+  FakeJudge fake;
+  fake.respond = testing::batched(by_temperature(0.9, 0.5, 0.4, 0.1));
+  RewardOutcome out = judge_batched(fake);
+  ASSERT_EQ(fake.calls.load(), 2) << "one tier-1 call for three samples, then the arbiter";
+  auto reqs = fake.parsed_requests();
+  const json::Document& tier1 = json::get_string(reqs[0], "stage") == "tier1" ? reqs[0] : reqs[1];
+  const json::Document& arbiter = json::get_string(reqs[0], "stage") == "arbiter" ? reqs[0] : reqs[1];
+  ASSERT_TRUE(json::find(tier1, "temperatures"));
+  EXPECT_FALSE(json::find(tier1, "temperature"));
+  EXPECT_EQ(json::dump(tier1["temperatures"]), "[0.2,0.5,0.8]");
+  EXPECT_EQ(json::get_string(arbiter, "model"), "large");
+  EXPECT_EQ(arbiter["samples"].Size(), 3u) << "the arbiter sees the three tier-1 samples";
+  EXPECT_TRUE(out.escalated);
+  EXPECT_NEAR(out.score, 0.42, 1e-9);
+  // The audit keeps one tier-1 entry per sample, with its own temperature and rationale.
+  auto audit = doc(out.reward_audit_json);
+  std::string entries = json::dump(audit);
+  EXPECT_NE(entries.find(R"("temperature":0.5)"), std::string::npos) << entries;
+  EXPECT_NE(entries.find("t0.8"), std::string::npos) << entries;
+}
+
+TEST(CascadeBatched, SameVerdictAsOneCallPerSample) {
+  FakeJudge per_sample, batched;
+  per_sample.respond = by_temperature(0.8, 0.7, 0.6, 0.1);
+  batched.respond = testing::batched(by_temperature(0.8, 0.7, 0.6, 0.1));
+  CascadeSettings c;
+  c.variance_threshold = 1.0;
+  c.uncertainty_threshold = 1.0;
+  RewardOutcome a = judge_one(per_sample, c), b = judge_batched(batched, c);
+  EXPECT_EQ(per_sample.calls.load(), 3);
+  EXPECT_EQ(batched.calls.load(), 1);
+  EXPECT_EQ(a.reward_json, b.reward_json);
+  auto stats_a = doc(a.reward_stats_json), stats_b = doc(b.reward_stats_json);
+  stats_a.RemoveMember("timestamp");
+  stats_b.RemoveMember("timestamp");
+  EXPECT_EQ(json::dump(stats_a), json::dump(stats_b));
+}
+
+TEST(CascadeBatched, AnErrorReplyIsOneInvalidSample) {
+  FakeJudge fake;
+  fake.respond = testing::batched([](const json::Document& d, const plugin::CallContext&) -> Result<std::string> {
+    if (json::get_double(d, "temperature") > 0.6) return unavailable("judge model overloaded");
+    return reply(0.7, 0.1);
+  });
+  RewardOutcome out = judge_batched(fake);
+  EXPECT_EQ(out.judges[0].tier1_valid, 2);
+  EXPECT_EQ(out.judges[0].tier1_invalid, 1);
+  EXPECT_NEAR(out.score, 0.7, 1e-9);
+  EXPECT_NE(out.reward_audit_json.find("UNAVAILABLE: judge model overloaded"), std::string::npos)
+      << out.reward_audit_json;
+}
+
+TEST(CascadeBatched, AWrongNumberOfRepliesInvalidatesTheBatchWithAClearError) {
+  FakeJudge fake;
+  fake.respond = [](const json::Document&, const plugin::CallContext&) -> Result<std::string> {
+    return R"({"replies":[)" + reply(0.9, 0.1) + "]}";
+  };
+  RewardOutcome out = judge_batched(fake);
+  EXPECT_EQ(out.judges[0].tier1_valid, 0);
+  EXPECT_EQ(out.judges[0].tier1_invalid, 3);
+  EXPECT_EQ(out.judges[0].samples[0].stage, "synthetic");
+  EXPECT_NE(out.reward_audit_json.find("answered 1 replies for 3 temperatures"), std::string::npos)
+      << out.reward_audit_json;
+}
+
+TEST(CascadeBatched, UsagePerSampleFromTheBatchsLlmCallEvents) {
+  FakeJudge fake;
+  auto scores = testing::batched(by_temperature(0.7, 0.7, 0.7, 0.1));
+  fake.respond = [&](const json::Document& d, const plugin::CallContext& ctx) -> Result<std::string> {
+    const json::Value* temps = json::find(d, "temperatures");
+    for (rapidjson::SizeType i = 0; temps && i < temps->Size(); ++i) {
+      const int p = 10 * static_cast<int>(i + 1);  // 10, 20, 30: one event per sample, in order
+      ctx.on_event(R"({"type":"llm_call","role":"judge","usage":{"prompt_tokens":)" + std::to_string(p) +
+                   R"(,"completion_tokens":1,"total_tokens":)" + std::to_string(p + 1) + R"(},"outcome":"ok"})");
+    }
+    return scores(d, ctx);
+  };
+  RewardOutcome out = judge_batched(fake);
+  EXPECT_EQ(out.usage.judge.calls, 3);
+  EXPECT_EQ(out.usage.judge.prompt_tokens, 60);
+  auto audit = doc(out.reward_audit_json);
+  std::string text = json::dump(audit);
+  for (const char* tokens : {R"("prompt_tokens":10)", R"("prompt_tokens":20)", R"("prompt_tokens":30)"})
+    EXPECT_NE(text.find(tokens), std::string::npos) << tokens << " in " << text;
+}
+
 }  // namespace
 }  // namespace atlas::rewards

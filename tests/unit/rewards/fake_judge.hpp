@@ -31,10 +31,11 @@ struct FakeJudge {
   std::vector<std::string> requests;
   std::atomic<int> calls{0};
 
-  BoundJudge bind(JudgeSpec spec, bool uses_llm = true) {
+  BoundJudge bind(JudgeSpec spec, bool uses_llm = true, bool batches_samples = false) {
     BoundJudge b;
     b.spec = std::move(spec);
     b.uses_llm = uses_llm;
+    b.batches_samples = batches_samples;
     b.call = [this](const plugin::CallContext& ctx, std::string_view req) -> Result<std::string> {
       ++calls;
       {
@@ -64,6 +65,30 @@ inline std::function<Result<std::string>(const json::Document&, const plugin::Ca
     if (t < 0.3) return reply(s02, unc, "t0.2");
     if (t < 0.6) return reply(s05, unc, "t0.5");
     return reply(s08, unc, "t0.8");
+  };
+}
+
+// For a judge with ATLAS_CAP_JUDGE_SAMPLES: answers a "temperatures" request with
+// {"replies": [...]}, one `single(temperature)` per temperature (an error Status becomes
+// {"error": {"code", "message"}}); a request with one "temperature" gets `single` directly.
+inline std::function<Result<std::string>(const json::Document&, const plugin::CallContext&)> batched(
+    std::function<Result<std::string>(const json::Document&, const plugin::CallContext&)> single) {
+  return [single](const json::Document& d, const plugin::CallContext& ctx) -> Result<std::string> {
+    const json::Value* temps = json::find(d, "temperatures");
+    if (!temps) return single(d, ctx);
+    std::string out = R"({"replies":[)";
+    for (rapidjson::SizeType i = 0; i < temps->Size(); ++i) {
+      json::Document one;
+      one.CopyFrom(d, one.GetAllocator());
+      one.RemoveMember("temperatures");
+      json::set(one, "temperature", (*temps)[i].GetDouble(), one.GetAllocator());
+      Result<std::string> r = single(one, ctx);
+      if (i > 0) out += ",";
+      out += r ? r.value()
+               : R"({"error":{"code":")" + std::string(status_code_name(r.status().code())) + R"(","message":)" +
+                     json::quote(r.status().message()) + "}}";
+    }
+    return out + "]}";
   };
 }
 

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
+#include <mutex>
 #include <memory>
 #include <thread>
 
@@ -49,7 +51,8 @@ TEST(HttpTransport, ClosingAbortsATransferInProgressAndWaitsForIt) {
   ASSERT_TRUE(mock.ok());
   auto transport = std::make_unique<HttpTransport>();
   HttpResponse got;
-  std::thread caller([&] { got = transport->perform(chat_request(mock.base_url())); });
+  HttpTransport* raw = transport.get();  // the caller must not read `transport` while it is reset
+  std::thread caller([&, raw] { got = raw->perform(chat_request(mock.base_url())); });
   // The mock records a request before its latency starts: from then on the transfer is in flight.
   while (mock.requests().empty()) std::this_thread::yield();
   double start = clock::monotonic_seconds();
@@ -59,6 +62,38 @@ TEST(HttpTransport, ClosingAbortsATransferInProgressAndWaitsForIt) {
   EXPECT_NE(got.curl_code, 0);
   EXPECT_EQ(got.curl_error, "the HTTP transport shut down");
   EXPECT_LT(waited, 10.0) << "the abort must not wait for the 60 s reply";
+}
+
+TEST(HttpTransport, StartedTransfersRunOnTheIoThreadAndShutdownEndsThem) {
+  testing::MockLlm mock(R"({"rules":[{"times":3,"response":{"text":"quick"}},{"response":{"text":"slow","latency_ms":60000}}]})");
+  ASSERT_TRUE(mock.ok());
+  auto transport = std::make_unique<HttpTransport>();
+  std::promise<std::vector<HttpResponse>> quick;
+  std::vector<HttpResponse> got;
+  std::mutex mu;
+  for (int i = 0; i < 3; ++i) {
+    transport->start(chat_request(mock.base_url()), [&](HttpResponse r) {
+      std::lock_guard<std::mutex> lock(mu);
+      got.push_back(std::move(r));
+      if (got.size() == 3) quick.set_value(got);
+    });
+  }
+  for (const auto& r : quick.get_future().get()) {
+    EXPECT_EQ(r.curl_code, 0) << r.curl_error;
+    EXPECT_EQ(r.status, 200);
+    EXPECT_NE(r.body.find("quick"), std::string::npos);
+  }
+  // A timer and a transfer that never answers: closing the transport runs the first and ends the second.
+  std::promise<HttpResponse> hung;
+  std::promise<void> timer;
+  transport->start(chat_request(mock.base_url()), [&](HttpResponse r) { hung.set_value(std::move(r)); });
+  transport->run_after(3600, [&] { timer.set_value(); });
+  while (mock.requests().size() < 4) std::this_thread::yield();
+  transport.reset();
+  HttpResponse r = hung.get_future().get();
+  EXPECT_NE(r.curl_code, 0);
+  EXPECT_EQ(r.curl_error, "the HTTP transport shut down");
+  timer.get_future().get();  // ran at shutdown, not in an hour
 }
 
 }  // namespace

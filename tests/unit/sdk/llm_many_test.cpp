@@ -1,6 +1,6 @@
 // atlas::sdk::Host::llm_complete_many over the C services table: results land at their index
-// whatever order the host reports them in, a refused batch is an Error, and on a host older
-// than ABI 1.2 (no llm_complete_many in its table) the SDK falls back to llm_complete.
+// whatever order the host reports them in, a refused batch is an Error, and with a services
+// table from before ABI 1.2 (no llm_complete_many) the SDK falls back to llm_complete.
 #include <gtest/gtest.h>
 
 #include <atlas/sdk.hpp>

@@ -148,9 +148,8 @@ class Host {
   }
   // Runs several llm_complete requests concurrently on the host (one I/O thread, no plugin
   // thread per call) and returns one result per request, in order. A failed call is a result,
-  // not an exception; Error is thrown only when the batch as a whole is refused. With a
-  // services table that has no llm_complete_many (struct_size from before ABI 1.2) the requests
-  // run one after the other through llm_complete.
+  // not an exception; Error is thrown only when the whole batch is refused. A services table
+  // from before ABI 1.2 (no llm_complete_many) gets one llm_complete after another.
   std::vector<LlmResult> llm_complete_many(const std::vector<std::string>& requests,
                                            const atlas_call_v1* call = nullptr) const {
     std::vector<LlmResult> results(requests.size());

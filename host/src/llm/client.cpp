@@ -206,14 +206,19 @@ AttemptOutcome judge_attempt(const PreparedCall& p, const HttpResponse& resp, in
   return {std::nullopt, delay};
 }
 
-// Fills the accounting record of a finished call and logs a failure.
-void finish_record(const config::ModelConfig& model, const Request& request, const Result<Response>& result,
-                   double latency, int retries, CallRecord* record) {
+// The part of a call's record known before it starts: who asked which model.
+CallRecord labels_of(const config::ModelConfig& model, const Request& request) {
+  CallRecord r;
+  r.role = request.role;
+  r.provider = model.provider;
+  r.model = model.model;
+  r.session_id = request.session_id;
+  return r;
+}
+
+// Completes a record (labels already set) with a finished call's outcome and logs a failure.
+void finish_record(const Result<Response>& result, double latency, int retries, CallRecord* record) {
   if (record) {
-    record->role = request.role;
-    record->provider = model.provider;
-    record->model = model.model;
-    record->session_id = request.session_id;
     record->latency_seconds = latency;
     record->retries = retries;
     if (result) {
@@ -251,15 +256,16 @@ Result<Response> CurlClient::complete(const config::ModelConfig& model, const Re
       std::this_thread::sleep_for(std::chrono::duration<double>(o.delay));
     }
   }();
-  finish_record(model, request, result, clock::monotonic_seconds() - start, retries, record);
+  if (record) *record = labels_of(model, request);
+  finish_record(result, clock::monotonic_seconds() - start, retries, record);
   return result;
 }
 
 // An asynchronous call between attempts: owned by the callbacks that carry it along.
 struct CurlClient::AsyncCall {
   PreparedCall prepared;
-  config::ModelConfig model;  // for the record
-  Request request_meta;       // role and session id for the record (no messages)
+  std::shared_ptr<const HttpRequest> http;  // shared by every attempt's transfer, never copied
+  CallRecord record;                        // labels now, the outcome at the end
   Done done;
   double start = 0;
   int attempt = 0;
@@ -269,17 +275,16 @@ void CurlClient::start(const config::ModelConfig& model, const Request& request,
   double start = clock::monotonic_seconds();
   auto p = prepare(model, request);
   if (!p) {  // rejected before any I/O: report on the caller's thread
-    CallRecord record;
+    CallRecord record = labels_of(model, request);
     Result<Response> result = p.status();
-    finish_record(model, request, result, clock::monotonic_seconds() - start, 0, &record);
+    finish_record(result, clock::monotonic_seconds() - start, 0, &record);
     done(std::move(result), record);
     return;
   }
   auto call = std::make_shared<AsyncCall>();
   call->prepared = std::move(p).value();
-  call->model = model;
-  call->request_meta.role = request.role;
-  call->request_meta.session_id = request.session_id;
+  call->http = std::make_shared<const HttpRequest>(std::move(call->prepared.http));
+  call->record = labels_of(model, request);
   call->done = std::move(done);
   call->start = start;
   attempt(std::move(call));
@@ -287,18 +292,15 @@ void CurlClient::start(const config::ModelConfig& model, const Request& request,
 
 void CurlClient::attempt(std::shared_ptr<AsyncCall> call) {
   ++call->attempt;
-  HttpRequest http = call->prepared.http;  // the transport owns its copy while the transfer runs
-  transport_.start(std::move(http), [this, call](HttpResponse resp) {
+  transport_.start(call->http, [this, call](HttpResponse resp) {
     const int retries = call->attempt - 1;
     AttemptOutcome o = judge_attempt(call->prepared, resp, call->attempt, retries);
     if (!o.final) {
       transport_.run_after(o.delay, [this, call] { attempt(call); });
       return;
     }
-    CallRecord record;
-    finish_record(call->model, call->request_meta, *o.final, clock::monotonic_seconds() - call->start, retries,
-                  &record);
-    call->done(std::move(*o.final), record);
+    finish_record(*o.final, clock::monotonic_seconds() - call->start, retries, &call->record);
+    call->done(std::move(*o.final), call->record);
   });
 }
 

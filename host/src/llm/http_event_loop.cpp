@@ -17,7 +17,7 @@ CURLM* as_multi(void* m) { return static_cast<CURLM*>(m); }
 }  // namespace
 
 struct HttpEventLoop::Pending {
-  HttpRequest request;
+  std::shared_ptr<const HttpRequest> request;
   Done done;
 };
 
@@ -29,7 +29,7 @@ struct HttpEventLoop::Timer {
 
 // A transfer attached to the multi handle; the easy handle's CURLOPT_PRIVATE points here.
 struct HttpEventLoop::Active {
-  HttpRequest request;  // owns the URL and body curl reads from
+  std::shared_ptr<const HttpRequest> request;  // keeps the URL and body curl reads from alive
   Done done;
   Transfer transfer;
   CURL* easy = nullptr;
@@ -48,7 +48,7 @@ void HttpEventLoop::wake() {
   if (!on_loop_thread()) curl_multi_wakeup(as_multi(multi_));  // the loop drains its queues before it polls
 }
 
-void HttpEventLoop::start(HttpRequest request, Done done) {
+void HttpEventLoop::start(std::shared_ptr<const HttpRequest> request, Done done) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!stopping_.load()) {
@@ -120,7 +120,7 @@ void HttpEventLoop::run() {
         a->done(std::move(r));
         continue;
       }
-      a->transfer.begin(a->easy, a->request, &stopping_);
+      a->transfer.begin(a->easy, *a->request, &stopping_);
       curl_easy_setopt(a->easy, CURLOPT_PRIVATE, a.get());
       curl_multi_add_handle(multi, a->easy);
       active.push_back(a.release());

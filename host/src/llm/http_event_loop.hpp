@@ -29,7 +29,7 @@ class HttpEventLoop {
 
   // Queues the transfer; `done` runs on the I/O thread when it ends (or on the calling thread
   // when the loop is shutting down). Safe from any thread, including inside a callback.
-  void start(HttpRequest request, Done done);
+  void start(std::shared_ptr<const HttpRequest> request, Done done);
   // Runs `fn` on the I/O thread once `delay_seconds` have passed (at once during shutdown).
   void run_after(double delay_seconds, std::function<void()> fn);
 

@@ -88,7 +88,7 @@ HttpResponse HttpTransport::perform(const HttpRequest& request) {
   return std::move(transfer.response());
 }
 
-void HttpTransport::start(HttpRequest request, std::function<void(HttpResponse)> done) {
+void HttpTransport::start(std::shared_ptr<const HttpRequest> request, std::function<void(HttpResponse)> done) {
   if (impl_->stopping.load()) return done(detail::shut_down_response());
   impl_->event_loop().start(std::move(request), std::move(done));
 }

@@ -49,7 +49,8 @@ class HttpTransport {
   // Starts the transfer on the I/O thread and returns at once. `done` runs exactly once, on the
   // I/O thread (on the calling thread if the transport is shutting down); it must not block,
   // and it may start further transfers or timers.
-  void start(HttpRequest request, std::function<void(HttpResponse)> done);
+  // The request is shared, not copied: a retry sends the same one again.
+  void start(std::shared_ptr<const HttpRequest> request, std::function<void(HttpResponse)> done);
   // Runs `fn` on the I/O thread after `delay_seconds` (a retry's backoff without a sleeping
   // thread); during shutdown it runs at once.
   void run_after(double delay_seconds, std::function<void()> fn);

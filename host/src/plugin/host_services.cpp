@@ -68,6 +68,19 @@ void write_sink(const atlas_sink* sink, std::string_view text) {
 std::string_view view(atlas_str s) { return s.ptr ? std::string_view(s.ptr, s.len) : std::string_view(); }
 
 // Nothing may unwind into the plugin: every bridge function catches everything.
+// Runs `body` for a bridge that reports failures through `err`.
+template <typename Body>
+atlas_status guarded(const atlas_sink* err, Body body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    write_sink(err, e.what());
+    return ATLAS_INTERNAL;
+  } catch (...) {
+    return ATLAS_INTERNAL;
+  }
+}
+
 void bridge_log(void* host_ctx, const atlas_call_v1* call, int32_t level, atlas_str message) {
   try {
     auto* ctx = static_cast<Ctx*>(host_ctx);
@@ -88,7 +101,7 @@ atlas_status bridge_emit_event(void* host_ctx, const atlas_call_v1* call, atlas_
 
 atlas_status bridge_llm_complete(void* host_ctx, const atlas_call_v1* call, atlas_str request_json,
                                  const atlas_sink* out, const atlas_sink* err) {
-  try {
+  return guarded(err, [&]() -> atlas_status {
     auto* ctx = static_cast<Ctx*>(host_ctx);
     auto r = ctx->services->llm_complete(ctx->plugin_name, context_of(call), view(request_json));
     if (!r.is_ok()) {
@@ -97,17 +110,12 @@ atlas_status bridge_llm_complete(void* host_ctx, const atlas_call_v1* call, atla
     }
     write_sink(out, r.value());
     return ATLAS_OK;
-  } catch (const std::exception& e) {
-    write_sink(err, e.what());
-    return ATLAS_INTERNAL;
-  } catch (...) {
-    return ATLAS_INTERNAL;
-  }
+  });
 }
 
 atlas_status bridge_llm_complete_many(void* host_ctx, const atlas_call_v1* call, const atlas_str* requests,
                                       size_t count, const atlas_batch_sink* out, const atlas_sink* err) {
-  try {
+  return guarded(err, [&]() -> atlas_status {
     if (count > 0 && !requests) {
       write_sink(err, "llm_complete_many: requests is NULL but count is " + std::to_string(count));
       return ATLAS_INVALID_ARGUMENT;
@@ -130,12 +138,7 @@ atlas_status bridge_llm_complete_many(void* host_ctx, const atlas_call_v1* call,
       }
     }
     return ATLAS_OK;
-  } catch (const std::exception& e) {
-    write_sink(err, e.what());
-    return ATLAS_INTERNAL;
-  } catch (...) {
-    return ATLAS_INTERNAL;
-  }
+  });
 }
 
 int32_t bridge_is_cancelled(void* host_ctx, const atlas_call_v1* call) {

@@ -28,8 +28,6 @@ class UsageCollector {
     if (type != "llm_call") return;
     const json::Value* u = json::find(e, "usage");
     const json::Value& src = (u && u->IsObject()) ? *u : static_cast<const json::Value&>(e);
-    std::lock_guard lock(mu_);
-    seen_ = true;
     RoleUsage one;
     one.calls = 1;
     if (json::get_string(e, "outcome", "ok") != "ok") one.failed_calls = 1;
@@ -37,7 +35,7 @@ class UsageCollector {
     one.completion_tokens = json::get_int(src, "completion_tokens");
     one.total_tokens = json::get_int(src, "total_tokens", one.prompt_tokens + one.completion_tokens);
     one.latency_seconds = json::get_double(e, "latency_seconds", json::get_double(e, "latency", 0.0));
-    usage_.add(one);
+    std::lock_guard lock(mu_);
     per_call_.push_back(one);
   }
   // One entry per llm_call event, in the order the events arrived.
@@ -45,19 +43,9 @@ class UsageCollector {
     std::lock_guard lock(mu_);
     return per_call_;
   }
-  bool seen() const {
-    std::lock_guard lock(mu_);
-    return seen_;
-  }
-  RoleUsage usage() const {
-    std::lock_guard lock(mu_);
-    return usage_;
-  }
 
  private:
   mutable std::mutex mu_;
-  bool seen_ = false;
-  RoleUsage usage_;
   std::vector<RoleUsage> per_call_;
 };
 
@@ -82,8 +70,15 @@ struct CallOutcome {
 struct Invocation {
   Result<std::string> response = Status(StatusCode::kCancelled, "reward judging was cancelled");
   double latency = 0;
-  std::optional<RoleUsage> seen_usage;  // summed llm_call events, when there were any
-  std::vector<RoleUsage> per_call;      // one per llm_call event
+  std::vector<RoleUsage> per_call;  // one per llm_call event
+
+  // The summed llm_call events, when there were any.
+  std::optional<RoleUsage> seen_usage() const {
+    if (per_call.empty()) return std::nullopt;
+    RoleUsage sum;
+    for (const auto& u : per_call) sum.add(u);
+    return sum;
+  }
 };
 
 Invocation invoke(const CascadeJob& job, const CascadeOptions& opt, const std::string& request) {
@@ -101,7 +96,6 @@ Invocation invoke(const CascadeJob& job, const CascadeOptions& opt, const std::s
   const double start = clock::monotonic_seconds();
   if (!(opt.hooks.cancelled && opt.hooks.cancelled())) inv.response = job.judge->call(ctx, request);
   inv.latency = clock::monotonic_seconds() - start;
-  if (collector.seen()) inv.seen_usage = collector.usage();
   inv.per_call = collector.per_call();
   return inv;
 }
@@ -165,7 +159,7 @@ CallOutcome outcome_of(const CascadeJob& job, const Result<std::string>& respons
 CallOutcome call_judge(const CascadeJob& job, const CascadeOptions& opt, const std::string& request,
                        std::optional<double> temperature, bool arbiter) {
   Invocation inv = invoke(job, opt, request);
-  return outcome_of(job, inv.response, inv.seen_usage, inv.latency, temperature, arbiter);
+  return outcome_of(job, inv.response, inv.seen_usage(), inv.latency, temperature, arbiter);
 }
 
 // All tier-1 samples of a job in one invocation (judges with ATLAS_CAP_JUDGE_SAMPLES): the
@@ -204,13 +198,14 @@ std::vector<CallOutcome> call_judge_batch(const CascadeJob& job, const CascadeOp
   // Usage per sample: one llm_call event per temperature when the plugin made one call each
   // (the host reports a batch's calls in order); otherwise the whole invocation's usage goes
   // to the first sample so that the job's totals stay right.
+  const std::optional<RoleUsage> total = inv.seen_usage();
   std::vector<CallOutcome> out;
   for (size_t i = 0; i < k; ++i) {
     std::optional<RoleUsage> usage;
     if (inv.per_call.size() == k) {
       usage = inv.per_call[i];
-    } else if (inv.seen_usage) {
-      usage = i == 0 ? *inv.seen_usage : RoleUsage{};
+    } else if (total) {
+      usage = i == 0 ? *total : RoleUsage{};
     }
     out.push_back(outcome_of(job, replies[i], usage, inv.latency, temperatures[i], false));
   }

@@ -104,7 +104,7 @@ class LlmJudge : public atlas::sdk::Judge {
     if (t != req.MemberEnd() && t->value.IsNumber()) temperature = t->value.GetDouble();
     // Provider errors keep the host's status (UNAVAILABLE, DEADLINE_EXCEEDED, ...).
     const std::string llm_resp_text = call.llm_complete(llm_request(prompt, arbiter, temperature));
-    return judge_reply(prompt, llm_resp_text);
+    return dump(judge_reply(prompt, llm_resp_text));
   }
 
  private:
@@ -134,9 +134,7 @@ class LlmJudge : public atlas::sdk::Judge {
       std::string message = r.text;
       if (r.ok()) {
         try {
-          rapidjson::Document one;
-          std::string text = judge_reply(prompt, r.text);
-          one.Parse(text.data(), text.size());
+          rapidjson::Document one = judge_reply(prompt, r.text);
           replies.PushBack(Value(one, a), a);
           continue;
         } catch (const atlas::sdk::Error& e) {
@@ -179,7 +177,7 @@ class LlmJudge : public atlas::sdk::Judge {
   }
 
   // The judge contract's reply from the model's response; throws Error when it is unusable.
-  static std::string judge_reply(const Prompt& prompt, const std::string& llm_resp_text) {
+  static rapidjson::Document judge_reply(const Prompt& prompt, const std::string& llm_resp_text) {
     rapidjson::Document llm_resp;
     llm_resp.Parse(llm_resp_text.data(), llm_resp_text.size());
     if (llm_resp.HasParseError() || !llm_resp.IsObject()) {
@@ -214,7 +212,7 @@ class LlmJudge : public atlas::sdk::Judge {
     }
     auto usage = llm_resp.FindMember("usage");
     if (usage != llm_resp.MemberEnd() && usage->value.IsObject()) out.AddMember("usage", Value(usage->value, oa), oa);
-    return dump(out);
+    return out;
   }
 
   std::string small_ref_ = "rewards.small_model";

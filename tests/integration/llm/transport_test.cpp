@@ -72,7 +72,7 @@ TEST(HttpTransport, StartedTransfersRunOnTheIoThreadAndShutdownEndsThem) {
   std::vector<HttpResponse> got;
   std::mutex mu;
   for (int i = 0; i < 3; ++i) {
-    transport->start(chat_request(mock.base_url()), [&](HttpResponse r) {
+    transport->start(std::make_shared<const HttpRequest>(chat_request(mock.base_url())), [&](HttpResponse r) {
       std::lock_guard<std::mutex> lock(mu);
       got.push_back(std::move(r));
       if (got.size() == 3) quick.set_value(got);
@@ -86,7 +86,8 @@ TEST(HttpTransport, StartedTransfersRunOnTheIoThreadAndShutdownEndsThem) {
   // A timer and a transfer that never answers: closing the transport runs the first and ends the second.
   std::promise<HttpResponse> hung;
   std::promise<void> timer;
-  transport->start(chat_request(mock.base_url()), [&](HttpResponse r) { hung.set_value(std::move(r)); });
+  transport->start(std::make_shared<const HttpRequest>(chat_request(mock.base_url())),
+                   [&](HttpResponse r) { hung.set_value(std::move(r)); });
   transport->run_after(3600, [&] { timer.set_value(); });
   while (mock.requests().size() < 4) std::this_thread::yield();
   transport.reset();

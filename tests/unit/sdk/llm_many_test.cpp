@@ -39,13 +39,19 @@ atlas_status fake_many(void* host_ctx, const atlas_call_v1*, const atlas_str* re
   return ATLAS_OK;
 }
 
-TEST(SdkLlmMany, ResultsLandAtTheirIndexAndFailuresAreResults) {
-  int batches = 0;
+// A services table of `size` bytes with both fake services; `batches` counts llm_complete_many calls.
+atlas_host_services_v1 fake_table(int* batches, uint32_t size = sizeof(atlas_host_services_v1)) {
   atlas_host_services_v1 table{};
-  table.struct_size = sizeof table;
-  table.host_ctx = &batches;
+  table.struct_size = size;
+  table.host_ctx = batches;
   table.llm_complete = &fake_complete;
   table.llm_complete_many = &fake_many;
+  return table;
+}
+
+TEST(SdkLlmMany, ResultsLandAtTheirIndexAndFailuresAreResults) {
+  int batches = 0;
+  atlas_host_services_v1 table = fake_table(&batches);
   atlas::sdk::Host host(&table);
   auto results = host.llm_complete_many({"a", "bad", "c"});
   ASSERT_EQ(results.size(), 3u);
@@ -60,10 +66,7 @@ TEST(SdkLlmMany, ResultsLandAtTheirIndexAndFailuresAreResults) {
 
 TEST(SdkLlmMany, ARefusedBatchThrowsTheHostsStatus) {
   int batches = 0;
-  atlas_host_services_v1 table{};
-  table.struct_size = sizeof table;
-  table.host_ctx = &batches;
-  table.llm_complete_many = &fake_many;
+  atlas_host_services_v1 table = fake_table(&batches);
   atlas::sdk::Host host(&table);
   try {
     host.llm_complete_many({"1", "2", "3", "4"});
@@ -76,11 +79,8 @@ TEST(SdkLlmMany, ARefusedBatchThrowsTheHostsStatus) {
 
 TEST(SdkLlmMany, AnOlderHostGetsOneLlmCompleteAfterAnother) {
   int batches = 0;
-  atlas_host_services_v1 table{};
-  table.struct_size = ATLAS_HOST_SERVICES_V1_1_SIZE;  // written by an ABI 1.1 host
-  table.host_ctx = &batches;
-  table.llm_complete = &fake_complete;
-  table.llm_complete_many = &fake_many;  // beyond struct_size: must not be used
+  // Written by an ABI 1.1 host: llm_complete_many lies beyond struct_size and must not be used.
+  atlas_host_services_v1 table = fake_table(&batches, ATLAS_HOST_SERVICES_V1_1_SIZE);
   atlas::sdk::Host host(&table);
   auto results = host.llm_complete_many({"a", "bad"});
   ASSERT_EQ(results.size(), 2u);

@@ -112,7 +112,7 @@ TEST_P(PostgresOutageCli, ARunDuringAnOutageExits3AndDbReplayStoresEverySessionE
   }
   ASSERT_TRUE(pg_pause(state_)) << "pg_ctl stop failed";
 
-  pid_t run = spawn_atlas_host(dir_, "run -c atlas.toml --tasks tasks.jsonl --concurrency 4 --json", "run");
+  pid_t run = spawn_atlas_host(dir_, "run --config atlas.toml --tasks tasks.jsonl --concurrency 4 --json", "run");
   ASSERT_GT(run, 0);
   // Read-only commands over and over while the run spools.
   int status_runs = 0;
@@ -173,7 +173,7 @@ TEST_P(PostgresOutageCli, ARunDuringAnOutageExits3AndDbReplayStoresEverySessionE
 
   // Text PostgreSQL refuses (NUL, invalid UTF-8) is stored normalised, the session finished.
   write_file(dir_ / "bad.jsonl", std::string("{\"task\":\"nul \\u0000 and \xff bytes\"}\n"));
-  auto bad = run_atlas_host(dir_, "run -c atlas.toml --tasks bad.jsonl --json");
+  auto bad = run_atlas_host(dir_, "run --config atlas.toml --tasks bad.jsonl --json");
   EXPECT_EQ(bad.exit_code, 0) << bad.out << bad.err;
   EXPECT_EQ(call(h, "count_sessions", R"({"status":["running"]})").value()["count"].GetInt(), 0);
   auto stored = call(h, "query_sessions", R"({"limit":1000})");
@@ -207,10 +207,10 @@ TEST(StorageCli, SecretsInEveryInputChannelAppearInNoByteWritten) {
     out += r.out;
     err += r.err;
   };
-  auto r = run_atlas_host(dir, "run -c atlas.toml --tasks tasks.jsonl --json");
+  auto r = run_atlas_host(dir, "run --config atlas.toml --tasks tasks.jsonl --json");
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   record(r);
-  r = run_atlas_host(dir, "run -c atlas.toml --task 'second " + key + "'");
+  r = run_atlas_host(dir, "run --config atlas.toml --task 'second " + key + "'");
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   record(r);
   auto id = json::get_string(json::parse(out.substr(0, out.find('\n'))).value(), "session_id");
@@ -226,7 +226,7 @@ TEST(StorageCli, SecretsInEveryInputChannelAppearInNoByteWritten) {
   }
   EXPECT_TRUE(std::filesystem::exists(dir / "export-atlas-jsonl.jsonl")) << err;
   // The database password, in a URL: never printed by config show/check.
-  write_file(dir / "pg.toml", "[storage]\ndatabase_url = \"postgresql://atlas:" + password + "@127.0.0.1:1/atlas\"\n");
+  write_file(dir / "pg.toml", agent_config("postgresql://atlas:" + password + "@127.0.0.1:1/atlas", dir));
   record(run_atlas_host(dir, "config show -c pg.toml"));
   record(run_atlas_host(dir, "config show -c pg.toml --json"));
   record(run_atlas_host(dir, "config check pg.toml"));
@@ -255,7 +255,7 @@ TEST(StorageCli, SqliteStoresNormalisedTextAndExportsOnlyUtf8) {
   auto dir = fresh_temp_dir("atlas-text");
   write_file(dir / "atlas.toml", agent_config("sqlite://" + (dir / "atlas.db").string(), dir));
   write_file(dir / "bad.jsonl", std::string("{\"task\":\"nul \\u0000 and \xff bytes\"}\n"));
-  auto r = run_atlas_host(dir, "run -c atlas.toml --tasks bad.jsonl --json");
+  auto r = run_atlas_host(dir, "run --config atlas.toml --tasks bad.jsonl --json");
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   r = run_atlas_host(dir, "export -c atlas.toml --include-all-statuses --format atlas-jsonl --output out.jsonl");
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;

@@ -59,6 +59,7 @@ int run_export(const Args& args) {
       throw UsageError("--status " + s + ": only succeeded or failed sessions can be exported");
   }
   data::OpenRequest req = store_request(vm);
+  req.read_only = true;
   auto opened = data::open_store(req);
   if (!opened.is_ok()) {
     std::cerr << "atlas-host export: " << opened.status().message() << "\n";

@@ -142,6 +142,7 @@ int run_review(const Args& args) {
   }
 
   data::OpenRequest req = store_request(vm);
+  req.read_only = true;  // every action works on stored sessions: never create an empty database
   auto opened = data::open_store(req);
   if (!opened.is_ok()) {
     std::cerr << "atlas-host review: " << opened.status().message() << "\n";

@@ -12,7 +12,9 @@
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
 #include "common/json.hpp"
+#include "common/secrets.hpp"
 #include "config/loader.hpp"
+#include "data/store.hpp"
 #include "runtime/console.hpp"
 #include "runtime/preflight.hpp"
 #include "runtime/runtime.hpp"
@@ -102,6 +104,10 @@ int run_run(const Args& args) {
       return kExitFailure;
     }
   }
+  // Where this run's writes wait when the database is unreachable (checked before exiting).
+  const bool storage_on = cfg->storage.active();
+  const std::string database_shown = secrets::url_without_password(cfg->storage.database_url);
+  const std::filesystem::path spool_file = data::spool_file_for(cfg->storage.spool_path, cfg->storage.database_url);
   runtime::RuntimeOptions ro;
   for (const auto& d : values(vm, "plugin-dir")) ro.plugin_dirs.emplace_back(d);
   bool tty = isatty(STDERR_FILENO) != 0;
@@ -140,16 +146,16 @@ int run_run(const Args& args) {
   for (const auto& r : reports) all_ok = all_ok && r.status == "succeeded";
   if (json_out) {
     if (reports.size() == 1) {
-      std::cout << reports[0].to_json() << "\n";
+      std::cout << secrets::redact(reports[0].to_json()) << "\n";
     } else {
       std::cout << "[";
-      for (size_t i = 0; i < reports.size(); ++i) std::cout << (i ? "," : "") << reports[i].to_json();
+      for (size_t i = 0; i < reports.size(); ++i) std::cout << (i ? "," : "") << secrets::redact(reports[i].to_json());
       std::cout << "]\n";
     }
   } else if (reports.size() == 1) {
     const auto& r = reports[0];
-    if (r.status == "succeeded") std::cout << r.final_answer << "\n\n";
-    else std::cerr << "atlas-host run: the session failed: " << r.error << "\n";
+    if (r.status == "succeeded") std::cout << secrets::redact(r.final_answer) << "\n\n";
+    else std::cerr << "atlas-host run: the session failed: " << secrets::redact(r.error) << "\n";
     std::cout << "session " << r.session_id << (r.stored ? "" : " (not stored)") << " | lane " << r.lane << " ("
               << r.lane_source << ") | reward " << runtime::console::fixed(r.reward) << " | review " << r.review_status
               << " | " << runtime::console::fixed(r.seconds, 2) << " s\n\n"
@@ -157,7 +163,18 @@ int run_run(const Args& args) {
   } else {
     std::cout << runtime::console::batch_table(tasks, reports);
     for (size_t i = 0; i < reports.size(); ++i)
-      if (reports[i].status != "succeeded") std::cerr << "task " << i + 1 << " failed: " << reports[i].error << "\n";
+      if (reports[i].status != "succeeded") std::cerr << "task " << i + 1 << " failed: " << secrets::redact(reports[i].error) << "\n";
+  }
+  rt->reset();  // closes the store: flushes queued writes and tries the spool once more
+  if (storage_on) {
+    size_t waiting = data::read_spool_status(spool_file).pending_records;
+    if (waiting > 0) {
+      std::cerr << "atlas-host run: " << waiting << " storage record(s) wait in the spool " << spool_file.string()
+                << " because the database " << database_shown
+                << " did not take them; they are stored by `atlas-host db replay` or the next `atlas-host run` "
+                   "(exit code 3 until then)\n";
+      return kExitSpooled;
+    }
   }
   return all_ok ? kExitOk : kExitFailure;
 }

@@ -1,4 +1,4 @@
-// Atlas's environment overrides for review policy (reference §6.3) and drift (§6.6).
+// Atlas's environment overrides for review policy and drift (docs/configuration.md).
 #include <algorithm>
 #include <cctype>
 #include <charconv>

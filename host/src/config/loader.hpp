@@ -35,7 +35,7 @@ Result<Config> load_config(const std::filesystem::path& path, std::vector<Config
 Result<Config> parse_config(std::string_view text, std::string_view source_name,
                             std::vector<ConfigError>* errors = nullptr);
 
-// Atlas's environment overrides (reference §6.3, §6.6): ATLAS_REVIEW_REQUIRE_APPROVAL,
+// Atlas's environment overrides (docs/configuration.md): ATLAS_REVIEW_REQUIRE_APPROVAL,
 // ATLAS_REVIEW_DEFAULT_EXPORT_STATUSES, ATLAS_DRIFT_ENABLED, ATLAS_DRIFT_WINDOW,
 // ATLAS_DRIFT_Z_THRESHOLD, ATLAS_DRIFT_MIN_BASELINE. Invalid values are ignored with a warning;
 // the warnings are returned (and logged at warn level). `getenv` is injectable for tests; an empty

@@ -34,7 +34,7 @@ struct ExportFilters {
   std::optional<int64_t> limit;  // sessions, counted after the filters
 };
 
-// Review-status filter per reference §6.3: [review] policy (with the ATLAS_REVIEW_* env
+// Review-status filter (docs/export-formats.md, "Selection"): [review] policy (with the ATLAS_REVIEW_* env
 // overrides already applied to `review`, or read from the environment when `review` is
 // null), plus --include-status values, or everything with include_all.
 std::optional<std::vector<std::string>> resolve_review_filter(const config::ReviewConfig* review,

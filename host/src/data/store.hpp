@@ -73,7 +73,7 @@ struct StoreOptions {
   bool recover_on_open = true;
 };
 
-// One row of the learning history (reference §3.8 input), oldest first.
+// One row of the learning history (input of the probe's learning_history, docs/plugin-contracts.md), oldest first.
 struct LearningRecord {
   std::string reward_json;  // the session's reward object, "null" if none
   std::string student_learning;

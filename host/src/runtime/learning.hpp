@@ -1,4 +1,4 @@
-// Learning synthesis (reference atlas-sdk-spec §3.9.3, with §12's weaknesses fixed): after a
+// Learning synthesis (docs/runtime.md; Atlas's weaknesses fixed): after a
 // session is rewarded, the learning model turns the session evidence into playbook updates;
 // they are merged into the stored state and written with an optimistic version check. On a
 // version conflict (another session wrote first) the state is read again and the same

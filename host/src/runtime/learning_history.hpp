@@ -1,5 +1,5 @@
 // Learning history: the per-key record of rewarded sessions that routing reads. Same shape
-// and arithmetic as Atlas's aggregate_learning_history (reference atlas-sdk-spec §3.8), so
+// and arithmetic as Atlas's aggregate_learning_history (shape in docs/plugin-contracts.md), so
 // probe datasets and prompts carry over unchanged.
 #pragma once
 

@@ -12,7 +12,7 @@ json::Document parse(const char* t) {
 }
 
 TEST(Playbook, EntryIdMatchesAtlasTestVector) {
-  // reference atlas-sdk-spec §3.9.2
+  // Atlas's own test vector for entry ids
   auto e = parse(R"({"audience":"student","cue":{"type":"keyword","pattern":"auth"},
                     "action":{"imperative":"Check auth"},"scope":{"constraints":"x"}})");
   EXPECT_EQ(derive_entry_id(e), "playbook-entry-b2db5fc492ad");

@@ -15,6 +15,7 @@
 #include "data/store.hpp"
 #include "llm/llm_json.hpp"
 #include "mcp/tool_loop.hpp"
+#include "plugin/isolation_config.hpp"
 #include "plugin/registry.hpp"
 #include "rewards/rewards.hpp"
 #include "runtime/dag_executor.hpp"
@@ -1189,6 +1190,7 @@ Result<std::unique_ptr<Runtime>> Runtime::create(config::Config config, RuntimeO
   ro.use_default_dirs = impl->options.use_default_plugin_dirs;
   ro.allow_unsafe = cfg.plugins.allow_unsafe;
   if (!cfg.plugins.lock_file.empty()) ro.lock_file = cfg.plugins.lock_file;
+  plugin::apply_isolation_config(cfg.plugins, ro);
   ATLAS_RETURN_IF_ERROR(impl->registry->discover(ro));
   for (const auto& d : impl->registry->diagnostics())
     if (d.severity == plugin::Severity::kError) log::warn("plugins", d.message);

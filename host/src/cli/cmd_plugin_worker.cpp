@@ -10,15 +10,6 @@
 #include "cli/commands.hpp"
 #include "plugin/worker_server.hpp"
 
-namespace {
-bool g_plugin_worker = false;
-}  // namespace
-
-// LeakSanitizer asks this at exit (sanitizer builds only). A plugin may end its worker with
-// exit() at any moment, with its own state and the worker's in flight: that is the plugin's
-// crash to report, not a leak of atlas-host's.
-extern "C" int __lsan_is_turned_off() { return g_plugin_worker ? 1 : 0; }
-
 namespace atlas::cli {
 
 int run_plugin_worker(const Args& args) {
@@ -48,7 +39,6 @@ int run_plugin_worker(const Args& args) {
   if (fd < 0 || !known_kind || target.name.empty() || target.file.empty()) {
     throw UsageError("expected --fd N --kind KIND --name NAME -- FILE (this command is started by atlas-host itself)");
   }
-  g_plugin_worker = true;
   plugin::serve_plugin_worker(fd, target);
 }
 

@@ -23,6 +23,12 @@ struct ProbeReport {
   bool ok() const;
 };
 
+// Marks this process as one that runs untrusted plugin code (a probe child, a plugin
+// worker): a plugin may end it with exit() at any moment, with its own state and ours in
+// flight, which is its failure to report, not a leak of atlas-host's. Sanitizer builds then
+// skip the leak check at exit.
+void mark_plugin_code_process();
+
 // options.probe_timeout, else $ATLAS_PLUGIN_PROBE_TIMEOUT (seconds), else 20 s.
 std::chrono::milliseconds effective_probe_timeout(const RegistryOptions& options);
 

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "plugin/instance.hpp"
+#include "plugin/isolated_probe.hpp"
 #include "plugin/loader.hpp"
 #include "plugin/trust.hpp"
 #include "plugin/worker_protocol.hpp"
@@ -298,6 +299,7 @@ class Worker {
   // host can name it.
   for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) ::signal(sig, SIG_DFL);
   ::signal(SIGPIPE, SIG_IGN);
+  mark_plugin_code_process();
   // Leaked on purpose: the executor thread may still be inside plugin code when the host
   // goes away, and the process ends with _exit right after.
   auto* worker = new Worker(fd, target);

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "cli/cli.hpp"
+#include "cli/commands.hpp"
 #include "common/build_info.hpp"
 #include "common/secrets.hpp"
 
@@ -47,6 +48,14 @@ int main(int argc, char** argv) {
     std::cout << "atlas-host " << build_info::kVersion << " (plugin ABI " << ATLAS_ABI_MAJOR << "."
               << ATLAS_ABI_MINOR << ")\n";
     return kExitOk;
+  }
+  if (name == "plugin-worker") {  // internal, started by the host for process-isolated plugins
+    try {
+      return run_plugin_worker(Args(argv + 2, argv + argc));
+    } catch (const std::exception& e) {
+      std::cerr << "atlas-host plugin-worker: " << e.what() << "\n";
+      return kExitUsage;
+    }
   }
   for (const auto& c : commands()) {
     if (name != c.name) continue;

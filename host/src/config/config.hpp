@@ -288,6 +288,11 @@ struct PluginsConfig {
   std::vector<std::string> dirs;  // extra plugin folders (absolute, resolved against the config's folder)
   bool allow_unsafe = false;      // skip the group/other-writable refusal
   std::string lock_file;          // "" = none (absolute when set)
+  // Where plugin code runs: "auto" (first-party in-process, others in a worker process),
+  // "in-process" or "process"; per plugin from `isolation` in [plugins.<name>] (a key the
+  // host keeps: it is not part of the plugin's config).
+  std::string isolation = "auto";
+  std::map<std::string, std::string> plugin_isolation;
   // [plugins.<name>] tables: per-plugin default config as JSON object text. Key path for errors:
   // "plugins.<name>".
   std::map<std::string, std::string> configs;

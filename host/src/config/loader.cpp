@@ -662,14 +662,27 @@ void read_plugins(SectionReader& root, ParseContext& ctx, Config& cfg) {
     for (const auto& d : dirs) p.dirs.push_back(resolve_path(ctx, d).string());
   s.read("allow_unsafe", p.allow_unsafe);
   if (s.read("lock_file", p.lock_file) && !p.lock_file.empty()) p.lock_file = resolve_path(ctx, p.lock_file).string();
+  s.read_choice("isolation", p.isolation, {"auto", "in-process", "process"});
   if (!s.present()) return;
   // Every other key is a per-plugin table. A non-table is most likely a misspelt setting, which
   // finish() reports with a suggestion.
   for (auto&& [k, v] : *s.table()) {
     std::string name(k.str());
-    if (name == "dirs" || name == "allow_unsafe" || name == "lock_file" || !v.is_table()) continue;
+    if (name == "dirs" || name == "allow_unsafe" || name == "lock_file" || name == "isolation" || !v.is_table()) continue;
     s.accept(name);
-    p.configs[name] = toml_table_to_json_text(*v.as_table());
+    toml::table table = *v.as_table();
+    if (const toml::node* iso = table.get("isolation")) {
+      const auto* text = iso->as_string();
+      std::string value = text ? text->get() : "";
+      if (value != "auto" && value != "in-process" && value != "process") {
+        ctx.error(iso->source(), join_key_path(join_key_path("plugins", name), "isolation"),
+                  "expected \"auto\", \"in-process\" or \"process\"");
+      } else {
+        p.plugin_isolation[name] = value;
+      }
+      table.erase("isolation");  // the host's setting, not the plugin's config
+    }
+    p.configs[name] = toml_table_to_json_text(table);
   }
   s.finish();
 }

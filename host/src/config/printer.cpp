@@ -213,8 +213,13 @@ std::vector<std::pair<std::string, toml::table>> sections(const Config& c) {
 
   toml::table plugins{{"dirs", strings(c.plugins.dirs)},
                       {"allow_unsafe", c.plugins.allow_unsafe},
-                      {"lock_file", c.plugins.lock_file}};
-  for (const auto& [name, cfg] : c.plugins.configs) plugins.insert(name, json_text_table(cfg));
+                      {"lock_file", c.plugins.lock_file},
+                      {"isolation", c.plugins.isolation}};
+  for (const auto& [name, cfg] : c.plugins.configs) {
+    toml::table t = json_text_table(cfg);
+    if (auto it = c.plugins.plugin_isolation.find(name); it != c.plugins.plugin_isolation.end()) t.insert("isolation", it->second);
+    plugins.insert(name, std::move(t));
+  }
   out.emplace_back("plugins", std::move(plugins));
 
   const TrainConfig& tr = c.train;

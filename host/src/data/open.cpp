@@ -4,6 +4,7 @@
 
 #include "common/log.hpp"
 #include "config/loader.hpp"
+#include "plugin/isolation_config.hpp"
 #include "plugin/registry.hpp"
 
 namespace atlas::data {
@@ -41,6 +42,7 @@ Result<OpenedStore> open_store(const OpenRequest& request) {
   for (const auto& d : request.plugin_dirs) ro.dirs.push_back(d);
   ro.allow_unsafe = out.config.plugins.allow_unsafe;
   if (!out.config.plugins.lock_file.empty()) ro.lock_file = out.config.plugins.lock_file;
+  plugin::apply_isolation_config(out.config.plugins, ro);
   ATLAS_RETURN_IF_ERROR(registry.discover(ro));
   if (!registry.find(plugin::Kind::kStorage, out.config.storage.plugin)) {
     std::string why;

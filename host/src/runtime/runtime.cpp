@@ -5,6 +5,7 @@
 #include "common/json.hpp"
 #include "common/log.hpp"
 #include "common/secrets.hpp"
+#include "plugin/isolation_config.hpp"
 #include "runtime/runtime_impl.hpp"
 #include "runtime/session.hpp"
 
@@ -75,6 +76,7 @@ Result<std::unique_ptr<Runtime>> Runtime::create(config::Config config, RuntimeO
   ro.use_default_dirs = impl->options.use_default_plugin_dirs;
   ro.allow_unsafe = cfg.plugins.allow_unsafe;
   if (!cfg.plugins.lock_file.empty()) ro.lock_file = cfg.plugins.lock_file;
+  plugin::apply_isolation_config(cfg.plugins, ro);
   ATLAS_RETURN_IF_ERROR(impl->registry->discover(ro));
   for (const auto& d : impl->registry->diagnostics())
     if (d.severity == plugin::Severity::kError) log::warn("plugins", d.message);

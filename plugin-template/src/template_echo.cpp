@@ -8,6 +8,7 @@
 // response {"content", "tool_calls", "usage", "finish_reason"}.
 #include <atlas/sdk.hpp>
 
+#include <atlas/json_parse.hpp>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -36,7 +37,7 @@ class TemplateEcho : public atlas::sdk::Adapter {
 
   TemplateEcho(const atlas::sdk::Host& host, std::string_view config_json) {
     rapidjson::Document config;
-    config.Parse(config_json.data(), config_json.size());
+    atlas::sdk::parse_json(config, config_json);
     if (config.HasParseError() || !config.IsObject()) {
       throw atlas::sdk::Error(ATLAS_INVALID_ARGUMENT, "template_echo: config must be a JSON object");
     }
@@ -47,7 +48,7 @@ class TemplateEcho : public atlas::sdk::Adapter {
 
   std::string invoke(atlas::sdk::Call& call, std::string_view request_json) override {
     rapidjson::Document request;
-    request.Parse(request_json.data(), request_json.size());
+    atlas::sdk::parse_json(request, request_json);
     if (request.HasParseError() || !request.IsObject()) {
       throw atlas::sdk::Error(ATLAS_INVALID_ARGUMENT, "template_echo: the request is not a JSON object");
     }

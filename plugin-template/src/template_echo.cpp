@@ -10,6 +10,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <atlas/json_parse.hpp>
 #include <atlas/sdk.hpp>
 #include <cctype>
 #include <string>
@@ -32,7 +33,7 @@ class TemplateEcho : public atlas::sdk::Adapter {
 
   TemplateEcho(const atlas::sdk::Host& host, std::string_view config_json) {
     rapidjson::Document config;
-    config.Parse(config_json.data(), config_json.size());
+    atlas::sdk::parse_json(config, config_json);
     if (config.HasParseError() || !config.IsObject()) {
       throw atlas::sdk::Error(ATLAS_INVALID_ARGUMENT, "template_echo: config must be a JSON object");
     }
@@ -43,7 +44,7 @@ class TemplateEcho : public atlas::sdk::Adapter {
 
   std::string invoke(atlas::sdk::Call& call, std::string_view request_json) override {
     rapidjson::Document request;
-    request.Parse(request_json.data(), request_json.size());
+    atlas::sdk::parse_json(request, request_json);
     if (request.HasParseError() || !request.IsObject()) {
       throw atlas::sdk::Error(ATLAS_INVALID_ARGUMENT, "template_echo: the request is not a JSON object");
     }

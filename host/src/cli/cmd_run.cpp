@@ -28,28 +28,46 @@ extern "C" void on_sigint(int) {
 }
 
 // One task per line: a JSON string, or {"task": "...", "metadata": {...}, "expected": ...}.
-std::vector<runtime::TaskSpec> read_tasks(const std::string& path) {
+// A line that cannot be read (bad JSON, nesting deeper than json::kMaxInputDepth, no task)
+// fails that task alone with the reason; the other tasks still run.
+struct TaskLine {
+  runtime::TaskSpec spec;
+  std::string error;  // non-empty: the task is not run and is reported failed with this reason
+};
+
+TaskLine read_task_line(const std::string& line, const std::string& where) {
+  TaskLine out;
+  auto doc = json::parse(line, where, json::kMaxInputDepth);
+  if (!doc) {
+    out.spec.task = line.substr(0, 80);
+    out.error = doc.status().message();
+    return out;
+  }
+  runtime::TaskSpec& t = out.spec;
+  if (doc->IsString()) {
+    t.task = doc->GetString();
+  } else if (doc->IsObject()) {
+    t.task = json::get_string(*doc, "task");
+    if (const json::Value* m = json::find(*doc, "metadata"); m && m->IsObject()) t.metadata_json = json::dump(*m);
+    if (const json::Value* e = json::find(*doc, "expected")) t.expected_json = json::dump(*e);
+  }
+  if (t.task.empty()) {
+    t.task = line.substr(0, 80);
+    out.error = where + ": expected a string or an object with a non-empty \"task\"";
+  }
+  return out;
+}
+
+std::vector<TaskLine> read_tasks(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot open task file " + path);
-  std::vector<runtime::TaskSpec> out;
+  std::vector<TaskLine> out;
   std::string line;
   int n = 0;
   while (std::getline(in, line)) {
     ++n;
     if (line.find_first_not_of(" \t\r") == std::string::npos || line[line.find_first_not_of(" \t")] == '#') continue;
-    auto doc = json::parse(line, path + ":" + std::to_string(n));
-    if (!doc) throw std::runtime_error(doc.status().message());
-    runtime::TaskSpec t;
-    if (doc->IsString()) {
-      t.task = doc->GetString();
-    } else if (doc->IsObject()) {
-      t.task = json::get_string(*doc, "task");
-      if (const json::Value* m = json::find(*doc, "metadata"); m && m->IsObject()) t.metadata_json = json::dump(*m);
-      if (const json::Value* e = json::find(*doc, "expected")) t.expected_json = json::dump(*e);
-    }
-    if (t.task.empty())
-      throw std::runtime_error(path + ":" + std::to_string(n) + ": expected a string or an object with a non-empty \"task\"");
-    out.push_back(std::move(t));
+    out.push_back(read_task_line(line, path + ":" + std::to_string(n)));
   }
   if (out.empty()) throw std::runtime_error(path + ": no tasks in the file");
   return out;
@@ -77,16 +95,18 @@ int run_run(const Args& args) {
   if (concurrency < 1 || concurrency > 64) throw UsageError("--concurrency must be between 1 and 64");
   bool json_out = vm.count("json") > 0;
 
-  std::vector<runtime::TaskSpec> tasks;
+  std::vector<TaskLine> tasks;
   if (vm.count("task")) {
-    runtime::TaskSpec t;
+    TaskLine line;
+    runtime::TaskSpec& t = line.spec;
     t.task = vm["task"].as<std::string>();
     if (vm.count("metadata")) {
-      auto md = json::parse(vm["metadata"].as<std::string>(), "--metadata");
-      if (!md || !md->IsObject()) throw UsageError("--metadata must be a JSON object");
+      auto md = json::parse(vm["metadata"].as<std::string>(), "--metadata", json::kMaxInputDepth);
+      if (!md) throw UsageError(md.status().message());
+      if (!md->IsObject()) throw UsageError("--metadata must be a JSON object");
       t.metadata_json = vm["metadata"].as<std::string>();
     }
-    tasks.push_back(std::move(t));
+    tasks.push_back(std::move(line));
   } else {
     tasks = read_tasks(vm["tasks"].as<std::string>());
   }
@@ -126,7 +146,12 @@ int run_run(const Args& args) {
   std::mutex out_mu;
   auto worker = [&] {
     for (size_t i = next++; i < tasks.size(); i = next++) {
-      reports[i] = (*rt)->run(tasks[i]);
+      if (tasks[i].error.empty()) {
+        reports[i] = (*rt)->run(tasks[i].spec);
+      } else {
+        reports[i].task = tasks[i].spec.task;
+        reports[i].error = tasks[i].error;  // status stays "failed"; nothing was run or stored
+      }
       size_t d = ++done;
       if (tty && tasks.size() > 1 && !json_out) {
         std::lock_guard<std::mutex> g(out_mu);
@@ -161,7 +186,9 @@ int run_run(const Args& args) {
               << " | " << runtime::console::fixed(r.seconds, 2) << " s\n\n"
               << runtime::console::token_table(r);
   } else {
-    std::cout << runtime::console::batch_table(tasks, reports);
+    std::vector<runtime::TaskSpec> specs;
+    for (const auto& t : tasks) specs.push_back(t.spec);
+    std::cout << runtime::console::batch_table(specs, reports);
     for (size_t i = 0; i < reports.size(); ++i)
       if (reports[i].status != "succeeded") std::cerr << "task " << i + 1 << " failed: " << secrets::redact(reports[i].error) << "\n";
   }

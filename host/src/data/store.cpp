@@ -356,7 +356,7 @@ Result<std::shared_ptr<Store>> Store::open(plugin::Registry& registry, const con
 Result<std::string> Store::begin_session(std::string_view task, std::string_view metadata_json) {
   std::string key = random_key();
   std::string meta = metadata_json.empty() ? "{}" : std::string(metadata_json);
-  auto parsed = json::parse(meta, "session metadata");
+  auto parsed = json::parse(meta, "session metadata", json::kMaxInputDepth);
   if (!parsed.is_ok()) return parsed.status();
   if (!parsed->IsObject()) return invalid_argument("begin_session: metadata must be a JSON object");
   text::Repairs repairs;

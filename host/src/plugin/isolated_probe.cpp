@@ -199,7 +199,7 @@ ProbeReport probe_library(const fs::path& file, std::chrono::milliseconds timeou
     return refuse(file.string() + ": refused: the probe process exited with status " + std::to_string(code) + " " +
                   where + (child_error.empty() ? std::string() : " (" + child_error + ")") + fix);
   }
-  auto doc = json::parse(result_line, "probe result");
+  auto doc = json::parse(result_line, "probe result", json::kMaxInputDepth);
   if (!doc.is_ok()) return refuse(file.string() + ": internal error: unreadable probe result: " + doc.status().message());
   if (const auto* ps = json::find(*doc, "plugins"); ps && ps->IsArray()) {
     for (const auto& p : ps->GetArray()) report.plugins.push_back(plugin_info_from_json(p));

@@ -1,3 +1,4 @@
+#include <atlas/json_parse.hpp>
 #include "scan/codegen.hpp"
 
 #include <algorithm>
@@ -534,8 +535,8 @@ std::string tools_json(const std::vector<Tool>& tools) {
     json::set(e, "format", t.source.format, a);
     json::set(e, "forwards_to_mcp", t.source.from_mcp, a);
     json::Document schema, gem;
-    schema.Parse(t.schema_json.c_str());
-    gem.Parse(t.gemini_parameters_json.c_str());
+    atlas::sdk::parse_json(schema, t.schema_json);
+    atlas::sdk::parse_json(gem, t.gemini_parameters_json);
     e.AddMember("input_schema", Value(schema, a), a);
     e.AddMember("gemini_parameters", Value(gem, a), a);
     Value notes(rapidjson::kArrayType);

@@ -1,5 +1,6 @@
 #include "ops.hpp"
 
+#include <atlas/json_parse.hpp>
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
@@ -28,7 +29,7 @@ namespace {
 Document parse_request(std::string_view op, std::string_view text) {
   Document d;
   if (text.empty()) text = "{}";
-  d.Parse(text.data(), text.size());
+  atlas::sdk::parse_json(d, text);
   if (d.HasParseError()) {
     throw Error(ATLAS_INVALID_ARGUMENT, std::string(op) + ": request is not valid JSON at offset " +
                                             std::to_string(d.GetErrorOffset()) + ": " +
@@ -255,7 +256,7 @@ std::string op_recover_interrupted(Pool& pool, const Value&) {
     for (const Row& r : rows) {
       Document meta;
       if (!r[1]) continue;
-      meta.Parse(r[1]->c_str());
+      atlas::sdk::parse_json(meta, r[1]->c_str());
       if (meta.HasParseError() || !meta.IsObject()) continue;
       const Value* host = member(meta, "host");
       if (!host || !host->IsObject()) continue;  // not ours (e.g. written by the Python SDK): leave it
@@ -413,7 +414,7 @@ std::string merge_objects(const Cell& base_text, const Value* overlay) {
   base.SetObject();
   if (base_text) {
     Document parsed;
-    parsed.Parse(base_text->c_str());
+    atlas::sdk::parse_json(parsed, base_text->c_str());
     if (!parsed.HasParseError() && parsed.IsObject()) base.CopyFrom(parsed, base.GetAllocator());
   }
   if (overlay && overlay->IsObject()) {

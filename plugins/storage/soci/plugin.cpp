@@ -1,5 +1,6 @@
 // The `soci` storage plugin: SQLite (default .atlas/atlas.db) or PostgreSQL, picked by the
 // database URL. Operations and their JSON: docs/plugin-contracts.md; details in docs/storage.md.
+#include <atlas/json_parse.hpp>
 #include <rapidjson/document.h>
 
 #include <atlas/sdk.hpp>
@@ -44,7 +45,7 @@ class SociStorage : public atlas::sdk::Storage {
   SociStorage(const atlas::sdk::Host& host, std::string_view config_json) {
     rapidjson::Document cfg;
     std::string text(config_json.empty() ? std::string_view("{}") : config_json);
-    cfg.Parse(text.c_str());
+    atlas::sdk::parse_json(cfg, text);
     if (cfg.HasParseError() || !cfg.IsObject()) throw Error(ATLAS_INVALID_ARGUMENT, "soci: config must be a JSON object");
     atlas_soci::DbOptions o;
     auto num = [&](const char* k, double fallback) {

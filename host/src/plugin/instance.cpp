@@ -75,7 +75,7 @@ Result<std::shared_ptr<InProcessInstance>> InProcessInstance::create(std::shared
   return inst;
 }
 
-Result<std::string> InProcessInstance::finish(atlas_status st, std::string out, std::string err, std::string_view what) {
+Result<std::string> InProcessInstance::finish(atlas_status st, std::string out, const std::string& err, std::string_view what) {
   if (st != ATLAS_OK) {
     StatusCode code = status_code_from_abi(st);
     return Status(code, who() + ": " + std::string(what) + " failed with " + std::string(status_code_name(code)) + ": " +
@@ -103,7 +103,7 @@ Result<std::string> InProcessInstance::call(const CallContext& ctx, std::string_
   }
   if (out.overflow || err.overflow) return resource_exhausted(who() + ": output too large to buffer");
   const char* what = plugin_->info.kind == Kind::kAdapter ? "invoke" : plugin_->info.kind == Kind::kJudge ? "judge" : "probe";
-  return finish(st, std::move(out.data), std::move(err.data), what);
+  return finish(st, std::move(out.data), err.data, what);
 }
 
 Result<std::string> InProcessInstance::execute(const CallContext& ctx, std::string_view op, std::string_view request_json) {
@@ -118,7 +118,7 @@ Result<std::string> InProcessInstance::execute(const CallContext& ctx, std::stri
     st = plugin_->vtable.execute(handle_, &raw, as_str(op), as_str(request_json), &out.sink, &err.sink);
   }
   if (out.overflow || err.overflow) return resource_exhausted(who() + ": output too large to buffer");
-  return finish(st, std::move(out.data), std::move(err.data), "execute(" + std::string(op) + ")");
+  return finish(st, std::move(out.data), err.data, "execute(" + std::string(op) + ")");
 }
 
 Status InProcessInstance::cancel(const CallContext& ctx) {

@@ -54,7 +54,7 @@ class InProcessInstance final : public Instance {
 
  private:
   InProcessInstance(std::shared_ptr<const LoadedPlugin> plugin, std::shared_ptr<HostServices> services);
-  Result<std::string> finish(atlas_status st, std::string out, std::string err, std::string_view what);
+  Result<std::string> finish(atlas_status st, std::string out, const std::string& err, std::string_view what);
   std::string who() const;
 
   std::shared_ptr<const LoadedPlugin> plugin_;

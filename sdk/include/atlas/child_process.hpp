@@ -132,10 +132,12 @@ class ChildProcess {
     }
     for (const auto& kv : spec.env) env_strings.push_back(kv.first + "=" + kv.second);
     std::vector<char*> envp;
+    envp.reserve(env_strings.size() + 1);
     for (auto& s : env_strings) envp.push_back(&s[0]);
     envp.push_back(nullptr);
     std::vector<std::string> args = spec.argv;
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (auto& a : args) argv.push_back(&a[0]);
     argv.push_back(nullptr);
 

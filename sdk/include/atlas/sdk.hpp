@@ -292,7 +292,7 @@ struct Trampolines {
     if (!out) return ATLAS_INVALID_ARGUMENT;
     *out = nullptr;
     return guarded(err, [&] {
-      auto* inst = new Instance<T>();
+      auto* inst = new Instance<T>();  // NOLINT(bugprone-unhandled-exception-at-new): guarded() catches bad_alloc
       try {
         inst->host = Host(services);
         inst->object = new T(inst->host, view(config));

@@ -1,5 +1,5 @@
-// The typed configuration of atlas-host: one struct per TOML section (DESIGN §7), with Atlas's
-// defaults where Atlas has them (reference atlas-sdk-spec §2). Produced by load_config() /
+// The typed configuration of atlas-host: one struct per TOML section (docs/configuration.md), with
+// Atlas's defaults where Atlas has them (docs/configuration.md). Produced by load_config() /
 // parse_config() (config/loader.hpp), which reject unknown keys, wrong types and out-of-range
 // values with file:line:column. Every field below is already validated; consumers just read.
 //
@@ -249,8 +249,8 @@ struct StorageConfig {
 struct ReviewConfig {
   bool require_approval = true;
   std::vector<std::string> default_export_statuses = {"approved"};  // lower-cased
-  // True when the file (or ATLAS_REVIEW_DEFAULT_EXPORT_STATUSES) named the statuses; §6.3 needs
-  // it ("neither given and require_approval false" means approved+pending).
+  // True when the file (or ATLAS_REVIEW_DEFAULT_EXPORT_STATUSES) named the statuses; the export
+  // policy (docs/export-formats.md) needs it ("neither given and require_approval false" means approved+pending).
   bool statuses_explicit = false;
   // "*" or "all" among the statuses (file or env): export every review status.
   bool include_all_statuses = false;
@@ -269,6 +269,11 @@ struct PluginsConfig {
   std::vector<std::string> dirs;  // extra plugin folders (absolute, resolved against the config's folder)
   bool allow_unsafe = false;      // skip the group/other-writable refusal
   std::string lock_file;          // "" = none (absolute when set)
+  // Where plugin code runs: "auto" (first-party in-process, others in a worker process),
+  // "in-process" or "process"; per plugin from `isolation` in [plugins.<name>] (a key the
+  // host keeps: it is not part of the plugin's config).
+  std::string isolation = "auto";
+  std::map<std::string, std::string> plugin_isolation;
   // [plugins.<name>] tables: per-plugin default config as JSON object text. Key path for errors:
   // "plugins.<name>".
   std::map<std::string, std::string> configs;

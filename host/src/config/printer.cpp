@@ -2,6 +2,7 @@
 // Secret values are never part of a Config; model blocks only say whether their variable is set.
 #include <sstream>
 
+#include "common/secrets.hpp"
 #include "config/loader.hpp"
 #include "config/toml_json.hpp"
 
@@ -181,7 +182,7 @@ std::vector<std::pair<std::string, toml::table>> sections(const Config& c) {
   const StorageConfig& sto = c.storage;
   out.emplace_back("storage", toml::table{{"enabled", sto.enabled},
                                           {"plugin", sto.plugin},
-                                          {"database_url", sto.database_url},
+                                          {"database_url", secrets::url_without_password(sto.database_url)},
                                           {"min_connections", i64(sto.min_connections)},
                                           {"max_connections", i64(sto.max_connections)},
                                           {"statement_timeout_seconds", sto.statement_timeout_seconds},
@@ -200,8 +201,13 @@ std::vector<std::pair<std::string, toml::table>> sections(const Config& c) {
 
   toml::table plugins{{"dirs", strings(c.plugins.dirs)},
                       {"allow_unsafe", c.plugins.allow_unsafe},
-                      {"lock_file", c.plugins.lock_file}};
-  for (const auto& [name, cfg] : c.plugins.configs) plugins.insert(name, json_text_table(cfg));
+                      {"lock_file", c.plugins.lock_file},
+                      {"isolation", c.plugins.isolation}};
+  for (const auto& [name, cfg] : c.plugins.configs) {
+    toml::table t = json_text_table(cfg);
+    if (auto it = c.plugins.plugin_isolation.find(name); it != c.plugins.plugin_isolation.end()) t.insert("isolation", it->second);
+    plugins.insert(name, std::move(t));
+  }
   out.emplace_back("plugins", std::move(plugins));
 
   const TrainConfig& tr = c.train;

@@ -34,7 +34,7 @@ struct ExportFilters {
   std::optional<int64_t> limit;  // sessions, counted after the filters
 };
 
-// Review-status filter per reference §6.3: [review] policy (with the ATLAS_REVIEW_* env
+// Review-status filter (docs/export-formats.md, "Selection"): [review] policy (with the ATLAS_REVIEW_* env
 // overrides already applied to `review`, or read from the environment when `review` is
 // null), plus --include-status values, or everything with include_all.
 std::optional<std::vector<std::string>> resolve_review_filter(const config::ReviewConfig* review,
@@ -43,7 +43,7 @@ std::optional<std::vector<std::string>> resolve_review_filter(const config::Revi
 
 struct ExportOptions {
   ExportFormat format = ExportFormat::kAtlasJsonl;
-  std::filesystem::path output;
+  std::filesystem::path output;  // "-" = standard output (streamed, no atomic rename)
   ExportFilters filters;
   int page_size = 100;
   double grpo_epsilon = 1e-4;  // advantage = (r - mean) / (std + epsilon)

@@ -256,7 +256,7 @@ void build_atlas_trace(const Value& session, Value& out, Allocator& a) {
   set_if_absent("review_status", copy(json::find(session, "review_status"), a));
   set_if_absent("reward_stats", copy(json::find(session, "reward_stats"), a));
   set_if_absent("reward_audit", copy(json::find(session, "reward_audit"), a));
-  // Not duplicated here: trajectory_events (top level only; Atlas wrote them twice, §12.12).
+  // Not duplicated here: trajectory_events (top level only; Atlas wrote them twice).
   out.AddMember("session_metadata", sm, a);
 
   std::string mode = json::get_string(*meta, "execution_mode");

@@ -293,7 +293,7 @@ std::string recorded_request_json(const RecordedRequest& r) {
   w.EndObject();
   w.Key("body");
   json::Document doc;
-  doc.Parse(r.body.data(), r.body.size());
+  sdk::parse_json(doc, r.body, json::kMaxInputDepth);
   if (!r.body.empty() && !doc.HasParseError()) {
     doc.Accept(w);
   } else {

@@ -38,26 +38,26 @@ atlas_call_v1 make_call(const CallContext& ctx) {
   return c;
 }
 
-Instance::Instance(std::shared_ptr<const LoadedPlugin> plugin, std::shared_ptr<HostServices> services)
+InProcessInstance::InProcessInstance(std::shared_ptr<const LoadedPlugin> plugin, std::shared_ptr<HostServices> services)
     : plugin_(std::move(plugin)) {
   services_ctx_.plugin_name = plugin_->info.name;
   services_ctx_.services = services ? std::move(services) : std::make_shared<HostServices>();
   table_ = make_services_table(&services_ctx_);
 }
 
-Instance::~Instance() {
+InProcessInstance::~InProcessInstance() {
   if (handle_ && plugin_->vtable.destroy) plugin_->vtable.destroy(handle_);
 }
 
-std::string Instance::who() const {
+std::string InProcessInstance::who() const {
   return std::string(kind_name(plugin_->info.kind)) + " '" + plugin_->info.name + "' (" +
          plugin_->info.file.filename().string() + ")";
 }
 
-Result<std::shared_ptr<Instance>> Instance::create(std::shared_ptr<const LoadedPlugin> plugin,
-                                                   std::shared_ptr<HostServices> services,
-                                                   std::string_view config_json) {
-  std::shared_ptr<Instance> inst(new Instance(std::move(plugin), std::move(services)));
+Result<std::shared_ptr<InProcessInstance>> InProcessInstance::create(std::shared_ptr<const LoadedPlugin> plugin,
+                                                                     std::shared_ptr<HostServices> services,
+                                                                     std::string_view config_json) {
+  std::shared_ptr<InProcessInstance> inst(new InProcessInstance(std::move(plugin), std::move(services)));
   StringSink err;
   void* handle = nullptr;
   atlas_status st = inst->plugin_->vtable.create(&inst->table_, as_str(config_json), &handle, &err.sink);
@@ -75,7 +75,7 @@ Result<std::shared_ptr<Instance>> Instance::create(std::shared_ptr<const LoadedP
   return inst;
 }
 
-Result<std::string> Instance::finish(atlas_status st, std::string out, std::string err, std::string_view what) {
+Result<std::string> InProcessInstance::finish(atlas_status st, std::string out, std::string err, std::string_view what) {
   if (st != ATLAS_OK) {
     StatusCode code = status_code_from_abi(st);
     return Status(code, who() + ": " + std::string(what) + " failed with " + std::string(status_code_name(code)) + ": " +
@@ -90,7 +90,7 @@ Result<std::string> Instance::finish(atlas_status st, std::string out, std::stri
   return out;
 }
 
-Result<std::string> Instance::call(const CallContext& ctx, std::string_view request_json) {
+Result<std::string> InProcessInstance::call(const CallContext& ctx, std::string_view request_json) {
   if (!plugin_->vtable.call) return unimplemented(who() + " has no call entry point");
   StringSink out, err;
   atlas_call_v1 raw = make_call(ctx);
@@ -106,7 +106,7 @@ Result<std::string> Instance::call(const CallContext& ctx, std::string_view requ
   return finish(st, std::move(out.data), std::move(err.data), what);
 }
 
-Result<std::string> Instance::execute(const CallContext& ctx, std::string_view op, std::string_view request_json) {
+Result<std::string> InProcessInstance::execute(const CallContext& ctx, std::string_view op, std::string_view request_json) {
   if (!plugin_->vtable.execute) return unimplemented(who() + " has no execute entry point");
   StringSink out, err;
   atlas_call_v1 raw = make_call(ctx);
@@ -121,7 +121,7 @@ Result<std::string> Instance::execute(const CallContext& ctx, std::string_view o
   return finish(st, std::move(out.data), std::move(err.data), "execute(" + std::string(op) + ")");
 }
 
-Status Instance::cancel(const CallContext& ctx) {
+Status InProcessInstance::cancel(const CallContext& ctx) {
   if (!plugin_->vtable.cancel) return unimplemented(who() + " does not support cancel (built for ABI " +
                                                     std::to_string(plugin_->info.abi_major) + "." +
                                                     std::to_string(plugin_->info.abi_minor) + " or no cancel entry)");

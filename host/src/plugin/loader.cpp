@@ -22,7 +22,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr uint32_t kMaxPluginsPerLibrary = 256;
-constexpr const char* kNoConfigSchema = R"({"type":"object","additionalProperties":false})";
 
 class DllLibrary final : public Library {
  public:

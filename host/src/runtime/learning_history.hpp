@@ -1,5 +1,5 @@
 // Learning history: the per-key record of rewarded sessions that routing reads. Same shape
-// and arithmetic as Atlas's aggregate_learning_history (docs/atlas-compatibility.md), so
+// and arithmetic as Atlas's aggregate_learning_history (docs/plugin-contracts.md, docs/atlas-compatibility.md), so
 // probe datasets and prompts carry over unchanged.
 #pragma once
 

@@ -73,7 +73,7 @@ Result<Plan> parse_plan(std::string_view reply) {
   while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.front()))) trimmed.remove_prefix(1);
   if (!trimmed.empty() && trimmed.front() == '[') {
     json::Document doc;
-    doc.Parse<rapidjson::kParseTrailingCommasFlag>(trimmed.data(), trimmed.size());
+    sdk::parse_json<rapidjson::kParseTrailingCommasFlag>(doc, trimmed, json::kMaxInputDepth);
     if (!doc.HasParseError()) return plan_from_json(doc);
   }
   auto doc = json::parse_lenient_object(reply);

@@ -1,6 +1,6 @@
 // Coach-lane plans: parsing a student's (or teacher's) plan reply and checking that it is a
 // dependency graph we can execute. Contract: {"steps":[{"id":1,"description":"...",
-// "depends_on":[...]}]} (reference atlas-sdk-spec §3.5); a bare list is accepted too.
+// "depends_on":[...]}]} (docs/runtime.md, coach lane); a bare list is accepted too.
 #pragma once
 
 #include <string>

@@ -1,3 +1,4 @@
+#include <atlas/json_parse.hpp>
 #include "runtime/playbook.hpp"
 
 #include <algorithm>
@@ -248,7 +249,7 @@ LearningSnapshot merge_synthesis(const LearningSnapshot& base, const json::Value
                                  MergeReport* report) {
   LearningSnapshot out = base;
   json::Document meta;
-  meta.Parse(base.metadata_json.c_str());
+  atlas::sdk::parse_json(meta, base.metadata_json);
   if (meta.HasParseError() || !meta.IsObject()) meta.SetObject();
   auto& a = meta.GetAllocator();
   std::string now = clock::now_iso8601();
@@ -268,7 +269,7 @@ LearningSnapshot merge_synthesis(const LearningSnapshot& base, const json::Value
       if (!entry.IsObject() || entry.MemberCount() == 0) continue;
       GateResult g = evaluate_entry(entry, cfg, handles);
       json::Document rubric;
-      rubric.Parse(g.rubric_json.c_str());
+      atlas::sdk::parse_json(rubric, g.rubric_json);
       std::string id = json::get_string(entry, "id");
       json::Value summary(rapidjson::kObjectType);
       summary.AddMember("id", json::str(id, a), a);
@@ -337,7 +338,7 @@ LearningSnapshot merge_synthesis(const LearningSnapshot& base, const json::Value
 
 size_t playbook_entry_count(std::string_view metadata_json) {
   json::Document d;
-  d.Parse(metadata_json.data(), metadata_json.size());
+  atlas::sdk::parse_json(d, metadata_json);
   if (d.HasParseError()) return 0;
   const json::Value* e = json::find(d, "playbook_entries");
   return e && e->IsArray() ? e->Size() : 0;

@@ -5,6 +5,7 @@
 #include "common/clock.hpp"
 #include "common/json.hpp"
 #include "llm/llm.hpp"
+#include "plugin/isolation_config.hpp"
 #include "plugin/registry.hpp"
 #include "runtime/console.hpp"
 #include "runtime/host_services.hpp"
@@ -93,6 +94,7 @@ Result<ProbeEvalReport> run_probe_eval(const config::Config& config, const std::
   for (const auto& d : config.plugins.dirs) ro.dirs.emplace_back(d);
   for (const auto& d : plugin_dirs) ro.dirs.push_back(d);
   ro.allow_unsafe = config.plugins.allow_unsafe;
+  plugin::apply_isolation_config(config.plugins, ro);
   ATLAS_RETURN_IF_ERROR(registry.discover(ro));
   registry.set_services(std::make_shared<RuntimeServices>(config, llm::default_client()));
   auto probe = registry.create_probe(routing.probe, config::merged_plugin_config(config, routing.probe, "{}"));

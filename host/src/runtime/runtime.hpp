@@ -1,4 +1,4 @@
-// The supervised session runtime (DESIGN §5). One Runtime per configuration: it loads the
+// The supervised session runtime (docs/runtime.md). One Runtime per configuration: it loads the
 // plugins, opens storage, and runs sessions (concurrently if the caller wants) through
 // routing, the auto/paired/coach lanes, rewards, drift, review and persistence. Learning
 // synthesis runs after each session's result is final, in the background;

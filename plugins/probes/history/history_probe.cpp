@@ -1,6 +1,7 @@
 // Probe plugin `history`: routes a task from its learning history alone (no model call).
 // Deterministic; the rules are listed in README.md and mirrored in the code below.
 #include <atlas/sdk.hpp>
+#include <atlas/json_parse.hpp>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -68,7 +69,7 @@ class HistoryProbe : public atlas::sdk::Probe {
 
   HistoryProbe(const atlas::sdk::Host&, std::string_view config_json) {
     Document d;
-    d.Parse(config_json.data(), config_json.size());
+    atlas::sdk::parse_json(d, config_json);
     if (d.HasParseError() || !d.IsObject()) return;
     opt_.auto_streak = static_cast<int>(num(d, "auto_streak", opt_.auto_streak));
     opt_.auto_average = num(d, "auto_average", opt_.auto_average);
@@ -80,7 +81,7 @@ class HistoryProbe : public atlas::sdk::Probe {
 
   std::string probe(atlas::sdk::Call&, std::string_view request_json) override {
     Document req;
-    req.Parse(request_json.data(), request_json.size());
+    atlas::sdk::parse_json(req, request_json);
     if (req.HasParseError() || !req.IsObject())
       throw atlas::sdk::Error(ATLAS_INVALID_ARGUMENT, "probe request is not a JSON object");
     const Value empty(rapidjson::kObjectType);

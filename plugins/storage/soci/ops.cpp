@@ -1,5 +1,6 @@
 #include "ops.hpp"
 
+#include <atlas/json_parse.hpp>
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
@@ -28,7 +29,7 @@ namespace {
 Document parse_request(std::string_view op, std::string_view text) {
   Document d;
   if (text.empty()) text = "{}";
-  d.Parse(text.data(), text.size());
+  atlas::sdk::parse_json(d, text);
   if (d.HasParseError()) {
     throw Error(ATLAS_INVALID_ARGUMENT, std::string(op) + ": request is not valid JSON at offset " +
                                             std::to_string(d.GetErrorOffset()) + ": " +
@@ -255,7 +256,7 @@ std::string op_recover_interrupted(Pool& pool, const Value&) {
     for (const Row& r : rows) {
       Document meta;
       if (!r[1]) continue;
-      meta.Parse(r[1]->c_str());
+      atlas::sdk::parse_json(meta, r[1]->c_str());
       if (meta.HasParseError() || !meta.IsObject()) continue;
       const Value* host = member(meta, "host");
       if (!host || !host->IsObject()) continue;  // not ours (e.g. written by the Python SDK): leave it
@@ -413,7 +414,7 @@ std::string merge_objects(const Cell& base_text, const Value* overlay) {
   base.SetObject();
   if (base_text) {
     Document parsed;
-    parsed.Parse(base_text->c_str());
+    atlas::sdk::parse_json(parsed, base_text->c_str());
     if (!parsed.HasParseError() && parsed.IsObject()) base.CopyFrom(parsed, base.GetAllocator());
   }
   if (overlay && overlay->IsObject()) {
@@ -617,6 +618,12 @@ std::string op_learning_put(Pool& pool, const Value& req) {
   // Optional: the session whose synthesis this is gets its own learning text, in the same
   // transaction (Atlas's sessions.student_learning / teacher_learning).
   const Value* session = member(req, "session");
+  // "session_only": on a version conflict keep the stored playbook (it is newer) and still
+  // store the session's own learning text (how the host replays a spooled learning_put).
+  const std::string on_conflict = str_or(req, "on_version_conflict", "fail");
+  if (on_conflict != "fail" && on_conflict != "session_only")
+    throw Error(ATLAS_INVALID_ARGUMENT, "learning_put: 'on_version_conflict' must be \"fail\" or \"session_only\", got \"" +
+                                            on_conflict + "\"");
   if (session && !session->IsObject())
     throw Error(ATLAS_INVALID_ARGUMENT, "learning_put: 'session' must be an object {session_id | session_key, "
                                         "student_learning, teacher_learning}");
@@ -638,10 +645,12 @@ std::string op_learning_put(Pool& pool, const Value& req) {
                  {Param::opt_str(opt_str(req, "student_learning")), Param::opt_str(opt_str(req, "teacher_learning")),
                   Param::opt_str(meta), Param::str(now), Param::str(key), Param::num(expected)});
     }
+    long long version = expected + 1;
     if (n == 0) {
       auto r = c.query_one("SELECT version FROM learning_registry WHERE learning_key = :p0", {Param::str(key)}, 1);
       std::string actual = r ? (*r)[0].value_or("?") : "0 (no row)";
-      throw Error(ATLAS_ABORTED, "learning_put: learning_key '" + key + "' is at version " + actual +
+      if (on_conflict == "session_only") version = r && (*r)[0] ? std::stoll(*(*r)[0]) : 0;
+      else throw Error(ATLAS_ABORTED, "learning_put: learning_key '" + key + "' is at version " + actual +
                                      ", expected " + std::to_string(expected) +
                                      " (another session updated it first; re-read and retry)");
     }
@@ -662,8 +671,8 @@ std::string op_learning_put(Pool& pool, const Value& req) {
       sessions_updated = c.exec("UPDATE sessions SET student_learning = :p0, teacher_learning = :p1 WHERE " + where, p);
     }
     tx.commit();
-    return "{\"version\":" + std::to_string(expected + 1) + ",\"sessions_updated\":" +
-           std::to_string(sessions_updated) + "}";
+    return "{\"version\":" + std::to_string(version) + ",\"playbook_updated\":" + (n > 0 ? "true" : "false") +
+           ",\"sessions_updated\":" + std::to_string(sessions_updated) + "}";
   });
 }
 

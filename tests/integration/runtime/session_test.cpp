@@ -488,5 +488,105 @@ TEST(RuntimeSession, ConfigMetadataAndDefaultTagsDoNotChangeTheLearningKey) {
   EXPECT_NE(tagged.learning_key, atlas_key);
 }
 
+// A reply nested 200,000 levels deep (~400 KB) from any role fails that one call with a clear
+// message (docs/json-limits.md); the session completes and the process survives.
+std::string deep_reply(const std::string& key) {
+  return "{\"" + key + "\": " + std::string(200000, '[') + std::string(200000, ']') + "}";
+}
+
+std::string deep_rule(const std::string& system_contains, const std::string& key) {
+  return R"({"match":{"system_contains":")" + system_contains + R"("},"response":{"text":)" +
+         json::quote(deep_reply(key)) + "}}";
+}
+
+bool some_event_mentions(const std::vector<Event>& events, std::mutex& mu, const std::string& role,
+                         const std::string& needle) {
+  std::lock_guard<std::mutex> g(mu);
+  for (const auto& e : events)
+    if (e.role == role && e.data_json.find(needle) != std::string::npos) return true;
+  return false;
+}
+
+const char* kStudentRule = R"({"match":{"system_contains":"You are the student agent"},"response":{"text":"an answer"}})";
+
+TEST(RuntimeDeepJson, TeacherReplyNestedTooDeeplyFailsThatVerdict) {
+  testing::MockLlm mock(scenario(std::string(kStudentRule) + "," + deep_rule("You are the teacher", "valid")));
+  std::vector<Event> events;
+  std::mutex mu;
+  auto rt = make_runtime(config_text(mock, "[orchestration]\nforced_mode = \"paired\"\nmax_retries = 1\n"), &events, &mu);
+  ASSERT_TRUE(rt);
+  SessionReport r = rt->run({"Review this code", "{}", ""});
+  EXPECT_EQ(r.final_answer, "an answer") << r.error;
+  EXPECT_TRUE(some_event_mentions(events, mu, "teacher", "teacher reply is not JSON: model reply: line 1, column"));
+  EXPECT_TRUE(some_event_mentions(events, mu, "teacher", "nested deeper than 128 levels of arrays/objects"));
+}
+
+TEST(RuntimeDeepJson, PlannerReplyNestedTooDeeplyFallsBackToOneStep) {
+  testing::MockLlm mock(scenario(deep_rule("must plan", "steps") + "," + kStudentRule +
+                                 R"(,{"match":{"system_contains":"You are the teacher"},"response":{"json":{"valid":true}}})"));
+  auto rt = make_runtime(config_text(mock, "[orchestration]\nforced_mode = \"coach\"\n"));
+  ASSERT_TRUE(rt);
+  SessionReport r = rt->run({"Review this code", "{}", ""});
+  EXPECT_EQ(r.status, "succeeded") << r.error;
+  EXPECT_TRUE(r.plan_fallback);
+  EXPECT_NE(r.plan_fallback_reason.find("nested deeper than 128 levels"), std::string::npos) << r.plan_fallback_reason;
+}
+
+TEST(RuntimeDeepJson, JudgeReplyNestedTooDeeplyFailsThatJudgement) {
+  testing::MockLlm mock(scenario(deep_rule("impartial evaluator", "score") + "," + deep_rule("senior arbiter", "score") +
+                                 "," + kStudentRule));
+  std::vector<Event> events;
+  std::mutex mu;
+  auto rt = make_runtime(config_text(mock, ""), &events, &mu);
+  ASSERT_TRUE(rt);
+  SessionReport r = rt->run({"Review this code", "{}", ""});
+  EXPECT_EQ(r.final_answer, "an answer") << r.error;
+  EXPECT_FALSE(requests_with_role(mock, "judge").empty());
+  EXPECT_TRUE(some_event_mentions(events, mu, "judge", "nested deeper than 256 levels of arrays/objects"));
+}
+
+TEST(RuntimeDeepJson, LearningReplyNestedTooDeeplyLeavesThePlaybookAlone) {
+  testing::MockLlm mock(scenario(deep_rule("You maintain the playbook", "student_pamphlet") + "," + kStudentRule +
+                                 R"(,{"match":{"system_contains":"You are the teacher"},"response":{"json":{"valid":true}}})"));
+  fs::path dir = temp_dir("deep-learning");
+  std::vector<Event> events;
+  std::mutex mu;
+  auto rt = make_runtime(config_text(mock, "", "sqlite://" + (dir / "a.db").string()), &events, &mu);
+  ASSERT_TRUE(rt);
+  SessionReport r = rt->run({"Review this code", "{}", ""});
+  rt->wait_for_background();
+  EXPECT_EQ(r.final_answer, "an answer") << r.error;
+  EXPECT_TRUE(r.stored);
+  EXPECT_FALSE(requests_with_role(mock, "learning").empty());
+  EXPECT_TRUE(some_event_mentions(events, mu, "learning", "the learning model's reply is not JSON"));
+  EXPECT_TRUE(some_event_mentions(events, mu, "learning", "nested deeper than 128 levels of arrays/objects"));
+  rt.reset();
+  fs::remove_all(dir);
+}
+
+TEST(Cli, RunTasksFailsOnlyTheTaskWhoseMetadataNestsTooDeeply) {
+  testing::MockLlm mock(scenario(std::string(R"({"match":{"system_contains":"You are the student agent"},"response":{"text":"fine"}},
+    {"match":{"system_contains":"You are the teacher"},"response":{"json":{"valid":true}}})")));
+  fs::path dir = temp_dir("deep-tasks");
+  std::ofstream(dir / "atlas.toml") << config_text(mock, "[plugins]\ndirs = [\"" + std::string(ATLAS_TEST_PLUGIN_DIR) + "\"]\n",
+                                                   "sqlite://" + (dir / "a.db").string());
+  std::ofstream(dir / "tasks.jsonl") << "\"first task\"\n{\"task\":\"deep task\",\"metadata\":{\"x\":"
+                                     << std::string(100000, '[') << std::string(100000, ']') << "}}\n\"third task\"\n";
+  auto [code, out] = run_cli(dir, "run --config atlas.toml --tasks tasks.jsonl");
+  EXPECT_EQ(code, 1) << out.substr(0, 4000);
+  EXPECT_NE(out.find("task 2 failed: tasks.jsonl:2: line 1, column 163: nested deeper than 128 levels of arrays/objects"),
+            std::string::npos)
+      << out.substr(0, 4000);
+  EXPECT_EQ(out.find("task 1 failed"), std::string::npos) << out.substr(0, 4000);
+  EXPECT_EQ(out.find("task 3 failed"), std::string::npos) << out.substr(0, 4000);
+  // One argument may hold at most 128 KiB, so 50,000 levels here.
+  auto [one, single] = run_cli(dir, "run --config atlas.toml --task t --metadata '{\"x\":" + std::string(50000, '[') +
+                                        std::string(50000, ']') + "}'");
+  EXPECT_EQ(one, 2) << single.substr(0, 4000);
+  EXPECT_NE(single.find("--metadata: line 1, column 133: nested deeper than 128 levels"), std::string::npos)
+      << single.substr(0, 4000);
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace atlas::runtime

@@ -1,4 +1,4 @@
-// Review-status export policy (reference §6.3), trainer command construction, report maths.
+// Review-status export policy (docs/export-formats.md), trainer command construction, report maths.
 #include <gtest/gtest.h>
 
 #include <cstdlib>

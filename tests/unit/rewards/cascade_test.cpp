@@ -42,7 +42,7 @@ RewardOutcome judge_one(FakeJudge& fake, CascadeSettings cascade = {}) {
 
 json::Document doc(const std::string& text) { return std::move(json::parse(text).value()); }
 
-// Reference §4.6: 0.8/0.7/0.6 with uncertainty 0.1 and thresholds 1.0 -> no escalation.
+// Atlas's worked example (docs/rewards.md): 0.8/0.7/0.6 with uncertainty 0.1 and thresholds 1.0 -> no escalation.
 TEST(Cascade, WorkedExampleWithLooseThresholds) {
   FakeJudge fake;
   fake.respond = by_temperature(0.8, 0.7, 0.6, 0.1);

@@ -143,7 +143,8 @@ TEST_F(TrainCli, AnIncompleteAtlasCoreCheckoutIsRefusedWithExitTwo) {
 TEST_F(TrainCli, AGenericTrainerInItsOwnFolderGetsAnAbsoluteDatasetPath) {
   std::ofstream(root_ / "configs" / "generic.toml")
       << "[agent]\nadapter = \"openai\"\n[student.llm]\nmodel = \"m\"\n[teacher.llm]\nmodel = \"m\"\n"
-      << "[rewards.small_model]\nmodel = \"m\"\n[storage]\ndatabase_url = \"" << db_ << "\"\n[train]\ncwd = \"../trainer\"\n"
+      << "[rewards.small_model]\nmodel = \"m\"\n[storage]\ndatabase_url = \"" << db_
+      << "\"\n[train]\ncwd = \"../trainer\"\n"
       << "command = [\"/bin/sh\", \"-c\", \"case \\\"$0\\\" in /*) ;; *) exit 5;; esac; test -s \\\"$0\\\" && pwd > "
          "seen\", "
          "\"{export_path}\"]\n";

@@ -279,6 +279,12 @@ void read_agent(SectionReader& root, ParseContext& ctx, Config& cfg) {
 
 // ---------------------------------------------------------------- [student] / [teacher]
 
+// Settings Atlas documents that atlas-host does not implement are refused rather than read and
+// ignored, so that no setting in a config file is inert (docs/atlas-compatibility.md).
+void refuse(SectionReader& s, std::string_view key, const std::string& why) {
+  if (s.take(key)) s.error(key, "not supported by atlas-host: " + why + "; remove it");
+}
+
 void read_student(SectionReader& root, Config& cfg) {
   SectionReader s = root.sub("student");
   StudentConfig& st = cfg.student;
@@ -292,9 +298,8 @@ void read_student(SectionReader& root, Config& cfg) {
   p.read("synthesizer", st.prompts.synthesizer);
   p.finish();
   s.read_choice("tool_choice", st.tool_choice, {"auto", "required"});
-  s.read_int("max_plan_tokens", st.max_plan_tokens, 1, 10'000'000);
-  s.read_int("max_step_tokens", st.max_step_tokens, 1, 10'000'000);
-  s.read_int("max_synthesis_tokens", st.max_synthesis_tokens, 1, 10'000'000);
+  for (const char* key : {"max_plan_tokens", "max_step_tokens", "max_synthesis_tokens"})
+    refuse(s, key, "the student's reply length is [student.llm] max_output_tokens");
   s.finish();
 }
 
@@ -320,7 +325,9 @@ void read_orchestration(SectionReader& root, Config& cfg) {
   s.read_double("step_timeout_seconds", o.step_timeout_seconds, 0.0, 7 * 86400.0, true);
   s.read_lane("forced_mode", o.forced_mode, {Lane::kAuto, Lane::kPaired, Lane::kCoach});
   s.read_int("max_parallel_steps", o.max_parallel_steps, 1, 64);
-  s.read("emit_intermediate_steps", o.emit_intermediate_steps);
+  if (s.read("emit_intermediate_steps", o.emit_intermediate_steps) && !o.emit_intermediate_steps)
+    s.error("emit_intermediate_steps", "not supported by atlas-host: events are always recorded (they are the "
+                                       "session's trace); remove it");
   s.finish();
 }
 
@@ -506,7 +513,7 @@ void read_learning(SectionReader& root, ParseContext& ctx, Config& cfg) {
   g.read("enforce_cue", l.gates.enforce_cue);
   g.read("enforce_generality", l.gates.enforce_generality);
   g.read_int("max_text_length", l.gates.max_text_length, 100, 2000);
-  g.read_strings("allowed_proper_nouns", l.gates.allowed_proper_nouns);
+  refuse(g, "allowed_proper_nouns", "the generality gate does not look for proper nouns (Atlas does not either)");
   g.read_strings("banned_incident_tokens", l.gates.banned_incident_tokens);
   g.read_int("allow_length_overflow_margin", l.gates.allow_length_overflow_margin, 0, 500);
   g.finish();
@@ -538,17 +545,14 @@ void read_learning(SectionReader& root, ParseContext& ctx, Config& cfg) {
   sc.read("allow_missing_tool_mapping", l.schema.allow_missing_tool_mapping);
   sc.finish();
 
-  SectionReader pr = s.sub("pruning");
-  pr.read_int("min_sessions", l.pruning.min_sessions, 1, 100);
-  pr.read_double("min_cue_hit_rate", l.pruning.min_cue_hit_rate, 0.0, 1.0);
-  pr.read_double("min_reward_delta", l.pruning.min_reward_delta, -1.0, 1.0);
-  pr.read_int("min_transfer_sessions", l.pruning.min_transfer_sessions, 1, 100);
-  pr.finish();
-
+  const std::string no_usage = "playbook entries' usage (cue hits, adoptions), impact and pruning are not tracked yet";
+  refuse(s, "pruning", no_usage);
   SectionReader u = s.sub("usage_tracking");
-  u.read("enabled", l.usage_tracking.enabled);
-  u.read("capture_examples", l.usage_tracking.capture_examples);
-  u.read_int("max_examples_per_entry", l.usage_tracking.max_examples_per_entry, 0, 20);
+  bool tracking = false;
+  if (u.read("enabled", tracking) && tracking)
+    u.error("enabled", "not supported by atlas-host: " + no_usage + "; remove it (false is accepted)");
+  refuse(u, "capture_examples", no_usage);
+  refuse(u, "max_examples_per_entry", no_usage);
   u.finish();
   s.finish();
 }
@@ -601,7 +605,9 @@ void read_storage(SectionReader& root, Config& cfg) {
                             "postgresql://USER@HOST:PORT/DB, or \"\" for no storage");
   if (st.is_sqlite() && st.database_url.size() == std::string_view("sqlite://").size())
     s.error("database_url", "the sqlite URL names no file; use sqlite://PATH, e.g. \"sqlite://.atlas/atlas.db\"");
-  s.read_int("min_connections", st.min_connections, 1, 1000);
+  if (s.read_int("min_connections", st.min_connections, 1, 1000) && st.min_connections != 1)
+    s.error("min_connections", "not supported by atlas-host above 1: the pool opens connections when they are "
+                               "needed, up to max_connections; remove it or set 1");
   s.read_int("max_connections", st.max_connections, 1, 1000);
   if (st.max_connections < st.min_connections)
     s.error("max_connections", "max_connections (" + std::to_string(st.max_connections) +
@@ -766,6 +772,40 @@ void read_train(SectionReader& root, ParseContext& ctx, Config& cfg) {
   s.read_choice("export_format", t.export_format, {"atlas-jsonl", "trl-sft", "trl-grpo", "trl-dpo", "openai-ft"});
   if (s.read("output", t.output) && !t.output.empty()) t.output = resolve_path(ctx, t.output).string();
   if (s.read("cwd", t.cwd) && !t.cwd.empty()) t.cwd = resolve_path(ctx, t.cwd).string();
+  if (s.read("atlas_core_path", t.atlas_core_path) && !t.atlas_core_path.empty())
+    t.atlas_core_path = resolve_path(ctx, t.atlas_core_path).string();
+  if (!t.atlas_core_path.empty() && !t.command.empty())
+    s.error("atlas_core_path", "give either command (any trainer) or atlas_core_path (Atlas Core), not both");
+  s.read("python", t.python);
+  {
+    // Atlas Core's run_offline_pipeline.py flags, in the order the script documents them.
+    SectionReader core = s.sub("atlas_core");
+    for (const char* key : {"config_name", "data_config", "trainer_config", "model_config"}) {
+      std::string v;
+      if (core.read(key, v) && !v.empty()) {
+        std::string flag = "--" + std::string(key);
+        std::replace(flag.begin(), flag.end(), '_', '-');
+        t.atlas_core_flags.emplace_back(flag, v);
+      }
+    }
+    double ratio = 0;
+    if (core.read_double("eval_ratio", ratio, 0.0, 1.0)) t.atlas_core_flags.emplace_back("--eval-ratio", detail::format_number(ratio));
+    std::optional<int64_t> max_samples;
+    if (core.read_int("max_samples", max_samples, 1, std::numeric_limits<int64_t>::max()) && max_samples)
+      t.atlas_core_flags.emplace_back("--max-samples", std::to_string(*max_samples));
+    std::string out_dir;
+    if (core.read("output_dir", out_dir) && !out_dir.empty())
+      t.atlas_core_flags.emplace_back("--output-dir", resolve_path(ctx, out_dir).string());
+    for (const char* key : {"wandb_project", "wandb_run_name"}) {
+      std::string v;
+      if (core.read(key, v) && !v.empty()) {
+        std::string flag = "--" + std::string(key);
+        std::replace(flag.begin(), flag.end(), '_', '-');
+        t.atlas_core_flags.emplace_back(flag, v);
+      }
+    }
+    core.finish();
+  }
   SectionReader f = s.sub("filters");
   if (f.read_strings("review_statuses", t.filters.review_statuses))
     for (auto& st : t.filters.review_statuses)

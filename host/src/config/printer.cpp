@@ -89,9 +89,6 @@ std::vector<std::pair<std::string, toml::table>> sections(const Config& c) {
 
   const StudentConfig& st = c.student;
   toml::table student{{"tool_choice", st.tool_choice},
-                      {"max_plan_tokens", i64(st.max_plan_tokens)},
-                      {"max_step_tokens", i64(st.max_step_tokens)},
-                      {"max_synthesis_tokens", i64(st.max_synthesis_tokens)},
                       {"prompts", toml::table{{"planner", st.prompts.planner},
                                               {"executor", st.prompts.executor},
                                               {"synthesizer", st.prompts.synthesizer}}}};
@@ -111,8 +108,7 @@ std::vector<std::pair<std::string, toml::table>> sections(const Config& c) {
   const OrchestrationConfig& o = c.orchestration;
   toml::table orch{{"max_retries", i64(o.max_retries)},
                    {"step_timeout_seconds", o.step_timeout_seconds},
-                   {"max_parallel_steps", i64(o.max_parallel_steps)},
-                   {"emit_intermediate_steps", o.emit_intermediate_steps}};
+                   {"max_parallel_steps", i64(o.max_parallel_steps)}};
   if (o.forced_mode) orch.insert("forced_mode", std::string(lane_name(*o.forced_mode)));
   out.emplace_back("orchestration", std::move(orch));
 
@@ -156,7 +152,6 @@ std::vector<std::pair<std::string, toml::table>> sections(const Config& c) {
                                 {"enforce_cue", l.gates.enforce_cue},
                                 {"enforce_generality", l.gates.enforce_generality},
                                 {"max_text_length", i64(l.gates.max_text_length)},
-                                {"allowed_proper_nouns", strings(l.gates.allowed_proper_nouns)},
                                 {"banned_incident_tokens", strings(l.gates.banned_incident_tokens)},
                                 {"allow_length_overflow_margin", i64(l.gates.allow_length_overflow_margin)}}},
           {"rubric_weights", toml::table{{"actionability", l.rubric_weights.actionability},
@@ -168,14 +163,7 @@ std::vector<std::pair<std::string, toml::table>> sections(const Config& c) {
                                  {"runtime_handle_prefixes", strings(l.schema.runtime_handle_prefixes)},
                                  {"cue_types", strings(l.schema.cue_types)},
                                  {"default_scope_category", l.schema.default_scope_category},
-                                 {"allow_missing_tool_mapping", l.schema.allow_missing_tool_mapping}}},
-          {"pruning", toml::table{{"min_sessions", i64(l.pruning.min_sessions)},
-                                  {"min_cue_hit_rate", l.pruning.min_cue_hit_rate},
-                                  {"min_reward_delta", l.pruning.min_reward_delta},
-                                  {"min_transfer_sessions", i64(l.pruning.min_transfer_sessions)}}},
-          {"usage_tracking", toml::table{{"enabled", l.usage_tracking.enabled},
-                                         {"capture_examples", l.usage_tracking.capture_examples},
-                                         {"max_examples_per_entry", i64(l.usage_tracking.max_examples_per_entry)}}}});
+                                 {"allow_missing_tool_mapping", l.schema.allow_missing_tool_mapping}}}});
 
   const RoutingConfig& ro = c.routing;
   toml::table routing{{"enabled", ro.enabled},

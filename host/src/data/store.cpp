@@ -473,6 +473,8 @@ Result<LearningHistory> Store::learning_history(std::string_view learning_key, i
       h.records.push_back(std::move(rec));
     }
   }
+  h.total_count = std::max<int64_t>(json::get_int(doc, "total_count", 0), static_cast<int64_t>(h.records.size()));
+  h.overall_average_score = json::get_optional_double(doc, "overall_average_score");
   return h;
 }
 

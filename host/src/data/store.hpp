@@ -82,7 +82,10 @@ struct LearningRecord {
   std::string completed_at;
 };
 struct LearningHistory {
-  std::vector<LearningRecord> records;
+  std::vector<LearningRecord> records;  // the window: the last `limit` rewarded sessions
+  // Over every rewarded session of the key (the window's size when the plugin does not say).
+  int64_t total_count = 0;
+  std::optional<double> overall_average_score;
 };
 
 struct LearningState {

@@ -1,4 +1,4 @@
-// Learning playbook (docs/runtime.md): the per-learning-key pamphlets and
+// Learning playbook (docs/atlas-compatibility.md): the per-learning-key pamphlets and
 // playbook entries. Pure functions: prompt blocks, entry ids, gates and rubric, and the merge
 // of a synthesis into the stored state (used again after a version conflict, so concurrent
 // sessions never lose each other's entries).
@@ -32,7 +32,7 @@ struct GateResult {
   bool blocking() const { return !actionability || !cue; }
 };
 
-// Gates and rubric (docs/runtime.md) for one normalised entry. `handles` = the runtime handles the
+// Atlas's gates and rubric for one normalised entry. `handles` = the runtime handles the
 // agent has (tool names); with no handles and no prefixes a missing handle is allowed.
 GateResult evaluate_entry(const json::Value& entry, const config::LearningConfig& cfg,
                           const std::vector<std::string>& handles);

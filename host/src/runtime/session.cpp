@@ -560,17 +560,17 @@ SessionReport Session::run() {
   report_.task = task_.task;
   // 1. Metadata, learning key, session row.
   metadata_ = parse_object_or_empty(cfg_.metadata_json);
-  {
-    json::Document caller = parse_object_or_empty(task_.metadata_json);
-    for (auto& m : caller.GetObject()) json::set(metadata_, m.name.GetString(), Value(m.value, metadata_.GetAllocator()), metadata_.GetAllocator());
+  // The key comes from the caller's metadata alone, as Atlas derives it: `[metadata]` and
+  // `default_tags` are stored with the session but never change the key.
+  json::Document caller = parse_object_or_empty(task_.metadata_json);
+  for (auto& m : caller.GetObject()) json::set(metadata_, m.name.GetString(), Value(m.value, metadata_.GetAllocator()), metadata_.GetAllocator());
+  if (!cfg_.routing.default_tags.empty()) {
     auto& a = metadata_.GetAllocator();
-    if (!json::find(metadata_, "tags") && !cfg_.routing.default_tags.empty()) {
-      Value tags(rapidjson::kArrayType);
-      for (const auto& t : cfg_.routing.default_tags) tags.PushBack(json::str(t, a), a);
-      json::set(metadata_, "tags", std::move(tags), a);
-    }
+    Value tags(rapidjson::kArrayType);
+    for (const auto& t : cfg_.routing.default_tags) tags.PushBack(json::str(t, a), a);
+    json::set(metadata_, "adaptive_default_tags", std::move(tags), a);
   }
-  learning_key_ = derive_learning_key(cfg_.agent.name, task_.task, &metadata_);
+  learning_key_ = derive_learning_key(cfg_.agent.name, task_.task, &caller);
   report_.learning_key = learning_key_;
   json::set(metadata_, "learning_key", json::str(learning_key_, metadata_.GetAllocator()), metadata_.GetAllocator());
   if (!json::find(metadata_, "source")) json::set(metadata_, "source", "atlas-host run", metadata_.GetAllocator());
@@ -607,21 +607,7 @@ SessionReport Session::run() {
   if (rt_.store && report_.stored) {
     auto hist = rt_.store->learning_history(learning_key_, effective_history_limit(cfg_.routing.learning_history_limit));
     if (hist) {
-      json::Document records;
-      records.SetArray();
-      auto& a = records.GetAllocator();
-      for (const auto& r : hist->records) {
-        Value o(rapidjson::kObjectType);
-        json::Document reward;
-        reward.Parse(r.reward_json.c_str());
-        o.AddMember("reward", reward.HasParseError() ? Value() : Value(reward, a), a);
-        o.AddMember("student_learning", json::str(r.student_learning, a), a);
-        o.AddMember("teacher_learning", json::str(r.teacher_learning, a), a);
-        o.AddMember("created_at", json::str(r.created_at, a), a);
-        o.AddMember("completed_at", json::str(r.completed_at, a), a);
-        records.PushBack(o, a);
-      }
-      history_ = aggregate_learning_history(records, cfg_.routing.learning_history_limit);
+      history_ = aggregate_learning_history(*hist, cfg_.routing.learning_history_limit);
     } else {
       log::warn("runtime", "learning history unavailable: " + hist.status().to_string());
     }

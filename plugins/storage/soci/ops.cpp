@@ -544,9 +544,24 @@ std::string op_learning_history(Pool& pool, const Value& req) {
                             " = :p0 AND reward IS NOT NULL ORDER BY created_at DESC, id DESC LIMIT :p1",
                         {Param::str(key), Param::num(limit)}, 5);
     std::reverse(rows.begin(), rows.end());  // oldest first
+    // Totals over every rewarded session of the key, not just the window: the history's
+    // total_count and overall_average_score describe the whole record (as Atlas computes them).
+    const std::string score_is_number = b == Backend::kPostgres ? "jsonb_typeof(reward->'score') = 'number'"
+                                                                : "json_type(reward, '$.score') IN ('integer', 'real')";
+    const std::string score_value = b == Backend::kPostgres ? "CAST(reward->>'score' AS DOUBLE PRECISION)"
+                                                            : "CAST(json_extract(reward, '$.score') AS REAL)";
+    auto totals = c.query_one("SELECT COUNT(*), AVG(CASE WHEN " + score_is_number + " THEN " + score_value +
+                                  " END) FROM sessions WHERE " + json_key_text(b, "metadata", "learning_key") +
+                                  " = :p0 AND reward IS NOT NULL",
+                              {Param::str(key)}, 2);
     rapidjson::StringBuffer sb;
     Writer w(sb);
     w.StartObject();
+    w.Key("total_count");
+    w.Int64(totals && (*totals)[0] ? std::stoll(*(*totals)[0]) : static_cast<long long>(rows.size()));
+    w.Key("overall_average_score");
+    if (totals && (*totals)[1]) w.Double(std::stod(*(*totals)[1]));
+    else w.Null();
     w.Key("records");
     w.StartArray();
     for (const Row& r : rows) {

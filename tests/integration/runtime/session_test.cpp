@@ -15,6 +15,7 @@
 #include "data/store.hpp"
 #include "plugin/registry.hpp"
 #include "runtime/learning.hpp"
+#include "runtime/learning_key.hpp"
 #include "runtime/runtime.hpp"
 #include "support/mock_llm_fixture.hpp"
 
@@ -358,6 +359,47 @@ TEST(RuntimeLearning, ConcurrentSynthesesLoseNoEntries) {
   fs::remove_all(dir);
 }
 
+TEST(RuntimeLearning, SessionNoteDisabledKeepsTheSessionsOwnLearningOutOfItsRow) {
+  fs::path dir = temp_dir("note");
+  plugin::Registry reg;
+  plugin::RegistryOptions ro;
+  ro.use_default_dirs = false;
+  ro.dirs = {ATLAS_TEST_PLUGIN_DIR};
+  ASSERT_TRUE(reg.discover(ro).is_ok());
+  auto handle = reg.create_storage("soci", R"({"database_url":"sqlite://)" + (dir / "n.db").string() + "\"}");
+  ASSERT_TRUE(handle.is_ok()) << handle.status().to_string();
+  data::StoreOptions so;
+  so.spool_path = dir / "spool.jsonl";
+  auto store = data::Store::open(*handle, so);
+  ASSERT_TRUE(store.is_ok()) << store.status().to_string();
+  json::Document syn;
+  syn.Parse(R"({"student_pamphlet":"Cite lines.","session_student_learning":"This one needed line numbers."})");
+  auto learning_of = [&](bool note_enabled) {
+    auto id = (*store)->begin_session("t", R"({"learning_key":"kn"})");
+    EXPECT_TRUE(id.is_ok());
+    EXPECT_TRUE((*store)->finish_session(R"({"session_id":")" + *id + R"(","status":"succeeded","final_answer":"a",
+        "metadata":{"learning_key":"kn"},"reward":{"score":0.9},"steps":[]})").is_ok());
+    config::LearningConfig cfg;
+    cfg.session_note_enabled = note_enabled;
+    SynthesisRequest req;
+    req.learning_key = "kn";
+    req.session_id = *id;
+    auto out = store_synthesis(**store, cfg, req, syn);
+    EXPECT_TRUE(out.is_ok()) << out.status().to_string();
+    auto text = (*store)->execute("read_session", R"({"session_id":")" + *id + "\"}");
+    EXPECT_TRUE(text.is_ok());
+    auto doc = json::parse(*text);
+    return json::get_string(*doc, "student_learning");
+  };
+  EXPECT_EQ(learning_of(true), "This one needed line numbers.");
+  EXPECT_EQ(learning_of(false), "");
+  auto state = (*store)->learning_get("kn");
+  ASSERT_TRUE(state.is_ok());
+  EXPECT_EQ(state->student_learning, "Cite lines.");  // the playbook itself is still updated
+  store->reset();
+  fs::remove_all(dir);
+}
+
 TEST(Quickstart, RunsEndToEndAgainstTheBundledScenario) {
   fs::path dir = temp_dir("quickstart");
   std::string cmd = "cd '" + dir.string() + "' && env -u OPENAI_API_KEY -u OPENAI_BASE_URL -u ANTHROPIC_API_KEY -u GEMINI_API_KEY '" +
@@ -425,6 +467,25 @@ TEST(Cli, RunManyTasksConcurrentlyPrintsASummaryTable) {
   auto [usage, msg] = run_cli(dir, "run --config atlas.toml");
   EXPECT_EQ(usage, 2) << msg;
   fs::remove_all(dir);
+}
+
+TEST(RuntimeSession, ConfigMetadataAndDefaultTagsDoNotChangeTheLearningKey) {
+  // Atlas's vector: agent example-openai-agent, no tenant/tags, task "Summarize the incident".
+  const std::string atlas_key = "c80ca2f10300a66f1c9e56e4ab8a23687d1a9d0d819fb5f43ca791a971c2dd59";
+  testing::MockLlm mock(scenario(R"({"name":"s","match":{"system_contains":"You are the student agent"},"response":{"text":"ok"}})"));
+  std::string toml = config_text(mock, "[orchestration]\nforced_mode = \"auto\"\n[routing]\ndefault_tags = [\"ops\"]\n"
+                                       "[metadata]\ntenant_id = \"acme\"\ntags = [\"deploy\"]\n");
+  toml.replace(toml.find("name = \"reviewer\""), 17, "name = \"example-openai-agent\"");
+  auto rt = make_runtime(toml);
+  ASSERT_TRUE(rt);
+  SessionReport r = rt->run({"Summarize the incident", "{}", ""});
+  EXPECT_EQ(r.status, "succeeded") << r.error;
+  EXPECT_EQ(r.learning_key, atlas_key);
+  // The caller's own metadata still keys as Atlas does.
+  SessionReport tagged = rt->run({"Summarize the incident", R"({"tags":["b","a"]})", ""});
+  EXPECT_EQ(tagged.learning_key, derive_learning_key("example-openai-agent", "Summarize the incident",
+                                                     &*json::parse(R"({"tags":["a","b"]})")));
+  EXPECT_NE(tagged.learning_key, atlas_key);
 }
 
 // A reply nested 200,000 levels deep (~400 KB) from any role fails that one call with a clear

@@ -21,7 +21,6 @@ TEST(ConfigDefaults, MinimalConfigGetsAtlasDefaults) {
   EXPECT_EQ(c.agent.adapter, "openai");
   EXPECT_EQ(c.agent.max_tool_turns, 8);
   EXPECT_EQ(c.student.tool_choice, "auto");
-  EXPECT_EQ(c.student.max_plan_tokens, 2048);
   EXPECT_EQ(c.orchestration.max_retries, 1);
   EXPECT_DOUBLE_EQ(c.orchestration.step_timeout_seconds, 900.0);
   EXPECT_EQ(c.orchestration.max_parallel_steps, 4);
@@ -285,6 +284,25 @@ TEST(ConfigErrors, StorageValidation) {
   EXPECT_FALSE(none.storage.active());
   Config off = parse_ok(std::string(kMinimal) + "[storage]\nenabled = false\n");
   EXPECT_FALSE(off.storage.active());
+}
+
+TEST(ConfigErrors, SettingsAtlasHostDoesNotImplementAreRefusedNotIgnored) {
+  for (const auto& [text, key] : std::vector<std::pair<std::string, std::string>>{
+           {"[student]\nmax_step_tokens = 100\n", "student.max_step_tokens"},
+           {"[orchestration]\nemit_intermediate_steps = false\n", "orchestration.emit_intermediate_steps"},
+           {"[learning.gates]\nallowed_proper_nouns = [\"SQL\"]\n", "learning.gates.allowed_proper_nouns"},
+           {"[learning.pruning]\nmin_sessions = 5\n", "learning.pruning"},
+           {"[learning.usage_tracking]\nenabled = true\n", "learning.usage_tracking.enabled"},
+           {"[learning.usage_tracking]\ncapture_examples = true\n", "learning.usage_tracking.capture_examples"},
+           {"[storage]\nmin_connections = 2\n", "storage.min_connections"}}) {
+    auto errors = parse_errors(std::string(kMinimal) + text);
+    const ConfigError* e = find_error(errors, key);
+    ASSERT_NE(e, nullptr) << text;
+    EXPECT_THAT(e->message, HasSubstr("not supported by atlas-host")) << text;
+  }
+  // What atlas-host does anyway is accepted.
+  parse_ok(std::string(kMinimal) + "[orchestration]\nemit_intermediate_steps = true\n[learning.usage_tracking]\n"
+                                   "enabled = false\n[storage]\nmin_connections = 1\n");
 }
 
 // ---------------------------------------------------------------- secrets

@@ -7,9 +7,11 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "cli/commands.hpp"
+#include "cli/interrupt.hpp"
 #include "cli/options.hpp"
 #include "common/json.hpp"
 #include "config/loader.hpp"
@@ -18,11 +20,6 @@
 
 namespace atlas::cli {
 namespace {
-
-std::atomic<runtime::Runtime*> g_running{nullptr};
-extern "C" void on_sigint(int) {
-  if (auto* rt = g_running.load()) rt->cancel();
-}
 
 // One task per line: a JSON string, or {"task": "...", "metadata": {...}, "expected": ...}.
 std::vector<runtime::TaskSpec> read_tasks(const std::string& path) {
@@ -104,14 +101,17 @@ int run_run(const Args& args) {
     std::cerr << "atlas-host run: " << rt.status().message() << "\n";
     return kExitFailure;
   }
-  g_running.store(rt->get());
-  std::signal(SIGINT, on_sigint);
+  // Ctrl-C / SIGTERM: sessions under way stop now and are stored `interrupted`; tasks not
+  // started are not started (and not stored); exit 130 / 143.
+  std::optional<InterruptWatch> interrupts;
+  interrupts.emplace([&rt](int) { (*rt)->cancel(); });
 
   std::vector<runtime::SessionReport> reports(tasks.size());
+  for (auto& r : reports) r.status = runtime::kNotStarted;
   std::atomic<size_t> next{0}, done{0};
   std::mutex out_mu;
   auto worker = [&] {
-    for (size_t i = next++; i < tasks.size(); i = next++) {
+    for (size_t i = next++; i < tasks.size() && !interrupts->signal(); i = next++) {
       reports[i] = (*rt)->run(tasks[i]);
       size_t d = ++done;
       if (tty && tasks.size() > 1 && !json_out) {
@@ -125,8 +125,8 @@ int run_run(const Args& args) {
   for (auto& t : threads) t.join();
   if (tty && tasks.size() > 1 && !json_out) std::cerr << "\n";
   (*rt)->wait_for_background();
-  std::signal(SIGINT, SIG_DFL);
-  g_running.store(nullptr);
+  const int signo = interrupts->signal();
+  interrupts.reset();
 
   bool all_ok = true;
   for (const auto& r : reports) all_ok = all_ok && r.status == "succeeded";
@@ -156,7 +156,19 @@ int run_run(const Args& args) {
     }
     std::cout << runtime::console::table(rows);
     for (size_t i = 0; i < reports.size(); ++i)
-      if (reports[i].status != "succeeded") std::cerr << "task " << i + 1 << " failed: " << reports[i].error << "\n";
+      if (reports[i].status != "succeeded" && reports[i].status != runtime::kNotStarted)
+        std::cerr << "task " << i + 1 << " " << reports[i].status << ": " << reports[i].error << "\n";
+  }
+  if (signo != 0) {
+    size_t interrupted = 0, not_started = 0;
+    for (const auto& r : reports) {
+      interrupted += r.status == runtime::kInterrupted;
+      not_started += r.status == runtime::kNotStarted;
+    }
+    std::cerr << "atlas-host run: stopped by " << (signo == SIGTERM ? "SIGTERM" : "SIGINT") << ": " << interrupted
+              << " session(s) stored as interrupted, " << not_started
+              << " task(s) not started (not stored; run them again)\n";
+    return InterruptWatch::exit_code(signo);
   }
   return all_ok ? kExitOk : kExitFailure;
 }

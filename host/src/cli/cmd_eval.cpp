@@ -1,4 +1,4 @@
-// atlas-host eval probe --config FILE --dataset FILE.jsonl [--probe NAME] [--json]
+// atlas-host eval probe [-c FILE] --dataset FILE.jsonl [--probe NAME] [--json]
 #include <boost/program_options.hpp>
 #include <iostream>
 
@@ -11,14 +11,14 @@ namespace atlas::cli {
 
 int run_eval(const Args& args) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
-    std::cout << "Usage: atlas-host eval probe --config FILE --dataset FILE.jsonl [--probe NAME] [--json]\n"
+    std::cout << "Usage: atlas-host eval probe [-c FILE] --dataset FILE.jsonl [--probe NAME] [--json]\n"
                  "Runs the configured capability probe over a labelled dataset (one JSON record per line:\n"
                  "{task, learning_history, expected_mode}) and prints accuracy and a confusion matrix.\n";
     return args.empty() ? kExitUsage : kExitOk;
   }
   if (args[0] != "probe") throw UsageError("unknown eval target '" + args[0] + "' (only 'probe' exists)");
-  po::options_description opts("atlas-host eval probe --config FILE --dataset FILE.jsonl [options]");
-  opts.add_options()("help,h", "show this help")("config", po::value<std::string>(), "config file (TOML)")(
+  po::options_description opts("atlas-host eval probe [-c FILE] --dataset FILE.jsonl [options]");
+  opts.add_options()("help,h", "show this help")("config,c", po::value<std::string>(), "config file (TOML; default ./atlas.toml)")(
       "dataset", po::value<std::string>(), "JSONL dataset")("probe", po::value<std::string>(),
                                                            "probe plugin to evaluate (default: [routing] probe)")(
       "plugin-dir", po::value<std::vector<std::string>>(), "extra plugin folder (repeatable)")("json", "JSON output");
@@ -27,8 +27,8 @@ int run_eval(const Args& args) {
     std::cout << opts;
     return kExitOk;
   }
-  if (!vm.count("config") || !vm.count("dataset")) throw UsageError("--config FILE and --dataset FILE.jsonl are required");
-  auto cfg = config::load_config(vm["config"].as<std::string>());
+  if (!vm.count("dataset")) throw UsageError("--dataset FILE.jsonl is required");
+  auto cfg = config::load_config(required_config_path(vm, "its [routing] section names the probe"));
   if (!cfg) {
     std::cerr << cfg.status().message() << "\n";
     return kExitFailure;

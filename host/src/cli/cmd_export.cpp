@@ -16,7 +16,8 @@ namespace {
 
 void usage(std::ostream& os) {
   os << "Usage:\n"
-        "  atlas-host export --format F --output FILE [filters] [--json]\n\n"
+        "  atlas-host export --format F --output FILE [filters] [--json]\n"
+        "  (--output - writes the records to standard output; the summary then goes to stderr)\n\n"
         "Formats: atlas-jsonl (Atlas AtlasSessionTrace lines), trl-sft, trl-grpo, trl-dpo, openai-ft\n"
         "(docs/export-formats.md). Only approved sessions by default (the [review] policy and the\n"
         "ATLAS_REVIEW_* environment variables apply), succeeded sessions only (failed ones with\n"
@@ -60,6 +61,7 @@ int run_export(const Args& args) {
       throw UsageError("--status " + s + ": only succeeded or failed sessions can be exported");
   }
   data::OpenRequest req = store_request(vm);
+  req.read_only = true;
   auto opened = data::open_store(req);
   if (!opened.is_ok()) {
     std::cerr << "atlas-host export: " << opened.status().message() << "\n";
@@ -85,6 +87,8 @@ int run_export(const Args& args) {
     eo.filters.limit = vm["limit"].as<int64_t>();
   }
   bool quiet = vm.count("quiet") != 0;
+  // With the records on stdout, everything else goes to stderr.
+  std::ostream& summary_out = eo.output == "-" ? std::cerr : std::cout;
   if (!quiet && ::isatty(2)) {
     eo.progress = [](uint64_t done, uint64_t total) {
       const int width = 30;
@@ -112,14 +116,14 @@ int run_export(const Args& args) {
     return kExitFailure;
   }
   if (vm.count("json")) {
-    std::cout << "{\"output\":" << json::quote(eo.output.string()) << ",\"format\":"
+    summary_out << "{\"output\":" << json::quote(eo.output.string()) << ",\"format\":"
               << json::quote(data::export_format_name(eo.format)) << ",\"sessions\":" << r->sessions
               << ",\"records\":" << r->records << ",\"steps\":" << r->steps << ",\"bytes\":" << r->bytes
               << ",\"sha256\":" << json::quote(r->sha256) << "}\n";
   } else if (!quiet) {
-    std::cout << "Exported " << r->sessions << " session(s) as " << r->records << " "
+    summary_out << "Exported " << r->sessions << " session(s) as " << r->records << " "
               << data::export_format_name(eo.format) << " record(s) (" << r->steps << " steps, " << r->bytes
-              << " bytes) to " << eo.output.string() << "\nsha256 " << r->sha256 << "\n";
+              << " bytes) to " << (eo.output == "-" ? std::string("standard output") : eo.output.string()) << "\nsha256 " << r->sha256 << "\n";
   }
   return kExitOk;
 }

@@ -16,7 +16,7 @@ namespace {
 
 void usage(std::ostream& os) {
   os << "Usage:\n"
-        "  atlas-host train --config FILE [key=value ...] [--output FILE] [--format F] [--dry-run] [--json]\n\n"
+        "  atlas-host train [-c FILE] [key=value ...] [--output FILE] [--format F] [--dry-run] [--json]\n\n"
         "Exports the sessions selected by [train.filters] (approved only unless configured) in\n"
         "[train] export_format, then runs [train] command + args with the export path ({export_path}\n"
         "in the command, else data.dataset_path=<file>) and the Hydra-style overrides from\n"
@@ -40,7 +40,7 @@ int run_train(const Args& args) {
     usage(std::cout);
     return kExitOk;
   }
-  if (!vm.count("config")) throw UsageError("--config FILE is required (its [train] section names the trainer)");
+  std::string config_file = required_config_path(vm, "its [train] section names the trainer");
   data::TrainRequest tr;
   if (vm.count("override")) tr.overrides = vm["override"].as<std::vector<std::string>>();
   for (const auto& o : tr.overrides)
@@ -59,7 +59,8 @@ int run_train(const Args& args) {
       if (done == total) std::fprintf(stderr, "\n");
     };
   }
-  data::OpenRequest req = store_request(vm);  // --config is required above
+  data::OpenRequest req = store_request(vm);
+  req.config_path = config_file;
   auto opened = data::open_store(req);
   if (!opened.is_ok()) {
     std::cerr << "atlas-host train: " << opened.status().message() << "\n";

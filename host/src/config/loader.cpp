@@ -261,6 +261,13 @@ void read_agent(SectionReader& root, ParseContext& ctx, Config& cfg) {
   s.read("system_prompt", a.system_prompt);
   read_tools(s, ctx, a.tools);
   s.read_json_table("config", a.config_json);
+  // A relative [agent.config] cwd is relative to this file's folder, like every path in the config.
+  if (auto doc = json::parse(a.config_json); doc.is_ok() && doc->IsObject()) {
+    if (const json::Value* cwd = json::find(*doc, "cwd"); cwd && cwd->IsString() && cwd->GetStringLength() > 0) {
+      json::set(*doc, "cwd", resolve_path(ctx, cwd->GetString()).string(), doc->GetAllocator());
+      a.config_json = json::dump(*doc);
+    }
+  }
   read_mcp_servers(s, ctx, a.mcp_servers);
   s.read_int("max_tool_turns", a.max_tool_turns, 1, 100);
   if (s.has("type") || s.has("llm") || s.has("transport"))
@@ -492,7 +499,18 @@ void read_learning(SectionReader& root, ParseContext& ctx, Config& cfg) {
   LearningConfig& l = cfg.learning;
   s.read("enabled", l.enabled);
   s.read("update_enabled", l.update_enabled);
-  read_model(s, "llm", l.llm);
+  if (!read_model(s, "llm", l.llm)) {
+    // No [learning.llm]: the student's provider and model (else the teacher's), so a config
+    // needs no key of a provider it does not otherwise use. Generation settings stay learning's.
+    const ModelConfig& base = cfg.student.llm.configured() ? cfg.student.llm : cfg.teacher.llm;
+    if (base.configured()) {
+      ModelConfig m = base;
+      m.temperature = l.llm.temperature;
+      m.max_output_tokens = l.llm.max_output_tokens;
+      m.timeout_seconds = std::max(m.timeout_seconds, l.llm.timeout_seconds);
+      l.llm = std::move(m);
+    }
+  }
   SectionReader prompts = s.sub("prompts");
   prompts.read("synthesizer", l.synthesizer_prompt);
   prompts.finish();

@@ -43,6 +43,11 @@ Result<Config> parse_config(std::string_view text, std::string_view source_name,
 using EnvLookup = std::function<const char*(const char*)>;
 std::vector<std::string> apply_env_overrides(Config& config, const EnvLookup& getenv = {});
 
+// Registers (secrets::register_secret) the value of every environment variable the config names
+// in a `*_env` key, the password of every database_url, and the well-known provider keys, so
+// that they are redacted from the very first byte written. apply_env_overrides() calls it.
+void register_config_secrets(const Config& config);
+
 // The effective configuration as TOML, every default filled in. Secrets are never printed: a
 // model block shows its api_key_env name followed by a comment "# (set)" or "# (not set)".
 std::string config_to_toml(const Config& config, const EnvLookup& getenv = {});

@@ -2,6 +2,7 @@
 // Secret values are never part of a Config; model blocks only say whether their variable is set.
 #include <sstream>
 
+#include "common/secrets.hpp"
 #include "config/loader.hpp"
 #include "config/toml_json.hpp"
 
@@ -201,7 +202,7 @@ std::vector<std::pair<std::string, toml::table>> sections(const Config& c) {
   const StorageConfig& sto = c.storage;
   out.emplace_back("storage", toml::table{{"enabled", sto.enabled},
                                           {"plugin", sto.plugin},
-                                          {"database_url", sto.database_url},
+                                          {"database_url", secrets::url_without_password(sto.database_url)},
                                           {"min_connections", i64(sto.min_connections)},
                                           {"max_connections", i64(sto.max_connections)},
                                           {"statement_timeout_seconds", sto.statement_timeout_seconds},

@@ -45,7 +45,7 @@ std::optional<std::vector<std::string>> resolve_review_filter(const config::Revi
 
 struct ExportOptions {
   ExportFormat format = ExportFormat::kAtlasJsonl;
-  std::filesystem::path output;
+  std::filesystem::path output;  // "-" = standard output (streamed, no atomic rename)
   ExportFilters filters;
   int page_size = 100;
   double grpo_epsilon = 1e-4;  // advantage = (r - mean) / (std + epsilon)

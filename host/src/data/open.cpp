@@ -49,11 +49,13 @@ Result<OpenedStore> open_store(const OpenRequest& request) {
                      (why.empty() ? std::string() : ":" + why) +
                      "\n(build it, or add its folder with --plugin-dir / [plugins] dirs)");
   }
-  auto handle = registry.create_storage(out.config.storage.plugin, storage_plugin_config(out.config));
+  auto handle = registry.create_storage(out.config.storage.plugin,
+                                        storage_plugin_config(out.config, !request.read_only));
   if (!handle.is_ok()) return handle.status();
   StoreOptions options = Store::options_from_config(out.config);
   options.migrate_on_open = request.migrate && out.config.storage.apply_schema_on_connect;
   options.recover_on_open = request.recover;
+  options.replay_spool = false;  // only `run` and `db replay` replay the spool
   // Interactive commands should not hang for the runtime's long write-retry budget.
   options.retry_budget_ms = std::min(options.retry_budget_ms, 3000);
   if (options.retry_budget_ms <= 0) options.retry_attempts = 1;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -45,7 +46,15 @@ struct Shared {
 };
 
 std::string timeout_reason(double seconds) {
-  return "step exceeded its timeout of " + std::to_string(seconds) + " s";
+  char b[64];
+  std::snprintf(b, sizeof b, "%g", seconds);
+  return std::string("step exceeded [orchestration] step_timeout_seconds = ") + b;
+}
+
+// The step's own deadline fired (not a shorter timeout inside the body, such as a model call's
+// timeout_seconds). A call clipped to the step's deadline ends a little before it: 250 ms slack.
+bool step_deadline_reached(int64_t deadline_unix_ms) {
+  return deadline_unix_ms > 0 && clock::now_unix_ms() + 250 >= deadline_unix_ms;
 }
 
 constexpr const char* kSessionDeadline = "the session passed its deadline ([limits] session_timeout_seconds)";
@@ -158,9 +167,12 @@ std::vector<StepRun> run_dag(const Plan& plan, const DagOptions& options, StepBo
             run.ended_us = clock::now_unix_us();
             if (st.is_ok()) {
               run.state = StepRun::State::kSucceeded;
-            } else if (st.code() == StatusCode::kDeadlineExceeded || clock::now_unix_ms() >= control.deadline_unix_ms) {
+            } else if (step_deadline_reached(control.deadline_unix_ms)) {
               run.state = StepRun::State::kTimedOut;
               run.reason = late_reason;
+            } else if (st.code() == StatusCode::kDeadlineExceeded) {
+              run.state = StepRun::State::kTimedOut;  // a timeout inside the step: its message names it
+              run.reason = st.to_string();
             } else {
               run.state = StepRun::State::kFailed;
               run.reason = st.to_string();

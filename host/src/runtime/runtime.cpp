@@ -125,6 +125,7 @@ Result<std::unique_ptr<Runtime>> Runtime::create(config::Config config, RuntimeO
     if (!handle) return handle.status().with_context("[storage] plugin \"" + cfg.storage.plugin + "\"");
     data::StoreOptions so;
     so.spool_path = cfg.storage.spool_path;
+    so.database_url = cfg.storage.database_url;
     so.migrate_on_open = cfg.storage.apply_schema_on_connect;
     auto store = data::Store::open(*handle, so);
     if (!store) return store.status().with_context("[storage] " + secrets::redact(cfg.storage.database_url));

@@ -602,6 +602,12 @@ std::string op_learning_put(Pool& pool, const Value& req) {
   // Optional: the session whose synthesis this is gets its own learning text, in the same
   // transaction (Atlas's sessions.student_learning / teacher_learning).
   const Value* session = member(req, "session");
+  // "session_only": on a version conflict keep the stored playbook (it is newer) and still
+  // store the session's own learning text (how the host replays a spooled learning_put).
+  const std::string on_conflict = str_or(req, "on_version_conflict", "fail");
+  if (on_conflict != "fail" && on_conflict != "session_only")
+    throw Error(ATLAS_INVALID_ARGUMENT, "learning_put: 'on_version_conflict' must be \"fail\" or \"session_only\", got \"" +
+                                            on_conflict + "\"");
   if (session && !session->IsObject())
     throw Error(ATLAS_INVALID_ARGUMENT, "learning_put: 'session' must be an object {session_id | session_key, "
                                         "student_learning, teacher_learning}");
@@ -623,10 +629,12 @@ std::string op_learning_put(Pool& pool, const Value& req) {
                  {Param::opt_str(opt_str(req, "student_learning")), Param::opt_str(opt_str(req, "teacher_learning")),
                   Param::opt_str(meta), Param::str(now), Param::str(key), Param::num(expected)});
     }
+    long long version = expected + 1;
     if (n == 0) {
       auto r = c.query_one("SELECT version FROM learning_registry WHERE learning_key = :p0", {Param::str(key)}, 1);
       std::string actual = r ? (*r)[0].value_or("?") : "0 (no row)";
-      throw Error(ATLAS_ABORTED, "learning_put: learning_key '" + key + "' is at version " + actual +
+      if (on_conflict == "session_only") version = r && (*r)[0] ? std::stoll(*(*r)[0]) : 0;
+      else throw Error(ATLAS_ABORTED, "learning_put: learning_key '" + key + "' is at version " + actual +
                                      ", expected " + std::to_string(expected) +
                                      " (another session updated it first; re-read and retry)");
     }
@@ -647,8 +655,8 @@ std::string op_learning_put(Pool& pool, const Value& req) {
       sessions_updated = c.exec("UPDATE sessions SET student_learning = :p0, teacher_learning = :p1 WHERE " + where, p);
     }
     tx.commit();
-    return "{\"version\":" + std::to_string(expected + 1) + ",\"sessions_updated\":" +
-           std::to_string(sessions_updated) + "}";
+    return "{\"version\":" + std::to_string(version) + ",\"playbook_updated\":" + (n > 0 ? "true" : "false") +
+           ",\"sessions_updated\":" + std::to_string(sessions_updated) + "}";
   });
 }
 

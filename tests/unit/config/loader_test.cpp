@@ -37,8 +37,10 @@ TEST(ConfigDefaults, MinimalConfigGetsAtlasDefaults) {
   EXPECT_EQ(c.rewards.step_judges[0].rubric, "process");
   // No large model given: the arbiter is the small model.
   EXPECT_EQ(c.rewards.large_model.model, "gpt-4o-mini");
-  EXPECT_EQ(c.learning.llm.provider, "gemini");
-  EXPECT_EQ(c.learning.llm.api_key_env, "GEMINI_API_KEY");
+  // No [learning.llm]: the student's provider and model with learning's generation settings.
+  EXPECT_EQ(c.learning.llm.provider, c.student.llm.provider);
+  EXPECT_EQ(c.learning.llm.model, c.student.llm.model);
+  EXPECT_EQ(c.learning.llm.api_key_env, c.student.llm.api_key_env);
   EXPECT_EQ(c.learning.llm.max_output_tokens, 8192);
   EXPECT_EQ(c.learning.history_limit, 10);
   EXPECT_EQ(c.learning.gates.max_text_length, 420);

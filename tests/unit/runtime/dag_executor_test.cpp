@@ -65,10 +65,25 @@ TEST(DagExecutor, TimedOutStepSkipsDependentsButNotIndependentSteps) {
   auto runs = run_dag(plan, opts, body);
   EXPECT_EQ(runs[0].state, StepRun::State::kSucceeded);
   EXPECT_EQ(runs[1].state, StepRun::State::kTimedOut);
-  EXPECT_NE(runs[1].reason.find("timeout"), std::string::npos);
+  EXPECT_NE(runs[1].reason.find("step_timeout_seconds = 0.2"), std::string::npos) << runs[1].reason;
   EXPECT_EQ(runs[2].state, StepRun::State::kSucceeded);
   EXPECT_EQ(runs[3].state, StepRun::State::kSkipped);
   EXPECT_NE(runs[3].reason.find("dependency step 2"), std::string::npos);
+}
+
+// A model call's own timeout_seconds firing long before the step's deadline is reported with
+// the call's message, not as the step timeout (which did not fire).
+TEST(DagExecutor, TimeoutInsideTheStepNamesTheTimeoutThatFired) {
+  Plan plan = diamond();
+  DagOptions opts;
+  opts.step_timeout_seconds = 600;
+  auto runs = run_dag(plan, opts, [&](size_t i, const StepControl&) -> Status {
+    return plan.steps[i].id == 1 ? deadline_exceeded("model \"m\": no complete reply within timeout_seconds=2")
+                                 : Status::ok();
+  });
+  EXPECT_EQ(runs[0].state, StepRun::State::kTimedOut);
+  EXPECT_NE(runs[0].reason.find("timeout_seconds=2"), std::string::npos) << runs[0].reason;
+  EXPECT_EQ(runs[0].reason.find("step_timeout_seconds"), std::string::npos) << runs[0].reason;
 }
 
 TEST(DagExecutor, FailureIsRecordedWithReason) {

@@ -20,11 +20,13 @@ void usage(std::ostream& os) {
         "  (--output - writes the records to standard output; the summary then goes to stderr)\n\n"
         "Formats: atlas-jsonl (Atlas AtlasSessionTrace lines), trl-sft, trl-grpo, trl-dpo, openai-ft\n"
         "(docs/export-formats.md). Only approved sessions by default (the [review] policy and the\n"
-        "ATLAS_REVIEW_* environment variables apply); running and interrupted sessions never.\n\n"
+        "ATLAS_REVIEW_* environment variables apply), succeeded sessions only (failed ones with\n"
+        "--include-failed); running and interrupted sessions never.\n\n"
         "Filters (applied before --limit):\n"
         "  --include-status S       also export this review status (repeatable)\n"
         "  --include-all-statuses   every review status\n"
         "  --status S               session status: succeeded|failed (repeatable)\n"
+        "  --include-failed         also export failed sessions (same as --status succeeded --status failed)\n"
         "  --min-reward X           reward_stats.score >= X\n"
         "  --learning-key K\n"
         "  --created-after DATE     ISO 8601 date or timestamp\n"
@@ -41,7 +43,7 @@ int run_export(const Args& args) {
   desc.add_options()("help,h", "")("json", "")("quiet,q", "")(
       "format,f", po::value<std::string>(), "")("output,o", po::value<std::string>(), "")(
       "include-status", po::value<std::vector<std::string>>(), "")("include-all-statuses", "")(
-      "status", po::value<std::vector<std::string>>(), "")("min-reward", po::value<double>(), "")(
+      "status", po::value<std::vector<std::string>>(), "")("include-failed", "")("min-reward", po::value<double>(), "")(
       "learning-key", po::value<std::string>(), "")("created-after", po::value<std::string>(), "")(
       "session-id", po::value<std::vector<std::string>>(), "")("limit", po::value<int64_t>(), "");
   add_store_options(desc);
@@ -72,6 +74,10 @@ int run_export(const Args& args) {
   eo.filters.review_statuses = data::resolve_review_filter(opened->config_loaded ? &opened->config.review : nullptr,
                                                            include, vm.count("include-all-statuses") != 0);
   if (vm.count("status")) eo.filters.statuses = vm["status"].as<std::vector<std::string>>();
+  if (vm.count("include-failed")) {
+    if (eo.filters.statuses.empty()) eo.filters.statuses.push_back("succeeded");
+    eo.filters.statuses.push_back("failed");
+  }
   if (vm.count("min-reward")) eo.filters.min_reward = vm["min-reward"].as<double>();
   if (vm.count("learning-key")) eo.filters.learning_key = vm["learning-key"].as<std::string>();
   if (vm.count("created-after")) eo.filters.created_after = vm["created-after"].as<std::string>();

@@ -7,9 +7,11 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "cli/commands.hpp"
+#include "cli/interrupt.hpp"
 #include "cli/options.hpp"
 #include "common/json.hpp"
 #include "common/secrets.hpp"
@@ -21,11 +23,6 @@
 
 namespace atlas::cli {
 namespace {
-
-std::atomic<runtime::Runtime*> g_running{nullptr};
-extern "C" void on_sigint(int) {
-  if (auto* rt = g_running.load()) rt->cancel();
-}
 
 // One task per line: a JSON string, or {"task": "...", "metadata": {...}, "expected": ...}.
 // A line that cannot be read (bad JSON, nesting deeper than json::kMaxInputDepth, no task)
@@ -138,19 +135,23 @@ int run_run(const Args& args) {
     std::cerr << "atlas-host run: " << rt.status().message() << "\n";
     return kExitFailure;
   }
-  g_running.store(rt->get());
-  std::signal(SIGINT, on_sigint);
+  // Ctrl-C / SIGTERM: sessions under way stop now and are stored `interrupted`; tasks not
+  // started are not started (and not stored); exit 130 / 143.
+  std::optional<InterruptWatch> interrupts;
+  interrupts.emplace([&rt](int) { (*rt)->cancel(); });
 
   std::vector<runtime::SessionReport> reports(tasks.size());
+  for (auto& r : reports) r.status = runtime::kNotStarted;
   std::atomic<size_t> next{0}, done{0};
   std::mutex out_mu;
   auto worker = [&] {
-    for (size_t i = next++; i < tasks.size(); i = next++) {
+    for (size_t i = next++; i < tasks.size() && !interrupts->signal(); i = next++) {
       if (tasks[i].error.empty()) {
         reports[i] = (*rt)->run(tasks[i].spec);
       } else {
         reports[i].task = tasks[i].spec.task;
-        reports[i].error = tasks[i].error;  // status stays "failed"; nothing was run or stored
+        reports[i].status = "failed";  // refused as input: nothing was run or stored
+        reports[i].error = tasks[i].error;
       }
       size_t d = ++done;
       if (tty && tasks.size() > 1 && !json_out) {
@@ -164,8 +165,8 @@ int run_run(const Args& args) {
   for (auto& t : threads) t.join();
   if (tty && tasks.size() > 1 && !json_out) std::cerr << "\n";
   (*rt)->wait_for_background();
-  std::signal(SIGINT, SIG_DFL);
-  g_running.store(nullptr);
+  const int signo = interrupts->signal();
+  interrupts.reset();
 
   bool all_ok = true;
   for (const auto& r : reports) all_ok = all_ok && r.status == "succeeded";
@@ -190,7 +191,8 @@ int run_run(const Args& args) {
     for (const auto& t : tasks) specs.push_back(t.spec);
     std::cout << runtime::console::batch_table(specs, reports);
     for (size_t i = 0; i < reports.size(); ++i)
-      if (reports[i].status != "succeeded") std::cerr << "task " << i + 1 << " failed: " << secrets::redact(reports[i].error) << "\n";
+      if (reports[i].status != "succeeded" && reports[i].status != runtime::kNotStarted)
+        std::cerr << "task " << i + 1 << " " << reports[i].status << ": " << secrets::redact(reports[i].error) << "\n";
   }
   rt->reset();  // closes the store: flushes queued writes and tries the spool once more
   if (storage_on) {
@@ -200,8 +202,19 @@ int run_run(const Args& args) {
                 << " because the database " << database_shown
                 << " did not take them; they are stored by `atlas-host db replay` or the next `atlas-host run` "
                    "(exit code 3 until then)\n";
-      return kExitSpooled;
+      if (signo == 0) return kExitSpooled;
     }
+  }
+  if (signo != 0) {
+    size_t interrupted = 0, not_started = 0;
+    for (const auto& r : reports) {
+      interrupted += r.status == runtime::kInterrupted;
+      not_started += r.status == runtime::kNotStarted;
+    }
+    std::cerr << "atlas-host run: stopped by " << (signo == SIGTERM ? "SIGTERM" : "SIGINT") << ": " << interrupted
+              << " session(s) stored as interrupted, " << not_started
+              << " task(s) not started (not stored; run them again)\n";
+    return InterruptWatch::exit_code(signo);
   }
   return all_ok ? kExitOk : kExitFailure;
 }

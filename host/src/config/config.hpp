@@ -132,6 +132,20 @@ struct OrchestrationConfig {
   bool emit_intermediate_steps = true;  // only true is accepted: events are always recorded
 };
 
+// ---------------------------------------------------------------- [limits]
+
+// Bounds on what one session may cost, whatever the model, the adapter or the task file send.
+// A session that hits one stops and is stored `failed` with the limit named in its error.
+// 0 = no limit (not recommended). Documented in docs/configuration.md.
+struct LimitsConfig {
+  int64_t max_task_bytes = 1 << 20;                // 1 MiB of task text
+  int64_t max_reply_bytes = 16 << 20;              // 16 MiB per model reply or adapter reply
+  int max_plan_steps = 32;                         // a longer model-proposed plan is not run
+  int64_t max_model_calls_per_session = 500;       // every role: student, teacher, judges
+  int64_t max_tokens_per_session = 2'000'000;      // prompt + completion, every role
+  double session_timeout_seconds = 3600.0;         // the whole session, all steps included
+};
+
 // ---------------------------------------------------------------- [rewards] (Atlas `rim`)
 
 struct JudgeSpec {
@@ -316,6 +330,7 @@ struct Config {
   StudentConfig student;
   TeacherConfig teacher;
   OrchestrationConfig orchestration;
+  LimitsConfig limits;
   RewardsConfig rewards;
   LearningConfig learning;
   RoutingConfig routing;

@@ -331,6 +331,24 @@ void read_orchestration(SectionReader& root, Config& cfg) {
   s.finish();
 }
 
+// ---------------------------------------------------------------- [limits]
+
+void read_limits(SectionReader& root, Config& cfg) {
+  SectionReader s = root.sub("limits");
+  LimitsConfig& l = cfg.limits;
+  auto read_count = [&s](std::string_view key, int64_t& out, int64_t max) {
+    std::optional<int64_t> v;
+    if (s.read_int(key, v, 0, max) && v) out = *v;
+  };
+  read_count("max_task_bytes", l.max_task_bytes, int64_t{1} << 40);
+  read_count("max_reply_bytes", l.max_reply_bytes, int64_t{1} << 40);
+  s.read_int("max_plan_steps", l.max_plan_steps, 0, 10'000);
+  read_count("max_model_calls_per_session", l.max_model_calls_per_session, 100'000'000);
+  read_count("max_tokens_per_session", l.max_tokens_per_session, int64_t{1} << 50);
+  s.read_double("session_timeout_seconds", l.session_timeout_seconds, 0.0, 30 * 86400.0);
+  s.finish();
+}
+
 // ---------------------------------------------------------------- [rewards]
 
 const std::vector<std::string_view>& builtin_rubrics() {
@@ -884,6 +902,7 @@ Result<Config> parse_config(std::string_view text, std::string_view source_name,
   read_student(top, cfg);
   read_teacher(top, cfg);
   read_orchestration(top, cfg);
+  read_limits(top, cfg);
   read_rewards(top, ctx, cfg);
   read_learning(top, ctx, cfg);
   read_routing(top, ctx, cfg);

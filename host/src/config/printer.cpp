@@ -112,6 +112,14 @@ std::vector<std::pair<std::string, toml::table>> sections(const Config& c) {
   if (o.forced_mode) orch.insert("forced_mode", std::string(lane_name(*o.forced_mode)));
   out.emplace_back("orchestration", std::move(orch));
 
+  const LimitsConfig& lim = c.limits;
+  out.emplace_back("limits", toml::table{{"max_task_bytes", lim.max_task_bytes},
+                                         {"max_reply_bytes", lim.max_reply_bytes},
+                                         {"max_plan_steps", i64(lim.max_plan_steps)},
+                                         {"max_model_calls_per_session", lim.max_model_calls_per_session},
+                                         {"max_tokens_per_session", lim.max_tokens_per_session},
+                                         {"session_timeout_seconds", lim.session_timeout_seconds}});
+
   const RewardsConfig& r = c.rewards;
   toml::array temps;
   for (double t : r.temperatures) temps.push_back(t);

@@ -115,7 +115,7 @@ std::string filters_json(const ExportFilters& f) {
     return arr;
   };
   if (f.review_statuses) json::set(d, "review_status", list(*f.review_statuses), a);
-  std::vector<std::string> statuses = f.statuses.empty() ? std::vector<std::string>{"succeeded", "failed"} : f.statuses;
+  std::vector<std::string> statuses = f.statuses.empty() ? std::vector<std::string>{"succeeded"} : f.statuses;
   json::set(d, "status", list(statuses), a);
   json::set(d, "exclude_unfinished", true, a);  // never running/interrupted, whatever --status says
   if (f.min_reward) json::set(d, "min_reward", *f.min_reward, a);

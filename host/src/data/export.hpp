@@ -26,7 +26,9 @@ std::string_view export_format_name(ExportFormat f);
 struct ExportFilters {
   // nullopt = every review status; else only these (lower-case).
   std::optional<std::vector<std::string>> review_statuses = std::vector<std::string>{"approved"};
-  std::vector<std::string> statuses;  // empty = succeeded and failed
+  // Session statuses; empty = succeeded only (failed ones only when asked: --include-failed or
+  // --status failed). A failed session's trace is not a demonstration a trainer should learn from.
+  std::vector<std::string> statuses;
   std::optional<double> min_reward;
   std::string learning_key;
   std::string created_after;  // ISO 8601 date or timestamp

@@ -11,11 +11,18 @@ namespace {
 struct StringSink {
   std::string data;
   bool overflow = false;
+  size_t limit = 0;  // > 0: bytes past it are dropped and `over_limit` set
+  bool over_limit = false;
   atlas_sink sink{this, &StringSink::write};
 
   static void write(void* ctx, const char* bytes, size_t len) {
     auto* self = static_cast<StringSink*>(ctx);
-    if (!bytes || len == 0) return;
+    if (!bytes || len == 0 || self->over_limit) return;
+    if (self->limit > 0 && self->data.size() + len > self->limit) {
+      self->over_limit = true;
+      std::string().swap(self->data);  // a cut reply is useless: free it now
+      return;
+    }
     try {
       self->data.append(bytes, len);
     } catch (...) {
@@ -93,6 +100,7 @@ Result<std::string> InProcessInstance::finish(atlas_status st, std::string out, 
 Result<std::string> InProcessInstance::call(const CallContext& ctx, std::string_view request_json) {
   if (!plugin_->vtable.call) return unimplemented(who() + " has no call entry point");
   StringSink out, err;
+  out.limit = ctx.max_output_bytes;
   atlas_call_v1 raw = make_call(ctx);
   atlas_status st;
   if (plugin_->info.thread_safe()) {
@@ -102,6 +110,9 @@ Result<std::string> InProcessInstance::call(const CallContext& ctx, std::string_
     st = plugin_->vtable.call(handle_, &raw, as_str(request_json), &out.sink, &err.sink);
   }
   if (out.overflow || err.overflow) return resource_exhausted(who() + ": output too large to buffer");
+  if (out.over_limit)
+    return resource_exhausted(who() + ": the reply is larger than " + std::to_string(out.limit) +
+                              " bytes ([limits] max_reply_bytes); the rest was not read");
   const char* what = plugin_->info.kind == Kind::kAdapter ? "invoke" : plugin_->info.kind == Kind::kJudge ? "judge" : "probe";
   return finish(st, std::move(out.data), err.data, what);
 }

@@ -190,6 +190,12 @@ struct RewardOutcome {
   JudgeUsage usage;
   int judge_calls = 0;
   bool escalated = false;             // any judge escalated
+
+  // Some judge produced a valid sample. Without one, `score` is only the 0.0 of Atlas's
+  // synthetic samples (a judge outage, not a verdict): the runtime stores no reward then.
+  bool has_verdict() const;
+  // Why there is no verdict: the judges' errors from the audit (when !has_verdict()).
+  std::string no_verdict_reason() const;
 };
 
 struct StepRewardOutcome {

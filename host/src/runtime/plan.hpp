@@ -30,9 +30,10 @@ Result<Plan> parse_plan(std::string_view reply);
 // Same, from an already-parsed document.
 Result<Plan> plan_from_json(const json::Value& doc);
 
-// Why a plan cannot run as a graph: empty, duplicate ids, unknown dependency, self
-// dependency, cycle. OK when it can.
-Status check_plan(const Plan& plan);
+// Why a plan cannot run as a graph: empty, more than `max_steps` steps ([limits]
+// max_plan_steps; 0 = no limit), duplicate ids, unknown dependency, self dependency, cycle.
+// OK when it can.
+Status check_plan(const Plan& plan, size_t max_steps = 0);
 
 // Topological order of step indexes (only meaningful when check_plan is OK).
 std::vector<size_t> topological_order(const Plan& plan);

@@ -434,9 +434,9 @@ std::string merge_objects(const Cell& base_text, const Value* overlay) {
 
 std::string op_finish_session(Pool& pool, const Value& req) {
   std::string status = lower(str_or(req, "status"));
-  if (status != "succeeded" && status != "failed") {
-    throw Error(ATLAS_INVALID_ARGUMENT, "finish_session: 'status' must be \"succeeded\" or \"failed\", got \"" +
-                                            status + "\"");
+  if (status != "succeeded" && status != "failed" && status != "interrupted") {
+    throw Error(ATLAS_INVALID_ARGUMENT,
+                "finish_session: 'status' must be \"succeeded\", \"failed\" or \"interrupted\", got \"" + status + "\"");
   }
   std::optional<std::string> review = opt_str(req, "review_status");
   if (review) {
@@ -460,7 +460,7 @@ std::string op_finish_session(Pool& pool, const Value& req) {
                                lock,
                            {Param::num(sid)}, 3);
     std::string current = cur ? (*cur)[0].value_or("") : "";
-    if (current == "succeeded" || current == "failed") {
+    if (current == "succeeded" || current == "failed" || (current == "interrupted" && status == "interrupted")) {
       // A replayed finish: the first one won; nothing to do.
       return std::string("{\"already_finished\":true,\"session_id\":\"") + std::to_string(sid) + "\"}";
     }

@@ -111,6 +111,30 @@ model = "gpt-4o-mini"
   EXPECT_EQ(c.teacher.llm.provider, "openai");
 }
 
+TEST(ConfigLimits, DefaultsValuesAndErrors) {
+  Config d = parse_ok(kMinimal);
+  EXPECT_EQ(d.limits.max_task_bytes, 1 << 20);
+  EXPECT_EQ(d.limits.max_reply_bytes, 16 << 20);
+  EXPECT_EQ(d.limits.max_plan_steps, 32);
+  EXPECT_EQ(d.limits.max_model_calls_per_session, 500);
+  EXPECT_EQ(d.limits.max_tokens_per_session, 2'000'000);
+  EXPECT_DOUBLE_EQ(d.limits.session_timeout_seconds, 3600.0);
+  Config c = parse_ok(std::string(kMinimal) +
+                      "[limits]\nmax_task_bytes = 10\nmax_reply_bytes = 0\nmax_plan_steps = 5\n"
+                      "max_model_calls_per_session = 7\nmax_tokens_per_session = 8\nsession_timeout_seconds = 9.5\n");
+  EXPECT_EQ(c.limits.max_task_bytes, 10);
+  EXPECT_EQ(c.limits.max_reply_bytes, 0);  // 0 = no limit
+  EXPECT_EQ(c.limits.max_plan_steps, 5);
+  EXPECT_EQ(c.limits.max_model_calls_per_session, 7);
+  EXPECT_EQ(c.limits.max_tokens_per_session, 8);
+  EXPECT_DOUBLE_EQ(c.limits.session_timeout_seconds, 9.5);
+  auto errors = parse_errors(std::string(kMinimal) + "[limits]\nmax_plan_steps = -1\nmax_reply_byte = 5\n");
+  EXPECT_NE(find_error(errors, "limits.max_plan_steps"), nullptr);
+  const ConfigError* typo = find_error(errors, "limits.max_reply_byte");
+  ASSERT_NE(typo, nullptr);
+  EXPECT_THAT(typo->message, HasSubstr("did you mean 'max_reply_bytes'?"));
+}
+
 TEST(ConfigErrors, MisspeltKeyHasPositionPathAndSuggestion) {
   const std::string text = std::string(kMinimal) + "[teacher]\nmax_review_tokens = 100\n\n[orchestration]\n  max_retires = 2\n";
   const auto line = static_cast<uint32_t>(std::count(text.begin(), text.begin() + text.find("max_retires"), '\n') + 1);

@@ -70,6 +70,13 @@ TEST(ExportFilters, NeverSelectRunningOrInterruptedSessions) {
   EXPECT_NE(parse_export_format("csv").status().message().find("trl-grpo"), std::string::npos);
 }
 
+TEST(ExportFilters, FailedSessionsOnlyWhenAskedFor) {
+  ExportFilters f;  // the default: a failed session is not training data
+  EXPECT_NE(filters_json(f).find("\"status\":[\"succeeded\"]"), std::string::npos) << filters_json(f);
+  f.statuses = {"succeeded", "failed"};  // --include-failed
+  EXPECT_NE(filters_json(f).find("\"status\":[\"succeeded\",\"failed\"]"), std::string::npos) << filters_json(f);
+}
+
 TEST(TrainerArgv, ExportPathIsAHydraOverrideUnlessPlaced) {
   config::TrainConfig t;
   t.command = {"python", "train.py"};

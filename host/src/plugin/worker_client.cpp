@@ -348,7 +348,8 @@ Result<std::string> WorkerInstance::run(const CallContext& ctx, std::string_view
                                       : "execute(" + std::string(op) + ")";
   uint64_t seq = next_seq_++;
   wire::Writer w(wire::Type::kCall);
-  w.u64(seq).str(ctx.session_id).str(ctx.step_id).i64(ctx.deadline_unix_ms).str(op).str(request_json);
+  w.u64(seq).str(ctx.session_id).str(ctx.step_id).i64(ctx.deadline_unix_ms).u64(ctx.max_output_bytes).str(op).str(
+      request_json);
   active_seq_ = seq;
   if (!send(w.bytes())) return lost(StatusCode::kUnavailable, "its worker process ended before " + what);
   // The plugin sees the deadline itself (is_cancelled) and may answer DEADLINE_EXCEEDED in

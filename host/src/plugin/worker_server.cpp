@@ -190,6 +190,7 @@ class Worker {
           job.call.session_id = r.str();
           job.call.step_id = r.str();
           job.call.deadline_unix_ms = r.i64();
+          job.call.max_output_bytes = r.u64();  // enforced by the instance, as in process
           job.op = r.str();
           job.request = r.str();
           post(std::move(job));

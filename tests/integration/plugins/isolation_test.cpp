@@ -181,6 +181,18 @@ TEST_F(WorkerServices, CancellationAndErrorsBehaveAsInProcess) {
   EXPECT_THAT(failed.status().message(), HasSubstr("the agent backend is down (HTTP 503)"));
 }
 
+TEST_F(WorkerServices, TheReplyLimitIsEnforcedInTheWorker) {
+  auto a = registry_.create_adapter("fixture_echo", R"({"prefix":""})");
+  ASSERT_TRUE(a.is_ok());
+  CallContext ctx;
+  ctx.max_output_bytes = 10;
+  auto out = a->invoke(ctx, "{}");
+  ASSERT_FALSE(out.is_ok());
+  EXPECT_EQ(out.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_THAT(out.status().message(), HasSubstr("max_reply_bytes"));
+  EXPECT_TRUE(a->invoke(CallContext{}, "{}").is_ok());
+}
+
 TEST_F(WorkerServices, ACreateFailureInTheWorkerIsTheCreateError) {
   Registry r;
   ASSERT_TRUE(r.discover(isolated(test::fixture("throws_in_create"))).is_ok());

@@ -1,4 +1,4 @@
-// Content of `atlas-host quickstart` (reference atlas-sdk-spec §9.1, our own task text): three
+// Content of `atlas-host quickstart` (the Atlas SDK quickstart's shape, our own task text): three
 // security-review tasks sharing one learning key, and the configuration they run with.
 #pragma once
 

@@ -108,9 +108,12 @@ TEST_F(CrashingAdapter, ConcurrentCallersOnlyLoseTheCallsThatCrashed) {
       for (int i = 0; i < kCalls; ++i) {
         bool crash = t == 0 && i % 2 == 1;  // thread 0 crashes its worker every other call
         auto out = adapter_.invoke(CallContext{}, crash ? R"({"task":"crash-segv"})" : "{}");
-        if (crash && !out.is_ok() && out.status().code() == StatusCode::kUnavailable) ++crashed;
-        else if (!crash && out.is_ok() && pid_in(*out) > 0) ++ok;
-        else ++wrong;
+        if (crash && !out.is_ok() && out.status().code() == StatusCode::kUnavailable)
+          ++crashed;
+        else if (!crash && out.is_ok() && pid_in(*out) > 0)
+          ++ok;
+        else
+          ++wrong;
       }
     });
   }

@@ -1,4 +1,4 @@
-// Atlas's environment overrides for review policy (reference §6.3) and drift (§6.6).
+// Atlas's environment overrides for review policy and drift (docs/configuration.md).
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -120,6 +120,7 @@ std::vector<std::string> apply_env_overrides(Config& config, const EnvLookup& ge
     else
       warn(std::string("ATLAS_DRIFT_MIN_BASELINE='") + v + "' is not an integer >= 0; ignored");
   }
+  register_config_secrets(config);
   return warnings;
 }
 

@@ -4,6 +4,7 @@
 
 #include "common/log.hpp"
 #include "config/loader.hpp"
+#include "plugin/isolation_config.hpp"
 #include "plugin/registry.hpp"
 
 namespace atlas::data {
@@ -41,6 +42,7 @@ Result<OpenedStore> open_store(const OpenRequest& request) {
   for (const auto& d : request.plugin_dirs) ro.dirs.push_back(d);
   ro.allow_unsafe = out.config.plugins.allow_unsafe;
   if (!out.config.plugins.lock_file.empty()) ro.lock_file = out.config.plugins.lock_file;
+  plugin::apply_isolation_config(out.config.plugins, ro);
   ATLAS_RETURN_IF_ERROR(registry.discover(ro));
   if (!registry.find(plugin::Kind::kStorage, out.config.storage.plugin)) {
     std::string why;
@@ -49,11 +51,13 @@ Result<OpenedStore> open_store(const OpenRequest& request) {
                      (why.empty() ? std::string() : ":" + why) +
                      "\n(build it, or add its folder with --plugin-dir / [plugins] dirs)");
   }
-  auto handle = registry.create_storage(out.config.storage.plugin, storage_plugin_config(out.config));
+  auto handle = registry.create_storage(out.config.storage.plugin,
+                                        storage_plugin_config(out.config, !request.read_only));
   if (!handle.is_ok()) return handle.status();
   StoreOptions options = Store::options_from_config(out.config);
   options.migrate_on_open = request.migrate && out.config.storage.apply_schema_on_connect;
   options.recover_on_open = request.recover;
+  options.replay_spool = false;  // only `run` and `db replay` replay the spool
   // Interactive commands should not hang for the runtime's long write-retry budget.
   options.retry_budget_ms = std::min(options.retry_budget_ms, 3000);
   if (options.retry_budget_ms <= 0) options.retry_attempts = 1;

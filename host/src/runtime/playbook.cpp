@@ -211,7 +211,9 @@ GateResult evaluate_entry(const json::Value& e, const config::LearningConfig& cf
   size_t len = imperative.size() + json::get_string(e, "expected_effect").size() +
                path_string(e, {"scope", "constraints"}).size() + pattern.size();
   double max_len = gates.max_text_length > 0 ? gates.max_text_length : 420;
-  double s_con = len <= max_len ? 1.0 : std::max(0.0, 1.0 - (static_cast<double>(len) - max_len) / max_len);
+  // Up to allow_length_overflow_margin characters past max_text_length still count as concise.
+  double allowed_len = max_len + std::max(0, gates.allow_length_overflow_margin);
+  double s_con = len <= allowed_len ? 1.0 : std::max(0.0, 1.0 - (static_cast<double>(len) - allowed_len) / max_len);
   const auto& w = cfg.rubric_weights;
   double wsum = w.actionability + w.generality + w.hookability + w.concision;
   if (wsum <= 0) wsum = 1;

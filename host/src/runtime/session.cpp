@@ -1,9 +1,10 @@
-// Runtime and one session's flow: routing, lanes, rewards, drift, review, persistence,
-// learning synthesis (DESIGN §5).
+// One session's flow: metadata and learning key, learning state, routing, the lanes (student
+// calls, teacher validation, the coach plan), then finish(): verdict, stored document, report,
+// learning launch.
+#include "runtime/session.hpp"
+
 #include <cstdio>
 #include <mutex>
-#include <thread>
-#include <unistd.h>
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -18,6 +19,7 @@
 #include "plugin/registry.hpp"
 #include "rewards/rewards.hpp"
 #include "runtime/dag_executor.hpp"
+#include "runtime/finish_document.hpp"
 #include "runtime/host_services.hpp"
 #include "runtime/lane.hpp"
 #include "runtime/learning.hpp"
@@ -70,157 +72,32 @@ std::string deliverable_of(const std::string& content) {
 
 }  // namespace
 
-std::string SessionReport::to_json() const {
-  json::Document d;
-  d.SetObject();
-  auto& a = d.GetAllocator();
-  d.AddMember("session_id", json::str(session_id, a), a);
-  d.AddMember("status", json::str(status, a), a);
-  if (!error.empty()) d.AddMember("error", json::str(error, a), a);
-  d.AddMember("task", json::str(task, a), a);
-  d.AddMember("final_answer", json::str(final_answer, a), a);
-  d.AddMember("lane", json::str(lane, a), a);
-  d.AddMember("lane_source", json::str(lane_source, a), a);
-  d.AddMember("learning_key", json::str(learning_key, a), a);
-  d.AddMember("reward", reward ? Value(*reward) : Value(), a);
-  d.AddMember("review_status", json::str(review_status, a), a);
-  d.AddMember("drift_alert", drift_alert, a);
-  d.AddMember("seconds", seconds, a);
-  Value tok(rapidjson::kObjectType);
-  for (const auto& [role, r] : tokens) {
-    Value o(rapidjson::kObjectType);
-    o.AddMember("calls", r.calls, a);
-    o.AddMember("prompt_tokens", r.prompt_tokens, a);
-    o.AddMember("completion_tokens", r.completion_tokens, a);
-    o.AddMember("total_tokens", r.total_tokens, a);
-    tok.AddMember(json::str(role, a), o, a);
+void Session::stop_for(const std::string& reason) {
+  {
+    std::lock_guard<std::mutex> g(limit_mu_);
+    if (!limit_reason_.empty()) return;
+    limit_reason_ = reason;
   }
-  d.AddMember("tokens", tok, a);
-  d.AddMember("total_tokens", total_tokens.total_tokens, a);
-  Value steps_v(rapidjson::kArrayType);
-  for (const auto& s : steps) {
-    Value o(rapidjson::kObjectType);
-    o.AddMember("id", s.id, a);
-    o.AddMember("description", json::str(s.description, a), a);
-    o.AddMember("status", json::str(s.status, a), a);
-    if (!s.reason.empty()) o.AddMember("reason", json::str(s.reason, a), a);
-    o.AddMember("attempts", s.attempts, a);
-    o.AddMember("reward", s.reward ? Value(*s.reward) : Value(), a);
-    steps_v.PushBack(o, a);
-  }
-  d.AddMember("steps", steps_v, a);
-  d.AddMember("applied_playbook_version", applied_playbook_version, a);
-  d.AddMember("playbook_entries", static_cast<int64_t>(playbook_entries), a);
-  d.AddMember("stored", stored, a);
-  if (plan_fallback) d.AddMember("plan_fallback_reason", json::str(plan_fallback_reason, a), a);
-  return json::dump(d);
+  stop_->store(true);
+  events_->emit(event_type::kSession, "limit", "host", root_event_, "{\"reason\":" + json::quote(reason) + "}");
 }
 
-// ------------------------------------------------------------------------------------ Impl
+void Session::check_budget() {
+  const config::LimitsConfig& lim = cfg_.limits;
+  RoleTotals t = ledger_->total();
+  if (lim.max_model_calls_per_session > 0 && t.calls > lim.max_model_calls_per_session) {
+    stop_for("the session made " + std::to_string(t.calls) + " model calls, more than [limits] "
+             "max_model_calls_per_session = " + std::to_string(lim.max_model_calls_per_session));
+  } else if (lim.max_tokens_per_session > 0 && t.total_tokens > lim.max_tokens_per_session) {
+    stop_for("the session used " + std::to_string(t.total_tokens) + " tokens, more than [limits] "
+             "max_tokens_per_session = " + std::to_string(lim.max_tokens_per_session));
+  }
+}
 
-class Runtime::Impl {
- public:
-  config::Config config;
-  RuntimeOptions options;
-  std::shared_ptr<llm::Client> client;
-  std::unique_ptr<plugin::Registry> registry;
-  std::shared_ptr<RuntimeServices> services;
-  plugin::AdapterHandle adapter;
-  plugin::ProbeHandle probe;
-  std::shared_ptr<data::Store> store;
-  std::unique_ptr<rewards::RewardEngine> rewards;
-  std::unique_ptr<mcp::ToolSet> tools;
-  std::atomic<bool> cancelled{false};
-  std::mutex background_mu;
-  std::vector<std::thread> background;
-  std::mutex progress_mu;
-
-  SessionReport run(const TaskSpec& task);
-  void print_progress(const Event& e);
-};
-
-namespace {
-
-struct Attempt {
-  int number = 1;
-  std::string output;
-  std::string verdict_json;  // "" when not validated
-  std::string status;
-  std::string guidance;      // guidance produced after this attempt
-};
-
-struct StepState {
-  PlanStep step;
-  std::vector<Attempt> attempts;
-  std::vector<std::string> guidance;
-  std::string output;
-  std::string status = "pending";
-  std::string reason;
-  std::vector<llm::Message> messages;           // last attempt's conversation
-  std::vector<rewards::ToolCallEvidence> tool_calls;
-  std::string trace;
-  std::string event_id;
-  int64_t started_us = 0, ended_us = 0;
-};
-
-}  // namespace
-
-// One session: everything it owns lives here for the duration of run().
-class Session {
- public:
-  Session(Runtime::Impl& rt, const TaskSpec& task)
-      : rt_(rt), cfg_(rt.config), task_(task), events_(std::make_shared<EventLog>()),
-        ledger_(std::make_shared<TokenLedger>()) {}
-
-  SessionReport run();
-
- private:
-  // Plugin events (llm_call, tool_call, anything else) from a call on behalf of this session.
-  void on_plugin_event(std::string_view event_json, std::string_view parent, std::string_view step_id);
-  // Ledger entry and llm_call trace event for one model call (made by a plugin or by the host).
-  void note_llm_call(const std::string& role, std::string_view model_ref, const llm::Usage* usage,
-                     double latency_seconds, bool ok, std::string event_json, std::string_view parent,
-                     std::string_view step_id);
-  plugin::CallContext call_context(std::string_view parent, std::string_view step_id, int64_t deadline,
-                                   std::shared_ptr<std::atomic<bool>> stop = nullptr);
-  // A direct LLM call (teacher, learning) with accounting.
-  Result<llm::Response> call_llm(std::string_view model_ref, llm::Request req, std::string_view parent,
-                                 std::string_view step_id, int64_t deadline);
-  // A student call through the adapter (and the MCP tool loop when configured).
-  Result<std::string> call_student(std::string_view role, std::vector<llm::Message> messages, bool json_mode,
-                                   std::string_view parent, std::string_view step_id, int64_t deadline,
-                                   std::shared_ptr<std::atomic<bool>> stop, StepState* state);
-  Status run_step(StepState& st, bool validate, const std::string& prior_json, const StepControl& control);
-  LaneDecision route();
-  void run_auto_or_paired(bool validate);
-  void run_coach();
-  std::string prior_results_for(const PlanStep& step);
-  void finish();
-
-  Runtime::Impl& rt_;
-  const config::Config& cfg_;
-  TaskSpec task_;
-  std::shared_ptr<EventLog> events_;
-  std::shared_ptr<TokenLedger> ledger_;
-  std::unique_ptr<Teacher> teacher_;
-  std::string session_id_;
-  std::string root_event_;
-  std::string learning_key_;
-  json::Document metadata_;
-  json::Document history_;
-  data::LearningState learning_state_;
-  std::string student_block_, teacher_block_;
-  LaneDecision decision_;
-  Plan plan_;
-  Plan original_plan_;
-  std::vector<std::unique_ptr<StepState>> steps_;
-  std::mutex steps_mu_;
-  std::string final_answer_;
-  std::string error_;
-  bool failed_ = false;
-  SessionReport report_;
-  double started_ = 0;
-};
+int64_t Session::step_deadline() const {
+  int64_t d = clock::now_unix_ms() + static_cast<int64_t>(cfg_.orchestration.step_timeout_seconds * 1000);
+  return deadline_ms_ > 0 ? std::min(d, deadline_ms_) : d;
+}
 
 void Session::on_plugin_event(std::string_view event_json, std::string_view parent, std::string_view step_id) {
   auto doc = json::parse(event_json, "plugin event");
@@ -255,8 +132,10 @@ void Session::note_llm_call(const std::string& role, std::string_view model_ref,
                             std::string_view step_id) {
   // Student usage is billed from the adapter's reply (adapters without a model report it
   // too); counting the adapter's llm_complete calls as well would double it.
-  if (role != "student" && usage)
+  if (role != "student" && usage) {
     ledger_->add(role, usage->prompt_tokens, usage->completion_tokens, usage->total_tokens, latency_seconds, ok);
+    check_budget();
+  }
   events_->emit(event_type::kLlmCall, model_ref.empty() ? std::string_view(role) : model_ref, role, parent,
                 std::move(event_json), step_id);
 }
@@ -270,7 +149,10 @@ plugin::CallContext Session::call_context(std::string_view parent, std::string_v
   std::string p(parent), s(step_id);
   ctx.on_event = [this, p, s](std::string_view ev) { on_plugin_event(ev, p, s); };
   Runtime::Impl* rt = &rt_;
-  ctx.cancelled = [rt, stop] { return rt->cancelled.load() || (stop && stop->load()); };
+  ctx.cancelled = [rt, stop, session_stop = stop_] {
+    return rt->cancelled() || session_stop->load() || (stop && stop->load());
+  };
+  ctx.max_output_bytes = static_cast<size_t>(cfg_.limits.max_reply_bytes);
   return ctx;
 }
 
@@ -281,6 +163,7 @@ Result<llm::Response> Session::call_llm(std::string_view model_ref, llm::Request
   if (deadline == 0) deadline = t_step_deadline_ms;
   if (deadline > 0 && clock::now_unix_ms() >= deadline) return deadline_exceeded("the step's deadline passed");
   if (req.role.empty()) req.role = default_role_for_ref(model_ref);
+  if (stopped()) return cancelled("the session was stopped before the " + req.role + " call");
   req.session_id = session_id_;
   llm::CallRecord record;
   auto resp = rt_.client->complete(with_deadline(**model, deadline), req, &record);
@@ -393,6 +276,7 @@ Result<std::string> Session::call_student(std::string_view role, std::vector<llm
   } else {
     ledger_->add("student", 0, 0, 0, 0.0);
   }
+  check_budget();
   std::string content = json::get_string(*resp, "content");
   if (state) {
     std::lock_guard<std::mutex> g(steps_mu_);
@@ -426,7 +310,7 @@ Status Session::run_step(StepState& st, bool validate, const std::string& prior_
   StepDeadlineScope deadline_scope(control.deadline_unix_ms);
   int max_attempts = validate ? cfg_.orchestration.max_retries + 1 : 1;
   for (int attempt = 1; attempt <= max_attempts; ++attempt) {
-    if (control.should_stop() || rt_.cancelled.load()) return cancelled("step " + sid + " was stopped");
+    if (control.should_stop() || stopped()) return cancelled("step " + sid + " was stopped");
     std::string attempt_event = events_->emit(event_type::kAttempt, "start", "student", st.event_id,
                                               "{\"attempt\":" + std::to_string(attempt) + "}", sid);
     std::string user = "Task:\n" + task_.task + "\n\nStep " + sid + ": " + st.step.description;
@@ -491,7 +375,7 @@ Status Session::run_step(StepState& st, bool validate, const std::string& prior_
       std::lock_guard<std::mutex> g(steps_mu_);
       st.output = at.output;
       st.status = at.status;
-      if (!v.valid) st.reason = v.unavailable ? v.error : "the teacher did not accept any attempt";
+      if (!v.valid) st.reason = v.unavailable ? v.error : kTeacherRejected;
       st.attempts.push_back(std::move(at));
       return Status::ok();
     }
@@ -540,16 +424,38 @@ void Session::run_auto_or_paired(bool validate) {
   ref.started_us = clock::now_unix_us();
   ref.event_id = events_->emit(event_type::kStepStart, "1", "student", root_event_,
                                "{\"description\":" + json::quote(task_.task) + "}", "1");
-  int64_t deadline = clock::now_unix_ms() + static_cast<int64_t>(cfg_.orchestration.step_timeout_seconds * 1000);
-  StepControl control{deadline, std::make_shared<std::atomic<bool>>(false)};
-  Status st_run = run_step(ref, validate, "{}", control);
-  ref.ended_us = clock::now_unix_us();
-  events_->emit(event_type::kStepEnd, "1", "student", ref.event_id,
-                "{\"status\":" + json::quote(ref.status) + ",\"attempts\":" + std::to_string(ref.attempts.size()) + "}",
-                "1");
+  // One step, run like a coach step: under its deadline, and abandoned (not waited for
+  // forever) when the adapter never returns.
+  DagOptions opts;
+  opts.max_parallel = 1;
+  opts.step_timeout_seconds = cfg_.orchestration.step_timeout_seconds;
+  opts.session_deadline_unix_ms = deadline_ms_;
+  StepState* state = &ref;
+  std::vector<StepRun> runs =
+      run_dag(plan_, opts, [self = shared_from_this(), state, validate](size_t, const StepControl& control) {
+        return self->run_step(*state, validate, "{}", control);
+      });
+  const StepRun& run = runs[0];
+  if (run.abandoned) ++rt_.abandoned_steps;
+  Status st_run = run.state == StepRun::State::kSucceeded ? Status::ok()
+                  : run.state == StepRun::State::kTimedOut ? deadline_exceeded("step 1: " + run.reason)
+                  : run.state == StepRun::State::kFailed   ? Status(StatusCode::kUnknown, run.reason)
+                                                           : cancelled("step 1: " + run.reason);
+  std::string end_json;
+  {
+    std::lock_guard<std::mutex> g(steps_mu_);  // an abandoned body may still write the step
+    if (run.state == StepRun::State::kTimedOut) {
+      ref.status = "timeout";
+      if (ref.reason.empty()) ref.reason = run.reason;
+    }
+    ref.ended_us = clock::now_unix_us();
+    end_json = "{\"status\":" + json::quote(ref.status) + ",\"attempts\":" + std::to_string(ref.attempts.size()) + "}";
+  }
+  events_->emit(event_type::kStepEnd, "1", "student", ref.event_id, end_json, "1");
   if (!st_run.is_ok()) {
     failed_ = true;
-    error_ = "the student could not complete the task: " + st_run.to_string();
+    error_ = "the student could not complete the task: " +
+             (st_run.code() == StatusCode::kUnknown ? st_run.message() : st_run.to_string());
     return;
   }
   final_answer_ = ref.output;
@@ -564,15 +470,19 @@ void Session::run_coach() {
                                    prompts::student_planner()),
                   {}, {}, {}});
   msgs.push_back({"user", "Task:\n" + task_.task, {}, {}, {}});
-  int64_t plan_deadline = clock::now_unix_ms() + static_cast<int64_t>(cfg_.orchestration.step_timeout_seconds * 1000);
+  int64_t plan_deadline = step_deadline();
   auto draft = call_student("planner", std::move(msgs), true, plan_event, "", plan_deadline, nullptr, nullptr);
   std::string fallback_reason;
   if (!draft) {
     fallback_reason = "the student could not plan: " + draft.status().to_string();
   } else {
     auto parsed = parse_plan(*draft);
+    const size_t max_steps = static_cast<size_t>(cfg_.limits.max_plan_steps);
     if (!parsed) {
       fallback_reason = "the student's plan is unusable: " + parsed.status().message();
+    } else if (max_steps > 0 && parsed->steps.size() > max_steps) {
+      original_plan_ = *parsed;
+      fallback_reason = "the plan cannot run: " + check_plan(*parsed, max_steps).message();
     } else {
       original_plan_ = *parsed;
       // 2. The teacher reviews it (and may correct it).
@@ -588,7 +498,7 @@ void Session::run_coach() {
       if (!review.error.empty()) rv.AddMember("error", json::str(review.error, a), a);
       rv.AddMember("plan", plan_to_json(review.plan, a), a);
       events_->emit(event_type::kPlan, "reviewed", "teacher", review_event, json::dump(rv));
-      Status check = check_plan(review.plan);
+      Status check = check_plan(review.plan, max_steps);
       if (!check.is_ok()) fallback_reason = "the plan cannot run: " + check.message();
       else plan_ = review.plan;
     }
@@ -613,16 +523,17 @@ void Session::run_coach() {
   DagOptions opts;
   opts.max_parallel = cfg_.orchestration.max_parallel_steps;
   opts.step_timeout_seconds = cfg_.orchestration.step_timeout_seconds;
+  opts.session_deadline_unix_ms = deadline_ms_;
   auto stop_all = std::make_shared<std::atomic<bool>>(false);
   opts.cancelled = stop_all;
   std::vector<StepState*> states;
   for (auto& s : steps_) states.push_back(s.get());
-  auto body = [&](size_t i, const StepControl& control) -> Status {
+  auto body = [this, self = shared_from_this(), states](size_t i, const StepControl& control) -> Status {
     StepState& st = *states[i];
     std::string prior = prior_results_for(st.step);
     return run_step(st, true, prior, control);
   };
-  auto observer = [&](size_t i, const StepRun& run) {
+  auto observer = [this, self = shared_from_this(), states, plan_event](size_t i, const StepRun& run) {
     StepState& st = *states[i];
     std::string sid = std::to_string(st.step.id);
     if (run.state == StepRun::State::kPending) {
@@ -656,8 +567,10 @@ void Session::run_coach() {
                       ",\"reason\":" + json::quote(run.reason) + "}",
                   sid);
   };
-  if (rt_.cancelled.load()) stop_all->store(true);
+  if (rt_.cancelled()) stop_all->store(true);
   std::vector<StepRun> runs = run_dag(plan_, opts, body, observer);
+  for (const auto& r : runs)
+    if (r.abandoned) ++rt_.abandoned_steps;
 
   // 4. The student writes the final answer from the step results.
   bool any_output = false;
@@ -696,7 +609,7 @@ void Session::run_coach() {
                                     prompts::student_synthesizer()),
                    {}, {}, {}});
   smsgs.push_back({"user", "Task:\n" + task_.task + "\n\nStep results (JSON):\n" + json::dump(results), {}, {}, {}});
-  int64_t deadline = clock::now_unix_ms() + static_cast<int64_t>(cfg_.orchestration.step_timeout_seconds * 1000);
+  int64_t deadline = step_deadline();
   auto answer = call_student("synthesizer", std::move(smsgs), false, syn_event, "", deadline, nullptr, nullptr);
   if (!answer) {
     failed_ = true;
@@ -709,19 +622,36 @@ void Session::run_coach() {
 SessionReport Session::run() {
   started_ = clock::monotonic_seconds();
   report_.task = task_.task;
+  if (rt_.cancelled()) {  // Ctrl-C before this session began: it never starts, nothing is stored
+    report_.status = kNotStarted;
+    report_.error = "not started: the run was interrupted";
+    return report_;
+  }
+  if (cfg_.limits.session_timeout_seconds > 0)
+    deadline_ms_ = clock::now_unix_ms() + static_cast<int64_t>(cfg_.limits.session_timeout_seconds * 1000);
+  std::string task_refused;
+  if (cfg_.limits.max_task_bytes > 0 && task_.task.size() > static_cast<size_t>(cfg_.limits.max_task_bytes)) {
+    // Not run, and not stored whole: the session keeps the task's first KiB and the reason.
+    task_refused = "the task is " + std::to_string(task_.task.size()) + " bytes, more than [limits] max_task_bytes = " +
+                   std::to_string(cfg_.limits.max_task_bytes);
+    size_t cut = std::min<size_t>(1024, task_.task.size());
+    while (cut > 0 && (static_cast<unsigned char>(task_.task[cut]) & 0xC0) == 0x80) --cut;  // whole UTF-8 characters
+    task_.task = task_.task.substr(0, cut) + "\n[... task cut: " + task_refused + "]";
+    report_.task = task_.task;
+  }
   // 1. Metadata, learning key, session row.
   metadata_ = parse_object_or_empty(cfg_.metadata_json);
-  {
-    json::Document caller = parse_object_or_empty(task_.metadata_json);
-    for (auto& m : caller.GetObject()) json::set(metadata_, m.name.GetString(), Value(m.value, metadata_.GetAllocator()), metadata_.GetAllocator());
+  // The key comes from the caller's metadata alone, as Atlas derives it: `[metadata]` and
+  // `default_tags` are stored with the session but never change the key.
+  json::Document caller = parse_object_or_empty(task_.metadata_json);
+  for (auto& m : caller.GetObject()) json::set(metadata_, m.name.GetString(), Value(m.value, metadata_.GetAllocator()), metadata_.GetAllocator());
+  if (!cfg_.routing.default_tags.empty()) {
     auto& a = metadata_.GetAllocator();
-    if (!json::find(metadata_, "tags") && !cfg_.routing.default_tags.empty()) {
-      Value tags(rapidjson::kArrayType);
-      for (const auto& t : cfg_.routing.default_tags) tags.PushBack(json::str(t, a), a);
-      json::set(metadata_, "tags", std::move(tags), a);
-    }
+    Value tags(rapidjson::kArrayType);
+    for (const auto& t : cfg_.routing.default_tags) tags.PushBack(json::str(t, a), a);
+    json::set(metadata_, "adaptive_default_tags", std::move(tags), a);
   }
-  learning_key_ = derive_learning_key(cfg_.agent.name, task_.task, &metadata_);
+  learning_key_ = derive_learning_key(cfg_.agent.name, task_.task, &caller);
   report_.learning_key = learning_key_;
   json::set(metadata_, "learning_key", json::str(learning_key_, metadata_.GetAllocator()), metadata_.GetAllocator());
   if (!json::find(metadata_, "source")) json::set(metadata_, "source", "atlas-host run", metadata_.GetAllocator());
@@ -753,26 +683,19 @@ SessionReport Session::run() {
   root_event_ = events_->emit(event_type::kSession, "start", "host", "",
                               "{\"task\":" + json::quote(task_.task) + ",\"learning_key\":" + json::quote(learning_key_) + "}");
 
+  if (!task_refused.empty()) {
+    failed_ = true;
+    error_ = task_refused;
+    finish();
+    return report_;
+  }
+
   // 2. Learning state and history.
   history_.SetObject();
   if (rt_.store && report_.stored) {
     auto hist = rt_.store->learning_history(learning_key_, effective_history_limit(cfg_.routing.learning_history_limit));
     if (hist) {
-      json::Document records;
-      records.SetArray();
-      auto& a = records.GetAllocator();
-      for (const auto& r : hist->records) {
-        Value o(rapidjson::kObjectType);
-        json::Document reward;
-        reward.Parse(r.reward_json.c_str());
-        o.AddMember("reward", reward.HasParseError() ? Value() : Value(reward, a), a);
-        o.AddMember("student_learning", json::str(r.student_learning, a), a);
-        o.AddMember("teacher_learning", json::str(r.teacher_learning, a), a);
-        o.AddMember("created_at", json::str(r.created_at, a), a);
-        o.AddMember("completed_at", json::str(r.completed_at, a), a);
-        records.PushBack(o, a);
-      }
-      history_ = aggregate_learning_history(records, cfg_.routing.learning_history_limit);
+      history_ = aggregate_learning_history(*hist, cfg_.routing.learning_history_limit);
     } else {
       log::warn("runtime", "learning history unavailable: " + hist.status().to_string());
     }
@@ -824,232 +747,47 @@ SessionReport Session::run() {
   return report_;
 }
 
-
 void Session::finish() {
-  auto& a = metadata_.GetAllocator();
   const bool store_ok = rt_.store && report_.stored;
-  std::string status = failed_ ? "failed" : "succeeded";
-  // Step evidence for the judges (and the stored step rows).
-  std::vector<rewards::StepEvidence> evidence;
-  for (const auto& s : steps_) {
-    rewards::StepEvidence e;
-    e.step_id = s->step.id;
-    e.description = s->step.description;
-    e.output = s->output;
-    e.attempts = static_cast<int>(s->attempts.size());
-    e.executed = !s->attempts.empty();
-    e.status = s->status;
-    e.trace.messages = s->messages;
-    e.trace.tool_calls = s->tool_calls;
-    e.trace.text = s->trace;
-    e.guidance = s->guidance;
-    if (!s->attempts.empty()) e.validation_json = s->attempts.back().verdict_json;
-    evidence.push_back(std::move(e));
+  const bool interrupted = rt_.cancelled();
+  if (deadline_ms_ > 0 && clock::now_unix_ms() >= deadline_ms_) {
+    char secs[32];
+    std::snprintf(secs, sizeof secs, "%g", cfg_.limits.session_timeout_seconds);
+    stop_for(std::string("the session passed its deadline ([limits] session_timeout_seconds = ") + secs + ")");
   }
-  rewards::SessionEvidence sev;
-  sev.session_id = session_id_;
-  sev.task = task_.task;
-  sev.plan_json = plan_to_json_text(plan_);
-  sev.final_answer = final_answer_;
-  sev.execution_mode = report_.lane;
-  for (const auto& s : steps_)
-    if (s->attempts.size() > 1 || !s->guidance.empty()) sev.teacher_intervened = true;
-  sev.expected_json = task_.expected_json;
-  sev.learning_key = learning_key_;
-
-  std::vector<rewards::StepRewardOutcome> step_rewards;
-  std::optional<rewards::RewardOutcome> reward;
-  if (rt_.rewards && !failed_) {
-    std::string reward_event = events_->emit(event_type::kReward, "start", "judge", root_event_, "{}");
-    rewards::EngineHooks hooks;
-    hooks.on_event = [this, reward_event](std::string_view ev) { on_plugin_event(ev, reward_event, ""); };
-    Runtime::Impl* rt = &rt_;
-    hooks.cancelled = [rt] { return rt->cancelled.load(); };
-    if (rt_.rewards->has_step_judges()) step_rewards = rt_.rewards->judge_steps(sev, evidence, hooks);
-    sev.steps = rewards::summarize_steps(evidence, step_rewards);
-    if (rt_.rewards->has_session_judges()) {
-      auto r = rt_.rewards->judge_session(sev, hooks);
-      if (r) reward = std::move(*r);
-      else log::warn("runtime", "session reward unavailable: " + r.status().to_string());
+  std::string unvalidated_step;
+  {
+    std::lock_guard<std::mutex> g(limit_mu_);
+    if (!interrupted && !limit_reason_.empty()) {  // the limit is the reason, whatever failed after it
+      failed_ = true;
+      error_ = limit_reason_;
     }
-    events_->emit(event_type::kReward, "session", "judge", reward_event,
-                  reward ? "{\"score\":" + std::to_string(reward->score) + ",\"escalated\":" +
-                               (reward->escalated ? "true" : "false") + ",\"judge_calls\":" +
-                               std::to_string(reward->judge_calls) + "}"
-                         : std::string("{\"score\":null}"));
   }
-  // Drift against the key's earlier sessions (this one excluded).
-  std::string drift_payload;
-  bool drift_alert = false;
-  std::string drift_message;
-  if (reward && store_ok && cfg_.drift.enabled) {
-    auto baseline = rt_.store->reward_baseline(learning_key_, cfg_.drift.window, session_id_);
-    if (baseline) {
-      std::string rows = "[";
-      for (size_t i = 0; i < baseline->size(); ++i) rows += (i ? "," : "") + (*baseline)[i];
-      rows += "]";
-      rewards::DriftSettings ds{cfg_.drift.enabled, cfg_.drift.window, cfg_.drift.z_threshold, cfg_.drift.min_baseline};
-      auto drift = rewards::check_drift_json(reward->reward_stats_json, rows, ds, learning_key_);
-      if (drift && drift->checked) {
-        drift_payload = drift->payload_json;
-        drift_alert = drift->alert;
-        drift_message = drift->message;
+  {
+    std::lock_guard<std::mutex> g(steps_mu_);
+    for (const auto& s : steps_) {
+      if (!failed_ && s->status == "failed" && s->reason == kTeacherRejected) {
+        failed_ = true;  // an answer the teacher rejected is not a success to learn from
+        error_ = "the teacher rejected every attempt of step " + std::to_string(s->step.id);
       }
+      if (s->status == "unvalidated" && unvalidated_step.empty()) unvalidated_step = std::to_string(s->step.id);
     }
   }
-  std::string review_status = "pending", review_notes;
-  if (drift_alert) {
-    review_notes = drift_message;
-  } else if (!cfg_.review.require_approval && !failed_) {
-    review_status = "approved";
-    review_notes = "Auto-approved (review gating disabled).";
-  }
-  // Session metadata (reference §3.12 keys).
-  json::set(metadata_, "execution_mode", json::str(report_.lane, a), a);
-  {
-    json::Document tu;
-    tu.Parse(ledger_->to_json().c_str());
-    json::set(metadata_, "token_usage", Value(tu, a), a);
-  }
-  {
-    Value summary(rapidjson::kObjectType);
-    summary.AddMember("adaptive_mode", json::str(report_.lane, a), a);
-    Value history(rapidjson::kArrayType);
-    Value entry(rapidjson::kObjectType);
-    entry.AddMember("mode", json::str(report_.lane, a), a);
-    if (decision_.confidence) entry.AddMember("confidence", *decision_.confidence, a);
-    history.PushBack(entry, a);
-    summary.AddMember("mode_history", history, a);
-    summary.AddMember("confidence", decision_.confidence ? Value(*decision_.confidence) : Value(), a);
-    summary.AddMember("source", json::str(decision_.source, a), a);
-    json::Document dj;
-    dj.Parse(decision_.to_json().c_str());
-    summary.AddMember("decision", Value(dj, a), a);
-    json::set(metadata_, "adaptive_summary", std::move(summary), a);
-  }
-  json::set(metadata_, "learning_history", Value(history_, a), a);
-  Value notes(rapidjson::kArrayType);
-  for (const auto& s : steps_)
-    for (const auto& g : s->guidance) notes.PushBack(json::str(g, a), a);
-  json::set(metadata_, "teacher_notes", std::move(notes), a);
-  if (!original_plan_.steps.empty()) json::set(metadata_, "original_plan", plan_to_json(original_plan_, a), a);
-  if (reward) {
-    json::Document rs;
-    rs.Parse(reward->reward_summary_json.c_str());
-    if (!rs.HasParseError()) json::set(metadata_, "reward_summary", Value(rs, a), a);
-  }
-  if (!drift_payload.empty()) {
-    json::Document dd;
-    dd.Parse(drift_payload.c_str());
-    if (!dd.HasParseError()) json::set(metadata_, "drift", Value(dd, a), a);
-  }
-  json::set(metadata_, "drift_alert", drift_alert, a);
-  {
-    Value review(rapidjson::kObjectType);
-    review.AddMember("require_approval", cfg_.review.require_approval, a);
-    Value st(rapidjson::kArrayType);
-    for (const auto& s : cfg_.review.default_export_statuses) st.PushBack(json::str(s, a), a);
-    review.AddMember("default_export_statuses", st, a);
-    review.AddMember("include_all_statuses", cfg_.review.include_all_statuses, a);
-    json::set(metadata_, "review", std::move(review), a);
-  }
-  if (!error_.empty()) json::set(metadata_, "error", json::str(secrets::redact(error_), a), a);
-  json::set(metadata_, "seconds", clock::monotonic_seconds() - started_, a);
-
-  // The finish_session document.
-  json::Document fin;
-  fin.SetObject();
-  auto& fa = fin.GetAllocator();
-  fin.AddMember("session_id", json::str(session_id_, fa), fa);
-  fin.AddMember("status", json::str(status, fa), fa);
-  fin.AddMember("final_answer", json::str(final_answer_, fa), fa);
-  fin.AddMember("metadata", Value(metadata_, fa), fa);
-  fin.AddMember("plan", plan_to_json(plan_, fa), fa);
-  Value steps_v(rapidjson::kArrayType);
-  for (size_t i = 0; i < steps_.size(); ++i) {
-    const StepState& s = *steps_[i];
-    Value o(rapidjson::kObjectType);
-    o.AddMember("step_id", s.step.id, fa);
-    std::string trace;
-    for (const auto& m : s.messages) {
-      if (m.role == "system") continue;
-      std::string r = m.role;
-      for (auto& c : r) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      trace += (trace.empty() ? "" : "\n\n") + r + ": " + m.content;
-    }
-    for (const auto& t : s.tool_calls)
-      trace += "\n\nTOOL " + t.name + " " + t.arguments_json + (t.is_error ? " -> error: " : " -> ") + t.result;
-    if (!s.trace.empty()) trace += "\n\nADAPTER TRACE: " + s.trace;
-    o.AddMember("trace", json::str(secrets::redact(trace), fa), fa);
-    o.AddMember("output", json::str(s.output, fa), fa);
-    Value eval(rapidjson::kObjectType);
-    json::Document verdict;
-    if (!s.attempts.empty() && !s.attempts.back().verdict_json.empty()) verdict.Parse(s.attempts.back().verdict_json.c_str());
-    else verdict.Parse(R"({"valid":true,"guidance":null,"validated":false})");
-    eval.AddMember("validation", Value(verdict, fa), fa);
-    json::Document rw;
-    if (i < step_rewards.size()) rw.Parse(step_rewards[i].reward_json.c_str());
-    else rw.Parse(R"({"score":0.0,"judges":[],"rationale":"not_judged","raw":{"skipped":true,"reason":"no_rewards"}})");
-    if (rw.HasParseError()) rw.SetNull();
-    eval.AddMember("reward", Value(rw, fa), fa);
-    o.AddMember("evaluation", eval, fa);
-    o.AddMember("attempts", static_cast<int>(s.attempts.size()), fa);
-    Value md(rapidjson::kObjectType);
-    md.AddMember("description", json::str(s.step.description, fa), fa);
-    Value deps(rapidjson::kArrayType);
-    for (int d : s.step.depends_on) deps.PushBack(d, fa);
-    md.AddMember("depends_on", deps, fa);
-    md.AddMember("status", json::str(s.status, fa), fa);
-    if (!s.reason.empty()) md.AddMember("reason", json::str(secrets::redact(s.reason), fa), fa);
-    if (s.started_us) md.AddMember("started_at", json::str(clock::iso8601_utc(s.started_us), fa), fa);
-    if (s.ended_us) md.AddMember("ended_at", json::str(clock::iso8601_utc(s.ended_us), fa), fa);
-    md.AddMember("tool_call_count", static_cast<int64_t>(s.tool_calls.size()), fa);
-    o.AddMember("metadata", md, fa);
-    Value details(rapidjson::kArrayType);
-    for (const auto& at : s.attempts) {
-      Value d(rapidjson::kObjectType);
-      d.AddMember("attempt", at.number, fa);
-      Value ev(rapidjson::kObjectType);
-      json::Document v;
-      if (!at.verdict_json.empty()) v.Parse(at.verdict_json.c_str());
-      ev.AddMember("validation", at.verdict_json.empty() || v.HasParseError() ? Value() : Value(v, fa), fa);
-      ev.AddMember("status", json::str(at.status, fa), fa);
-      ev.AddMember("output", json::str(at.output, fa), fa);
-      if (!at.guidance.empty()) ev.AddMember("guidance", json::str(at.guidance, fa), fa);
-      d.AddMember("evaluation", ev, fa);
-      details.PushBack(d, fa);
-    }
-    o.AddMember("attempt_details", details, fa);
-    Value guidance(rapidjson::kArrayType);
-    for (const auto& g : s.guidance) guidance.PushBack(json::str(g, fa), fa);
-    o.AddMember("guidance", guidance, fa);
-    steps_v.PushBack(o, fa);
-  }
-  fin.AddMember("steps", steps_v, fa);
-  auto parsed_or_null = [&](const std::string& text) {
-    json::Document d;
-    if (text.empty()) return Value();
-    d.Parse(text.c_str());
-    return d.HasParseError() ? Value() : Value(d, fa);
-  };
-  fin.AddMember("reward", reward ? parsed_or_null(reward->reward_json) : Value(), fa);
-  fin.AddMember("reward_stats", reward ? parsed_or_null(reward->reward_stats_json) : Value(), fa);
-  fin.AddMember("reward_audit", reward ? parsed_or_null(reward->reward_audit_json) : Value(), fa);
-  fin.AddMember("student_learning", Value(), fa);
-  fin.AddMember("teacher_learning", Value(), fa);
-  fin.AddMember("review_status", json::str(review_status, fa), fa);
-  fin.AddMember("review_notes", review_notes.empty() ? Value() : json::str(review_notes, fa), fa);
-  fin.AddMember("review_actor", "runtime", fa);
-  fin.AddMember("review_reason", json::str(drift_alert ? "drift_alert" : review_status == "approved" ? "approval_not_required"
-                                                                                                      : "approval_required",
-                                           fa),
-                fa);
+  if (interrupted) error_ = "interrupted (Ctrl-C or SIGTERM)" + (error_.empty() ? std::string() : " while: " + error_);
+  std::string status = interrupted ? kInterrupted : failed_ ? "failed" : "succeeded";
+  SessionVerdict verdict = judge(store_ok, status, unvalidated_step);
+  const std::optional<rewards::RewardOutcome>& reward = verdict.reward;
+  const std::string token_usage = ledger_->to_json();
+  json::Document fin = build_finish_document({session_id_, failed_, error_, final_answer_, report_.lane, decision_,
+                                              metadata_, history_, token_usage, plan_, original_plan_, steps_,
+                                              verdict, cfg_.review, clock::monotonic_seconds() - started_,
+                                              interrupted});
   report_.status = status;
   report_.error = secrets::redact(error_);
   report_.final_answer = final_answer_;
   if (reward) report_.reward = reward->score;
-  report_.review_status = review_status;
-  report_.drift_alert = drift_alert;
+  report_.review_status = verdict.review_status;
+  report_.drift_alert = verdict.drift_alert;
   report_.tokens = ledger_->by_role();
   report_.total_tokens = ledger_->total();
   for (size_t i = 0; i < steps_.size(); ++i) {
@@ -1062,7 +800,7 @@ void Session::finish() {
     r.reason = s.reason;
     r.attempts = static_cast<int>(s.attempts.size());
     r.output = s.output;
-    if (i < step_rewards.size() && step_rewards[i].reward) r.reward = step_rewards[i].reward->score;
+    if (i < verdict.step_rewards.size() && verdict.step_rewards[i].reward) r.reward = verdict.step_rewards[i].reward->score;
     r.started_us = s.started_us;
     r.ended_us = s.ended_us;
     report_.steps.push_back(std::move(r));
@@ -1071,7 +809,7 @@ void Session::finish() {
   events_->emit(event_type::kSession, "end", "host", root_event_,
                 "{\"status\":" + json::quote(status) + ",\"final_answer_chars\":" + std::to_string(final_answer_.size()) +
                     ",\"reward\":" + (reward ? std::to_string(reward->score) : std::string("null")) +
-                    ",\"review_status\":" + json::quote(review_status) + ",\"seconds\":" + std::to_string(report_.seconds) + "}");
+                    ",\"review_status\":" + json::quote(verdict.review_status) + ",\"seconds\":" + std::to_string(report_.seconds) + "}");
   if (store_ok) {
     Status st = rt_.store->finish_session(json::dump(fin));
     if (!st.is_ok()) {
@@ -1080,236 +818,8 @@ void Session::finish() {
     }
   }
   // Learning synthesis: after the result is final, in the background.
-  if (store_ok && reward && cfg_.learning.enabled && cfg_.learning.update_enabled && cfg_.learning.llm.configured()) {
-    SynthesisRequest req;
-    req.learning_key = learning_key_;
-    req.session_id = session_id_;
-    req.task = task_.task;
-    req.reward_json = reward->reward_json;
-    json::Document evd;
-    evd.SetObject();
-    auto& ea = evd.GetAllocator();
-    evd.AddMember("execution_mode", json::str(report_.lane, ea), ea);
-    evd.AddMember("final_answer", json::str(final_answer_, ea), ea);
-    evd.AddMember("plan", plan_to_json(plan_, ea), ea);
-    Value st(rapidjson::kArrayType);
-    for (const auto& s : steps_) {
-      Value o(rapidjson::kObjectType);
-      o.AddMember("id", s->step.id, ea);
-      o.AddMember("description", json::str(s->step.description, ea), ea);
-      o.AddMember("status", json::str(s->status, ea), ea);
-      o.AddMember("attempts", static_cast<int>(s->attempts.size()), ea);
-      Value g(rapidjson::kArrayType);
-      for (const auto& x : s->guidance) g.PushBack(json::str(x, ea), ea);
-      o.AddMember("guidance", g, ea);
-      st.PushBack(o, ea);
-    }
-    evd.AddMember("steps", st, ea);
-    req.evidence_json = secrets::redact(json::dump(evd));
-    req.history_json = json::dump(history_);
-    for (const auto& t : cfg_.agent.tools) req.handles.push_back(t.name);
-    if (rt_.tools)
-      for (const auto& e : rt_.tools->entries()) req.handles.push_back(e.exposed_name);
-    auto store = rt_.store;
-    auto events = events_;
-    auto ledger = ledger_;
-    auto client = rt_.client;
-    const config::Config* cfg = &cfg_;
-    std::string root = root_event_;
-    std::lock_guard<std::mutex> g(rt_.background_mu);
-    rt_.background.emplace_back([store, events, ledger, client, cfg, root, req] {
-      std::string ev = events->emit(event_type::kLearning, "synthesis_start", "learning", root, "{}");
-      LlmCall call = [&](llm::Request r) -> Result<llm::Response> {
-        auto model = resolve_model_ref(*cfg, "learning");
-        if (!model) return model.status();
-        llm::CallRecord rec;
-        auto resp = client->complete(**model, r, &rec);
-        if (rec.role.empty()) rec.role = "learning";
-        ledger->add("learning", rec.usage.prompt_tokens, rec.usage.completion_tokens, rec.usage.total_tokens,
-                    rec.latency_seconds, resp.is_ok());
-        events->emit(event_type::kLlmCall, "learning", "learning", ev, llm_call_event_json(rec, "learning"));
-        return resp;
-      };
-      auto out = synthesize_and_store(*store, cfg->learning, req, call);
-      if (out) {
-        events->emit(event_type::kLearning, "synthesis_end", "learning", ev,
-                     "{\"updated\":true,\"version\":" + std::to_string(out->version) + ",\"write_attempts\":" +
-                         std::to_string(out->write_attempts) + ",\"accepted\":" + std::to_string(out->report.accepted) +
-                         ",\"rejected\":" + std::to_string(out->report.rejected) + "}");
-      } else {
-        log::warn("learning", "playbook not updated for " + req.learning_key + ": " + out.status().to_string());
-        events->emit(event_type::kLearning, "synthesis_end", "learning", ev,
-                     "{\"updated\":false,\"error\":" + json::quote(out.status().to_string()) + "}");
-      }
-      (void)store->flush(events->session_id());
-    });
-  }
+  if (store_ok && reward && cfg_.learning.enabled && cfg_.learning.update_enabled && cfg_.learning.llm.configured())
+    launch_learning(*reward);
 }
-
-void Runtime::Impl::print_progress(const Event& e) {
-  std::string line;
-  const char* dim = options.color ? "\033[2m" : "";
-  const char* reset = options.color ? "\033[0m" : "";
-  if (e.type == event_type::kRoute) line = "lane " + e.name;
-  else if (e.type == event_type::kStepStart) line = "step " + e.step_id + " started";
-  else if (e.type == event_type::kStepEnd) line = "step " + e.step_id + " ended";
-  else if (e.type == event_type::kValidation) line = "step " + e.step_id + " teacher: " + e.name;
-  else if (e.type == event_type::kGuidance) line = "step " + e.step_id + " retry with guidance";
-  else if (e.type == event_type::kPlan && e.name == "final") line = "plan ready";
-  else if (e.type == event_type::kPlan && e.name == "fallback") line = "plan unusable, one-step fallback";
-  else if (e.type == event_type::kReward && e.name == "session") line = "rewarded";
-  else return;
-  std::lock_guard<std::mutex> g(progress_mu);
-  std::fprintf(stderr, "%s  [%s] %s%s\n", dim, e.parent_id.empty() ? "" : "session", line.c_str(), reset);
-}
-
-SessionReport Runtime::Impl::run(const TaskSpec& task) {
-  Session session(*this, task);
-  return session.run();
-}
-
-// ------------------------------------------------------------------------------------ Runtime
-
-Runtime::Runtime(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-
-Runtime::~Runtime() {
-  wait_for_background();
-}
-
-Result<std::unique_ptr<Runtime>> Runtime::create(config::Config config, RuntimeOptions options) {
-  auto impl = std::make_unique<Impl>();
-  impl->config = std::move(config);
-  impl->options = std::move(options);
-  const config::Config& cfg = impl->config;
-  impl->client = impl->options.client ? impl->options.client : llm::default_client();
-  impl->registry = std::make_unique<plugin::Registry>();
-  plugin::RegistryOptions ro;
-  for (const auto& d : cfg.plugins.dirs) ro.dirs.emplace_back(d);
-  for (const auto& d : impl->options.plugin_dirs) ro.dirs.push_back(d);
-  ro.use_default_dirs = impl->options.use_default_plugin_dirs;
-  ro.allow_unsafe = cfg.plugins.allow_unsafe;
-  if (!cfg.plugins.lock_file.empty()) ro.lock_file = cfg.plugins.lock_file;
-  ATLAS_RETURN_IF_ERROR(impl->registry->discover(ro));
-  for (const auto& d : impl->registry->diagnostics())
-    if (d.severity == plugin::Severity::kError) log::warn("plugins", d.message);
-  impl->services = std::make_shared<RuntimeServices>(impl->config, impl->client);
-  impl->registry->set_services(impl->services);
-
-  auto adapter = impl->registry->create_adapter(
-      cfg.agent.adapter, config::merged_plugin_config(cfg, cfg.agent.adapter, cfg.agent.config_json));
-  if (!adapter) return adapter.status().with_context("[agent] adapter \"" + cfg.agent.adapter + "\"");
-  impl->adapter = *adapter;
-
-  if (cfg.routing.enabled && !cfg.routing.probe.empty()) {
-    auto probe = impl->registry->create_probe(cfg.routing.probe,
-                                              config::merged_plugin_config(cfg, cfg.routing.probe, "{}"));
-    if (probe) impl->probe = *probe;
-    else log::warn("runtime", "[routing] probe \"" + cfg.routing.probe + "\" unavailable, routing falls back to the " +
-                                  std::string(config::lane_name(cfg.routing.fallback_mode)) + " lane: " +
-                                  probe.status().to_string());
-  }
-
-  if (cfg.storage.active()) {
-    json::Document sc;
-    sc.SetObject();
-    auto& a = sc.GetAllocator();
-    sc.AddMember("database_url", json::str(cfg.storage.database_url, a), a);
-    sc.AddMember("min_connections", cfg.storage.min_connections, a);
-    sc.AddMember("max_connections", cfg.storage.max_connections, a);
-    sc.AddMember("statement_timeout_seconds", cfg.storage.statement_timeout_seconds, a);
-    sc.AddMember("apply_schema_on_connect", cfg.storage.apply_schema_on_connect, a);
-    json::Document extra = parse_object_or_empty(config::merged_plugin_config(cfg, cfg.storage.plugin, "{}"));
-    for (auto& m : extra.GetObject()) json::set(sc, m.name.GetString(), Value(m.value, a), a);
-    auto handle = impl->registry->create_storage(cfg.storage.plugin, json::dump(sc));
-    if (!handle) return handle.status().with_context("[storage] plugin \"" + cfg.storage.plugin + "\"");
-    data::StoreOptions so;
-    so.spool_path = cfg.storage.spool_path;
-    so.migrate_on_open = cfg.storage.apply_schema_on_connect;
-    auto store = data::Store::open(*handle, so);
-    if (!store) return store.status().with_context("[storage] " + secrets::redact(cfg.storage.database_url));
-    impl->store = *store;
-  }
-
-  rewards::RewardSettings rs;
-  rs.cascade.samples = cfg.rewards.samples;
-  rs.cascade.temperatures = cfg.rewards.temperatures;
-  rs.cascade.variance_threshold = cfg.rewards.variance_threshold;
-  rs.cascade.uncertainty_threshold = cfg.rewards.uncertainty_threshold;
-  rs.cascade.escalation_enabled = cfg.rewards.large_model.configured() || cfg.rewards.small_model.configured();
-  rs.max_judge_calls_per_session = cfg.rewards.max_judge_calls_per_session;
-  rs.focus_prompt = cfg.rewards.judge_prompt;
-  auto convert = [&](const std::vector<config::JudgeSpec>& in) {
-    std::vector<rewards::JudgeSpec> out;
-    for (const auto& j : in) {
-      rewards::JudgeSpec s;
-      s.plugin = j.plugin;
-      s.rubric = j.rubric;
-      if (auto it = cfg.rewards.rubrics.find(j.rubric); it != cfg.rewards.rubrics.end()) s.rubric_text = it->second.text;
-      s.weight = j.weight;
-      s.config_json = config::merged_plugin_config(cfg, j.plugin, j.config_json);
-      out.push_back(std::move(s));
-    }
-    return out;
-  };
-  rs.session_judges = convert(cfg.rewards.session_judges);
-  rs.step_judges = convert(cfg.rewards.step_judges);
-  if (!rs.session_judges.empty() || !rs.step_judges.empty()) {
-    plugin::Registry* reg = impl->registry.get();
-    auto engine = rewards::RewardEngine::create(rs, [reg](const rewards::JudgeSpec& spec) -> Result<rewards::BoundJudge> {
-      auto h = reg->create_judge(spec.plugin, spec.config_json);
-      if (!h) return h.status();
-      return rewards::bind_judge_handle(spec, *h);
-    });
-    if (!engine) return engine.status().with_context("[rewards]");
-    impl->rewards = std::move(*engine);
-  }
-
-  if (!cfg.agent.mcp_servers.empty()) {
-    std::vector<mcp::ServerConfig> servers;
-    for (const auto& s : cfg.agent.mcp_servers) {
-      mcp::ServerConfig sc;
-      sc.name = s.name;
-      sc.command = s.command;
-      sc.args = s.args;
-      sc.env = s.env;
-      sc.cwd = s.cwd;
-      sc.timeout_seconds = s.timeout_seconds;
-      servers.push_back(std::move(sc));
-    }
-    auto tools = mcp::ToolSet::start(servers);
-    if (!tools) return tools.status().with_context("[agent] mcp_servers");
-    impl->tools = std::move(*tools);
-  }
-  return std::unique_ptr<Runtime>(new Runtime(std::move(impl)));
-}
-
-SessionReport Runtime::run(const TaskSpec& task) {
-  try {
-    return impl_->run(task);
-  } catch (const std::exception& e) {
-    SessionReport r;
-    r.task = task.task;
-    r.error = std::string("internal error: ") + secrets::redact(e.what());
-    return r;
-  }
-}
-
-void Runtime::wait_for_background() {
-  for (;;) {
-    std::vector<std::thread> threads;
-    {
-      std::lock_guard<std::mutex> g(impl_->background_mu);
-      threads.swap(impl_->background);
-    }
-    if (threads.empty()) break;
-    for (auto& t : threads) t.join();
-  }
-  if (impl_->store) (void)impl_->store->flush_all();
-}
-
-void Runtime::cancel() { impl_->cancelled.store(true); }
-const config::Config& Runtime::config() const { return impl_->config; }
-data::Store* Runtime::store() const { return impl_->store.get(); }
-plugin::Registry& Runtime::registry() { return *impl_->registry; }
 
 }  // namespace atlas::runtime

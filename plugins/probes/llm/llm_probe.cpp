@@ -1,4 +1,4 @@
-// Probe plugin `llm`: Atlas's capability probe (reference atlas-sdk-spec §3.4.1). The task and
+// Probe plugin `llm`: Atlas's capability probe (docs/atlas-compatibility.md). The task and
 // its learning history go to the model configured as [routing.probe_llm] (model_ref
 // "routing.probe") in JSON mode; the reply's mode and confidence pick the lane. Any failure
 // (missing key, timeout, unparsable reply) answers {"mode": null, "confidence": null} with the

@@ -26,7 +26,8 @@ constexpr const char* kSchema = R"({
     "connect_timeout_seconds": {"type": "number", "minimum": 0},
     "busy_timeout_seconds": {"type": "number", "minimum": 0},
     "lease_timeout_seconds": {"type": "number", "minimum": 0},
-    "apply_schema_on_connect": {"type": "boolean"}
+    "apply_schema_on_connect": {"type": "boolean"},
+    "create_if_missing": {"type": "boolean"}
   },
   "additionalProperties": false
 })";
@@ -58,6 +59,8 @@ class SociStorage : public atlas::sdk::Storage {
     o.connect_timeout_seconds = num("connect_timeout_seconds", 5.0);
     o.busy_timeout_seconds = num("busy_timeout_seconds", 10.0);
     o.lease_timeout_ms = static_cast<int>(num("lease_timeout_seconds", 30.0) * 1000.0);
+    if (auto it = cfg.FindMember("create_if_missing"); it != cfg.MemberEnd() && it->value.IsBool())
+      o.create_if_missing = it->value.GetBool();
     if (auto it = cfg.FindMember("apply_schema_on_connect"); it != cfg.MemberEnd() && it->value.IsBool())
       auto_migrate_ = it->value.GetBool();
     // Connections open lazily: a database that is down at start makes calls fail with

@@ -1,0 +1,48 @@
+// The runtime's shared state (internal to the runtime component): what Runtime::create
+// assembles from the configuration and every session of the runtime uses.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "config/config.hpp"
+#include "data/store.hpp"
+#include "llm/llm.hpp"
+#include "mcp/tool_loop.hpp"
+#include "plugin/registry.hpp"
+#include "rewards/rewards.hpp"
+#include "runtime/events.hpp"
+#include "runtime/host_services.hpp"
+#include "runtime/runtime.hpp"
+
+namespace atlas::runtime {
+
+class Runtime::Impl {
+ public:
+  config::Config config;
+  RuntimeOptions options;
+  std::shared_ptr<llm::Client> client;
+  std::unique_ptr<plugin::Registry> registry;
+  std::shared_ptr<RuntimeServices> services;
+  plugin::AdapterHandle adapter;
+  plugin::ProbeHandle probe;
+  std::shared_ptr<data::Store> store;
+  std::unique_ptr<rewards::RewardEngine> rewards;
+  std::unique_ptr<mcp::ToolSet> tools;
+  // Ctrl-C: set once by Runtime::cancel(); every model call of the runtime runs under it.
+  std::shared_ptr<llm::Cancellation> cancellation = std::make_shared<llm::Cancellation>();
+  bool cancelled() const { return cancellation->cancelled(); }
+  // Step bodies abandoned in a plugin call that never returned (they may still run).
+  std::atomic<int> abandoned_steps{0};
+  std::mutex background_mu;
+  std::vector<std::thread> background;
+  std::mutex progress_mu;
+
+  SessionReport run(const TaskSpec& task);
+  void print_progress(const Event& e);
+};
+
+}  // namespace atlas::runtime

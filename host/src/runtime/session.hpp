@@ -1,0 +1,110 @@
+// One session's flow (internal to the runtime component): routing, the lanes, then finish():
+// the verdict (session_verdict.cpp), the stored document (finish_document.cpp), the report and
+// the learning launch (learning_launch.cpp).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/json.hpp"
+#include "common/status.hpp"
+#include "data/store.hpp"
+#include "llm/llm.hpp"
+#include "plugin/handles.hpp"
+#include "runtime/dag_executor.hpp"
+#include "runtime/lane.hpp"
+#include "runtime/plan.hpp"
+#include "runtime/runtime_impl.hpp"
+#include "runtime/session_state.hpp"
+#include "runtime/session_verdict.hpp"
+#include "runtime/teacher.hpp"
+#include "runtime/token_ledger.hpp"
+
+namespace atlas::runtime {
+
+// The reason a step gets when the teacher rejected its every attempt.
+inline constexpr const char kTeacherRejected[] = "the teacher did not accept any attempt";
+
+// One session: everything it owns lives here for the duration of run() (and, when a step
+// was abandoned in a plugin call that never returned, until that call returns: shared).
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Runtime::Impl& rt, const TaskSpec& task)
+      : rt_(rt),
+        cfg_(rt.config),
+        task_(task),
+        events_(std::make_shared<EventLog>()),
+        ledger_(std::make_shared<TokenLedger>()) {}
+
+  SessionReport run();
+
+ private:
+  // Plugin events (llm_call, tool_call, anything else) from a call on behalf of this session.
+  void on_plugin_event(std::string_view event_json, std::string_view parent, std::string_view step_id);
+  // Ledger entry and llm_call trace event for one model call (made by a plugin or by the host).
+  void note_llm_call(const std::string& role, std::string_view model_ref, const llm::Usage* usage,
+                     double latency_seconds, bool ok, std::string event_json, std::string_view parent,
+                     std::string_view step_id);
+  plugin::CallContext call_context(std::string_view parent, std::string_view step_id, int64_t deadline,
+                                   std::shared_ptr<std::atomic<bool>> stop = nullptr);
+  // A direct LLM call (teacher, learning) with accounting.
+  Result<llm::Response> call_llm(std::string_view model_ref, llm::Request req, std::string_view parent,
+                                 std::string_view step_id, int64_t deadline);
+  // A student call through the adapter (and the MCP tool loop when configured).
+  Result<std::string> call_student(std::string_view role, std::vector<llm::Message> messages, bool json_mode,
+                                   std::string_view parent, std::string_view step_id, int64_t deadline,
+                                   std::shared_ptr<std::atomic<bool>> stop, StepState* state);
+  Status run_step(StepState& st, bool validate, const std::string& prior_json, const StepControl& control);
+  LaneDecision route();
+  void run_auto_or_paired(bool validate);
+  void run_coach();
+  std::string prior_results_for(const PlanStep& step);
+  // Judging, verdict, stored document, report and learning launch (session.cpp).
+  void finish();
+  // Rewards, drift and the review decision (session_verdict.cpp).
+  // `status`: succeeded | failed | interrupted (only a succeeded session is judged).
+  SessionVerdict judge(bool store_ok, const std::string& status, const std::string& unvalidated_step);
+  // Background playbook synthesis from this session's evidence (learning_launch.cpp).
+  void launch_learning(const rewards::RewardOutcome& reward);
+  // The session stops making model calls: Ctrl-C, or a [limits] bound (stop_for).
+  bool stopped() const { return rt_.cancelled() || stop_->load(); }
+  void stop_for(const std::string& reason);
+  // Stops the session once its model calls or tokens pass [limits].
+  void check_budget();
+  // A step's deadline: step_timeout_seconds from now, never past the session's deadline.
+  int64_t step_deadline() const;
+
+  Runtime::Impl& rt_;
+  const config::Config& cfg_;
+  TaskSpec task_;
+  std::shared_ptr<EventLog> events_;
+  std::shared_ptr<TokenLedger> ledger_;
+  std::unique_ptr<Teacher> teacher_;
+  std::string session_id_;
+  std::string root_event_;
+  std::string learning_key_;
+  json::Document metadata_;
+  json::Document history_;
+  data::LearningState learning_state_;
+  std::string student_block_, teacher_block_;
+  LaneDecision decision_;
+  Plan plan_;
+  Plan original_plan_;
+  std::vector<std::unique_ptr<StepState>> steps_;
+  std::mutex steps_mu_;
+  std::string final_answer_;
+  std::string error_;
+  bool failed_ = false;
+  SessionReport report_;
+  double started_ = 0;
+  int64_t deadline_ms_ = 0;  // [limits] session_timeout_seconds (0 = none)
+  std::shared_ptr<std::atomic<bool>> stop_ = std::make_shared<std::atomic<bool>>(false);
+  std::mutex limit_mu_;
+  std::string limit_reason_;  // the [limits] bound that stopped the session (guarded by limit_mu_)
+};
+
+}  // namespace atlas::runtime

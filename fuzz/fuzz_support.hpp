@@ -21,4 +21,6 @@ inline int quiet() {
 
 }  // namespace atlas::fuzz
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) { return atlas::fuzz::quiet(); }
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  return atlas::fuzz::quiet();
+}

@@ -1,6 +1,7 @@
 // The llm judge plugin's reply parser (plugins/judges/llm/judge_reply.cpp).
-#include "fuzz_support.hpp"
 #include "judge_reply.hpp"
+
+#include "fuzz_support.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   atlas_judge_llm::ParsedReply r = atlas_judge_llm::parse_reply(atlas::fuzz::input(data, size));

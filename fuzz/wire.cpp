@@ -1,9 +1,10 @@
 // One provider's wire parsers (ATLAS_FUZZ_WIRE): reply body, SSE stream, error body; what was
 // parsed is written back through the llm_complete JSON form and the provider's request builder.
+#include "llm/wire.hpp"
+
 #include "config/model_config.hpp"
 #include "fuzz_support.hpp"
 #include "llm/llm_json.hpp"
-#include "llm/wire.hpp"
 
 namespace {
 

@@ -29,3 +29,12 @@ ctest --preset asan
 
 # Lint: citations, clang-format, clang-tidy on a fixed subset (docs/lint.md).
 bash tests/lint.sh
+
+# libFuzzer targets (docs/fuzzing.md): a clang build of the parsers, each fuzzed for a short
+# fixed time from its seed corpus; any crash, leak, hang or out-of-memory fails the run.
+# Opt-in until the clang build is measured on CI: ATLAS_RUN_FUZZ=1.
+if [[ "${ATLAS_RUN_FUZZ:-0}" == 1 ]]; then
+  cmake --preset fuzz
+  cmake --build --preset fuzz
+  bash fuzz/run.sh "${ATLAS_FUZZ_SECONDS:-15}"
+fi

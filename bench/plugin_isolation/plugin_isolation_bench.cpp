@@ -4,13 +4,13 @@
 // Prints figures; not a test.
 //
 //   bench_plugin_isolation [--calls N] [--rounds R] [--request-bytes B]
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
-#include <algorithm>
 
 #include "plugin/registry.hpp"
 
@@ -56,9 +56,12 @@ int main(int argc, char** argv) {
   int calls = 5000, rounds = 5;
   size_t request_bytes = 1000;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--calls")) calls = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--rounds")) rounds = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--request-bytes")) request_bytes = std::strtoul(argv[i + 1], nullptr, 10);
+    if (!std::strcmp(argv[i], "--calls"))
+      calls = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--rounds"))
+      rounds = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--request-bytes"))
+      request_bytes = std::strtoul(argv[i + 1], nullptr, 10);
   }
   plugin::Registry in_reg, out_reg;
   auto in_process = make(plugin::Isolation::kInProcess, in_reg);

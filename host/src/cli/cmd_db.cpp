@@ -144,7 +144,15 @@ int run_db(const Args& args) {
     std::cout << "Database:         unreachable: " << r.status().message() << "\n";
   }
   std::cout << "Spool:            " << spool.path.string() << ": " << spool.pending_records
-            << " record(s) waiting for replay\n";
+            << " record(s) waiting for replay" << (spool.pending_records ? " (run `atlas-host db replay`)" : "") << "\n";
+  // A spool written before spools were tied to a database: never replayed automatically.
+  std::filesystem::path unbound = opened->config.storage.spool_path;
+  if (unbound != spool.path) {
+    auto legacy = data::read_spool_status(unbound);
+    if (legacy.pending_records > 0)
+      std::cout << "Unbound spool:    " << unbound.string() << ": " << legacy.pending_records
+                << " record(s) from an older atlas-host, not tied to a database; not replayed\n";
+  }
   return r.is_ok() ? kExitOk : kExitFailure;
 }
 

@@ -22,12 +22,18 @@ int run_plugin_worker(const Args& args) {
       if (i + 1 >= args.size()) throw UsageError(a + " needs a value");
       return args[++i];
     };
-    if (a == "--fd") fd = std::atoi(value().c_str());
-    else if (a == "--kind") kind = value();
-    else if (a == "--name") target.name = value();
-    else if (a == "--sha256") target.sha256 = value();
-    else if (a == "--" && i + 1 < args.size()) target.file = args[++i];
-    else throw UsageError("unexpected argument '" + a + "' (this command is started by atlas-host itself)");
+    if (a == "--fd")
+      fd = std::atoi(value().c_str());
+    else if (a == "--kind")
+      kind = value();
+    else if (a == "--name")
+      target.name = value();
+    else if (a == "--sha256")
+      target.sha256 = value();
+    else if (a == "--" && i + 1 < args.size())
+      target.file = args[++i];
+    else
+      throw UsageError("unexpected argument '" + a + "' (this command is started by atlas-host itself)");
   }
   bool known_kind = false;
   for (plugin::Kind k : {plugin::Kind::kAdapter, plugin::Kind::kJudge, plugin::Kind::kProbe, plugin::Kind::kStorage}) {

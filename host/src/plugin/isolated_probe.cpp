@@ -186,6 +186,7 @@ ProbeReport probe_library(const fs::path& file, std::chrono::milliseconds timeou
   std::string where(stage_description(last_stage));
   const std::string fix = "; the plugin is broken: remove it from the plugin folder and report the problem to its vendor";
   if (timed_out) {
+    report.timed_out = true;
     char seconds[32];
     std::snprintf(seconds, sizeof seconds, "%g", static_cast<double>(timeout.count()) / 1000.0);
     return refuse(file.string() + ": refused: did not finish within " + seconds + " s (stuck " + where + ")" + fix);

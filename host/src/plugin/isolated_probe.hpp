@@ -19,6 +19,7 @@ struct ProbeReport {
   std::vector<Diagnostic> diagnostics;  // includes the crash, if any
   bool crashed = false;                 // the child died or timed out
   int signal = 0;                       // the signal that killed it, 0 if none
+  bool timed_out = false;               // stopped at the deadline: may be load, never cached
   // OK = no crash, no error diagnostic, at least one plugin.
   bool ok() const;
 };

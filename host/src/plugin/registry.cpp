@@ -115,7 +115,8 @@ Status Registry::discover(const RegistryOptions& options) {
     } else {
       report = probe_library(file, timeout);
       ++probe_counts_.probed;
-      cache.put(canonical, *identity, *report);
+      // A deadline can be missed because the machine is busy: re-probe next time instead.
+      if (!report->timed_out) cache.put(canonical, *identity, *report);
     }
     for (const auto& d : report->diagnostics) diagnostics_.push_back(d);
     for (auto& info : report->plugins) {

@@ -10,10 +10,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
-#include <algorithm>
 #include <deque>
 #include <thread>
 #include <vector>
@@ -33,7 +33,7 @@ namespace {
 constexpr auto kStartTimeout = std::chrono::seconds(60);  // load + create; sanitizer builds start slowly
 constexpr auto kExitGrace = std::chrono::seconds(2);      // for a dying worker to finish dying
 constexpr size_t kStderrLinesKept = 8;
-constexpr int64_t kKillGraceMs = 1000;                      // after a call's deadline
+constexpr int64_t kKillGraceMs = 1000;  // after a call's deadline
 constexpr uint64_t kMaxBatch = 100000;
 
 std::string signal_text(int sig) {
@@ -125,20 +125,25 @@ Result<fs::path> worker_executable(const fs::path& configured) {
   fs::path next = executable_dir() / "atlas-host";
   if (fs::is_regular_file(next, ec)) return next;
   return failed_precondition("cannot find the atlas-host executable that runs plugin workers (looked at " +
-                             next.string() + "); install atlas-host next to this program, or set isolation = "
+                             next.string() +
+                             "); install atlas-host next to this program, or set isolation = "
                              "\"in-process\" for the plugin in [plugins]");
 }
 
 WorkerInstance::WorkerInstance(WorkerSpec spec) : spec_(std::move(spec)) {}
 
-WorkerInstance::~WorkerInstance() { stop(); }
-
-std::string WorkerInstance::who() const {
-  return std::string(kind_name(spec_.info.kind)) + " '" + spec_.info.name + "' (" + spec_.info.file.filename().string() +
-         ")";
+WorkerInstance::~WorkerInstance() {
+  stop();
 }
 
-pid_t WorkerInstance::worker_pid() const { return pid_.load(); }
+std::string WorkerInstance::who() const {
+  return std::string(kind_name(spec_.info.kind)) + " '" + spec_.info.name + "' (" +
+         spec_.info.file.filename().string() + ")";
+}
+
+pid_t WorkerInstance::worker_pid() const {
+  return pid_.load();
+}
 
 Result<std::shared_ptr<WorkerInstance>> WorkerInstance::create(WorkerSpec spec) {
   std::shared_ptr<WorkerInstance> inst(new WorkerInstance(std::move(spec)));
@@ -166,8 +171,17 @@ Status WorkerInstance::start() {
   int child_sock = dup_high(sv[1]);
   int child_err = dup_high(ep[1]);
   std::string kind(kind_name(spec_.info.kind));
-  std::vector<std::string> args = {spec_.executable.string(), "plugin-worker", "--fd", "3", "--kind", kind,
-                                   "--name", spec_.info.name, "--sha256", spec_.sha256, "--",
+  std::vector<std::string> args = {spec_.executable.string(),
+                                   "plugin-worker",
+                                   "--fd",
+                                   "3",
+                                   "--kind",
+                                   kind,
+                                   "--name",
+                                   spec_.info.name,
+                                   "--sha256",
+                                   spec_.sha256,
+                                   "--",
                                    spec_.info.file.string()};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -300,8 +314,10 @@ bool WorkerInstance::serve(wire::Reader& frame, const CallContext* ctx, uint64_t
         std::string request = frame.str();
         if (frame.failed()) return false;
         auto r = services.llm_complete(name, seq == current_seq ? ctx : nullptr, request);
-        if (r.is_ok()) reply(id, StatusCode::kOk, *r);
-        else reply(id, r.status().code(), r.status().message());
+        if (r.is_ok())
+          reply(id, StatusCode::kOk, *r);
+        else
+          reply(id, r.status().code(), r.status().message());
         return true;
       }
       case wire::Type::kLlmMany: {
@@ -315,8 +331,10 @@ bool WorkerInstance::serve(wire::Reader& frame, const CallContext* ctx, uint64_t
         wire::Writer w(wire::Type::kServiceReply);
         w.u64(id).i32(0).u64(results.size());
         for (const auto& r : results) {
-          if (r.is_ok()) w.i32(0).str(*r);
-          else w.i32(static_cast<int32_t>(r.status().code())).str(r.status().message());
+          if (r.is_ok())
+            w.i32(0).str(*r);
+          else
+            w.i32(static_cast<int32_t>(r.status().code())).str(r.status().message());
         }
         send(w.bytes());
         return true;
@@ -328,7 +346,8 @@ bool WorkerInstance::serve(wire::Reader& frame, const CallContext* ctx, uint64_t
         reply(id, static_cast<StatusCode>(cancelled ? 1 : 0), "");
         return true;
       }
-      default: return false;
+      default:
+        return false;
     }
   } catch (const std::exception& e) {
     return false;
@@ -348,7 +367,13 @@ Result<std::string> WorkerInstance::run(const CallContext& ctx, std::string_view
                                       : "execute(" + std::string(op) + ")";
   uint64_t seq = next_seq_++;
   wire::Writer w(wire::Type::kCall);
-  w.u64(seq).str(ctx.session_id).str(ctx.step_id).i64(ctx.deadline_unix_ms).str(op).str(request_json);
+  w.u64(seq)
+      .str(ctx.session_id)
+      .str(ctx.step_id)
+      .i64(ctx.deadline_unix_ms)
+      .u64(ctx.max_output_bytes)
+      .str(op)
+      .str(request_json);
   active_seq_ = seq;
   if (!send(w.bytes())) return lost(StatusCode::kUnavailable, "its worker process ended before " + what);
   // The plugin sees the deadline itself (is_cancelled) and may answer DEADLINE_EXCEEDED in
@@ -376,7 +401,8 @@ Result<std::string> WorkerInstance::run(const CallContext& ctx, std::string_view
       uint64_t got = frame->u64();
       auto code = static_cast<StatusCode>(frame->i32());
       std::string payload = frame->str();
-      if (frame->failed() || got != seq) return lost(StatusCode::kInternal, "its worker process sent a malformed result");
+      if (frame->failed() || got != seq)
+        return lost(StatusCode::kInternal, "its worker process sent a malformed result");
       active_seq_ = 0;
       if (code != StatusCode::kOk) return Status(code, payload);
       return payload;
@@ -389,7 +415,8 @@ Result<std::string> WorkerInstance::call(const CallContext& ctx, std::string_vie
   return run(ctx, "", request_json);
 }
 
-Result<std::string> WorkerInstance::execute(const CallContext& ctx, std::string_view op, std::string_view request_json) {
+Result<std::string> WorkerInstance::execute(const CallContext& ctx, std::string_view op,
+                                            std::string_view request_json) {
   if (op.empty()) return invalid_argument(who() + ": execute needs an operation name");
   return run(ctx, op, request_json);
 }

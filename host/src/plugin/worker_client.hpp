@@ -29,8 +29,8 @@ class StderrTail;  // the worker's stderr: forwarded, last lines kept
 struct WorkerSpec {
   PluginInfo info;
   std::string config_json;
-  std::string sha256;                  // the file's digest when discovered (checked again by the worker)
-  std::filesystem::path executable;    // atlas-host
+  std::string sha256;                // the file's digest when discovered (checked again by the worker)
+  std::filesystem::path executable;  // atlas-host
   std::shared_ptr<HostServices> services;
 };
 

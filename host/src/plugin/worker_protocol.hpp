@@ -22,7 +22,8 @@ namespace atlas::plugin::wire {
 enum class Type : uint8_t {
   // host -> worker
   kCreate = 1,        // str config
-  kCall = 2,          // u64 seq, str session, str step, i64 deadline, str op ("" = invoke/judge/probe), str request
+  kCall = 2,          // u64 seq, str session, str step, i64 deadline, u64 max output bytes (0 = none),
+                      // str op ("" = invoke/judge/probe), str request
   kCancel = 3,        // u64 seq, str session, str step, i64 deadline
   kServiceReply = 4,  // u64 id, i32 status, str payload | u64 id, i32 status, u64 n, n x (i32 status, str payload)
   // worker -> host

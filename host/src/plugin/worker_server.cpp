@@ -30,7 +30,9 @@ struct WorkerCall : CallContext {
   uint64_t seq = 0;
 };
 
-uint64_t seq_of(const CallContext* call) { return call ? static_cast<const WorkerCall*>(call)->seq : 0; }
+uint64_t seq_of(const CallContext* call) {
+  return call ? static_cast<const WorkerCall*>(call)->seq : 0;
+}
 
 // The worker's end of the socket: serialised writes, and service requests waiting for
 // the host's reply.
@@ -136,8 +138,10 @@ class RemoteServices final : public HostServices {
       for (uint64_t i = 0; i < n && !reply->failed(); ++i) {
         auto code = static_cast<StatusCode>(reply->i32());
         std::string payload = reply->str();
-        if (code == StatusCode::kOk) out.emplace_back(std::move(payload));
-        else out.emplace_back(Status(code, payload));
+        if (code == StatusCode::kOk)
+          out.emplace_back(std::move(payload));
+        else
+          out.emplace_back(Status(code, payload));
       }
     }
     while (out.size() < requests.size()) out.emplace_back(unavailable("the host went away"));
@@ -190,18 +194,22 @@ class Worker {
           job.call.session_id = r.str();
           job.call.step_id = r.str();
           job.call.deadline_unix_ms = r.i64();
+          job.call.max_output_bytes = r.u64();  // enforced by the instance, as in process
           job.op = r.str();
           job.request = r.str();
           post(std::move(job));
           break;
         }
-        case wire::Type::kCancel: cancel(r); break;
+        case wire::Type::kCancel:
+          cancel(r);
+          break;
         case wire::Type::kServiceReply: {
           uint64_t id = r.u64();  // the rest is read by the thread that asked
           conn_.deliver(id, std::move(r));
           break;
         }
-        default: break;
+        default:
+          break;
       }
     }
     conn_.close();
@@ -245,9 +253,10 @@ class Worker {
         conn_.send(w.bytes());
         continue;
       }
-      Result<std::string> out = instance_ ? (job.op.empty() ? instance_->call(job.call, job.request)
-                                                             : instance_->execute(job.call, job.op, job.request))
-                                          : Result<std::string>(failed_precondition("the plugin instance was not created"));
+      Result<std::string> out = instance_
+                                    ? (job.op.empty() ? instance_->call(job.call, job.request)
+                                                      : instance_->execute(job.call, job.op, job.request))
+                                    : Result<std::string>(failed_precondition("the plugin instance was not created"));
       wire::Writer w(wire::Type::kResult);
       w.u64(job.call.seq);
       if (out.is_ok()) {
@@ -279,8 +288,8 @@ class Worker {
       instance_ = std::move(inst).value();
       return Status::ok();
     }
-    return not_found(file.string() + " does not declare " + std::string(kind_name(target_.kind)) + " '" +
-                     target_.name + "'");
+    return not_found(file.string() + " does not declare " + std::string(kind_name(target_.kind)) + " '" + target_.name +
+                     "'");
   }
 
   Connection conn_;

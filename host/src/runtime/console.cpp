@@ -74,9 +74,10 @@ std::string batch_table(const std::vector<TaskSpec>& tasks, const std::vector<Se
   for (size_t i = 0; i < reports.size(); ++i) {
     const auto& r = reports[i];
     std::string task = secrets::redact(i < tasks.size() ? tasks[i].task : r.task);
-    rows.push_back({std::to_string(i + 1), r.session_id.empty() ? "-" : r.session_id + (r.stored ? "" : " (not stored)"),
-                    one_line(task, 48), r.lane.empty() ? "-" : r.lane, fixed(r.reward),
-                    std::to_string(r.total_tokens.total_tokens), fixed(r.seconds, 2), r.status});
+    rows.push_back({std::to_string(i + 1),
+                    r.session_id.empty() ? "-" : r.session_id + (r.stored ? "" : " (not stored)"), one_line(task, 48),
+                    r.lane.empty() ? "-" : r.lane, fixed(r.reward), std::to_string(r.total_tokens.total_tokens),
+                    fixed(r.seconds, 2), r.status});
     if (r.status == "succeeded") ++succeeded;
     if (r.reward) reward_sum += *r.reward, ++rewarded;
     tokens += r.total_tokens.total_tokens;

@@ -49,7 +49,7 @@ std::string trim_slash(std::string s) {
 
 // What one model-list request found out about an endpoint.
 struct EndpointFinding {
-  std::string error;                // "" = reachable and the key accepted
+  std::string error;                               // "" = reachable and the key accepted
   std::optional<std::vector<std::string>> models;  // nullopt = the server lists no models
 };
 
@@ -138,8 +138,7 @@ std::vector<PreflightProblem> preflight_models(const config::Config& config) {
     }
     // Azure lists base models, not the deployment names used as `model`.
     bool deployment_names = m.provider.rfind("azure", 0) == 0;
-    if (f.models && !deployment_names &&
-        std::find(f.models->begin(), f.models->end(), m.model) == f.models->end()) {
+    if (f.models && !deployment_names && std::find(f.models->begin(), f.models->end(), m.model) == f.models->end()) {
       std::string listed;
       for (size_t i = 0; i < f.models->size() && i < 8; ++i) listed += (i ? ", " : "") + (*f.models)[i];
       if (f.models->size() > 8) listed += ", ...";

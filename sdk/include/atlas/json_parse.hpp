@@ -31,15 +31,14 @@ inline constexpr unsigned kJsonMaxDepth = 2 * kJsonMaxInputDepth;
 
 struct JsonParseStatus {
   rapidjson::ParseErrorCode code = rapidjson::kParseErrorNone;
-  size_t offset = 0;        // byte offset of the error
-  bool too_deep = false;    // refused because of the nesting limit
+  size_t offset = 0;      // byte offset of the error
+  bool too_deep = false;  // refused because of the nesting limit
   unsigned max_depth = 0;
 
   explicit operator bool() const { return code == rapidjson::kParseErrorNone; }
   // "nested deeper than 128 levels (arrays/objects)" or RapidJSON's English message.
   std::string message() const {
-    if (too_deep)
-      return "nested deeper than " + std::to_string(max_depth) + " levels of arrays/objects";
+    if (too_deep) return "nested deeper than " + std::to_string(max_depth) + " levels of arrays/objects";
     return rapidjson::GetParseError_En(code);
   }
 };
@@ -73,14 +72,20 @@ class DepthLimitedStream {
  private:
   void track(Ch c) {
     if (in_string_) {
-      if (escaped_) escaped_ = false;
-      else if (c == '\\') escaped_ = true;
-      else if (c == '"') in_string_ = false;
+      if (escaped_)
+        escaped_ = false;
+      else if (c == '\\')
+        escaped_ = true;
+      else if (c == '"')
+        in_string_ = false;
       return;
     }
-    if (c == '"') in_string_ = true;
-    else if (c == '[' || c == '{') too_deep_ = ++depth_ > max_depth_;
-    else if ((c == ']' || c == '}') && depth_ > 0) --depth_;
+    if (c == '"')
+      in_string_ = true;
+    else if (c == '[' || c == '{')
+      too_deep_ = ++depth_ > max_depth_;
+    else if ((c == ']' || c == '}') && depth_ > 0)
+      --depth_;
   }
 
   const Ch* begin_;
@@ -131,9 +136,12 @@ class ObjectScanner {
         --budget_;
         const char c = text_[i];
         if (in_string) {
-          if (escaped) escaped = false;
-          else if (c == '\\') escaped = true;
-          else if (c == '"') in_string = false;
+          if (escaped)
+            escaped = false;
+          else if (c == '\\')
+            escaped = true;
+          else if (c == '"')
+            in_string = false;
           continue;
         }
         if (c == '"') {

@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include <array>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -136,8 +136,10 @@ std::string mock_config(const std::string& openai_base, const std::string& extra
        model("learning.llm");
   t += "[plugins]\ndirs = [\"" + std::string(ATLAS_TEST_PLUGIN_DIR) + "\"]\n\n";
   t += extra + "\n";
-  if (database_url.empty()) t += "[storage]\nenabled = false\n";
-  else t += "[storage]\ndatabase_url = \"" + database_url + "\"\n";
+  if (database_url.empty())
+    t += "[storage]\nenabled = false\n";
+  else
+    t += "[storage]\ndatabase_url = \"" + database_url + "\"\n";
   return t;
 }
 

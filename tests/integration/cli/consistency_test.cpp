@@ -17,11 +17,12 @@ TEST(CliConsistency, RunTrainAndEvalTakeShortConfigAndDefaultToAtlasToml) {
   testing::MockLlm mock(R"({"rules": [{"response": {"text": "fine"}}]})");
   TempDir dir("consistency");
   fs::create_directories(dir.path() / "empty");
-  write_file(dir.path() / "atlas.toml",
-             mock_config(mock.openai_base(),
-                         "[orchestration]\nforced_mode = \"auto\"\n[rewards]\nsession_judges = [{ plugin = \"verifiable\" }]\n"
-                         "step_judges = []\n[learning]\nenabled = false\n[routing]\nprobe = \"history\"\n",
-                         ""));
+  write_file(
+      dir.path() / "atlas.toml",
+      mock_config(mock.openai_base(),
+                  "[orchestration]\nforced_mode = \"auto\"\n[rewards]\nsession_judges = [{ plugin = \"verifiable\" }]\n"
+                  "step_judges = []\n[learning]\nenabled = false\n[routing]\nprobe = \"history\"\n",
+                  ""));
   CliResult by_default = run_cli(dir.path(), "run --task 'hello' --json");
   EXPECT_EQ(by_default.exit_code, 0) << by_default.all();
   EXPECT_NE(by_default.out.find("\"final_answer\":\"fine\""), std::string::npos) << by_default.all();
@@ -36,8 +37,8 @@ TEST(CliConsistency, RunTrainAndEvalTakeShortConfigAndDefaultToAtlasToml) {
   EXPECT_EQ(eval_c.exit_code, 0) << eval_c.all();
 
   // No -c and no ./atlas.toml: a usage error that says both ways out.
-  for (const std::string& cmd : {std::string("run --task x"), "eval probe --dataset " + dataset,
-                                 std::string("train --dry-run")}) {
+  for (const std::string& cmd :
+       {std::string("run --task x"), "eval probe --dataset " + dataset, std::string("train --dry-run")}) {
     CliResult none = run_cli(dir.path() / "empty", cmd);
     EXPECT_EQ(none.exit_code, 2) << cmd << "\n" << none.all();
     EXPECT_NE(none.err.find("-c/--config FILE"), std::string::npos) << cmd << "\n" << none.all();

@@ -38,9 +38,8 @@ TEST(ExampleConfigs, EachNeedsOnlyItsOwnProvidersKey) {
   // An empty model list: the endpoint answers, and the examples' real model names are not checked.
   testing::MockLlm mock(R"({"models": [], "rules": [{"response": {"text": "fine"}}]})");
   // The key each example's provider needs; the ones not listed use OpenAI.
-  const std::map<std::string, std::string> keys = {{"anthropic.toml", "ANTHROPIC_API_KEY"},
-                                                    {"gemini.toml", "GEMINI_API_KEY"},
-                                                    {"local-server.toml", ""}};
+  const std::map<std::string, std::string> keys = {
+      {"anthropic.toml", "ANTHROPIC_API_KEY"}, {"gemini.toml", "GEMINI_API_KEY"}, {"local-server.toml", ""}};
   TempDir elsewhere("examples-cwd");
   fs::path previous = fs::current_path();
   fs::current_path(elsewhere.path());  // relative paths must not depend on the working folder

@@ -32,8 +32,9 @@ TEST(Preflight, MissingTeacherKeyFailsTheBatchOnceBeforeAnySession) {
   TempDir dir("preflight-key");
   std::string toml = mock_config(mock.openai_base(), "", "sqlite://" + (dir.path() / "a.db").string());
   // The teacher talks to the provider's public endpoint with a key nobody set.
-  toml = replace_table(toml, "teacher.llm",
-                       "provider = \"openai\"\nmodel = \"gpt-4o-mini\"\napi_key_env = \"ATLAS_PREFLIGHT_MISSING_KEY\"\n");
+  toml =
+      replace_table(toml, "teacher.llm",
+                    "provider = \"openai\"\nmodel = \"gpt-4o-mini\"\napi_key_env = \"ATLAS_PREFLIGHT_MISSING_KEY\"\n");
   write_file(dir.path() / "atlas.toml", toml);
   std::string tasks;
   for (int i = 0; i < 40; ++i) tasks += "\"task " + std::to_string(i) + "\"\n";
@@ -57,9 +58,9 @@ TEST(Preflight, UnknownModelIsNamedWithTheModelsTheEndpointLists) {
   testing::MockLlm mock(kScenario);
   TempDir dir("preflight-model");
   std::string toml = mock_config(mock.openai_base(), "", "");
-  toml = replace_table(toml, "student.llm",
-                       "provider = \"openai\"\nmodel = \"mock-modle\"\napi_key_env = \"\"\napi_base = \"" +
-                           mock.openai_base() + "\"\n");
+  toml = replace_table(
+      toml, "student.llm",
+      "provider = \"openai\"\nmodel = \"mock-modle\"\napi_key_env = \"\"\napi_base = \"" + mock.openai_base() + "\"\n");
   write_file(dir.path() / "atlas.toml", toml);
   write_file(dir.path() / "tasks.jsonl", "\"a\"\n\"b\"\n");
   CliResult r = run_cli(dir.path(), "run -c atlas.toml --tasks tasks.jsonl");
@@ -77,8 +78,9 @@ TEST(Preflight, UnreachableEndpointIsReportedAndNoPreflightSkipsTheCheck) {
   TempDir dir("preflight-down");
   std::string toml = mock_config(mock.openai_base(), "[orchestration]\nforced_mode = \"auto\"\n", "");
   // The learning model on a port nothing listens on (port 1 is privileged and unused).
-  toml = replace_table(toml, "learning.llm",
-                       "provider = \"openai\"\nmodel = \"m\"\napi_key_env = \"\"\napi_base = \"http://127.0.0.1:1/v1\"\n");
+  toml =
+      replace_table(toml, "learning.llm",
+                    "provider = \"openai\"\nmodel = \"m\"\napi_key_env = \"\"\napi_base = \"http://127.0.0.1:1/v1\"\n");
   write_file(dir.path() / "atlas.toml", toml);
   CliResult r = run_cli(dir.path(), "run --task 'x'");
   EXPECT_EQ(r.exit_code, 1) << r.all();
@@ -93,9 +95,8 @@ TEST(Preflight, UnreachableEndpointIsReportedAndNoPreflightSkipsTheCheck) {
 TEST(Preflight, AHealthyConfigPassesAndTheBatchTableEndsWithASummary) {
   testing::MockLlm mock(kScenario);
   TempDir dir("preflight-ok");
-  write_file(dir.path() / "atlas.toml",
-             mock_config(mock.openai_base(), "[orchestration]\nforced_mode = \"paired\"\n",
-                         "sqlite://" + (dir.path() / "a.db").string()));
+  write_file(dir.path() / "atlas.toml", mock_config(mock.openai_base(), "[orchestration]\nforced_mode = \"paired\"\n",
+                                                    "sqlite://" + (dir.path() / "a.db").string()));
   write_file(dir.path() / "tasks.jsonl", "\"first\"\n\"second\"\n\"third\"\n");
   CliResult r = run_cli(dir.path(), "run --tasks tasks.jsonl --concurrency 2");
   ASSERT_EQ(r.exit_code, 0) << r.all();

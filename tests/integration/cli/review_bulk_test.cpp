@@ -36,7 +36,10 @@ TEST_F(ReviewBulk, ApproveManyIdsApprovesEveryOneWithItsOwnEvent) {
   ASSERT_EQ(r.exit_code, 0) << r.all();
   EXPECT_EQ(with_status("approved"), 3);
   EXPECT_EQ(events("approved"), 3);
-  EXPECT_EQ(sqlite_int(db(), "SELECT COUNT(DISTINCT session_id) FROM review_events WHERE actor = 'alice' AND reason = 'checked'"), 3);
+  EXPECT_EQ(
+      sqlite_int(db(),
+                 "SELECT COUNT(DISTINCT session_id) FROM review_events WHERE actor = 'alice' AND reason = 'checked'"),
+      3);
   for (const char* id : {"1", "2", "3"})
     EXPECT_NE(r.out.find(std::string("Session ") + id + " marked as approved"), std::string::npos) << r.all();
 }

@@ -31,10 +31,13 @@ const char* kScenario = R"({"default":"echo","rules":[
 std::string config_text(const testing::MockLlm& mock, const std::string& adapter, const std::string& plugins_table,
                         const fs::path& db) {
   auto model = [&](const std::string& section) {
-    return "[" + section + "]\nprovider = \"openai\"\nmodel = \"mock-model\"\napi_key_env = \"ATLAS_MOCK_LLM_UNSET_KEY\"\n"
-           "api_base = \"" + mock.openai_base() + "\"\ntimeout_seconds = 30\n\n";
+    return "[" + section +
+           "]\nprovider = \"openai\"\nmodel = \"mock-model\"\napi_key_env = \"ATLAS_MOCK_LLM_UNSET_KEY\"\n"
+           "api_base = \"" +
+           mock.openai_base() + "\"\ntimeout_seconds = 30\n\n";
   };
-  std::string t = "[agent]\nadapter = \"" + adapter + "\"\nname = \"reviewer\"\nsystem_prompt = \"You review code.\"\n\n";
+  std::string t =
+      "[agent]\nadapter = \"" + adapter + "\"\nname = \"reviewer\"\nsystem_prompt = \"You review code.\"\n\n";
   t += model("student.llm") + model("teacher.llm") + model("rewards.small_model") + model("rewards.large_model") +
        model("learning.llm") + model("routing.probe_llm");
   t += "[orchestration]\nforced_mode = \"auto\"\nmax_retries = 1\n\n";
@@ -89,7 +92,8 @@ TEST(HostilePluginFolder, RunReviewAndExportDoTheirJobWithBrokenManifestsInEvery
                                           broken.string() + "\"]\n",
                                       db));
   std::string host = env_for(dir) + "'" + atlas_host() + "'";
-  RunResult ran = run("cd '" + dir.path().string() + "' && " + host + " run --config atlas.toml --task 'review this' --json");
+  RunResult ran =
+      run("cd '" + dir.path().string() + "' && " + host + " run --config atlas.toml --task 'review this' --json");
   ASSERT_EQ(ran.exit_code, 0) << ran.out << ran.err;
   auto report = json::parse(ran.out, "run output");
   ASSERT_TRUE(report.is_ok()) << ran.out << ran.err;
@@ -108,8 +112,10 @@ TEST(HostilePluginFolder, RunReviewAndExportDoTheirJobWithBrokenManifestsInEvery
   ASSERT_EQ(approved.exit_code, 0) << approved.out << approved.err;
 
   // Channel 3: --plugin-dir.
-  RunResult exported = run("cd '" + dir.path().string() + "' && " + host + " export --config atlas.toml --format "
-                           "atlas-jsonl --output out.jsonl --plugin-dir '" + broken.string() + "'");
+  RunResult exported = run("cd '" + dir.path().string() + "' && " + host +
+                           " export --config atlas.toml --format "
+                           "atlas-jsonl --output out.jsonl --plugin-dir '" +
+                           broken.string() + "'");
   ASSERT_EQ(exported.exit_code, 0) << exported.out << exported.err;
   EXPECT_THAT(read_file(dir / "out.jsonl"), HasSubstr("review this"));
 }
@@ -122,8 +128,8 @@ TEST(HostilePluginFolder, UsingABrokenPluginFailsNamingTheFile) {
   fs::create_directory(broken);
   ::chmod(broken.c_str(), 0700);
   fs::copy_file(fixture("exit_manifest"), broken / "fixture_exit_manifest.so");
-  dir.write("atlas.toml", config_text(mock, "exit_manifest", "[plugins]\ndirs = [\"" + broken.string() + "\"]\n",
-                                      dir / "atlas.db"));
+  dir.write("atlas.toml",
+            config_text(mock, "exit_manifest", "[plugins]\ndirs = [\"" + broken.string() + "\"]\n", dir / "atlas.db"));
   RunResult ran = run("cd '" + dir.path().string() + "' && " + env_for(dir) + "'" + atlas_host() +
                       "' run --config atlas.toml --task 'review this'");
   EXPECT_NE(ran.exit_code, 0) << ran.out << ran.err;
@@ -154,8 +160,8 @@ TEST(ProcessIsolation, ACrashingAdapterFailsOnlyItsOwnSessionsAndNoRowStaysRunni
   ASSERT_TRUE(reports.is_ok() && reports->IsArray()) << ran.out << ran.err;
   ASSERT_EQ(reports->Size(), 8u);
   std::map<std::string, std::string> expected_reason = {{"please crash-segv now", "signal 11 (SIGSEGV)"},
-                                                         {"please crash-abort now", "signal 6 (SIGABRT)"},
-                                                         {"please crash-exit now", "exited with status 3"}};
+                                                        {"please crash-abort now", "signal 6 (SIGABRT)"},
+                                                        {"please crash-exit now", "exited with status 3"}};
   auto rows = stored_sessions(db);
   for (const auto& r : reports->GetArray()) {
     std::string task = json::get_string(r, "task");

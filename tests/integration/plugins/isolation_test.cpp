@@ -108,9 +108,12 @@ TEST_F(CrashingAdapter, ConcurrentCallersOnlyLoseTheCallsThatCrashed) {
       for (int i = 0; i < kCalls; ++i) {
         bool crash = t == 0 && i % 2 == 1;  // thread 0 crashes its worker every other call
         auto out = adapter_.invoke(CallContext{}, crash ? R"({"task":"crash-segv"})" : "{}");
-        if (crash && !out.is_ok() && out.status().code() == StatusCode::kUnavailable) ++crashed;
-        else if (!crash && out.is_ok() && pid_in(*out) > 0) ++ok;
-        else ++wrong;
+        if (crash && !out.is_ok() && out.status().code() == StatusCode::kUnavailable)
+          ++crashed;
+        else if (!crash && out.is_ok() && pid_in(*out) > 0)
+          ++ok;
+        else
+          ++wrong;
       }
     });
   }
@@ -179,6 +182,18 @@ TEST_F(WorkerServices, CancellationAndErrorsBehaveAsInProcess) {
   ASSERT_FALSE(failed.is_ok());
   EXPECT_EQ(failed.status().code(), StatusCode::kUnavailable);
   EXPECT_THAT(failed.status().message(), HasSubstr("the agent backend is down (HTTP 503)"));
+}
+
+TEST_F(WorkerServices, TheReplyLimitIsEnforcedInTheWorker) {
+  auto a = registry_.create_adapter("fixture_echo", R"({"prefix":""})");
+  ASSERT_TRUE(a.is_ok());
+  CallContext ctx;
+  ctx.max_output_bytes = 10;
+  auto out = a->invoke(ctx, "{}");
+  ASSERT_FALSE(out.is_ok());
+  EXPECT_EQ(out.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_THAT(out.status().message(), HasSubstr("max_reply_bytes"));
+  EXPECT_TRUE(a->invoke(CallContext{}, "{}").is_ok());
 }
 
 TEST_F(WorkerServices, ACreateFailureInTheWorkerIsTheCreateError) {

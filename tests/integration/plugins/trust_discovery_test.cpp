@@ -246,11 +246,12 @@ TEST(Discovery, BrokenManifestsAreProbedInAChildAndTheResultIsCached) {
   EXPECT_EQ(first.probe_counts().probed, 4u);
   EXPECT_EQ(first.probe_counts().cached, 0u);
 
-  // Same files: answered from the cache, same verdicts, no child.
+  // Same files: answered from the cache, same verdicts; only the file that missed its deadline
+  // is probed again (a busy machine must not make a refusal stick).
   Registry second;
   ASSERT_TRUE(second.discover(o).is_ok());
-  EXPECT_EQ(second.probe_counts().probed, 0u);
-  EXPECT_EQ(second.probe_counts().cached, 4u);
+  EXPECT_EQ(second.probe_counts().probed, 1u);
+  EXPECT_EQ(second.probe_counts().cached, 3u);
   EXPECT_EQ(all_errors(second), errors);
   EXPECT_EQ(second.plugins().size(), 2u);
 
@@ -259,8 +260,8 @@ TEST(Discovery, BrokenManifestsAreProbedInAChildAndTheResultIsCached) {
   fs::last_write_time(good, fs::last_write_time(good) - std::chrono::hours(1));
   Registry third;
   ASSERT_TRUE(third.discover(o).is_ok());
-  EXPECT_EQ(third.probe_counts().probed, 1u);
-  EXPECT_EQ(third.probe_counts().cached, 3u);
+  EXPECT_EQ(third.probe_counts().probed, 2u);
+  EXPECT_EQ(third.probe_counts().cached, 2u);
 }
 
 TEST(Discovery, ACacheFileOthersCanWriteIsIgnored) {

@@ -504,12 +504,16 @@ std::string deep_rule(const std::string& system_contains, const std::string& key
          json::quote(deep_reply(key)) + "}}";
 }
 
-bool some_event_mentions(const std::vector<Event>& events, std::mutex& mu, const std::string& role,
-                         const std::string& needle) {
+::testing::AssertionResult some_event_mentions(const std::vector<Event>& events, std::mutex& mu, const std::string& role,
+                                               const std::string& needle) {
   std::lock_guard<std::mutex> g(mu);
-  for (const auto& e : events)
-    if (e.role == role && e.data_json.find(needle) != std::string::npos) return true;
-  return false;
+  std::string seen;
+  for (const auto& e : events) {
+    if (e.role != role) continue;
+    if (e.data_json.find(needle) != std::string::npos) return ::testing::AssertionSuccess();
+    seen += e.type + "/" + e.name + ": " + e.data_json.substr(0, 600) + "\n";
+  }
+  return ::testing::AssertionFailure() << "no " << role << " event mentions \"" << needle << "\"; seen:\n" << seen;
 }
 
 const char* kStudentRule = R"({"match":{"system_contains":"You are the student agent"},"response":{"text":"an answer"}})";
@@ -619,14 +623,27 @@ TEST(Limits, ALongPlanIsNotRunAndTheTeacherNeverSeesIt) {
 TEST(RuntimeDeepJson, JudgeReplyNestedTooDeeplyFailsThatJudgement) {
   testing::MockLlm mock(scenario(deep_rule("impartial evaluator", "score") + "," + deep_rule("senior arbiter", "score") +
                                  "," + kStudentRule));
-  std::vector<Event> events;
-  std::mutex mu;
-  auto rt = make_runtime(config_text(mock, ""), &events, &mu);
+  fs::path dir = temp_dir("deep-judge");
+  auto rt = make_runtime(config_text(mock, "", "sqlite://" + (dir / "a.db").string()));
   ASSERT_TRUE(rt);
   SessionReport r = rt->run({"Review this code", "{}", ""});
+  rt->wait_for_background();
   EXPECT_EQ(r.final_answer, "an answer") << r.error;
+  EXPECT_TRUE(r.stored);
   EXPECT_FALSE(requests_with_role(mock, "judge").empty());
-  EXPECT_TRUE(some_event_mentions(events, mu, "judge", "nested deeper than 256 levels of arrays/objects"));
+  rt.reset();
+  // Every judge sample was refused (the plugin's reason is tested in judge_reply_test.cpp).
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir / "a.db").c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT reward FROM sessions", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  const unsigned char* reward = sqlite3_column_text(st, 0);
+  std::string reward_json = reward ? reinterpret_cast<const char*>(reward) : "";
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  EXPECT_NE(reward_json.find("\"tier1_valid\":0,\"tier1_invalid\":3"), std::string::npos) << reward_json.substr(0, 2000);
+  fs::remove_all(dir);
 }
 
 TEST(RuntimeDeepJson, LearningReplyNestedTooDeeplyLeavesThePlaybookAlone) {

@@ -9,7 +9,9 @@
 namespace atlas::json {
 namespace {
 
-std::string nested_arrays(size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }
+std::string nested_arrays(size_t depth) {
+  return std::string(depth, '[') + std::string(depth, ']');
+}
 std::string nested_objects(size_t depth) {
   std::string s;
   for (size_t i = 0; i < depth; ++i) s += "{\"a\":";
@@ -55,12 +57,11 @@ TEST(JsonDepth, SyntaxErrorsKeepTheirOwnMessage) {
 }
 
 TEST(JsonDepth, LenientReplyParseRefusesDeepNestingWithAClearError) {
-  for (const std::string& reply : {"Here you go: {\"verdict\": " + nested_arrays(200000) + "}",
-                                   "```json\n" + nested_objects(200000) + "\n```"}) {
+  for (const std::string& reply :
+       {"Here you go: {\"verdict\": " + nested_arrays(200000) + "}", "```json\n" + nested_objects(200000) + "\n```"}) {
     auto parsed = parse_lenient_object(reply);
     ASSERT_FALSE(parsed.is_ok());
-    EXPECT_NE(parsed.status().message().find("nested deeper than " + std::to_string(kMaxInputDepth)),
-              std::string::npos)
+    EXPECT_NE(parsed.status().message().find("nested deeper than " + std::to_string(kMaxInputDepth)), std::string::npos)
         << parsed.status().message();
   }
   std::string ok = "prose " + nested_objects(kMaxInputDepth) + " more prose";

@@ -538,6 +538,30 @@ temperature = 0.3
   EXPECT_EQ(merged_plugin_config(c, "unknown", ""), "{}");
 }
 
+TEST(ConfigPlugins, IsolationIsTheHostsSettingAndNeverReachesThePlugin) {
+  Config c = parse_ok(std::string(kMinimal) + R"(
+[plugins]
+isolation = "process"
+[plugins.openai]
+isolation = "in-process"
+temperature = 0.3
+)");
+  EXPECT_EQ(c.plugins.isolation, "process");
+  EXPECT_EQ(c.plugins.plugin_isolation.at("openai"), "in-process");
+  auto merged = json::parse(merged_plugin_config(c, "openai", "{}"));
+  ASSERT_TRUE(merged.is_ok());
+  EXPECT_EQ(json::find(*merged, "isolation"), nullptr) << "the plugin's schema would refuse it";
+  EXPECT_DOUBLE_EQ(json::get_double(*merged, "temperature"), 0.3);
+  EXPECT_EQ(parse_ok(kMinimal).plugins.isolation, "auto");
+
+  auto errors = parse_errors(std::string(kMinimal) + "[plugins.openai]\nisolation = \"sandbox\"\n");
+  const ConfigError* e = find_error(errors, "plugins.openai.isolation");
+  ASSERT_NE(e, nullptr);
+  EXPECT_THAT(e->message, HasSubstr("\"auto\", \"in-process\" or \"process\""));
+  EXPECT_NE(find_error(parse_errors(std::string(kMinimal) + "[plugins]\nisolation = \"sandbox\"\n"), "plugins.isolation"),
+            nullptr);
+}
+
 TEST(ConfigTrain, CommandFormsOverridesInFileOrderAndFilters) {
   Config c = parse_ok(std::string(kMinimal) + R"(
 [train]

@@ -4,7 +4,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
-#include "config/loader.hpp"
+#include "data/open.hpp"
 #include "runtime/probe_eval.hpp"
 
 namespace atlas::cli {
@@ -28,7 +28,9 @@ int run_eval(const Args& args) {
     return kExitOk;
   }
   if (!vm.count("config") || !vm.count("dataset")) throw UsageError("--config FILE and --dataset FILE.jsonl are required");
-  auto cfg = config::load_config(vm["config"].as<std::string>());
+  data::OpenRequest request;
+  request.config_path = vm["config"].as<std::string>();
+  auto cfg = data::load_effective_config(request);
   if (!cfg) {
     std::cerr << cfg.status().message() << "\n";
     return kExitFailure;

@@ -84,13 +84,14 @@ int run_quickstart(const Args& args) {
   config::Config cfg;
   bool scripted = false;
   if (vm.count("config")) {
-    auto loaded = config::load_config(vm["config"].as<std::string>());
+    data::OpenRequest request;
+    request.config_path = vm["config"].as<std::string>();
+    auto loaded = data::load_effective_config(request);
     if (!loaded) {
       std::cerr << loaded.status().message() << "\n";
       return kExitFailure;
     }
     cfg = std::move(*loaded);
-    for (const auto& w : config::apply_env_overrides(cfg)) std::cerr << "warning: " << w << "\n";
   } else {
     std::string provider = vm.count("offline") ? "" : runtime::quickstart::detect_provider();
     std::string base;
@@ -127,6 +128,7 @@ int run_quickstart(const Args& args) {
       return kExitFailure;
     }
     cfg = std::move(*parsed);
+    config::apply_env_overrides(cfg);  // the environment wins over the built-in config too
   }
 
   runtime::RuntimeOptions ro;

@@ -12,7 +12,7 @@
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
 #include "common/json.hpp"
-#include "config/loader.hpp"
+#include "data/open.hpp"
 #include "runtime/console.hpp"
 #include "runtime/runtime.hpp"
 
@@ -88,12 +88,13 @@ int run_run(const Args& args) {
     tasks = read_tasks(vm["tasks"].as<std::string>());
   }
 
-  auto cfg = config::load_config(vm["config"].as<std::string>());
+  data::OpenRequest request;
+  request.config_path = vm["config"].as<std::string>();
+  auto cfg = data::load_effective_config(request);
   if (!cfg) {
     std::cerr << cfg.status().message() << "\n";
     return kExitFailure;
   }
-  for (const auto& w : config::apply_env_overrides(*cfg)) std::cerr << "warning: " << w << "\n";
   runtime::RuntimeOptions ro;
   for (const auto& d : values(vm, "plugin-dir")) ro.plugin_dirs.emplace_back(d);
   bool tty = isatty(STDERR_FILENO) != 0;

@@ -42,6 +42,10 @@ Result<Config> parse_config(std::string_view text, std::string_view source_name,
 // EnvLookup means the process environment.
 using EnvLookup = std::function<const char*(const char*)>;
 std::vector<std::string> apply_env_overrides(Config& config, const EnvLookup& getenv = {});
+// The [review] policy with ATLAS_REVIEW_REQUIRE_APPROVAL / ATLAS_REVIEW_DEFAULT_EXPORT_STATUSES
+// read now: the environment wins at persistence time, as in Atlas, even over a configuration
+// built in code. No warnings (apply_env_overrides gives them when a config is loaded).
+ReviewConfig review_policy(const ReviewConfig& configured, const EnvLookup& getenv = {});
 
 // The effective configuration as TOML, every default filled in. Secrets are never printed: a
 // model block shows its api_key_env name followed by a comment "# (set)" or "# (not set)".

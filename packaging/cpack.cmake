@@ -2,13 +2,23 @@
 #
 #   cmake --build build && (cd build && cpack)        # -> build/packages/
 #     atlas-host_<ver>_amd64.deb     component host: bin/atlas-host + first-party plugins in
-#                                    lib/atlas/plugins/abi1 (found relative to the executable)
+#                                    lib/atlas/plugins/abi1 (found relative to the executable),
+#                                    example configs and the quickstart scenario in share/atlas-host
 #     atlas-sdk-dev_<ver>_all.deb    component sdk: include/atlas/*, lib/cmake/AtlasSDK
 #     atlas-host-<ver>-Linux.tar.gz  both components, relocatable (unpack anywhere)
 #
 # Configure with the default prefix (libdir "lib"): the host finds its plugins in
 # <exe dir>/../lib/atlas/plugins/abi1, so a multiarch libdir (lib/x86_64-linux-gnu, what
 # GNUInstallDirs picks for -DCMAKE_INSTALL_PREFIX=/usr) would hide them from it.
+
+# Data atlas-host reads at run time, installed with the host under share/atlas-host (found
+# relative to the executable, <exe dir>/../share/atlas-host): the example configs and the
+# quickstart scenario, and the example command agent configs/command-agent.toml runs (kept at
+# the same path relative to configs/ as in the source tree).
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/configs/ DESTINATION ${CMAKE_INSTALL_DATADIR}/atlas-host/configs
+  COMPONENT host)
+install(PROGRAMS ${PROJECT_SOURCE_DIR}/plugins/adapters/command/examples/echo_agent.py
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/atlas-host/plugins/adapters/command/examples COMPONENT host)
 
 # The installed SDK must provide the target name plugin projects use (Atlas::sdk, as in the
 # build tree's alias); without EXPORT_NAME the export would be Atlas::atlas_sdk.

@@ -10,7 +10,7 @@ packages=(
   libcurl4-openssl-dev libcpp-httplib-dev libssl-dev libfmt-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   postgresql-15 postgresql-client-15 sqlite3
-  python3 file dpkg-dev ccache
+  python3 file dpkg-dev ccache clang-format clang-tidy
 )
 
 missing=()

@@ -26,3 +26,6 @@ source "$pg_env"
 echo "run-all: PostgreSQL for tests at ${ATLAS_TEST_PG_URL}"
 
 ctest --preset asan
+
+# Lint: citations, clang-format, clang-tidy on a fixed subset (docs/lint.md).
+bash tests/lint.sh

@@ -6,12 +6,12 @@
 // What an adapter receives and returns is documented in docs/plugin-contracts.md of
 // atlas-host ("adapter — invoke"): request {"messages": [...], "tools": [...], ...},
 // response {"content", "tool_calls", "usage", "finish_reason"}.
-#include <atlas/sdk.hpp>
-
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <atlas/json_parse.hpp>
+#include <atlas/sdk.hpp>
 #include <cctype>
 #include <string>
 
@@ -24,10 +24,7 @@ namespace {
 class TemplateEcho : public atlas::sdk::Adapter {
  public:
   static constexpr atlas::sdk::Info info{
-      "template_echo",
-      TEMPLATE_ECHO_VERSION,
-      "Example Vendor",
-      "MIT",
+      "template_echo", TEMPLATE_ECHO_VERSION, "Example Vendor", "MIT",
       "Answers with the prefix and the last user message in upper case",
       ATLAS_CAP_THREAD_SAFE,  // invoke() only reads members set in the constructor
       // The host validates the user's config against this schema (JSON Schema draft-04)
@@ -36,7 +33,7 @@ class TemplateEcho : public atlas::sdk::Adapter {
 
   TemplateEcho(const atlas::sdk::Host& host, std::string_view config_json) {
     rapidjson::Document config;
-    config.Parse(config_json.data(), config_json.size());
+    atlas::sdk::parse_json(config, config_json);
     if (config.HasParseError() || !config.IsObject()) {
       throw atlas::sdk::Error(ATLAS_INVALID_ARGUMENT, "template_echo: config must be a JSON object");
     }
@@ -47,7 +44,7 @@ class TemplateEcho : public atlas::sdk::Adapter {
 
   std::string invoke(atlas::sdk::Call& call, std::string_view request_json) override {
     rapidjson::Document request;
-    request.Parse(request_json.data(), request_json.size());
+    atlas::sdk::parse_json(request, request_json);
     if (request.HasParseError() || !request.IsObject()) {
       throw atlas::sdk::Error(ATLAS_INVALID_ARGUMENT, "template_echo: the request is not a JSON object");
     }
@@ -59,7 +56,8 @@ class TemplateEcho : public atlas::sdk::Adapter {
         if (!m.IsObject()) continue;
         auto role = m.FindMember("role");
         auto content = m.FindMember("content");
-        if (role == m.MemberEnd() || !role->value.IsString() || std::string(role->value.GetString()) != "user") continue;
+        if (role == m.MemberEnd() || !role->value.IsString() || std::string(role->value.GetString()) != "user")
+          continue;
         if (content == m.MemberEnd() || !content->value.IsString()) continue;
         last_user.assign(content->value.GetString(), content->value.GetStringLength());
         found = true;

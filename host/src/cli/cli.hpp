@@ -12,6 +12,9 @@ namespace atlas::cli {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;
+// Records are still only in the local storage spool (the database was unreachable); they are
+// replayed by the next `run` or by `db replay` (docs/storage.md).
+inline constexpr int kExitSpooled = 3;
 
 // Thrown for bad command-line usage; main prints it with a hint and exits 2.
 class UsageError : public std::runtime_error {

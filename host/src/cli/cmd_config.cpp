@@ -104,7 +104,7 @@ int run_check(const Args& args) {
     }
     if (cfg.is_ok()) {
       std::cout << file << ": OK (adapter " << cfg->agent.adapter << ", storage "
-                << (cfg->storage.active() ? secrets::redact(cfg->storage.database_url) : std::string("off")) << ")\n";
+                << (cfg->storage.active() ? secrets::url_without_password(cfg->storage.database_url) : std::string("off")) << ")\n";
       for (const auto& w : warnings) std::cerr << file << ": warning: " << secrets::redact(w) << "\n";
     } else {
       for (const auto& e : errors) std::cerr << secrets::redact(e.to_string()) << "\n";

@@ -1,4 +1,5 @@
-// atlas-host db migrate|status — schema migrations and the state of the database and spool.
+// atlas-host db migrate|status|replay — schema migrations, the state of the database and spool,
+// and replaying the spool. `status` changes nothing (no migration, no replay).
 #include <boost/program_options.hpp>
 
 #include <iostream>
@@ -17,7 +18,10 @@ void usage(std::ostream& os) {
         "      Apply pending schema migrations (each in its own transaction).\n"
         "  atlas-host db status  [--config FILE] [--database-url URL] [--json]\n"
         "      Backend, location, schema version, pending migrations, sessions by status,\n"
-        "      and the local spool of writes waiting for the database.\n\n"
+        "      and the local spool of writes waiting for the database. Changes nothing.\n"
+        "  atlas-host db replay  [--config FILE] [--database-url URL] [--json]\n"
+        "      Store the writes waiting in the spool of this database (left by a `run` during\n"
+        "      an outage). Exits 3 while records still wait (database unreachable).\n\n"
         "Options:\n"
         "  -c, --config FILE      configuration (default ./atlas.toml when present)\n"
         "  --database-url URL     sqlite://PATH, a file path, or postgresql://user@host:port/db\n"
@@ -39,20 +43,41 @@ int run_db(const Args& args) {
     usage(std::cout);
     return kExitOk;
   }
-  if (!vm.count("action")) throw UsageError("missing action: migrate or status");
+  if (!vm.count("action")) throw UsageError("missing action: migrate, status or replay");
   std::string action = vm["action"].as<std::string>();
-  if (action != "migrate" && action != "status") throw UsageError("unknown action '" + action + "' (migrate|status)");
+  if (action != "migrate" && action != "status" && action != "replay")
+    throw UsageError("unknown action '" + action + "' (migrate|status|replay)");
   bool as_json = vm.count("json") != 0;
 
   data::OpenRequest req = store_request(vm);
   req.migrate = false;  // `migrate` reports what it applied; `status` must not change anything
   req.recover = false;
+  req.read_only = action == "status";
   auto opened = data::open_store(req);
   if (!opened.is_ok()) {
     std::cerr << "atlas-host db: " << opened.status().message() << "\n";
     return kExitFailure;
   }
   data::Store& store = *opened->store;
+  if (action == "replay") {
+    auto replayed = store.replay_spool();
+    auto spool = store.spool_status();
+    if (as_json) {
+      json::Document d(rapidjson::kObjectType);
+      json::set(d, "path", spool.path.string(), d.GetAllocator());
+      json::set(d, "replayed_records", static_cast<int64_t>(replayed.is_ok() ? *replayed : 0), d.GetAllocator());
+      json::set(d, "pending_records", static_cast<int64_t>(spool.pending_records), d.GetAllocator());
+      if (!replayed.is_ok()) json::set(d, "error", replayed.status().to_string(), d.GetAllocator());
+      std::cout << json::dump_pretty(d) << "\n";
+    } else if (!replayed.is_ok()) {
+      std::cerr << "atlas-host db replay: " << replayed.status().message() << "\n";
+    } else {
+      std::cout << "Replayed " << *replayed << " record(s) from " << spool.path.string() << "; "
+                << spool.pending_records << " still waiting.\n";
+    }
+    if (!replayed.is_ok() && replayed.status().code() != StatusCode::kUnavailable) return kExitFailure;
+    return spool.pending_records > 0 ? kExitSpooled : kExitOk;
+  }
   if (action == "migrate") {
     auto r = store.execute("migrate", "{}");
     if (!r.is_ok()) {

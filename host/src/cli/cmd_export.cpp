@@ -16,14 +16,17 @@ namespace {
 
 void usage(std::ostream& os) {
   os << "Usage:\n"
-        "  atlas-host export --format F --output FILE [filters] [--json]\n\n"
+        "  atlas-host export --format F --output FILE [filters] [--json]\n"
+        "  (--output - writes the records to standard output; the summary then goes to stderr)\n\n"
         "Formats: atlas-jsonl (Atlas AtlasSessionTrace lines), trl-sft, trl-grpo, trl-dpo, openai-ft\n"
         "(docs/export-formats.md). Only approved sessions by default (the [review] policy and the\n"
-        "ATLAS_REVIEW_* environment variables apply); running and interrupted sessions never.\n\n"
+        "ATLAS_REVIEW_* environment variables apply), succeeded sessions only (failed ones with\n"
+        "--include-failed); running and interrupted sessions never.\n\n"
         "Filters (applied before --limit):\n"
         "  --include-status S       also export this review status (repeatable)\n"
         "  --include-all-statuses   every review status\n"
         "  --status S               session status: succeeded|failed (repeatable)\n"
+        "  --include-failed         also export failed sessions (same as --status succeeded --status failed)\n"
         "  --min-reward X           reward_stats.score >= X\n"
         "  --learning-key K\n"
         "  --created-after DATE     ISO 8601 date or timestamp\n"
@@ -40,7 +43,7 @@ int run_export(const Args& args) {
   desc.add_options()("help,h", "")("json", "")("quiet,q", "")(
       "format,f", po::value<std::string>(), "")("output,o", po::value<std::string>(), "")(
       "include-status", po::value<std::vector<std::string>>(), "")("include-all-statuses", "")(
-      "status", po::value<std::vector<std::string>>(), "")("min-reward", po::value<double>(), "")(
+      "status", po::value<std::vector<std::string>>(), "")("include-failed", "")("min-reward", po::value<double>(), "")(
       "learning-key", po::value<std::string>(), "")("created-after", po::value<std::string>(), "")(
       "session-id", po::value<std::vector<std::string>>(), "")("limit", po::value<int64_t>(), "");
   add_store_options(desc);
@@ -58,6 +61,7 @@ int run_export(const Args& args) {
       throw UsageError("--status " + s + ": only succeeded or failed sessions can be exported");
   }
   data::OpenRequest req = store_request(vm);
+  req.read_only = true;
   auto opened = data::open_store(req);
   if (!opened.is_ok()) {
     std::cerr << "atlas-host export: " << opened.status().message() << "\n";
@@ -70,6 +74,10 @@ int run_export(const Args& args) {
   eo.filters.review_statuses = data::resolve_review_filter(opened->config_loaded ? &opened->config.review : nullptr,
                                                            include, vm.count("include-all-statuses") != 0);
   if (vm.count("status")) eo.filters.statuses = vm["status"].as<std::vector<std::string>>();
+  if (vm.count("include-failed")) {
+    if (eo.filters.statuses.empty()) eo.filters.statuses.push_back("succeeded");
+    eo.filters.statuses.push_back("failed");
+  }
   if (vm.count("min-reward")) eo.filters.min_reward = vm["min-reward"].as<double>();
   if (vm.count("learning-key")) eo.filters.learning_key = vm["learning-key"].as<std::string>();
   if (vm.count("created-after")) eo.filters.created_after = vm["created-after"].as<std::string>();
@@ -79,6 +87,8 @@ int run_export(const Args& args) {
     eo.filters.limit = vm["limit"].as<int64_t>();
   }
   bool quiet = vm.count("quiet") != 0;
+  // With the records on stdout, everything else goes to stderr.
+  std::ostream& summary_out = eo.output == "-" ? std::cerr : std::cout;
   if (!quiet && ::isatty(2)) {
     eo.progress = [](uint64_t done, uint64_t total) {
       const int width = 30;
@@ -106,14 +116,14 @@ int run_export(const Args& args) {
     return kExitFailure;
   }
   if (vm.count("json")) {
-    std::cout << "{\"output\":" << json::quote(eo.output.string()) << ",\"format\":"
+    summary_out << "{\"output\":" << json::quote(eo.output.string()) << ",\"format\":"
               << json::quote(data::export_format_name(eo.format)) << ",\"sessions\":" << r->sessions
               << ",\"records\":" << r->records << ",\"steps\":" << r->steps << ",\"bytes\":" << r->bytes
               << ",\"sha256\":" << json::quote(r->sha256) << "}\n";
   } else if (!quiet) {
-    std::cout << "Exported " << r->sessions << " session(s) as " << r->records << " "
+    summary_out << "Exported " << r->sessions << " session(s) as " << r->records << " "
               << data::export_format_name(eo.format) << " record(s) (" << r->steps << " steps, " << r->bytes
-              << " bytes) to " << eo.output.string() << "\nsha256 " << r->sha256 << "\n";
+              << " bytes) to " << (eo.output == "-" ? std::string("standard output") : eo.output.string()) << "\nsha256 " << r->sha256 << "\n";
   }
   return kExitOk;
 }

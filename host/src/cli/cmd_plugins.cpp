@@ -42,13 +42,12 @@ constexpr const char* kUsage =
     "\n"
     "Plugin folders: --plugin-dir folders, then <exe dir>/plugins, <exe dir>/../lib/atlas/plugins/abi1\n"
     "and the folders in ATLAS_PLUGIN_PATH (colon-separated). See docs/plugins.md.\n"
-    "Exit codes: 0 ok, 1 a file was refused (inspect/verify) or nothing matched, 2 usage error.\n";
+    "Exit codes: 0 ok, 1 a file was refused or nothing matched, 2 usage error.\n";
 
 struct Options {
   std::string sub;
   std::vector<std::string> args;
   bool json = false;
-  double timeout_seconds = 20;
   plugin::RegistryOptions registry;
 };
 
@@ -68,7 +67,7 @@ Options parse(const Args& args) {
       ("no-default-dirs", "scan only --plugin-dir folders (and the given files)")
       ("allow-unsafe-plugins", "skip the permission checks (development only)")
       ("lock", po::value<std::string>(), "enforce this plugins.lock (lines `<sha256>  <file name>`)")
-      ("timeout", po::value<double>()->default_value(20), "seconds a probed file may take (verify, inspect <file>)");
+      ("timeout", po::value<double>(), "seconds a probed file may take (default: $ATLAS_PLUGIN_PROBE_TIMEOUT or 20)");
   po::options_description hidden;
   hidden.add_options()("args", po::value<std::vector<std::string>>());
   po::options_description all;
@@ -89,8 +88,11 @@ Options parse(const Args& args) {
   o.sub = positional.front();
   o.args.assign(positional.begin() + 1, positional.end());
   o.json = vm.count("json") > 0;
-  o.timeout_seconds = vm["timeout"].as<double>();
-  if (o.timeout_seconds <= 0) throw UsageError("--timeout must be a positive number of seconds");
+  if (vm.count("timeout")) {
+    double seconds = vm["timeout"].as<double>();
+    if (!(seconds > 0)) throw UsageError("--timeout must be a positive number of seconds");
+    o.registry.probe_timeout = std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+  }
   for (const auto& d : values(vm, "plugin-dir")) o.registry.dirs.emplace_back(d);
   o.registry.use_default_dirs = vm.count("no-default-dirs") == 0;
   o.registry.allow_unsafe = vm.count("allow-unsafe-plugins") > 0;
@@ -180,14 +182,31 @@ void print_details(const PluginInfo& p) {
   std::cout << "\n    " << indented << "\n";
 }
 
-std::chrono::milliseconds timeout_of(const Options& o) {
-  return std::chrono::milliseconds(static_cast<int64_t>(o.timeout_seconds * 1000));
+std::chrono::milliseconds timeout_of(const Options& o) { return plugin::effective_probe_timeout(o.registry); }
+
+// What the registry found: every file is probed in a child process (or taken from the probe
+// cache), so one crashing plugin cannot take the command down.
+struct Scan {
+  std::vector<PluginInfo> plugins;
+  std::vector<Diagnostic> diagnostics;
+  std::vector<fs::path> dirs;
+  Status status;
+};
+
+Scan discover_all(const Options& o) {
+  plugin::Registry registry;
+  Scan out;
+  out.status = registry.discover(o.registry);
+  out.plugins = registry.plugins();
+  out.diagnostics = registry.diagnostics();
+  out.dirs = registry.scanned_dirs();
+  return out;
 }
 
 int run_list(const Options& o) {
-  // Each file is probed in a child process, so one crashing plugin cannot take `list` down.
-  plugin::ScanResult scan = plugin::scan_isolated(o.registry, timeout_of(o));
-  int code = scan.status.is_ok() ? kExitOk : kExitFailure;
+  Scan scan = discover_all(o);
+  // A refused file is a failure too (a plugin the user installed is not usable).
+  int code = scan.status.is_ok() && error_count(scan.diagnostics) == 0 ? kExitOk : kExitFailure;
   if (o.json) {
     json::Document doc(rapidjson::kObjectType);
     auto& a = doc.GetAllocator();
@@ -251,7 +270,7 @@ int run_inspect(const Options& o) {
     print_diagnostics(r.diagnostics);
     return r.ok() ? kExitOk : kExitFailure;
   }
-  plugin::ScanResult scan = plugin::scan_isolated(o.registry, timeout_of(o));
+  Scan scan = discover_all(o);
   int code = scan.status.is_ok() ? kExitOk : kExitFailure;
   std::vector<PluginInfo> matches;
   for (const auto& p : scan.plugins) {

@@ -13,6 +13,7 @@
 #include "config/loader.hpp"
 #include "mock/mock_server.hpp"
 #include "runtime/console.hpp"
+#include "runtime/preflight.hpp"
 #include "runtime/quickstart.hpp"
 #include "runtime/runtime.hpp"
 
@@ -28,14 +29,15 @@ fs::path exe_dir() {
   return ec ? fs::path() : p.parent_path();
 }
 
-// configs/quickstart-scenario.json from the working directory, the build tree or the install tree.
+// configs/quickstart-scenario.json from the working directory, the install tree
+// (<prefix>/bin/atlas-host -> <prefix>/share/atlas-host/configs) or the build tree.
 std::optional<fs::path> find_scenario() {
   std::vector<fs::path> candidates = {fs::path("configs/quickstart-scenario.json")};
   fs::path exe = exe_dir();
   if (!exe.empty()) {
+    candidates.push_back(exe / "../share/atlas-host/configs/quickstart-scenario.json");  // install
     candidates.push_back(exe / "../../../configs/quickstart-scenario.json");  // build/<preset>/bin
     candidates.push_back(exe / "../../configs/quickstart-scenario.json");
-    candidates.push_back(exe / "../share/atlas-host/configs/quickstart-scenario.json");  // install
   }
   for (const auto& c : candidates) {
     std::error_code ec;
@@ -57,32 +59,50 @@ std::string delta(std::optional<double> now, std::optional<double> first, int de
   return b;
 }
 
+// Starts the in-process mock-llm on the quickstart scenario (or --scenario FILE) and says so.
+Status start_scripted_mock(const po::variables_map& vm, mock::MockLlmServer& mock) {
+  std::optional<fs::path> scenario;
+  if (vm.count("scenario")) scenario = fs::path(vm["scenario"].as<std::string>());
+  else scenario = find_scenario();
+  if (!scenario)
+    return not_found("cannot find configs/quickstart-scenario.json (looked in ./configs, next to the executable and "
+                     "in share/atlas-host/configs of the install); pass --scenario FILE");
+  auto sc = mock::load_scenario_file(scenario->string());
+  if (!sc) return sc.status();
+  auto port = mock.start(std::move(*sc));
+  if (!port) return port.status().with_context("could not start the mock model server");
+  std::cerr << "Running against the in-process mock-llm: MODEL REPLIES ARE SCRIPTED (" << scenario->string()
+            << ").\nEverything else is real: plugins, lanes, teacher loop, judges, learning and storage.\n\n";
+  return Status::ok();
+}
+
 }  // namespace
 
 int run_quickstart(const Args& args) {
   po::options_description opts("atlas-host quickstart [options]");
   opts.add_options()("help,h", "show this help")("tasks", po::value<int>()->default_value(3), "run the first N tasks (1-3)")(
-      "config", po::value<std::string>(), "use this config instead of the built-in one")(
-      "offline", "use the scripted mock even when a provider key is set")(
+      "config,c", po::value<std::string>(), "use this config instead of the built-in one")(
+      "offline", "route every model of the config to the scripted mock, even when a provider key is set")(
       "scenario", po::value<std::string>(), "mock-llm scenario (default: configs/quickstart-scenario.json)")(
-      "db", po::value<std::string>()->default_value("sqlite://.atlas/atlas.db"), "storage URL")(
-      "skip-storage", "do not store the sessions")("json", "print the results as JSON");
+      "db", po::value<std::string>(), "storage URL (default sqlite://.atlas/atlas.db; overrides the config's)")(
+      "skip-storage", "do not store the sessions")("no-preflight", "do not check the models before the first task")(
+      "json", "print the results as JSON");
   po::variables_map vm = parse_options(args, opts);
   if (vm.count("help")) {
     std::cout << "Runs three security-review tasks through the supervised loop and shows how reward, tokens and\n"
                  "time change as the playbook learns. Without OPENAI_API_KEY / ANTHROPIC_API_KEY / GEMINI_API_KEY /\n"
-                 "OPENAI_BASE_URL the model replies are scripted by an in-process mock-llm.\n\n"
+                 "OPENAI_BASE_URL (or with --offline) the model replies are scripted by an in-process mock-llm.\n\n"
               << opts;
     return kExitOk;
   }
   int n_tasks = vm["tasks"].as<int>();
   if (n_tasks < 1 || n_tasks > 3) throw UsageError("--tasks must be 1, 2 or 3");
+  if (vm.count("db") && vm.count("skip-storage")) throw UsageError("give --db URL or --skip-storage, not both");
   bool json_out = vm.count("json") > 0;
-  std::string db = vm.count("skip-storage") ? "" : vm["db"].as<std::string>();
+  const bool offline = vm.count("offline") > 0;
 
-  mock::MockLlmServer mock;
   config::Config cfg;
-  bool scripted = false;
+  std::string provider;
   if (vm.count("config")) {
     data::OpenRequest request;
     request.config_path = vm["config"].as<std::string>();
@@ -93,42 +113,42 @@ int run_quickstart(const Args& args) {
     }
     cfg = std::move(*loaded);
   } else {
-    std::string provider = vm.count("offline") ? "" : runtime::quickstart::detect_provider();
-    std::string base;
-    if (provider.empty()) {
-      std::optional<fs::path> scenario;
-      if (vm.count("scenario")) scenario = fs::path(vm["scenario"].as<std::string>());
-      else scenario = find_scenario();
-      if (!scenario) {
-        std::cerr << "atlas-host quickstart: cannot find configs/quickstart-scenario.json (looked in ./configs and next to "
-                     "the executable); run from the repository root or pass --scenario FILE\n";
-        return kExitFailure;
-      }
-      auto sc = mock::load_scenario_file(scenario->string());
-      if (!sc) {
-        std::cerr << sc.status().message() << "\n";
-        return kExitFailure;
-      }
-      auto port = mock.start(std::move(*sc));
-      if (!port) {
-        std::cerr << "atlas-host quickstart: could not start the mock model server: " << port.status().to_string() << "\n";
-        return kExitFailure;
-      }
-      base = mock.base_url();
-      scripted = true;
-      std::cerr << "No provider key found (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY or OPENAI_BASE_URL).\n"
-                   "Running against the in-process mock-llm: MODEL REPLIES ARE SCRIPTED (" << scenario->string()
-                << ").\nEverything else is real: plugins, lanes, teacher loop, judges, learning and storage.\n\n";
-    } else {
-      std::cerr << "Using real " << provider << " models (provider key found in the environment).\n\n";
-    }
-    auto parsed = config::parse_config(runtime::quickstart::config_toml(provider, base, db), "quickstart (built-in)");
+    provider = offline ? "" : runtime::quickstart::detect_provider();
+    if (!provider.empty()) std::cerr << "Using real " << provider << " models (provider key found in the environment).\n\n";
+    else if (!offline)
+      std::cerr << "No provider key found (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY or OPENAI_BASE_URL).\n";
+    auto parsed = config::parse_config(runtime::quickstart::config_toml(provider, "sqlite://.atlas/atlas.db"),
+                                       "quickstart (built-in)");
     if (!parsed) {
       std::cerr << parsed.status().message() << "\n";
       return kExitFailure;
     }
     cfg = std::move(*parsed);
     config::apply_env_overrides(cfg);  // the environment wins over the built-in config too
+  }
+  // The command line wins over the config file.
+  if (vm.count("db")) {
+    cfg.storage.enabled = true;
+    cfg.storage.database_url = vm["db"].as<std::string>();
+  }
+  if (vm.count("skip-storage")) cfg.storage.enabled = false;
+
+  mock::MockLlmServer mock;
+  const bool scripted = offline || (!vm.count("config") && provider.empty());
+  if (scripted) {
+    Status started = start_scripted_mock(vm, mock);
+    if (!started.is_ok()) {
+      std::cerr << "atlas-host quickstart: " << started.message() << "\n";
+      return kExitFailure;
+    }
+    runtime::quickstart::route_models_to_mock(cfg, mock.base_url());
+  }
+  if (!vm.count("no-preflight")) {
+    auto problems = runtime::preflight_models(cfg);
+    if (!problems.empty()) {
+      std::cerr << runtime::preflight_message("atlas-host quickstart", problems);
+      return kExitFailure;
+    }
   }
 
   runtime::RuntimeOptions ro;
@@ -141,7 +161,6 @@ int run_quickstart(const Args& args) {
     std::cerr << "warning: storage unavailable, running without it (no history, no learning): "
               << rt.status().message() << "\n";
     fallback_cfg.storage.enabled = false;
-    db.clear();
     rt = runtime::Runtime::create(std::move(fallback_cfg), ro);
   }
   if (!rt) {
@@ -203,8 +222,10 @@ int run_quickstart(const Args& args) {
       std::cout << "The playbook learnt from earlier tasks (version " << last.applied_playbook_version << ", "
                 << last.playbook_entries << " entries) was injected into the last task's prompts.\n";
     if (scripted) std::cout << "(Model replies were scripted by the mock; set a provider key for real models.)\n";
-    if (!db.empty() && last.stored)
-      std::cout << "Sessions stored in " << db << ": try `atlas-host review list` or `atlas-host export --format atlas-jsonl`.\n";
+    std::string where = (*rt)->store() ? runtime::console::store_location(*(*rt)->store()) : "";
+    if (last.stored && !where.empty())
+      std::cout << "Sessions stored in " << where
+                << ": try `atlas-host review list` or `atlas-host export --format atlas-jsonl`.\n";
   }
   return reports.back().status == "succeeded" ? kExitOk : kExitFailure;
 }

@@ -36,6 +36,7 @@ int run_report(const Args& args) {
     return kExitOk;
   }
   data::OpenRequest req = store_request(vm);
+  req.read_only = true;
   auto opened = data::open_store(req);
   if (!opened.is_ok()) {
     std::cerr << "atlas-host report: " << opened.status().message() << "\n";

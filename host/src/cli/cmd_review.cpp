@@ -23,8 +23,14 @@ void usage(std::ostream& os) {
         "      --status/--review-status combine with OR; different filters with AND.\n"
         "  atlas-host review show ID [--events N] [--json]\n"
         "      Plan, steps with attempts and guidance, rewards, events and the review history.\n"
-        "  atlas-host review approve ID [--reason WHY] [--note TEXT] [--actor WHO]\n"
-        "  atlas-host review quarantine ID [--reason WHY] [--note TEXT] [--actor WHO]\n"
+        "  atlas-host review approve ID... [--reason WHY] [--note TEXT] [--actor WHO]\n"
+        "  atlas-host review quarantine ID... [--reason WHY] [--note TEXT] [--actor WHO]\n"
+        "      One or more session ids. Each session gets its own review_events row; a session that\n"
+        "      cannot be changed is reported and the others still are (exit 1 if any failed).\n"
+        "  atlas-host review approve|quarantine --all-matching [filters] [--confirm N] [--dry-run]\n"
+        "      Every session the `review list` filters select. Asks to type the number of sessions\n"
+        "      on a terminal; elsewhere --confirm N must equal that number. --dry-run lists them\n"
+        "      and changes nothing.\n"
         "  atlas-host review note ID TEXT [--actor WHO]\n"
         "      Every change is recorded in review_events with who (--actor, default $USER),\n"
         "      when, and why (--reason).\n\n"
@@ -32,6 +38,51 @@ void usage(std::ostream& os) {
 }
 
 bool use_color() { return ::isatty(1) && !std::getenv("NO_COLOR"); }
+
+bool has_filters(const po::variables_map& vm) {
+  for (const char* f : {"status", "review-status", "learning-key", "min-reward", "max-reward", "since", "until"})
+    if (vm.count(f)) return true;
+  return false;
+}
+
+data::ReviewListFilters filters_from(const po::variables_map& vm) {
+  data::ReviewListFilters f;
+  if (vm.count("status")) f.statuses = vm["status"].as<std::vector<std::string>>();
+  if (vm.count("review-status")) f.review_statuses = vm["review-status"].as<std::vector<std::string>>();
+  if (vm.count("learning-key")) f.learning_key = vm["learning-key"].as<std::string>();
+  if (vm.count("min-reward")) f.min_reward = vm["min-reward"].as<double>();
+  if (vm.count("max-reward")) f.max_reward = vm["max-reward"].as<double>();
+  if (vm.count("since")) f.since = vm["since"].as<std::string>();
+  if (vm.count("until")) f.until = vm["until"].as<std::string>();
+  return f;
+}
+
+std::string session_id_arg(const std::string& id) {
+  if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos)
+    throw UsageError("session id '" + id + "' is not a number (see `review list`)");
+  return id;
+}
+
+// The bulk selection is confirmed by its size: typed on a terminal, or --confirm N.
+bool confirmed(const po::variables_map& vm, const std::string& action, size_t count) {
+  if (vm.count("confirm")) {
+    if (vm["confirm"].as<long long>() == static_cast<long long>(count)) return true;
+    std::cerr << "atlas-host review " << action << ": " << count << " session(s) match, not "
+              << vm["confirm"].as<long long>() << "; nothing was changed (check with --dry-run)\n";
+    return false;
+  }
+  if (!::isatty(0)) {
+    std::cerr << "atlas-host review " << action << ": " << count << " session(s) match; re-run with --confirm " << count
+              << " to " << action << " them (or --dry-run to list them). Nothing was changed.\n";
+    return false;
+  }
+  std::cerr << count << " session(s) match. Type " << count << " to " << action << " them: " << std::flush;
+  std::string answer;
+  std::getline(std::cin, answer);
+  if (answer == std::to_string(count)) return true;
+  std::cerr << "Not confirmed; nothing was changed.\n";
+  return false;
+}
 
 }  // namespace
 
@@ -43,6 +94,7 @@ int run_review(const Args& args) {
       "max-reward", po::value<double>(), "")("since", po::value<std::string>(), "")("until", po::value<std::string>(), "")(
       "limit", po::value<int>(), "")("after", po::value<std::string>(), "")("events", po::value<int>(), "")(
       "reason", po::value<std::string>(), "")("note", po::value<std::string>(), "")("actor", po::value<std::string>(), "")(
+      "all-matching", "")("confirm", po::value<long long>(), "")("dry-run", "")(
       "positional", po::value<std::vector<std::string>>(), "");
   add_store_options(desc);
   po::positional_options_description pos;
@@ -57,23 +109,40 @@ int run_review(const Args& args) {
   if (positional.empty()) throw UsageError("missing action: list, show, approve, quarantine or note");
   std::string action = positional[0];
   bool as_json = vm.count("json") != 0;
-  auto need_id = [&]() -> std::string {
-    if (positional.size() < 2) throw UsageError("'review " + action + "' needs a session id (see `review list`)");
-    const std::string& id = positional[1];
-    if (id.find_first_not_of("0123456789") != std::string::npos)
-      throw UsageError("session id '" + id + "' is not a number");
-    return id;
-  };
   if (action != "list" && action != "show" && action != "approve" && action != "quarantine" && action != "note")
     throw UsageError("unknown action '" + action + "' (list|show|approve|quarantine|note)");
-  std::string id = action == "list" ? "" : need_id();
+  const bool bulk_action = action == "approve" || action == "quarantine";
+  const bool all_matching = vm.count("all-matching") != 0;
+  if (!bulk_action && (all_matching || vm.count("confirm") || vm.count("dry-run")))
+    throw UsageError("--all-matching, --confirm and --dry-run apply to approve and quarantine only");
+  if (bulk_action && all_matching && positional.size() > 1)
+    throw UsageError("give session ids or --all-matching with filters, not both");
+  if (bulk_action && !all_matching && has_filters(vm))
+    throw UsageError("filters select sessions only with --all-matching (e.g. review " + action +
+                     " --all-matching --review-status pending)");
+  if (bulk_action && !all_matching && vm.count("confirm"))
+    throw UsageError("--confirm N confirms an --all-matching selection");
+  std::vector<std::string> ids;
+  if (action != "list" && !all_matching) {
+    if (positional.size() < 2) throw UsageError("'review " + action + "' needs a session id (see `review list`)");
+    if (action == "show" || action == "note") {
+      ids.push_back(session_id_arg(positional[1]));
+      if (action == "show" && positional.size() > 2)
+        throw UsageError("'review show' takes one session id; got " + std::to_string(positional.size() - 1));
+    } else {
+      for (size_t i = 1; i < positional.size(); ++i) ids.push_back(session_id_arg(positional[i]));
+    }
+  }
+  std::string id = ids.empty() ? "" : ids.front();
   std::string note_text = vm.count("note") ? vm["note"].as<std::string>() : "";
   if (action == "note") {
     if (positional.size() >= 3) note_text = positional[2];
+    if (positional.size() > 3) throw UsageError("'review note ID TEXT' takes one text; quote it");
     if (note_text.empty()) throw UsageError("'review note ID TEXT' needs the note text");
   }
 
   data::OpenRequest req = store_request(vm);
+  req.read_only = true;  // every action works on stored sessions: never create an empty database
   auto opened = data::open_store(req);
   if (!opened.is_ok()) {
     std::cerr << "atlas-host review: " << opened.status().message() << "\n";
@@ -83,14 +152,7 @@ int run_review(const Args& args) {
   std::string actor = vm.count("actor") ? vm["actor"].as<std::string>() : data::default_actor();
 
   if (action == "list") {
-    data::ReviewListFilters f;
-    if (vm.count("status")) f.statuses = vm["status"].as<std::vector<std::string>>();
-    if (vm.count("review-status")) f.review_statuses = vm["review-status"].as<std::vector<std::string>>();
-    if (vm.count("learning-key")) f.learning_key = vm["learning-key"].as<std::string>();
-    if (vm.count("min-reward")) f.min_reward = vm["min-reward"].as<double>();
-    if (vm.count("max-reward")) f.max_reward = vm["max-reward"].as<double>();
-    if (vm.count("since")) f.since = vm["since"].as<std::string>();
-    if (vm.count("until")) f.until = vm["until"].as<std::string>();
+    data::ReviewListFilters f = filters_from(vm);
     if (vm.count("limit")) f.limit = vm["limit"].as<int>();
     if (f.limit < 1) throw UsageError("--limit must be at least 1");
     if (vm.count("after")) f.after = vm["after"].as<std::string>();
@@ -135,19 +197,63 @@ int run_review(const Args& args) {
     }
     return kExitOk;
   }
+
   std::string status = action == "approve" ? "approved" : "quarantined";
+  if (all_matching) {
+    auto matching = data::matching_sessions(store, filters_from(vm));
+    if (!matching.is_ok()) {
+      std::cerr << "atlas-host review " << action << ": " << matching.status().message() << "\n";
+      return kExitFailure;
+    }
+    for (const auto& s : matching->GetArray()) ids.push_back(json::get_string(s, "session_id"));
+    if (vm.count("dry-run")) {
+      if (as_json) {
+        std::cout << "{\"dry_run\":true,\"review_status\":" << json::quote(status) << ",\"count\":" << ids.size()
+                  << ",\"sessions\":" << json::dump(*matching) << "}\n";
+      } else {
+        json::Document page(rapidjson::kObjectType);
+        json::set(page, "sessions", json::Value(*matching, page.GetAllocator()), page.GetAllocator());
+        std::cout << data::render_session_list(page, use_color()) << "Dry run: " << ids.size() << " session(s) would be "
+                  << status << "; nothing was changed.\n";
+      }
+      return kExitOk;
+    }
+    if (ids.empty()) {
+      std::cerr << "atlas-host review " << action << ": no session matches the filters; nothing was changed\n";
+      return kExitFailure;
+    }
+    if (!confirmed(vm, action, ids.size())) return kExitFailure;
+  } else if (vm.count("dry-run")) {
+    std::cout << "Dry run: " << ids.size() << " session(s) would be " << status << "; nothing was changed.\n";
+    return kExitOk;
+  }
+
   std::string reason = vm.count("reason") ? vm["reason"].as<std::string>() : "";
-  auto prev = data::set_review(store, id, status, actor, reason, note_text);
-  if (!prev.is_ok()) {
-    std::cerr << "atlas-host review " << action << ": " << prev.status().message() << "\n";
+  auto changes = data::set_review_many(store, ids, status, actor, reason, note_text);
+  size_t failed = 0;
+  const bool json_array = all_matching || changes.size() > 1;  // one id keeps the one-object reply
+  if (as_json && json_array) std::cout << "[";
+  for (size_t i = 0; i < changes.size(); ++i) {
+    const auto& c = changes[i];
+    if (!c.error.empty()) ++failed;
+    if (as_json) {
+      std::cout << (i ? "," : "") << "{\"session_id\":" << json::quote(c.session_id);
+      if (c.error.empty()) std::cout << ",\"previous\":" << json::quote(c.previous) << ",\"review_status\":" << json::quote(status);
+      else std::cout << ",\"error\":" << json::quote(c.error);
+      std::cout << "}";
+    } else if (c.error.empty()) {
+      std::cout << "Session " << c.session_id << " marked as " << status << " (was " << c.previous << ").\n";
+    } else {
+      std::cerr << "atlas-host review " << action << ": session " << c.session_id << ": " << c.error << "\n";
+    }
+  }
+  if (as_json) std::cout << (json_array ? "]\n" : "\n");
+  if (failed > 0) {
+    std::cerr << "atlas-host review " << action << ": " << changes.size() - failed << " of " << changes.size()
+              << " session(s) " << status << "; " << failed << " could not be changed (see above)\n";
     return kExitFailure;
   }
-  if (as_json) {
-    std::cout << "{\"session_id\":" << json::quote(id) << ",\"previous\":" << json::quote(*prev)
-              << ",\"review_status\":" << json::quote(status) << "}\n";
-  } else {
-    std::cout << "Session " << id << " marked as " << status << " (was " << *prev << ").\n";
-  }
+  if (!as_json && changes.size() > 1) std::cout << changes.size() << " session(s) " << status << ".\n";
   return kExitOk;
 }
 

@@ -1,4 +1,4 @@
-// atlas-host run --config FILE (--task TEXT | --tasks FILE.jsonl) [--concurrency N] [--json]
+// atlas-host run [-c FILE] (--task TEXT | --tasks FILE.jsonl) [--concurrency N] [--json]
 #include <unistd.h>
 
 #include <atomic>
@@ -7,46 +7,64 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "cli/commands.hpp"
+#include "cli/interrupt.hpp"
 #include "cli/options.hpp"
 #include "common/json.hpp"
+#include "common/secrets.hpp"
 #include "data/open.hpp"
+#include "data/store.hpp"
 #include "runtime/console.hpp"
+#include "runtime/preflight.hpp"
 #include "runtime/runtime.hpp"
 
 namespace atlas::cli {
 namespace {
 
-std::atomic<runtime::Runtime*> g_running{nullptr};
-extern "C" void on_sigint(int) {
-  if (auto* rt = g_running.load()) rt->cancel();
+// One task per line: a JSON string, or {"task": "...", "metadata": {...}, "expected": ...}.
+// A line that cannot be read (bad JSON, nesting deeper than json::kMaxInputDepth, no task)
+// fails that task alone with the reason; the other tasks still run.
+struct TaskLine {
+  runtime::TaskSpec spec;
+  std::string error;  // non-empty: the task is not run and is reported failed with this reason
+};
+
+TaskLine read_task_line(const std::string& line, const std::string& where) {
+  TaskLine out;
+  auto doc = json::parse(line, where, json::kMaxInputDepth);
+  if (!doc) {
+    out.spec.task = line.substr(0, 80);
+    out.error = doc.status().message();
+    return out;
+  }
+  runtime::TaskSpec& t = out.spec;
+  if (doc->IsString()) {
+    t.task = doc->GetString();
+  } else if (doc->IsObject()) {
+    t.task = json::get_string(*doc, "task");
+    if (const json::Value* m = json::find(*doc, "metadata"); m && m->IsObject()) t.metadata_json = json::dump(*m);
+    if (const json::Value* e = json::find(*doc, "expected")) t.expected_json = json::dump(*e);
+  }
+  if (t.task.empty()) {
+    t.task = line.substr(0, 80);
+    out.error = where + ": expected a string or an object with a non-empty \"task\"";
+  }
+  return out;
 }
 
-// One task per line: a JSON string, or {"task": "...", "metadata": {...}, "expected": ...}.
-std::vector<runtime::TaskSpec> read_tasks(const std::string& path) {
+std::vector<TaskLine> read_tasks(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot open task file " + path);
-  std::vector<runtime::TaskSpec> out;
+  std::vector<TaskLine> out;
   std::string line;
   int n = 0;
   while (std::getline(in, line)) {
     ++n;
     if (line.find_first_not_of(" \t\r") == std::string::npos || line[line.find_first_not_of(" \t")] == '#') continue;
-    auto doc = json::parse(line, path + ":" + std::to_string(n));
-    if (!doc) throw std::runtime_error(doc.status().message());
-    runtime::TaskSpec t;
-    if (doc->IsString()) {
-      t.task = doc->GetString();
-    } else if (doc->IsObject()) {
-      t.task = json::get_string(*doc, "task");
-      if (const json::Value* m = json::find(*doc, "metadata"); m && m->IsObject()) t.metadata_json = json::dump(*m);
-      if (const json::Value* e = json::find(*doc, "expected")) t.expected_json = json::dump(*e);
-    }
-    if (t.task.empty())
-      throw std::runtime_error(path + ":" + std::to_string(n) + ": expected a string or an object with a non-empty \"task\"");
-    out.push_back(std::move(t));
+    out.push_back(read_task_line(line, path + ":" + std::to_string(n)));
   }
   if (out.empty()) throw std::runtime_error(path + ": no tasks in the file");
   return out;
@@ -55,46 +73,59 @@ std::vector<runtime::TaskSpec> read_tasks(const std::string& path) {
 }  // namespace
 
 int run_run(const Args& args) {
-  po::options_description opts("atlas-host run --config FILE (--task TEXT | --tasks FILE.jsonl) [options]");
-  opts.add_options()("help,h", "show this help")("config", po::value<std::string>(), "config file (TOML)")(
+  po::options_description opts("atlas-host run [-c FILE] (--task TEXT | --tasks FILE.jsonl) [options]");
+  opts.add_options()("help,h", "show this help")("config,c", po::value<std::string>(), "config file (TOML; default ./atlas.toml)")(
       "task", po::value<std::string>(), "run one task")("tasks", po::value<std::string>(),
                                                         "run every task of a JSONL file")(
       "concurrency", po::value<int>()->default_value(1), "sessions in parallel with --tasks (1-64)")(
       "metadata", po::value<std::string>(), "session metadata JSON for --task (e.g. {\"learning_key_override\":\"k\"})")(
       "plugin-dir", po::value<std::vector<std::string>>(), "extra plugin folder (repeatable)")(
-      "json", "machine-readable output");
+      "no-preflight", "do not check the models before the first task")("json", "machine-readable output");
   po::variables_map vm = parse_options(args, opts);
   if (vm.count("help")) {
     std::cout << opts;
     return kExitOk;
   }
-  if (!vm.count("config")) throw UsageError("--config FILE is required (see configs/ for examples)");
+  std::string config_file = required_config_path(vm, "it names the agent and its models");
   if (vm.count("task") == vm.count("tasks")) throw UsageError("give exactly one of --task TEXT or --tasks FILE.jsonl");
   int concurrency = vm["concurrency"].as<int>();
   if (concurrency < 1 || concurrency > 64) throw UsageError("--concurrency must be between 1 and 64");
   bool json_out = vm.count("json") > 0;
 
-  std::vector<runtime::TaskSpec> tasks;
+  std::vector<TaskLine> tasks;
   if (vm.count("task")) {
-    runtime::TaskSpec t;
+    TaskLine line;
+    runtime::TaskSpec& t = line.spec;
     t.task = vm["task"].as<std::string>();
     if (vm.count("metadata")) {
-      auto md = json::parse(vm["metadata"].as<std::string>(), "--metadata");
-      if (!md || !md->IsObject()) throw UsageError("--metadata must be a JSON object");
+      auto md = json::parse(vm["metadata"].as<std::string>(), "--metadata", json::kMaxInputDepth);
+      if (!md) throw UsageError(md.status().message());
+      if (!md->IsObject()) throw UsageError("--metadata must be a JSON object");
       t.metadata_json = vm["metadata"].as<std::string>();
     }
-    tasks.push_back(std::move(t));
+    tasks.push_back(std::move(line));
   } else {
     tasks = read_tasks(vm["tasks"].as<std::string>());
   }
 
   data::OpenRequest request;
-  request.config_path = vm["config"].as<std::string>();
+  request.config_path = config_file;
   auto cfg = data::load_effective_config(request);
   if (!cfg) {
     std::cerr << cfg.status().message() << "\n";
     return kExitFailure;
   }
+  if (!vm.count("no-preflight")) {
+    auto problems = runtime::preflight_models(*cfg);
+    if (!problems.empty()) {
+      std::cerr << runtime::preflight_message("atlas-host run", problems);
+      return kExitFailure;
+    }
+  }
+  // Where this run's writes wait when the database is unreachable (checked before exiting).
+  const bool storage_on = cfg->storage.active();
+  const std::string database_shown = secrets::url_without_password(cfg->storage.database_url);
+  const std::filesystem::path spool_file = data::spool_file_for(cfg->storage.spool_path, cfg->storage.database_url);
   runtime::RuntimeOptions ro;
   for (const auto& d : values(vm, "plugin-dir")) ro.plugin_dirs.emplace_back(d);
   bool tty = isatty(STDERR_FILENO) != 0;
@@ -105,15 +136,24 @@ int run_run(const Args& args) {
     std::cerr << "atlas-host run: " << rt.status().message() << "\n";
     return kExitFailure;
   }
-  g_running.store(rt->get());
-  std::signal(SIGINT, on_sigint);
+  // Ctrl-C / SIGTERM: sessions under way stop now and are stored `interrupted`; tasks not
+  // started are not started (and not stored); exit 130 / 143.
+  std::optional<InterruptWatch> interrupts;
+  interrupts.emplace([&rt](int) { (*rt)->cancel(); });
 
   std::vector<runtime::SessionReport> reports(tasks.size());
+  for (auto& r : reports) r.status = runtime::kNotStarted;
   std::atomic<size_t> next{0}, done{0};
   std::mutex out_mu;
   auto worker = [&] {
-    for (size_t i = next++; i < tasks.size(); i = next++) {
-      reports[i] = (*rt)->run(tasks[i]);
+    for (size_t i = next++; i < tasks.size() && !interrupts->signal(); i = next++) {
+      if (tasks[i].error.empty()) {
+        reports[i] = (*rt)->run(tasks[i].spec);
+      } else {
+        reports[i].task = tasks[i].spec.task;
+        reports[i].status = "failed";  // refused as input: nothing was run or stored
+        reports[i].error = tasks[i].error;
+      }
       size_t d = ++done;
       if (tty && tasks.size() > 1 && !json_out) {
         std::lock_guard<std::mutex> g(out_mu);
@@ -126,38 +166,56 @@ int run_run(const Args& args) {
   for (auto& t : threads) t.join();
   if (tty && tasks.size() > 1 && !json_out) std::cerr << "\n";
   (*rt)->wait_for_background();
-  std::signal(SIGINT, SIG_DFL);
-  g_running.store(nullptr);
+  const int signo = interrupts->signal();
+  interrupts.reset();
 
   bool all_ok = true;
   for (const auto& r : reports) all_ok = all_ok && r.status == "succeeded";
   if (json_out) {
     if (reports.size() == 1) {
-      std::cout << reports[0].to_json() << "\n";
+      std::cout << secrets::redact(reports[0].to_json()) << "\n";
     } else {
       std::cout << "[";
-      for (size_t i = 0; i < reports.size(); ++i) std::cout << (i ? "," : "") << reports[i].to_json();
+      for (size_t i = 0; i < reports.size(); ++i) std::cout << (i ? "," : "") << secrets::redact(reports[i].to_json());
       std::cout << "]\n";
     }
   } else if (reports.size() == 1) {
     const auto& r = reports[0];
-    if (r.status == "succeeded") std::cout << r.final_answer << "\n\n";
-    else std::cerr << "atlas-host run: the session failed: " << r.error << "\n";
+    if (r.status == "succeeded") std::cout << secrets::redact(r.final_answer) << "\n\n";
+    else std::cerr << "atlas-host run: the session failed: " << secrets::redact(r.error) << "\n";
     std::cout << "session " << r.session_id << (r.stored ? "" : " (not stored)") << " | lane " << r.lane << " ("
               << r.lane_source << ") | reward " << runtime::console::fixed(r.reward) << " | review " << r.review_status
               << " | " << runtime::console::fixed(r.seconds, 2) << " s\n\n"
               << runtime::console::token_table(r);
   } else {
-    std::vector<std::vector<std::string>> rows = {{"#", "task", "lane", "reward", "tokens", "seconds", "status"}};
-    for (size_t i = 0; i < reports.size(); ++i) {
-      const auto& r = reports[i];
-      rows.push_back({std::to_string(i + 1), runtime::console::one_line(tasks[i].task, 48), r.lane,
-                      runtime::console::fixed(r.reward), std::to_string(r.total_tokens.total_tokens),
-                      runtime::console::fixed(r.seconds, 2), r.status});
-    }
-    std::cout << runtime::console::table(rows);
+    std::vector<runtime::TaskSpec> specs;
+    for (const auto& t : tasks) specs.push_back(t.spec);
+    std::cout << runtime::console::batch_table(specs, reports);
     for (size_t i = 0; i < reports.size(); ++i)
-      if (reports[i].status != "succeeded") std::cerr << "task " << i + 1 << " failed: " << reports[i].error << "\n";
+      if (reports[i].status != "succeeded" && reports[i].status != runtime::kNotStarted)
+        std::cerr << "task " << i + 1 << " " << reports[i].status << ": " << secrets::redact(reports[i].error) << "\n";
+  }
+  rt->reset();  // closes the store: flushes queued writes and tries the spool once more
+  if (storage_on) {
+    size_t waiting = data::read_spool_status(spool_file).pending_records;
+    if (waiting > 0) {
+      std::cerr << "atlas-host run: " << waiting << " storage record(s) wait in the spool " << spool_file.string()
+                << " because the database " << database_shown
+                << " did not take them; they are stored by `atlas-host db replay` or the next `atlas-host run` "
+                   "(exit code 3 until then)\n";
+      if (signo == 0) return kExitSpooled;
+    }
+  }
+  if (signo != 0) {
+    size_t interrupted = 0, not_started = 0;
+    for (const auto& r : reports) {
+      interrupted += r.status == runtime::kInterrupted;
+      not_started += r.status == runtime::kNotStarted;
+    }
+    std::cerr << "atlas-host run: stopped by " << (signo == SIGTERM ? "SIGTERM" : "SIGINT") << ": " << interrupted
+              << " session(s) stored as interrupted, " << not_started
+              << " task(s) not started (not stored; run them again)\n";
+    return InterruptWatch::exit_code(signo);
   }
   return all_ok ? kExitOk : kExitFailure;
 }

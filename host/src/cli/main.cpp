@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "cli/cli.hpp"
+#include "cli/commands.hpp"
 #include "common/build_info.hpp"
 #include "common/secrets.hpp"
 
@@ -18,7 +19,7 @@ void print_help() {
             << " — continual learning from agent workflows\n\n"
                "Usage: atlas-host <command> [options]\n\nCommands:\n";
   for (const auto& c : commands()) std::printf("  %-12s %s\n", c.name, c.summary);
-  std::cout << "\nRun 'atlas-host <command> --help' for a command's options.\n"
+  std::cout << "\nRun 'atlas-host <command> --help' (or 'atlas-host help <command>') for a command's options.\n"
                "Exit codes: 0 ok, 1 failure, 2 usage error.\n";
 }
 
@@ -32,18 +33,32 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   std::string name = argv[1];
+  Args args(argv + 2, argv + argc);
   if (name == "--help" || name == "-h" || name == "help") {
-    print_help();
-    return kExitOk;
+    if (name == "help" && !args.empty()) {
+      // `help run` is `run --help`.
+      name = args[0];
+      args = {"--help"};
+    } else {
+      print_help();
+      return kExitOk;
+    }
   }
   if (name == "--version" || name == "-V") {
     std::cout << "atlas-host " << build_info::kVersion << " (plugin ABI " << ATLAS_ABI_MAJOR << "."
               << ATLAS_ABI_MINOR << ")\n";
     return kExitOk;
   }
+  if (name == "plugin-worker") {  // internal, started by the host for process-isolated plugins
+    try {
+      return run_plugin_worker(Args(argv + 2, argv + argc));
+    } catch (const std::exception& e) {
+      std::cerr << "atlas-host plugin-worker: " << e.what() << "\n";
+      return kExitUsage;
+    }
+  }
   for (const auto& c : commands()) {
     if (name != c.name) continue;
-    Args args(argv + 2, argv + argc);
     try {
       return c.run(args);
     } catch (const UsageError& e) {

@@ -1,5 +1,7 @@
 #include "cli/options.hpp"
 
+#include <filesystem>
+
 namespace atlas::cli {
 
 po::variables_map parse_options(const Args& args, const po::options_description& desc,
@@ -20,6 +22,14 @@ po::variables_map parse_options(const Args& args, const po::options_description&
 void add_store_options(po::options_description& desc) {
   desc.add_options()("config,c", po::value<std::string>(), "")("database-url", po::value<std::string>(), "")(
       "plugin-dir", po::value<std::vector<std::string>>(), "");
+}
+
+std::string required_config_path(const po::variables_map& vm, const std::string& purpose) {
+  if (vm.count("config")) return vm["config"].as<std::string>();
+  std::error_code ec;
+  if (std::filesystem::is_regular_file("atlas.toml", ec)) return "atlas.toml";
+  throw UsageError("no configuration: pass -c/--config FILE or run where ./atlas.toml is (" + purpose +
+                   "; see configs/ for examples)");
 }
 
 data::OpenRequest store_request(const po::variables_map& vm) {

@@ -22,6 +22,10 @@ po::variables_map parse_options(const Args& args, const po::options_description&
 // -c/--config FILE, --database-url URL and --plugin-dir DIR (repeatable).
 void add_store_options(po::options_description& desc);
 
+// The config file of a command that needs one: -c/--config FILE, else ./atlas.toml when it
+// exists (as every command defaults); otherwise UsageError saying so and what `purpose` is.
+std::string required_config_path(const po::variables_map& vm, const std::string& purpose);
+
 // The storage the store options name (defaults as data::OpenRequest).
 data::OpenRequest store_request(const po::variables_map& vm);
 

@@ -36,7 +36,49 @@ void put_digits(char* out, uint64_t value, int width) {
   }
 }
 
+// Proleptic Gregorian (year, month, day) -> days since 1970-01-01 (H. Hinnant's days_from_civil).
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2 ? 1 : 0;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
 }  // namespace
+
+std::optional<int64_t> parse_iso8601_seconds(std::string_view text) {
+  std::string s(text);
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, used = 0;
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2d%n", &y, &mo, &d, &used) != 3 || used != 10) return std::nullopt;
+  if (mo < 1 || mo > 12 || d < 1 || d > 31) return std::nullopt;
+  size_t pos = 10;
+  int64_t offset = 0;
+  if (pos < s.size()) {
+    if (s[pos] != 'T' && s[pos] != ' ') return std::nullopt;
+    int n = 0;
+    if (std::sscanf(s.c_str() + pos + 1, "%2d:%2d:%2d%n", &h, &mi, &sec, &n) != 3 || n != 8) return std::nullopt;
+    if (h > 23 || mi > 59 || sec > 60) return std::nullopt;
+    pos += 9;
+    if (pos < s.size() && s[pos] == '.') {
+      ++pos;
+      while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') ++pos;
+    }
+    if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
+      ++pos;
+    } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
+      int oh = 0, om = 0;
+      int n2 = 0;
+      if (std::sscanf(s.c_str() + pos + 1, "%2d:%2d%n", &oh, &om, &n2) != 2 || n2 != 5) return std::nullopt;
+      offset = (s[pos] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+      pos += 6;
+    }
+    if (pos != s.size()) return std::nullopt;
+  }
+  return days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 + mi * 60 + sec -
+         offset;
+}
 
 std::string iso8601_utc(int64_t unix_us) {
   int64_t secs = unix_us / 1000000;

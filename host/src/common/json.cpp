@@ -1,11 +1,11 @@
 #include "common/json.hpp"
 
 #include <rapidjson/error/en.h>
-#include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+
 
 namespace atlas::json {
 namespace {
@@ -23,51 +23,33 @@ std::pair<size_t, size_t> line_column(std::string_view text, size_t offset) {
   return {line, col};
 }
 
-// Returns the first balanced {...} starting at or after `from`, honouring strings.
-std::optional<std::string_view> balanced_object(std::string_view text, size_t from) {
-  size_t start = text.find('{', from);
-  while (start != std::string_view::npos) {
-    int depth = 0;
-    bool in_string = false, escaped = false;
-    for (size_t i = start; i < text.size(); ++i) {
-      char c = text[i];
-      if (in_string) {
-        if (escaped) escaped = false;
-        else if (c == '\\') escaped = true;
-        else if (c == '"') in_string = false;
-        continue;
-      }
-      if (c == '"') in_string = true;
-      else if (c == '{') ++depth;
-      else if (c == '}' && --depth == 0) return text.substr(start, i - start + 1);
-    }
-    start = text.find('{', start + 1);
-  }
-  return std::nullopt;
-}
-
-Status parse_error(std::string_view text, std::string_view what, rapidjson::ParseErrorCode code, size_t offset) {
-  auto [line, col] = line_column(text, offset);
+Status parse_error(std::string_view text, std::string_view what, const sdk::JsonParseStatus& st) {
+  auto [line, col] = line_column(text, st.offset);
   return invalid_argument(std::string(what) + ": line " + std::to_string(line) + ", column " + std::to_string(col) +
-                          ": " + rapidjson::GetParseError_En(code));
+                          ": " + st.message());
 }
 
 }  // namespace
 
-Result<Document> parse(std::string_view text, std::string_view what) {
+Result<Document> parse(std::string_view text, std::string_view what, unsigned max_depth) {
   Document doc;
-  doc.Parse(text.data(), text.size());
-  if (doc.HasParseError()) return parse_error(text, what, doc.GetParseError(), doc.GetErrorOffset());
+  sdk::JsonParseStatus st = sdk::parse_json(doc, text, max_depth);
+  if (!st) return parse_error(text, what, st);
   return doc;
 }
 
-Status check_syntax(std::string_view text, std::string_view what) {
+Status check_syntax(std::string_view text, std::string_view what, unsigned max_depth) {
   rapidjson::Reader reader;
   rapidjson::BaseReaderHandler<> ignore;  // accepts every token: nothing is built
-  rapidjson::MemoryStream stream(text.data(), text.size());
-  rapidjson::ParseResult ok = reader.Parse(stream, ignore);
-  if (!ok) return parse_error(text, what, ok.Code(), ok.Offset());
-  return Status::ok();
+  sdk::detail::DepthLimitedStream stream(text, max_depth);
+  rapidjson::ParseResult ok = reader.Parse<rapidjson::kParseIterativeFlag>(stream, ignore);
+  if (ok) return Status::ok();
+  sdk::JsonParseStatus st;
+  st.code = ok.Code();
+  st.offset = stream.too_deep() ? stream.Tell() : ok.Offset();
+  st.too_deep = stream.too_deep();
+  st.max_depth = max_depth;
+  return parse_error(text, what, st);
 }
 
 Result<Document> parse_lenient_object(std::string_view text) {
@@ -81,13 +63,14 @@ Result<Document> parse_lenient_object(std::string_view text) {
     if (close != std::string_view::npos) body = text.substr(nl + 1, close - nl - 1);
   }
   for (std::string_view candidate_source : {body, text}) {
-    size_t from = 0;
-    while (auto candidate = balanced_object(candidate_source, from)) {
+    sdk::ObjectScanner objects(candidate_source);
+    for (std::string_view candidate; objects.next(candidate);) {
       Document doc;
-      doc.Parse<kFlags>(candidate->data(), candidate->size());
-      if (!doc.HasParseError() && doc.IsObject()) return doc;
-      from = static_cast<size_t>(candidate->data() - candidate_source.data()) + 1;
+      sdk::JsonParseStatus st = sdk::parse_json<kFlags>(doc, candidate, kMaxInputDepth);
+      if (st.too_deep) return parse_error(candidate, "model reply", st);
+      if (st && doc.IsObject()) return doc;
     }
+    if (body.data() == text.data() && body.size() == text.size()) break;  // no fence: one source
   }
   std::string preview(text.substr(0, 200));
   return invalid_argument("no JSON object found in model reply: \"" + preview + (text.size() > 200 ? "...\"" : "\""));

@@ -3,6 +3,7 @@
 // serialisation, parse errors with line:column).
 #pragma once
 
+#include <atlas/json_parse.hpp>
 #include <rapidjson/document.h>
 
 #include <cstdint>
@@ -18,16 +19,27 @@ using Document = rapidjson::Document;
 using Value = rapidjson::Value;
 using Allocator = rapidjson::Document::AllocatorType;
 
+// Nesting limits (docs/json-limits.md). Where a document enters the host from outside (model
+// replies, provider bodies, task files, plugin replies and events, MCP messages) it may nest at
+// most kMaxInputDepth arrays/objects; any other document (config, the host's own records, which
+// wrap input in a few more levels) at most kMaxDepth. Parsing is iterative and refuses deeper
+// text, so every DOM the host holds is shallow enough for the recursive code that writes and
+// walks it (dump(), CopyFrom, schema validation).
+inline constexpr unsigned kMaxInputDepth = sdk::kJsonMaxInputDepth;
+inline constexpr unsigned kMaxDepth = sdk::kJsonMaxDepth;
+
 // Strict parse. `what` names the document in errors ("mock scenario foo.json").
 // Errors read: "<what>: line 3, column 14: Missing a comma or '}' after an object member."
-Result<Document> parse(std::string_view text, std::string_view what = "JSON");
+// or "<what>: line 1, column 257: nested deeper than 256 levels of arrays/objects".
+Result<Document> parse(std::string_view text, std::string_view what = "JSON", unsigned max_depth = kMaxDepth);
 
 // Syntax check only (no DOM is built): OK, or the same error parse() would give.
-Status check_syntax(std::string_view text, std::string_view what = "JSON");
+Status check_syntax(std::string_view text, std::string_view what = "JSON", unsigned max_depth = kMaxDepth);
 
 // Parse a model's reply that should contain one JSON object: accepts code fences
 // (```json ... ```), prose before/after the object, and trailing commas. Fails with
-// INVALID_ARGUMENT when no object can be recovered.
+// INVALID_ARGUMENT when no object can be recovered, or when the reply nests deeper than
+// kMaxInputDepth (the error says so). Linear in the reply's size.
 Result<Document> parse_lenient_object(std::string_view text);
 
 std::string dump(const Value& v);

@@ -39,6 +39,45 @@ std::optional<std::string> read_env_secret(std::string_view env_name) {
   return std::string(v);
 }
 
+namespace {
+
+// [begin, end) of the password inside `url`: after "user:" in the authority, or the value of a
+// "password=" query parameter. Empty range when there is none.
+std::pair<size_t, size_t> password_span(std::string_view url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return {0, 0};
+  size_t auth_begin = scheme + 3;
+  size_t auth_end = url.find_first_of("/?", auth_begin);
+  if (auth_end == std::string_view::npos) auth_end = url.size();
+  size_t at = url.rfind('@', auth_end);
+  if (at != std::string_view::npos && at >= auth_begin) {
+    size_t colon = url.find(':', auth_begin);
+    if (colon != std::string_view::npos && colon < at) return {colon + 1, at};
+  }
+  for (size_t pos = url.find("password=", auth_end); pos != std::string_view::npos;
+       pos = url.find("password=", pos + 1)) {
+    if (url[pos - 1] != '?' && url[pos - 1] != '&') continue;
+    size_t begin = pos + 9;
+    size_t end = url.find('&', begin);
+    return {begin, end == std::string_view::npos ? url.size() : end};
+  }
+  return {0, 0};
+}
+
+}  // namespace
+
+void register_database_url(std::string_view url) {
+  auto [begin, end] = password_span(url);
+  if (end > begin) register_secret("DATABASE_PASSWORD", url.substr(begin, end - begin));
+}
+
+std::string url_without_password(std::string_view url) {
+  auto [begin, end] = password_span(url);
+  std::string out(url);
+  if (end > begin) out.replace(begin, end - begin, "****");
+  return out;
+}
+
 std::string redact(std::string_view text) {
   std::string out(text);
   std::shared_lock lock(mutex());

@@ -98,6 +98,7 @@ class [[nodiscard]] Result {
 
 }  // namespace atlas
 
+// NOLINTBEGIN(bugprone-macro-parentheses): `lhs` is a declaration and `tmp` a name; neither can be parenthesised.
 // Propagates a non-OK Status from an expression returning Status.
 #define ATLAS_RETURN_IF_ERROR(expr)            \
   do {                                         \
@@ -113,3 +114,4 @@ class [[nodiscard]] Result {
   auto tmp = (expr);                                \
   if (!tmp.is_ok()) return tmp.status();            \
   lhs = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)

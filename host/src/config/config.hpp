@@ -1,5 +1,5 @@
-// The typed configuration of atlas-host: one struct per TOML section (DESIGN §7), with Atlas's
-// defaults where Atlas has them (reference atlas-sdk-spec §2). Produced by load_config() /
+// The typed configuration of atlas-host: one struct per TOML section (docs/configuration.md), with
+// Atlas's defaults where Atlas has them (docs/configuration.md). Produced by load_config() /
 // parse_config() (config/loader.hpp), which reject unknown keys, wrong types and out-of-range
 // values with file:line:column. Every field below is already validated; consumers just read.
 //
@@ -106,9 +106,6 @@ struct StudentConfig {
   ModelConfig llm;
   StudentPrompts prompts;
   std::string tool_choice = "auto";  // auto | required
-  int max_plan_tokens = 2048;        // >= 1
-  int max_step_tokens = 2048;        // >= 1
-  int max_synthesis_tokens = 2048;   // >= 1
 };
 
 struct TeacherPrompts {  // each "" = built-in prompt
@@ -132,7 +129,21 @@ struct OrchestrationConfig {
   double step_timeout_seconds = 900.0;  // > 0, per coach-lane step
   std::optional<Lane> forced_mode;      // unset = normal routing
   int max_parallel_steps = 4;           // 1..64, independent coach steps run concurrently
-  bool emit_intermediate_steps = true;
+  bool emit_intermediate_steps = true;  // only true is accepted: events are always recorded
+};
+
+// ---------------------------------------------------------------- [limits]
+
+// Bounds on what one session may cost, whatever the model, the adapter or the task file send.
+// A session that hits one stops and is stored `failed` with the limit named in its error.
+// 0 = no limit (not recommended). Documented in docs/configuration.md.
+struct LimitsConfig {
+  int64_t max_task_bytes = 1 << 20;                // 1 MiB of task text
+  int64_t max_reply_bytes = 16 << 20;              // 16 MiB per model reply or adapter reply
+  int max_plan_steps = 32;                         // a longer model-proposed plan is not run
+  int64_t max_model_calls_per_session = 500;       // every role: student, teacher, judges
+  int64_t max_tokens_per_session = 2'000'000;      // prompt + completion, every role
+  double session_timeout_seconds = 3600.0;         // the whole session, all steps included
 };
 
 // ---------------------------------------------------------------- [rewards] (Atlas `rim`)
@@ -171,9 +182,8 @@ struct LearningGates {
   bool enforce_cue = true;
   bool enforce_generality = false;
   int max_text_length = 420;  // 100..2000
-  std::vector<std::string> allowed_proper_nouns = {"SQL", "HTTP", "JSON", "Atlas", "API"};
   std::vector<std::string> banned_incident_tokens = {"incident", "ticket", "case", "postmortem"};
-  int allow_length_overflow_margin = 20;  // 0..500
+  int allow_length_overflow_margin = 20;  // 0..500: text this far past max_text_length keeps full concision
 };
 
 struct LearningRubricWeights {  // each 0..1; normalised to sum 1 at load time (4 decimals)
@@ -192,19 +202,6 @@ struct LearningSchema {  // [learning.schema], playbook_entry.v1 constraints
   bool allow_missing_tool_mapping = false;
 };
 
-struct LearningPruning {
-  int min_sessions = 10;            // 1..100
-  double min_cue_hit_rate = 0.05;   // 0..1
-  double min_reward_delta = 0.01;   // -1..1
-  int min_transfer_sessions = 20;   // 1..100
-};
-
-struct LearningUsageTracking {
-  bool enabled = true;
-  bool capture_examples = false;
-  int max_examples_per_entry = 2;  // 0..20
-};
-
 ModelConfig default_learning_model();  // gemini-2.5-flash, GEMINI_API_KEY, temp 0.1, 8192 tokens, 120 s
 
 struct LearningConfig {
@@ -212,15 +209,13 @@ struct LearningConfig {
   bool update_enabled = true;  // false = apply-only (read the playbook, never update it)
   ModelConfig llm = default_learning_model();  // [learning.llm] (model_ref "learning")
   std::string synthesizer_prompt;               // [learning.prompts] synthesizer; "" = built-in
-  int history_limit = 10;                       // 1..200
-  bool session_note_enabled = true;
+  int history_limit = 10;                       // 1..200: history entries sent to the learning model
+  bool session_note_enabled = true;             // false: the session's own learning text is not stored
   bool apply_to_prompts = true;
   int playbook_char_budget = 4000;              // 200..100000, injected playbook text is trimmed to it
   LearningGates gates;
   LearningRubricWeights rubric_weights;
   LearningSchema schema;
-  LearningPruning pruning;
-  LearningUsageTracking usage_tracking;
 };
 
 // ---------------------------------------------------------------- [routing] (Atlas adaptive_teaching)
@@ -268,8 +263,8 @@ struct StorageConfig {
 struct ReviewConfig {
   bool require_approval = true;
   std::vector<std::string> default_export_statuses = {"approved"};  // lower-cased
-  // True when the file (or ATLAS_REVIEW_DEFAULT_EXPORT_STATUSES) named the statuses; §6.3 needs
-  // it ("neither given and require_approval false" means approved+pending).
+  // True when the file (or ATLAS_REVIEW_DEFAULT_EXPORT_STATUSES) named the statuses; the export
+  // policy (docs/export-formats.md) needs it ("neither given and require_approval false" means approved+pending).
   bool statuses_explicit = false;
   // "*" or "all" among the statuses (file or env): export every review status.
   bool include_all_statuses = false;
@@ -288,6 +283,11 @@ struct PluginsConfig {
   std::vector<std::string> dirs;  // extra plugin folders (absolute, resolved against the config's folder)
   bool allow_unsafe = false;      // skip the group/other-writable refusal
   std::string lock_file;          // "" = none (absolute when set)
+  // Where plugin code runs: "auto" (first-party in-process, others in a worker process),
+  // "in-process" or "process"; per plugin from `isolation` in [plugins.<name>] (a key the
+  // host keeps: it is not part of the plugin's config).
+  std::string isolation = "auto";
+  std::map<std::string, std::string> plugin_isolation;
   // [plugins.<name>] tables: per-plugin default config as JSON object text. Key path for errors:
   // "plugins.<name>".
   std::map<std::string, std::string> configs;
@@ -315,6 +315,12 @@ struct TrainConfig {
   std::string output;                                  // export file; "" = chosen by `train`
   std::string cwd;                                     // "" = the working directory
   TrainFilters filters;
+  // Atlas Core (instead of `command`): its checkout (absolute; ATLAS_CORE_PATH and
+  // --atlas-core-path win), the interpreter that runs its scripts, and [train.atlas_core]
+  // options as run_offline_pipeline.py flags in that script's order ({"--config-name", "train"}, ...).
+  std::string atlas_core_path;
+  std::string python = "python3";
+  std::vector<std::pair<std::string, std::string>> atlas_core_flags;
 };
 
 // ---------------------------------------------------------------- the whole file
@@ -324,6 +330,7 @@ struct Config {
   StudentConfig student;
   TeacherConfig teacher;
   OrchestrationConfig orchestration;
+  LimitsConfig limits;
   RewardsConfig rewards;
   LearningConfig learning;
   RoutingConfig routing;

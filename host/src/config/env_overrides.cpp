@@ -142,6 +142,7 @@ std::vector<std::string> apply_env_overrides(Config& config, const EnvLookup& ge
     else
       warn(std::string("ATLAS_DRIFT_MIN_BASELINE='") + v + "' is not an integer >= 0; ignored");
   }
+  register_config_secrets(config);
   return warnings;
 }
 

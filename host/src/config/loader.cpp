@@ -261,6 +261,13 @@ void read_agent(SectionReader& root, ParseContext& ctx, Config& cfg) {
   s.read("system_prompt", a.system_prompt);
   read_tools(s, ctx, a.tools);
   s.read_json_table("config", a.config_json);
+  // A relative [agent.config] cwd is relative to this file's folder, like every path in the config.
+  if (auto doc = json::parse(a.config_json); doc.is_ok() && doc->IsObject()) {
+    if (const json::Value* cwd = json::find(*doc, "cwd"); cwd && cwd->IsString() && cwd->GetStringLength() > 0) {
+      json::set(*doc, "cwd", resolve_path(ctx, cwd->GetString()).string(), doc->GetAllocator());
+      a.config_json = json::dump(*doc);
+    }
+  }
   read_mcp_servers(s, ctx, a.mcp_servers);
   s.read_int("max_tool_turns", a.max_tool_turns, 1, 100);
   if (s.has("type") || s.has("llm") || s.has("transport"))
@@ -271,6 +278,12 @@ void read_agent(SectionReader& root, ParseContext& ctx, Config& cfg) {
 }
 
 // ---------------------------------------------------------------- [student] / [teacher]
+
+// Settings Atlas documents that atlas-host does not implement are refused rather than read and
+// ignored, so that no setting in a config file is inert (docs/atlas-compatibility.md).
+void refuse(SectionReader& s, std::string_view key, const std::string& why) {
+  if (s.take(key)) s.error(key, "not supported by atlas-host: " + why + "; remove it");
+}
 
 void read_student(SectionReader& root, Config& cfg) {
   SectionReader s = root.sub("student");
@@ -285,9 +298,8 @@ void read_student(SectionReader& root, Config& cfg) {
   p.read("synthesizer", st.prompts.synthesizer);
   p.finish();
   s.read_choice("tool_choice", st.tool_choice, {"auto", "required"});
-  s.read_int("max_plan_tokens", st.max_plan_tokens, 1, 10'000'000);
-  s.read_int("max_step_tokens", st.max_step_tokens, 1, 10'000'000);
-  s.read_int("max_synthesis_tokens", st.max_synthesis_tokens, 1, 10'000'000);
+  for (const char* key : {"max_plan_tokens", "max_step_tokens", "max_synthesis_tokens"})
+    refuse(s, key, "the student's reply length is [student.llm] max_output_tokens");
   s.finish();
 }
 
@@ -313,7 +325,27 @@ void read_orchestration(SectionReader& root, Config& cfg) {
   s.read_double("step_timeout_seconds", o.step_timeout_seconds, 0.0, 7 * 86400.0, true);
   s.read_lane("forced_mode", o.forced_mode, {Lane::kAuto, Lane::kPaired, Lane::kCoach});
   s.read_int("max_parallel_steps", o.max_parallel_steps, 1, 64);
-  s.read("emit_intermediate_steps", o.emit_intermediate_steps);
+  if (s.read("emit_intermediate_steps", o.emit_intermediate_steps) && !o.emit_intermediate_steps)
+    s.error("emit_intermediate_steps", "not supported by atlas-host: events are always recorded (they are the "
+                                       "session's trace); remove it");
+  s.finish();
+}
+
+// ---------------------------------------------------------------- [limits]
+
+void read_limits(SectionReader& root, Config& cfg) {
+  SectionReader s = root.sub("limits");
+  LimitsConfig& l = cfg.limits;
+  auto read_count = [&s](std::string_view key, int64_t& out, int64_t max) {
+    std::optional<int64_t> v;
+    if (s.read_int(key, v, 0, max) && v) out = *v;
+  };
+  read_count("max_task_bytes", l.max_task_bytes, int64_t{1} << 40);
+  read_count("max_reply_bytes", l.max_reply_bytes, int64_t{1} << 40);
+  s.read_int("max_plan_steps", l.max_plan_steps, 0, 10'000);
+  read_count("max_model_calls_per_session", l.max_model_calls_per_session, 100'000'000);
+  read_count("max_tokens_per_session", l.max_tokens_per_session, int64_t{1} << 50);
+  s.read_double("session_timeout_seconds", l.session_timeout_seconds, 0.0, 30 * 86400.0);
   s.finish();
 }
 
@@ -474,7 +506,18 @@ void read_learning(SectionReader& root, ParseContext& ctx, Config& cfg) {
   LearningConfig& l = cfg.learning;
   s.read("enabled", l.enabled);
   s.read("update_enabled", l.update_enabled);
-  read_model(s, "llm", l.llm);
+  if (!read_model(s, "llm", l.llm)) {
+    // No [learning.llm]: the student's provider and model (else the teacher's), so a config
+    // needs no key of a provider it does not otherwise use. Generation settings stay learning's.
+    const ModelConfig& base = cfg.student.llm.configured() ? cfg.student.llm : cfg.teacher.llm;
+    if (base.configured()) {
+      ModelConfig m = base;
+      m.temperature = l.llm.temperature;
+      m.max_output_tokens = l.llm.max_output_tokens;
+      m.timeout_seconds = std::max(m.timeout_seconds, l.llm.timeout_seconds);
+      l.llm = std::move(m);
+    }
+  }
   SectionReader prompts = s.sub("prompts");
   prompts.read("synthesizer", l.synthesizer_prompt);
   prompts.finish();
@@ -488,7 +531,7 @@ void read_learning(SectionReader& root, ParseContext& ctx, Config& cfg) {
   g.read("enforce_cue", l.gates.enforce_cue);
   g.read("enforce_generality", l.gates.enforce_generality);
   g.read_int("max_text_length", l.gates.max_text_length, 100, 2000);
-  g.read_strings("allowed_proper_nouns", l.gates.allowed_proper_nouns);
+  refuse(g, "allowed_proper_nouns", "the generality gate does not look for proper nouns (Atlas does not either)");
   g.read_strings("banned_incident_tokens", l.gates.banned_incident_tokens);
   g.read_int("allow_length_overflow_margin", l.gates.allow_length_overflow_margin, 0, 500);
   g.finish();
@@ -520,17 +563,14 @@ void read_learning(SectionReader& root, ParseContext& ctx, Config& cfg) {
   sc.read("allow_missing_tool_mapping", l.schema.allow_missing_tool_mapping);
   sc.finish();
 
-  SectionReader pr = s.sub("pruning");
-  pr.read_int("min_sessions", l.pruning.min_sessions, 1, 100);
-  pr.read_double("min_cue_hit_rate", l.pruning.min_cue_hit_rate, 0.0, 1.0);
-  pr.read_double("min_reward_delta", l.pruning.min_reward_delta, -1.0, 1.0);
-  pr.read_int("min_transfer_sessions", l.pruning.min_transfer_sessions, 1, 100);
-  pr.finish();
-
+  const std::string no_usage = "playbook entries' usage (cue hits, adoptions), impact and pruning are not tracked yet";
+  refuse(s, "pruning", no_usage);
   SectionReader u = s.sub("usage_tracking");
-  u.read("enabled", l.usage_tracking.enabled);
-  u.read("capture_examples", l.usage_tracking.capture_examples);
-  u.read_int("max_examples_per_entry", l.usage_tracking.max_examples_per_entry, 0, 20);
+  bool tracking = false;
+  if (u.read("enabled", tracking) && tracking)
+    u.error("enabled", "not supported by atlas-host: " + no_usage + "; remove it (false is accepted)");
+  refuse(u, "capture_examples", no_usage);
+  refuse(u, "max_examples_per_entry", no_usage);
   u.finish();
   s.finish();
 }
@@ -583,7 +623,9 @@ void read_storage(SectionReader& root, Config& cfg) {
                             "postgresql://USER@HOST:PORT/DB, or \"\" for no storage");
   if (st.is_sqlite() && st.database_url.size() == std::string_view("sqlite://").size())
     s.error("database_url", "the sqlite URL names no file; use sqlite://PATH, e.g. \"sqlite://.atlas/atlas.db\"");
-  s.read_int("min_connections", st.min_connections, 1, 1000);
+  if (s.read_int("min_connections", st.min_connections, 1, 1000) && st.min_connections != 1)
+    s.error("min_connections", "not supported by atlas-host above 1: the pool opens connections when they are "
+                               "needed, up to max_connections; remove it or set 1");
   s.read_int("max_connections", st.max_connections, 1, 1000);
   if (st.max_connections < st.min_connections)
     s.error("max_connections", "max_connections (" + std::to_string(st.max_connections) +
@@ -644,14 +686,27 @@ void read_plugins(SectionReader& root, ParseContext& ctx, Config& cfg) {
     for (const auto& d : dirs) p.dirs.push_back(resolve_path(ctx, d).string());
   s.read("allow_unsafe", p.allow_unsafe);
   if (s.read("lock_file", p.lock_file) && !p.lock_file.empty()) p.lock_file = resolve_path(ctx, p.lock_file).string();
+  s.read_choice("isolation", p.isolation, {"auto", "in-process", "process"});
   if (!s.present()) return;
   // Every other key is a per-plugin table. A non-table is most likely a misspelt setting, which
   // finish() reports with a suggestion.
   for (auto&& [k, v] : *s.table()) {
     std::string name(k.str());
-    if (name == "dirs" || name == "allow_unsafe" || name == "lock_file" || !v.is_table()) continue;
+    if (name == "dirs" || name == "allow_unsafe" || name == "lock_file" || name == "isolation" || !v.is_table()) continue;
     s.accept(name);
-    p.configs[name] = toml_table_to_json_text(*v.as_table());
+    toml::table table = *v.as_table();
+    if (const toml::node* iso = table.get("isolation")) {
+      const auto* text = iso->as_string();
+      std::string value = text ? text->get() : "";
+      if (value != "auto" && value != "in-process" && value != "process") {
+        ctx.error(iso->source(), join_key_path(join_key_path("plugins", name), "isolation"),
+                  "expected \"auto\", \"in-process\" or \"process\"");
+      } else {
+        p.plugin_isolation[name] = value;
+      }
+      table.erase("isolation");  // the host's setting, not the plugin's config
+    }
+    p.configs[name] = toml_table_to_json_text(table);
   }
   s.finish();
 }
@@ -735,6 +790,40 @@ void read_train(SectionReader& root, ParseContext& ctx, Config& cfg) {
   s.read_choice("export_format", t.export_format, {"atlas-jsonl", "trl-sft", "trl-grpo", "trl-dpo", "openai-ft"});
   if (s.read("output", t.output) && !t.output.empty()) t.output = resolve_path(ctx, t.output).string();
   if (s.read("cwd", t.cwd) && !t.cwd.empty()) t.cwd = resolve_path(ctx, t.cwd).string();
+  if (s.read("atlas_core_path", t.atlas_core_path) && !t.atlas_core_path.empty())
+    t.atlas_core_path = resolve_path(ctx, t.atlas_core_path).string();
+  if (!t.atlas_core_path.empty() && !t.command.empty())
+    s.error("atlas_core_path", "give either command (any trainer) or atlas_core_path (Atlas Core), not both");
+  s.read("python", t.python);
+  {
+    // Atlas Core's run_offline_pipeline.py flags, in the order the script documents them.
+    SectionReader core = s.sub("atlas_core");
+    for (const char* key : {"config_name", "data_config", "trainer_config", "model_config"}) {
+      std::string v;
+      if (core.read(key, v) && !v.empty()) {
+        std::string flag = "--" + std::string(key);
+        std::replace(flag.begin(), flag.end(), '_', '-');
+        t.atlas_core_flags.emplace_back(flag, v);
+      }
+    }
+    double ratio = 0;
+    if (core.read_double("eval_ratio", ratio, 0.0, 1.0)) t.atlas_core_flags.emplace_back("--eval-ratio", detail::format_number(ratio));
+    std::optional<int64_t> max_samples;
+    if (core.read_int("max_samples", max_samples, 1, std::numeric_limits<int64_t>::max()) && max_samples)
+      t.atlas_core_flags.emplace_back("--max-samples", std::to_string(*max_samples));
+    std::string out_dir;
+    if (core.read("output_dir", out_dir) && !out_dir.empty())
+      t.atlas_core_flags.emplace_back("--output-dir", resolve_path(ctx, out_dir).string());
+    for (const char* key : {"wandb_project", "wandb_run_name"}) {
+      std::string v;
+      if (core.read(key, v) && !v.empty()) {
+        std::string flag = "--" + std::string(key);
+        std::replace(flag.begin(), flag.end(), '_', '-');
+        t.atlas_core_flags.emplace_back(flag, v);
+      }
+    }
+    core.finish();
+  }
   SectionReader f = s.sub("filters");
   if (f.read_strings("review_statuses", t.filters.review_statuses))
     for (auto& st : t.filters.review_statuses)
@@ -813,6 +902,7 @@ Result<Config> parse_config(std::string_view text, std::string_view source_name,
   read_student(top, cfg);
   read_teacher(top, cfg);
   read_orchestration(top, cfg);
+  read_limits(top, cfg);
   read_rewards(top, ctx, cfg);
   read_learning(top, ctx, cfg);
   read_routing(top, ctx, cfg);

@@ -35,7 +35,7 @@ Result<Config> load_config(const std::filesystem::path& path, std::vector<Config
 Result<Config> parse_config(std::string_view text, std::string_view source_name,
                             std::vector<ConfigError>* errors = nullptr);
 
-// Atlas's environment overrides (reference §6.3, §6.6): ATLAS_REVIEW_REQUIRE_APPROVAL,
+// Atlas's environment overrides (docs/configuration.md): ATLAS_REVIEW_REQUIRE_APPROVAL,
 // ATLAS_REVIEW_DEFAULT_EXPORT_STATUSES, ATLAS_DRIFT_ENABLED, ATLAS_DRIFT_WINDOW,
 // ATLAS_DRIFT_Z_THRESHOLD, ATLAS_DRIFT_MIN_BASELINE. Invalid values are ignored with a warning;
 // the warnings are returned (and logged at warn level). `getenv` is injectable for tests; an empty
@@ -46,6 +46,11 @@ std::vector<std::string> apply_env_overrides(Config& config, const EnvLookup& ge
 // read now: the environment wins at persistence time, as in Atlas, even over a configuration
 // built in code. No warnings (apply_env_overrides gives them when a config is loaded).
 ReviewConfig review_policy(const ReviewConfig& configured, const EnvLookup& getenv = {});
+
+// Registers (secrets::register_secret) the value of every environment variable the config names
+// in a `*_env` key, the password of every database_url, and the well-known provider keys, so
+// that they are redacted from the very first byte written. apply_env_overrides() calls it.
+void register_config_secrets(const Config& config);
 
 // The effective configuration as TOML, every default filled in. Secrets are never printed: a
 // model block shows its api_key_env name followed by a comment "# (set)" or "# (not set)".

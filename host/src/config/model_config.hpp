@@ -1,6 +1,6 @@
 // A model block ({ provider, model, api_key_env, api_base, ... }) as used by every section
 // that names a model (student, teacher, rewards.small_model/large_model, learning, routing
-// probe). Defaults follow Atlas's LLMParameters (reference atlas-sdk-spec §2.3).
+// probe). Defaults follow Atlas's LLMParameters (docs/configuration.md).
 #pragma once
 
 #include <map>

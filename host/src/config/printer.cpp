@@ -2,6 +2,7 @@
 // Secret values are never part of a Config; model blocks only say whether their variable is set.
 #include <sstream>
 
+#include "common/secrets.hpp"
 #include "config/loader.hpp"
 #include "config/toml_json.hpp"
 
@@ -88,9 +89,6 @@ std::vector<std::pair<std::string, toml::table>> sections(const Config& c) {
 
   const StudentConfig& st = c.student;
   toml::table student{{"tool_choice", st.tool_choice},
-                      {"max_plan_tokens", i64(st.max_plan_tokens)},
-                      {"max_step_tokens", i64(st.max_step_tokens)},
-                      {"max_synthesis_tokens", i64(st.max_synthesis_tokens)},
                       {"prompts", toml::table{{"planner", st.prompts.planner},
                                               {"executor", st.prompts.executor},
                                               {"synthesizer", st.prompts.synthesizer}}}};
@@ -110,10 +108,17 @@ std::vector<std::pair<std::string, toml::table>> sections(const Config& c) {
   const OrchestrationConfig& o = c.orchestration;
   toml::table orch{{"max_retries", i64(o.max_retries)},
                    {"step_timeout_seconds", o.step_timeout_seconds},
-                   {"max_parallel_steps", i64(o.max_parallel_steps)},
-                   {"emit_intermediate_steps", o.emit_intermediate_steps}};
+                   {"max_parallel_steps", i64(o.max_parallel_steps)}};
   if (o.forced_mode) orch.insert("forced_mode", std::string(lane_name(*o.forced_mode)));
   out.emplace_back("orchestration", std::move(orch));
+
+  const LimitsConfig& lim = c.limits;
+  out.emplace_back("limits", toml::table{{"max_task_bytes", lim.max_task_bytes},
+                                         {"max_reply_bytes", lim.max_reply_bytes},
+                                         {"max_plan_steps", i64(lim.max_plan_steps)},
+                                         {"max_model_calls_per_session", lim.max_model_calls_per_session},
+                                         {"max_tokens_per_session", lim.max_tokens_per_session},
+                                         {"session_timeout_seconds", lim.session_timeout_seconds}});
 
   const RewardsConfig& r = c.rewards;
   toml::array temps;
@@ -155,7 +160,6 @@ std::vector<std::pair<std::string, toml::table>> sections(const Config& c) {
                                 {"enforce_cue", l.gates.enforce_cue},
                                 {"enforce_generality", l.gates.enforce_generality},
                                 {"max_text_length", i64(l.gates.max_text_length)},
-                                {"allowed_proper_nouns", strings(l.gates.allowed_proper_nouns)},
                                 {"banned_incident_tokens", strings(l.gates.banned_incident_tokens)},
                                 {"allow_length_overflow_margin", i64(l.gates.allow_length_overflow_margin)}}},
           {"rubric_weights", toml::table{{"actionability", l.rubric_weights.actionability},
@@ -167,14 +171,7 @@ std::vector<std::pair<std::string, toml::table>> sections(const Config& c) {
                                  {"runtime_handle_prefixes", strings(l.schema.runtime_handle_prefixes)},
                                  {"cue_types", strings(l.schema.cue_types)},
                                  {"default_scope_category", l.schema.default_scope_category},
-                                 {"allow_missing_tool_mapping", l.schema.allow_missing_tool_mapping}}},
-          {"pruning", toml::table{{"min_sessions", i64(l.pruning.min_sessions)},
-                                  {"min_cue_hit_rate", l.pruning.min_cue_hit_rate},
-                                  {"min_reward_delta", l.pruning.min_reward_delta},
-                                  {"min_transfer_sessions", i64(l.pruning.min_transfer_sessions)}}},
-          {"usage_tracking", toml::table{{"enabled", l.usage_tracking.enabled},
-                                         {"capture_examples", l.usage_tracking.capture_examples},
-                                         {"max_examples_per_entry", i64(l.usage_tracking.max_examples_per_entry)}}}});
+                                 {"allow_missing_tool_mapping", l.schema.allow_missing_tool_mapping}}}});
 
   const RoutingConfig& ro = c.routing;
   toml::table routing{{"enabled", ro.enabled},
@@ -193,7 +190,7 @@ std::vector<std::pair<std::string, toml::table>> sections(const Config& c) {
   const StorageConfig& sto = c.storage;
   out.emplace_back("storage", toml::table{{"enabled", sto.enabled},
                                           {"plugin", sto.plugin},
-                                          {"database_url", sto.database_url},
+                                          {"database_url", secrets::url_without_password(sto.database_url)},
                                           {"min_connections", i64(sto.min_connections)},
                                           {"max_connections", i64(sto.max_connections)},
                                           {"statement_timeout_seconds", sto.statement_timeout_seconds},
@@ -212,8 +209,13 @@ std::vector<std::pair<std::string, toml::table>> sections(const Config& c) {
 
   toml::table plugins{{"dirs", strings(c.plugins.dirs)},
                       {"allow_unsafe", c.plugins.allow_unsafe},
-                      {"lock_file", c.plugins.lock_file}};
-  for (const auto& [name, cfg] : c.plugins.configs) plugins.insert(name, json_text_table(cfg));
+                      {"lock_file", c.plugins.lock_file},
+                      {"isolation", c.plugins.isolation}};
+  for (const auto& [name, cfg] : c.plugins.configs) {
+    toml::table t = json_text_table(cfg);
+    if (auto it = c.plugins.plugin_isolation.find(name); it != c.plugins.plugin_isolation.end()) t.insert("isolation", it->second);
+    plugins.insert(name, std::move(t));
+  }
   out.emplace_back("plugins", std::move(plugins));
 
   const TrainConfig& tr = c.train;

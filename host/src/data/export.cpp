@@ -75,7 +75,7 @@ std::string filters_json(const ExportFilters& f) {
     return arr;
   };
   if (f.review_statuses) json::set(d, "review_status", list(*f.review_statuses), a);
-  std::vector<std::string> statuses = f.statuses.empty() ? std::vector<std::string>{"succeeded", "failed"} : f.statuses;
+  std::vector<std::string> statuses = f.statuses.empty() ? std::vector<std::string>{"succeeded"} : f.statuses;
   json::set(d, "status", list(statuses), a);
   json::set(d, "exclude_unfinished", true, a);  // never running/interrupted, whatever --status says
   if (f.min_reward) json::set(d, "min_reward", *f.min_reward, a);
@@ -92,9 +92,13 @@ class Output {
  public:
   static Result<std::unique_ptr<Output>> open(const std::filesystem::path& path) {
     auto out = std::unique_ptr<Output>(new Output(path));
+    if (path == "-") {  // standard output: streamed as written, nothing to rename
+      out->file_ = stdout;
+      out->to_stdout_ = true;
+    }
     std::error_code ec;
-    if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
-    out->file_ = std::fopen(out->partial_.c_str(), "wb");
+    if (!out->to_stdout_ && path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
+    if (!out->to_stdout_) out->file_ = std::fopen(out->partial_.c_str(), "wb");
     if (!out->file_) {
       return unavailable("cannot write the export file " + out->partial_.string() + ": " + std::strerror(errno));
     }
@@ -103,7 +107,9 @@ class Output {
     return out;
   }
   ~Output() {
-    if (file_) {
+    if (file_ && to_stdout_) {
+      std::fflush(file_);
+    } else if (file_) {
       std::fclose(file_);
       std::error_code ec;
       std::filesystem::remove(partial_, ec);
@@ -120,14 +126,19 @@ class Output {
     return Status::ok();
   }
   Result<std::string> commit() {
-    if (std::fflush(file_) != 0 || std::fclose(file_) != 0) {
+    if (to_stdout_) {
       file_ = nullptr;
-      return unavailable("cannot finish the export file " + partial_.string() + ": " + std::strerror(errno));
+      if (std::fflush(stdout) != 0) return unavailable(std::string("cannot write the export to stdout: ") + std::strerror(errno));
+    } else {
+      if (std::fflush(file_) != 0 || std::fclose(file_) != 0) {
+        file_ = nullptr;
+        return unavailable("cannot finish the export file " + partial_.string() + ": " + std::strerror(errno));
+      }
+      file_ = nullptr;
+      std::error_code ec;
+      std::filesystem::rename(partial_, path_, ec);
+      if (ec) return unavailable("cannot move " + partial_.string() + " to " + path_.string() + ": " + ec.message());
     }
-    file_ = nullptr;
-    std::error_code ec;
-    std::filesystem::rename(partial_, path_, ec);
-    if (ec) return unavailable("cannot move " + partial_.string() + " to " + path_.string() + ": " + ec.message());
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     EVP_DigestFinal_ex(md_, md, &len);
@@ -149,6 +160,7 @@ class Output {
   }
   std::filesystem::path path_, partial_;
   std::FILE* file_ = nullptr;
+  bool to_stdout_ = false;  // path "-"
   EVP_MD_CTX* md_ = nullptr;
   uint64_t bytes_ = 0, lines_ = 0;
 };

@@ -26,7 +26,9 @@ std::string_view export_format_name(ExportFormat f);
 struct ExportFilters {
   // nullopt = every review status; else only these (lower-case).
   std::optional<std::vector<std::string>> review_statuses = std::vector<std::string>{"approved"};
-  std::vector<std::string> statuses;  // empty = succeeded and failed
+  // Session statuses; empty = succeeded only (failed ones only when asked: --include-failed or
+  // --status failed). A failed session's trace is not a demonstration a trainer should learn from.
+  std::vector<std::string> statuses;
   std::optional<double> min_reward;
   std::string learning_key;
   std::string created_after;  // ISO 8601 date or timestamp
@@ -34,7 +36,7 @@ struct ExportFilters {
   std::optional<int64_t> limit;  // sessions, counted after the filters
 };
 
-// Review-status filter per reference §6.3: [review] policy (with the ATLAS_REVIEW_* env
+// Review-status filter (docs/export-formats.md, "Selection"): [review] policy (with the ATLAS_REVIEW_* env
 // overrides already applied to `review`, or read from the environment when `review` is
 // null), plus --include-status values, or everything with include_all.
 std::optional<std::vector<std::string>> resolve_review_filter(const config::ReviewConfig* review,
@@ -43,7 +45,7 @@ std::optional<std::vector<std::string>> resolve_review_filter(const config::Revi
 
 struct ExportOptions {
   ExportFormat format = ExportFormat::kAtlasJsonl;
-  std::filesystem::path output;
+  std::filesystem::path output;  // "-" = standard output (streamed, no atomic rename)
   ExportFilters filters;
   int page_size = 100;
   double grpo_epsilon = 1e-4;  // advantage = (r - mean) / (std + epsilon)

@@ -41,7 +41,7 @@ Result<std::shared_ptr<Store>> open_storage(plugin::Registry& registry, const St
 Result<OpenedStore> open_store(const OpenRequest& request) {
   OpenedStore out;
   ATLAS_ASSIGN_OR_RETURN(out.config, load_effective_config(request, &out.config_loaded));
-  ATLAS_ASSIGN_OR_RETURN(out.storage, storage_options(out.config, StorageCli{request.database_url, true}));
+  ATLAS_ASSIGN_OR_RETURN(out.storage, storage_options(out.config, StorageCli{request.database_url, true, request.read_only}));
   out.storage.store.migrate_on_open = request.migrate && out.storage.store.migrate_on_open;
   out.storage.store.recover_on_open = request.recover;
   plugin::Registry registry;

@@ -27,6 +27,7 @@ struct OpenRequest {
   std::vector<std::filesystem::path> plugin_dirs;    // in addition to the config's and the defaults
   bool migrate = true;                               // apply pending migrations on open
   bool recover = true;                               // mark interrupted sessions on open
+  bool read_only = false;                            // never create the database (status, list, export...)
 };
 
 struct OpenedStore {

@@ -140,8 +140,11 @@ std::string render_session(const Value& s, bool color, size_t max_events) {
           if (e) {
             const Value* v = json::find(*e, "validation");
             const Value* ok = v ? json::find(*v, "valid") : nullptr;
-            if (ok && ok->IsBool()) verdict = ok->GetBool() ? "valid" : "invalid";
-            else verdict = json::get_string(*e, "status", "-");
+            std::string status = json::get_string(*e, "status", "-");
+            // The teacher could not judge it: its verdict says valid=false, yet nobody rejected it.
+            if (status == "unvalidated") verdict = "unvalidated (teacher unavailable)";
+            else if (ok && ok->IsBool()) verdict = ok->GetBool() ? "valid" : "invalid";
+            else verdict = status;
           }
           os << "    attempt " << json::get_int(a, "attempt") << ": " << verdict;
           if (e) {
@@ -220,6 +223,37 @@ Result<std::string> set_review(Store& store, const std::string& session_id, cons
   ATLAS_ASSIGN_OR_RETURN(std::string out, store.execute("set_review", json::dump(d)));
   ATLAS_ASSIGN_OR_RETURN(auto doc, json::parse(out, "set_review response"));
   return json::get_string(doc, "previous");
+}
+
+Result<json::Document> matching_sessions(Store& store, const ReviewListFilters& filters) {
+  json::Document all(rapidjson::kArrayType);
+  ReviewListFilters page_filters = filters;
+  page_filters.limit = 1000;
+  page_filters.after.clear();
+  for (;;) {
+    ATLAS_ASSIGN_OR_RETURN(std::string out, store.execute("query_sessions", review_filters_json(page_filters)));
+    ATLAS_ASSIGN_OR_RETURN(auto page, json::parse(out, "query_sessions response"));
+    if (const Value* sessions = json::find(page, "sessions"); sessions && sessions->IsArray())
+      for (const Value& s : sessions->GetArray()) all.PushBack(Value(s, all.GetAllocator()), all.GetAllocator());
+    const Value* next = json::find(page, "next");
+    if (!next || !next->IsString() || next->GetStringLength() == 0) break;
+    page_filters.after = next->GetString();
+  }
+  return all;
+}
+
+std::vector<ReviewChange> set_review_many(Store& store, const std::vector<std::string>& session_ids,
+                                          const std::string& status, const std::string& actor,
+                                          const std::string& reason, const std::string& note) {
+  std::vector<ReviewChange> out;
+  for (const auto& id : session_ids) {
+    ReviewChange c{id, "", ""};
+    auto prev = set_review(store, id, status, actor, reason, note);
+    if (prev.is_ok()) c.previous = *prev;
+    else c.error = prev.status().message();
+    out.push_back(std::move(c));
+  }
+  return out;
 }
 
 Status add_review_note(Store& store, const std::string& session_id, const std::string& note, const std::string& actor) {

@@ -30,9 +30,23 @@ std::string render_session_list(const json::Value& page, bool color);
 // guidance and rewards, reward, learning, events, review history.
 std::string render_session(const json::Value& session, bool color, size_t max_events = 50);
 
+// Every session the filters select (all pages; `limit` and `after` are ignored), newest first:
+// the query_sessions summaries (session_id, status, review_status, task, ...) as one array.
+Result<json::Document> matching_sessions(Store& store, const ReviewListFilters& filters);
+
 // Sets review_status (approved|quarantined|pending); `actor` is who, `reason` why.
 Result<std::string> set_review(Store& store, const std::string& session_id, const std::string& status,
                                const std::string& actor, const std::string& reason, const std::string& note);
+// set_review for each id in turn (one review_events row each); a failure does not stop the
+// others. `previous` is the status before, or empty with `error` set.
+struct ReviewChange {
+  std::string session_id;
+  std::string previous;
+  std::string error;
+};
+std::vector<ReviewChange> set_review_many(Store& store, const std::vector<std::string>& session_ids,
+                                          const std::string& status, const std::string& actor,
+                                          const std::string& reason, const std::string& note);
 Status add_review_note(Store& store, const std::string& session_id, const std::string& note, const std::string& actor);
 
 // $USER (or "unknown") for --actor defaults.

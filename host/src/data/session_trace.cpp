@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include "data/atlas_events.hpp"
+
 namespace atlas::data {
 
 using json::Allocator;
@@ -169,19 +171,30 @@ Value build_events(const Value& session, Allocator& a) {
   Value events(rapidjson::kArrayType);
   const Value* evs = json::find(session, "trajectory_events");
   if (!evs || !evs->IsArray()) return events;
+  const std::string final_answer = json::get_string(session, "final_answer");
   for (const Value& e : evs->GetArray()) {
     Value o(rapidjson::kObjectType);
     o.AddMember("id", Value(json::get_int(e, "id")), a);
     const Value* body = json::find(e, "event");
-    o.AddMember("event", copy(body, a), a);
-    o.AddMember("created_at", json::str(json::get_string(e, "created_at"), a), a);
-    // Our events keep type/name/role at their top level (Atlas looked at the wrong level).
+    const std::string created_at = json::get_string(e, "created_at");
+    Value event = copy(body, a);
+    // Atlas's shape next to ours: payload.event_type / payload.name (atlas_events.hpp).
+    if (event.IsObject() && !json::find(event, "payload")) {
+      event.AddMember("function_ancestry", atlas_function_ancestry(*body, a), a);
+      event.AddMember("payload", atlas_event_payload(*body, created_at, final_answer, a), a);
+    }
+    const Value* payload = event.IsObject() ? json::find(event, "payload") : nullptr;
+    o.AddMember("event", event, a);
+    o.AddMember("created_at", json::str(created_at, a), a);
     if (body && body->IsObject()) {
       if (auto t = json::get_string(*body, "type"); !t.empty()) o.AddMember("type", json::str(t, a), a);
-      std::string et = json::get_string(*body, "event_type");
+      // event_type and name as Atlas's exporter meant them: the payload's.
+      std::string et = payload ? json::get_string(*payload, "event_type") : "";
       if (et.empty()) et = json::get_string(*body, "type");
       if (!et.empty()) o.AddMember("event_type", json::str(et, a), a);
-      if (auto n = json::get_string(*body, "name"); !n.empty()) o.AddMember("name", json::str(n, a), a);
+      std::string n = payload ? json::get_string(*payload, "name") : "";
+      if (n.empty()) n = json::get_string(*body, "name");
+      if (!n.empty()) o.AddMember("name", json::str(n, a), a);
       std::string actor = json::get_string(*body, "actor");
       if (actor.empty()) actor = json::get_string(*body, "role");
       if (!actor.empty()) o.AddMember("actor", json::str(actor, a), a);
@@ -243,7 +256,7 @@ void build_atlas_trace(const Value& session, Value& out, Allocator& a) {
   set_if_absent("review_status", copy(json::find(session, "review_status"), a));
   set_if_absent("reward_stats", copy(json::find(session, "reward_stats"), a));
   set_if_absent("reward_audit", copy(json::find(session, "reward_audit"), a));
-  // Not duplicated here: trajectory_events (top level only; Atlas wrote them twice, §12.12).
+  // Not duplicated here: trajectory_events (top level only; Atlas wrote them twice).
   out.AddMember("session_metadata", sm, a);
 
   std::string mode = json::get_string(*meta, "execution_mode");

@@ -1,5 +1,5 @@
 // Turns a stored session (the `read_session` response) into Atlas's AtlasSessionTrace JSON
-// record (reference §6.2), the `atlas-jsonl` export line, with our real step rewards in
+// record (docs/export-formats.md), the `atlas-jsonl` export line, with our real step rewards in
 // steps[].reward and trajectory events oldest -> newest. Also the shared pieces the trainer
 // formats need (chat transcript reconstruction).
 #pragma once

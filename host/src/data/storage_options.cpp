@@ -46,6 +46,7 @@ Result<StorageOptions> storage_options(const config::Config& config, const Stora
   json::Document instance(rapidjson::kObjectType);
   auto& a = instance.GetAllocator();
   json::set(instance, "database_url", out.database_url, a);
+  json::set(instance, "create_if_missing", !cli.read_only, a);
   json::set(instance, "min_connections", s.min_connections, a);
   json::set(instance, "max_connections", s.max_connections, a);
   json::set(instance, "statement_timeout_seconds", s.statement_timeout_seconds, a);
@@ -54,6 +55,8 @@ Result<StorageOptions> storage_options(const config::Config& config, const Stora
 
   StoreOptions& o = out.store;
   o.spool_path = s.spool_path;
+  o.database_url = out.database_url;  // one spool per database (spool_file_for)
+  o.replay_spool = !cli.interactive;
   o.migrate_on_open = s.apply_schema_on_connect;
   o.retry_attempts = 1000;  // bounded by the time budget below
   o.retry_budget_ms = static_cast<int>(s.write_retry_seconds * 1000.0);

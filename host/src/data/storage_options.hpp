@@ -23,7 +23,10 @@ struct StorageCli {
   std::string database_url;  // --database-url / --db; "" = the config's. Turns storage on.
   // A command a person waits on (db, review, export, report, train): a failing write is retried
   // for at most 3 s, not the runtime's [storage] write_retry_seconds, before it is spooled.
+  // Also: the spool is not replayed automatically (only `run` and `db replay` replay it).
   bool interactive = false;
+  // Never create the database (status, list, export...): a missing SQLite file is an error.
+  bool read_only = false;
 };
 
 struct StorageOptions {

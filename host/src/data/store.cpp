@@ -11,6 +11,7 @@
 #include "common/json.hpp"
 #include "common/log.hpp"
 #include "common/secrets.hpp"
+#include "common/text.hpp"
 #include "data/spool.hpp"
 
 namespace atlas::data {
@@ -42,6 +43,23 @@ std::string random_key() {
 
 bool transient(const Status& s) { return s.retryable() || s.code() == StatusCode::kDeadlineExceeded; }
 
+// The storage boundary: every request to the plugin or the spool is made of valid UTF-8
+// without NUL and holds no registered secret.
+std::string clean_request(std::string_view request_json, text::Repairs* repairs = nullptr) {
+  return secrets::redact(text::normalise_json(request_json, repairs));
+}
+
+// A trajectory event saying that text of the session was normalised (same shape as the
+// runtime's events).
+std::string text_normalised_event(std::string_view where, const text::Repairs& r) {
+  int64_t now = clock::now_unix_us();
+  return "{\"id\":" + json::quote(random_key()) + ",\"parent_id\":null,\"type\":\"storage\",\"name\":\"text_normalised\"" +
+         ",\"role\":\"host\",\"session_id\":null,\"step_id\":null,\"timestamp\":" + json::quote(clock::iso8601_utc(now)) +
+         ",\"timestamp_us\":" + std::to_string(now) + ",\"data\":{\"in\":" + json::quote(where) +
+         ",\"invalid_utf8_replaced\":" + std::to_string(r.invalid_utf8) + ",\"nul_replaced\":" + std::to_string(r.nul) +
+         ",\"replacement\":\"U+FFFD\"}}";
+}
+
 }  // namespace
 
 std::shared_ptr<StorageBackend> handle_backend(plugin::StorageHandle handle) {
@@ -57,7 +75,6 @@ struct PendingEvent {
 struct SessionState {
   std::string key;
   std::vector<PendingEvent> queue;
-  uint64_t next_seq = 0;
   int64_t oldest_ms = 0;
   std::shared_ptr<std::mutex> flush_mu = std::make_shared<std::mutex>();
 };
@@ -65,7 +82,9 @@ struct SessionState {
 class Store::Impl {
  public:
   Impl(std::shared_ptr<StorageBackend> backend, StoreOptions options)
-      : backend_(std::move(backend)), opt_(std::move(options)), spool_(opt_.spool_path) {}
+      : backend_(std::move(backend)),
+        opt_(std::move(options)),
+        spool_(spool_file_for(opt_.spool_path, opt_.database_url), opt_.database_url) {}
 
   ~Impl() { stop(); }
 
@@ -80,6 +99,20 @@ class Store::Impl {
     cv_.notify_all();
     if (writer_.joinable()) writer_.join();
     (void)flush_all();
+    bool pending;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      pending = db_down_;
+    }
+    if (pending && opt_.replay_spool) (void)replay();  // last chance before the process exits
+  }
+
+  // The one door to the plugin: the request is cleaned (clean_request) and so is the answer
+  // (rows written before secrets were registered, e.g. by an older version).
+  Result<std::string> send(std::string_view op, std::string_view req) {
+    auto r = backend_->execute(op, clean_request(req));
+    if (!r.is_ok()) return Status(r.status().code(), secrets::redact(r.status().message()));
+    return secrets::redact(text::normalise_json(*r));
   }
 
   // One call with retries (bounded by attempts and the time budget). Retries wake early on stop.
@@ -88,7 +121,7 @@ class Store::Impl {
     int backoff = opt_.retry_backoff_ms;
     int64_t start = clock::now_unix_ms();
     for (int i = 1;; ++i) {
-      auto r = backend_->execute(op, req);
+      auto r = send(op, req);
       if (r.is_ok() || !transient(r.status()) || i >= attempts) return r;
       if (opt_.retry_budget_ms > 0 && clock::now_unix_ms() - start >= opt_.retry_budget_ms) return r;
       std::unique_lock<std::mutex> lock(mu_);
@@ -118,7 +151,7 @@ class Store::Impl {
 
   Status spool_write(std::string_view op, const std::string& session_key, const std::string& req) {
     std::lock_guard<std::mutex> spool_lock(spool_.mutex());
-    ATLAS_RETURN_IF_ERROR(spool_.append({std::string(op), req}));
+    ATLAS_RETURN_IF_ERROR(spool_.append({std::string(op), clean_request(req)}));
     std::lock_guard<std::mutex> lock(mu_);
     db_down_ = true;
     spooled_sessions_.insert(session_key);
@@ -127,12 +160,14 @@ class Store::Impl {
 
   Result<size_t> replay() {
     std::lock_guard<std::mutex> spool_lock(spool_.mutex());
+    ATLAS_ASSIGN_OR_RETURN(FileLock replaying, spool_.try_replay_lock());
+    if (!replaying.held()) return size_t{0};  // another process replays this spool right now
     ATLAS_ASSIGN_OR_RETURN(auto records, spool_.read_all());
     size_t done = 0;
     Status stopped_by;
     for (; done < records.size(); ++done) {
       const SpoolRecord& rec = records[done];
-      auto r = backend_->execute(rec.op, rec.request_json);
+      auto r = send(rec.op, rec.request_json);
       if (r.is_ok()) continue;
       if (transient(r.status())) {
         stopped_by = r.status();
@@ -143,9 +178,8 @@ class Store::Impl {
                                 ".rejected: " + r.status().to_string());
       ATLAS_RETURN_IF_ERROR(spool_.reject(rec, r.status().to_string()));
     }
-    std::vector<SpoolRecord> remaining(records.begin() + static_cast<std::ptrdiff_t>(done), records.end());
-    ATLAS_RETURN_IF_ERROR(spool_.rewrite(remaining));
-    if (remaining.empty()) {
+    if (done > 0) ATLAS_RETURN_IF_ERROR(spool_.remove_replayed(done));
+    if (done == records.size() && spool_.count() == 0) {
       std::lock_guard<std::mutex> lock(mu_);
       db_down_ = false;
       spooled_sessions_.clear();
@@ -218,7 +252,7 @@ class Store::Impl {
           if (s.queue.empty()) continue;
           if (s.queue.size() >= opt_.batch_max_events || now - s.oldest_ms >= opt_.batch_max_age_ms) due.push_back(id);
         }
-        if (db_down_ && now - last_replay_ms >= 500) {
+        if (db_down_ && opt_.replay_spool && now - last_replay_ms >= 500) {
           try_replay = true;
           last_replay_ms = now;
         }
@@ -241,6 +275,7 @@ class Store::Impl {
   std::condition_variable cv_;
   std::map<std::string, SessionState> sessions_;  // by id (real or provisional)
   std::set<std::string> spooled_sessions_;        // session keys with records in the spool
+  uint64_t next_event_seq_ = 0;                    // event keys stay unique even when a session's state is rebuilt
   bool db_down_ = false;
   bool stopping_ = false;
   bool urgent_ = false;
@@ -256,6 +291,7 @@ Store::~Store() {
 
 Result<std::shared_ptr<Store>> Store::open(std::shared_ptr<StorageBackend> backend, StoreOptions options) {
   if (!backend) return invalid_argument("Store::open: no storage backend");
+  secrets::register_database_url(options.database_url);
   auto impl = std::make_unique<Impl>(std::move(backend), std::move(options));
   Impl& in = *impl;
   if (in.opt_.migrate_on_open) {
@@ -268,7 +304,7 @@ Result<std::shared_ptr<Store>> Store::open(std::shared_ptr<StorageBackend> backe
     }
   }
   if (!in.db_down_) {
-    if (in.spool_.count() > 0) {
+    if (in.opt_.replay_spool && in.spool_.count() > 0) {
       auto r = in.replay();
       if (!r.is_ok()) log::warn("storage", "spool replay deferred: " + r.status().to_string());
       if (in.spool_.count() > 0) in.db_down_ = true;  // the writer thread keeps trying
@@ -277,8 +313,6 @@ Result<std::shared_ptr<Store>> Store::open(std::shared_ptr<StorageBackend> backe
       auto r = in.call("recover_interrupted", "{}", true);
       if (!r.is_ok()) log::warn("storage", "recover_interrupted failed: " + r.status().to_string());
     }
-  } else if (in.spool_.count() > 0) {
-    // keep db_down_: replay when the database answers
   }
   in.start();
   return std::shared_ptr<Store>(new Store(std::move(impl)));
@@ -291,12 +325,14 @@ Result<std::shared_ptr<Store>> Store::open(plugin::StorageHandle handle, StoreOp
 Result<std::string> Store::begin_session(std::string_view task, std::string_view metadata_json) {
   std::string key = random_key();
   std::string meta = metadata_json.empty() ? "{}" : std::string(metadata_json);
-  auto parsed = json::parse(meta, "session metadata");
+  auto parsed = json::parse(meta, "session metadata", json::kMaxInputDepth);
   if (!parsed.is_ok()) return parsed.status();
   if (!parsed->IsObject()) return invalid_argument("begin_session: metadata must be a JSON object");
-  std::string req = secrets::redact("{\"task\":" + json::quote(task) + ",\"metadata\":" + meta +
-                                    ",\"session_key\":" + json::quote(key) +
-                                    ",\"created_at\":" + json::quote(clock::now_iso8601()) + "}");
+  text::Repairs repairs;
+  std::string req = clean_request("{\"task\":" + json::quote(task) + ",\"metadata\":" + meta +
+                                      ",\"session_key\":" + json::quote(key) +
+                                      ",\"created_at\":" + json::quote(clock::now_iso8601()) + "}",
+                                  &repairs);
   std::string id;
   bool spool_now;
   {
@@ -317,29 +353,37 @@ Result<std::string> Store::begin_session(std::string_view task, std::string_view
     ATLAS_RETURN_IF_ERROR(impl_->spool_write("begin_session", key, req));
     id = std::string(kProvisional) + key;
   }
-  std::lock_guard<std::mutex> lock(impl_->mu_);
-  impl_->sessions_[id].key = key;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu_);
+    impl_->sessions_[id].key = key;
+  }
+  if (repairs.any()) append_event(id, text_normalised_event("task or metadata", repairs));
   return id;
 }
 
 void Store::append_event(const std::string& session_id, std::string_view event_json) {
-  std::string redacted = secrets::redact(event_json);
+  text::Repairs repairs;
+  std::string cleaned = clean_request(event_json, &repairs);
   bool wake = false;
   {
     std::lock_guard<std::mutex> lock(impl_->mu_);
     auto it = impl_->sessions_.find(session_id);
     if (it == impl_->sessions_.end()) {
-      // A session this Store did not begin (e.g. resumed by id): key it by its id.
+      // A session whose state is gone (events after finish_session, e.g. learning) or that this
+      // Store did not begin (resumed by id). A provisional id carries its session key; a
+      // database id is addressed by id.
       it = impl_->sessions_.emplace(session_id, SessionState{}).first;
-      it->second.key = "id:" + session_id;
+      it->second.key = session_id.rfind(kProvisional, 0) == 0 ? session_id.substr(kProvisional.size())
+                                                              : "id:" + session_id + ":" + random_key().substr(0, 8);
     }
     SessionState& s = it->second;
     if (s.queue.empty()) s.oldest_ms = clock::now_unix_ms();
-    s.queue.push_back({redacted, clock::now_iso8601(), s.key + ":" + std::to_string(s.next_seq++)});
+    s.queue.push_back({cleaned, clock::now_iso8601(), s.key + ":" + std::to_string(impl_->next_event_seq_++)});
     wake = s.queue.size() >= impl_->opt_.batch_max_events;
     if (wake) impl_->urgent_ = true;
   }
   if (wake) impl_->cv_.notify_all();
+  if (repairs.any()) append_event(session_id, text_normalised_event("event", repairs));
 }
 
 Status Store::flush(const std::string& session_id) { return impl_->flush_session(session_id); }
@@ -351,6 +395,9 @@ Status Store::finish_session(std::string_view finish_json) {
   if (!doc->IsObject()) return invalid_argument("finish_session: request must be a JSON object");
   std::string id = json::get_string(*doc, "session_id");
   if (id.empty()) return invalid_argument("finish_session: 'session_id' is required");
+  text::Repairs repairs;
+  (void)text::normalise_json(finish_json, &repairs);
+  if (repairs.any()) append_event(id, text_normalised_event("final result", repairs));
   ATLAS_RETURN_IF_ERROR(impl_->flush_session(id));
   std::string key;
   {
@@ -359,14 +406,18 @@ Status Store::finish_session(std::string_view finish_json) {
     key = it != impl_->sessions_.end() ? it->second.key : "id:" + id;
   }
   auto& a = doc->GetAllocator();
-  if (key.rfind("id:", 0) != 0) json::set(*doc, "session_key", key, a);
+  const bool by_key = key.rfind("id:", 0) != 0;
+  if (by_key) json::set(*doc, "session_key", key, a);
   if (id.rfind(kProvisional, 0) == 0) doc->RemoveMember("session_id");
   if (!json::find(*doc, "completed_at")) json::set(*doc, "completed_at", clock::now_iso8601(), a);
-  Status s = impl_->durable_write("finish_session", key, secrets::redact(json::dump(*doc)));
+  Status s = impl_->durable_write("finish_session", key, json::dump(*doc));
   if (s.is_ok()) {
+    // Forget the session unless it has records in the spool: a later learning_put must then
+    // follow them there (it would otherwise land before the finish that overwrites it).
     std::lock_guard<std::mutex> lock(impl_->mu_);
     auto it = impl_->sessions_.find(id);
-    if (it != impl_->sessions_.end() && it->second.queue.empty()) impl_->sessions_.erase(it);
+    if (it != impl_->sessions_.end() && it->second.queue.empty() && !impl_->spooled_sessions_.count(key))
+      impl_->sessions_.erase(it);
   }
   return s;
 }
@@ -391,6 +442,8 @@ Result<LearningHistory> Store::learning_history(std::string_view learning_key, i
       h.records.push_back(std::move(rec));
     }
   }
+  h.total_count = std::max<int64_t>(json::get_int(doc, "total_count", 0), static_cast<int64_t>(h.records.size()));
+  h.overall_average_score = json::get_optional_double(doc, "overall_average_score");
   return h;
 }
 
@@ -412,6 +465,7 @@ Result<LearningState> Store::learning_get(std::string_view learning_key) {
 Result<int64_t> Store::learning_put(std::string_view learning_key, std::string_view student_learning,
                                     std::string_view teacher_learning, std::string_view metadata_json,
                                     int64_t expected_version, const SessionLearning* session) {
+  std::string session_key;  // of the session whose learning text this carries, for spool ordering
   std::string req = "{\"learning_key\":" + json::quote(learning_key) +
                     ",\"student_learning\":" + json::quote(student_learning) +
                     ",\"teacher_learning\":" + json::quote(teacher_learning) +
@@ -421,8 +475,11 @@ Result<int64_t> Store::learning_put(std::string_view learning_key, std::string_v
     const std::string& id = session->session_id;
     req += ",\"session\":{";
     if (id.rfind(kProvisional, 0) == 0) {
-      req += "\"session_key\":" + json::quote(id.substr(kProvisional.size()));
+      session_key = id.substr(kProvisional.size());
+      req += "\"session_key\":" + json::quote(session_key);
     } else {
+      std::lock_guard<std::mutex> lock(impl_->mu_);
+      if (auto it = impl_->sessions_.find(id); it != impl_->sessions_.end()) session_key = it->second.key;
       req += "\"session_id\":" + json::quote(id);
     }
     auto text_or_null = [](const std::string& t) { return t.empty() ? std::string("null") : json::quote(t); };
@@ -430,10 +487,26 @@ Result<int64_t> Store::learning_put(std::string_view learning_key, std::string_v
            ",\"teacher_learning\":" + text_or_null(session->teacher_learning) + "}";
   }
   req += "}";
-  // ABORTED is a version conflict here: the caller must re-read, so no retry.
-  auto r = impl_->backend_->execute("learning_put", secrets::redact(req));
+  bool spool_now;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu_);
+    spool_now = impl_->db_down_ || (!session_key.empty() && impl_->spooled_sessions_.count(session_key) > 0);
+  }
+  Result<std::string> r = unavailable("the database is unreachable");
+  if (!spool_now) {
+    // ABORTED is a version conflict here: the caller must re-read, so no retry.
+    r = impl_->send("learning_put", req);
+    if (!r.is_ok() && r.status().code() != StatusCode::kAborted && transient(r.status())) {
+      r = impl_->call("learning_put", req, true);
+    }
+  }
   if (!r.is_ok() && r.status().code() != StatusCode::kAborted && transient(r.status())) {
-    r = impl_->call("learning_put", secrets::redact(req), true);
+    // Spooled behind the session's own records. At replay the playbook is written only if no
+    // one else changed it meanwhile (the newer playbook wins); the session's learning text is
+    // stored either way.
+    req.insert(req.size() - 1, ",\"on_version_conflict\":\"session_only\"");
+    ATLAS_RETURN_IF_ERROR(impl_->spool_write("learning_put", session_key, req));
+    return expected_version + 1;
   }
   if (!r.is_ok()) return r.status();
   ATLAS_ASSIGN_OR_RETURN(auto doc, json::parse(*r, "learning_put response"));

@@ -23,6 +23,7 @@
 
 #include "common/status.hpp"
 #include "config/config.hpp"
+#include "data/spool.hpp"
 #include "plugin/handles.hpp"
 #include "plugin/registry.hpp"
 
@@ -41,7 +42,14 @@ std::shared_ptr<StorageBackend> handle_backend(plugin::StorageHandle handle);
 
 struct StoreOptions {
   // Append-only JSONL file for records the database did not take. Created on first use.
+  // With a database_url the actual file is spool_file_for(spool_path, database_url): one spool
+  // per database, so a write spooled for one database is never replayed into another.
   std::filesystem::path spool_path = ".atlas/spool.jsonl";
+  std::string database_url;
+  // Replay the spool automatically (on open, in the background while the database is back,
+  // and once more when the store closes). Only commands that write sessions (`run`) do;
+  // read-only commands leave the spool alone and `db replay` calls replay_spool().
+  bool replay_spool = true;
   // Background batching of trajectory events.
   size_t batch_max_events = 256;
   int batch_max_age_ms = 200;
@@ -58,7 +66,7 @@ struct StoreOptions {
   bool recover_on_open = true;
 };
 
-// One row of the learning history (reference §3.8 input), oldest first.
+// One row of the learning history (input of the probe's learning_history, docs/plugin-contracts.md), oldest first.
 struct LearningRecord {
   std::string reward_json;  // the session's reward object, "null" if none
   std::string student_learning;
@@ -67,7 +75,10 @@ struct LearningRecord {
   std::string completed_at;
 };
 struct LearningHistory {
-  std::vector<LearningRecord> records;
+  std::vector<LearningRecord> records;  // the window: the last `limit` rewarded sessions
+  // Over every rewarded session of the key (the window's size when the plugin does not say).
+  int64_t total_count = 0;
+  std::optional<double> overall_average_score;
 };
 
 struct LearningState {
@@ -136,7 +147,8 @@ class Store {
   Result<std::vector<std::string>> recover_interrupted();
 
   // Replays the spool now (also done automatically by the writer thread). Returns the number
-  // of records the database accepted; records that still fail stay in the spool.
+  // of records the database accepted or set aside as refused; records that still fail stay
+  // in the spool. Returns 0 without touching anything while another process replays it.
   Result<size_t> replay_spool();
   SpoolStatus spool_status() const;
 

@@ -4,8 +4,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 
 #include "common/clock.hpp"
 #include "common/json.hpp"
@@ -18,6 +20,9 @@ namespace {
 constexpr std::string_view kPlaceholder = "{export_path}";
 
 std::string shell_quote(const std::string& s) {
+  if (!s.empty() && s.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-+=./:,@%") ==
+                        std::string::npos)
+    return s;
   std::string out = "'";
   for (char c : s) {
     if (c == '\'') {
@@ -60,7 +65,67 @@ std::string stamp() {
   return buf;
 }
 
+Status check_overrides(const std::vector<std::string>& cli_overrides) {
+  for (const auto& o : cli_overrides) {
+    auto eq = o.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return invalid_argument("override '" + o + "' is not key=value (Hydra style, e.g. trainer.lr=1e-5)");
+  }
+  return Status();
+}
+
 }  // namespace
+
+std::string shell_join(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const auto& a : argv) out += (out.empty() ? "" : " ") + shell_quote(a);
+  return out;
+}
+
+Result<std::optional<std::filesystem::path>> atlas_core_checkout(const config::TrainConfig& train,
+                                                                 const std::string& cli_path) {
+  namespace fs = std::filesystem;
+  std::string chosen = cli_path;
+  std::string origin = "--atlas-core-path";
+  if (chosen.empty() && train.command.empty()) {
+    if (const char* env = std::getenv("ATLAS_CORE_PATH"); env && *env) chosen = env, origin = "ATLAS_CORE_PATH";
+    else chosen = train.atlas_core_path, origin = "[train] atlas_core_path";
+  }
+  if (chosen.empty()) return std::optional<fs::path>();
+  if (chosen == "~" || chosen.rfind("~/", 0) == 0) {
+    const char* home = std::getenv("HOME");
+    if (home && *home) chosen = std::string(home) + chosen.substr(1);
+  }
+  std::error_code ec;
+  fs::path dir = fs::absolute(chosen, ec).lexically_normal();
+  if (!ec && fs::is_directory(dir, ec) && fs::is_regular_file(dir / "train.py", ec) &&
+      fs::is_regular_file(dir / "scripts" / "run_offline_pipeline.py", ec)) {
+    auto canonical = fs::weakly_canonical(dir, ec);
+    return std::optional<fs::path>(ec ? dir : canonical);
+  }
+  return failed_precondition("Atlas Core repository not found or incomplete at " + dir.string() + " (from " + origin +
+                             "): it must be a checkout of Arc-Computer/ATLAS holding train.py and "
+                             "scripts/run_offline_pipeline.py");
+}
+
+Result<std::vector<std::string>> atlas_core_argv(const config::TrainConfig& train, const std::string& export_path,
+                                                 const std::vector<std::string>& cli_overrides) {
+  ATLAS_RETURN_IF_ERROR(check_overrides(cli_overrides));
+  std::vector<std::string> argv{train.python, "scripts/run_offline_pipeline.py", "--export-path", export_path};
+  for (const auto& [flag, value] : train.atlas_core_flags) {
+    argv.push_back(flag);
+    argv.push_back(value);
+  }
+  for (const auto& [k, v] : train.overrides) {
+    argv.push_back("--override");
+    argv.push_back(k + "=" + v);
+  }
+  for (const auto& o : cli_overrides) {
+    argv.push_back("--override");
+    argv.push_back(o);
+  }
+  return argv;
+}
 
 Result<std::vector<std::string>> trainer_argv(const config::TrainConfig& train, const std::string& export_path,
                                               const std::vector<std::string>& cli_overrides) {
@@ -69,11 +134,7 @@ Result<std::vector<std::string>> trainer_argv(const config::TrainConfig& train, 
         "no trainer configured: add to the config\n  [train]\n  command = [\"python\", \"train.py\"]\n"
         "(the export path is passed as {export_path} where you write it, else as data.dataset_path=<file>)");
   }
-  for (const auto& o : cli_overrides) {
-    auto eq = o.find('=');
-    if (eq == std::string::npos || eq == 0)
-      return invalid_argument("override '" + o + "' is not key=value (Hydra style, e.g. trainer.lr=1e-5)");
-  }
+  ATLAS_RETURN_IF_ERROR(check_overrides(cli_overrides));
   std::vector<std::string> parts = train.command;
   for (const auto& a : train.args) parts.push_back(a);
   bool used = false;
@@ -97,12 +158,29 @@ Result<TrainResult> run_training(Store& store, const config::Config& config, con
   TrainResult result;
   std::string format_name = request.format.empty() ? config.train.export_format : request.format;
   ATLAS_ASSIGN_OR_RETURN(ExportFormat format, parse_export_format(format_name));
-  result.export_path = !request.output.empty()       ? request.output
-                       : !config.train.output.empty() ? config.train.output
-                                                      : ".atlas/exports/" + stamp() + "-" + format_name + ".jsonl";
+  if (request.atlas_core && format != ExportFormat::kAtlasJsonl)
+    return invalid_argument("Atlas Core reads the atlas-jsonl export, not " + format_name +
+                            " (drop export_format / --format, or use [train] command for another trainer)");
+  std::string path = !request.output.empty()       ? request.output
+                     : !config.train.output.empty() ? config.train.output
+                     : request.atlas_core           ? (*request.atlas_core / "exports" / (stamp() + ".jsonl")).string()
+                                                    : ".atlas/exports/" + stamp() + "-" + format_name + ".jsonl";
+  // The trainer runs in its own folder: hand it a path that means the same file there.
+  result.export_path = std::filesystem::absolute(path).lexically_normal().string();
+  result.cwd = request.atlas_core ? request.atlas_core->string() : config.train.cwd;
   // Validate the command before exporting anything.
-  ATLAS_ASSIGN_OR_RETURN(result.argv, trainer_argv(config.train, result.export_path, request.overrides));
-  for (const auto& a : result.argv) result.display_command += (result.display_command.empty() ? "" : " ") + mask(a);
+  if (request.atlas_core) {
+    ATLAS_ASSIGN_OR_RETURN(result.argv, atlas_core_argv(config.train, result.export_path, request.overrides));
+  } else {
+    ATLAS_ASSIGN_OR_RETURN(result.argv, trainer_argv(config.train, result.export_path, request.overrides));
+  }
+  std::vector<std::string> shown;
+  for (const auto& a : result.argv) shown.push_back(mask(a));
+  result.display_command = shell_join(shown);
+  if (request.atlas_core) {
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(result.export_path).parent_path(), ec);
+  }
 
   ExportOptions eo;
   eo.format = format;
@@ -129,8 +207,8 @@ Result<TrainResult> run_training(Store& store, const config::Config& config, con
   pid_t pid = ::fork();
   if (pid < 0) return internal_error(std::string("cannot start the trainer: fork: ") + std::strerror(errno));
   if (pid == 0) {
-    if (!config.train.cwd.empty() && ::chdir(config.train.cwd.c_str()) != 0) {
-      std::fprintf(stderr, "atlas-host train: cannot enter %s: %s\n", config.train.cwd.c_str(), std::strerror(errno));
+    if (!result.cwd.empty() && ::chdir(result.cwd.c_str()) != 0) {
+      std::fprintf(stderr, "atlas-host train: cannot enter %s: %s\n", result.cwd.c_str(), std::strerror(errno));
       ::_exit(127);
     }
     ::setenv("ATLAS_EXPORT_PATH", result.export_path.c_str(), 1);

@@ -48,7 +48,7 @@ Result<WireHttp> anthropic_build(const config::ModelConfig& model, const Request
   json::Document rf;
   std::string rf_type;
   if (!request.response_format_json.empty()) {
-    rf.Parse(request.response_format_json.c_str());
+    sdk::parse_json(rf, request.response_format_json);
     if (rf.HasParseError() || !rf.IsObject())
       return invalid_argument("response_format is not a JSON object: " + request.response_format_json);
     rf_type = json::get_string(rf, "type");
@@ -89,7 +89,7 @@ Result<WireHttp> anthropic_build(const config::ModelConfig& model, const Request
     }
     for (const auto& tc : m.tool_calls) {
       json::Document args;
-      args.Parse(tc.arguments_json.empty() ? "{}" : tc.arguments_json.c_str());
+      sdk::parse_json(args, tc.arguments_json.empty() ? std::string_view("{}") : std::string_view(tc.arguments_json));
       if (args.HasParseError() || !args.IsObject())
         return invalid_argument("tool call \"" + tc.name + "\": arguments must be a JSON object");
       Value b(rapidjson::kObjectType);
@@ -109,7 +109,7 @@ Result<WireHttp> anthropic_build(const config::ModelConfig& model, const Request
     Value tools(rapidjson::kArrayType);
     for (const auto& t : request.tools) {
       json::Document schema;
-      schema.Parse(t.parameters_json.c_str());
+      sdk::parse_json(schema, t.parameters_json);
       if (schema.HasParseError() || !schema.IsObject())
         return invalid_argument("tool \"" + t.name + "\": parameters is not a JSON Schema object");
       Value o(rapidjson::kObjectType);
@@ -162,7 +162,7 @@ Result<WireHttp> anthropic_build(const config::ModelConfig& model, const Request
 }
 
 Result<Response> anthropic_parse_reply(std::string_view body) {
-  ATLAS_ASSIGN_OR_RETURN(json::Document doc, json::parse(body, "anthropic reply"));
+  ATLAS_ASSIGN_OR_RETURN(json::Document doc, json::parse(body, "anthropic reply", json::kMaxInputDepth));
   if (!doc.IsObject()) return unavailable("anthropic reply: not a JSON object");
   if (json::get_string(doc, "type") == "error") {
     const Value* err = json::find(doc, "error");
@@ -211,7 +211,7 @@ Result<Response> anthropic_parse_stream(std::string_view body) {
   std::map<int64_t, Block> blocks;
   bool stopped = false;
   for (const auto& ev : events) {
-    auto doc = json::parse(ev.data, "anthropic stream event");
+    auto doc = json::parse(ev.data, "anthropic stream event", json::kMaxInputDepth);
     if (!doc) return unavailable("anthropic stream: malformed event: " + doc.status().message());
     std::string type = json::get_string(*doc, "type", ev.event);
     if (type == "error" || ev.event == "error") return stream_error(*doc);

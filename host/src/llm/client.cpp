@@ -104,7 +104,9 @@ struct PreparedCall {
   config::RetryPolicy retry;
 };
 
-Result<PreparedCall> prepare(const config::ModelConfig& model, const Request& request) {
+Status cancelled_call(const std::string& what) { return cancelled(what + ": the call was cancelled"); }
+
+Result<PreparedCall> prepare(const config::ModelConfig& model, const Request& request, const CallPolicy& policy) {
   ATLAS_ASSIGN_OR_RETURN(WireKind wire, wire_for_provider(model.provider));
   if (!model.configured())
     return invalid_argument("model block for provider \"" + model.provider + "\" has no \"model\" name");
@@ -136,6 +138,8 @@ Result<PreparedCall> prepare(const config::ModelConfig& model, const Request& re
   p.http.body = std::move(http.body);
   p.http.connect_timeout_ms = static_cast<long>(std::max(1.0, model.connect_timeout_seconds * 1000.0));
   p.http.total_timeout_ms = static_cast<long>(std::max(1.0, model.timeout_seconds * 1000.0));
+  if (policy.cancellation) p.http.cancelled = policy.cancellation->flag();
+  p.http.max_body_bytes = policy.max_reply_bytes;
   p.attempts = std::clamp(model.retry.attempts, 1, 6);
   p.stream = request.stream;
   p.model_name = model.model;
@@ -153,6 +157,13 @@ struct AttemptOutcome {
 AttemptOutcome judge_attempt(const PreparedCall& p, const HttpResponse& resp, int attempt, int retries) {
   const std::string& what = p.what;
   Attempt a;
+  if (resp.cancelled) return {Result<Response>(cancelled_call(what)), 0};  // never retried
+  if (resp.too_large) {  // the same request would get the same reply: never retried
+    return {Result<Response>(resource_exhausted(what + ": the reply is larger than " +
+                                                std::to_string(p.http.max_body_bytes) +
+                                                " bytes ([limits] max_reply_bytes); reading stopped there")),
+            0};
+  }
   if (resp.curl_code != 0) {
     if (resp.curl_code == CURLE_OPERATION_TIMEDOUT && resp.connected) {
       char buf[64];
@@ -235,25 +246,46 @@ void finish_record(const Result<Response>& result, double latency, int retries, 
 
 class CurlClient final : public Client {
  public:
+  CurlClient() : transport_(std::make_shared<HttpTransport>()) {}
+  CurlClient(std::shared_ptr<HttpTransport> transport, CallPolicy policy)
+      : transport_(std::move(transport)), policy_(std::move(policy)) {}
   Result<Response> complete(const config::ModelConfig& model, const Request& request, CallRecord* record) override;
   void start(const config::ModelConfig& model, const Request& request, Done done) override;
+  std::shared_ptr<Client> bound_to(CallPolicy policy) override;
 
  private:
   struct AsyncCall;
   void attempt(std::shared_ptr<AsyncCall> call);
-  HttpTransport transport_;
+  bool cancelled() const { return policy_.cancellation && policy_.cancellation->cancelled(); }
+  std::shared_ptr<HttpTransport> transport_;  // shared with the clients bound_to() made
+  CallPolicy policy_;
 };
+
+std::shared_ptr<Client> CurlClient::bound_to(CallPolicy policy) {
+  if (policy.cancellation) {
+    std::weak_ptr<HttpTransport> transport = transport_;
+    policy.cancellation->on_cancel([transport] {
+      if (auto t = transport.lock()) t->interrupt();
+    });
+  }
+  return std::make_shared<CurlClient>(transport_, std::move(policy));
+}
 
 Result<Response> CurlClient::complete(const config::ModelConfig& model, const Request& request, CallRecord* record) {
   double start = clock::monotonic_seconds();
   int retries = 0;
   Result<Response> result = [&]() -> Result<Response> {
-    ATLAS_ASSIGN_OR_RETURN(PreparedCall p, prepare(model, request));
+    ATLAS_ASSIGN_OR_RETURN(PreparedCall p, prepare(model, request, policy_));
     for (int attempt = 1;; ++attempt) {
       retries = attempt - 1;
-      AttemptOutcome o = judge_attempt(p, transport_.perform(p.http), attempt, retries);
+      if (cancelled()) return cancelled_call(p.what);
+      AttemptOutcome o = judge_attempt(p, transport_->perform(p.http), attempt, retries);
       if (o.final) return std::move(*o.final);
-      std::this_thread::sleep_for(std::chrono::duration<double>(o.delay));
+      if (policy_.cancellation) {
+        if (policy_.cancellation->wait_for(o.delay)) return cancelled_call(p.what);
+      } else {
+        std::this_thread::sleep_for(std::chrono::duration<double>(o.delay));
+      }
     }
   }();
   if (record) *record = labels_of(model, request);
@@ -273,7 +305,8 @@ struct CurlClient::AsyncCall {
 
 void CurlClient::start(const config::ModelConfig& model, const Request& request, Done done) {
   double start = clock::monotonic_seconds();
-  auto p = prepare(model, request);
+  auto p = prepare(model, request, policy_);
+  if (p && cancelled()) p = cancelled_call(p->what);
   if (!p) {  // rejected before any I/O: report on the caller's thread
     CallRecord record = labels_of(model, request);
     Result<Response> result = p.status();
@@ -292,16 +325,23 @@ void CurlClient::start(const config::ModelConfig& model, const Request& request,
 
 void CurlClient::attempt(std::shared_ptr<AsyncCall> call) {
   ++call->attempt;
-  transport_.start(call->http, [this, call](HttpResponse resp) {
+  auto on_reply = [this, call](HttpResponse resp) {
     const int retries = call->attempt - 1;
     AttemptOutcome o = judge_attempt(call->prepared, resp, call->attempt, retries);
     if (!o.final) {
-      transport_.run_after(o.delay, [this, call] { attempt(call); });
+      transport_->run_after(o.delay, [this, call] { attempt(call); }, call->http->cancelled);
       return;
     }
     finish_record(*o.final, clock::monotonic_seconds() - call->start, retries, &call->record);
     call->done(std::move(*o.final), call->record);
-  });
+  };
+  // Cancelled during a retry's backoff: end now without another transfer.
+  if (cancelled()) {
+    HttpResponse never_sent;
+    never_sent.cancelled = true;
+    return on_reply(std::move(never_sent));
+  }
+  transport_->start(call->http, std::move(on_reply));
 }
 
 }  // namespace
@@ -327,6 +367,33 @@ std::vector<Result<Response>> Client::complete_many(const std::vector<BatchCall>
   out.reserve(calls.size());
   for (auto& r : results) out.push_back(std::move(*r));
   return out;
+}
+
+void Cancellation::cancel() {
+  std::vector<std::function<void()>> wakers;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (flag_->exchange(true, std::memory_order_acq_rel)) return;
+    wakers.swap(wakers_);
+  }
+  cv_.notify_all();
+  for (auto& wake : wakers) wake();
+}
+
+bool Cancellation::wait_for(double seconds) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return cv_.wait_for(lock, std::chrono::duration<double>(std::max(0.0, seconds)), [&] { return cancelled(); });
+}
+
+void Cancellation::on_cancel(std::function<void()> wake) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!cancelled()) {
+      wakers_.push_back(std::move(wake));
+      return;
+    }
+  }
+  wake();
 }
 
 std::shared_ptr<Client> make_client() { return std::make_shared<CurlClient>(); }

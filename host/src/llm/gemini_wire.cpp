@@ -133,7 +133,7 @@ Result<WireHttp> gemini_build(const config::ModelConfig& model, const Request& r
       Value fr(rapidjson::kObjectType), part(rapidjson::kObjectType);
       json::set(fr, "name", name, a);
       json::Document parsed;
-      parsed.Parse(m.content.c_str());
+      sdk::parse_json(parsed, m.content, json::kMaxInputDepth);
       Value response(rapidjson::kObjectType);
       if (!parsed.HasParseError() && parsed.IsObject()) response.CopyFrom(parsed, a);  // must be an object
       else json::set(response, "result", m.content, a);
@@ -151,7 +151,7 @@ Result<WireHttp> gemini_build(const config::ModelConfig& model, const Request& r
     for (const auto& tc : m.tool_calls) {
       call_names[tc.id] = tc.name;
       json::Document args;
-      args.Parse(tc.arguments_json.empty() ? "{}" : tc.arguments_json.c_str());
+      sdk::parse_json(args, tc.arguments_json.empty() ? std::string_view("{}") : std::string_view(tc.arguments_json));
       if (args.HasParseError() || !args.IsObject())
         return invalid_argument("tool call \"" + tc.name + "\": arguments must be a JSON object");
       Value fc(rapidjson::kObjectType), part(rapidjson::kObjectType), av;
@@ -169,7 +169,7 @@ Result<WireHttp> gemini_build(const config::ModelConfig& model, const Request& r
     Value decls(rapidjson::kArrayType);
     for (const auto& t : request.tools) {
       json::Document schema;
-      schema.Parse(t.parameters_json.c_str());
+      sdk::parse_json(schema, t.parameters_json);
       if (schema.HasParseError() || !schema.IsObject())
         return invalid_argument("tool \"" + t.name + "\": parameters is not a JSON Schema object");
       Value o(rapidjson::kObjectType), s;
@@ -207,7 +207,7 @@ Result<WireHttp> gemini_build(const config::ModelConfig& model, const Request& r
     json::set(gen, "maxOutputTokens", *mt, a);
   if (!request.response_format_json.empty()) {
     json::Document rf;
-    rf.Parse(request.response_format_json.c_str());
+    sdk::parse_json(rf, request.response_format_json);
     if (rf.HasParseError() || !rf.IsObject())
       return invalid_argument("response_format is not a JSON object: " + request.response_format_json);
     std::string type = json::get_string(rf, "type");
@@ -233,7 +233,7 @@ Result<WireHttp> gemini_build(const config::ModelConfig& model, const Request& r
 }
 
 Result<Response> gemini_parse_reply(std::string_view body) {
-  ATLAS_ASSIGN_OR_RETURN(json::Document doc, json::parse(body, "gemini reply"));
+  ATLAS_ASSIGN_OR_RETURN(json::Document doc, json::parse(body, "gemini reply", json::kMaxInputDepth));
   if (!doc.IsObject()) return unavailable("gemini reply: not a JSON object");
   Response r;
   std::string finish;
@@ -249,7 +249,7 @@ Result<Response> gemini_parse_stream(std::string_view body) {
   Response r;
   std::string finish;
   for (const auto& ev : events) {
-    auto doc = json::parse(ev.data, "gemini stream event");
+    auto doc = json::parse(ev.data, "gemini stream event", json::kMaxInputDepth);
     if (!doc) return unavailable("gemini stream: malformed event: " + doc.status().message());
     ATLAS_RETURN_IF_ERROR(fold(*doc, r, finish, "gemini stream failed after HTTP 200"));
   }

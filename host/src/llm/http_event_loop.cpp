@@ -24,6 +24,10 @@ struct HttpEventLoop::Pending {
 struct HttpEventLoop::Timer {
   SteadyClock::time_point deadline;
   std::function<void()> fn;
+  std::shared_ptr<const std::atomic<bool>> cancelled;
+  bool due(SteadyClock::time_point now) const {
+    return deadline <= now || (cancelled && cancelled->load(std::memory_order_acquire));
+  }
   bool operator>(const Timer& o) const { return deadline > o.deadline; }
 };
 
@@ -60,12 +64,18 @@ void HttpEventLoop::start(std::shared_ptr<const HttpRequest> request, Done done)
   done(shut_down_response());
 }
 
-void HttpEventLoop::run_after(double delay_seconds, std::function<void()> fn) {
+void HttpEventLoop::interrupt() {
+  interrupted_.store(true);
+  wake();
+}
+
+void HttpEventLoop::run_after(double delay_seconds, std::function<void()> fn,
+                              std::shared_ptr<const std::atomic<bool>> cancelled) {
   auto deadline = SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(
                                            std::chrono::duration<double>(std::max(0.0, delay_seconds)));
   {
     std::lock_guard<std::mutex> lock(mu_);
-    timers_.push_back({deadline, std::move(fn)});
+    timers_.push_back({deadline, std::move(fn), std::move(cancelled)});
     std::push_heap(timers_.begin(), timers_.end(), std::greater<>());
   }
   wake();
@@ -90,6 +100,7 @@ void HttpEventLoop::run() {
 
   for (;;) {
     const bool stopping = stopping_.load();
+    const bool interrupted = interrupted_.exchange(false);
     {
       std::lock_guard<std::mutex> lock(mu_);
       batch.swap(submitted_);
@@ -98,6 +109,12 @@ void HttpEventLoop::run() {
         std::pop_heap(timers_.begin(), timers_.end(), std::greater<>());
         due.push_back(std::move(timers_.back().fn));
         timers_.pop_back();
+      }
+      if (interrupted) {  // cancelled timers anywhere in the heap run now
+        auto keep = std::partition(timers_.begin(), timers_.end(), [&](const Timer& t) { return !t.due(now); });
+        for (auto it = keep; it != timers_.end(); ++it) due.push_back(std::move(it->fn));
+        timers_.erase(keep, timers_.end());
+        std::make_heap(timers_.begin(), timers_.end(), std::greater<>());
       }
     }
     for (auto& fn : due) fn();  // may start transfers or set timers: picked up next round
@@ -133,6 +150,12 @@ void HttpEventLoop::run() {
       std::lock_guard<std::mutex> lock(mu_);
       if (submitted_.empty() && timers_.empty()) break;
       continue;
+    }
+
+    if (interrupted) {
+      // Cancelled transfers leave the multi handle now, not at curl's next progress callback.
+      for (size_t i = active.size(); i-- > 0;)
+        if (active[i]->transfer.cancel_requested()) finish(active[i], CURLE_ABORTED_BY_CALLBACK);
     }
 
     int running = 0;

@@ -30,8 +30,13 @@ class HttpEventLoop {
   // Queues the transfer; `done` runs on the I/O thread when it ends (or on the calling thread
   // when the loop is shutting down). Safe from any thread, including inside a callback.
   void start(std::shared_ptr<const HttpRequest> request, Done done);
-  // Runs `fn` on the I/O thread once `delay_seconds` have passed (at once during shutdown).
-  void run_after(double delay_seconds, std::function<void()> fn);
+  // Runs `fn` on the I/O thread once `delay_seconds` have passed (at once during shutdown, or
+  // once `cancelled` is set and interrupt() has run).
+  void run_after(double delay_seconds, std::function<void()> fn,
+                 std::shared_ptr<const std::atomic<bool>> cancelled = nullptr);
+  // Some request's or timer's `cancelled` flag was set: abort those transfers (removed from
+  // the multi handle, their callbacks run with a cancelled response) and run those timers now.
+  void interrupt();
 
  private:
   struct Pending;
@@ -46,6 +51,7 @@ class HttpEventLoop {
   std::vector<Pending> submitted_;  // guarded by mu_
   std::vector<Timer> timers_;       // min-heap on deadline, guarded by mu_
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> interrupted_{false};  // interrupt() ran since the loop last looked
   std::atomic<std::thread::id> loop_id_{};
   std::thread thread_;
 };

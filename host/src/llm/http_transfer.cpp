@@ -8,11 +8,17 @@ namespace {
 char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
 constexpr const char* kShutDown = "the HTTP transport shut down";
+constexpr const char* kCancelled = "the call was cancelled";
 
 }  // namespace
 
 size_t Transfer::on_body(char* ptr, size_t size, size_t nmemb, void* user) {
-  static_cast<Sink*>(user)->response->body.append(ptr, size * nmemb);
+  Sink& sink = *static_cast<Sink*>(user);
+  if (sink.max_body_bytes > 0 && sink.response->body.size() + size * nmemb > sink.max_body_bytes) {
+    sink.response->too_large = true;  // stop reading now: a short count makes curl abort
+    return 0;
+  }
+  sink.response->body.append(ptr, size * nmemb);
   return size * nmemb;
 }
 
@@ -44,10 +50,13 @@ size_t Transfer::on_header(char* ptr, size_t size, size_t nmemb, void* user) {
   return size * nmemb;
 }
 
-// Called by curl at least once a second during a transfer: aborts it when the transport closes.
+// Called by curl at least once a second during a transfer: aborts it when the transport
+// closes or the call is cancelled.
 int Transfer::on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  const std::atomic<bool>* stopping = static_cast<Sink*>(user)->stopping;
-  return stopping && stopping->load(std::memory_order_relaxed) ? 1 : 0;
+  const Sink& sink = *static_cast<Sink*>(user);
+  bool stop = (sink.stopping && sink.stopping->load(std::memory_order_relaxed)) ||
+              (sink.cancelled && sink.cancelled->load(std::memory_order_relaxed));
+  return stop ? 1 : 0;
 }
 
 CURL* new_easy_handle() {
@@ -67,6 +76,8 @@ Transfer::~Transfer() { curl_slist_free_all(headers_); }
 
 void Transfer::begin(CURL* e, const HttpRequest& request, const std::atomic<bool>* stopping) {
   sink_.stopping = stopping;
+  sink_.cancelled = request.cancelled.get();
+  sink_.max_body_bytes = request.max_body_bytes;
   for (const auto& h : request.headers) headers_ = curl_slist_append(headers_, h.c_str());
   headers_ = curl_slist_append(headers_, "Expect:");  // no 100-continue round trip for large bodies
   curl_easy_setopt(e, CURLOPT_URL, request.url.c_str());
@@ -89,8 +100,10 @@ void Transfer::begin(CURL* e, const HttpRequest& request, const std::atomic<bool
 void Transfer::end(CURL* e, CURLcode code, bool shut_down) {
   HttpResponse& response = response_;
   response.curl_code = static_cast<int>(code);
+  response.cancelled = code == CURLE_ABORTED_BY_CALLBACK && !shut_down && cancel_requested();
   if (code != CURLE_OK) {
-    response.curl_error = code == CURLE_ABORTED_BY_CALLBACK && shut_down ? kShutDown
+    response.curl_error = response.cancelled                             ? kCancelled
+                          : code == CURLE_ABORTED_BY_CALLBACK && shut_down ? kShutDown
                           : error_[0]                                    ? error_
                                                                          : curl_easy_strerror(code);
   }
@@ -114,6 +127,15 @@ void Transfer::end(CURL* e, CURLcode code, bool shut_down) {
   curl_easy_setopt(e, CURLOPT_XFERINFODATA, nullptr);
   curl_slist_free_all(headers_);
   headers_ = nullptr;
+  sink_.cancelled = nullptr;
+}
+
+HttpResponse cancelled_response() {
+  HttpResponse r;
+  r.curl_code = CURLE_ABORTED_BY_CALLBACK;
+  r.curl_error = kCancelled;
+  r.cancelled = true;
+  return r;
 }
 
 HttpResponse shut_down_response() {

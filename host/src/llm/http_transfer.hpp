@@ -25,12 +25,15 @@ class Transfer {
   Transfer& operator=(const Transfer&) = delete;
   ~Transfer();
 
-  // Points `easy` at `request` and at this object; `stopping`, when it turns true, aborts the
-  // transfer (curl's progress callback checks it at least once a second).
+  // Points `easy` at `request` and at this object; `stopping` or the request's `cancelled`
+  // flag, when either turns true, aborts the transfer (curl's progress callback checks them at
+  // least once a second).
   void begin(CURL* easy, const HttpRequest& request, const std::atomic<bool>* stopping);
   // Reads the outcome of the transfer from `easy` into response() and detaches the handle from
   // this object (the handle can be reused). `shut_down`: the abort came from `stopping`.
+  // An abort while the request's flag is set ends the response as cancelled.
   void end(CURL* easy, CURLcode code, bool shut_down);
+  bool cancel_requested() const { return sink_.cancelled && sink_.cancelled->load(std::memory_order_acquire); }
 
   HttpResponse& response() { return response_; }
 
@@ -38,9 +41,11 @@ class Transfer {
   struct Sink {
     HttpResponse* response;
     const std::atomic<bool>* stopping;
+    const std::atomic<bool>* cancelled;
+    size_t max_body_bytes;  // 0 = no limit
   };
   HttpResponse response_;
-  Sink sink_{&response_, nullptr};
+  Sink sink_{&response_, nullptr, nullptr, 0};
   curl_slist* headers_ = nullptr;
   char error_[CURL_ERROR_SIZE] = {0};
   static size_t on_body(char* ptr, size_t size, size_t nmemb, void* user);
@@ -51,5 +56,7 @@ class Transfer {
 
 // The response for a transfer that never started because the transport is shutting down.
 HttpResponse shut_down_response();
+// The response for a transfer that never started, or was aborted, because it was cancelled.
+HttpResponse cancelled_response();
 
 }  // namespace atlas::llm::detail

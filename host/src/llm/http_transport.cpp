@@ -20,11 +20,15 @@ struct HttpTransport::Impl {
   std::atomic<bool> stopping{false};
   std::once_flag loop_once;
   std::unique_ptr<detail::HttpEventLoop> loop;  // for start(); created on first use
+  std::atomic<bool> loop_ready{false};          // `loop` exists (interrupt() never creates it)
 
   static constexpr size_t kMaxIdle = 256;
 
   detail::HttpEventLoop& event_loop() {
-    std::call_once(loop_once, [this] { loop = std::make_unique<detail::HttpEventLoop>(); });
+    std::call_once(loop_once, [this] {
+      loop = std::make_unique<detail::HttpEventLoop>();
+      loop_ready.store(true);
+    });
     return *loop;
   }
 
@@ -61,6 +65,7 @@ HttpTransport::HttpTransport() : impl_(std::make_unique<Impl>()) {
 
 HttpTransport::~HttpTransport() {
   impl_->stopping.store(true);
+  impl_->loop_ready.store(false);
   // Make sure no start() is creating the loop right now, then stop it: its callbacks run here.
   std::call_once(impl_->loop_once, [] {});
   impl_->loop.reset();
@@ -72,6 +77,7 @@ HttpTransport::~HttpTransport() {
 
 HttpResponse HttpTransport::perform(const HttpRequest& request) {
   if (impl_->stopping.load()) return detail::shut_down_response();
+  if (request.cancelled && request.cancelled->load()) return detail::cancelled_response();
   CURL* e = impl_->acquire();
   if (!e) {
     impl_->release(nullptr);
@@ -93,9 +99,14 @@ void HttpTransport::start(std::shared_ptr<const HttpRequest> request, std::funct
   impl_->event_loop().start(std::move(request), std::move(done));
 }
 
-void HttpTransport::run_after(double delay_seconds, std::function<void()> fn) {
+void HttpTransport::run_after(double delay_seconds, std::function<void()> fn,
+                              std::shared_ptr<const std::atomic<bool>> cancelled) {
   if (impl_->stopping.load()) return fn();
-  impl_->event_loop().run_after(delay_seconds, std::move(fn));
+  impl_->event_loop().run_after(delay_seconds, std::move(fn), std::move(cancelled));
+}
+
+void HttpTransport::interrupt() {
+  if (impl_->loop_ready.load()) impl_->loop->interrupt();
 }
 
 }  // namespace atlas::llm

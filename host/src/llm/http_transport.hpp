@@ -8,6 +8,7 @@
 //    poll instead of one sleeping thread each.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -22,6 +23,9 @@ struct HttpRequest {
   std::string body;                  // POST body; empty = GET
   long connect_timeout_ms = 10000;
   long total_timeout_ms = 60000;
+  // When set and true: the transfer is aborted (or never starts) and ends with `cancelled`.
+  std::shared_ptr<const std::atomic<bool>> cancelled;
+  size_t max_body_bytes = 0;  // > 0: a longer reply body is aborted while it arrives (`too_large`)
 };
 
 struct HttpResponse {
@@ -32,6 +36,8 @@ struct HttpResponse {
   std::string body;
   bool connected = false;  // a connection was established (distinguishes connect failures)
   double seconds = 0.0;    // total transfer time
+  bool cancelled = false;  // aborted because the request's `cancelled` flag was set
+  bool too_large = false;  // aborted because the body passed the request's max_body_bytes
 };
 
 class HttpTransport {
@@ -53,7 +59,12 @@ class HttpTransport {
   void start(std::shared_ptr<const HttpRequest> request, std::function<void(HttpResponse)> done);
   // Runs `fn` on the I/O thread after `delay_seconds` (a retry's backoff without a sleeping
   // thread); during shutdown it runs at once.
-  void run_after(double delay_seconds, std::function<void()> fn);
+  // `cancelled`, when given and set, runs `fn` at once instead (after interrupt()).
+  void run_after(double delay_seconds, std::function<void()> fn,
+                 std::shared_ptr<const std::atomic<bool>> cancelled = nullptr);
+  // Some request's `cancelled` flag was set: the I/O thread aborts those transfers and runs
+  // those timers now, not at its next poll. Blocking perform() calls notice within a second.
+  void interrupt();
 
  private:
   struct Impl;

@@ -3,10 +3,13 @@
 // llm_complete host service all speak it. JSON form: docs/llm-model.md.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -83,6 +86,37 @@ struct BatchCall {
   Request request;
 };
 
+// Stops every call made through the clients bound to it (Client::bound_to): once cancel()
+// has run, calls in flight are aborted at once (their transfers are removed, not left to
+// finish) and later ones fail before any I/O, all with CANCELLED. Set once, never cleared.
+// Thread-safe; cancel() is not async-signal-safe (call it from a thread, not a handler).
+class Cancellation {
+ public:
+  void cancel();
+  bool cancelled() const { return flag_->load(std::memory_order_acquire); }
+  // Sleeps up to `seconds`; returns true at once when cancelled (before or during the wait).
+  bool wait_for(double seconds);
+  // The flag itself, for transfers that outlive their caller.
+  std::shared_ptr<const std::atomic<bool>> flag() const { return flag_; }
+  // `wake` runs once on cancel() (at once if already cancelled): a transport's I/O thread
+  // looks at its transfers again instead of at its next poll.
+  void on_cancel(std::function<void()> wake);
+
+ private:
+  std::shared_ptr<std::atomic<bool>> flag_ = std::make_shared<std::atomic<bool>>(false);
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::function<void()>> wakers_;
+};
+
+// What every call of a bound client obeys (Client::bound_to).
+struct CallPolicy {
+  std::shared_ptr<Cancellation> cancellation;  // null: calls cannot be cancelled
+  // A reply body larger than this is cut off while it arrives (RESOURCE_EXHAUSTED, not
+  // retried) instead of being buffered whole. 0 = no limit.
+  size_t max_reply_bytes = 0;
+};
+
 // Thread-safe client for all providers; many calls may be in flight at once.
 class Client {
  public:
@@ -104,6 +138,11 @@ class Client {
   // finished. Results (and records, when given) are in the order of `calls`.
   std::vector<Result<Response>> complete_many(const std::vector<BatchCall>& calls,
                                               std::vector<CallRecord>* records = nullptr);
+
+  // A client sharing this one's connections whose every call follows `policy` (a session
+  // runtime's Ctrl-C and [limits]): cancelling fails that client's calls with CANCELLED and
+  // leaves the other clients' calls alone.
+  virtual std::shared_ptr<Client> bound_to(CallPolicy policy) = 0;
 };
 
 // The process-wide client (one pool of keep-alive connections). Created on first use.

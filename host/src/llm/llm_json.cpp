@@ -52,7 +52,7 @@ void write_tool_calls(const std::vector<ToolCall>& calls, Value& obj, json::Allo
     json::set(o, "id", tc.id, a);
     json::set(o, "name", tc.name, a);
     json::Document args;
-    args.Parse(tc.arguments_json.c_str());
+    sdk::parse_json(args, tc.arguments_json);
     Value argv(rapidjson::kObjectType);
     if (!args.HasParseError() && args.IsObject()) argv.CopyFrom(args, a);
     json::set(o, "arguments", std::move(argv), a);
@@ -182,7 +182,7 @@ std::string request_to_json(const Request& r) {
       json::set(o, "name", t.name, a);
       json::set(o, "description", t.description, a);
       json::Document p;
-      p.Parse(t.parameters_json.c_str());
+      sdk::parse_json(p, t.parameters_json);
       Value pv(rapidjson::kObjectType);
       if (!p.HasParseError()) pv.CopyFrom(p, a);
       json::set(o, "parameters", std::move(pv), a);
@@ -193,7 +193,7 @@ std::string request_to_json(const Request& r) {
   if (!r.tool_choice.empty()) json::set(d, "tool_choice", r.tool_choice, a);
   if (!r.response_format_json.empty()) {
     json::Document rf;
-    rf.Parse(r.response_format_json.c_str());
+    sdk::parse_json(rf, r.response_format_json);
     if (!rf.HasParseError()) {
       Value v;
       v.CopyFrom(rf, a);

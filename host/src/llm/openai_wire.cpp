@@ -18,8 +18,7 @@ void raw_object(Writer& w, const std::string& text) { w.RawValue(text.data(), te
 
 bool valid_json(const std::string& text) {
   json::Document d;
-  d.Parse(text.c_str());
-  return !d.HasParseError();
+  return static_cast<bool>(sdk::parse_json(d, text));
 }
 
 std::string joined_base(std::string_view base, std::string_view suffix) {
@@ -187,7 +186,7 @@ Result<WireHttp> openai_build(const config::ModelConfig& model, const Request& r
 }
 
 Result<Response> openai_parse_reply(std::string_view body) {
-  ATLAS_ASSIGN_OR_RETURN(json::Document doc, json::parse(body, "openai reply"));
+  ATLAS_ASSIGN_OR_RETURN(json::Document doc, json::parse(body, "openai reply", json::kMaxInputDepth));
   if (!doc.IsObject()) return unavailable("openai reply: not a JSON object");
   if (const Value* err = json::find(doc, "error"); err && err->IsObject())
     return error_object(*err, "openai reply carried an error with HTTP 200");
@@ -237,7 +236,7 @@ Result<Response> openai_parse_stream(std::string_view body) {
       done = true;
       break;
     }
-    auto doc = json::parse(ev.data, "openai stream event");
+    auto doc = json::parse(ev.data, "openai stream event", json::kMaxInputDepth);
     if (!doc) return unavailable("openai stream: malformed event: " + doc.status().message());
     if (const Value* err = json::find(*doc, "error"); err && err->IsObject())
       return error_object(*err, "openai stream failed after HTTP 200");

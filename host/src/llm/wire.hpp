@@ -1,4 +1,4 @@
-// Provider wire formats as the host's clients speak them (peers.md §3.1, §3.3, §3.4): each maps
+// Provider wire formats as the host's clients speak them (docs/llm-model.md): each maps
 // the internal model (llm.hpp) to an HTTP request and maps replies, streams and error bodies
 // back. Pure functions; the HTTP, retries and accounting live in client.cpp.
 #pragma once

@@ -88,7 +88,7 @@ double parse_duration(const std::string& s) {
 ProviderError parse_error_body(WireKind w, std::string_view body) {
   ProviderError e;
   json::Document doc;
-  doc.Parse(body.data(), body.size());
+  sdk::parse_json(doc, body, json::kMaxInputDepth);
   if (doc.HasParseError() || !doc.IsObject()) {
     std::string text(body.substr(0, 300));
     e.message = text.empty() ? "(empty body)" : text;
@@ -175,7 +175,7 @@ std::vector<SseEvent> split_sse(std::string_view body, bool* complete) {
 std::string normalise_arguments(std::string_view text) {
   if (text.empty()) return "{}";
   json::Document doc;
-  doc.Parse(text.data(), text.size());
+  sdk::parse_json(doc, text, json::kMaxInputDepth);
   if (!doc.HasParseError() && doc.IsObject()) return std::string(text);
   return "{\"_raw_arguments\":" + json::quote(text) + "}";
 }

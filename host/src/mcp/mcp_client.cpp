@@ -91,7 +91,7 @@ class Client::Impl {
         }
         ATLAS_ASSIGN_OR_RETURN(line, proc.read_exact(n, deadline));
       }
-      auto doc = json::parse(line, "MCP message");
+      auto doc = json::parse(line, "MCP message", json::kMaxInputDepth);
       if (!doc.is_ok() || !doc->IsObject()) {
         log::debug(kLog, describe() + ": ignoring a non-JSON-RPC line on stdout: " + tail(line, 200));
         continue;

@@ -1,5 +1,5 @@
 // MCP (Model Context Protocol) client over stdio: the host starts a tool server as a child
-// process and speaks newline-delimited JSON-RPC 2.0 with it (peers.md §4).
+// process and speaks newline-delimited JSON-RPC 2.0 with it (docs/adapters.md).
 //
 // Protocol eras: the client first sends `server/discover` (stateless revision 2026-07-28,
 // every request then carries params._meta). Any error or no answer within the discovery

@@ -77,7 +77,7 @@ std::string ToolSet::tools_json() const {
     json::set(t, "name", e.exposed_name, a);
     json::set(t, "description", e.tool.description.empty() ? e.tool.title : e.tool.description, a);
     json::Document schema;
-    schema.Parse(e.tool.input_schema_json.c_str());
+    sdk::parse_json(schema, e.tool.input_schema_json);
     json::Value params;
     if (!schema.HasParseError() && schema.IsObject()) {
       params.CopyFrom(schema, a);
@@ -122,7 +122,7 @@ Result<ToolLoopResult> run_tool_loop(const AdapterInvoke& invoke, std::string_vi
     }
   {
     json::Document mcp_tools;
-    mcp_tools.Parse(tools.tools_json().c_str());
+    sdk::parse_json(mcp_tools, tools.tools_json());
     for (auto& t : mcp_tools.GetArray()) {
       json::Value copy;
       copy.CopyFrom(t, a);
@@ -175,7 +175,7 @@ Result<ToolLoopResult> run_tool_loop(const AdapterInvoke& invoke, std::string_vi
             args.CopyFrom(*av, a);
           } else if (av->IsString()) {  // tolerate providers that send a string
             json::Document d;
-            d.Parse(av->GetString(), av->GetStringLength());
+            sdk::parse_json(d, {av->GetString(), av->GetStringLength()}, json::kMaxInputDepth);
             if (!d.HasParseError() && d.IsObject()) args.CopyFrom(d, a);
           }
         }

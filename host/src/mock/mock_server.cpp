@@ -74,6 +74,7 @@ struct MockLlmServer::State {
   Scenario scenario;
   std::vector<int> rule_uses;
   std::vector<RecordedRequest> requests;
+  mutable std::condition_variable recorded;  // a request was added to `requests`
   int64_t seq = 0;
   std::ofstream log;
 
@@ -94,6 +95,7 @@ struct MockLlmServer::State {
       log << recorded_request_json(r) << '\n';
       log.flush();
     }
+    recorded.notify_all();
   }
 
   RecordedRequest begin(const httplib::Request& req, std::string route) {
@@ -293,7 +295,7 @@ std::string recorded_request_json(const RecordedRequest& r) {
   w.EndObject();
   w.Key("body");
   json::Document doc;
-  doc.Parse(r.body.data(), r.body.size());
+  sdk::parse_json(doc, r.body, json::kMaxInputDepth);
   if (!r.body.empty() && !doc.HasParseError()) {
     doc.Accept(w);
   } else {
@@ -479,6 +481,12 @@ std::string MockLlmServer::base_url() const {
 std::vector<RecordedRequest> MockLlmServer::requests() const {
   std::lock_guard<std::mutex> lock(state_->mu);
   return state_->requests;
+}
+
+bool MockLlmServer::wait_for_requests(size_t n, double timeout_seconds) const {
+  std::unique_lock<std::mutex> lock(state_->mu);
+  return state_->recorded.wait_for(lock, std::chrono::duration<double>(timeout_seconds),
+                                   [&] { return state_->requests.size() >= n; });
 }
 
 void MockLlmServer::clear_requests() {

@@ -70,6 +70,9 @@ class MockLlmServer {
   bool running() const;
 
   std::vector<RecordedRequest> requests() const;
+  // Waits until at least `n` requests were received (recorded before any fault or latency is
+  // served); false after `timeout_seconds`.
+  bool wait_for_requests(size_t n, double timeout_seconds) const;
   void clear_requests();
   // Replaces the scenario (rule use counters start again).
   void set_scenario(Scenario scenario);

@@ -1,5 +1,5 @@
 // The three provider wire formats as mock-llm speaks them: reading the interesting parts of
-// an incoming request and rendering replies, errors and SSE streams (peers.md §3.1, §3.3, §3.4).
+// an incoming request and rendering replies, errors and SSE streams (docs/llm-model.md).
 #pragma once
 
 #include <string>

@@ -50,6 +50,9 @@ struct CallContext {
   std::function<void(std::string_view event_json)> on_event;
   // Returns true once the call should be abandoned. May be empty.
   std::function<bool()> cancelled;
+  // > 0: output past this many bytes is dropped as the plugin writes it and the call fails
+  // with RESOURCE_EXHAUSTED naming the limit ([limits] max_reply_bytes). 0 = no limit.
+  size_t max_output_bytes = 0;
 };
 
 // What the host offers plugins through the services table. The runtime installs one

@@ -20,7 +20,7 @@ void HostServices::log(std::string_view plugin_name, const CallContext* call, in
 }
 
 Status HostServices::emit_event(std::string_view plugin_name, const CallContext* call, std::string_view event_json) {
-  ATLAS_ASSIGN_OR_RETURN(json::Document doc, json::parse(event_json, "event from plugin '" + std::string(plugin_name) + "'"));
+  ATLAS_ASSIGN_OR_RETURN(json::Document doc, json::parse(event_json, "event from plugin '" + std::string(plugin_name) + "'", json::kMaxInputDepth));
   if (!doc.IsObject() || !json::find(doc, "type") || !json::find(doc, "type")->IsString()) {
     return invalid_argument("event from plugin '" + std::string(plugin_name) +
                             "': expected a JSON object with a string \"type\"");

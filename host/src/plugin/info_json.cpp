@@ -27,7 +27,7 @@ json::Value to_json(const PluginInfo& info, json::Allocator& a) {
   json::Value schema;  // null = takes no config
   if (!info.config_schema.empty()) {
     json::Document d;
-    d.Parse(info.config_schema.data(), info.config_schema.size());
+    sdk::parse_json(d, info.config_schema, json::kMaxInputDepth);
     if (!d.HasParseError()) schema.CopyFrom(d, a);
   }
   json::set(v, "config_schema", std::move(schema), a);

@@ -11,11 +11,18 @@ namespace {
 struct StringSink {
   std::string data;
   bool overflow = false;
+  size_t limit = 0;  // > 0: bytes past it are dropped and `over_limit` set
+  bool over_limit = false;
   atlas_sink sink{this, &StringSink::write};
 
   static void write(void* ctx, const char* bytes, size_t len) {
     auto* self = static_cast<StringSink*>(ctx);
-    if (!bytes || len == 0) return;
+    if (!bytes || len == 0 || self->over_limit) return;
+    if (self->limit > 0 && self->data.size() + len > self->limit) {
+      self->over_limit = true;
+      std::string().swap(self->data);  // a cut reply is useless: free it now
+      return;
+    }
     try {
       self->data.append(bytes, len);
     } catch (...) {
@@ -38,26 +45,26 @@ atlas_call_v1 make_call(const CallContext& ctx) {
   return c;
 }
 
-Instance::Instance(std::shared_ptr<const LoadedPlugin> plugin, std::shared_ptr<HostServices> services)
+InProcessInstance::InProcessInstance(std::shared_ptr<const LoadedPlugin> plugin, std::shared_ptr<HostServices> services)
     : plugin_(std::move(plugin)) {
   services_ctx_.plugin_name = plugin_->info.name;
   services_ctx_.services = services ? std::move(services) : std::make_shared<HostServices>();
   table_ = make_services_table(&services_ctx_);
 }
 
-Instance::~Instance() {
+InProcessInstance::~InProcessInstance() {
   if (handle_ && plugin_->vtable.destroy) plugin_->vtable.destroy(handle_);
 }
 
-std::string Instance::who() const {
+std::string InProcessInstance::who() const {
   return std::string(kind_name(plugin_->info.kind)) + " '" + plugin_->info.name + "' (" +
          plugin_->info.file.filename().string() + ")";
 }
 
-Result<std::shared_ptr<Instance>> Instance::create(std::shared_ptr<const LoadedPlugin> plugin,
-                                                   std::shared_ptr<HostServices> services,
-                                                   std::string_view config_json) {
-  std::shared_ptr<Instance> inst(new Instance(std::move(plugin), std::move(services)));
+Result<std::shared_ptr<InProcessInstance>> InProcessInstance::create(std::shared_ptr<const LoadedPlugin> plugin,
+                                                                     std::shared_ptr<HostServices> services,
+                                                                     std::string_view config_json) {
+  std::shared_ptr<InProcessInstance> inst(new InProcessInstance(std::move(plugin), std::move(services)));
   StringSink err;
   void* handle = nullptr;
   atlas_status st = inst->plugin_->vtable.create(&inst->table_, as_str(config_json), &handle, &err.sink);
@@ -75,7 +82,7 @@ Result<std::shared_ptr<Instance>> Instance::create(std::shared_ptr<const LoadedP
   return inst;
 }
 
-Result<std::string> Instance::finish(atlas_status st, std::string out, std::string err, std::string_view what) {
+Result<std::string> InProcessInstance::finish(atlas_status st, std::string out, const std::string& err, std::string_view what) {
   if (st != ATLAS_OK) {
     StatusCode code = status_code_from_abi(st);
     return Status(code, who() + ": " + std::string(what) + " failed with " + std::string(status_code_name(code)) + ": " +
@@ -90,9 +97,10 @@ Result<std::string> Instance::finish(atlas_status st, std::string out, std::stri
   return out;
 }
 
-Result<std::string> Instance::call(const CallContext& ctx, std::string_view request_json) {
+Result<std::string> InProcessInstance::call(const CallContext& ctx, std::string_view request_json) {
   if (!plugin_->vtable.call) return unimplemented(who() + " has no call entry point");
   StringSink out, err;
+  out.limit = ctx.max_output_bytes;
   atlas_call_v1 raw = make_call(ctx);
   atlas_status st;
   if (plugin_->info.thread_safe()) {
@@ -102,11 +110,14 @@ Result<std::string> Instance::call(const CallContext& ctx, std::string_view requ
     st = plugin_->vtable.call(handle_, &raw, as_str(request_json), &out.sink, &err.sink);
   }
   if (out.overflow || err.overflow) return resource_exhausted(who() + ": output too large to buffer");
+  if (out.over_limit)
+    return resource_exhausted(who() + ": the reply is larger than " + std::to_string(out.limit) +
+                              " bytes ([limits] max_reply_bytes); the rest was not read");
   const char* what = plugin_->info.kind == Kind::kAdapter ? "invoke" : plugin_->info.kind == Kind::kJudge ? "judge" : "probe";
-  return finish(st, std::move(out.data), std::move(err.data), what);
+  return finish(st, std::move(out.data), err.data, what);
 }
 
-Result<std::string> Instance::execute(const CallContext& ctx, std::string_view op, std::string_view request_json) {
+Result<std::string> InProcessInstance::execute(const CallContext& ctx, std::string_view op, std::string_view request_json) {
   if (!plugin_->vtable.execute) return unimplemented(who() + " has no execute entry point");
   StringSink out, err;
   atlas_call_v1 raw = make_call(ctx);
@@ -118,10 +129,10 @@ Result<std::string> Instance::execute(const CallContext& ctx, std::string_view o
     st = plugin_->vtable.execute(handle_, &raw, as_str(op), as_str(request_json), &out.sink, &err.sink);
   }
   if (out.overflow || err.overflow) return resource_exhausted(who() + ": output too large to buffer");
-  return finish(st, std::move(out.data), std::move(err.data), "execute(" + std::string(op) + ")");
+  return finish(st, std::move(out.data), err.data, "execute(" + std::string(op) + ")");
 }
 
-Status Instance::cancel(const CallContext& ctx) {
+Status InProcessInstance::cancel(const CallContext& ctx) {
   if (!plugin_->vtable.cancel) return unimplemented(who() + " does not support cancel (built for ABI " +
                                                     std::to_string(plugin_->info.abi_major) + "." +
                                                     std::to_string(plugin_->info.abi_minor) + " or no cancel entry)");

@@ -1,7 +1,7 @@
-// One live plugin instance: the opaque pointer create() returned, the services table the
-// plugin was given, and the per-instance lock for plugins that are not THREAD_SAFE.
-// Handles (handles.hpp) share ownership of an Instance; the Instance owns a reference to
-// its LoadedPlugin, which keeps the library mapped.
+// One live plugin instance. In process: the opaque pointer create() returned, the services
+// table the plugin was given, and the per-instance lock for plugins that are not
+// THREAD_SAFE; the instance owns a reference to its LoadedPlugin, which keeps the library
+// mapped. Handles (handles.hpp) share ownership of an Instance.
 #pragma once
 
 #include <atlas/plugin_abi.h>
@@ -17,34 +17,44 @@
 
 namespace atlas::plugin {
 
+// What handles talk to: a plugin instance living in this process (InProcessInstance) or in a
+// worker process (WorkerInstance, worker_client.hpp).
 class Instance {
  public:
-  // Calls the plugin's create() with `config_json` (already validated). The error names
-  // the plugin and carries the plugin's status and message.
-  static Result<std::shared_ptr<Instance>> create(std::shared_ptr<const LoadedPlugin> plugin,
-                                                  std::shared_ptr<HostServices> services,
-                                                  std::string_view config_json);
-  ~Instance();
-  Instance(const Instance&) = delete;
-  Instance& operator=(const Instance&) = delete;
-
-  const PluginInfo& info() const { return plugin_->info; }
-
+  virtual ~Instance() = default;
+  virtual const PluginInfo& info() const = 0;
   // invoke / judge / probe: the output must be JSON; non-JSON output is INTERNAL.
-  Result<std::string> call(const CallContext& ctx, std::string_view request_json);
+  virtual Result<std::string> call(const CallContext& ctx, std::string_view request_json) = 0;
   // storage
-  Result<std::string> execute(const CallContext& ctx, std::string_view op, std::string_view request_json);
-  Status cancel(const CallContext& ctx);
+  virtual Result<std::string> execute(const CallContext& ctx, std::string_view op, std::string_view request_json) = 0;
+  virtual Status cancel(const CallContext& ctx) = 0;
 
   // What plugins see as host_ctx in the services table.
   struct ServicesContext {
     std::string plugin_name;
     std::shared_ptr<HostServices> services;
   };
+};
+
+class InProcessInstance final : public Instance {
+ public:
+  // Calls the plugin's create() with `config_json` (already validated). The error names
+  // the plugin and carries the plugin's status and message.
+  static Result<std::shared_ptr<InProcessInstance>> create(std::shared_ptr<const LoadedPlugin> plugin,
+                                                           std::shared_ptr<HostServices> services,
+                                                           std::string_view config_json);
+  ~InProcessInstance() override;
+  InProcessInstance(const InProcessInstance&) = delete;
+  InProcessInstance& operator=(const InProcessInstance&) = delete;
+
+  const PluginInfo& info() const override { return plugin_->info; }
+  Result<std::string> call(const CallContext& ctx, std::string_view request_json) override;
+  Result<std::string> execute(const CallContext& ctx, std::string_view op, std::string_view request_json) override;
+  Status cancel(const CallContext& ctx) override;
 
  private:
-  Instance(std::shared_ptr<const LoadedPlugin> plugin, std::shared_ptr<HostServices> services);
-  Result<std::string> finish(atlas_status st, std::string out, std::string err, std::string_view what);
+  InProcessInstance(std::shared_ptr<const LoadedPlugin> plugin, std::shared_ptr<HostServices> services);
+  Result<std::string> finish(atlas_status st, std::string out, const std::string& err, std::string_view what);
   std::string who() const;
 
   std::shared_ptr<const LoadedPlugin> plugin_;

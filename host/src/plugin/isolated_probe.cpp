@@ -10,15 +10,31 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "common/json.hpp"
 #include "plugin/discovery.hpp"
 #include "plugin/info_json.hpp"
+#include "plugin/loader.hpp"
+#include "plugin/trust.hpp"
 
 namespace atlas::plugin {
 
 namespace fs = std::filesystem;
+
+namespace {
+bool g_plugin_code_process = false;
+}  // namespace
+
+void mark_plugin_code_process() { g_plugin_code_process = true; }
+
+}  // namespace atlas::plugin
+
+// LeakSanitizer asks this at exit (sanitizer builds only; unused otherwise).
+extern "C" int __lsan_is_turned_off() { return atlas::plugin::g_plugin_code_process ? 1 : 0; }
+
+namespace atlas::plugin {
 
 bool ProbeReport::ok() const {
   if (crashed || plugins.empty()) return false;
@@ -39,29 +55,34 @@ void write_all(int fd, std::string_view data) {
   }
 }
 
-// Child side: run the pipeline, stream "S <stage>" lines, end with "R <json>".
-[[noreturn]] void run_child(int fd, const fs::path& file, const RegistryOptions& base) {
+// Child side: inspect and load the file, stream "S <stage>" lines, end with "R <json>".
+[[noreturn]] void run_child(int fd, const fs::path& file) {
   // Die of a crash with the real signal, not via a handler (sanitizers install one), so the
   // parent can name it.
   for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) ::signal(sig, SIG_DFL);
+  mark_plugin_code_process();
   try {
-    RegistryOptions opts;
-    opts.use_default_dirs = false;
-    opts.files = {file};
-    opts.allow_unsafe = base.allow_unsafe;
-    opts.lock_file = base.lock_file;
-    opts.on_stage = [fd](const fs::path&, Stage s) {
-      write_all(fd, "S " + std::to_string(static_cast<int>(s)) + "\n");
-    };
-    Registry registry;
-    (void)registry.discover(opts);
+    auto stage = [fd](Stage s) { write_all(fd, "S " + std::to_string(static_cast<int>(s)) + "\n"); };
+    std::vector<PluginInfo> plugins;
+    std::vector<Diagnostic> diags;
+    stage(Stage::kInspect);
+    Status exports = inspect_exports(file, file);
+    if (!exports.is_ok()) {
+      diags.push_back(Diagnostic{file, Severity::kError, exports.message()});
+    } else if (auto loaded = load_library(file, file, stage); !loaded.is_ok()) {
+      diags.push_back(Diagnostic{file, Severity::kError, loaded.status().message()});
+    } else {
+      for (const auto& r : loaded->refusals) diags.push_back(Diagnostic{file, Severity::kError, r});
+      for (const auto& w : loaded->warnings) diags.push_back(Diagnostic{file, Severity::kWarning, w});
+      for (const auto& p : loaded->plugins) plugins.push_back(p->info);
+    }
     json::Document doc(rapidjson::kObjectType);
     auto& a = doc.GetAllocator();
-    json::Value plugins(rapidjson::kArrayType), diags(rapidjson::kArrayType);
-    for (const auto& p : registry.plugins()) plugins.PushBack(to_json(p, a), a);
-    for (const auto& d : registry.diagnostics()) diags.PushBack(to_json(d, a), a);
-    json::set(doc, "plugins", std::move(plugins), a);
-    json::set(doc, "diagnostics", std::move(diags), a);
+    json::Value plugin_list(rapidjson::kArrayType), diag_list(rapidjson::kArrayType);
+    for (const auto& p : plugins) plugin_list.PushBack(to_json(p, a), a);
+    for (const auto& d : diags) diag_list.PushBack(to_json(d, a), a);
+    json::set(doc, "plugins", std::move(plugin_list), a);
+    json::set(doc, "diagnostics", std::move(diag_list), a);
     write_all(fd, "R " + json::dump(doc) + "\n");
   } catch (const std::exception& e) {
     write_all(fd, "E " + std::string(e.what()) + "\n");
@@ -77,7 +98,29 @@ std::string signal_text(int sig) {
 
 }  // namespace
 
+std::chrono::milliseconds effective_probe_timeout(const RegistryOptions& options) {
+  if (options.probe_timeout.count() > 0) return options.probe_timeout;
+  if (const char* env = std::getenv("ATLAS_PLUGIN_PROBE_TIMEOUT")) {
+    char* end = nullptr;
+    double seconds = std::strtod(env, &end);
+    if (end != env && *end == '\0' && seconds > 0) return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+  }
+  return std::chrono::seconds(20);
+}
+
 ProbeReport probe_isolated(const fs::path& file, const RegistryOptions& options, std::chrono::milliseconds timeout) {
+  auto policy = TrustPolicy::create(options.lock_file, options.allow_unsafe);
+  Status trusted = policy.is_ok() ? policy->check(file) : policy.status();
+  if (!trusted.is_ok()) {
+    ProbeReport report;
+    report.file = file;
+    report.diagnostics.push_back(Diagnostic{file, Severity::kError, trusted.message()});
+    return report;
+  }
+  return probe_library(file, timeout);
+}
+
+ProbeReport probe_library(const fs::path& file, std::chrono::milliseconds timeout) {
   ProbeReport report;
   report.file = file;
   auto refuse = [&](std::string message) {
@@ -96,7 +139,7 @@ ProbeReport probe_isolated(const fs::path& file, const RegistryOptions& options,
   }
   if (pid == 0) {
     ::close(fds[0]);
-    run_child(fds[1], file, options);
+    run_child(fds[1], file);
   }
   ::close(fds[1]);
 
@@ -128,7 +171,7 @@ ProbeReport probe_isolated(const fs::path& file, const RegistryOptions& options,
   while (::waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
   }
 
-  Stage last_stage = Stage::kTrust;
+  Stage last_stage = Stage::kInspect;
   std::string result_line, child_error;
   size_t pos = 0;
   while (pos < buffer.size()) {
@@ -156,7 +199,7 @@ ProbeReport probe_isolated(const fs::path& file, const RegistryOptions& options,
     return refuse(file.string() + ": refused: the probe process exited with status " + std::to_string(code) + " " +
                   where + (child_error.empty() ? std::string() : " (" + child_error + ")") + fix);
   }
-  auto doc = json::parse(result_line, "probe result");
+  auto doc = json::parse(result_line, "probe result", json::kMaxInputDepth);
   if (!doc.is_ok()) return refuse(file.string() + ": internal error: unreadable probe result: " + doc.status().message());
   if (const auto* ps = json::find(*doc, "plugins"); ps && ps->IsArray()) {
     for (const auto& p : ps->GetArray()) report.plugins.push_back(plugin_info_from_json(p));
@@ -165,33 +208,6 @@ ProbeReport probe_isolated(const fs::path& file, const RegistryOptions& options,
     for (const auto& d : ds->GetArray()) report.diagnostics.push_back(diagnostic_from_json(d));
   }
   return report;
-}
-
-ScanResult scan_isolated(const RegistryOptions& options, std::chrono::milliseconds timeout_per_file) {
-  ScanResult out;
-  FileSet set = collect_plugin_files(options);
-  out.dirs = std::move(set.dirs);
-  out.status = set.status;
-  out.diagnostics = std::move(set.problems);
-  for (const auto& file : set.files) {
-    ProbeReport r = probe_isolated(file, options, timeout_per_file);
-    for (const auto& d : r.diagnostics) out.diagnostics.push_back(d);
-    for (const auto& p : r.plugins) {
-      auto other = std::find_if(out.plugins.begin(), out.plugins.end(),
-                                [&](const PluginInfo& q) { return q.kind == p.kind && q.name == p.name; });
-      if (other != out.plugins.end()) {
-        out.diagnostics.push_back(Diagnostic{
-            file, Severity::kError,
-            file.string() + ": plugin '" + p.name + "' refused: " + std::string(kind_name(p.kind)) + " '" + p.name +
-                "' is already provided by " + other->file.string() +
-                " (names are unique per kind); remove one of the two files from the plugin folders"});
-        continue;
-      }
-      out.plugins.push_back(p);
-    }
-    out.reports.push_back(std::move(r));
-  }
-  return out;
 }
 
 }  // namespace atlas::plugin

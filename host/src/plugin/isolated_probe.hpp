@@ -1,6 +1,7 @@
-// Crash-isolated probing of plugin files (`atlas-host plugins verify` / `inspect <file>`):
-// each file is trust-checked and loaded in a forked child process, which reports back
-// through a pipe. A file that crashes or hangs while loading is reported, not fatal.
+// Crash-isolated probing of plugin files: each file is loaded in a forked child process,
+// which reports back through a pipe. A file that crashes, hangs or exits while loading is
+// reported, not fatal. Every command discovers plugins this way (Registry::discover);
+// plugin code runs in the host process only for the plugins a command uses.
 #pragma once
 
 #include <chrono>
@@ -22,23 +23,23 @@ struct ProbeReport {
   bool ok() const;
 };
 
-// Runs the registry pipeline for `file` alone in a child. `options` supplies
-// allow_unsafe and lock_file; its folders and defaults are ignored. The child is killed
-// after `timeout`.
+// Marks this process as one that runs untrusted plugin code (a probe child, a plugin
+// worker): a plugin may end it with exit() at any moment, with its own state and ours in
+// flight, which is its failure to report, not a leak of atlas-host's. Sanitizer builds then
+// skip the leak check at exit.
+void mark_plugin_code_process();
+
+// options.probe_timeout, else $ATLAS_PLUGIN_PROBE_TIMEOUT (seconds), else 20 s.
+std::chrono::milliseconds effective_probe_timeout(const RegistryOptions& options);
+
+// Trust-checks `file` (permissions and lock file of `options`; its folders are ignored),
+// then probe_library(). Used by `plugins verify` and `plugins inspect <file>`: never cached.
 ProbeReport probe_isolated(const std::filesystem::path& file, const RegistryOptions& options,
                            std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
-// The crash-proof equivalent of Registry::discover for listing: every file of
-// collect_plugin_files(options) is probed in its own child; plugins are merged with the
-// registry's rule (a kind+name already provided by an earlier file is refused).
-struct ScanResult {
-  std::vector<ProbeReport> reports;       // one per file, in order
-  std::vector<PluginInfo> plugins;        // usable plugins
-  std::vector<Diagnostic> diagnostics;    // folder problems, refusals, warnings, duplicates
-  std::vector<std::filesystem::path> dirs;
-  Status status;                          // non-OK when an explicit folder is unusable
-};
-ScanResult scan_isolated(const RegistryOptions& options,
-                         std::chrono::milliseconds timeout_per_file = std::chrono::seconds(20));
+// Inspects and loads `file` in a forked child that reports the plugins it declares (or why
+// it is refused). The child is killed after `timeout`. Runs no trust checks: the caller
+// has done them.
+ProbeReport probe_library(const std::filesystem::path& file, std::chrono::milliseconds timeout);
 
 }  // namespace atlas::plugin

@@ -22,7 +22,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr uint32_t kMaxPluginsPerLibrary = 256;
-constexpr const char* kNoConfigSchema = R"({"type":"object","additionalProperties":false})";
 
 class DllLibrary final : public Library {
  public:
@@ -47,7 +46,7 @@ T read_sized(const T* src) {
 std::string copy_str(const char* s) { return s ? std::string(s) : std::string(); }
 
 std::string abi_string(unsigned major, unsigned minor) { return std::to_string(major) + "." + std::to_string(minor); }
-const std::string kHostAbi = abi_string(ATLAS_ABI_MAJOR, ATLAS_ABI_MINOR);
+const std::string kHostAbi = abi_string(ATLAS_ABI_MAJOR, ATLAS_ABI_MINOR);  // NOLINT(cert-err58-cpp): "1.2" cannot fail to allocate in practice
 
 bool valid_name(const std::string& n) {
   if (n.empty() || n.size() > 64) return false;

@@ -43,6 +43,9 @@ struct VTable {
   atlas_cancel_fn cancel = nullptr;  // optional (ABI 1.1)
 };
 
+// The schema of a plugin that declares none: it takes {} only.
+inline constexpr const char* kNoConfigSchema = R"({"type":"object","additionalProperties":false})";
+
 struct LoadedPlugin {
   PluginInfo info;
   VTable vtable;

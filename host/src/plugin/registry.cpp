@@ -3,16 +3,25 @@
 #include <algorithm>
 #include <system_error>
 
+#include "common/build_info.hpp"
+#include "common/json_schema.hpp"
 #include "plugin/discovery.hpp"
 #include "plugin/instance.hpp"
+#include "plugin/isolated_probe.hpp"
+#include "plugin/probe_cache.hpp"
 #include "plugin/trust.hpp"
+#include "plugin/worker_client.hpp"
 
 namespace atlas::plugin {
 
 namespace fs = std::filesystem;
 
 struct Registry::Entry {
-  std::shared_ptr<const LoadedPlugin> plugin;
+  PluginInfo info;
+  std::optional<json::Schema> schema;
+  FileIdentity identity;  // of the file when it was probed
+  std::mutex load_mutex;
+  std::shared_ptr<const LoadedPlugin> loaded;  // set by the first create
 };
 
 std::string_view severity_name(Severity s) {
@@ -24,6 +33,39 @@ std::string_view severity_name(Severity s) {
   return "error";
 }
 
+std::string_view isolation_name(Isolation i) {
+  switch (i) {
+    case Isolation::kAuto: return "auto";
+    case Isolation::kInProcess: return "in-process";
+    case Isolation::kProcess: return "process";
+  }
+  return "auto";
+}
+
+std::optional<Isolation> parse_isolation(std::string_view text) {
+  for (Isolation i : {Isolation::kAuto, Isolation::kInProcess, Isolation::kProcess}) {
+    if (text == isolation_name(i)) return i;
+  }
+  return std::nullopt;
+}
+
+bool is_first_party(const fs::path& file) {
+  std::vector<fs::path> own;
+  fs::path exe = executable_dir();
+  if (!exe.empty()) {
+    own.push_back(exe / "plugins");
+    own.push_back(exe / ".." / build_info::kPluginInstallDir);
+    own.push_back(exe / ".." / "lib" / "atlas" / "plugins" / "abi1");
+  }
+  own.push_back(fs::path(build_info::kInstallPrefix) / build_info::kPluginInstallDir);
+  own.push_back(build_info::kBuildPluginDir);
+  fs::path folder = canonical_or_absolute(fs::absolute(file).parent_path());
+  for (const auto& d : own) {
+    if (canonical_or_absolute(d) == folder) return true;
+  }
+  return false;
+}
+
 Registry::Registry() : services_(std::make_shared<HostServices>()) {}
 Registry::~Registry() = default;
 
@@ -31,49 +73,23 @@ void Registry::add_diagnostic(const fs::path& path, Severity severity, std::stri
   diagnostics_.push_back(Diagnostic{path, severity, std::move(message)});
 }
 
-namespace {
-
-// Per-run state of discover(): lock files and which folders had one.
-struct LockSet {
-  std::optional<LockFile> global;
-  std::vector<std::pair<fs::path, Result<LockFile>>> per_folder;  // canonical folder -> lock (or its error)
-
-  const Result<LockFile>* for_folder(const fs::path& folder) {
-    fs::path key = canonical_or_absolute(folder);
-    for (auto& [dir, lock] : per_folder) {
-      if (dir == key) return &lock;
-    }
-    fs::path candidate = key / std::string(LockFile::kDefaultName);
-    std::error_code ec;
-    if (!fs::exists(candidate, ec)) return nullptr;
-    per_folder.emplace_back(key, LockFile::load(candidate));
-    return &per_folder.back().second;
-  }
-};
-
-}  // namespace
 
 Status Registry::discover(const RegistryOptions& options) {
   Status result;
   auto fail = [&](Status st) {
     if (result.is_ok()) result = std::move(st);
   };
-  LockSet locks;
-  if (options.lock_file) {
-    auto lock = LockFile::load(*options.lock_file);
-    if (!lock.is_ok()) {
-      add_diagnostic(*options.lock_file, Severity::kError, lock.status().message());
-      return lock.status();
-    }
-    if (!options.allow_unsafe) {
-      Status st = check_permissions(*options.lock_file, *options.lock_file);
-      if (!st.is_ok()) {
-        add_diagnostic(*options.lock_file, Severity::kError, st.message());
-        return st;
-      }
-    }
-    locks.global = std::move(lock).value();
+  auto policy = TrustPolicy::create(options.lock_file, options.allow_unsafe);
+  if (!policy.is_ok()) {
+    add_diagnostic(*options.lock_file, Severity::kError, policy.status().message());
+    return policy.status();
   }
+  default_isolation_ = options.isolation;
+  plugin_isolation_ = options.plugin_isolation;
+  worker_executable_ = options.worker_executable;
+  ProbeCache cache(options.probe_cache ? (options.probe_cache->empty() ? std::nullopt : options.probe_cache)
+                                       : default_probe_cache_path());
+  const auto timeout = effective_probe_timeout(options);
 
   FileSet set = collect_plugin_files(options);
   for (auto& d : set.problems) diagnostics_.push_back(std::move(d));
@@ -84,80 +100,62 @@ Status Registry::discover(const RegistryOptions& options) {
     fs::path canonical = canonical_or_absolute(file);
     if (std::find(loaded_files_.begin(), loaded_files_.end(), canonical) != loaded_files_.end()) continue;
     loaded_files_.push_back(canonical);
-    auto stage = [&](Stage s) {
-      if (options.on_stage) options.on_stage(file, s);
-    };
-    auto refuse = [&](const Status& st) { add_diagnostic(file, Severity::kError, st.message()); };
-
-    stage(Stage::kTrust);
-    std::error_code ec;
-    if (!fs::is_regular_file(file, ec)) {
-      refuse(not_found(file.string() + ": refused: no such plugin file, expected a " +
-                       std::string(plugin_file_suffix()) + " file; check the path"));
+    if (Status st = policy->check(file); !st.is_ok()) {
+      add_diagnostic(file, Severity::kError, st.message());
       continue;
     }
-    if (!options.allow_unsafe) {
-      if (Status st = check_permissions(file, file); !st.is_ok()) {
-        refuse(st);
-        continue;
-      }
-    }
-    const LockFile* lock = locks.global ? &*locks.global : nullptr;
-    if (!lock) {
-      if (const Result<LockFile>* folder_lock = locks.for_folder(fs::absolute(file).parent_path())) {
-        if (!folder_lock->is_ok()) {
-          refuse(Status(folder_lock->status().code(),
-                        file.string() + ": refused: its folder's plugins.lock is unusable: " +
-                            folder_lock->status().message()));
-          continue;
-        }
-        lock = &folder_lock->value();
-      }
-    }
-    if (lock) {
-      if (Status st = lock->verify(file, file); !st.is_ok()) {
-        refuse(st);
-        continue;
-      }
-    }
-    stage(Stage::kInspect);
-    if (Status st = inspect_exports(file, file); !st.is_ok()) {
-      refuse(st);
+    auto identity = identify_file(file);
+    if (!identity.is_ok()) {
+      add_diagnostic(file, Severity::kError, file.string() + ": refused: " + identity.status().message());
       continue;
     }
-    auto loaded = load_library(file, file, stage);
-    if (!loaded.is_ok()) {
-      refuse(loaded.status());
-      continue;
+    std::optional<ProbeReport> report = cache.find(canonical, *identity);
+    if (report) {
+      ++probe_counts_.cached;
+    } else {
+      report = probe_library(file, timeout);
+      ++probe_counts_.probed;
+      cache.put(canonical, *identity, *report);
     }
-    for (const auto& r : loaded->refusals) add_diagnostic(file, Severity::kError, r);
-    for (const auto& w : loaded->warnings) add_diagnostic(file, Severity::kWarning, w);
-    for (auto& p : loaded->plugins) {
-      if (const Entry* other = find_entry(p->info.kind, p->info.name)) {
+    for (const auto& d : report->diagnostics) diagnostics_.push_back(d);
+    for (auto& info : report->plugins) {
+      if (const Entry* other = find_entry(info.kind, info.name)) {
         add_diagnostic(file, Severity::kError,
-                       file.string() + ": plugin '" + p->info.name + "' refused: " +
-                           std::string(kind_name(p->info.kind)) + " '" + p->info.name + "' is already provided by " +
-                           other->plugin->info.file.string() +
+                       file.string() + ": plugin '" + info.name + "' refused: " + std::string(kind_name(info.kind)) +
+                           " '" + info.name + "' is already provided by " + other->info.file.string() +
                            " (names are unique per kind); remove one of the two files from the plugin folders");
         continue;
       }
-      plugins_.push_back(p->info);
-      entries_.push_back(std::make_unique<Entry>(Entry{p}));
+      // The probe child compiled this schema already; it cannot fail here unless the cache lies.
+      auto schema = json::Schema::compile(info.config_schema.empty() ? kNoConfigSchema : info.config_schema,
+                                          "config_schema_json");
+      if (!schema.is_ok()) {
+        add_diagnostic(file, Severity::kError, file.string() + ": plugin '" + info.name + "' refused: " +
+                                                   schema.status().message());
+        continue;
+      }
+      auto entry = std::make_unique<Entry>();
+      entry->info = info;
+      entry->schema = std::move(schema).value();
+      entry->identity = *identity;
+      plugins_.push_back(info);
+      entries_.push_back(std::move(entry));
     }
   }
+  cache.save();
   return result;
 }
 
-const Registry::Entry* Registry::find_entry(Kind kind, std::string_view name) const {
+Registry::Entry* Registry::find_entry(Kind kind, std::string_view name) const {
   for (const auto& e : entries_) {
-    if (e->plugin->info.kind == kind && e->plugin->info.name == name) return e.get();
+    if (e->info.kind == kind && e->info.name == name) return e.get();
   }
   return nullptr;
 }
 
 const PluginInfo* Registry::find(Kind kind, std::string_view name) const {
   const Entry* e = find_entry(kind, name);
-  return e ? &e->plugin->info : nullptr;
+  return e ? &e->info : nullptr;
 }
 
 void Registry::set_services(std::shared_ptr<HostServices> services) {
@@ -189,18 +187,63 @@ Status Registry::validate_config(Kind kind, std::string_view name, std::string_v
   const Entry* e = find_entry(kind, name);
   if (!e) return unknown_plugin(plugins_, kind, name);
   std::string what = "config of " + std::string(kind_name(kind)) + " '" + std::string(name) + "'";
-  Status st = e->plugin->schema->validate_text(config_json.empty() ? std::string_view("{}") : config_json, what);
+  Status st = e->schema->validate_text(config_json.empty() ? std::string_view("{}") : config_json, what);
   if (st.is_ok()) return st;
   return invalid_argument(st.message() + "; fix [plugins." + std::string(name) +
                           "] (or the instance's config table) in your config file; the plugin's schema is shown by "
                           "`atlas-host plugins inspect " + std::string(name) + "`");
 }
 
-Result<std::shared_ptr<Instance>> Registry::create(Kind kind, std::string_view name, std::string_view config_json) {
+Result<std::shared_ptr<const LoadedPlugin>> Registry::load(Entry& entry) {
+  std::lock_guard lock(entry.load_mutex);
+  if (entry.loaded) return entry.loaded;
+  const fs::path& file = entry.info.file;
+  // What runs here must be what the probe ran: a file swapped since then is refused.
+  auto now = identify_file(file);
+  if (!now.is_ok()) return failed_precondition(file.string() + ": cannot be loaded: " + now.status().message());
+  if (*now != entry.identity) {
+    return failed_precondition(file.string() + ": refused: the file changed after it was checked at start-up; run the "
+                               "command again (and `atlas-host plugins verify " + file.string() + "` if you did not "
+                               "replace it yourself)");
+  }
+  ATLAS_ASSIGN_OR_RETURN(LoadOutcome outcome, load_library(file, file));
+  for (auto& p : outcome.plugins) {
+    if (p->info.kind == entry.info.kind && p->info.name == entry.info.name) {
+      entry.loaded = p;
+      return entry.loaded;
+    }
+  }
+  return failed_precondition(file.string() + ": " + std::string(kind_name(entry.info.kind)) + " '" + entry.info.name +
+                             "' is no longer declared by the library it was found in; run `atlas-host plugins verify " +
+                             file.string() + "`");
+}
+
+Isolation Registry::isolation_of(Kind kind, std::string_view name) const {
+  Isolation i = default_isolation_;
+  if (auto it = plugin_isolation_.find(name); it != plugin_isolation_.end()) i = it->second;
+  if (i != Isolation::kAuto) return i;
   const Entry* e = find_entry(kind, name);
+  return e && is_first_party(e->info.file) ? Isolation::kInProcess : Isolation::kProcess;
+}
+
+Result<std::shared_ptr<Instance>> Registry::create(Kind kind, std::string_view name, std::string_view config_json) {
+  Entry* e = find_entry(kind, name);
   if (!e) return unknown_plugin(plugins_, kind, name);
   ATLAS_RETURN_IF_ERROR(validate_config(kind, name, config_json));
-  return Instance::create(e->plugin, services(), config_json.empty() ? std::string_view("{}") : config_json);
+  std::string_view config = config_json.empty() ? std::string_view("{}") : config_json;
+  if (isolation_of(kind, name) == Isolation::kProcess) {
+    WorkerSpec spec;
+    spec.info = e->info;
+    spec.config_json = std::string(config);
+    spec.sha256 = e->identity.sha256;
+    ATLAS_ASSIGN_OR_RETURN(spec.executable, worker_executable(worker_executable_));
+    spec.services = services();
+    ATLAS_ASSIGN_OR_RETURN(auto worker, WorkerInstance::create(std::move(spec)));
+    return std::shared_ptr<Instance>(std::move(worker));
+  }
+  ATLAS_ASSIGN_OR_RETURN(auto loaded, load(*e));
+  ATLAS_ASSIGN_OR_RETURN(auto inst, InProcessInstance::create(std::move(loaded), services(), config));
+  return std::shared_ptr<Instance>(std::move(inst));
 }
 
 Result<AdapterHandle> Registry::create_adapter(std::string_view name, std::string_view config_json) {

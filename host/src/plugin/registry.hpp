@@ -12,6 +12,11 @@
 //   ATLAS_ASSIGN_OR_RETURN(auto adapter, registry.create_adapter("openai", config_json));
 //   auto reply = adapter.invoke(call_ctx, request_json);
 //
+// discover() runs no plugin code in this process: each file is trust-checked here, then
+// loaded in a forked probe child (results cached by file identity, see probe_cache.hpp); a
+// file that crashes, hangs or exits while loading is refused. A library is loaded into this
+// process only when create_*() first needs one of its plugins.
+//
 // discover() never fails because one plugin file is bad: every refused file becomes a
 // Diagnostic (file, what was expected, what was found, and the fix) and the plugins that
 // are fine are registered. It returns a non-OK Status only when the request itself is
@@ -25,8 +30,10 @@
 // After discovery, find()/plugins()/create_*() may be called from several threads.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -39,6 +46,16 @@
 #include "plugin/loader.hpp"
 
 namespace atlas::plugin {
+
+// Where a plugin's code runs once a command uses it.
+enum class Isolation {
+  kAuto,       // in-process for first-party plugins (see is_first_party), a worker process otherwise
+  kInProcess,  // loaded into the host process: fastest, but a crash takes the host down
+  kProcess,    // `atlas-host plugin-worker` child process per instance (worker_client.hpp)
+};
+std::string_view isolation_name(Isolation i);  // "auto", "in-process", "process"
+// Parses "auto" | "in-process" | "process"; nullopt for anything else.
+std::optional<Isolation> parse_isolation(std::string_view text);
 
 struct RegistryOptions {
   // Folders to scan in addition to the defaults (non-recursive).
@@ -53,9 +70,22 @@ struct RegistryOptions {
   // A plugins.lock file that applies to every scanned file. Without it, a plugins.lock
   // inside a plugin folder applies to the files of that folder.
   std::optional<std::filesystem::path> lock_file;
-  // Told before each stage of each file (used by the crash-isolating probe). May be empty.
-  std::function<void(const std::filesystem::path& file, Stage stage)> on_stage;
+  // How long the isolated probe of one file may take; 0 = $ATLAS_PLUGIN_PROBE_TIMEOUT
+  // (seconds) or 20 s.
+  std::chrono::milliseconds probe_timeout{0};
+  // Where probe results are cached (probe_cache.hpp); unset = default_probe_cache_path(),
+  // an empty path = no cache.
+  std::optional<std::filesystem::path> probe_cache;
+  // [plugins] isolation, and per plugin name ([plugins.<name>] isolation), which wins.
+  Isolation isolation = Isolation::kAuto;
+  std::map<std::string, Isolation, std::less<>> plugin_isolation;
+  // The atlas-host executable that runs plugin workers; empty = worker_executable()'s search.
+  std::filesystem::path worker_executable;
 };
+
+// True for a file inside the host's own plugin folders (next to the executable, the install
+// tree's plugin folder, or this build's plugin folder): plugins shipped with atlas-host.
+bool is_first_party(const std::filesystem::path& file);
 
 enum class Severity { kInfo, kWarning, kError };
 std::string_view severity_name(Severity s);  // "info", "warning", "error"
@@ -90,6 +120,12 @@ class Registry {
   const std::vector<Diagnostic>& diagnostics() const { return diagnostics_; }
   // Folders that were scanned (after defaults and dedupe), for display.
   const std::vector<std::filesystem::path>& scanned_dirs() const { return scanned_dirs_; }
+  // How many files discover() probed in a child, and how many it took from the probe cache.
+  struct ProbeCounts {
+    size_t probed = 0;
+    size_t cached = 0;
+  };
+  ProbeCounts probe_counts() const { return probe_counts_; }
 
   const PluginInfo* find(Kind kind, std::string_view name) const;
 
@@ -102,7 +138,11 @@ class Registry {
   // plugin (the message lists the known ones of that kind).
   Status validate_config(Kind kind, std::string_view name, std::string_view config_json) const;
 
-  // Validates the config, then calls the plugin's create(). An empty config_json means "{}".
+  // Where a plugin's instances run (after the options' rules and first-party detection).
+  Isolation isolation_of(Kind kind, std::string_view name) const;
+
+  // Validates the config, then calls the plugin's create() in this process or in a worker
+  // process (isolation_of). An empty config_json means "{}".
   Result<AdapterHandle> create_adapter(std::string_view name, std::string_view config_json);
   Result<JudgeHandle> create_judge(std::string_view name, std::string_view config_json);
   Result<ProbeHandle> create_probe(std::string_view name, std::string_view config_json);
@@ -111,14 +151,19 @@ class Registry {
  private:
   struct Entry;
   Result<std::shared_ptr<Instance>> create(Kind kind, std::string_view name, std::string_view config_json);
-  const Entry* find_entry(Kind kind, std::string_view name) const;
+  Result<std::shared_ptr<const LoadedPlugin>> load(Entry& entry);
+  Entry* find_entry(Kind kind, std::string_view name) const;
   void add_diagnostic(const std::filesystem::path& path, Severity severity, std::string message);
 
+  Isolation default_isolation_ = Isolation::kAuto;
+  std::map<std::string, Isolation, std::less<>> plugin_isolation_;
+  std::filesystem::path worker_executable_;
   std::vector<std::unique_ptr<Entry>> entries_;
   std::vector<PluginInfo> plugins_;
   std::vector<Diagnostic> diagnostics_;
   std::vector<std::filesystem::path> scanned_dirs_;
   std::vector<std::filesystem::path> loaded_files_;  // canonical paths
+  ProbeCounts probe_counts_;
   mutable std::mutex services_mutex_;
   std::shared_ptr<HostServices> services_;
 };

@@ -1,5 +1,7 @@
 #include "plugin/registry_options.hpp"
 
+#include "plugin/isolation_config.hpp"
+
 namespace atlas::plugin {
 
 RegistryOptions registry_options(const config::Config& config, const std::vector<std::filesystem::path>& cli_dirs) {
@@ -8,6 +10,7 @@ RegistryOptions registry_options(const config::Config& config, const std::vector
   for (const auto& d : cli_dirs) options.dirs.push_back(d);
   options.allow_unsafe = config.plugins.allow_unsafe;
   if (!config.plugins.lock_file.empty()) options.lock_file = config.plugins.lock_file;
+  apply_isolation_config(config.plugins, options);
   return options;
 }
 

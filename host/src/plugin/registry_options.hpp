@@ -1,5 +1,5 @@
-// The one place a command's plugin registry settings come from: [plugins] dirs, allow_unsafe
-// and lock_file, plus the folders given on the command line (--plugin-dir). Every command that
+// The one place a command's plugin registry settings come from: [plugins] dirs, allow_unsafe,
+// lock_file and isolation, plus the folders given on the command line (--plugin-dir). Every command that
 // loads plugins for a configuration (run, quickstart, eval, db, review, export, report, train)
 // discovers with these, so the lock file pins and the trust checks cannot differ between them.
 #pragma once

@@ -1,13 +1,17 @@
 #include "plugin/trust.hpp"
 
 #include <openssl/evp.h>
+#include <pwd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cctype>
 #include <cstdio>
 #include <fstream>
 #include <memory>
 #include <system_error>
+
+#include "plugin/discovery.hpp"
 
 namespace atlas::plugin {
 
@@ -27,18 +31,47 @@ std::string who_may_write(mode_t m) {
   return g ? "group" : "others";
 }
 
-// Checks one path (file or folder) for group/other write bits.
-Status check_one(const fs::path& p, bool is_folder, const fs::path& display) {
+std::string user_text(uid_t uid) {
+  std::string out = "uid " + std::to_string(uid);
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  char buf[1024];
+  if (::getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found) out += " (" + std::string(found->pw_name) + ")";
+  return out;
+}
+
+// Checks one existing path (the file, or a folder above it): its owner and who may write it.
+Status check_one(const fs::path& p, bool is_file, const fs::path& display) {
   struct stat st {};
   if (::stat(p.c_str(), &st) != 0) {
     return not_found(display.string() + ": refused: cannot stat " + p.string() + ": " +
                      std::error_code(errno, std::generic_category()).message());
   }
+  const uid_t me = ::geteuid();
+  std::string what = is_file ? "the file" : "its folder " + p.string();
+  if (st.st_uid != 0 && st.st_uid != me) {
+    return permission_denied(display.string() + ": refused: " + what + " is owned by " + user_text(st.st_uid) +
+                             ", not by you (" + user_text(me) + ") or root, so that user could replace the code; "
+                             "move the plugin to a folder you own, or `chown` it to you or root (or pass "
+                             "--allow-unsafe-plugins during development)");
+  }
   if (!(st.st_mode & (S_IWGRP | S_IWOTH))) return Status::ok();
-  std::string what = is_folder ? "its folder " + p.string() : "the file";
+  // A root-owned sticky folder (/tmp): others may create entries but not rename or delete
+  // ours, and what lies below is checked for its own owner.
+  if (!is_file && (st.st_mode & S_ISVTX) && st.st_uid == 0) return Status::ok();
   return permission_denied(display.string() + ": refused: " + what + " is writable by " + who_may_write(st.st_mode) +
                            " (mode " + octal_mode(st.st_mode) + "), so someone else could replace the code; run `chmod go-w " +
                            p.string() + "` (or pass --allow-unsafe-plugins during development)");
+}
+
+// Checks `file` and every folder above it, up to `/`.
+Status check_chain(const fs::path& file, const fs::path& display) {
+  ATLAS_RETURN_IF_ERROR(check_one(file, true, display));
+  for (fs::path dir = file.parent_path();; dir = dir.parent_path()) {
+    ATLAS_RETURN_IF_ERROR(check_one(dir, false, display));
+    if (dir == dir.root_path() || dir.parent_path() == dir) break;
+  }
+  return Status::ok();
 }
 
 std::string hex(const unsigned char* d, unsigned n) {
@@ -55,16 +88,14 @@ std::string hex(const unsigned char* d, unsigned n) {
 }  // namespace
 
 Status check_permissions(const fs::path& file, const fs::path& display) {
+  // The path as written (a symlinked folder could be swapped where the link lives) and the
+  // resolved one (the folders that really hold the code).
   fs::path abs = fs::absolute(file).lexically_normal();
-  ATLAS_RETURN_IF_ERROR(check_one(abs, false, display));
-  ATLAS_RETURN_IF_ERROR(check_one(abs.parent_path(), true, display));
+  ATLAS_RETURN_IF_ERROR(check_chain(abs, display));
   std::error_code ec;
-  if (fs::is_symlink(abs, ec)) {
-    fs::path target = fs::canonical(abs, ec);
-    if (ec) return not_found(display.string() + ": refused: the symlink cannot be resolved: " + ec.message());
-    ATLAS_RETURN_IF_ERROR(check_one(target, false, display));
-    ATLAS_RETURN_IF_ERROR(check_one(target.parent_path(), true, display));
-  }
+  fs::path target = fs::canonical(abs, ec);
+  if (ec) return not_found(display.string() + ": refused: the path cannot be resolved: " + ec.message());
+  if (target != abs) ATLAS_RETURN_IF_ERROR(check_chain(target, display));
   return Status::ok();
 }
 
@@ -149,6 +180,54 @@ Status LockFile::verify(const fs::path& file, const fs::path& display) const {
                              actual + "; the file changed after it was pinned: reinstall the plugin you pinned, or "
                              "update the pin if this build is intended");
   }
+  return Status::ok();
+}
+
+Result<TrustPolicy> TrustPolicy::create(const std::optional<fs::path>& lock_file, bool allow_unsafe) {
+  TrustPolicy policy;
+  policy.allow_unsafe_ = allow_unsafe;
+  if (!lock_file) return policy;
+  ATLAS_ASSIGN_OR_RETURN(LockFile lock, LockFile::load(*lock_file));
+  if (!allow_unsafe) ATLAS_RETURN_IF_ERROR(check_permissions(*lock_file, *lock_file));
+  policy.global_ = std::move(lock);
+  return policy;
+}
+
+const Result<LockFile>* TrustPolicy::folder_lock(const fs::path& folder) {
+  fs::path key = canonical_or_absolute(folder);
+  for (auto& [dir, lock] : per_folder_) {
+    if (dir == key) return &lock;
+  }
+  fs::path candidate = key / std::string(LockFile::kDefaultName);
+  std::error_code ec;
+  if (!fs::exists(candidate, ec)) return nullptr;
+  Result<LockFile> lock = LockFile::load(candidate);
+  // The pins are only as trustworthy as the file holding them.
+  if (lock.is_ok() && !allow_unsafe_) {
+    if (Status st = check_permissions(candidate, candidate); !st.is_ok()) lock = st;
+  }
+  per_folder_.emplace_back(key, std::move(lock));
+  return &per_folder_.back().second;
+}
+
+Status TrustPolicy::check(const fs::path& file) {
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec)) {
+    return not_found(file.string() + ": refused: no such plugin file, expected a " +
+                     std::string(plugin_file_suffix()) + " file; check the path");
+  }
+  if (!allow_unsafe_) ATLAS_RETURN_IF_ERROR(check_permissions(file, file));
+  const LockFile* lock = global_ ? &*global_ : nullptr;
+  if (!lock) {
+    if (const Result<LockFile>* in_folder = folder_lock(fs::absolute(file).parent_path())) {
+      if (!in_folder->is_ok()) {
+        return Status(in_folder->status().code(), file.string() + ": refused: its folder's plugins.lock is unusable: " +
+                                                      in_folder->status().message());
+      }
+      lock = &in_folder->value();
+    }
+  }
+  if (lock) return lock->verify(file, file);
   return Status::ok();
 }
 

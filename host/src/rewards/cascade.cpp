@@ -21,7 +21,7 @@ constexpr const char* kEscalationReason = "tier1_variance_or_uncertainty";
 class UsageCollector {
  public:
   void on_event(std::string_view event_json) {
-    auto doc = json::parse(event_json, "event");
+    auto doc = json::parse(event_json, "event", json::kMaxInputDepth);
     if (!doc || !doc->IsObject()) return;
     const json::Document& e = doc.value();
     std::string type = json::get_string(e, "type", json::get_string(e, "event", json::get_string(e, "kind")));
@@ -174,7 +174,7 @@ std::vector<CallOutcome> call_judge_batch(const CascadeJob& job, const CascadeOp
   if (!inv.response) {
     std::fill(replies.begin(), replies.end(), Result<std::string>(inv.response.status()));
   } else {
-    auto doc = json::parse(inv.response.value(), "judge replies");
+    auto doc = json::parse(inv.response.value(), "judge replies", json::kMaxInputDepth);
     const json::Value* list = doc && doc->IsObject() ? json::find(*doc, "replies") : nullptr;
     if (!list || !list->IsArray() || list->Size() != k) {
       Status bad = invalid_argument("judge plugin '" + job.judge->spec.plugin + "' declares ATLAS_CAP_JUDGE_SAMPLES but " +

@@ -1,4 +1,4 @@
-// The small/large judge cascade (reference §4.3-4.4), run for many judges at once: phase 1
+// The small/large judge cascade (docs/rewards.md), run for many judges at once: phase 1
 // makes every tier-1 sample of every job concurrently, phase 2 every needed arbiter call
 // concurrently. A session with 5 judged steps therefore costs about one judge latency for
 // all step samples (plus one when an arbiter is needed), not 15.

@@ -1,4 +1,4 @@
-// Reward drift detection (Atlas reference §6.6), as a pure function.
+// Reward drift detection (docs/rewards.md, "Drift"), as a pure function.
 //
 // Difference from Atlas: the baseline NEVER contains the session being checked. Atlas writes
 // the session's reward_stats before querying the baseline, which damps every z-score and lets

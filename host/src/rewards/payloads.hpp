@@ -1,4 +1,4 @@
-// Atlas-shaped reward payloads (reference §4.5): `reward` (AtlasRewardBreakdown dict),
+// Atlas-shaped reward payloads (docs/rewards.md, "Payloads"): `reward` (AtlasRewardBreakdown dict),
 // `reward_stats`, `reward_audit`, and the metadata `reward_summary`.
 //
 // With one judge the payloads are exactly Atlas's. With several judges: reward.score and

@@ -2,6 +2,7 @@
 #include <map>
 
 #include "common/clock.hpp"
+#include "common/json.hpp"
 #include "rewards/cascade.hpp"
 #include "rewards/judge_request.hpp"
 #include "rewards/payloads.hpp"
@@ -25,6 +26,27 @@ RewardOutcome outcome_from_jobs(const std::vector<CascadeJob*>& jobs, const Payl
 }
 
 }  // namespace
+
+bool RewardOutcome::has_verdict() const {
+  for (const auto& j : judges)
+    for (const auto& s : j.samples)
+      if (s.stage != "synthetic") return true;
+  return false;
+}
+
+std::string RewardOutcome::no_verdict_reason() const {
+  std::string errors;
+  auto audit = json::parse(reward_audit_json, "reward audit");
+  if (audit && audit->IsArray()) {
+    for (const auto& entry : audit->GetArray()) {
+      std::string e = json::get_string(entry, "error");
+      if (e.empty() || errors.find(e) != std::string::npos) continue;
+      errors += (errors.empty() ? "" : "; ") + e;
+      if (errors.size() > 600) break;
+    }
+  }
+  return "no judge produced a valid verdict" + (errors.empty() ? std::string() : ": " + errors);
+}
 
 void RoleUsage::add(const RoleUsage& o) {
   calls += o.calls;

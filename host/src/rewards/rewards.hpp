@@ -1,4 +1,4 @@
-// Rewards: judge cascade, aggregation, step rewards and drift (issue 5, reference §4 and §6.6).
+// Rewards: judge cascade, aggregation, step rewards and drift (docs/rewards.md).
 //
 // The runtime builds one RewardEngine per configuration and calls, at the end of a session:
 //   auto steps  = engine.judge_steps(session, step_evidence);   // all steps' samples at once
@@ -10,7 +10,7 @@
 // uncertainty_threshold) one arbiter sample from the large model replaces them. Judges that do
 // not use a model (no ATLAS_CAP_USES_LLM, e.g. `verifiable`) are sampled once and never
 // escalate. Several judges are combined by their configured weights. The payloads keep
-// Atlas's shapes (reference §4.5) so Atlas consumers read them unchanged.
+// Atlas's shapes (docs/rewards.md) so Atlas consumers read them unchanged.
 #pragma once
 
 #include <cstdint>
@@ -190,6 +190,12 @@ struct RewardOutcome {
   JudgeUsage usage;
   int judge_calls = 0;
   bool escalated = false;             // any judge escalated
+
+  // Some judge produced a valid sample. Without one, `score` is only the 0.0 of Atlas's
+  // synthetic samples (a judge outage, not a verdict): the runtime stores no reward then.
+  bool has_verdict() const;
+  // Why there is no verdict: the judges' errors from the audit (when !has_verdict()).
+  std::string no_verdict_reason() const;
 };
 
 struct StepRewardOutcome {

@@ -46,7 +46,7 @@ std::string principles_json(const json::Value& doc) {
 }  // namespace
 
 Result<ParsedJudgeResponse> parse_judge_response(std::string_view response_json) {
-  auto parsed = json::parse(response_json, "judge response");
+  auto parsed = json::parse(response_json, "judge response", json::kMaxInputDepth);
   if (!parsed) return parsed.status();
   const json::Document& doc = parsed.value();
   if (!doc.IsObject()) return invalid_argument("judge response is not a JSON object");

@@ -1,5 +1,5 @@
 // One judge sample: parsing a judge plugin's response, the escalation rule and the synthetic
-// sample used when a judge produced nothing valid (reference §4.3-4.4).
+// sample used when a judge produced nothing valid (docs/rewards.md).
 #pragma once
 
 #include <optional>

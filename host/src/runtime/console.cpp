@@ -4,6 +4,11 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+
+#include "common/json.hpp"
+#include "common/secrets.hpp"
+#include "data/store.hpp"
 
 namespace atlas::runtime::console {
 
@@ -60,6 +65,31 @@ std::string token_table(const SessionReport& r) {
   return table(rows);
 }
 
+std::string batch_table(const std::vector<TaskSpec>& tasks, const std::vector<SessionReport>& reports) {
+  std::vector<std::vector<std::string>> rows = {
+      {"#", "session", "task", "lane", "reward", "tokens", "seconds", "status"}};
+  size_t succeeded = 0, rewarded = 0;
+  double reward_sum = 0;
+  int64_t tokens = 0;
+  for (size_t i = 0; i < reports.size(); ++i) {
+    const auto& r = reports[i];
+    std::string task = secrets::redact(i < tasks.size() ? tasks[i].task : r.task);
+    rows.push_back({std::to_string(i + 1),
+                    r.session_id.empty() ? "-" : r.session_id + (r.stored ? "" : " (not stored)"), one_line(task, 48),
+                    r.lane.empty() ? "-" : r.lane, fixed(r.reward), std::to_string(r.total_tokens.total_tokens),
+                    fixed(r.seconds, 2), r.status});
+    if (r.status == "succeeded") ++succeeded;
+    if (r.reward) reward_sum += *r.reward, ++rewarded;
+    tokens += r.total_tokens.total_tokens;
+  }
+  std::string out = table(rows);
+  out += std::to_string(reports.size()) + " task(s): " + std::to_string(succeeded) + " succeeded, " +
+         std::to_string(reports.size() - succeeded) + " failed; mean reward " +
+         (rewarded ? fixed(reward_sum / static_cast<double>(rewarded)) : std::string("-")) + "; " +
+         std::to_string(tokens) + " tokens\n";
+  return out;
+}
+
 std::string progress_bar(size_t done, size_t total, size_t width) {
   size_t filled = total ? done * width / total : width;
   return "[" + std::string(filled, '#') + std::string(width - filled, '.') + "] " + std::to_string(done) + "/" +
@@ -83,6 +113,22 @@ std::string one_line(std::string_view s, size_t n) {
 bool color_enabled(int fd) {
   const char* nc = std::getenv("NO_COLOR");
   return isatty(fd) && !(nc && *nc);
+}
+
+std::string store_location(data::Store& store) {
+  auto status = store.execute("status", "{}");
+  if (!status.is_ok()) return "";
+  auto doc = json::parse(*status, "storage status");
+  if (!doc.is_ok()) return "";
+  std::string backend = json::get_string(*doc, "backend");
+  std::string location = json::get_string(*doc, "location");
+  if (location.empty()) return "";
+  if (backend == "sqlite") {
+    std::error_code ec;
+    auto abs = std::filesystem::absolute(location, ec);
+    if (!ec) location = abs.lexically_normal().string();
+  }
+  return backend.empty() ? location : backend + " " + location;
 }
 
 }  // namespace atlas::runtime::console

@@ -5,6 +5,7 @@
 
 #include "common/clock.hpp"
 #include "common/secrets.hpp"
+#include "runtime/runtime.hpp"
 
 namespace atlas::runtime {
 
@@ -70,6 +71,8 @@ json::Document build_finish_document(const FinishInput& in) {
     json::set(metadata, "review", std::move(review), a);
   }
   if (!in.error.empty()) json::set(metadata, "error", json::str(secrets::redact(in.error), a), a);
+  if (!in.verdict.reward_unavailable.empty())
+    json::set(metadata, "reward_unavailable", json::str(secrets::redact(in.verdict.reward_unavailable), a), a);
   json::set(metadata, "seconds", in.seconds, a);
 
   // The finish_session document.
@@ -77,7 +80,7 @@ json::Document build_finish_document(const FinishInput& in) {
   fin.SetObject();
   auto& fa = fin.GetAllocator();
   fin.AddMember("session_id", json::str(in.session_id, fa), fa);
-  fin.AddMember("status", json::str(in.failed ? "failed" : "succeeded", fa), fa);
+  fin.AddMember("status", json::str(in.interrupted ? kInterrupted : in.failed ? "failed" : "succeeded", fa), fa);
   fin.AddMember("final_answer", json::str(in.final_answer, fa), fa);
   fin.AddMember("metadata", Value(metadata, fa), fa);
   fin.AddMember("plan", plan_to_json(in.plan, fa), fa);
@@ -154,7 +157,7 @@ json::Document build_finish_document(const FinishInput& in) {
   };
   fin.AddMember("reward", reward ? parsed_or_null(reward->reward_json) : Value(), fa);
   fin.AddMember("reward_stats", reward ? parsed_or_null(reward->reward_stats_json) : Value(), fa);
-  fin.AddMember("reward_audit", reward ? parsed_or_null(reward->reward_audit_json) : Value(), fa);
+  fin.AddMember("reward_audit", parsed_or_null(reward ? reward->reward_audit_json : in.verdict.unjudged_audit_json), fa);
   fin.AddMember("student_learning", Value(), fa);
   fin.AddMember("teacher_learning", Value(), fa);
   fin.AddMember("review_status", json::str(review_status, fa), fa);

@@ -34,6 +34,7 @@ struct FinishInput {
   const SessionVerdict& verdict;
   const config::ReviewConfig& review;
   double seconds;  // wall time so far
+  bool interrupted = false;  // Ctrl-C/SIGTERM stopped it: stored `interrupted` whatever `failed` says
 };
 
 json::Document build_finish_document(const FinishInput& in);

@@ -72,6 +72,9 @@ Result<std::string> RuntimeServices::llm_complete(std::string_view plugin_name, 
   int64_t deadline = call ? call->deadline_unix_ms : 0;
   if (deadline > 0 && clock::now_unix_ms() >= deadline)
     return deadline_exceeded("the call's deadline passed before the model call (" + std::string(plugin_name) + ")");
+  // A stopped session (Ctrl-C, or past one of its [limits]) makes no further model calls.
+  if (call && call->cancelled && call->cancelled())
+    return cancelled("the session was stopped before the model call (" + std::string(plugin_name) + ")");
   llm::CallRecord record;
   auto out = llm::complete_json(*client_, resolver_for(deadline), request_json, &record);
   if (record.session_id.empty() && call) record.session_id = call->session_id;
@@ -88,6 +91,10 @@ std::vector<Result<std::string>> RuntimeServices::llm_complete_many(std::string_
     Status late = deadline_exceeded("the call's deadline passed before the model calls (" + std::string(plugin_name) +
                                     ")");
     return std::vector<Result<std::string>>(requests.size(), Result<std::string>(late));
+  }
+  if (call && call->cancelled && call->cancelled()) {
+    Status stopped = cancelled("the session was stopped before the model calls (" + std::string(plugin_name) + ")");
+    return std::vector<Result<std::string>>(requests.size(), Result<std::string>(stopped));
   }
   std::vector<llm::CallRecord> records;
   auto out = llm::complete_many_json(*client_, resolver_for(deadline), requests, &records);

@@ -1,4 +1,4 @@
-// Lane decision (DESIGN §5 step 2): forced mode > routing disabled (paired) > mode override >
+// Lane decision (docs/runtime.md, session flow step 3): forced mode > routing disabled (paired) > mode override >
 // no history (paired) > the probe's mode, or its confidence mapped by the thresholds >
 // fallback. A probe failure fails open to the fallback lane.
 #pragma once

@@ -19,7 +19,8 @@ Result<SynthesisOutcome> store_synthesis(data::Store& store, const config::Learn
                           current->metadata_json.empty() ? "{}" : current->metadata_json};
     LearningSnapshot merged = merge_synthesis(base, synthesis, cfg, req.handles, req.session_id, &out.report);
     data::Store::SessionLearning own{req.session_id, out.session_student_learning, out.session_teacher_learning};
-    bool has_own = !own.student_learning.empty() || !own.teacher_learning.empty();
+    // session_note_enabled = false: the session's own learning text is not kept.
+    bool has_own = cfg.session_note_enabled && (!own.student_learning.empty() || !own.teacher_learning.empty());
     auto version = store.learning_put(req.learning_key, merged.student_learning, merged.teacher_learning,
                                       merged.metadata_json, current->found ? current->version : 0,
                                       has_own ? &own : nullptr);
@@ -35,6 +36,21 @@ Result<SynthesisOutcome> store_synthesis(data::Store& store, const config::Learn
                  " concurrent writers: " + last.message());
 }
 
+std::string history_for_learning(const std::string& history_json, int history_limit) {
+  auto doc = json::parse(history_json);
+  if (!doc || !doc->IsObject()) return history_json;
+  auto it = doc->FindMember("entries");
+  json::Value* entries = it == doc->MemberEnd() ? nullptr : &it->value;
+  if (!entries || !entries->IsArray() || entries->Size() <= static_cast<rapidjson::SizeType>(std::max(history_limit, 0)))
+    return history_json;
+  json::Value kept(rapidjson::kArrayType);
+  auto& a = doc->GetAllocator();
+  for (rapidjson::SizeType i = entries->Size() - static_cast<rapidjson::SizeType>(history_limit); i < entries->Size(); ++i)
+    kept.PushBack(json::Value((*entries)[i], a), a);
+  *entries = std::move(kept);
+  return json::dump(*doc);
+}
+
 Result<SynthesisOutcome> synthesize_and_store(data::Store& store, const config::LearningConfig& cfg,
                                               const SynthesisRequest& req, const LlmCall& call) {
   auto current = store.learning_get(req.learning_key);
@@ -43,7 +59,8 @@ Result<SynthesisOutcome> synthesize_and_store(data::Store& store, const config::
                      ",\"teacher_pamphlet\":" + json::quote(current->teacher_learning) +
                      "},\"current_playbook\":" + (current->metadata_json.empty() ? "{}" : current->metadata_json) +
                      ",\"latest_session\":{\"task\":" + json::quote(req.task) + ",\"reward\":" + req.reward_json +
-                     ",\"evidence\":" + req.evidence_json + "},\"history\":" + req.history_json +
+                     ",\"evidence\":" + req.evidence_json + "},\"history\":" +
+                     history_for_learning(req.history_json, cfg.history_limit) +
                      ",\"available_runtime_handles\":[";
   for (size_t i = 0; i < req.handles.size(); ++i) user += (i ? "," : "") + json::quote(req.handles[i]);
   user += "]}\nReturn json.";

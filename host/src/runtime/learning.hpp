@@ -1,4 +1,4 @@
-// Learning synthesis (reference atlas-sdk-spec §3.9.3, with §12's weaknesses fixed): after a
+// Learning synthesis (as Atlas's, with its weaknesses fixed: docs/atlas-compatibility.md): after a
 // session is rewarded, the learning model turns the session evidence into playbook updates;
 // they are merged into the stored state and written with an optimistic version check. On a
 // version conflict (another session wrote first) the state is read again and the same
@@ -43,6 +43,10 @@ struct SynthesisOutcome {
 Result<SynthesisOutcome> store_synthesis(data::Store& store, const config::LearningConfig& cfg,
                                          const SynthesisRequest& req, const json::Value& synthesis,
                                          int max_attempts = 16);
+
+// The aggregated history with its entries cut to the last `history_limit` ([learning]
+// history_limit): what the learning model is shown.
+std::string history_for_learning(const std::string& history_json, int history_limit);
 
 // Calls the learning model (role "learning", JSON mode) and stores the result.
 Result<SynthesisOutcome> synthesize_and_store(data::Store& store, const config::LearningConfig& cfg,

@@ -36,6 +36,28 @@ int effective_history_limit(int configured) {
 int64_t history_count(const json::Value& history) { return json::get_int(history, "count", 0); }
 
 json::Document aggregate_learning_history(const json::Value& records, int limit) {
+  return aggregate_learning_history(records, limit, HistoryTotals{});
+}
+
+json::Document aggregate_learning_history(const data::LearningHistory& history, int limit) {
+  json::Document records;
+  records.SetArray();
+  auto& a = records.GetAllocator();
+  for (const auto& r : history.records) {
+    json::Value o(rapidjson::kObjectType);
+    json::Document reward;
+    reward.Parse(r.reward_json.c_str());
+    o.AddMember("reward", reward.HasParseError() ? json::Value() : json::Value(reward, a), a);
+    o.AddMember("student_learning", json::str(r.student_learning, a), a);
+    o.AddMember("teacher_learning", json::str(r.teacher_learning, a), a);
+    o.AddMember("created_at", json::str(r.created_at, a), a);
+    o.AddMember("completed_at", json::str(r.completed_at, a), a);
+    records.PushBack(o, a);
+  }
+  return aggregate_learning_history(records, limit, HistoryTotals{history.total_count, history.overall_average_score});
+}
+
+json::Document aggregate_learning_history(const json::Value& records, int limit, const HistoryTotals& totals) {
   json::Document out;
   out.SetObject();
   auto& a = out.GetAllocator();
@@ -91,7 +113,9 @@ json::Document aggregate_learning_history(const json::Value& records, int limit)
   }
   out.AddMember("entries", entries, a);
   out.AddMember("count", static_cast<int64_t>(total - first), a);
-  out.AddMember("total_count", static_cast<int64_t>(total), a);
+  // A window of a longer record: the totals describe the whole record.
+  const bool windowed = totals.total_count > static_cast<int64_t>(total);
+  out.AddMember("total_count", windowed ? totals.total_count : static_cast<int64_t>(total), a);
   int64_t high = 0, low = 0;
   if (!kept_scores.empty()) {
     json::Value scores(rapidjson::kArrayType);
@@ -105,7 +129,8 @@ json::Document aggregate_learning_history(const json::Value& records, int limit)
     for (auto it = kept_scores.rbegin(); it != kept_scores.rend() && *it >= 0.8; ++it) ++high;
     for (auto it = kept_scores.rbegin(); it != kept_scores.rend() && *it <= 0.4; ++it) ++low;
   }
-  if (overall_n > 0) out.AddMember("overall_average_score", overall_sum / static_cast<double>(overall_n), a);
+  if (windowed && totals.overall_average_score) out.AddMember("overall_average_score", *totals.overall_average_score, a);
+  else if (overall_n > 0) out.AddMember("overall_average_score", overall_sum / static_cast<double>(overall_n), a);
   out.AddMember("recent_high_score_streak", high, a);
   out.AddMember("recent_low_score_streak", low, a);
   out.AddMember("limit", limit, a);

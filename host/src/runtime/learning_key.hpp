@@ -1,5 +1,5 @@
 // learning_key: the key that groups sessions for learning, history, routing and drift.
-// Derived exactly as the Atlas SDK does (reference atlas-sdk-spec §3.3) so both systems
+// Derived exactly as the Atlas SDK does (docs/atlas-compatibility.md) so both systems
 // file the same work under the same key.
 #pragma once
 

@@ -73,7 +73,7 @@ Result<Plan> parse_plan(std::string_view reply) {
   while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.front()))) trimmed.remove_prefix(1);
   if (!trimmed.empty() && trimmed.front() == '[') {
     json::Document doc;
-    doc.Parse<rapidjson::kParseTrailingCommasFlag>(trimmed.data(), trimmed.size());
+    sdk::parse_json<rapidjson::kParseTrailingCommasFlag>(doc, trimmed, json::kMaxInputDepth);
     if (!doc.HasParseError()) return plan_from_json(doc);
   }
   auto doc = json::parse_lenient_object(reply);
@@ -81,8 +81,11 @@ Result<Plan> parse_plan(std::string_view reply) {
   return plan_from_json(*doc);
 }
 
-Status check_plan(const Plan& plan) {
+Status check_plan(const Plan& plan, size_t max_steps) {
   if (plan.steps.empty()) return invalid_argument("the plan has no steps");
+  if (max_steps > 0 && plan.steps.size() > max_steps)
+    return resource_exhausted("the plan has " + std::to_string(plan.steps.size()) + " steps, more than [limits] "
+                              "max_plan_steps = " + std::to_string(max_steps));
   std::map<int, size_t> index;
   for (size_t i = 0; i < plan.steps.size(); ++i) {
     if (!index.emplace(plan.steps[i].id, i).second)

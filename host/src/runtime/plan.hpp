@@ -1,6 +1,6 @@
 // Coach-lane plans: parsing a student's (or teacher's) plan reply and checking that it is a
 // dependency graph we can execute. Contract: {"steps":[{"id":1,"description":"...",
-// "depends_on":[...]}]} (reference atlas-sdk-spec §3.5); a bare list is accepted too.
+// "depends_on":[...]}]} (docs/runtime.md, coach lane); a bare list is accepted too.
 #pragma once
 
 #include <string>
@@ -30,9 +30,10 @@ Result<Plan> parse_plan(std::string_view reply);
 // Same, from an already-parsed document.
 Result<Plan> plan_from_json(const json::Value& doc);
 
-// Why a plan cannot run as a graph: empty, duplicate ids, unknown dependency, self
-// dependency, cycle. OK when it can.
-Status check_plan(const Plan& plan);
+// Why a plan cannot run as a graph: empty, more than `max_steps` steps ([limits]
+// max_plan_steps; 0 = no limit), duplicate ids, unknown dependency, self dependency, cycle.
+// OK when it can.
+Status check_plan(const Plan& plan, size_t max_steps = 0);
 
 // Topological order of step indexes (only meaningful when check_plan is OK).
 std::vector<size_t> topological_order(const Plan& plan);

@@ -1,3 +1,4 @@
+#include <atlas/json_parse.hpp>
 #include "runtime/playbook.hpp"
 
 #include <algorithm>
@@ -210,7 +211,9 @@ GateResult evaluate_entry(const json::Value& e, const config::LearningConfig& cf
   size_t len = imperative.size() + json::get_string(e, "expected_effect").size() +
                path_string(e, {"scope", "constraints"}).size() + pattern.size();
   double max_len = gates.max_text_length > 0 ? gates.max_text_length : 420;
-  double s_con = len <= max_len ? 1.0 : std::max(0.0, 1.0 - (static_cast<double>(len) - max_len) / max_len);
+  // Up to allow_length_overflow_margin characters past max_text_length still count as concise.
+  double allowed_len = max_len + std::max(0, gates.allow_length_overflow_margin);
+  double s_con = len <= allowed_len ? 1.0 : std::max(0.0, 1.0 - (static_cast<double>(len) - allowed_len) / max_len);
   const auto& w = cfg.rubric_weights;
   double wsum = w.actionability + w.generality + w.hookability + w.concision;
   if (wsum <= 0) wsum = 1;
@@ -246,7 +249,7 @@ LearningSnapshot merge_synthesis(const LearningSnapshot& base, const json::Value
                                  MergeReport* report) {
   LearningSnapshot out = base;
   json::Document meta;
-  meta.Parse(base.metadata_json.c_str());
+  atlas::sdk::parse_json(meta, base.metadata_json);
   if (meta.HasParseError() || !meta.IsObject()) meta.SetObject();
   auto& a = meta.GetAllocator();
   std::string now = clock::now_iso8601();
@@ -266,7 +269,7 @@ LearningSnapshot merge_synthesis(const LearningSnapshot& base, const json::Value
       if (!entry.IsObject() || entry.MemberCount() == 0) continue;
       GateResult g = evaluate_entry(entry, cfg, handles);
       json::Document rubric;
-      rubric.Parse(g.rubric_json.c_str());
+      atlas::sdk::parse_json(rubric, g.rubric_json);
       std::string id = json::get_string(entry, "id");
       json::Value summary(rapidjson::kObjectType);
       summary.AddMember("id", json::str(id, a), a);
@@ -335,7 +338,7 @@ LearningSnapshot merge_synthesis(const LearningSnapshot& base, const json::Value
 
 size_t playbook_entry_count(std::string_view metadata_json) {
   json::Document d;
-  d.Parse(metadata_json.data(), metadata_json.size());
+  atlas::sdk::parse_json(d, metadata_json);
   if (d.HasParseError()) return 0;
   const json::Value* e = json::find(d, "playbook_entries");
   return e && e->IsArray() ? e->Size() : 0;

@@ -1,4 +1,4 @@
-// Learning playbook (reference atlas-sdk-spec §3.9): the per-learning-key pamphlets and
+// Learning playbook (docs/atlas-compatibility.md): the per-learning-key pamphlets and
 // playbook entries. Pure functions: prompt blocks, entry ids, gates and rubric, and the merge
 // of a synthesis into the stored state (used again after a version conflict, so concurrent
 // sessions never lose each other's entries).
@@ -32,12 +32,12 @@ struct GateResult {
   bool blocking() const { return !actionability || !cue; }
 };
 
-// Gates and rubric of §3.9.5 for one normalised entry. `handles` = the runtime handles the
+// Atlas's gates and rubric for one normalised entry. `handles` = the runtime handles the
 // agent has (tool names); with no handles and no prefixes a missing handle is allowed.
 GateResult evaluate_entry(const json::Value& entry, const config::LearningConfig& cfg,
                           const std::vector<std::string>& handles);
 
-// Normalises one candidate as §3.9.2 (aliases, defaults, bare strings) into `out`.
+// Normalises one candidate as Atlas does (aliases, defaults, bare strings) into `out`.
 void normalise_entry(const json::Value& candidate, const config::LearningConfig& cfg, json::Value& out,
                      json::Allocator& a);
 

@@ -2,6 +2,7 @@
 
 #include <fstream>
 
+#include "common/clock.hpp"
 #include "common/json.hpp"
 #include "llm/llm.hpp"
 #include "plugin/registry.hpp"
@@ -63,9 +64,25 @@ std::string ProbeEvalReport::to_json() const {
   return json::dump(d);
 }
 
+std::optional<int64_t> newest_history_time(const json::Value& learning_history) {
+  std::optional<int64_t> newest;
+  const json::Value* entries = json::find(learning_history, "entries");
+  if (!entries || !entries->IsArray()) return newest;
+  for (const auto& e : entries->GetArray()) {
+    for (const char* key : {"created_at", "completed_at"}) {
+      const json::Value* v = json::find(e, key);
+      if (!v || !v->IsString()) continue;
+      auto t = clock::parse_iso8601_seconds(std::string_view(v->GetString(), v->GetStringLength()));
+      if (t && (!newest || *t > *newest)) newest = t;
+    }
+  }
+  return newest;
+}
+
 Result<ProbeEvalReport> run_probe_eval(const config::Config& config, const std::filesystem::path& dataset,
                                        const std::string& probe_override,
-                                       const std::vector<std::filesystem::path>& plugin_dirs) {
+                                       const std::vector<std::filesystem::path>& plugin_dirs,
+                                       std::optional<int64_t> as_of_unix) {
   std::ifstream in(dataset);
   if (!in) return not_found("cannot open dataset " + dataset.string());
   config::RoutingConfig routing = config.routing;
@@ -103,7 +120,10 @@ Result<ProbeEvalReport> run_probe_eval(const config::Config& config, const std::
       auto& a = req.GetAllocator();
       req.AddMember("task", json::str(json::get_string(*doc, "task"), a), a);
       req.AddMember("learning_history", json::Value(history, a), a);
-      if (const json::Value* now = json::find(*doc, "now_unix")) req.AddMember("now_unix", json::Value(*now, a), a);
+      if (const json::Value* now = json::find(*doc, "now_unix"); now && now->IsNumber())
+        req.AddMember("now_unix", json::Value(*now, a), a);
+      else if (auto as_of = as_of_unix ? as_of_unix : newest_history_time(history))
+        req.AddMember("now_unix", *as_of, a);
       plugin::CallContext ctx;
       ctx.deadline_unix_ms = 0;
       auto out = probe->probe(ctx, json::dump(req));

@@ -4,10 +4,13 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "common/json.hpp"
 #include "common/status.hpp"
 #include "config/config.hpp"
 
@@ -32,8 +35,15 @@ struct ProbeEvalReport {
   std::string to_json() const;
 };
 
+// "Now" for each record (the probe's staleness rules): the record's own `now_unix`, else
+// `as_of_unix`, else the newest created_at/completed_at in the record's history, so a history
+// replayed a year later is judged as it was when it was recorded.
 Result<ProbeEvalReport> run_probe_eval(const config::Config& config, const std::filesystem::path& dataset,
                                        const std::string& probe_override,
-                                       const std::vector<std::filesystem::path>& plugin_dirs);
+                                       const std::vector<std::filesystem::path>& plugin_dirs,
+                                       std::optional<int64_t> as_of_unix = std::nullopt);
+
+// The newest created_at/completed_at of `learning_history.entries` (unix seconds), if any.
+std::optional<int64_t> newest_history_time(const json::Value& learning_history);
 
 }  // namespace atlas::runtime

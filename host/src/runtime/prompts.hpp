@@ -1,5 +1,5 @@
 // Built-in prompts of the student and the teacher (our own wording; the output contracts
-// follow reference atlas-sdk-spec §3.5). Custom prompts from the config replace the
+// follow Atlas's). Custom prompts from the config replace the
 // built-in text; "{base_prompt}" inside them becomes the agent's system prompt.
 #pragma once
 

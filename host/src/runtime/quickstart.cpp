@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include "common/json.hpp"
+
 namespace atlas::runtime::quickstart {
 
 namespace {
@@ -67,24 +69,14 @@ std::string detect_provider() {
   return "";
 }
 
-std::string config_toml(const std::string& provider, const std::string& mock_base_url,
-                        const std::string& database_url) {
+std::string config_toml(const std::string& provider, const std::string& database_url) {
   std::string prov = provider.empty() ? "openai" : provider;
   std::string small = "gpt-4o-mini", large = "gpt-4o", key = "OPENAI_API_KEY";
   if (prov == "anthropic") small = "claude-haiku-4-5", large = "claude-sonnet-4-5", key = "ANTHROPIC_API_KEY";
   if (prov == "gemini") small = "gemini-2.5-flash", large = "gemini-2.5-pro", key = "GEMINI_API_KEY";
-  std::string base;
-  if (!mock_base_url.empty()) {
-    prov = "openai";
-    small = "mock-small";
-    large = "mock-large";
-    // A variable nobody sets: with api_base on loopback the client then sends no key at all.
-    key = "ATLAS_QUICKSTART_NO_KEY";
-    base = "api_base = \"" + mock_base_url + "/v1\"\n";
-  }
   auto block = [&](const std::string& section, const std::string& model, const std::string& extra) {
-    return "[" + section + "]\nprovider = \"" + prov + "\"\nmodel = \"" + model + "\"\napi_key_env = \"" + key + "\"\n" +
-           base + extra + "\n";
+    return "[" + section + "]\nprovider = \"" + prov + "\"\nmodel = \"" + model + "\"\napi_key_env = \"" + key +
+           "\"\n" + extra + "\n";
   };
   std::string t;
   t += "[agent]\nadapter = \"openai\"\nname = \"security-reviewer\"\n"
@@ -102,6 +94,43 @@ std::string config_toml(const std::string& provider, const std::string& mock_bas
   else t += "[storage]\ndatabase_url = \"" + database_url + "\"\n\n";
   t += "[review]\nrequire_approval = false\n";
   return t;
+}
+
+namespace {
+
+void point_at_mock(config::ModelConfig& model, const std::string& api_base, const char* mock_model) {
+  model.provider = "openai";
+  model.model = mock_model;
+  model.api_base = api_base;
+  model.api_key_env.clear();  // with api_base set, no key is read or sent
+  model.organization.clear();
+  model.additional_headers.clear();
+}
+
+// An inline model of an LLM adapter's config ({"model": ..., "provider": ...}) aimed at the mock;
+// other config texts are returned unchanged.
+std::string inline_model_at_mock(const std::string& config_json, const std::string& api_base) {
+  auto doc = json::parse(config_json, "adapter config");
+  if (!doc.is_ok() || !doc->IsObject() || !json::find(*doc, "model")) return config_json;
+  auto& a = doc->GetAllocator();
+  json::set(*doc, "model", std::string("mock-small"), a);
+  json::set(*doc, "provider", std::string("openai"), a);
+  json::set(*doc, "api_base", api_base, a);
+  json::set(*doc, "api_key_env", std::string(), a);
+  return json::dump(*doc);
+}
+
+}  // namespace
+
+void route_models_to_mock(config::Config& config, const std::string& mock_base_url) {
+  const std::string api_base = mock_base_url + "/v1";
+  for (config::ModelConfig* m : {&config.student.llm, &config.teacher.llm, &config.rewards.small_model,
+                                 &config.learning.llm, &config.routing.probe_llm})
+    point_at_mock(*m, api_base, "mock-small");
+  point_at_mock(config.rewards.large_model, api_base, "mock-large");
+  config.agent.config_json = inline_model_at_mock(config.agent.config_json, api_base);
+  if (auto it = config.plugins.configs.find(config.agent.adapter); it != config.plugins.configs.end())
+    it->second = inline_model_at_mock(it->second, api_base);
 }
 
 }  // namespace atlas::runtime::quickstart

@@ -43,8 +43,8 @@ void Runtime::Impl::print_progress(const Event& e) {
 }
 
 SessionReport Runtime::Impl::run(const TaskSpec& task) {
-  Session session(*this, task);
-  return session.run();
+  auto session = std::make_shared<Session>(*this, task);  // shared with step bodies that may outlive run()
+  return session->run();
 }
 
 // ------------------------------------------------------------------------------------ Runtime
@@ -53,6 +53,17 @@ Runtime::Runtime(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Runtime::~Runtime() {
   wait_for_background();
+  if (impl_->abandoned_steps.load() > 0) {
+    // A plugin call that never returned may still use the plugins, the store and the
+    // sessions' state: keep all of it (reachable, so not a leak report) rather than unload
+    // code a thread is running.
+    log::warn("runtime", std::to_string(impl_->abandoned_steps.load()) +
+                             " step(s) stuck in a plugin call were abandoned; the runtime is kept until exit");
+    static auto* kept = new std::vector<std::unique_ptr<Impl>>();
+    static std::mutex kept_mu;
+    std::lock_guard<std::mutex> lock(kept_mu);
+    kept->push_back(std::move(impl_));
+  }
 }
 
 Result<std::unique_ptr<Runtime>> Runtime::create(config::Config config, RuntimeOptions options) {
@@ -60,7 +71,9 @@ Result<std::unique_ptr<Runtime>> Runtime::create(config::Config config, RuntimeO
   impl->config = std::move(config);
   impl->options = std::move(options);
   const config::Config& cfg = impl->config;
-  impl->client = impl->options.client ? impl->options.client : llm::default_client();
+  // Every model call of this runtime can be cancelled (Ctrl-C) and has its reply bounded.
+  impl->client = (impl->options.client ? impl->options.client : llm::default_client())
+                     ->bound_to({impl->cancellation, static_cast<size_t>(cfg.limits.max_reply_bytes)});
   impl->registry = std::make_unique<plugin::Registry>();
   plugin::RegistryOptions ro = plugin::registry_options(cfg, impl->options.plugin_dirs);
   ro.use_default_dirs = impl->options.use_default_plugin_dirs;
@@ -134,7 +147,7 @@ void Runtime::wait_for_background() {
 }
 
 void Runtime::cancel() {
-  impl_->cancelled.store(true);
+  impl_->cancellation->cancel();
 }
 const config::Config& Runtime::config() const {
   return impl_->config;

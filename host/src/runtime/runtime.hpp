@@ -1,4 +1,4 @@
-// The supervised session runtime (DESIGN §5). One Runtime per configuration: it loads the
+// The supervised session runtime (docs/runtime.md). One Runtime per configuration: it loads the
 // plugins, opens storage, and runs sessions (concurrently if the caller wants) through
 // routing, the auto/paired/coach lanes, rewards, drift, review and persistence. Learning
 // synthesis runs after each session's result is final, in the background;
@@ -52,9 +52,13 @@ struct StepReport {
   int64_t ended_us = 0;
 };
 
+// SessionReport::status values besides "succeeded" and "failed".
+inline constexpr const char kInterrupted[] = "interrupted";  // Runtime::cancel() stopped it; stored
+inline constexpr const char kNotStarted[] = "not_started";   // cancelled before it began; nothing stored
+
 struct SessionReport {
   std::string session_id;        // storage id, or "local-<id>" without storage
-  std::string status = "failed";  // succeeded | failed
+  std::string status = "failed";  // succeeded | failed | interrupted | not_started
   std::string error;
   std::string task;
   std::string final_answer;
@@ -98,7 +102,10 @@ class Runtime {
   SessionReport run(const TaskSpec& task);
   // Waits for every background learning synthesis started so far.
   void wait_for_background();
-  // Asks running sessions to stop (Ctrl-C).
+  // Stops every session (Ctrl-C), for good: model calls in flight are aborted, sessions under
+  // way end `interrupted` (stored, never auto-approved or exported), and run() calls that have
+  // not begun return `not_started` without storing anything. Thread-safe; not for a signal
+  // handler (see cli::InterruptWatch).
   void cancel();
 
   const config::Config& config() const;

@@ -32,7 +32,11 @@ class Runtime::Impl {
   std::shared_ptr<data::Store> store;
   std::unique_ptr<rewards::RewardEngine> rewards;
   std::unique_ptr<mcp::ToolSet> tools;
-  std::atomic<bool> cancelled{false};
+  // Ctrl-C: set once by Runtime::cancel(); every model call of the runtime runs under it.
+  std::shared_ptr<llm::Cancellation> cancellation = std::make_shared<llm::Cancellation>();
+  bool cancelled() const { return cancellation->cancelled(); }
+  // Step bodies abandoned in a plugin call that never returned (they may still run).
+  std::atomic<int> abandoned_steps{0};
   std::mutex background_mu;
   std::vector<std::thread> background;
   std::mutex progress_mu;

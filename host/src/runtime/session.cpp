@@ -3,6 +3,7 @@
 // learning launch.
 #include "runtime/session.hpp"
 
+#include <cstdio>
 #include <mutex>
 
 #include <rapidjson/stringbuffer.h>
@@ -71,6 +72,33 @@ std::string deliverable_of(const std::string& content) {
 
 }  // namespace
 
+void Session::stop_for(const std::string& reason) {
+  {
+    std::lock_guard<std::mutex> g(limit_mu_);
+    if (!limit_reason_.empty()) return;
+    limit_reason_ = reason;
+  }
+  stop_->store(true);
+  events_->emit(event_type::kSession, "limit", "host", root_event_, "{\"reason\":" + json::quote(reason) + "}");
+}
+
+void Session::check_budget() {
+  const config::LimitsConfig& lim = cfg_.limits;
+  RoleTotals t = ledger_->total();
+  if (lim.max_model_calls_per_session > 0 && t.calls > lim.max_model_calls_per_session) {
+    stop_for("the session made " + std::to_string(t.calls) + " model calls, more than [limits] "
+             "max_model_calls_per_session = " + std::to_string(lim.max_model_calls_per_session));
+  } else if (lim.max_tokens_per_session > 0 && t.total_tokens > lim.max_tokens_per_session) {
+    stop_for("the session used " + std::to_string(t.total_tokens) + " tokens, more than [limits] "
+             "max_tokens_per_session = " + std::to_string(lim.max_tokens_per_session));
+  }
+}
+
+int64_t Session::step_deadline() const {
+  int64_t d = clock::now_unix_ms() + static_cast<int64_t>(cfg_.orchestration.step_timeout_seconds * 1000);
+  return deadline_ms_ > 0 ? std::min(d, deadline_ms_) : d;
+}
+
 void Session::on_plugin_event(std::string_view event_json, std::string_view parent, std::string_view step_id) {
   auto doc = json::parse(event_json, "plugin event");
   if (!doc || !doc->IsObject()) {
@@ -104,8 +132,10 @@ void Session::note_llm_call(const std::string& role, std::string_view model_ref,
                             std::string_view step_id) {
   // Student usage is billed from the adapter's reply (adapters without a model report it
   // too); counting the adapter's llm_complete calls as well would double it.
-  if (role != "student" && usage)
+  if (role != "student" && usage) {
     ledger_->add(role, usage->prompt_tokens, usage->completion_tokens, usage->total_tokens, latency_seconds, ok);
+    check_budget();
+  }
   events_->emit(event_type::kLlmCall, model_ref.empty() ? std::string_view(role) : model_ref, role, parent,
                 std::move(event_json), step_id);
 }
@@ -119,7 +149,10 @@ plugin::CallContext Session::call_context(std::string_view parent, std::string_v
   std::string p(parent), s(step_id);
   ctx.on_event = [this, p, s](std::string_view ev) { on_plugin_event(ev, p, s); };
   Runtime::Impl* rt = &rt_;
-  ctx.cancelled = [rt, stop] { return rt->cancelled.load() || (stop && stop->load()); };
+  ctx.cancelled = [rt, stop, session_stop = stop_] {
+    return rt->cancelled() || session_stop->load() || (stop && stop->load());
+  };
+  ctx.max_output_bytes = static_cast<size_t>(cfg_.limits.max_reply_bytes);
   return ctx;
 }
 
@@ -130,6 +163,7 @@ Result<llm::Response> Session::call_llm(std::string_view model_ref, llm::Request
   if (deadline == 0) deadline = t_step_deadline_ms;
   if (deadline > 0 && clock::now_unix_ms() >= deadline) return deadline_exceeded("the step's deadline passed");
   if (req.role.empty()) req.role = default_role_for_ref(model_ref);
+  if (stopped()) return cancelled("the session was stopped before the " + req.role + " call");
   req.session_id = session_id_;
   llm::CallRecord record;
   auto resp = rt_.client->complete(with_deadline(**model, deadline), req, &record);
@@ -242,6 +276,7 @@ Result<std::string> Session::call_student(std::string_view role, std::vector<llm
   } else {
     ledger_->add("student", 0, 0, 0, 0.0);
   }
+  check_budget();
   std::string content = json::get_string(*resp, "content");
   if (state) {
     std::lock_guard<std::mutex> g(steps_mu_);
@@ -275,7 +310,7 @@ Status Session::run_step(StepState& st, bool validate, const std::string& prior_
   StepDeadlineScope deadline_scope(control.deadline_unix_ms);
   int max_attempts = validate ? cfg_.orchestration.max_retries + 1 : 1;
   for (int attempt = 1; attempt <= max_attempts; ++attempt) {
-    if (control.should_stop() || rt_.cancelled.load()) return cancelled("step " + sid + " was stopped");
+    if (control.should_stop() || stopped()) return cancelled("step " + sid + " was stopped");
     std::string attempt_event = events_->emit(event_type::kAttempt, "start", "student", st.event_id,
                                               "{\"attempt\":" + std::to_string(attempt) + "}", sid);
     std::string user = "Task:\n" + task_.task + "\n\nStep " + sid + ": " + st.step.description;
@@ -340,7 +375,7 @@ Status Session::run_step(StepState& st, bool validate, const std::string& prior_
       std::lock_guard<std::mutex> g(steps_mu_);
       st.output = at.output;
       st.status = at.status;
-      if (!v.valid) st.reason = v.unavailable ? v.error : "the teacher did not accept any attempt";
+      if (!v.valid) st.reason = v.unavailable ? v.error : kTeacherRejected;
       st.attempts.push_back(std::move(at));
       return Status::ok();
     }
@@ -389,16 +424,38 @@ void Session::run_auto_or_paired(bool validate) {
   ref.started_us = clock::now_unix_us();
   ref.event_id = events_->emit(event_type::kStepStart, "1", "student", root_event_,
                                "{\"description\":" + json::quote(task_.task) + "}", "1");
-  int64_t deadline = clock::now_unix_ms() + static_cast<int64_t>(cfg_.orchestration.step_timeout_seconds * 1000);
-  StepControl control{deadline, std::make_shared<std::atomic<bool>>(false)};
-  Status st_run = run_step(ref, validate, "{}", control);
-  ref.ended_us = clock::now_unix_us();
-  events_->emit(event_type::kStepEnd, "1", "student", ref.event_id,
-                "{\"status\":" + json::quote(ref.status) + ",\"attempts\":" + std::to_string(ref.attempts.size()) + "}",
-                "1");
+  // One step, run like a coach step: under its deadline, and abandoned (not waited for
+  // forever) when the adapter never returns.
+  DagOptions opts;
+  opts.max_parallel = 1;
+  opts.step_timeout_seconds = cfg_.orchestration.step_timeout_seconds;
+  opts.session_deadline_unix_ms = deadline_ms_;
+  StepState* state = &ref;
+  std::vector<StepRun> runs =
+      run_dag(plan_, opts, [self = shared_from_this(), state, validate](size_t, const StepControl& control) {
+        return self->run_step(*state, validate, "{}", control);
+      });
+  const StepRun& run = runs[0];
+  if (run.abandoned) ++rt_.abandoned_steps;
+  Status st_run = run.state == StepRun::State::kSucceeded ? Status::ok()
+                  : run.state == StepRun::State::kTimedOut ? deadline_exceeded("step 1: " + run.reason)
+                  : run.state == StepRun::State::kFailed   ? Status(StatusCode::kUnknown, run.reason)
+                                                           : cancelled("step 1: " + run.reason);
+  std::string end_json;
+  {
+    std::lock_guard<std::mutex> g(steps_mu_);  // an abandoned body may still write the step
+    if (run.state == StepRun::State::kTimedOut) {
+      ref.status = "timeout";
+      if (ref.reason.empty()) ref.reason = run.reason;
+    }
+    ref.ended_us = clock::now_unix_us();
+    end_json = "{\"status\":" + json::quote(ref.status) + ",\"attempts\":" + std::to_string(ref.attempts.size()) + "}";
+  }
+  events_->emit(event_type::kStepEnd, "1", "student", ref.event_id, end_json, "1");
   if (!st_run.is_ok()) {
     failed_ = true;
-    error_ = "the student could not complete the task: " + st_run.to_string();
+    error_ = "the student could not complete the task: " +
+             (st_run.code() == StatusCode::kUnknown ? st_run.message() : st_run.to_string());
     return;
   }
   final_answer_ = ref.output;
@@ -413,15 +470,19 @@ void Session::run_coach() {
                                    prompts::student_planner()),
                   {}, {}, {}});
   msgs.push_back({"user", "Task:\n" + task_.task, {}, {}, {}});
-  int64_t plan_deadline = clock::now_unix_ms() + static_cast<int64_t>(cfg_.orchestration.step_timeout_seconds * 1000);
+  int64_t plan_deadline = step_deadline();
   auto draft = call_student("planner", std::move(msgs), true, plan_event, "", plan_deadline, nullptr, nullptr);
   std::string fallback_reason;
   if (!draft) {
     fallback_reason = "the student could not plan: " + draft.status().to_string();
   } else {
     auto parsed = parse_plan(*draft);
+    const size_t max_steps = static_cast<size_t>(cfg_.limits.max_plan_steps);
     if (!parsed) {
       fallback_reason = "the student's plan is unusable: " + parsed.status().message();
+    } else if (max_steps > 0 && parsed->steps.size() > max_steps) {
+      original_plan_ = *parsed;
+      fallback_reason = "the plan cannot run: " + check_plan(*parsed, max_steps).message();
     } else {
       original_plan_ = *parsed;
       // 2. The teacher reviews it (and may correct it).
@@ -437,7 +498,7 @@ void Session::run_coach() {
       if (!review.error.empty()) rv.AddMember("error", json::str(review.error, a), a);
       rv.AddMember("plan", plan_to_json(review.plan, a), a);
       events_->emit(event_type::kPlan, "reviewed", "teacher", review_event, json::dump(rv));
-      Status check = check_plan(review.plan);
+      Status check = check_plan(review.plan, max_steps);
       if (!check.is_ok()) fallback_reason = "the plan cannot run: " + check.message();
       else plan_ = review.plan;
     }
@@ -462,16 +523,17 @@ void Session::run_coach() {
   DagOptions opts;
   opts.max_parallel = cfg_.orchestration.max_parallel_steps;
   opts.step_timeout_seconds = cfg_.orchestration.step_timeout_seconds;
+  opts.session_deadline_unix_ms = deadline_ms_;
   auto stop_all = std::make_shared<std::atomic<bool>>(false);
   opts.cancelled = stop_all;
   std::vector<StepState*> states;
   for (auto& s : steps_) states.push_back(s.get());
-  auto body = [&](size_t i, const StepControl& control) -> Status {
+  auto body = [this, self = shared_from_this(), states](size_t i, const StepControl& control) -> Status {
     StepState& st = *states[i];
     std::string prior = prior_results_for(st.step);
     return run_step(st, true, prior, control);
   };
-  auto observer = [&](size_t i, const StepRun& run) {
+  auto observer = [this, self = shared_from_this(), states, plan_event](size_t i, const StepRun& run) {
     StepState& st = *states[i];
     std::string sid = std::to_string(st.step.id);
     if (run.state == StepRun::State::kPending) {
@@ -505,8 +567,10 @@ void Session::run_coach() {
                       ",\"reason\":" + json::quote(run.reason) + "}",
                   sid);
   };
-  if (rt_.cancelled.load()) stop_all->store(true);
+  if (rt_.cancelled()) stop_all->store(true);
   std::vector<StepRun> runs = run_dag(plan_, opts, body, observer);
+  for (const auto& r : runs)
+    if (r.abandoned) ++rt_.abandoned_steps;
 
   // 4. The student writes the final answer from the step results.
   bool any_output = false;
@@ -545,7 +609,7 @@ void Session::run_coach() {
                                     prompts::student_synthesizer()),
                    {}, {}, {}});
   smsgs.push_back({"user", "Task:\n" + task_.task + "\n\nStep results (JSON):\n" + json::dump(results), {}, {}, {}});
-  int64_t deadline = clock::now_unix_ms() + static_cast<int64_t>(cfg_.orchestration.step_timeout_seconds * 1000);
+  int64_t deadline = step_deadline();
   auto answer = call_student("synthesizer", std::move(smsgs), false, syn_event, "", deadline, nullptr, nullptr);
   if (!answer) {
     failed_ = true;
@@ -558,19 +622,36 @@ void Session::run_coach() {
 SessionReport Session::run() {
   started_ = clock::monotonic_seconds();
   report_.task = task_.task;
+  if (rt_.cancelled()) {  // Ctrl-C before this session began: it never starts, nothing is stored
+    report_.status = kNotStarted;
+    report_.error = "not started: the run was interrupted";
+    return report_;
+  }
+  if (cfg_.limits.session_timeout_seconds > 0)
+    deadline_ms_ = clock::now_unix_ms() + static_cast<int64_t>(cfg_.limits.session_timeout_seconds * 1000);
+  std::string task_refused;
+  if (cfg_.limits.max_task_bytes > 0 && task_.task.size() > static_cast<size_t>(cfg_.limits.max_task_bytes)) {
+    // Not run, and not stored whole: the session keeps the task's first KiB and the reason.
+    task_refused = "the task is " + std::to_string(task_.task.size()) + " bytes, more than [limits] max_task_bytes = " +
+                   std::to_string(cfg_.limits.max_task_bytes);
+    size_t cut = std::min<size_t>(1024, task_.task.size());
+    while (cut > 0 && (static_cast<unsigned char>(task_.task[cut]) & 0xC0) == 0x80) --cut;  // whole UTF-8 characters
+    task_.task = task_.task.substr(0, cut) + "\n[... task cut: " + task_refused + "]";
+    report_.task = task_.task;
+  }
   // 1. Metadata, learning key, session row.
   metadata_ = parse_object_or_empty(cfg_.metadata_json);
-  {
-    json::Document caller = parse_object_or_empty(task_.metadata_json);
-    for (auto& m : caller.GetObject()) json::set(metadata_, m.name.GetString(), Value(m.value, metadata_.GetAllocator()), metadata_.GetAllocator());
+  // The key comes from the caller's metadata alone, as Atlas derives it: `[metadata]` and
+  // `default_tags` are stored with the session but never change the key.
+  json::Document caller = parse_object_or_empty(task_.metadata_json);
+  for (auto& m : caller.GetObject()) json::set(metadata_, m.name.GetString(), Value(m.value, metadata_.GetAllocator()), metadata_.GetAllocator());
+  if (!cfg_.routing.default_tags.empty()) {
     auto& a = metadata_.GetAllocator();
-    if (!json::find(metadata_, "tags") && !cfg_.routing.default_tags.empty()) {
-      Value tags(rapidjson::kArrayType);
-      for (const auto& t : cfg_.routing.default_tags) tags.PushBack(json::str(t, a), a);
-      json::set(metadata_, "tags", std::move(tags), a);
-    }
+    Value tags(rapidjson::kArrayType);
+    for (const auto& t : cfg_.routing.default_tags) tags.PushBack(json::str(t, a), a);
+    json::set(metadata_, "adaptive_default_tags", std::move(tags), a);
   }
-  learning_key_ = derive_learning_key(cfg_.agent.name, task_.task, &metadata_);
+  learning_key_ = derive_learning_key(cfg_.agent.name, task_.task, &caller);
   report_.learning_key = learning_key_;
   json::set(metadata_, "learning_key", json::str(learning_key_, metadata_.GetAllocator()), metadata_.GetAllocator());
   if (!json::find(metadata_, "source")) json::set(metadata_, "source", "atlas-host run", metadata_.GetAllocator());
@@ -602,26 +683,19 @@ SessionReport Session::run() {
   root_event_ = events_->emit(event_type::kSession, "start", "host", "",
                               "{\"task\":" + json::quote(task_.task) + ",\"learning_key\":" + json::quote(learning_key_) + "}");
 
+  if (!task_refused.empty()) {
+    failed_ = true;
+    error_ = task_refused;
+    finish();
+    return report_;
+  }
+
   // 2. Learning state and history.
   history_.SetObject();
   if (rt_.store && report_.stored) {
     auto hist = rt_.store->learning_history(learning_key_, effective_history_limit(cfg_.routing.learning_history_limit));
     if (hist) {
-      json::Document records;
-      records.SetArray();
-      auto& a = records.GetAllocator();
-      for (const auto& r : hist->records) {
-        Value o(rapidjson::kObjectType);
-        json::Document reward;
-        reward.Parse(r.reward_json.c_str());
-        o.AddMember("reward", reward.HasParseError() ? Value() : Value(reward, a), a);
-        o.AddMember("student_learning", json::str(r.student_learning, a), a);
-        o.AddMember("teacher_learning", json::str(r.teacher_learning, a), a);
-        o.AddMember("created_at", json::str(r.created_at, a), a);
-        o.AddMember("completed_at", json::str(r.completed_at, a), a);
-        records.PushBack(o, a);
-      }
-      history_ = aggregate_learning_history(records, cfg_.routing.learning_history_limit);
+      history_ = aggregate_learning_history(*hist, cfg_.routing.learning_history_limit);
     } else {
       log::warn("runtime", "learning history unavailable: " + hist.status().to_string());
     }
@@ -675,13 +749,39 @@ SessionReport Session::run() {
 
 void Session::finish() {
   const bool store_ok = rt_.store && report_.stored;
-  std::string status = failed_ ? "failed" : "succeeded";
-  SessionVerdict verdict = judge(store_ok);
+  const bool interrupted = rt_.cancelled();
+  if (deadline_ms_ > 0 && clock::now_unix_ms() >= deadline_ms_) {
+    char secs[32];
+    std::snprintf(secs, sizeof secs, "%g", cfg_.limits.session_timeout_seconds);
+    stop_for(std::string("the session passed its deadline ([limits] session_timeout_seconds = ") + secs + ")");
+  }
+  std::string unvalidated_step;
+  {
+    std::lock_guard<std::mutex> g(limit_mu_);
+    if (!interrupted && !limit_reason_.empty()) {  // the limit is the reason, whatever failed after it
+      failed_ = true;
+      error_ = limit_reason_;
+    }
+  }
+  {
+    std::lock_guard<std::mutex> g(steps_mu_);
+    for (const auto& s : steps_) {
+      if (!failed_ && s->status == "failed" && s->reason == kTeacherRejected) {
+        failed_ = true;  // an answer the teacher rejected is not a success to learn from
+        error_ = "the teacher rejected every attempt of step " + std::to_string(s->step.id);
+      }
+      if (s->status == "unvalidated" && unvalidated_step.empty()) unvalidated_step = std::to_string(s->step.id);
+    }
+  }
+  if (interrupted) error_ = "interrupted (Ctrl-C or SIGTERM)" + (error_.empty() ? std::string() : " while: " + error_);
+  std::string status = interrupted ? kInterrupted : failed_ ? "failed" : "succeeded";
+  SessionVerdict verdict = judge(store_ok, status, unvalidated_step);
   const std::optional<rewards::RewardOutcome>& reward = verdict.reward;
   const std::string token_usage = ledger_->to_json();
   json::Document fin = build_finish_document({session_id_, failed_, error_, final_answer_, report_.lane, decision_,
                                               metadata_, history_, token_usage, plan_, original_plan_, steps_,
-                                              verdict, verdict.review_policy, clock::monotonic_seconds() - started_});
+                                              verdict, verdict.review_policy, clock::monotonic_seconds() - started_,
+                                              interrupted});
   report_.status = status;
   report_.error = secrets::redact(error_);
   report_.final_answer = final_answer_;

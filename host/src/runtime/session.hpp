@@ -26,8 +26,12 @@
 
 namespace atlas::runtime {
 
-// One session: everything it owns lives here for the duration of run().
-class Session {
+// The reason a step gets when the teacher rejected its every attempt.
+inline constexpr const char kTeacherRejected[] = "the teacher did not accept any attempt";
+
+// One session: everything it owns lives here for the duration of run() (and, when a step
+// was abandoned in a plugin call that never returned, until that call returns: shared).
+class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(Runtime::Impl& rt, const TaskSpec& task)
       : rt_(rt),
@@ -62,9 +66,17 @@ class Session {
   // Judging, verdict, stored document, report and learning launch (session.cpp).
   void finish();
   // Rewards, drift and the review decision (session_verdict.cpp).
-  SessionVerdict judge(bool store_ok);
+  // `status`: succeeded | failed | interrupted (only a succeeded session is judged).
+  SessionVerdict judge(bool store_ok, const std::string& status, const std::string& unvalidated_step);
   // Background playbook synthesis from this session's evidence (learning_launch.cpp).
   void launch_learning(const rewards::RewardOutcome& reward);
+  // The session stops making model calls: Ctrl-C, or a [limits] bound (stop_for).
+  bool stopped() const { return rt_.cancelled() || stop_->load(); }
+  void stop_for(const std::string& reason);
+  // Stops the session once its model calls or tokens pass [limits].
+  void check_budget();
+  // A step's deadline: step_timeout_seconds from now, never past the session's deadline.
+  int64_t step_deadline() const;
 
   Runtime::Impl& rt_;
   const config::Config& cfg_;
@@ -89,6 +101,10 @@ class Session {
   bool failed_ = false;
   SessionReport report_;
   double started_ = 0;
+  int64_t deadline_ms_ = 0;  // [limits] session_timeout_seconds (0 = none)
+  std::shared_ptr<std::atomic<bool>> stop_ = std::make_shared<std::atomic<bool>>(false);
+  std::mutex limit_mu_;
+  std::string limit_reason_;  // the [limits] bound that stopped the session (guarded by limit_mu_)
 };
 
 }  // namespace atlas::runtime

@@ -28,11 +28,13 @@ std::vector<rewards::StepEvidence> step_evidence(const std::vector<std::unique_p
   return evidence;
 }
 
-void decide_review(SessionVerdict& verdict, bool require_approval, bool failed) {
+void decide_review(SessionVerdict& verdict, bool require_approval, bool failed, const std::string& unvalidated_step) {
   verdict.review_status = "pending";
   verdict.review_notes.clear();
   if (verdict.drift_alert) {
     verdict.review_notes = verdict.drift_message;
+  } else if (!require_approval && !failed && !unvalidated_step.empty()) {
+    verdict.review_notes = "Held for review: step " + unvalidated_step + " was not validated (the teacher was unreachable).";
   } else if (!require_approval && !failed) {
     verdict.review_status = "approved";
     verdict.review_notes = "Auto-approved (review gating disabled).";
@@ -44,7 +46,7 @@ std::string review_reason(const SessionVerdict& verdict) {
   return verdict.review_status == "approved" ? "approval_not_required" : "approval_required";
 }
 
-SessionVerdict Session::judge(bool store_ok) {
+SessionVerdict Session::judge(bool store_ok, const std::string& status, const std::string& unvalidated_step) {
   SessionVerdict verdict;
   // Step evidence for the judges (and the stored step rows).
   std::vector<rewards::StepEvidence> evidence = step_evidence(steps_);
@@ -61,20 +63,25 @@ SessionVerdict Session::judge(bool store_ok) {
 
   auto& step_rewards = verdict.step_rewards;
   auto& reward = verdict.reward;
-  if (rt_.rewards && !failed_) {
+  const bool succeeded = status == "succeeded";
+  if (rt_.rewards && !succeeded) verdict.reward_unavailable = "not judged: the session " + status;
+  if (rt_.rewards && succeeded) {
     std::string reward_event = events_->emit(event_type::kReward, "start", "judge", root_event_, "{}");
     rewards::EngineHooks hooks;
     hooks.on_event = [this, reward_event](std::string_view ev) { on_plugin_event(ev, reward_event, ""); };
-    Runtime::Impl* rt = &rt_;
-    hooks.cancelled = [rt] { return rt->cancelled.load(); };
+    hooks.cancelled = [this] { return stopped(); };
     if (rt_.rewards->has_step_judges()) step_rewards = rt_.rewards->judge_steps(sev, evidence, hooks);
     sev.steps = rewards::summarize_steps(evidence, step_rewards);
     if (rt_.rewards->has_session_judges()) {
       auto r = rt_.rewards->judge_session(sev, hooks);
-      if (r)
+      if (r && r->has_verdict()) {
         reward = std::move(*r);
-      else
-        log::warn("runtime", "session reward unavailable: " + r.status().to_string());
+      } else {
+        // No verdict is not a score: no reward, and the reason (the judges' errors) is kept.
+        verdict.reward_unavailable = r ? r->no_verdict_reason() : r.status().to_string();
+        if (r) verdict.unjudged_audit_json = r->reward_audit_json;
+        log::warn("runtime", "session reward unavailable: " + verdict.reward_unavailable);
+      }
     }
     events_->emit(event_type::kReward, "session", "judge", reward_event,
                   reward ? "{\"score\":" + std::to_string(reward->score) +
@@ -100,7 +107,7 @@ SessionVerdict Session::judge(bool store_ok) {
   }
   // The environment wins at persistence (ATLAS_REVIEW_REQUIRE_APPROVAL), as in Atlas.
   verdict.review_policy = config::review_policy(cfg_.review);
-  decide_review(verdict, verdict.review_policy.require_approval, failed_);
+  decide_review(verdict, verdict.review_policy.require_approval, !succeeded, unvalidated_step);
   return verdict;
 }
 

@@ -23,14 +23,19 @@ struct SessionVerdict {
   config::ReviewConfig review_policy;
   std::string review_status = "pending";
   std::string review_notes;
+  // Why there is no reward (judges configured): not judged (failed/interrupted), or no judge
+  // produced a verdict. Stored as metadata.reward_unavailable; a missing verdict is never 0.0.
+  std::string reward_unavailable;
+  std::string unjudged_audit_json;  // the judges' audit when they gave no verdict
 };
 
 // The evidence the judges see for each step (also what the stored step rows are built from).
 std::vector<rewards::StepEvidence> step_evidence(const std::vector<std::unique_ptr<StepState>>& steps);
 
 // Review decision: a drift alert holds the session for review with the drift message; a
-// successful session is approved at once when approval is not required; otherwise pending.
-void decide_review(SessionVerdict& verdict, bool require_approval, bool failed);
+// successful session is approved at once when approval is not required, unless a step of it
+// was not validated (`unvalidated_step`: its id; the teacher was unreachable); otherwise pending.
+void decide_review(SessionVerdict& verdict, bool require_approval, bool failed, const std::string& unvalidated_step = "");
 
 // Why the runtime chose the review status: drift_alert | approval_not_required | approval_required.
 std::string review_reason(const SessionVerdict& verdict);

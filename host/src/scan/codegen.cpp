@@ -1,3 +1,4 @@
+#include <atlas/json_parse.hpp>
 #include "scan/codegen.hpp"
 
 #include <algorithm>
@@ -439,7 +440,7 @@ std::string plugin_source(const std::vector<Tool>& tools, const GenerateOptions&
   std::ostringstream o;
   o << header_comment("The adapter plugin: tool table, argument validation, ATLAS_PLUGIN export.");
   o << "#define RAPIDJSON_HAS_STDSTRING 1\n#include <rapidjson/schema.h>\n#include <rapidjson/stringbuffer.h>\n\n"
-       "#include <map>\n#include <memory>\n#include <mutex>\n#include <regex>\n\n#include \"gen/mcp_stdio.hpp\"\n"
+       "#include <chrono>\n#include <map>\n#include <memory>\n#include <mutex>\n#include <regex>\n\n#include \"gen/mcp_stdio.hpp\"\n"
        "#include \"gen/tools.hpp\"\n\nnamespace gen {\n\n";
   o << "namespace {\n\n// The MCP server the tools were scanned from (overridable with mcp_command).\n";
   o << "const char* const kDefaultMcpCommand[] = {";
@@ -534,8 +535,8 @@ std::string tools_json(const std::vector<Tool>& tools) {
     json::set(e, "format", t.source.format, a);
     json::set(e, "forwards_to_mcp", t.source.from_mcp, a);
     json::Document schema, gem;
-    schema.Parse(t.schema_json.c_str());
-    gem.Parse(t.gemini_parameters_json.c_str());
+    atlas::sdk::parse_json(schema, t.schema_json);
+    atlas::sdk::parse_json(gem, t.gemini_parameters_json);
     e.AddMember("input_schema", Value(schema, a), a);
     e.AddMember("gemini_parameters", Value(gem, a), a);
     Value notes(rapidjson::kArrayType);
@@ -596,8 +597,11 @@ std::string config_toml(const GenerateOptions& opt) {
     o << "# mcp_command = [\"node\", \"server.js\"]   # forward tools to an MCP server\n";
   }
   o << "timeout_ms = 60000\nmax_turns = 8\nmodel = \"student\"\n\n";
+  o << "# The model the adapter asks (model = \"student\" above); learning uses it too. Any OpenAI-compatible\n"
+       "# server works: export OPENAI_API_KEY, or set api_base (or OPENAI_BASE_URL) to a local one.\n"
+       "[student.llm]\nprovider = \"openai\"\nmodel = \"gpt-4o-mini\"\napi_key_env = \"OPENAI_API_KEY\"\n\n";
   o << "# No teacher or judge model is needed to start: every task runs in the auto lane and is scored\n"
-       "# without a model. Add [student.llm], [teacher.llm] and [rewards.small_model] to go further.\n"
+       "# without a model. Add [teacher.llm] and [rewards.small_model] to go further.\n"
        "[orchestration]\nforced_mode = \"auto\"\n\n"
        "[rewards]\nsession_judges = [{ plugin = \"verifiable\" }]\nstep_judges = []\n\n";
   o << "[storage]\ndatabase_url = \"sqlite://.atlas/atlas.db\"\n";

@@ -4,6 +4,7 @@
 #include <atlas/child_process.hpp>
 #include <atlas/sdk.hpp>
 
+#include <atlas/json_parse.hpp>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -74,7 +75,7 @@ class CommandAdapter : public atlas::sdk::Adapter {
 
   CommandAdapter(const atlas::sdk::Host& host, std::string_view config_json) : host_(host) {
     rapidjson::Document cfg;
-    cfg.Parse(config_json.data(), config_json.size());
+    atlas::sdk::parse_json(cfg, config_json);
     if (cfg.HasParseError() || !cfg.IsObject())
       throw atlas::sdk::Error(ATLAS_INVALID_ARGUMENT, "command adapter: config must be a JSON object");
     auto cmd = cfg.FindMember("command");
@@ -113,7 +114,7 @@ class CommandAdapter : public atlas::sdk::Adapter {
   std::string invoke(atlas::sdk::Call& call, std::string_view request_json) override {
     std::lock_guard<std::mutex> lock(mu_);
     rapidjson::Document req;
-    req.Parse(request_json.data(), request_json.size());
+    atlas::sdk::parse_json(req, request_json);
     if (req.HasParseError() || !req.IsObject())
       throw atlas::sdk::Error(ATLAS_INVALID_ARGUMENT, "command adapter: the request is not a JSON object");
     ensure_child(call);
@@ -149,7 +150,7 @@ class CommandAdapter : public atlas::sdk::Adapter {
                                                      how + ")");
       }
       rapidjson::Document resp;
-      resp.Parse(out.c_str(), out.size());
+      atlas::sdk::parse_json(resp, out);
       if (resp.HasParseError() || !resp.IsObject()) {
         if (noise.size() < 8192) noise += out + "\n";
         continue;

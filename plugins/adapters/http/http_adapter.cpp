@@ -3,6 +3,7 @@
 #include <atlas/sdk.hpp>
 
 #include <curl/curl.h>
+#include <atlas/json_parse.hpp>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -114,7 +115,7 @@ class HttpAdapter : public atlas::sdk::Adapter {
     static std::once_flag once;
     std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
     Document cfg;
-    cfg.Parse(config_json.data(), config_json.size());
+    atlas::sdk::parse_json(cfg, config_json);
     if (cfg.HasParseError() || !cfg.IsObject())
       throw atlas::sdk::Error(ATLAS_INVALID_ARGUMENT, "http adapter: config must be a JSON object");
     auto url = cfg.FindMember("url");
@@ -160,7 +161,7 @@ class HttpAdapter : public atlas::sdk::Adapter {
 
   std::string invoke(atlas::sdk::Call& call, std::string_view request_json) override {
     Document req;
-    req.Parse(request_json.data(), request_json.size());
+    atlas::sdk::parse_json(req, request_json);
     if (req.HasParseError() || !req.IsObject())
       throw atlas::sdk::Error(ATLAS_INVALID_ARGUMENT, "http adapter: the request is not a JSON object");
     std::string body = build_payload(req);
@@ -331,7 +332,7 @@ class HttpAdapter : public atlas::sdk::Adapter {
 
   std::string parse_result(const std::string& body) const {
     Document doc;
-    doc.Parse(body.c_str(), body.size());
+    atlas::sdk::parse_json(doc, body);
     if (doc.HasParseError())
       throw atlas::sdk::Error(ATLAS_INTERNAL, "http adapter: " + url_ + " answered with a body that is not JSON: " +
                                                   preview(body));
@@ -376,7 +377,7 @@ class HttpAdapter : public atlas::sdk::Adapter {
           auto args = call.FindMember("arguments");
           if (args != call.MemberEnd() && args->value.IsString()) {  // OpenAI style: a JSON string
             Document parsed;
-            parsed.Parse(args->value.GetString(), args->value.GetStringLength());
+            atlas::sdk::parse_json(parsed, std::string_view(args->value.GetString(), args->value.GetStringLength()));
             if (!parsed.HasParseError() && parsed.IsObject()) args->value.CopyFrom(parsed, a);
             else args->value.SetObject();
           }

@@ -8,6 +8,7 @@
 
 #include <atlas/sdk.hpp>
 
+#include <atlas/json_parse.hpp>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -51,7 +52,7 @@ class LlmAdapter : public atlas::sdk::Adapter {
   LlmAdapter(const atlas::sdk::Host& host, std::string_view config_json, const char* name, const char* provider)
       : host_(host), name_(name) {
     Document cfg;
-    cfg.Parse(config_json.data(), config_json.size());
+    atlas::sdk::parse_json(cfg, config_json);
     if (cfg.HasParseError() || !cfg.IsObject()) fail(ATLAS_INVALID_ARGUMENT, "config must be a JSON object");
     for (const auto& m : cfg.GetObject()) {
       std::string key = m.name.GetString();
@@ -97,7 +98,7 @@ class LlmAdapter : public atlas::sdk::Adapter {
 
   std::string invoke(atlas::sdk::Call& call, std::string_view request_json) override {
     Document req;
-    req.Parse(request_json.data(), request_json.size());
+    atlas::sdk::parse_json(req, request_json);
     if (req.HasParseError() || !req.IsObject()) fail(ATLAS_INVALID_ARGUMENT, "the request is not a JSON object");
     std::string llm_request = to_llm_request(req, call);
     std::string reply;
@@ -182,7 +183,7 @@ class LlmAdapter : public atlas::sdk::Adapter {
   // LLM response -> adapter response.
   std::string from_llm_response(const std::string& reply) const {
     Document in;
-    in.Parse(reply.c_str(), reply.size());
+    atlas::sdk::parse_json(in, reply);
     if (in.HasParseError() || !in.IsObject())
       fail(ATLAS_INTERNAL, "the host's llm_complete returned something that is not a JSON object");
     Document out(rapidjson::kObjectType);
@@ -206,7 +207,7 @@ class LlmAdapter : public atlas::sdk::Adapter {
             args.CopyFrom(it->value, a);
           } else if (it->value.IsString()) {
             Document parsed;
-            parsed.Parse(it->value.GetString(), it->value.GetStringLength());
+            atlas::sdk::parse_json(parsed, std::string_view(it->value.GetString(), it->value.GetStringLength()));
             if (!parsed.HasParseError() && parsed.IsObject()) args.CopyFrom(parsed, a);
           }
         }

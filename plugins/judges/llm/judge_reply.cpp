@@ -1,5 +1,6 @@
 #include "judge_reply.hpp"
 
+#include <atlas/json_parse.hpp>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -29,37 +30,19 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-// The next balanced {...} in `text` at or after `from`, skipping braces inside strings.
-std::optional<std::string_view> next_object(std::string_view text, size_t from) {
-  size_t start = text.find('{', from);
-  while (start != std::string_view::npos) {
-    int depth = 0;
-    bool in_string = false, escaped = false;
-    for (size_t i = start; i < text.size(); ++i) {
-      const char c = text[i];
-      if (in_string) {
-        if (escaped) escaped = false;
-        else if (c == '\\') escaped = true;
-        else if (c == '"') in_string = false;
-        continue;
-      }
-      if (c == '"') in_string = true;
-      else if (c == '{') ++depth;
-      else if (c == '}' && --depth == 0) return text.substr(start, i - start + 1);
-    }
-    start = text.find('{', start + 1);  // unbalanced: try a later opening brace
-  }
-  return std::nullopt;
-}
-
-// Tries each balanced object of `text`; prefers one that has a "score" member.
-bool find_object(std::string_view text, rapidjson::Document& out) {
+// Tries each balanced object of `text`; prefers one that has a "score" member. A candidate
+// nested too deeply ends the search with `error` set (no rescans of its inner objects).
+bool find_object(std::string_view text, rapidjson::Document& out, std::string& error) {
   bool have_any = false;
-  size_t from = 0;
-  while (auto candidate = next_object(text, from)) {
+  atlas::sdk::ObjectScanner objects(text);
+  for (std::string_view candidate; objects.next(candidate);) {
     rapidjson::Document doc;
-    doc.Parse<kLenient>(candidate->data(), candidate->size());
-    if (!doc.HasParseError() && doc.IsObject()) {
+    atlas::sdk::JsonParseStatus st = atlas::sdk::parse_json<kLenient>(doc, candidate);
+    if (st.too_deep) {
+      error = "the reply's JSON is " + st.message();
+      return false;
+    }
+    if (st && doc.IsObject()) {
       if (doc.HasMember("score")) {
         out.Swap(doc);
         return true;
@@ -69,7 +52,6 @@ bool find_object(std::string_view text, rapidjson::Document& out) {
         have_any = true;
       }
     }
-    from = static_cast<size_t>(candidate->data() - text.data()) + 1;
   }
   return have_any;
 }
@@ -142,14 +124,15 @@ ParsedReply parse_reply(std::string_view reply) {
   // Prefer the content of a ``` fence when there is one.
   rapidjson::Document doc;
   bool found = false;
+  std::string deep;
   if (size_t fence = body.find("```"); fence != std::string_view::npos) {
     size_t nl = body.find('\n', fence);
     size_t close = nl == std::string_view::npos ? std::string_view::npos : body.find("```", nl);
-    if (close != std::string_view::npos) found = find_object(body.substr(nl + 1, close - nl - 1), doc);
+    if (close != std::string_view::npos) found = find_object(body.substr(nl + 1, close - nl - 1), doc, deep);
   }
-  if (!found) found = find_object(body, doc);
+  if (!found && deep.empty()) found = find_object(body, doc, deep);
   if (!found) {
-    out.error = "the reply contains no JSON object";
+    out.error = deep.empty() ? "the reply contains no JSON object" : deep;
     return out;
   }
   auto member = [&doc](const char* key) -> const rapidjson::Value* {

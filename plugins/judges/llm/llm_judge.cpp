@@ -6,6 +6,7 @@
 // With "temperatures" (ATLAS_CAP_JUDGE_SAMPLES) it makes every tier-1 sample in one call: the
 // model calls go out together through llm_complete_many and the answer is {"replies": [...]}.
 #include <atlas/sdk.hpp>
+#include <atlas/json_parse.hpp>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -34,7 +35,7 @@ Value str(const std::string& s, rapidjson::Document::AllocatorType& a) {
 
 rapidjson::Document parse_object(std::string_view text, const char* what) {
   rapidjson::Document d;
-  d.Parse(text.data(), text.size());
+  atlas::sdk::parse_json(d, text);
   if (d.HasParseError() || !d.IsObject()) {
     throw atlas::sdk::Error(ATLAS_INVALID_ARGUMENT, std::string(what) + " is not a JSON object");
   }
@@ -179,7 +180,7 @@ class LlmJudge : public atlas::sdk::Judge {
   // The judge contract's reply from the model's response; throws Error when it is unusable.
   static rapidjson::Document judge_reply(const Prompt& prompt, const std::string& llm_resp_text) {
     rapidjson::Document llm_resp;
-    llm_resp.Parse(llm_resp_text.data(), llm_resp_text.size());
+    atlas::sdk::parse_json(llm_resp, llm_resp_text);
     if (llm_resp.HasParseError() || !llm_resp.IsObject()) {
       throw atlas::sdk::Error(ATLAS_INTERNAL, "llm_complete returned a response that is not a JSON object");
     }
@@ -199,7 +200,7 @@ class LlmJudge : public atlas::sdk::Judge {
     out.AddMember("uncertainty", parsed.uncertainty, oa);
     out.AddMember("rationale", str(parsed.rationale, oa), oa);
     rapidjson::Document principles;
-    principles.Parse(parsed.principles_json.c_str());
+    atlas::sdk::parse_json(principles, parsed.principles_json);
     Value pv(rapidjson::kArrayType);
     if (!principles.HasParseError() && principles.IsArray()) pv.CopyFrom(principles, oa);
     out.AddMember("principles", pv, oa);

@@ -1,6 +1,7 @@
 #include "checks.hpp"
 
 #include <atlas/sdk.hpp>
+#include <atlas/json_parse.hpp>
 #include <rapidjson/schema.h>
 #include <rapidjson/stringbuffer.h>
 
@@ -106,10 +107,10 @@ CheckResult check_json_schema(const std::string& output, const rapidjson::Value&
   }
   CheckResult r{"json_schema", false, {}};
   rapidjson::Document doc;
-  doc.Parse(output.c_str(), output.size());
+  atlas::sdk::parse_json(doc, output);
   if (doc.HasParseError()) {
     const std::string inner = unfenced(output);
-    doc.Parse(inner.c_str(), inner.size());
+    atlas::sdk::parse_json(doc, inner);
   }
   if (doc.HasParseError()) {
     r.detail = "output is not JSON, so it cannot match the schema";

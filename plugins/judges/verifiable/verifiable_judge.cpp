@@ -4,6 +4,7 @@
 //   exact, contains, regex, json_schema, command (the text on stdin; exit 0 = pass).
 // Score = fraction of checks passed, uncertainty 0. Nothing to check = INVALID_ARGUMENT.
 #include <atlas/sdk.hpp>
+#include <atlas/json_parse.hpp>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -69,7 +70,7 @@ class VerifiableJudge : public atlas::sdk::Judge {
 
   VerifiableJudge(const atlas::sdk::Host&, std::string_view config_json) {
     if (config_json.empty()) return;
-    config_.Parse(config_json.data(), config_json.size());
+    atlas::sdk::parse_json(config_, config_json);
     if (config_.HasParseError() || !config_.IsObject()) {
       throw atlas::sdk::Error(ATLAS_INVALID_ARGUMENT, "verifiable judge config is not a JSON object");
     }
@@ -79,7 +80,7 @@ class VerifiableJudge : public atlas::sdk::Judge {
 
   std::string judge(atlas::sdk::Call& call, std::string_view request_json) override {
     rapidjson::Document req;
-    req.Parse(request_json.data(), request_json.size());
+    atlas::sdk::parse_json(req, request_json);
     if (req.HasParseError() || !req.IsObject()) throw atlas::sdk::Error(ATLAS_INVALID_ARGUMENT, "judge request is not a JSON object");
 
     const bool step_level = member(req, "level") && member(req, "level")->IsString() &&

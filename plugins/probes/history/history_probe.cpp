@@ -1,6 +1,7 @@
 // Probe plugin `history`: routes a task from its learning history alone (no model call).
 // Deterministic; the rules are listed in README.md and mirrored in the code below.
 #include <atlas/sdk.hpp>
+#include <atlas/json_parse.hpp>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -68,7 +69,7 @@ class HistoryProbe : public atlas::sdk::Probe {
 
   HistoryProbe(const atlas::sdk::Host&, std::string_view config_json) {
     Document d;
-    d.Parse(config_json.data(), config_json.size());
+    atlas::sdk::parse_json(d, config_json);
     if (d.HasParseError() || !d.IsObject()) return;
     opt_.auto_streak = static_cast<int>(num(d, "auto_streak", opt_.auto_streak));
     opt_.auto_average = num(d, "auto_average", opt_.auto_average);
@@ -80,7 +81,7 @@ class HistoryProbe : public atlas::sdk::Probe {
 
   std::string probe(atlas::sdk::Call&, std::string_view request_json) override {
     Document req;
-    req.Parse(request_json.data(), request_json.size());
+    atlas::sdk::parse_json(req, request_json);
     if (req.HasParseError() || !req.IsObject())
       throw atlas::sdk::Error(ATLAS_INVALID_ARGUMENT, "probe request is not a JSON object");
     const Value empty(rapidjson::kObjectType);
@@ -114,8 +115,15 @@ class HistoryProbe : public atlas::sdk::Probe {
         }
       }
     }
+    // "Now" for staleness: the request's as-of time (evaluations replay old histories), else the clock.
     double now = num(req, "now_unix", static_cast<double>(std::time(nullptr)));
     size_t n = scores.size();
+    // Rewarded sessions on record: the window is the last `limit` of them.
+    double recorded = std::max(static_cast<double>(n), num(h, "total_count", 0));
+    const bool window_of_longer_record = recorded > static_cast<double>(n);
+    // A streak cannot be longer than the window; when the window is a cut of a longer record,
+    // a streak covering all of it counts as long enough.
+    int needed_streak = window_of_longer_record ? std::min<int>(opt_.auto_streak, static_cast<int>(n)) : opt_.auto_streak;
     double avg = 0;
     for (double s : scores) avg += s;
     if (n) avg /= static_cast<double>(n);
@@ -134,10 +142,11 @@ class HistoryProbe : public atlas::sdk::Probe {
       mode = "coach", confidence = 0.3, why = "average score " + fmt(avg) + " is below " + fmt(opt_.coach_average);
     } else if (newest >= 0 && age_days > opt_.stale_after_days) {
       mode = "paired", confidence = 0.6, why = "history is stale (" + fmt(age_days) + " days old): re-check with the teacher";
-    } else if (static_cast<int>(n) < opt_.min_samples) {
-      mode = "paired", confidence = 0.65, why = "only " + std::to_string(n) + " scored sessions: too few to run unattended";
-    } else if (high >= opt_.auto_streak && avg >= opt_.auto_average) {
-      mode = "auto", confidence = std::min(0.99, 0.85 + 0.02 * (high - opt_.auto_streak)),
+    } else if (recorded < opt_.min_samples) {
+      mode = "paired", confidence = 0.65,
+      why = "only " + std::to_string(static_cast<long long>(recorded)) + " rewarded sessions: too few to run unattended";
+    } else if (high >= needed_streak && avg >= opt_.auto_average) {
+      mode = "auto", confidence = std::min(0.99, 0.85 + 0.02 * (high - needed_streak)),
       why = std::to_string(high) + " high scores in a row, average " + fmt(avg);
     } else {
       mode = "paired", confidence = 0.7, why = "mixed recent scores (average " + fmt(avg) + ")";

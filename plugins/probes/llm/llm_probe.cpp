@@ -1,9 +1,10 @@
-// Probe plugin `llm`: Atlas's capability probe (reference atlas-sdk-spec §3.4.1). The task and
+// Probe plugin `llm`: Atlas's capability probe (docs/atlas-compatibility.md). The task and
 // its learning history go to the model configured as [routing.probe_llm] (model_ref
 // "routing.probe") in JSON mode; the reply's mode and confidence pick the lane. Any failure
 // (missing key, timeout, unparsable reply) answers {"mode": null, "confidence": null} with the
 // reason, so the host falls back to its fallback lane: the probe fails open.
 #include <atlas/sdk.hpp>
+#include <atlas/json_parse.hpp>
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
@@ -54,25 +55,11 @@ std::string quote(const std::string& s) {
 
 // First balanced {...} in the text (models wrap JSON in fences or prose).
 bool parse_object(const std::string& text, Document& out) {
-  for (size_t start = text.find('{'); start != std::string::npos; start = text.find('{', start + 1)) {
-    int depth = 0;
-    bool in_str = false, esc = false;
-    for (size_t i = start; i < text.size(); ++i) {
-      char c = text[i];
-      if (in_str) {
-        if (esc) esc = false;
-        else if (c == '\\') esc = true;
-        else if (c == '"') in_str = false;
-        continue;
-      }
-      if (c == '"') in_str = true;
-      else if (c == '{') ++depth;
-      else if (c == '}' && --depth == 0) {
-        out.Parse<rapidjson::kParseTrailingCommasFlag>(text.c_str() + start, i - start + 1);
-        if (!out.HasParseError() && out.IsObject()) return true;
-        break;
-      }
-    }
+  atlas::sdk::ObjectScanner objects(text);
+  for (std::string_view candidate; objects.next(candidate);) {
+    atlas::sdk::JsonParseStatus st = atlas::sdk::parse_json<rapidjson::kParseTrailingCommasFlag>(out, candidate);
+    if (st.too_deep) return false;
+    if (st && out.IsObject()) return true;
   }
   return false;
 }
@@ -90,7 +77,7 @@ class LlmProbe : public atlas::sdk::Probe {
 
   LlmProbe(const atlas::sdk::Host& host, std::string_view config_json) : host_(host) {
     Document d;
-    d.Parse(config_json.data(), config_json.size());
+    atlas::sdk::parse_json(d, config_json);
     if (!d.HasParseError() && d.IsObject()) {
       auto m = d.FindMember("model_ref");
       if (m != d.MemberEnd() && m->value.IsString()) model_ref_ = m->value.GetString();
@@ -101,7 +88,7 @@ class LlmProbe : public atlas::sdk::Probe {
 
   std::string probe(atlas::sdk::Call& call, std::string_view request_json) override {
     Document req;
-    req.Parse(request_json.data(), request_json.size());
+    atlas::sdk::parse_json(req, request_json);
     if (req.HasParseError() || !req.IsObject())
       throw atlas::sdk::Error(ATLAS_INVALID_ARGUMENT, "probe request is not a JSON object");
     if (!host_.has_llm()) return fail_open("the host offers no llm_complete service");
@@ -123,7 +110,7 @@ class LlmProbe : public atlas::sdk::Probe {
       return fail_open(e.what());
     }
     Document resp;
-    resp.Parse(reply.c_str());
+    atlas::sdk::parse_json(resp, reply);
     std::string content;
     if (!resp.HasParseError() && resp.IsObject()) {
       auto c = resp.FindMember("content");

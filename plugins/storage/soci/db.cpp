@@ -168,6 +168,15 @@ Pool::Pool(const DbOptions& options)
       pool_(static_cast<size_t>(std::max(1, options.max_connections))),
       connected_(static_cast<size_t>(std::max(1, options.max_connections)), 0),
       broken_(static_cast<size_t>(std::max(1, options.max_connections)), 0) {
+  if (target_.backend == Backend::kSqlite && !options.create_if_missing) {
+    std::error_code ec;
+    if (!std::filesystem::exists(target_.sqlite_path, ec)) {
+      throw Error(ATLAS_FAILED_PRECONDITION,
+                  "the SQLite database '" + target_.sqlite_path +
+                      "' does not exist (nothing has been stored there yet); check --database-url / [storage] "
+                      "database_url, or create it with `atlas-host db migrate` or `atlas-host run`");
+    }
+  }
   if (target_.backend == Backend::kSqlite) {
     std::filesystem::path parent = std::filesystem::path(target_.sqlite_path).parent_path();
     std::error_code ec;

@@ -26,6 +26,7 @@ struct DbOptions {
   double connect_timeout_seconds = 5.0;
   double busy_timeout_seconds = 10.0;  // SQLite: wait this long for the write lock
   int lease_timeout_ms = 30000;        // waiting for a free pooled connection
+  bool create_if_missing = true;       // SQLite: false = refuse a file that does not exist (read-only commands)
 };
 
 struct Target {

@@ -1,5 +1,6 @@
 // The `soci` storage plugin: SQLite (default .atlas/atlas.db) or PostgreSQL, picked by the
 // database URL. Operations and their JSON: docs/plugin-contracts.md; details in docs/storage.md.
+#include <atlas/json_parse.hpp>
 #include <rapidjson/document.h>
 
 #include <atlas/sdk.hpp>
@@ -25,7 +26,8 @@ constexpr const char* kSchema = R"({
     "connect_timeout_seconds": {"type": "number", "minimum": 0},
     "busy_timeout_seconds": {"type": "number", "minimum": 0},
     "lease_timeout_seconds": {"type": "number", "minimum": 0},
-    "apply_schema_on_connect": {"type": "boolean"}
+    "apply_schema_on_connect": {"type": "boolean"},
+    "create_if_missing": {"type": "boolean"}
   },
   "additionalProperties": false
 })";
@@ -43,7 +45,7 @@ class SociStorage : public atlas::sdk::Storage {
   SociStorage(const atlas::sdk::Host& host, std::string_view config_json) {
     rapidjson::Document cfg;
     std::string text(config_json.empty() ? std::string_view("{}") : config_json);
-    cfg.Parse(text.c_str());
+    atlas::sdk::parse_json(cfg, text);
     if (cfg.HasParseError() || !cfg.IsObject()) throw Error(ATLAS_INVALID_ARGUMENT, "soci: config must be a JSON object");
     atlas_soci::DbOptions o;
     auto num = [&](const char* k, double fallback) {
@@ -57,6 +59,8 @@ class SociStorage : public atlas::sdk::Storage {
     o.connect_timeout_seconds = num("connect_timeout_seconds", 5.0);
     o.busy_timeout_seconds = num("busy_timeout_seconds", 10.0);
     o.lease_timeout_ms = static_cast<int>(num("lease_timeout_seconds", 30.0) * 1000.0);
+    if (auto it = cfg.FindMember("create_if_missing"); it != cfg.MemberEnd() && it->value.IsBool())
+      o.create_if_missing = it->value.GetBool();
     if (auto it = cfg.FindMember("apply_schema_on_connect"); it != cfg.MemberEnd() && it->value.IsBool())
       auto_migrate_ = it->value.GetBool();
     // Connections open lazily: a database that is down at start makes calls fail with

@@ -6,7 +6,7 @@ namespace atlas_soci {
 
 namespace {
 
-// Migration 1: Atlas's tables, columns and indexes (reference §5.2).
+// Migration 1: Atlas's tables, columns and indexes (docs/storage.md).
 std::vector<std::string> atlas_schema(Backend b) {
   if (b == Backend::kPostgres) {
     return {

@@ -1,4 +1,4 @@
-// Numbered schema migrations. Migration 1 is Atlas's schema exactly (reference §5.2, written
+// Numbered schema migrations. Migration 1 is Atlas's schema exactly (docs/storage.md, written
 // with IF NOT EXISTS so an existing Atlas database is adopted unchanged); later ones add our
 // tables and columns. Each migration runs in its own transaction and is recorded in
 // schema_migrations.

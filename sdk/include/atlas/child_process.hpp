@@ -1,6 +1,10 @@
 // atlas/child_process.hpp — a child program on pipes, for plugins that speak a line or
 // length-framed protocol with another process (the host's MCP client and the `command`
-// adapter use it too). Header-only C++17, POSIX (Linux: glibc >= 2.32).
+// adapter use it too). Header-only C++17.
+//
+// A LINUX UTILITY, not part of the plugin ABI: it needs Linux with glibc >= 2.32
+// (posix_spawn_file_actions_addchdir_np, sigabbrev_np; pidfd_open when the kernel has it).
+// plugin_abi.h and sdk.hpp stay portable; a plugin that includes this header is Linux-only.
 //
 // - posix_spawnp with O_CLOEXEC pipes for stdin/stdout/stderr, default signal handling, in
 //   its own process group, so stopping it also stops whatever it started;
@@ -13,6 +17,10 @@
 // needs nothing but the C++ and POSIX libraries.
 #ifndef ATLAS_CHILD_PROCESS_HPP
 #define ATLAS_CHILD_PROCESS_HPP
+
+#if !defined(__linux__)
+#error "atlas/child_process.hpp is a Linux utility (glibc >= 2.32); plugin_abi.h and sdk.hpp are portable"
+#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -124,10 +132,12 @@ class ChildProcess {
     }
     for (const auto& kv : spec.env) env_strings.push_back(kv.first + "=" + kv.second);
     std::vector<char*> envp;
+    envp.reserve(env_strings.size() + 1);
     for (auto& s : env_strings) envp.push_back(&s[0]);
     envp.push_back(nullptr);
     std::vector<std::string> args = spec.argv;
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (auto& a : args) argv.push_back(&a[0]);
     argv.push_back(nullptr);
 

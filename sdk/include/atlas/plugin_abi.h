@@ -31,7 +31,9 @@
  * reader copies min(struct_size, its own sizeof) bytes into a zeroed struct of its own
  * layout, so fields that the writer did not know about read as NULL / 0, which always
  * means "absent" (no capability, no function, no value). A struct_size smaller than the
- * v1.0 layout of that struct (the ATLAS_*_V1_0_SIZE constants) is refused.
+ * v1.0 layout of that struct (the ATLAS_*_V1_0_SIZE constants) is refused. Those constants
+ * are frozen: each is the end of the struct's last ABI 1.0 field (offsetof + size), not
+ * sizeof(), so appending fields never raises the minimum and older plugins keep loading.
  *
  * Data exchange. Requests and responses are UTF-8 JSON documents passed as atlas_str
  * (pointer + length, not NUL-terminated). Inputs are BORROWED: valid only for the
@@ -64,8 +66,11 @@
  * that matches its schema (the plugin should still fail cleanly on values it dislikes).
  *
  * Host services. create() receives a services table (log, emit_event, llm_complete,
- * is_cancelled, llm_complete_many). Plugins never link against host symbols; everything they need from the
- * host goes through this table. The table stays valid until destroy() returns.
+ * is_cancelled, llm_complete_many). Plugins never link against host symbols; everything they
+ * need from the host goes through this table. The table stays valid until destroy() returns.
+ *
+ * Documents. The docs/<name>.md files cited below are in the atlas-host repository and are
+ * installed with the SDK under <prefix>/share/doc/atlas-sdk-dev/docs/.
  * ---------------------------------------------------------------------------------------
  */
 #ifndef ATLAS_PLUGIN_ABI_H
@@ -94,10 +99,10 @@ extern "C" {
 /* ---- status codes (values follow the canonical RPC codes) ---------------------------- */
 typedef int32_t atlas_status;
 #define ATLAS_OK 0
-#define ATLAS_CANCELLED 1           /* the call was cancelled by the host */
+#define ATLAS_CANCELLED 1 /* the call was cancelled by the host */
 #define ATLAS_UNKNOWN 2
-#define ATLAS_INVALID_ARGUMENT 3    /* the request or config is wrong; do not retry */
-#define ATLAS_DEADLINE_EXCEEDED 4   /* ran out of time */
+#define ATLAS_INVALID_ARGUMENT 3  /* the request or config is wrong; do not retry */
+#define ATLAS_DEADLINE_EXCEEDED 4 /* ran out of time */
 #define ATLAS_NOT_FOUND 5
 #define ATLAS_ALREADY_EXISTS 6
 #define ATLAS_PERMISSION_DENIED 7   /* e.g. a missing or rejected credential */
@@ -121,8 +126,13 @@ typedef uint32_t atlas_kind;
 #define ATLAS_CAP_TOOLS (1ull << 2)       /* adapter: accepts tools[] and returns tool_calls[] */
 #define ATLAS_CAP_USES_LLM (1ull << 3)    /* calls services.llm_complete */
 #define ATLAS_CAP_NEEDS_NETWORK (1ull << 4)
-/* judge (ABI >= 1.2): takes "temperatures": [t1, ...] and answers {"samples": [...]}, one
- * judge reply or {"error": {"code", "message"}} per temperature, in order (plugin-contracts.md). */
+/* judge (ABI >= 1.2): takes every tier-1 sample in one call. The tier-1 request then carries
+ * "temperatures": [t1, t2, ...] instead of "temperature", and the judge answers
+ *     {"replies": [r1, r2, ...]}
+ * with exactly one entry per temperature, in the same order: either a judge reply
+ * ({"score", "uncertainty", "rationale", "principles"}) or {"error": {"code": "UNAVAILABLE",
+ * "message": "..."}} for a sample that failed. Arbiter requests still carry one "temperature"
+ * and get one plain reply. Details: docs/plugin-contracts.md ("judge"). */
 #define ATLAS_CAP_JUDGE_SAMPLES (1ull << 5)
 
 /* ---- log levels --------------------------------------------------------------------- */
@@ -133,80 +143,81 @@ typedef uint32_t atlas_kind;
 
 /* Borrowed UTF-8 bytes; not NUL-terminated. */
 typedef struct atlas_str {
-  const char *ptr;
+  const char* ptr;
   size_t len;
 } atlas_str;
 
 /* A host-owned output. write() copies `len` bytes at once. */
 typedef struct atlas_sink {
-  void *ctx;
-  void (*write)(void *ctx, const char *data, size_t len);
+  void* ctx;
+  void (*write)(void* ctx, const char* data, size_t len);
 } atlas_sink;
 
 /* Receives the outcome of each call of a batch (llm_complete_many): `index` into the batch,
  * ATLAS_OK with the response JSON, or an error status with its message. */
 typedef struct atlas_batch_sink {
-  void *ctx;
-  void (*result)(void *ctx, size_t index, atlas_status status, const char *data, size_t len);
+  void* ctx;
+  void (*result)(void* ctx, size_t index, atlas_status status, const char* data, size_t len);
 } atlas_batch_sink;
 
 /* Per-call context handed to every entry point except create/destroy. Valid only until the
  * call returns. */
 typedef struct atlas_call_v1 {
   uint32_t struct_size;
-  void *call_ctx;            /* opaque; pass back to host services */
-  atlas_str session_id;      /* may be empty */
-  atlas_str step_id;         /* may be empty */
-  int64_t deadline_unix_ms;  /* 0 = no deadline */
+  void* call_ctx;           /* opaque; pass back to host services */
+  atlas_str session_id;     /* may be empty */
+  atlas_str step_id;        /* may be empty */
+  int64_t deadline_unix_ms; /* 0 = no deadline */
 } atlas_call_v1;
-#define ATLAS_CALL_V1_0_SIZE (sizeof(atlas_call_v1))
+/* The ABI 1.0 layout ends after deadline_unix_ms. Frozen: fields appended later do not move it. */
+#define ATLAS_CALL_V1_0_SIZE (offsetof(atlas_call_v1, deadline_unix_ms) + sizeof(int64_t))
 
 /* Services the host offers to plugins. `call` may be NULL when the plugin is not inside an
  * entry point (e.g. during create()); emit_event and llm_complete then have no session to
  * attribute to but still work. */
 typedef struct atlas_host_services_v1 {
   uint32_t struct_size;
-  void *host_ctx;
+  void* host_ctx;
   /* Writes a line to the host log, prefixed with the plugin name. */
-  void (*log)(void *host_ctx, const atlas_call_v1 *call, int32_t level, atlas_str message);
+  void (*log)(void* host_ctx, const atlas_call_v1* call, int32_t level, atlas_str message);
   /* Appends a telemetry event to the session trace. event_json is an object with at least
    * "type"; the host adds timestamps, ids and the plugin name. */
-  atlas_status (*emit_event)(void *host_ctx, const atlas_call_v1 *call, atlas_str event_json);
+  atlas_status (*emit_event)(void* host_ctx, const atlas_call_v1* call, atlas_str event_json);
   /* Calls a configured model through the host's provider clients (retries, accounting,
    * secret redaction included). Request and response are the host's internal LLM JSON
    * model, documented in docs/llm-model.md: request {"model_ref" | "model", "role",
    * "messages", "tools", "tool_choice", "response_format", "temperature", ...}, response
    * {"content", "tool_calls", "usage", "finish_reason", "model"}. */
-  atlas_status (*llm_complete)(void *host_ctx, const atlas_call_v1 *call, atlas_str request_json,
-                               const atlas_sink *out, const atlas_sink *err);
+  atlas_status (*llm_complete)(void* host_ctx, const atlas_call_v1* call, atlas_str request_json, const atlas_sink* out,
+                               const atlas_sink* err);
   /* --- added in ABI 1.1 --- */
   /* Returns non-zero once the host wants the call abandoned (session cancelled, deadline). */
-  int32_t (*is_cancelled)(void *host_ctx, const atlas_call_v1 *call);
+  int32_t (*is_cancelled)(void* host_ctx, const atlas_call_v1* call);
   /* --- added in ABI 1.2 --- */
   /* Runs `count` llm_complete requests concurrently on the host's I/O thread (no plugin thread
    * per call) and blocks until every one has finished. Then, on the calling thread and in
    * index order, reports each outcome once through out->result. One failed call does not fail
    * the batch; ATLAS_OK means every outcome was reported. Every call is accounted as with
    * llm_complete. */
-  atlas_status (*llm_complete_many)(void *host_ctx, const atlas_call_v1 *call, const atlas_str *requests,
-                                    size_t count, const atlas_batch_sink *out, const atlas_sink *err);
+  atlas_status (*llm_complete_many)(void* host_ctx, const atlas_call_v1* call, const atlas_str* requests, size_t count,
+                                    const atlas_batch_sink* out, const atlas_sink* err);
 } atlas_host_services_v1;
 #define ATLAS_HOST_SERVICES_V1_0_SIZE (offsetof(atlas_host_services_v1, is_cancelled))
 #define ATLAS_HOST_SERVICES_V1_1_SIZE (offsetof(atlas_host_services_v1, llm_complete_many))
 
 /* Instance lifecycle, shared by every kind's vtable. */
-typedef atlas_status (*atlas_create_fn)(const atlas_host_services_v1 *services, atlas_str config_json,
-                                        void **out_instance, const atlas_sink *err);
-typedef void (*atlas_destroy_fn)(void *instance);
-typedef atlas_status (*atlas_cancel_fn)(void *instance, const atlas_call_v1 *call);
+typedef atlas_status (*atlas_create_fn)(const atlas_host_services_v1* services, atlas_str config_json,
+                                        void** out_instance, const atlas_sink* err);
+typedef void (*atlas_destroy_fn)(void* instance);
+typedef atlas_status (*atlas_cancel_fn)(void* instance, const atlas_call_v1* call);
 
 /* Adapter: request/response JSON per docs/plugin-contracts.md ("adapter"). */
 typedef struct atlas_adapter_vtable_v1 {
   uint32_t struct_size;
   atlas_create_fn create;
   atlas_destroy_fn destroy;
-  atlas_status (*invoke)(void *instance, const atlas_call_v1 *call, atlas_str request_json,
-                         const atlas_sink *out, const atlas_sink *err);
+  atlas_status (*invoke)(void* instance, const atlas_call_v1* call, atlas_str request_json, const atlas_sink* out,
+                         const atlas_sink* err);
   /* --- added in ABI 1.1 (optional, may be NULL) --- */
   atlas_cancel_fn cancel;
 } atlas_adapter_vtable_v1;
@@ -216,8 +227,8 @@ typedef struct atlas_judge_vtable_v1 {
   uint32_t struct_size;
   atlas_create_fn create;
   atlas_destroy_fn destroy;
-  atlas_status (*judge)(void *instance, const atlas_call_v1 *call, atlas_str request_json,
-                        const atlas_sink *out, const atlas_sink *err);
+  atlas_status (*judge)(void* instance, const atlas_call_v1* call, atlas_str request_json, const atlas_sink* out,
+                        const atlas_sink* err);
   atlas_cancel_fn cancel; /* ABI 1.1, optional */
 } atlas_judge_vtable_v1;
 
@@ -226,8 +237,8 @@ typedef struct atlas_probe_vtable_v1 {
   uint32_t struct_size;
   atlas_create_fn create;
   atlas_destroy_fn destroy;
-  atlas_status (*probe)(void *instance, const atlas_call_v1 *call, atlas_str request_json,
-                        const atlas_sink *out, const atlas_sink *err);
+  atlas_status (*probe)(void* instance, const atlas_call_v1* call, atlas_str request_json, const atlas_sink* out,
+                        const atlas_sink* err);
   atlas_cancel_fn cancel; /* ABI 1.1, optional */
 } atlas_probe_vtable_v1;
 
@@ -239,42 +250,43 @@ typedef struct atlas_storage_vtable_v1 {
   uint32_t struct_size;
   atlas_create_fn create;
   atlas_destroy_fn destroy;
-  atlas_status (*execute)(void *instance, const atlas_call_v1 *call, atlas_str op, atlas_str request_json,
-                          const atlas_sink *out, const atlas_sink *err);
+  atlas_status (*execute)(void* instance, const atlas_call_v1* call, atlas_str op, atlas_str request_json,
+                          const atlas_sink* out, const atlas_sink* err);
   atlas_cancel_fn cancel; /* ABI 1.1, optional */
 } atlas_storage_vtable_v1;
 
-/* Layout sizes of ABI 1.0 (before `cancel` was appended): the smallest struct_size
- * accepted for each vtable. */
-#define ATLAS_VTABLE_V1_0_SIZE (sizeof(void *) * 4)
+/* Layout size of ABI 1.0 (before `cancel` was appended): the smallest struct_size accepted
+ * for each vtable. All four vtables share the layout up to `cancel`. */
+#define ATLAS_VTABLE_V1_0_SIZE (offsetof(atlas_adapter_vtable_v1, cancel))
 
 typedef struct atlas_plugin_desc {
   uint32_t struct_size;
   atlas_kind kind;
-  const char *name;               /* [a-z0-9_-]+, unique per kind across loaded libraries */
-  const char *version;            /* the plugin's own version, e.g. "1.2.0" */
-  const char *vendor;
-  const char *license;            /* SPDX identifier */
-  const char *description;        /* one line */
+  const char* name;    /* [a-z0-9_-]+, unique per kind across loaded libraries */
+  const char* version; /* the plugin's own version, e.g. "1.2.0" */
+  const char* vendor;
+  const char* license;            /* SPDX identifier */
+  const char* description;        /* one line */
   uint64_t capabilities;          /* ATLAS_CAP_* bits */
-  const char *config_schema_json; /* JSON Schema (draft-04 keywords); NULL = accepts {} only */
-  const void *vtable;             /* atlas_<kind>_vtable_v1 matching `kind` */
+  const char* config_schema_json; /* JSON Schema (draft-04 keywords); NULL = accepts {} only */
+  const void* vtable;             /* atlas_<kind>_vtable_v1 matching `kind` */
 } atlas_plugin_desc;
-#define ATLAS_PLUGIN_DESC_V1_0_SIZE (sizeof(atlas_plugin_desc))
+/* The ABI 1.0 layout ends after vtable. Frozen: fields appended later do not move it. */
+#define ATLAS_PLUGIN_DESC_V1_0_SIZE (offsetof(atlas_plugin_desc, vtable) + sizeof(const void*))
 
 typedef struct atlas_plugin_manifest {
   uint32_t struct_size;
-  uint16_t abi_major; /* ATLAS_ABI_MAJOR the plugin was built with */
-  uint16_t abi_minor; /* ATLAS_ABI_MINOR the plugin was built with */
-  const char *build_tag; /* informational: compiler, platform */
+  uint16_t abi_major;    /* ATLAS_ABI_MAJOR the plugin was built with */
+  uint16_t abi_minor;    /* ATLAS_ABI_MINOR the plugin was built with */
+  const char* build_tag; /* informational: compiler, platform */
   uint32_t count;
   /* Pointers, not an array of structs: each descriptor carries its own struct_size. */
-  const atlas_plugin_desc *const *plugins;
+  const atlas_plugin_desc* const* plugins;
 } atlas_plugin_manifest;
-#define ATLAS_PLUGIN_MANIFEST_V1_0_SIZE (sizeof(atlas_plugin_manifest))
+/* The ABI 1.0 layout ends after plugins. Frozen: fields appended later do not move it. */
+#define ATLAS_PLUGIN_MANIFEST_V1_0_SIZE (offsetof(atlas_plugin_manifest, plugins) + sizeof(const void*))
 
-typedef const atlas_plugin_manifest *(*atlas_plugin_manifest_v1_fn)(uint16_t host_abi_major,
-                                                                     uint16_t host_abi_minor);
+typedef const atlas_plugin_manifest* (*atlas_plugin_manifest_v1_fn)(uint16_t host_abi_major, uint16_t host_abi_minor);
 
 #ifdef __cplusplus
 } /* extern "C" */

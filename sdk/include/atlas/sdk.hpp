@@ -30,9 +30,9 @@
 #include <exception>
 #include <new>
 #include <stdexcept>
-#include <type_traits>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -67,20 +67,34 @@ struct Info {
 // "UNAVAILABLE" for ATLAS_UNAVAILABLE, ...: the names the host uses in messages and JSON.
 inline const char* status_name(atlas_status s) {
   switch (s) {
-    case ATLAS_OK: return "OK";
-    case ATLAS_CANCELLED: return "CANCELLED";
-    case ATLAS_INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-    case ATLAS_DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
-    case ATLAS_NOT_FOUND: return "NOT_FOUND";
-    case ATLAS_ALREADY_EXISTS: return "ALREADY_EXISTS";
-    case ATLAS_PERMISSION_DENIED: return "PERMISSION_DENIED";
-    case ATLAS_RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
-    case ATLAS_FAILED_PRECONDITION: return "FAILED_PRECONDITION";
-    case ATLAS_ABORTED: return "ABORTED";
-    case ATLAS_UNIMPLEMENTED: return "UNIMPLEMENTED";
-    case ATLAS_INTERNAL: return "INTERNAL";
-    case ATLAS_UNAVAILABLE: return "UNAVAILABLE";
-    default: return "UNKNOWN";
+    case ATLAS_OK:
+      return "OK";
+    case ATLAS_CANCELLED:
+      return "CANCELLED";
+    case ATLAS_INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case ATLAS_DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    case ATLAS_NOT_FOUND:
+      return "NOT_FOUND";
+    case ATLAS_ALREADY_EXISTS:
+      return "ALREADY_EXISTS";
+    case ATLAS_PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case ATLAS_RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case ATLAS_FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case ATLAS_ABORTED:
+      return "ABORTED";
+    case ATLAS_UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    case ATLAS_INTERNAL:
+      return "INTERNAL";
+    case ATLAS_UNAVAILABLE:
+      return "UNAVAILABLE";
+    default:
+      return "UNKNOWN";
   }
 }
 
@@ -91,8 +105,12 @@ struct LlmResult {
   bool ok() const { return status == ATLAS_OK; }
 };
 
-inline std::string_view view(atlas_str s) { return s.ptr ? std::string_view(s.ptr, s.len) : std::string_view(); }
-inline atlas_str str(std::string_view s) { return atlas_str{s.data(), s.size()}; }
+inline std::string_view view(atlas_str s) {
+  return s.ptr ? std::string_view(s.ptr, s.len) : std::string_view();
+}
+inline atlas_str str(std::string_view s) {
+  return atlas_str{s.data(), s.size()};
+}
 
 namespace detail {
 inline void append_to_string(void* ctx, const char* data, size_t len) {
@@ -274,7 +292,7 @@ struct Trampolines {
     if (!out) return ATLAS_INVALID_ARGUMENT;
     *out = nullptr;
     return guarded(err, [&] {
-      auto* inst = new Instance<T>();
+      auto* inst = new Instance<T>();  // NOLINT(bugprone-unhandled-exception-at-new): guarded() catches bad_alloc
       try {
         inst->host = Host(services);
         inst->object = new T(inst->host, view(config));
@@ -318,8 +336,8 @@ struct Trampolines {
       write(out, result);
     });
   }
-  static atlas_status execute(void* p, const atlas_call_v1* raw, atlas_str op, atlas_str request,
-                              const atlas_sink* out, const atlas_sink* err) noexcept {
+  static atlas_status execute(void* p, const atlas_call_v1* raw, atlas_str op, atlas_str request, const atlas_sink* out,
+                              const atlas_sink* err) noexcept {
     auto* inst = static_cast<Instance<T>*>(p);
     return guarded(err, [&] {
       Call call(inst->host, raw);
@@ -345,8 +363,8 @@ const void* vtable_for() {
                                           &Tr::cancel};
     return &vt;
   } else {
-    static const atlas_storage_vtable_v1 vt{sizeof(atlas_storage_vtable_v1), &Tr::create, &Tr::destroy,
-                                            &Tr::execute, &Tr::cancel};
+    static const atlas_storage_vtable_v1 vt{sizeof(atlas_storage_vtable_v1), &Tr::create, &Tr::destroy, &Tr::execute,
+                                            &Tr::cancel};
     return &vt;
   }
 }
@@ -358,9 +376,15 @@ const atlas_plugin_desc* descriptor_for() {
                 "a plugin class derives from atlas::sdk::Adapter, Judge, Probe or Storage");
   static_assert(std::is_constructible<T, const Host&, std::string_view>::value,
                 "a plugin class needs the constructor T(const atlas::sdk::Host&, std::string_view config_json)");
-  static const atlas_plugin_desc desc{sizeof(atlas_plugin_desc), T::kind,         T::info.name,
-                                      T::info.version,           T::info.vendor,  T::info.license,
-                                      T::info.description,       T::info.capabilities, T::info.schema,
+  static const atlas_plugin_desc desc{sizeof(atlas_plugin_desc),
+                                      T::kind,
+                                      T::info.name,
+                                      T::info.version,
+                                      T::info.vendor,
+                                      T::info.license,
+                                      T::info.description,
+                                      T::info.capabilities,
+                                      T::info.schema,
                                       vtable_for<T>()};
   return &desc;
 }
@@ -379,8 +403,12 @@ template <typename... Ts>
 const atlas_plugin_manifest* manifest(uint16_t host_major, uint16_t /*host_minor*/) noexcept {
   if (host_major != ATLAS_ABI_MAJOR) return nullptr;
   static const atlas_plugin_desc* const descs[] = {descriptor_for<Ts>()...};
-  static const atlas_plugin_manifest m{sizeof(atlas_plugin_manifest), ATLAS_ABI_MAJOR, ATLAS_ABI_MINOR,
-                                       ATLAS_SDK_BUILD_TAG, static_cast<uint32_t>(sizeof...(Ts)), descs};
+  static const atlas_plugin_manifest m{sizeof(atlas_plugin_manifest),
+                                       ATLAS_ABI_MAJOR,
+                                       ATLAS_ABI_MINOR,
+                                       ATLAS_SDK_BUILD_TAG,
+                                       static_cast<uint32_t>(sizeof...(Ts)),
+                                       descs};
   return &m;
 }
 
@@ -389,10 +417,10 @@ const atlas_plugin_manifest* manifest(uint16_t host_major, uint16_t /*host_minor
 }  // namespace atlas
 
 // Exports the manifest for one or more plugin classes. Use once per library.
-#define ATLAS_PLUGINS(...)                                                                             \
-  extern "C" ATLAS_EXPORT const atlas_plugin_manifest* atlas_plugin_manifest_v1(uint16_t host_abi_major, \
+#define ATLAS_PLUGINS(...)                                                                                 \
+  extern "C" ATLAS_EXPORT const atlas_plugin_manifest* atlas_plugin_manifest_v1(uint16_t host_abi_major,   \
                                                                                 uint16_t host_abi_minor) { \
-    return ::atlas::sdk::detail::manifest<__VA_ARGS__>(host_abi_major, host_abi_minor);               \
+    return ::atlas::sdk::detail::manifest<__VA_ARGS__>(host_abi_major, host_abi_minor);                    \
   }
 #define ATLAS_PLUGIN(T) ATLAS_PLUGINS(T)
 

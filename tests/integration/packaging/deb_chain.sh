@@ -37,6 +37,9 @@ dpkg-deb -c "$sdk_deb" > "$work/sdk.list"
 grep -q './usr/bin/atlas-host$' "$work/host.list" || fail "atlas-host deb has no usr/bin/atlas-host"
 grep -q './usr/include/atlas/sdk.hpp$' "$work/sdk.list" || fail "atlas-sdk-dev deb has no usr/include/atlas/sdk.hpp"
 grep -q './usr/include/atlas/child_process.hpp$' "$work/sdk.list" || fail "atlas-sdk-dev deb has no usr/include/atlas/child_process.hpp"
+for doc in plugin-contracts.md llm-model.md abi-notes.md; do
+  grep -q "./usr/share/doc/atlas-sdk-dev/docs/$doc\$" "$work/sdk.list" || fail "atlas-sdk-dev deb has no usr/share/doc/atlas-sdk-dev/docs/$doc"
+done
 if grep -q 'usr/bin/' "$work/sdk.list"; then fail "atlas-sdk-dev must not contain programs"; fi
 
 echo "== unpack"

@@ -31,7 +31,7 @@ TEST(PluginsCli, ListJsonShowsGoodPluginsAndReportsACrashingFile) {
   dir.add_fixture("good_multi");
   dir.add_fixture("segv_manifest");
   RunResult r = run(plugins_cmd("list --json --no-default-dirs --plugin-dir " + dir.path().string()));
-  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.exit_code, 1) << "a refused file fails the command, the usable plugins are still listed\n" << r.err;
   auto doc = json::parse(r.out);
   ASSERT_TRUE(doc.is_ok()) << r.out;
   EXPECT_THAT(names_in(*json::find(*doc, "plugins")), ::testing::ElementsAre("fixture_echo", "fixture_judge"));
@@ -48,6 +48,17 @@ TEST(PluginsCli, ListTableIsReadable) {
   EXPECT_THAT(r.out, AllOf(HasSubstr("KIND"), HasSubstr("NAME"), HasSubstr("adapter  fixture_echo"),
                            HasSubstr("Scanned: " + dir.path().string())));
   EXPECT_EQ(r.out.find("\033["), std::string::npos) << "no colour when stdout is not a terminal";
+}
+
+TEST(PluginsCli, ListExitsOneWhenAFileWasRefused) {
+  TempDir dir;
+  dir.add_fixture("good_multi");
+  dir.add_fixture("exit_manifest");
+  RunResult r = run(plugins_cmd("list --no-default-dirs --plugin-dir " + dir.path().string()));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("adapter  fixture_echo"));
+  EXPECT_THAT(r.err, AllOf(HasSubstr("fixture_exit_manifest.so: refused: the probe process exited with status 0"),
+                           HasSubstr("1 problem found; the plugins listed above are usable")));
 }
 
 TEST(PluginsCli, BuildTreeFindsItsPluginFolderWithoutFlags) {
@@ -95,11 +106,12 @@ TEST(PluginsCli, InspectWorldWritableFileExitsOne) {
 }
 
 TEST(PluginsCli, InspectByNameShowsDetailsAndSchema) {
-  RunResult r = run(plugins_cmd("inspect fixture_echo --no-default-dirs --plugin-dir " + std::string(ATLAS_TEST_FIXTURE_DIR)));
+  RunResult r = run(plugins_cmd("inspect fixture_echo --timeout 3 --no-default-dirs --plugin-dir " +
+                                std::string(ATLAS_TEST_FIXTURE_DIR)));
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, AllOf(HasSubstr("fixture_echo (adapter) 1.2.3"), HasSubstr("capabilities:  cancel"),
                            HasSubstr("\"prefix\""), HasSubstr("plugin ABI:    1.")));
-  RunResult missing = run(plugins_cmd("inspect no_such_plugin --no-default-dirs --plugin-dir " +
+  RunResult missing = run(plugins_cmd("inspect no_such_plugin --timeout 3 --no-default-dirs --plugin-dir " +
                                       std::string(ATLAS_TEST_FIXTURE_DIR)));
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_THAT(missing.err, AllOf(HasSubstr("no plugin named 'no_such_plugin'"), HasSubstr("fixture_echo")));

@@ -13,6 +13,10 @@
 
 namespace atlas::test {
 
+// Tests never read or write the user's plugin probe cache; the ones about the cache name
+// their own file (RegistryOptions::probe_cache or ATLAS_PLUGIN_CACHE).
+inline const bool kProbeCacheOffByDefault = (::setenv("ATLAS_PLUGIN_CACHE", "off", 0), true);
+
 inline std::filesystem::path fixture(const std::string& name) {
   return std::filesystem::path(ATLAS_TEST_FIXTURE_DIR) / ("fixture_" + name + ".so");
 }

@@ -5,7 +5,11 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cctype>
+#include <chrono>
 #include <string>
 
 #include "plugin/discovery.hpp"
@@ -210,6 +214,193 @@ TEST(IsolatedProbe, RefusedFileCarriesTheLoaderMessage) {
   EXPECT_FALSE(report.ok());
   ASSERT_FALSE(report.diagnostics.empty());
   EXPECT_THAT(report.diagnostics[0].message, HasSubstr("built for plugin ABI 2.0"));
+}
+
+
+// ---- discovery never runs plugin code in this process ---------------------------------
+
+bool mapped_into_this_process(const fs::path& file) {
+  return test::read_file("/proc/self/maps").find(file.string()) != std::string::npos;
+}
+
+TEST(Discovery, BrokenManifestsAreProbedInAChildAndTheResultIsCached) {
+  TempDir dir, cache_dir;
+  dir.add_fixture("good_multi");
+  dir.add_fixture("segv_manifest");
+  dir.add_fixture("hang_manifest");
+  dir.add_fixture("exit_manifest");
+  RegistryOptions o = in_dir(dir.path());
+  o.probe_timeout = std::chrono::seconds(2);
+  o.probe_cache = cache_dir / "probes.json";
+
+  Registry first;
+  ASSERT_TRUE(first.discover(o).is_ok());
+  EXPECT_NE(first.find(Kind::kAdapter, "fixture_echo"), nullptr);
+  std::string errors = all_errors(first);
+  EXPECT_THAT(errors, AllOf(HasSubstr("fixture_segv_manifest.so: refused: crashed with signal 11 (SIGSEGV) in its "
+                                      "manifest function"),
+                            HasSubstr("fixture_hang_manifest.so: refused: did not finish within 2 s (stuck in its "
+                                      "manifest function)"),
+                            HasSubstr("fixture_exit_manifest.so: refused: the probe process exited with status 0 in "
+                                      "its manifest function")));
+  EXPECT_EQ(first.probe_counts().probed, 4u);
+  EXPECT_EQ(first.probe_counts().cached, 0u);
+
+  // Same files: answered from the cache, same verdicts, no child.
+  Registry second;
+  ASSERT_TRUE(second.discover(o).is_ok());
+  EXPECT_EQ(second.probe_counts().probed, 0u);
+  EXPECT_EQ(second.probe_counts().cached, 4u);
+  EXPECT_EQ(all_errors(second), errors);
+  EXPECT_EQ(second.plugins().size(), 2u);
+
+  // A file whose identity changed (here its modification time) is probed again.
+  fs::path good = dir / "fixture_good_multi.so";
+  fs::last_write_time(good, fs::last_write_time(good) - std::chrono::hours(1));
+  Registry third;
+  ASSERT_TRUE(third.discover(o).is_ok());
+  EXPECT_EQ(third.probe_counts().probed, 1u);
+  EXPECT_EQ(third.probe_counts().cached, 3u);
+}
+
+TEST(Discovery, ACacheFileOthersCanWriteIsIgnored) {
+  TempDir dir, cache_dir;
+  dir.add_fixture("good_multi");
+  RegistryOptions o = in_dir(dir.path());
+  o.probe_cache = cache_dir / "probes.json";
+  Registry fill;
+  ASSERT_TRUE(fill.discover(o).is_ok());
+  ::chmod(o.probe_cache->c_str(), 0666);
+  Registry r;
+  ASSERT_TRUE(r.discover(o).is_ok());
+  EXPECT_EQ(r.probe_counts().cached, 0u);
+  EXPECT_EQ(r.probe_counts().probed, 1u);
+}
+
+TEST(Discovery, OnlyTheLibrariesACommandUsesAreLoadedIntoTheProcess) {
+  TempDir dir;
+  fs::path file = dir.add_fixture("good_multi", "loaded_only_when_used.so");
+  RegistryOptions o = in_dir(dir.path());
+  o.isolation = Isolation::kInProcess;
+  Registry r;
+  ASSERT_TRUE(r.discover(o).is_ok());
+  ASSERT_NE(r.find(Kind::kAdapter, "fixture_echo"), nullptr);
+  EXPECT_FALSE(mapped_into_this_process(file)) << "discovery loaded the library into the host";
+  auto a = r.create_adapter("fixture_echo", R"({"prefix":""})");
+  ASSERT_TRUE(a.is_ok()) << a.status().to_string();
+  EXPECT_TRUE(mapped_into_this_process(file));
+}
+
+TEST(Discovery, AFileReplacedAfterDiscoveryIsNotLoaded) {
+  TempDir dir;
+  fs::path file = dir.add_fixture("good_multi", "swapped.so");
+  RegistryOptions o = in_dir(dir.path());
+  o.isolation = Isolation::kInProcess;
+  Registry r;
+  ASSERT_TRUE(r.discover(o).is_ok());
+  fs::remove(file);
+  dir.add_fixture("error_status", "swapped.so");
+  auto a = r.create_adapter("fixture_echo", R"({"prefix":""})");
+  ASSERT_FALSE(a.is_ok());
+  EXPECT_EQ(a.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(a.status().message(), AllOf(HasSubstr("swapped.so: refused: the file changed after it was checked")));
+  EXPECT_FALSE(mapped_into_this_process(file));
+}
+
+// ---- ownership and every folder up to / --------------------------------------------------
+
+TEST(Trust, WorldWritableAncestorFolderIsRefused) {
+  TempDir dir;
+  fs::path open = dir / "open";
+  fs::path plugins = open / "plugins";
+  fs::create_directories(plugins);
+  ::chmod(open.c_str(), 0777);
+  ::chmod(plugins.c_str(), 0755);
+  fs::copy_file(test::fixture("good_multi"), plugins / "p.so");
+  Registry r;
+  ASSERT_TRUE(r.discover(in_dir(plugins)).is_ok());
+  EXPECT_TRUE(r.plugins().empty());
+  EXPECT_THAT(all_errors(r), AllOf(HasSubstr("p.so: refused: its folder " + open.string() +
+                                             " is writable by group and others (mode 0777)"),
+                                   HasSubstr("chmod go-w " + open.string())));
+}
+
+TEST(Trust, StickyWorldWritableFolderIsAcceptedOnlyWhenRootOwnsIt) {
+  TempDir dir;
+  fs::path shared = dir / "shared";
+  fs::path mine = shared / "mine";
+  fs::create_directories(mine);
+  ::chmod(shared.c_str(), 01777);
+  ::chmod(mine.c_str(), 0700);
+  fs::copy_file(test::fixture("good_multi"), mine / "p.so");
+  Registry r;
+  ASSERT_TRUE(r.discover(in_dir(mine)).is_ok());
+  if (::geteuid() == 0) {
+    EXPECT_EQ(r.plugins().size(), 2u) << all_errors(r) << " (a root-owned sticky folder, like /tmp, is safe)";
+  } else {
+    EXPECT_THAT(all_errors(r), HasSubstr("its folder " + shared.string() + " is writable by group and others"));
+  }
+}
+
+TEST(Trust, FilesAndFoldersOwnedByAnotherUserAreRefused) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give a file to another user";
+  TempDir dir;
+  fs::path file = dir.add_fixture("good_multi", "theirs.so");
+  ASSERT_EQ(::chown(file.c_str(), 65534, 65534), 0);
+  Registry r;
+  ASSERT_TRUE(r.discover(in_dir(dir.path())).is_ok());
+  EXPECT_TRUE(r.plugins().empty());
+  EXPECT_THAT(all_errors(r), AllOf(HasSubstr("theirs.so: refused: the file is owned by uid 65534"),
+                                   HasSubstr("not by you (uid 0"), HasSubstr("or root")));
+
+  TempDir other;
+  fs::path folder = other / "their-folder";
+  fs::create_directory(folder);
+  ::chmod(folder.c_str(), 0755);
+  fs::copy_file(test::fixture("good_multi"), folder / "mine.so");
+  ASSERT_EQ(::chown(folder.c_str(), 65534, 65534), 0);
+  Registry r2;
+  ASSERT_TRUE(r2.discover(in_dir(folder)).is_ok());
+  EXPECT_TRUE(r2.plugins().empty());
+  EXPECT_THAT(all_errors(r2), HasSubstr("mine.so: refused: its folder " + folder.string() + " is owned by uid 65534"));
+}
+
+TEST(Trust, APluginsLockOthersCanWriteIsRefused) {
+  TempDir dir, locks;
+  fs::path good = dir.add_fixture("good_multi", "good.so");
+  fs::path lock = dir.write("plugins.lock", *sha256_file(good) + "  good.so\n");
+  ::chmod(lock.c_str(), 0666);
+  Registry r;
+  ASSERT_TRUE(r.discover(in_dir(dir.path())).is_ok());
+  EXPECT_TRUE(r.plugins().empty());
+  EXPECT_THAT(all_errors(r), AllOf(HasSubstr("good.so: refused: its folder's plugins.lock is unusable"),
+                                   HasSubstr("writable by group and others (mode 0666)")));
+
+  RegistryOptions o = in_dir(dir.path());
+  o.lock_file = locks.write("global.lock", *sha256_file(good) + "  good.so\n");
+  ::chmod(o.lock_file->c_str(), 0622);
+  Registry global;
+  EXPECT_EQ(global.discover(o).code(), StatusCode::kPermissionDenied);
+}
+
+TEST(Trust, UppercaseDigestsInTheLockFileAreAccepted) {
+  TempDir dir;
+  fs::path good = dir.add_fixture("good_multi", "good.so");
+  std::string digest = *sha256_file(good);
+  for (char& c : digest) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  dir.write("plugins.lock", digest + "  good.so\n");
+  Registry r;
+  ASSERT_TRUE(r.discover(in_dir(dir.path())).is_ok());
+  EXPECT_EQ(r.plugins().size(), 2u) << all_errors(r);
+}
+
+TEST(IsolatedProbe, ExitInManifestIsReportedNotFatal) {
+  auto report = probe_isolated(test::fixture("exit_manifest"), RegistryOptions{});
+  EXPECT_TRUE(report.crashed);
+  ASSERT_EQ(report.diagnostics.size(), 1u);
+  EXPECT_THAT(report.diagnostics[0].message,
+              HasSubstr("fixture_exit_manifest.so: refused: the probe process exited with status 0 in its manifest "
+                        "function"));
 }
 
 }  // namespace

@@ -11,10 +11,12 @@
 #include <fstream>
 #include <thread>
 
+#include "common/clock.hpp"
 #include "config/loader.hpp"
 #include "data/store.hpp"
 #include "plugin/registry.hpp"
 #include "runtime/learning.hpp"
+#include "runtime/learning_key.hpp"
 #include "runtime/runtime.hpp"
 #include "support/mock_llm_fixture.hpp"
 
@@ -145,7 +147,11 @@ TEST(RuntimeSession, PairedLaneValidatesEveryAttemptUpToMaxRetries) {
             (std::vector<std::string>{"student", "teacher", "student", "teacher", "student", "teacher"}));
   ASSERT_EQ(r.steps.size(), 1u);
   EXPECT_EQ(r.steps[0].status, "failed");
-  EXPECT_EQ(r.final_answer, "never good");
+  EXPECT_EQ(r.final_answer, "never good");  // kept for review
+  // An answer the teacher rejected every time is not a success (docs/runtime.md, training-data rules).
+  EXPECT_EQ(r.status, "failed");
+  EXPECT_NE(r.error.find("the teacher rejected every attempt of step 1"), std::string::npos) << r.error;
+  EXPECT_FALSE(r.reward.has_value()) << "a failed session is not judged";
 }
 
 TEST(RuntimeSession, UnparsableTeacherReplyIsAnInvalidVerdictNotACrash) {
@@ -358,6 +364,47 @@ TEST(RuntimeLearning, ConcurrentSynthesesLoseNoEntries) {
   fs::remove_all(dir);
 }
 
+TEST(RuntimeLearning, SessionNoteDisabledKeepsTheSessionsOwnLearningOutOfItsRow) {
+  fs::path dir = temp_dir("note");
+  plugin::Registry reg;
+  plugin::RegistryOptions ro;
+  ro.use_default_dirs = false;
+  ro.dirs = {ATLAS_TEST_PLUGIN_DIR};
+  ASSERT_TRUE(reg.discover(ro).is_ok());
+  auto handle = reg.create_storage("soci", R"({"database_url":"sqlite://)" + (dir / "n.db").string() + "\"}");
+  ASSERT_TRUE(handle.is_ok()) << handle.status().to_string();
+  data::StoreOptions so;
+  so.spool_path = dir / "spool.jsonl";
+  auto store = data::Store::open(*handle, so);
+  ASSERT_TRUE(store.is_ok()) << store.status().to_string();
+  json::Document syn;
+  syn.Parse(R"({"student_pamphlet":"Cite lines.","session_student_learning":"This one needed line numbers."})");
+  auto learning_of = [&](bool note_enabled) {
+    auto id = (*store)->begin_session("t", R"({"learning_key":"kn"})");
+    EXPECT_TRUE(id.is_ok());
+    EXPECT_TRUE((*store)->finish_session(R"({"session_id":")" + *id + R"(","status":"succeeded","final_answer":"a",
+        "metadata":{"learning_key":"kn"},"reward":{"score":0.9},"steps":[]})").is_ok());
+    config::LearningConfig cfg;
+    cfg.session_note_enabled = note_enabled;
+    SynthesisRequest req;
+    req.learning_key = "kn";
+    req.session_id = *id;
+    auto out = store_synthesis(**store, cfg, req, syn);
+    EXPECT_TRUE(out.is_ok()) << out.status().to_string();
+    auto text = (*store)->execute("read_session", R"({"session_id":")" + *id + "\"}");
+    EXPECT_TRUE(text.is_ok());
+    auto doc = json::parse(*text);
+    return json::get_string(*doc, "student_learning");
+  };
+  EXPECT_EQ(learning_of(true), "This one needed line numbers.");
+  EXPECT_EQ(learning_of(false), "");
+  auto state = (*store)->learning_get("kn");
+  ASSERT_TRUE(state.is_ok());
+  EXPECT_EQ(state->student_learning, "Cite lines.");  // the playbook itself is still updated
+  store->reset();
+  fs::remove_all(dir);
+}
+
 TEST(Quickstart, RunsEndToEndAgainstTheBundledScenario) {
   fs::path dir = temp_dir("quickstart");
   std::string cmd = "cd '" + dir.string() + "' && env -u OPENAI_API_KEY -u OPENAI_BASE_URL -u ANTHROPIC_API_KEY -u GEMINI_API_KEY '" +
@@ -425,6 +472,303 @@ TEST(Cli, RunManyTasksConcurrentlyPrintsASummaryTable) {
   auto [usage, msg] = run_cli(dir, "run --config atlas.toml");
   EXPECT_EQ(usage, 2) << msg;
   fs::remove_all(dir);
+}
+
+TEST(RuntimeSession, ConfigMetadataAndDefaultTagsDoNotChangeTheLearningKey) {
+  // Atlas's vector: agent example-openai-agent, no tenant/tags, task "Summarize the incident".
+  const std::string atlas_key = "c80ca2f10300a66f1c9e56e4ab8a23687d1a9d0d819fb5f43ca791a971c2dd59";
+  testing::MockLlm mock(scenario(R"({"name":"s","match":{"system_contains":"You are the student agent"},"response":{"text":"ok"}})"));
+  std::string toml = config_text(mock, "[orchestration]\nforced_mode = \"auto\"\n[routing]\ndefault_tags = [\"ops\"]\n"
+                                       "[metadata]\ntenant_id = \"acme\"\ntags = [\"deploy\"]\n");
+  toml.replace(toml.find("name = \"reviewer\""), 17, "name = \"example-openai-agent\"");
+  auto rt = make_runtime(toml);
+  ASSERT_TRUE(rt);
+  SessionReport r = rt->run({"Summarize the incident", "{}", ""});
+  EXPECT_EQ(r.status, "succeeded") << r.error;
+  EXPECT_EQ(r.learning_key, atlas_key);
+  // The caller's own metadata still keys as Atlas does.
+  SessionReport tagged = rt->run({"Summarize the incident", R"({"tags":["b","a"]})", ""});
+  EXPECT_EQ(tagged.learning_key, derive_learning_key("example-openai-agent", "Summarize the incident",
+                                                     &*json::parse(R"({"tags":["a","b"]})")));
+  EXPECT_NE(tagged.learning_key, atlas_key);
+}
+
+// A reply nested 200,000 levels deep (~400 KB) from any role fails that one call with a clear
+// message (docs/json-limits.md); the session completes and the process survives.
+std::string deep_reply(const std::string& key) {
+  return "{\"" + key + "\": " + std::string(200000, '[') + std::string(200000, ']') + "}";
+}
+
+std::string deep_rule(const std::string& system_contains, const std::string& key) {
+  return R"({"match":{"system_contains":")" + system_contains + R"("},"response":{"text":)" +
+         json::quote(deep_reply(key)) + "}}";
+}
+
+::testing::AssertionResult some_event_mentions(const std::vector<Event>& events, std::mutex& mu, const std::string& role,
+                                               const std::string& needle) {
+  std::lock_guard<std::mutex> g(mu);
+  std::string seen;
+  for (const auto& e : events) {
+    if (e.role != role) continue;
+    if (e.data_json.find(needle) != std::string::npos) return ::testing::AssertionSuccess();
+    seen += e.type + "/" + e.name + ": " + e.data_json.substr(0, 600) + "\n";
+  }
+  return ::testing::AssertionFailure() << "no " << role << " event mentions \"" << needle << "\"; seen:\n" << seen;
+}
+
+const char* kStudentRule = R"({"match":{"system_contains":"You are the student agent"},"response":{"text":"an answer"}})";
+
+TEST(RuntimeDeepJson, TeacherReplyNestedTooDeeplyFailsThatVerdict) {
+  testing::MockLlm mock(scenario(std::string(kStudentRule) + "," + deep_rule("You are the teacher", "valid")));
+  std::vector<Event> events;
+  std::mutex mu;
+  auto rt = make_runtime(config_text(mock, "[orchestration]\nforced_mode = \"paired\"\nmax_retries = 1\n"), &events, &mu);
+  ASSERT_TRUE(rt);
+  SessionReport r = rt->run({"Review this code", "{}", ""});
+  EXPECT_EQ(r.final_answer, "an answer") << r.error;
+  EXPECT_TRUE(some_event_mentions(events, mu, "teacher", "teacher reply is not JSON: model reply: line 1, column"));
+  EXPECT_TRUE(some_event_mentions(events, mu, "teacher", "nested deeper than 128 levels of arrays/objects"));
+}
+
+TEST(RuntimeDeepJson, PlannerReplyNestedTooDeeplyFallsBackToOneStep) {
+  testing::MockLlm mock(scenario(deep_rule("must plan", "steps") + "," + kStudentRule +
+                                 R"(,{"match":{"system_contains":"You are the teacher"},"response":{"json":{"valid":true}}})"));
+
+// ------------------------------------------------------------------ training-data rules, limits, deadline
+
+// The first column of the first row of `sql` ("<null>" for NULL, "<none>" without a row).
+std::string db_text(const fs::path& db_path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  std::string out = "<none>";
+  if (sqlite3_open_v2(db_path.string().c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+      const unsigned char* t = sqlite3_column_text(st, 0);
+      out = t ? reinterpret_cast<const char*>(t) : "<null>";
+    }
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(db);
+  return out;
+}
+
+const char* kStudentAndTeacherReject = R"(
+    {"name":"s","match":{"system_contains":"You are the student agent"},"response":{"text":"never good"}},
+    {"name":"t","match":{"system_contains":"You are the teacher"},"response":{"json":{"valid":false,"guidance":"try harder"}}})";
+
+TEST(TrainingData, ATeacherRejectedSessionIsFailedNeverAutoApprovedAndExportedOnlyWhenAsked) {
+  fs::path dir = temp_dir("rejected");
+  std::string url = "sqlite://" + (dir / "atlas.db").string();
+  testing::MockLlm mock(scenario(kStudentAndTeacherReject));
+  auto rt = make_runtime(config_text(mock, "[orchestration]\nforced_mode = \"paired\"\nmax_retries = 1\n"
+                                           "[review]\nrequire_approval = false\n", url));
+  ASSERT_TRUE(rt);
+  SessionReport r = rt->run({"Review this code", "{}", ""});
+  EXPECT_EQ(r.status, "failed");
+  EXPECT_EQ(r.review_status, "pending") << "a rejected answer must never be auto-approved";
+  rt.reset();
+  EXPECT_EQ(db_text(dir / "atlas.db", "SELECT status || '/' || review_status FROM sessions"), "failed/pending");
+  EXPECT_EQ(db_text(dir / "atlas.db", "SELECT reward_stats FROM sessions"), "<null>");
+  EXPECT_NE(db_text(dir / "atlas.db", "SELECT json_extract(metadata, '$.reward_unavailable') FROM sessions")
+                .find("not judged: the session failed"),
+            std::string::npos);
+  // Exported only when asked for, whatever the review status.
+  std::string export_args = "export --database-url '" + url + "' --format atlas-jsonl --include-all-statuses --output '" +
+                            (dir / "out.jsonl").string() + "'";
+  auto [plain, plain_out] = run_cli(dir, export_args);
+  EXPECT_EQ(plain, 1) << plain_out;
+  EXPECT_FALSE(fs::exists(dir / "out.jsonl"));
+  auto [asked, asked_out] = run_cli(dir, export_args + " --include-failed");
+  EXPECT_EQ(asked, 0) << asked_out;
+  EXPECT_TRUE(fs::exists(dir / "out.jsonl"));
+  fs::remove_all(dir);
+}
+
+TEST(TrainingData, AJudgeOutageStoresNoRewardWithTheReasonNotAZeroScore) {
+  fs::path dir = temp_dir("judgedown");
+  std::string url = "sqlite://" + (dir / "atlas.db").string();
+  testing::MockLlm mock(scenario(R"(
+    {"name":"down","match":{"system_contains":"impartial evaluator"},"response":{"fault":"http_error","status":400,"error_message":"judge model gone"}},
+    {"name":"s","match":{"system_contains":"You are the student agent"},"response":{"text":"answer A"}})"));
+  auto rt = make_runtime(config_text(mock, "[orchestration]\nforced_mode = \"auto\"\n[review]\nrequire_approval = false\n", url));
+  ASSERT_TRUE(rt);
+  SessionReport r = rt->run({"Review this code", "{}", ""});
+  EXPECT_EQ(r.status, "succeeded") << r.error;
+  EXPECT_FALSE(r.reward.has_value()) << "a judge outage is not a score of " << r.reward.value_or(-1);
+  rt.reset();
+  EXPECT_EQ(db_text(dir / "atlas.db", "SELECT reward_stats FROM sessions"), "<null>");
+  EXPECT_EQ(db_text(dir / "atlas.db", "SELECT reward FROM sessions"), "<null>");
+  std::string reason = db_text(dir / "atlas.db", "SELECT json_extract(metadata, '$.reward_unavailable') FROM sessions");
+  EXPECT_NE(reason.find("no judge produced a valid verdict"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("judge model gone"), std::string::npos) << reason;
+  EXPECT_NE(db_text(dir / "atlas.db", "SELECT reward_audit FROM sessions"), "<null>") << "the audit says what failed";
+  fs::remove_all(dir);
+}
+
+TEST(Limits, ALongPlanIsNotRunAndTheTeacherNeverSeesIt) {
+  std::string steps;
+  for (int i = 1; i <= 40; ++i) steps += std::string(i > 1 ? "," : "") + R"({"id":)" + std::to_string(i) + R"(,"description":"step"})";
+  testing::MockLlm mock(scenario(R"({"name":"plan","match":{"system_contains":"must plan"},"response":{"json":{"steps":[)" +
+                                 steps + R"(]}}},
+    {"name":"s","match":{"system_contains":"You are the student agent"},"response":{"text":"whole task done"}},
+    {"name":"t","match":{"system_contains":"You are the teacher"},"response":{"json":{"valid":true}}})"));
+  auto rt = make_runtime(config_text(mock, "[orchestration]\nforced_mode = \"coach\"\n"));
+  ASSERT_TRUE(rt);
+  SessionReport r = rt->run({"Review this code", "{}", ""});
+  EXPECT_EQ(r.status, "succeeded") << r.error;
+  EXPECT_TRUE(r.plan_fallback);
+  EXPECT_NE(r.plan_fallback_reason.find("nested deeper than 128 levels"), std::string::npos) << r.plan_fallback_reason;
+}
+
+TEST(RuntimeDeepJson, JudgeReplyNestedTooDeeplyFailsThatJudgement) {
+  testing::MockLlm mock(scenario(deep_rule("impartial evaluator", "score") + "," + deep_rule("senior arbiter", "score") +
+                                 "," + kStudentRule));
+  fs::path dir = temp_dir("deep-judge");
+  auto rt = make_runtime(config_text(mock, "", "sqlite://" + (dir / "a.db").string()));
+  ASSERT_TRUE(rt);
+  SessionReport r = rt->run({"Review this code", "{}", ""});
+  rt->wait_for_background();
+  EXPECT_EQ(r.final_answer, "an answer") << r.error;
+  EXPECT_TRUE(r.stored);
+  EXPECT_FALSE(requests_with_role(mock, "judge").empty());
+  rt.reset();
+  // Every judge sample was refused (the plugin's reason is tested in judge_reply_test.cpp).
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir / "a.db").c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT reward FROM sessions", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  const unsigned char* reward = sqlite3_column_text(st, 0);
+  std::string reward_json = reward ? reinterpret_cast<const char*>(reward) : "";
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  EXPECT_NE(reward_json.find("\"tier1_valid\":0,\"tier1_invalid\":3"), std::string::npos) << reward_json.substr(0, 2000);
+  fs::remove_all(dir);
+}
+
+TEST(RuntimeDeepJson, LearningReplyNestedTooDeeplyLeavesThePlaybookAlone) {
+  testing::MockLlm mock(scenario(deep_rule("You maintain the playbook", "student_pamphlet") + "," + kStudentRule +
+                                 R"(,{"match":{"system_contains":"You are the teacher"},"response":{"json":{"valid":true}}})"));
+  fs::path dir = temp_dir("deep-learning");
+  std::vector<Event> events;
+  std::mutex mu;
+  auto rt = make_runtime(config_text(mock, "", "sqlite://" + (dir / "a.db").string()), &events, &mu);
+  ASSERT_TRUE(rt);
+  SessionReport r = rt->run({"Review this code", "{}", ""});
+  rt->wait_for_background();
+  EXPECT_EQ(r.final_answer, "an answer") << r.error;
+  EXPECT_TRUE(r.stored);
+  EXPECT_FALSE(requests_with_role(mock, "learning").empty());
+  EXPECT_TRUE(some_event_mentions(events, mu, "learning", "the learning model's reply is not JSON"));
+  EXPECT_TRUE(some_event_mentions(events, mu, "learning", "nested deeper than 128 levels of arrays/objects"));
+  rt.reset();
+  fs::remove_all(dir);
+}
+
+TEST(Cli, RunTasksFailsOnlyTheTaskWhoseMetadataNestsTooDeeply) {
+  testing::MockLlm mock(scenario(std::string(R"({"match":{"system_contains":"You are the student agent"},"response":{"text":"fine"}},
+    {"match":{"system_contains":"You are the teacher"},"response":{"json":{"valid":true}}})")));
+  fs::path dir = temp_dir("deep-tasks");
+  std::ofstream(dir / "atlas.toml") << config_text(mock, "[plugins]\ndirs = [\"" + std::string(ATLAS_TEST_PLUGIN_DIR) + "\"]\n",
+                                                   "sqlite://" + (dir / "a.db").string());
+  std::ofstream(dir / "tasks.jsonl") << "\"first task\"\n{\"task\":\"deep task\",\"metadata\":{\"x\":"
+                                     << std::string(100000, '[') << std::string(100000, ']') << "}}\n\"third task\"\n";
+  auto [code, out] = run_cli(dir, "run --config atlas.toml --tasks tasks.jsonl");
+  EXPECT_EQ(code, 1) << out.substr(0, 4000);
+  EXPECT_NE(out.find("task 2 failed: tasks.jsonl:2: line 1, column 163: nested deeper than 128 levels of arrays/objects"),
+            std::string::npos)
+      << out.substr(0, 4000);
+  EXPECT_EQ(out.find("task 1 failed"), std::string::npos) << out.substr(0, 4000);
+  EXPECT_EQ(out.find("task 3 failed"), std::string::npos) << out.substr(0, 4000);
+  // One argument may hold at most 128 KiB, so 50,000 levels here.
+  auto [one, single] = run_cli(dir, "run --config atlas.toml --task t --metadata '{\"x\":" + std::string(50000, '[') +
+                                        std::string(50000, ']') + "}'");
+  EXPECT_EQ(one, 2) << single.substr(0, 4000);
+  EXPECT_NE(single.find("--metadata: line 1, column 133: nested deeper than 128 levels"), std::string::npos)
+      << single.substr(0, 4000);
+  fs::remove_all(dir);
+
+  EXPECT_NE(r.plan_fallback_reason.find("40 steps, more than [limits] max_plan_steps = 32"), std::string::npos)
+      << r.plan_fallback_reason;
+  EXPECT_EQ(r.steps.size(), 1u);
+  for (const auto& q : requests_with_role(mock, "teacher"))
+    EXPECT_EQ(q.body.find("Review the student's plan"), std::string::npos) << "the teacher reviewed a refused plan";
+}
+
+TEST(Limits, ModelCallsTokensReplyBytesAndTaskBytesStopTheSessionWithTheLimitNamed) {
+  struct Case {
+    std::string limits;
+    std::string student_text;
+    std::string task;
+    std::string expected;
+  };
+  std::vector<Case> cases = {
+      {"max_model_calls_per_session = 3", "never good", "Review this code", "max_model_calls_per_session = 3"},
+      {"max_tokens_per_session = 50", "never good", "Review this code", "max_tokens_per_session = 50"},
+      {"max_reply_bytes = 4096", std::string(20000, 'x'), "Review this code", "max_reply_bytes"},
+      {"max_task_bytes = 1000", "fine", std::string(5000, 't'), "the task is 5000 bytes, more than [limits] max_task_bytes = 1000"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.limits);
+    testing::MockLlm mock(scenario(R"(
+      {"name":"s","match":{"system_contains":"You are the student agent"},"response":{"text":")" + c.student_text +
+                                   R"(","usage":{"prompt_tokens":40,"completion_tokens":20}}},
+      {"name":"t","match":{"system_contains":"You are the teacher"},"response":{"json":{"valid":false,"guidance":"again"}}})"));
+    auto rt = make_runtime(config_text(mock, "[orchestration]\nforced_mode = \"paired\"\nmax_retries = 5\n[limits]\n" +
+                                                 c.limits + "\n"));
+    ASSERT_TRUE(rt);
+    SessionReport r = rt->run({c.task, "{}", ""});
+    EXPECT_EQ(r.status, "failed");
+    EXPECT_NE(r.error.find(c.expected), std::string::npos) << r.error;
+    EXPECT_LT(lane_roles(mock).size(), 6u) << "the session went on after its limit";
+    if (c.task.size() > 1000) {
+      EXPECT_LT(r.task.size(), 1200u) << "the refused task was kept whole";
+      EXPECT_TRUE(lane_roles(mock).empty());
+    }
+  }
+}
+
+TEST(Deadline, AnAdapterThatNeverReturnsFailsTheSessionInsteadOfHangingIt) {
+  testing::MockLlm mock(scenario(R"({"name":"t","match":{"system_contains":"You are the teacher"},"response":{"json":{"valid":true}}})"));
+  std::string toml = config_text(mock, "[orchestration]\nforced_mode = \"auto\"\nstep_timeout_seconds = 0.5\n");
+  toml.replace(toml.find("adapter = \"openai\""), std::string("adapter = \"openai\"").size(), "adapter = \"fixture_stuck\"");
+  auto cfg = config::parse_config(toml, "test.toml");
+  ASSERT_TRUE(cfg.is_ok()) << cfg.status().message();
+  RuntimeOptions ro;
+  ro.use_default_plugin_dirs = false;
+  ro.plugin_dirs = {ATLAS_TEST_PLUGIN_DIR, std::string(ATLAS_TEST_FIXTURE_DIR) + "/../fixture-plugins-stuck"};
+  auto rt = Runtime::create(std::move(*cfg), ro);
+  ASSERT_TRUE(rt.is_ok()) << rt.status().to_string();
+  double start = clock::monotonic_seconds();
+  SessionReport r = (*rt)->run({"Review this code", "{}", ""});
+  double took = clock::monotonic_seconds() - start;
+  EXPECT_EQ(r.status, "failed");
+  EXPECT_NE(r.error.find("DEADLINE_EXCEEDED"), std::string::npos) << r.error;
+  ASSERT_EQ(r.steps.size(), 1u);
+  EXPECT_EQ(r.steps[0].status, "timeout");
+  EXPECT_LT(took, 60.0) << "the session waited for the stuck plugin";
+  // A second session of the same runtime is not blocked by the first one's stuck call either.
+  SessionReport again = (*rt)->run({"Review more code", "{}", ""});
+  EXPECT_EQ(again.status, "failed");
+  EXPECT_NE(again.error.find("DEADLINE_EXCEEDED"), std::string::npos) << again.error;
+  rt->reset();  // kept, not torn down under the stuck threads (would hang or crash otherwise)
+}
+
+TEST(Deadline, TheSessionDeadlineBoundsACoachPlan) {
+  std::string rules = std::string(kDiamondPlan) + R"(,
+    {"name":"slow","match":{"system_contains":"You are the student agent","last_user_contains":"Step 1:"},"response":{"text":"late","latency_ms":30000}},
+    {"name":"s","match":{"system_contains":"You are the student agent"},"response":{"text":"step done"}},
+    {"name":"review","match":{"system_contains":"Review the student's plan"},"response":{"json":{"steps":[]}}},
+    {"name":"t","match":{"system_contains":"You are the teacher"},"response":{"json":{"valid":true}}})";
+  testing::MockLlm mock(scenario(rules));
+  auto rt = make_runtime(config_text(mock, "[orchestration]\nforced_mode = \"coach\"\n[limits]\nsession_timeout_seconds = 1\n"));
+  ASSERT_TRUE(rt);
+  SessionReport r = rt->run({"Review this code", "{}", ""});
+  EXPECT_EQ(r.status, "failed");
+  ASSERT_EQ(r.steps.size(), 4u);
+  EXPECT_EQ(r.steps[0].status, "timeout");
+  EXPECT_NE(r.steps[0].reason.find("session_timeout_seconds"), std::string::npos) << r.steps[0].reason;
+  EXPECT_LT(r.seconds, 20.0);
 }
 
 }  // namespace

@@ -3,7 +3,8 @@
 // called, the way the host does.
 //  - the real npm MCP filesystem server: scanned live, built, list_directory called through the
 //    generated plugin, which starts the server itself;
-//  - the JSON fixture's golden project: argument validation errors carry JSON pointers.
+//  - the JSON fixture's golden project: argument validation errors carry JSON pointers;
+//  - the JSON fixture scanned by the CLI: its atlas.toml run as generated, its tool calls recorded.
 #include <atlas/plugin_abi.h>
 #include <dlfcn.h>
 #include <gtest/gtest.h>
@@ -16,6 +17,8 @@
 #include <set>
 #include <sstream>
 #include <string>
+
+#include "support/mock_llm_fixture.hpp"
 
 namespace fs = std::filesystem;
 
@@ -260,3 +263,55 @@ TEST(ScanE2E, GeneratedValidatorsReportJsonPointers) {
 }
 
 }  // namespace
+
+// The atlas.toml a scan writes runs as generated (against mock-llm standing in for OpenAI), and a
+// tool the generated adapter runs in its own tool loop reaches the session like one the host ran:
+// a tool_call event with its result in the trace and the export, and the student's tokens
+// counted once.
+TEST(ScanE2E, GeneratedConfigRunsAsGeneratedAndItsToolCallsAreRecorded) {
+  atlas::testing::MockLlm mock(R"({"models": [], "rules": [
+    {"match": {"last_message_contains": "pong"}, "response": {"text": "the ping answered", "usage": {"prompt_tokens": 20, "completion_tokens": 4}}},
+    {"match": {"has_tools": true}, "response": {"tool_calls": [{"id": "c1", "name": "ping", "arguments": {}}], "usage": {"prompt_tokens": 10, "completion_tokens": 2}}}]})");
+  ASSERT_TRUE(mock.ok());
+  TempDir work;
+  fs::path project = work.path / "json_tools";
+  const std::string host = std::string(ATLAS_TEST_BIN_DIR) + "/atlas-host";
+  auto [rc, out] = run(host + " scan " + quote(std::string(ATLAS_TEST_SOURCE_DIR) + "/tests/integration/scan/fixtures/json") +
+                       " --out " + quote(project.string()) + " --name json_tools");
+  ASSERT_EQ(rc, 0) << out;
+  std::ofstream(project / "src/tools/ping.cpp")
+      << "#include \"gen/tools.hpp\"\nnamespace gen {\nstd::string run_ping(ToolContext&, const PingArgs&) {\n"
+         "  return R\"({\"content\":[{\"type\":\"text\",\"text\":\"pong\"}]})\";\n}\n}  // namespace gen\n";
+  fs::path so = build_project(project, "json_tools");
+  ASSERT_TRUE(fs::exists(so));
+  fs::create_directories(project / "plugins");
+  fs::copy_file(so, project / "plugins/json_tools.so");
+
+  const std::string env = "cd " + quote(project.string()) + " && env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u GEMINI_API_KEY OPENAI_BASE_URL=" +
+                          quote(mock.openai_base()) + " " + quote(host);
+  auto [run_rc, report] = run(env + " run --task 'ping the service' --json 2>/dev/null");
+  ASSERT_EQ(run_rc, 0) << report;
+  rapidjson::Document r;
+  r.Parse(report.c_str());
+  ASSERT_TRUE(r.IsObject()) << report;
+  EXPECT_STREQ(r["final_answer"].GetString(), "the ping answered") << report;
+  // Two student calls (the tool call, then the answer): 36 tokens, billed once, to the student.
+  ASSERT_TRUE(r["tokens"].IsObject()) << report;
+  std::set<std::string> roles;
+  for (auto m = r["tokens"].MemberBegin(); m != r["tokens"].MemberEnd(); ++m) roles.insert(m->name.GetString());
+  EXPECT_EQ(roles, std::set<std::string>{"student"}) << report;
+  EXPECT_EQ(r["total_tokens"].GetInt64(), 36) << report;
+
+  auto [show_rc, session] = run(env + " review show " + r["session_id"].GetString() + " --json 2>/dev/null");
+  ASSERT_EQ(show_rc, 0) << session;
+  EXPECT_NE(session.find("\"type\":\"tool_call\""), std::string::npos) << session;
+  EXPECT_NE(session.find("\"result\":\"pong\""), std::string::npos) << session;
+  auto [trace_rc, trace] = run(env + " export --format atlas-jsonl --output - --include-all-statuses 2>/dev/null");
+  ASSERT_EQ(trace_rc, 0) << trace;
+  EXPECT_NE(trace.find("\"call_id\":\"c1\""), std::string::npos) << trace;
+  // Chat-format exports rebuild the tool turn from the event: the call and its result.
+  auto [sft_rc, sft] = run(env + " export --format openai-ft --output - --include-all-statuses 2>/dev/null");
+  ASSERT_EQ(sft_rc, 0) << sft;
+  EXPECT_NE(sft.find("\"tool_call_id\":\"c1\""), std::string::npos) << sft;
+  EXPECT_NE(sft.find("\"content\":\"pong\""), std::string::npos) << sft;
+}

@@ -182,8 +182,16 @@ TEST_P(ExportGolden, AtlasRecordsCarryRealStepRewardsAndOrderedEvents) {
   const auto& ev = (*d)["trajectory_events"];
   ASSERT_EQ(ev.Size(), 3u);
   EXPECT_LT(ev[0]["id"].GetInt64(), ev[1]["id"].GetInt64());
-  EXPECT_EQ(std::string(ev[0]["name"].GetString()), "start");
-  EXPECT_EQ(std::string(ev[2]["name"].GetString()), "end");
+  // Atlas's names at the top level and in event.payload; ours stay in the event.
+  EXPECT_EQ(std::string(ev[0]["name"].GetString()), "orchestration");
+  EXPECT_EQ(std::string(ev[0]["event_type"].GetString()), "WORKFLOW_START");
+  EXPECT_EQ(std::string(ev[0]["event"]["payload"]["event_type"].GetString()), "WORKFLOW_START");
+  EXPECT_EQ(std::string(ev[0]["event"]["name"].GetString()), "start");
+  EXPECT_EQ(std::string(ev[2]["event"]["payload"]["event_type"].GetString()), "WORKFLOW_END");
+  EXPECT_EQ(std::string(ev[2]["event"]["payload"]["data"]["output"].GetString()),
+            std::string((*d)["final_answer"].GetString()));
+  EXPECT_EQ(std::string(ev[1]["event_type"].GetString()), "TOOL_END");
+  EXPECT_EQ(std::string(ev[1]["type"].GetString()), "tool_call");
   EXPECT_FALSE((*d)["session_metadata"].HasMember("trajectory_events"));  // not duplicated
 }
 

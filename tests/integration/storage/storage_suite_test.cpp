@@ -386,6 +386,28 @@ TEST_P(StorageSuite, StoreBatchesEventsAndFinishesInOrder) {
   EXPECT_EQ(hist->records.size(), 1u);
 }
 
+TEST_P(StorageSuite, LearningHistoryTotalsCoverTheWholeRecordNotTheWindow) {
+  auto store = data::Store::open(handle(), store_options());
+  ASSERT_TRUE(store.is_ok()) << store.status().to_string();
+  double sum = 0;
+  for (int i = 1; i <= 12; ++i) {
+    auto id = (*store)->begin_session("t", R"({"learning_key":"lk-window"})");
+    ASSERT_TRUE(id.is_ok()) << id.status().to_string();
+    ASSERT_TRUE((*store)->finish_session(finish_request(*id, "succeeded", i / 20.0, "pending", "lk-window")).is_ok());
+    sum += i / 20.0;
+  }
+  auto hist = (*store)->learning_history("lk-window", 3);
+  ASSERT_TRUE(hist.is_ok()) << hist.status().to_string();
+  ASSERT_EQ(hist->records.size(), 3u);
+  EXPECT_EQ(hist->total_count, 12);
+  ASSERT_TRUE(hist->overall_average_score);
+  EXPECT_NEAR(*hist->overall_average_score, sum / 12, 1e-9);
+  auto none = (*store)->learning_history("lk-nothing", 3);
+  ASSERT_TRUE(none.is_ok());
+  EXPECT_EQ(none->total_count, 0);
+  EXPECT_FALSE(none->overall_average_score);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StorageSuite, ::testing::Values("sqlite", "postgresql"), backend_name);
 
 }  // namespace

@@ -21,7 +21,6 @@ TEST(ConfigDefaults, MinimalConfigGetsAtlasDefaults) {
   EXPECT_EQ(c.agent.adapter, "openai");
   EXPECT_EQ(c.agent.max_tool_turns, 8);
   EXPECT_EQ(c.student.tool_choice, "auto");
-  EXPECT_EQ(c.student.max_plan_tokens, 2048);
   EXPECT_EQ(c.orchestration.max_retries, 1);
   EXPECT_DOUBLE_EQ(c.orchestration.step_timeout_seconds, 900.0);
   EXPECT_EQ(c.orchestration.max_parallel_steps, 4);
@@ -37,8 +36,10 @@ TEST(ConfigDefaults, MinimalConfigGetsAtlasDefaults) {
   EXPECT_EQ(c.rewards.step_judges[0].rubric, "process");
   // No large model given: the arbiter is the small model.
   EXPECT_EQ(c.rewards.large_model.model, "gpt-4o-mini");
-  EXPECT_EQ(c.learning.llm.provider, "gemini");
-  EXPECT_EQ(c.learning.llm.api_key_env, "GEMINI_API_KEY");
+  // No [learning.llm]: the student's provider and model with learning's generation settings.
+  EXPECT_EQ(c.learning.llm.provider, c.student.llm.provider);
+  EXPECT_EQ(c.learning.llm.model, c.student.llm.model);
+  EXPECT_EQ(c.learning.llm.api_key_env, c.student.llm.api_key_env);
   EXPECT_EQ(c.learning.llm.max_output_tokens, 8192);
   EXPECT_EQ(c.learning.history_limit, 10);
   EXPECT_EQ(c.learning.gates.max_text_length, 420);
@@ -108,6 +109,30 @@ model = "gpt-4o-mini"
   EXPECT_EQ(c.student.llm.provider, "anthropic");
   EXPECT_EQ(c.student.llm.api_key_env, "ANTHROPIC_API_KEY");
   EXPECT_EQ(c.teacher.llm.provider, "openai");
+}
+
+TEST(ConfigLimits, DefaultsValuesAndErrors) {
+  Config d = parse_ok(kMinimal);
+  EXPECT_EQ(d.limits.max_task_bytes, 1 << 20);
+  EXPECT_EQ(d.limits.max_reply_bytes, 16 << 20);
+  EXPECT_EQ(d.limits.max_plan_steps, 32);
+  EXPECT_EQ(d.limits.max_model_calls_per_session, 500);
+  EXPECT_EQ(d.limits.max_tokens_per_session, 2'000'000);
+  EXPECT_DOUBLE_EQ(d.limits.session_timeout_seconds, 3600.0);
+  Config c = parse_ok(std::string(kMinimal) +
+                      "[limits]\nmax_task_bytes = 10\nmax_reply_bytes = 0\nmax_plan_steps = 5\n"
+                      "max_model_calls_per_session = 7\nmax_tokens_per_session = 8\nsession_timeout_seconds = 9.5\n");
+  EXPECT_EQ(c.limits.max_task_bytes, 10);
+  EXPECT_EQ(c.limits.max_reply_bytes, 0);  // 0 = no limit
+  EXPECT_EQ(c.limits.max_plan_steps, 5);
+  EXPECT_EQ(c.limits.max_model_calls_per_session, 7);
+  EXPECT_EQ(c.limits.max_tokens_per_session, 8);
+  EXPECT_DOUBLE_EQ(c.limits.session_timeout_seconds, 9.5);
+  auto errors = parse_errors(std::string(kMinimal) + "[limits]\nmax_plan_steps = -1\nmax_reply_byte = 5\n");
+  EXPECT_NE(find_error(errors, "limits.max_plan_steps"), nullptr);
+  const ConfigError* typo = find_error(errors, "limits.max_reply_byte");
+  ASSERT_NE(typo, nullptr);
+  EXPECT_THAT(typo->message, HasSubstr("did you mean 'max_reply_bytes'?"));
 }
 
 TEST(ConfigErrors, MisspeltKeyHasPositionPathAndSuggestion) {
@@ -283,6 +308,25 @@ TEST(ConfigErrors, StorageValidation) {
   EXPECT_FALSE(none.storage.active());
   Config off = parse_ok(std::string(kMinimal) + "[storage]\nenabled = false\n");
   EXPECT_FALSE(off.storage.active());
+}
+
+TEST(ConfigErrors, SettingsAtlasHostDoesNotImplementAreRefusedNotIgnored) {
+  for (const auto& [text, key] : std::vector<std::pair<std::string, std::string>>{
+           {"[student]\nmax_step_tokens = 100\n", "student.max_step_tokens"},
+           {"[orchestration]\nemit_intermediate_steps = false\n", "orchestration.emit_intermediate_steps"},
+           {"[learning.gates]\nallowed_proper_nouns = [\"SQL\"]\n", "learning.gates.allowed_proper_nouns"},
+           {"[learning.pruning]\nmin_sessions = 5\n", "learning.pruning"},
+           {"[learning.usage_tracking]\nenabled = true\n", "learning.usage_tracking.enabled"},
+           {"[learning.usage_tracking]\ncapture_examples = true\n", "learning.usage_tracking.capture_examples"},
+           {"[storage]\nmin_connections = 2\n", "storage.min_connections"}}) {
+    auto errors = parse_errors(std::string(kMinimal) + text);
+    const ConfigError* e = find_error(errors, key);
+    ASSERT_NE(e, nullptr) << text;
+    EXPECT_THAT(e->message, HasSubstr("not supported by atlas-host")) << text;
+  }
+  // What atlas-host does anyway is accepted.
+  parse_ok(std::string(kMinimal) + "[orchestration]\nemit_intermediate_steps = true\n[learning.usage_tracking]\n"
+                                   "enabled = false\n[storage]\nmin_connections = 1\n");
 }
 
 // ---------------------------------------------------------------- secrets
@@ -492,6 +536,30 @@ temperature = 0.3
   EXPECT_TRUE(json::get_bool(*merged, "stream"));  // instance wins
   EXPECT_DOUBLE_EQ(json::get_double(*merged, "temperature"), 0.3);
   EXPECT_EQ(merged_plugin_config(c, "unknown", ""), "{}");
+}
+
+TEST(ConfigPlugins, IsolationIsTheHostsSettingAndNeverReachesThePlugin) {
+  Config c = parse_ok(std::string(kMinimal) + R"(
+[plugins]
+isolation = "process"
+[plugins.openai]
+isolation = "in-process"
+temperature = 0.3
+)");
+  EXPECT_EQ(c.plugins.isolation, "process");
+  EXPECT_EQ(c.plugins.plugin_isolation.at("openai"), "in-process");
+  auto merged = json::parse(merged_plugin_config(c, "openai", "{}"));
+  ASSERT_TRUE(merged.is_ok());
+  EXPECT_EQ(json::find(*merged, "isolation"), nullptr) << "the plugin's schema would refuse it";
+  EXPECT_DOUBLE_EQ(json::get_double(*merged, "temperature"), 0.3);
+  EXPECT_EQ(parse_ok(kMinimal).plugins.isolation, "auto");
+
+  auto errors = parse_errors(std::string(kMinimal) + "[plugins.openai]\nisolation = \"sandbox\"\n");
+  const ConfigError* e = find_error(errors, "plugins.openai.isolation");
+  ASSERT_NE(e, nullptr);
+  EXPECT_THAT(e->message, HasSubstr("\"auto\", \"in-process\" or \"process\""));
+  EXPECT_NE(find_error(parse_errors(std::string(kMinimal) + "[plugins]\nisolation = \"sandbox\"\n"), "plugins.isolation"),
+            nullptr);
 }
 
 TEST(ConfigTrain, CommandFormsOverridesInFileOrderAndFilters) {

@@ -1,4 +1,4 @@
-// Review-status export policy (reference §6.3), trainer command construction, report maths.
+// Review-status export policy (docs/export-formats.md), trainer command construction, report maths.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -68,6 +68,13 @@ TEST(ExportFilters, NeverSelectRunningOrInterruptedSessions) {
   EXPECT_NE(j.find("\"review_status\":[\"approved\"]"), std::string::npos) << j;
   EXPECT_FALSE(parse_export_format("csv").is_ok());
   EXPECT_NE(parse_export_format("csv").status().message().find("trl-grpo"), std::string::npos);
+}
+
+TEST(ExportFilters, FailedSessionsOnlyWhenAskedFor) {
+  ExportFilters f;  // the default: a failed session is not training data
+  EXPECT_NE(filters_json(f).find("\"status\":[\"succeeded\"]"), std::string::npos) << filters_json(f);
+  f.statuses = {"succeeded", "failed"};  // --include-failed
+  EXPECT_NE(filters_json(f).find("\"status\":[\"succeeded\",\"failed\"]"), std::string::npos) << filters_json(f);
 }
 
 TEST(TrainerArgv, ExportPathIsAHydraOverrideUnlessPlaced) {

@@ -42,7 +42,7 @@ RewardOutcome judge_one(FakeJudge& fake, CascadeSettings cascade = {}) {
 
 json::Document doc(const std::string& text) { return std::move(json::parse(text).value()); }
 
-// Reference §4.6: 0.8/0.7/0.6 with uncertainty 0.1 and thresholds 1.0 -> no escalation.
+// Atlas's worked example (docs/rewards.md): 0.8/0.7/0.6 with uncertainty 0.1 and thresholds 1.0 -> no escalation.
 TEST(Cascade, WorkedExampleWithLooseThresholds) {
   FakeJudge fake;
   fake.respond = by_temperature(0.8, 0.7, 0.6, 0.1);
@@ -52,6 +52,7 @@ TEST(Cascade, WorkedExampleWithLooseThresholds) {
   RewardOutcome out = judge_one(fake, c);
   EXPECT_EQ(fake.calls.load(), 3);
   EXPECT_NEAR(out.score, 0.7, 1e-9);
+  EXPECT_TRUE(out.has_verdict());
   EXPECT_FALSE(out.escalated);
   auto stats = doc(out.reward_stats_json);
   EXPECT_NEAR(json::get_double(stats, "score_stddev"), 0.08165, 1e-5);
@@ -176,6 +177,10 @@ TEST(Cascade, NoValidSampleGivesSyntheticSample) {
   EXPECT_EQ(json::get_string(reward["judges"][0], "rationale"), "No valid reward sample produced.");
   auto audit = doc(out.reward_audit_json);
   EXPECT_NE(json::get_string(audit[0], "error").find("provider down"), std::string::npos);
+  // A judge outage is not a verdict: the runtime stores no reward, with this reason.
+  EXPECT_FALSE(out.has_verdict());
+  EXPECT_NE(out.no_verdict_reason().find("no judge produced a valid verdict"), std::string::npos);
+  EXPECT_NE(out.no_verdict_reason().find("provider down"), std::string::npos) << out.no_verdict_reason();
 }
 
 TEST(Cascade, OutOfRangeScoresAreInvalidSamples) {

@@ -1,4 +1,4 @@
-// Drift vectors of reference §6.6, adjusted for our baseline, which EXCLUDES the session
+// Atlas's drift example (docs/rewards.md, "Drift"), adjusted for our baseline, which EXCLUDES the session
 // being checked (Atlas's includes it): the rows below are earlier sessions only, so the
 // baseline statistics are exactly those the Atlas test asserts (n=10, mean 0.8,
 // pstdev 0.05) without the current session diluting them.

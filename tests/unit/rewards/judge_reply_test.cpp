@@ -70,4 +70,19 @@ TEST(JudgeReply, MalformedPrinciplesAreDropped) {
 }
 
 }  // namespace
+// A reply nested 200,000 levels deep fails with the reason, in one scan (no rescans of its
+// 200,000 inner objects), instead of overflowing the plugin's stack.
+TEST(JudgeReply, DeepNestingIsRejectedWithTheReason) {
+  std::string nest;
+  for (int i = 0; i < 200000; ++i) nest += "{\"a\":";
+  nest += "1" + std::string(200000, '}');
+  for (const std::string& reply : {"{\"score\": " + std::string(200000, '[') + std::string(200000, ']') + "}",
+                                   "```json\n" + nest + "\n```", nest}) {
+    auto r = parse_reply(reply);
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.error, "the reply's JSON is nested deeper than 256 levels of arrays/objects");
+  }
+  EXPECT_FALSE(parse_reply(std::string(400000, '{') + "{\"score\": 0.5}").ok);  // ends: the scan has a budget
+}
+
 }  // namespace atlas_judge_llm

@@ -1,4 +1,4 @@
-// Atlas payload shapes (reference §4.5): consumers read these keys.
+// Atlas payload shapes (docs/rewards.md, "Payloads"): consumers read these keys.
 #include <gtest/gtest.h>
 
 #include <set>

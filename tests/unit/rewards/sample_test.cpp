@@ -46,7 +46,7 @@ TEST(Sample, EscalationRule) {
   EXPECT_TRUE(should_escalate({s(0.35, 0.1), s(0.6500001, 0.1)}, 0.15, 0.3));   // just above
   EXPECT_FALSE(should_escalate({s(0.5, 0.3), s(0.5, 0.1)}, 0.15, 0.3));         // uncertainty exactly 0.3
   EXPECT_TRUE(should_escalate({s(0.5, 0.3000001), s(0.5, 0.1)}, 0.15, 0.3));    // just above
-  EXPECT_TRUE(should_escalate({s(0.9, 0.1), s(0.5, 0.1), s(0.4, 0.1)}, 0.15, 0.3));  // §4.6: 0.2160
+  EXPECT_TRUE(should_escalate({s(0.9, 0.1), s(0.5, 0.1), s(0.4, 0.1)}, 0.15, 0.3));  // Atlas's example: 0.2160
 }
 
 TEST(Sample, SyntheticSampleIsAtlas) {

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/clock.hpp"
 #include "runtime/dag_executor.hpp"
 
 namespace atlas::runtime {
@@ -64,10 +65,25 @@ TEST(DagExecutor, TimedOutStepSkipsDependentsButNotIndependentSteps) {
   auto runs = run_dag(plan, opts, body);
   EXPECT_EQ(runs[0].state, StepRun::State::kSucceeded);
   EXPECT_EQ(runs[1].state, StepRun::State::kTimedOut);
-  EXPECT_NE(runs[1].reason.find("timeout"), std::string::npos);
+  EXPECT_NE(runs[1].reason.find("step_timeout_seconds = 0.2"), std::string::npos) << runs[1].reason;
   EXPECT_EQ(runs[2].state, StepRun::State::kSucceeded);
   EXPECT_EQ(runs[3].state, StepRun::State::kSkipped);
   EXPECT_NE(runs[3].reason.find("dependency step 2"), std::string::npos);
+}
+
+// A model call's own timeout_seconds firing long before the step's deadline is reported with
+// the call's message, not as the step timeout (which did not fire).
+TEST(DagExecutor, TimeoutInsideTheStepNamesTheTimeoutThatFired) {
+  Plan plan = diamond();
+  DagOptions opts;
+  opts.step_timeout_seconds = 600;
+  auto runs = run_dag(plan, opts, [&](size_t i, const StepControl&) -> Status {
+    return plan.steps[i].id == 1 ? deadline_exceeded("model \"m\": no complete reply within timeout_seconds=2")
+                                 : Status::ok();
+  });
+  EXPECT_EQ(runs[0].state, StepRun::State::kTimedOut);
+  EXPECT_NE(runs[0].reason.find("timeout_seconds=2"), std::string::npos) << runs[0].reason;
+  EXPECT_EQ(runs[0].reason.find("step_timeout_seconds"), std::string::npos) << runs[0].reason;
 }
 
 TEST(DagExecutor, FailureIsRecordedWithReason) {
@@ -147,6 +163,67 @@ TEST(DagExecutor, ASingleSlotStillRunsEveryStepInTurn) {
   for (const auto& r : runs) EXPECT_EQ(r.state, StepRun::State::kSucceeded);
   EXPECT_GE(runs[1].started_us, runs[0].ended_us);
   EXPECT_GE(runs[2].started_us, runs[1].ended_us);
+}
+
+}  // namespace
+}  // namespace atlas::runtime
+
+namespace atlas::runtime {
+namespace {
+
+// A body that ignores its stop flag (a plugin stuck in code that never checks is_cancelled)
+// blocks until the test releases it. run_dag must return anyway: the step is `timeout` and
+// abandoned, its independent sibling still runs, its dependents are skipped.
+TEST(DagExecutor, ABodyThatNeverReturnsIsAbandonedAfterItsDeadline) {
+  Plan plan = *parse_plan(R"({"steps":[{"id":1,"description":"stuck"},{"id":2,"description":"after","depends_on":[1]},
+                                      {"id":3,"description":"free"}]})");
+  struct Gate {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool open = false;
+    bool returned = false;
+  };
+  auto gate = std::make_shared<Gate>();  // shared: the abandoned body outlives this frame
+  auto body = [gate](size_t i, const StepControl&) -> Status {
+    if (i != 0) return Status::ok();
+    std::unique_lock<std::mutex> lock(gate->mu);
+    gate->cv.wait(lock, [&] { return gate->open; });
+    gate->returned = true;
+    gate->cv.notify_all();
+    return Status::ok();
+  };
+  DagOptions opts;
+  opts.step_timeout_seconds = 0.3;
+  opts.abandon_after_seconds = 0.2;
+  auto runs = run_dag(plan, opts, body);
+  EXPECT_EQ(runs[0].state, StepRun::State::kTimedOut);
+  EXPECT_TRUE(runs[0].abandoned);
+  EXPECT_NE(runs[0].reason.find("timeout"), std::string::npos) << runs[0].reason;
+  EXPECT_EQ(runs[1].state, StepRun::State::kSkipped);
+  EXPECT_EQ(runs[2].state, StepRun::State::kSucceeded);
+  EXPECT_FALSE(runs[2].abandoned);
+  // The abandoned body may still finish later without touching freed memory.
+  std::unique_lock<std::mutex> lock(gate->mu);
+  gate->open = true;
+  gate->cv.notify_all();
+  EXPECT_TRUE(gate->cv.wait_for(lock, std::chrono::seconds(30), [&] { return gate->returned; }));
+}
+
+TEST(DagExecutor, TheSessionDeadlineBoundsEveryStepAndStopsStartingNewOnes) {
+  Plan plan = *parse_plan(R"({"steps":[{"id":1,"description":"slow"},{"id":2,"description":"next","depends_on":[1]}]})");
+  auto body = [](size_t, const StepControl& c) -> Status {
+    // Well behaved: returns once told to stop.
+    while (!c.should_stop()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return deadline_exceeded("stopped");
+  };
+  DagOptions opts;
+  opts.step_timeout_seconds = 600;  // the step's own deadline is far away
+  opts.session_deadline_unix_ms = clock::now_unix_ms() + 300;
+  auto runs = run_dag(plan, opts, body);
+  EXPECT_EQ(runs[0].state, StepRun::State::kTimedOut);
+  EXPECT_FALSE(runs[0].abandoned);
+  EXPECT_NE(runs[0].reason.find("session_timeout_seconds"), std::string::npos) << runs[0].reason;
+  EXPECT_EQ(runs[1].state, StepRun::State::kSkipped);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "runtime/learning.hpp"
 #include "runtime/learning_history.hpp"
 
 namespace atlas::runtime {
@@ -65,6 +66,38 @@ TEST(LearningHistory, LowStreakAndEnvLimit) {
   EXPECT_EQ(h["recent_low_score_streak"].GetInt(), 2);
   EXPECT_EQ(effective_history_limit(0), 10);
   EXPECT_EQ(effective_history_limit(500), 200);
+}
+
+TEST(LearningHistory, AWindowOfALongerRecordReportsTheRecordsTotals) {
+  ::unsetenv("ATLAS_LEARNING_HISTORY_LIMIT");
+  data::LearningHistory stored;
+  stored.records.push_back({R"({"score":0.9,"raw":{}})", "s", "", "2025-10-01T12:00:00Z", "2025-10-01T12:15:00Z"});
+  stored.total_count = 24;
+  stored.overall_average_score = 0.61;
+  auto h = aggregate_learning_history(stored, 1);
+  EXPECT_EQ(h["count"].GetInt(), 1);
+  EXPECT_EQ(h["total_count"].GetInt(), 24);
+  EXPECT_DOUBLE_EQ(h["overall_average_score"].GetDouble(), 0.61);
+  EXPECT_DOUBLE_EQ(h["average_score"].GetDouble(), 0.9);
+  EXPECT_FALSE(h["entries"][0]["reward"].HasMember("raw"));
+  // Totals that do not exceed the window (an older storage plugin) change nothing.
+  stored.total_count = 0;
+  stored.overall_average_score.reset();
+  auto w = aggregate_learning_history(stored, 1);
+  EXPECT_EQ(w["total_count"].GetInt(), 1);
+  EXPECT_DOUBLE_EQ(w["overall_average_score"].GetDouble(), 0.9);
+}
+
+TEST(LearningHistory, TheLearningModelSeesOnlyTheLastHistoryLimitEntries) {
+  ::unsetenv("ATLAS_LEARNING_HISTORY_LIMIT");
+  auto h = aggregate_learning_history(records({0.1, 0.2, 0.3, 0.4, 0.5}), 10);
+  auto cut = json::parse(history_for_learning(json::dump(h), 2));
+  ASSERT_TRUE(cut.is_ok());
+  ASSERT_EQ((*cut)["entries"].Size(), 2u);
+  EXPECT_DOUBLE_EQ((*cut)["entries"][0]["reward"]["score"].GetDouble(), 0.4);
+  EXPECT_DOUBLE_EQ((*cut)["entries"][1]["reward"]["score"].GetDouble(), 0.5);
+  EXPECT_EQ((*cut)["total_count"].GetInt(), 5);  // the counts still describe the whole history
+  EXPECT_EQ(history_for_learning(json::dump(h), 10), json::dump(h));
 }
 
 }  // namespace

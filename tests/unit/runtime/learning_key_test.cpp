@@ -12,7 +12,7 @@ json::Document parse(const char* text) {
 }
 
 TEST(LearningKey, MatchesAtlasTestVector) {
-  // reference atlas-sdk-spec §3.3
+  // Atlas's test vector (docs/atlas-compatibility.md)
   json::Document md = parse("{}");
   EXPECT_EQ(derive_learning_key("example-openai-agent", "Summarize the incident", &md),
             "c80ca2f10300a66f1c9e56e4ab8a23687d1a9d0d819fb5f43ca791a971c2dd59");

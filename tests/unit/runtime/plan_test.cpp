@@ -36,6 +36,17 @@ TEST(Plan, DetectsCycleUnknownDependencyEmptyAndDuplicates) {
   EXPECT_FALSE(parse_plan("no json here").is_ok());
 }
 
+TEST(Plan, APlanLongerThanTheStepLimitIsRefusedWithTheLimitNamed) {
+  Plan p;
+  for (int i = 1; i <= 500; ++i) p.steps.push_back({i, "step " + std::to_string(i), {}, ""});
+  EXPECT_TRUE(check_plan(p).is_ok());  // no limit
+  Status st = check_plan(p, 32);
+  EXPECT_EQ(st.code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(st.message().find("500 steps, more than [limits] max_plan_steps = 32"), std::string::npos) << st.message();
+  p.steps.resize(32);
+  EXPECT_TRUE(check_plan(p, 32).is_ok());
+}
+
 TEST(Plan, TopologicalOrderRespectsDependencies) {
   auto p = parse_plan(R"({"steps":[{"id":4,"description":"d","depends_on":[2,3]},{"id":2,"description":"b","depends_on":[1]},
                                    {"id":3,"description":"c","depends_on":[1]},{"id":1,"description":"a"}]})");

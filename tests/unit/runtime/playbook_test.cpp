@@ -12,7 +12,7 @@ json::Document parse(const char* t) {
 }
 
 TEST(Playbook, EntryIdMatchesAtlasTestVector) {
-  // reference atlas-sdk-spec §3.9.2
+  // Atlas's test vector (docs/atlas-compatibility.md)
   auto e = parse(R"({"audience":"student","cue":{"type":"keyword","pattern":"auth"},
                     "action":{"imperative":"Check auth"},"scope":{"constraints":"x"}})");
   EXPECT_EQ(derive_entry_id(e), "playbook-entry-b2db5fc492ad");
@@ -55,6 +55,24 @@ TEST(Playbook, ActionabilityNeedsAKnownHandleWhenTheAgentHasTools) {
   EXPECT_FALSE(evaluate_entry(e, cfg, {"list_files"}).actionability);
   EXPECT_TRUE(evaluate_entry(e, cfg, {"READ_FILE"}).actionability);
   EXPECT_TRUE(evaluate_entry(e, cfg, {}).actionability);  // tool-less agents need no handle
+}
+
+TEST(Playbook, ConcisionAllowsTheOverflowMargin) {
+  config::LearningConfig cfg;
+  cfg.gates.max_text_length = 100;
+  cfg.gates.allow_length_overflow_margin = 20;
+  json::Document d;
+  json::Value e;
+  // imperative 110 characters + pattern "x": 111, inside 100 + 20.
+  std::string entry = R"({"cue":{"type":"keyword","pattern":"x"},"action":{"imperative":")" + std::string(110, 'a') + "\"}}";
+  normalise_entry(parse(entry.c_str()), cfg, e, d.GetAllocator());
+  auto concision = [&](const config::LearningConfig& c) {
+    auto rubric = parse(evaluate_entry(e, c, {}).rubric_json.c_str());
+    return rubric["scores"]["concision"].GetDouble();
+  };
+  EXPECT_DOUBLE_EQ(concision(cfg), 1.0);
+  cfg.gates.allow_length_overflow_margin = 0;
+  EXPECT_NEAR(concision(cfg), 1.0 - 11.0 / 100.0, 1e-9);
 }
 
 TEST(Playbook, GeneralityFlagsDatesTicketsAndFiles) {

@@ -1,8 +1,8 @@
 // atlas/child_process.hpp, the process helper shared by the MCP client and the command
 // adapter, exercised with /bin/sh children.
-#include <atlas/child_process.hpp>
 #include <gtest/gtest.h>
 
+#include <atlas/child_process.hpp>
 #include <fstream>
 #include <string>
 

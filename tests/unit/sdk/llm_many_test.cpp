@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <atlas/sdk.hpp>
-
 #include <string>
 #include <vector>
 

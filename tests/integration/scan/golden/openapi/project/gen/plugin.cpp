@@ -4,6 +4,7 @@
 #include <rapidjson/schema.h>
 #include <rapidjson/stringbuffer.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -135,6 +136,32 @@ std::string tool_names() {
   return out;
 }
 
+// Tells the host about one tool call, in the shape of its own MCP tool loop's event, so the
+// session trace and every export record it like a host-run tool.
+void report_tool_call(atlas::sdk::Call& call, const std::string& tool, const std::string& call_id,
+                      const rapidjson::Value& arguments, const std::string& result, bool is_error,
+                      std::chrono::steady_clock::time_point started, int64_t turn) {
+  constexpr size_t kResultLimit = 4096;  // as the host's event; the model still saw all of it
+  rapidjson::Document ev;
+  ev.SetObject();
+  auto& a = ev.GetAllocator();
+  const ToolInfo* info = find_tool(tool);
+  ev.AddMember("type", "tool_call", a);
+  ev.AddMember("tool", rapidjson::Value(info ? info->name : tool.c_str(), a), a);
+  ev.AddMember("exposed_name", rapidjson::Value(info ? info->openai_name : tool.c_str(), a), a);
+  ev.AddMember("call_id", rapidjson::Value(call_id.c_str(), a), a);
+  ev.AddMember("arguments", rapidjson::Value(arguments, a), a);
+  bool truncated = result.size() > kResultLimit;
+  std::string shown = truncated ? result.substr(0, kResultLimit) : result;
+  ev.AddMember("result", rapidjson::Value(shown.c_str(), static_cast<rapidjson::SizeType>(shown.size()), a), a);
+  if (truncated) ev.AddMember("result_truncated", true, a);
+  ev.AddMember("is_error", is_error, a);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  ev.AddMember("latency_ms", static_cast<int64_t>(ms.count()), a);
+  ev.AddMember("turn", turn, a);
+  call.emit_event(atlas_scan::dump(ev));
+}
+
 std::string text_of_result(const rapidjson::Value& result) {
   if (result.IsString()) return std::string(result.GetString(), result.GetStringLength());
   if (!result.IsObject() || !result.HasMember("content") || !result["content"].IsArray())
@@ -214,10 +241,15 @@ std::string AgentContext::default_agent(const rapidjson::Document& request) {
     } else {
       args.SetObject();
     }
+    auto started = std::chrono::steady_clock::now();
     std::string result = call_tool(call["name"].GetString(), args);
     rapidjson::Document parsed;
     parsed.Parse(result.c_str(), result.size());
     std::string text = parsed.HasParseError() ? result : text_of_result(parsed);
+    bool is_error = !parsed.HasParseError() && parsed.IsObject() && parsed.HasMember("isError") &&
+                    parsed["isError"].IsBool() && parsed["isError"].GetBool();
+    std::string call_id = call.HasMember("id") && call["id"].IsString() ? call["id"].GetString() : "call_1";
+    report_tool_call(this->call(), call["name"].GetString(), call_id, args, text, is_error, started, 0);
     response.AddMember("content", rapidjson::Value(text.c_str(), static_cast<rapidjson::SizeType>(text.size()), a), a);
     if (!parsed.HasParseError()) {
       response.AddMember("tool_result", rapidjson::Value(parsed, a), a);
@@ -243,7 +275,8 @@ std::string AgentContext::default_agent(const rapidjson::Document& request) {
     req.SetObject();
     auto& ra = req.GetAllocator();
     req.AddMember("model_ref", rapidjson::Value(config_.model.c_str(), ra), ra);
-    if (request.HasMember("role")) req.AddMember("role", rapidjson::Value(request["role"], ra), ra);
+    // Billed as the student's: the host counts student tokens once, from this adapter's reply.
+    req.AddMember("role", "student", ra);
     req.AddMember("messages", rapidjson::Value(messages, ra), ra);
     req.AddMember("tools", rapidjson::Value(tools, ra), ra);
     std::string reply_text = llm_complete(atlas_scan::dump(req));
@@ -268,18 +301,24 @@ std::string AgentContext::default_agent(const rapidjson::Document& request) {
       std::string id = tc.HasMember("id") && tc["id"].IsString() ? tc["id"].GetString() : "";
       std::string name = tc.HasMember("name") && tc["name"].IsString() ? tc["name"].GetString() : "";
       std::string text;
+      bool is_error = false;
+      auto started = std::chrono::steady_clock::now();
+      rapidjson::Document args;
+      if (tc.HasMember("arguments")) args.CopyFrom(tc["arguments"], args.GetAllocator());
+      else args.SetObject();
       try {
-        rapidjson::Document args;
-        if (tc.HasMember("arguments")) args.CopyFrom(tc["arguments"], args.GetAllocator());
-        else args.SetObject();
         std::string result = call_tool(name, args);
         rapidjson::Document parsed;
         parsed.Parse(result.c_str(), result.size());
         text = parsed.HasParseError() ? result : text_of_result(parsed);
+        is_error = !parsed.HasParseError() && parsed.IsObject() && parsed.HasMember("isError") &&
+                   parsed["isError"].IsBool() && parsed["isError"].GetBool();
       } catch (const atlas::sdk::Error& e) {
         if (e.status() != ATLAS_INVALID_ARGUMENT) throw;
         text = std::string("error: ") + e.what();  // the model sees its mistake and may retry
+        is_error = true;
       }
+      report_tool_call(call(), name, id, args, text, is_error, started, turn + 1);
       rapidjson::Value msg(rapidjson::kObjectType);
       msg.AddMember("role", "tool", a);
       msg.AddMember("tool_call_id", rapidjson::Value(id.c_str(), a), a);

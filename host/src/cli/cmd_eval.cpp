@@ -5,7 +5,7 @@
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
 #include "common/clock.hpp"
-#include "config/loader.hpp"
+#include "data/open.hpp"
 #include "runtime/probe_eval.hpp"
 
 namespace atlas::cli {
@@ -33,7 +33,9 @@ int run_eval(const Args& args) {
     return kExitOk;
   }
   if (!vm.count("dataset")) throw UsageError("--dataset FILE.jsonl is required");
-  auto cfg = config::load_config(required_config_path(vm, "its [routing] section names the probe"));
+  data::OpenRequest request;
+  request.config_path = required_config_path(vm, "its [routing] section names the probe");
+  auto cfg = data::load_effective_config(request);
   if (!cfg) {
     std::cerr << cfg.status().message() << "\n";
     return kExitFailure;

@@ -104,13 +104,14 @@ int run_quickstart(const Args& args) {
   config::Config cfg;
   std::string provider;
   if (vm.count("config")) {
-    auto loaded = config::load_config(vm["config"].as<std::string>());
+    data::OpenRequest request;
+    request.config_path = vm["config"].as<std::string>();
+    auto loaded = data::load_effective_config(request);
     if (!loaded) {
       std::cerr << loaded.status().message() << "\n";
       return kExitFailure;
     }
     cfg = std::move(*loaded);
-    for (const auto& w : config::apply_env_overrides(cfg)) std::cerr << "warning: " << w << "\n";
   } else {
     provider = offline ? "" : runtime::quickstart::detect_provider();
     if (!provider.empty()) std::cerr << "Using real " << provider << " models (provider key found in the environment).\n\n";
@@ -123,6 +124,7 @@ int run_quickstart(const Args& args) {
       return kExitFailure;
     }
     cfg = std::move(*parsed);
+    config::apply_env_overrides(cfg);  // the environment wins over the built-in config too
   }
   // The command line wins over the config file.
   if (vm.count("db")) {

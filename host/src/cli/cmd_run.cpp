@@ -15,7 +15,7 @@
 #include "cli/options.hpp"
 #include "common/json.hpp"
 #include "common/secrets.hpp"
-#include "config/loader.hpp"
+#include "data/open.hpp"
 #include "data/store.hpp"
 #include "runtime/console.hpp"
 #include "runtime/preflight.hpp"
@@ -108,12 +108,13 @@ int run_run(const Args& args) {
     tasks = read_tasks(vm["tasks"].as<std::string>());
   }
 
-  auto cfg = config::load_config(config_file);
+  data::OpenRequest request;
+  request.config_path = config_file;
+  auto cfg = data::load_effective_config(request);
   if (!cfg) {
     std::cerr << cfg.status().message() << "\n";
     return kExitFailure;
   }
-  for (const auto& w : config::apply_env_overrides(*cfg)) std::cerr << "warning: " << w << "\n";
   if (!vm.count("no-preflight")) {
     auto problems = runtime::preflight_models(*cfg);
     if (!problems.empty()) {

@@ -1,4 +1,5 @@
-// Atlas's environment overrides for review policy and drift (docs/configuration.md).
+// Atlas's environment overrides for review policy and drift. The precedence of every setting is
+// command-line flag > environment > config file > default (docs/configuration.md).
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -41,19 +42,24 @@ std::optional<double> parse_double(std::string_view v) {
   return out;
 }
 
-}  // namespace
-
-std::vector<std::string> apply_env_overrides(Config& config, const EnvLookup& getenv_fn) {
-  std::vector<std::string> warnings;
-  auto get = [&](const char* name) -> const char* {
+// Reads a variable of the environment (or of the injected lookup); unset and empty are the same.
+struct Env {
+  const EnvLookup& getenv_fn;
+  std::vector<std::string>* warnings;  // null: do not warn (already warned when the config was loaded)
+  const char* get(const char* name) const {
     const char* v = getenv_fn ? getenv_fn(name) : std::getenv(name);
     return (v && *v) ? v : nullptr;
-  };
-  auto warn = [&](std::string msg) {
+  }
+  void warn(std::string msg) const {
+    if (!warnings) return;
     log::warn("config", msg);
-    warnings.push_back(std::move(msg));
-  };
+    warnings->push_back(std::move(msg));
+  }
+};
 
+void apply_review_env(ReviewConfig& review, const Env& env) {
+  auto get = [&](const char* name) { return env.get(name); };
+  auto warn = [&](std::string msg) { env.warn(std::move(msg)); };
   if (const char* v = get("ATLAS_REVIEW_REQUIRE_APPROVAL")) {
     auto flag = parse_flag(v);
     if (!flag) {
@@ -62,7 +68,7 @@ std::vector<std::string> apply_env_overrides(Config& config, const EnvLookup& ge
            "' is not a boolean (use 1/0, true/false, on/off); treating it as true (approval required)");
       flag = true;
     }
-    config.review.require_approval = *flag;
+    review.require_approval = *flag;
   }
   if (const char* v = get("ATLAS_REVIEW_DEFAULT_EXPORT_STATUSES")) {
     std::vector<std::string> statuses;
@@ -83,16 +89,32 @@ std::vector<std::string> apply_env_overrides(Config& config, const EnvLookup& ge
       if (std::find(statuses.begin(), statuses.end(), token) == statuses.end()) statuses.push_back(token);
     }
     if (all) {
-      config.review.include_all_statuses = true;
-      config.review.statuses_explicit = true;
+      review.include_all_statuses = true;
+      review.statuses_explicit = true;
     } else if (!statuses.empty()) {
-      config.review.default_export_statuses = std::move(statuses);
-      config.review.include_all_statuses = false;
-      config.review.statuses_explicit = true;
+      review.default_export_statuses = std::move(statuses);
+      review.include_all_statuses = false;
+      review.statuses_explicit = true;
     } else {
       warn("ATLAS_REVIEW_DEFAULT_EXPORT_STATUSES is set but names no status; ignored");
     }
   }
+}
+
+}  // namespace
+
+ReviewConfig review_policy(const ReviewConfig& configured, const EnvLookup& getenv_fn) {
+  ReviewConfig review = configured;
+  apply_review_env(review, Env{getenv_fn, nullptr});
+  return review;
+}
+
+std::vector<std::string> apply_env_overrides(Config& config, const EnvLookup& getenv_fn) {
+  std::vector<std::string> warnings;
+  Env env{getenv_fn, &warnings};
+  auto get = [&](const char* name) { return env.get(name); };
+  auto warn = [&](std::string msg) { env.warn(std::move(msg)); };
+  apply_review_env(config.review, env);
   if (const char* v = get("ATLAS_DRIFT_ENABLED")) {
     if (auto flag = parse_flag(v))
       config.drift.enabled = *flag;

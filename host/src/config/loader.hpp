@@ -42,6 +42,10 @@ Result<Config> parse_config(std::string_view text, std::string_view source_name,
 // EnvLookup means the process environment.
 using EnvLookup = std::function<const char*(const char*)>;
 std::vector<std::string> apply_env_overrides(Config& config, const EnvLookup& getenv = {});
+// The [review] policy with ATLAS_REVIEW_REQUIRE_APPROVAL / ATLAS_REVIEW_DEFAULT_EXPORT_STATUSES
+// read now: the environment wins at persistence time, as in Atlas, even over a configuration
+// built in code. No warnings (apply_env_overrides gives them when a config is loaded).
+ReviewConfig review_policy(const ReviewConfig& configured, const EnvLookup& getenv = {});
 
 // Registers (secrets::register_secret) the value of every environment variable the config names
 // in a `*_env` key, the password of every database_url, and the well-known provider keys, so

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "common/json.hpp"
+#include "config/loader.hpp"
 #include "data/session_trace.hpp"
 
 namespace atlas::data {
@@ -38,57 +39,16 @@ std::string_view export_format_name(ExportFormat f) {
   return "atlas-jsonl";
 }
 
-namespace {
-
-std::vector<std::string> split_lower(const std::string& s) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : s + ",") {
-    if (c == ',') {
-      size_t b = cur.find_first_not_of(" \t"), e = cur.find_last_not_of(" \t");
-      if (b != std::string::npos) {
-        std::string t = cur.substr(b, e - b + 1);
-        for (auto& ch : t) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-        out.push_back(t);
-      }
-      cur.clear();
-    } else {
-      cur += c;
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
 std::optional<std::vector<std::string>> resolve_review_filter(const config::ReviewConfig* review,
                                                               const std::vector<std::string>& include_statuses,
                                                               bool include_all) {
-  bool require_approval = true;
-  bool all = false;
+  // Without a config file the policy is the defaults with the environment on top.
+  const config::ReviewConfig policy = review ? *review : config::review_policy(config::ReviewConfig{});
+  const bool require_approval = policy.require_approval;
+  const bool all = policy.include_all_statuses;
+  const bool explicit_statuses = policy.statuses_explicit;
   std::vector<std::string> defaults;
-  bool explicit_statuses = false;
-  if (review) {
-    require_approval = review->require_approval;
-    all = review->include_all_statuses;
-    explicit_statuses = review->statuses_explicit;
-    if (explicit_statuses) defaults = review->default_export_statuses;
-  } else {
-    if (const char* env = std::getenv("ATLAS_REVIEW_REQUIRE_APPROVAL")) {
-      std::string v = split_lower(env).empty() ? "" : split_lower(env).front();
-      require_approval = !(v == "0" || v == "false" || v == "off");
-    }
-    if (const char* env = std::getenv("ATLAS_REVIEW_DEFAULT_EXPORT_STATUSES")) {
-      for (const auto& t : split_lower(env)) {
-        if (t == "*" || t == "all") {
-          all = true;
-        } else {
-          defaults.push_back(t);
-        }
-      }
-      explicit_statuses = !defaults.empty() || all;
-    }
-  }
+  if (explicit_statuses) defaults = policy.default_export_statuses;
   if (include_all || all) return std::nullopt;
   if (defaults.empty()) {
     defaults = explicit_statuses || require_approval ? std::vector<std::string>{"approved"}

@@ -322,37 +322,6 @@ Result<std::shared_ptr<Store>> Store::open(plugin::StorageHandle handle, StoreOp
   return open(handle_backend(std::move(handle)), std::move(options));
 }
 
-std::string storage_plugin_config(const config::Config& config, bool create_if_missing) {
-  const auto& s = config.storage;
-  std::string instance = "{\"database_url\":" + json::quote(s.database_url) +
-                         ",\"create_if_missing\":" + (create_if_missing ? "true" : "false") +
-                         ",\"min_connections\":" + std::to_string(s.min_connections) +
-                         ",\"max_connections\":" + std::to_string(s.max_connections) +
-                         ",\"statement_timeout_seconds\":" + std::to_string(s.statement_timeout_seconds) +
-                         ",\"apply_schema_on_connect\":" + (s.apply_schema_on_connect ? "true" : "false") + "}";
-  return config::merged_plugin_config(config, s.plugin, instance);
-}
-
-StoreOptions Store::options_from_config(const config::Config& config) {
-  StoreOptions o;
-  o.spool_path = config.storage.spool_path;
-  o.database_url = config.storage.database_url;
-  o.migrate_on_open = config.storage.apply_schema_on_connect;
-  o.retry_attempts = 1000;  // bounded by the time budget below
-  o.retry_budget_ms = static_cast<int>(config.storage.write_retry_seconds * 1000.0);
-  if (o.retry_budget_ms <= 0) o.retry_attempts = 1;
-  return o;
-}
-
-Result<std::shared_ptr<Store>> Store::open(plugin::Registry& registry, const config::Config& config) {
-  if (!config.storage.active()) {
-    return failed_precondition("storage is disabled ([storage] enabled = false or database_url = \"\")");
-  }
-  auto handle = registry.create_storage(config.storage.plugin, storage_plugin_config(config));
-  if (!handle.is_ok()) return handle.status().with_context("storage plugin '" + config.storage.plugin + "'");
-  return open(*handle, options_from_config(config));
-}
-
 Result<std::string> Store::begin_session(std::string_view task, std::string_view metadata_json) {
   std::string key = random_key();
   std::string meta = metadata_json.empty() ? "{}" : std::string(metadata_json);

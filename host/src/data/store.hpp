@@ -40,13 +40,6 @@ class StorageBackend {
 // Adapts a plugin handle (from plugin::Registry::create_storage) to StorageBackend.
 std::shared_ptr<StorageBackend> handle_backend(plugin::StorageHandle handle);
 
-// The storage plugin's config JSON for [storage] (merged over [plugins.<plugin>]).
-// Storage writes: every request passes redaction of registered secrets and text normalisation
-// (text::normalise_json) before it reaches the plugin or the spool; see docs/storage.md.
-// `create_if_missing = false` (read-only commands): a SQLite file that does not exist is an
-// error instead of being created.
-std::string storage_plugin_config(const config::Config& config, bool create_if_missing = true);
-
 struct StoreOptions {
   // Append-only JSONL file for records the database did not take. Created on first use.
   // With a database_url the actual file is spool_file_for(spool_path, database_url): one spool
@@ -109,11 +102,6 @@ class Store {
   // nothing can be spooled.
   static Result<std::shared_ptr<Store>> open(std::shared_ptr<StorageBackend> backend, StoreOptions options);
   static Result<std::shared_ptr<Store>> open(plugin::StorageHandle handle, StoreOptions options);
-  // The usual entry point: creates the [storage] plugin through the registry (after
-  // discover()) and opens it with options from [storage]. FAILED_PRECONDITION when storage
-  // is disabled in the config (callers check config.storage.active() first).
-  static Result<std::shared_ptr<Store>> open(plugin::Registry& registry, const config::Config& config);
-  static StoreOptions options_from_config(const config::Config& config);
 
   ~Store();  // flushes queued events (bounded by the retry policy) and stops the writer thread
   Store(const Store&) = delete;

@@ -444,21 +444,19 @@ Result<std::vector<ServerConfig>> parse_server_configs(const json::Value& array)
   return out;
 }
 
-ServerConfig from_config(const config::McpServerConfig& c) {
-  ServerConfig s;
-  s.name = c.name;
-  s.command = c.command;
-  s.args = c.args;
-  s.env = c.env;
-  s.cwd = c.cwd;
-  s.timeout_seconds = c.timeout_seconds;
-  return s;
-}
-
-std::vector<ServerConfig> from_config(const std::vector<config::McpServerConfig>& list) {
+std::vector<ServerConfig> servers(const config::Config& config) {
   std::vector<ServerConfig> out;
-  out.reserve(list.size());
-  for (const auto& c : list) out.push_back(from_config(c));
+  out.reserve(config.agent.mcp_servers.size());
+  for (const auto& c : config.agent.mcp_servers) {
+    ServerConfig s;
+    s.name = c.name;
+    s.command = c.command;
+    s.args = c.args;
+    s.env = c.env;
+    s.cwd = c.cwd;
+    s.timeout_seconds = c.timeout_seconds;
+    out.push_back(std::move(s));
+  }
   return out;
 }
 

@@ -21,7 +21,7 @@
 #include "common/status.hpp"
 
 namespace atlas::config {
-struct McpServerConfig;
+struct Config;
 }
 
 namespace atlas::mcp {
@@ -40,9 +40,8 @@ struct ServerConfig {
 // Parses [{name, command, args, env, cwd, timeout_seconds}] (the JSON form of the TOML array
 // agent.mcp_servers). Errors name the entry index and key.
 Result<std::vector<ServerConfig>> parse_server_configs(const json::Value& array);
-// From the typed config ([[agent.mcp_servers]] in config/config.hpp).
-ServerConfig from_config(const config::McpServerConfig& c);
-std::vector<ServerConfig> from_config(const std::vector<config::McpServerConfig>& list);
+// The MCP servers the agent's [[agent.mcp_servers]] name, the one place they come from.
+std::vector<ServerConfig> servers(const config::Config& config);
 
 struct Tool {
   std::string name;

@@ -17,14 +17,14 @@ JudgeSpec spec_from(const config::Config& config, const config::JudgeSpec& c) {
 
 }  // namespace
 
-RewardSettings reward_settings_from_config(const config::Config& config) {
+RewardSettings settings(const config::Config& config) {
   const auto& r = config.rewards;
   RewardSettings s;
   s.cascade.samples = r.samples;
   if (!r.temperatures.empty()) s.cascade.temperatures = r.temperatures;
   s.cascade.variance_threshold = r.variance_threshold;
   s.cascade.uncertainty_threshold = r.uncertainty_threshold;
-  s.cascade.escalation_enabled = r.large_model.configured();
+  s.cascade.escalation_enabled = r.large_model.configured() || r.small_model.configured();
   for (const auto& j : r.session_judges) s.session_judges.push_back(spec_from(config, j));
   for (const auto& j : r.step_judges) s.step_judges.push_back(spec_from(config, j));
   s.max_judge_calls_per_session = r.max_judge_calls_per_session;
@@ -32,7 +32,7 @@ RewardSettings reward_settings_from_config(const config::Config& config) {
   return s;
 }
 
-DriftSettings drift_settings_from_config(const config::DriftConfig& drift) {
+DriftSettings drift_settings(const config::DriftConfig& drift) {
   DriftSettings s;
   s.enabled = drift.enabled;
   s.window = drift.window;

@@ -7,12 +7,16 @@
 
 namespace atlas::rewards {
 
-// [rewards] -> RewardSettings: judges with their rubric text (custom rubrics from
-// [rewards.rubrics.<name>]) and plugin config merged over [plugins.<plugin>]; escalation is
-// enabled when a large model is configured.
-RewardSettings reward_settings_from_config(const config::Config& config);
+// [rewards] -> RewardSettings, the one place the reward engine's settings come from (every
+// command that judges uses it): judges with their rubric text (custom rubrics from
+// [rewards.rubrics.<name>]) and plugin config merged over [plugins.<plugin>]. Escalation to the
+// arbiter is enabled when a judge model is configured: the arbiter is [rewards.large_model],
+// or [rewards.small_model] when no large model is given (as the model directory resolves
+// "rewards.large_model").
+RewardSettings settings(const config::Config& config);
 
-DriftSettings drift_settings_from_config(const config::DriftConfig& drift);
+// [drift] -> DriftSettings.
+DriftSettings drift_settings(const config::DriftConfig& drift);
 
 // Creates one judge instance per spec through `registry` (which must outlive the engine's
 // use of the resolver only during RewardEngine::create; handles keep their instances alive).

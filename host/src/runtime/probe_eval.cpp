@@ -5,8 +5,8 @@
 #include "common/clock.hpp"
 #include "common/json.hpp"
 #include "llm/llm.hpp"
-#include "plugin/isolation_config.hpp"
 #include "plugin/registry.hpp"
+#include "plugin/registry_options.hpp"
 #include "runtime/console.hpp"
 #include "runtime/host_services.hpp"
 #include "runtime/lane.hpp"
@@ -90,12 +90,7 @@ Result<ProbeEvalReport> run_probe_eval(const config::Config& config, const std::
   routing.enabled = true;
   if (!probe_override.empty()) routing.probe = probe_override;
   plugin::Registry registry;
-  plugin::RegistryOptions ro;
-  for (const auto& d : config.plugins.dirs) ro.dirs.emplace_back(d);
-  for (const auto& d : plugin_dirs) ro.dirs.push_back(d);
-  ro.allow_unsafe = config.plugins.allow_unsafe;
-  plugin::apply_isolation_config(config.plugins, ro);
-  ATLAS_RETURN_IF_ERROR(registry.discover(ro));
+  ATLAS_RETURN_IF_ERROR(registry.discover(plugin::registry_options(config, plugin_dirs)));
   registry.set_services(std::make_shared<RuntimeServices>(config, llm::default_client()));
   auto probe = registry.create_probe(routing.probe, config::merged_plugin_config(config, routing.probe, "{}"));
   if (!probe) return probe.status().with_context("[routing] probe \"" + routing.probe + "\"");

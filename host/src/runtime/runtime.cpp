@@ -5,24 +5,16 @@
 #include "common/json.hpp"
 #include "common/log.hpp"
 #include "common/secrets.hpp"
-#include "plugin/isolation_config.hpp"
+#include "data/open.hpp"
+#include "mcp/mcp_client.hpp"
+#include "plugin/registry_options.hpp"
+#include "rewards/from_config.hpp"
 #include "runtime/runtime_impl.hpp"
 #include "runtime/session.hpp"
 
 namespace atlas::runtime {
 
 using json::Value;
-
-namespace {
-
-json::Document parse_object_or_empty(std::string_view text) {
-  json::Document d;
-  d.Parse(text.data(), text.size());
-  if (d.HasParseError() || !d.IsObject()) d.SetObject();
-  return d;
-}
-
-}  // namespace
 
 void Runtime::Impl::print_progress(const Event& e) {
   std::string line;
@@ -83,13 +75,8 @@ Result<std::unique_ptr<Runtime>> Runtime::create(config::Config config, RuntimeO
   impl->client = (impl->options.client ? impl->options.client : llm::default_client())
                      ->bound_to({impl->cancellation, static_cast<size_t>(cfg.limits.max_reply_bytes)});
   impl->registry = std::make_unique<plugin::Registry>();
-  plugin::RegistryOptions ro;
-  for (const auto& d : cfg.plugins.dirs) ro.dirs.emplace_back(d);
-  for (const auto& d : impl->options.plugin_dirs) ro.dirs.push_back(d);
+  plugin::RegistryOptions ro = plugin::registry_options(cfg, impl->options.plugin_dirs);
   ro.use_default_dirs = impl->options.use_default_plugin_dirs;
-  ro.allow_unsafe = cfg.plugins.allow_unsafe;
-  if (!cfg.plugins.lock_file.empty()) ro.lock_file = cfg.plugins.lock_file;
-  plugin::apply_isolation_config(cfg.plugins, ro);
   ATLAS_RETURN_IF_ERROR(impl->registry->discover(ro));
   for (const auto& d : impl->registry->diagnostics())
     if (d.severity == plugin::Severity::kError) log::warn("plugins", d.message);
@@ -112,77 +99,23 @@ Result<std::unique_ptr<Runtime>> Runtime::create(config::Config config, RuntimeO
                                " lane: " + probe.status().to_string());
   }
 
-  if (cfg.storage.active()) {
-    json::Document sc;
-    sc.SetObject();
-    auto& a = sc.GetAllocator();
-    sc.AddMember("database_url", json::str(cfg.storage.database_url, a), a);
-    sc.AddMember("min_connections", cfg.storage.min_connections, a);
-    sc.AddMember("max_connections", cfg.storage.max_connections, a);
-    sc.AddMember("statement_timeout_seconds", cfg.storage.statement_timeout_seconds, a);
-    sc.AddMember("apply_schema_on_connect", cfg.storage.apply_schema_on_connect, a);
-    json::Document extra = parse_object_or_empty(config::merged_plugin_config(cfg, cfg.storage.plugin, "{}"));
-    for (auto& m : extra.GetObject()) json::set(sc, m.name.GetString(), Value(m.value, a), a);
-    auto handle = impl->registry->create_storage(cfg.storage.plugin, json::dump(sc));
-    if (!handle) return handle.status().with_context("[storage] plugin \"" + cfg.storage.plugin + "\"");
-    data::StoreOptions so;
-    so.spool_path = cfg.storage.spool_path;
-    so.database_url = cfg.storage.database_url;
-    so.migrate_on_open = cfg.storage.apply_schema_on_connect;
-    auto store = data::Store::open(*handle, so);
-    if (!store) return store.status().with_context("[storage] " + secrets::redact(cfg.storage.database_url));
+  if (cfg.storage.active() || !impl->options.database_url.empty()) {
+    auto storage = data::storage_options(cfg, data::StorageCli{impl->options.database_url, false});
+    if (!storage) return storage.status();
+    auto store = data::open_storage(*impl->registry, *storage);
+    if (!store) return store.status();
     impl->store = *store;
   }
 
-  rewards::RewardSettings rs;
-  rs.cascade.samples = cfg.rewards.samples;
-  rs.cascade.temperatures = cfg.rewards.temperatures;
-  rs.cascade.variance_threshold = cfg.rewards.variance_threshold;
-  rs.cascade.uncertainty_threshold = cfg.rewards.uncertainty_threshold;
-  rs.cascade.escalation_enabled = cfg.rewards.large_model.configured() || cfg.rewards.small_model.configured();
-  rs.max_judge_calls_per_session = cfg.rewards.max_judge_calls_per_session;
-  rs.focus_prompt = cfg.rewards.judge_prompt;
-  auto convert = [&](const std::vector<config::JudgeSpec>& in) {
-    std::vector<rewards::JudgeSpec> out;
-    for (const auto& j : in) {
-      rewards::JudgeSpec s;
-      s.plugin = j.plugin;
-      s.rubric = j.rubric;
-      if (auto it = cfg.rewards.rubrics.find(j.rubric); it != cfg.rewards.rubrics.end())
-        s.rubric_text = it->second.text;
-      s.weight = j.weight;
-      s.config_json = config::merged_plugin_config(cfg, j.plugin, j.config_json);
-      out.push_back(std::move(s));
-    }
-    return out;
-  };
-  rs.session_judges = convert(cfg.rewards.session_judges);
-  rs.step_judges = convert(cfg.rewards.step_judges);
+  rewards::RewardSettings rs = rewards::settings(cfg);
   if (!rs.session_judges.empty() || !rs.step_judges.empty()) {
-    plugin::Registry* reg = impl->registry.get();
-    auto engine =
-        rewards::RewardEngine::create(rs, [reg](const rewards::JudgeSpec& spec) -> Result<rewards::BoundJudge> {
-          auto h = reg->create_judge(spec.plugin, spec.config_json);
-          if (!h) return h.status();
-          return rewards::bind_judge_handle(spec, *h);
-        });
+    auto engine = rewards::RewardEngine::create(rs, rewards::registry_judge_resolver(*impl->registry));
     if (!engine) return engine.status().with_context("[rewards]");
     impl->rewards = std::move(*engine);
   }
 
   if (!cfg.agent.mcp_servers.empty()) {
-    std::vector<mcp::ServerConfig> servers;
-    for (const auto& s : cfg.agent.mcp_servers) {
-      mcp::ServerConfig sc;
-      sc.name = s.name;
-      sc.command = s.command;
-      sc.args = s.args;
-      sc.env = s.env;
-      sc.cwd = s.cwd;
-      sc.timeout_seconds = s.timeout_seconds;
-      servers.push_back(std::move(sc));
-    }
-    auto tools = mcp::ToolSet::start(servers);
+    auto tools = mcp::ToolSet::start(mcp::servers(cfg));
     if (!tools) return tools.status().with_context("[agent] mcp_servers");
     impl->tools = std::move(*tools);
   }

@@ -83,6 +83,7 @@ struct SessionReport {
 struct RuntimeOptions {
   std::vector<std::filesystem::path> plugin_dirs;  // searched in addition to the config's and the defaults
   bool use_default_plugin_dirs = true;
+  std::string database_url;                       // a command-line URL: wins over [storage] database_url
   std::shared_ptr<llm::Client> client;            // default: llm::default_client()
   bool progress = false;                          // live event lines on stderr
   bool color = false;

@@ -780,7 +780,7 @@ void Session::finish() {
   const std::string token_usage = ledger_->to_json();
   json::Document fin = build_finish_document({session_id_, failed_, error_, final_answer_, report_.lane, decision_,
                                               metadata_, history_, token_usage, plan_, original_plan_, steps_,
-                                              verdict, cfg_.review, clock::monotonic_seconds() - started_,
+                                              verdict, verdict.review_policy, clock::monotonic_seconds() - started_,
                                               interrupted});
   report_.status = status;
   report_.error = secrets::redact(error_);

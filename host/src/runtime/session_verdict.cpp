@@ -2,6 +2,8 @@
 #include "runtime/session_verdict.hpp"
 
 #include "common/log.hpp"
+#include "config/loader.hpp"
+#include "rewards/from_config.hpp"
 #include "runtime/session.hpp"
 
 namespace atlas::runtime {
@@ -94,8 +96,8 @@ SessionVerdict Session::judge(bool store_ok, const std::string& status, const st
       std::string rows = "[";
       for (size_t i = 0; i < baseline->size(); ++i) rows += (i ? "," : "") + (*baseline)[i];
       rows += "]";
-      rewards::DriftSettings ds{cfg_.drift.enabled, cfg_.drift.window, cfg_.drift.z_threshold, cfg_.drift.min_baseline};
-      auto drift = rewards::check_drift_json(reward->reward_stats_json, rows, ds, learning_key_);
+      auto drift = rewards::check_drift_json(reward->reward_stats_json, rows, rewards::drift_settings(cfg_.drift),
+                                             learning_key_);
       if (drift && drift->checked) {
         verdict.drift_payload = drift->payload_json;
         verdict.drift_alert = drift->alert;
@@ -103,7 +105,9 @@ SessionVerdict Session::judge(bool store_ok, const std::string& status, const st
       }
     }
   }
-  decide_review(verdict, cfg_.review.require_approval, !succeeded, unvalidated_step);
+  // The environment wins at persistence (ATLAS_REVIEW_REQUIRE_APPROVAL), as in Atlas.
+  verdict.review_policy = config::review_policy(cfg_.review);
+  decide_review(verdict, verdict.review_policy.require_approval, !succeeded, unvalidated_step);
   return verdict;
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "config/config.hpp"
 #include "rewards/rewards.hpp"
 #include "runtime/session_state.hpp"
 
@@ -18,6 +19,8 @@ struct SessionVerdict {
   std::string drift_payload;  // "" when drift was not checked
   bool drift_alert = false;
   std::string drift_message;
+  // The review policy applied: [review] with the environment read at persistence time.
+  config::ReviewConfig review_policy;
   std::string review_status = "pending";
   std::string review_notes;
   // Why there is no reward (judges configured): not judged (failed/interrupted), or no judge

@@ -25,12 +25,12 @@ TEST(FromConfig, JudgesRubricsAndThresholds) {
   config::JudgeSpec v;
   v.plugin = "verifiable";
   c.rewards.step_judges = {v};
-  RewardSettings r = reward_settings_from_config(c);
+  RewardSettings r = settings(c);
   EXPECT_EQ(r.cascade.samples, 5);
   EXPECT_EQ(r.cascade.temperatures, (std::vector<double>{0.1, 0.9}));
   EXPECT_EQ(r.cascade.variance_threshold, 0.2);
   EXPECT_EQ(r.cascade.uncertainty_threshold, 0.4);
-  EXPECT_FALSE(r.cascade.escalation_enabled);  // no large model configured
+  EXPECT_FALSE(r.cascade.escalation_enabled);  // no judge model configured
   EXPECT_EQ(r.focus_prompt, "focus");
   EXPECT_EQ(r.max_judge_calls_per_session, 12);
   ASSERT_EQ(r.session_judges.size(), 1u);
@@ -42,7 +42,15 @@ TEST(FromConfig, JudgesRubricsAndThresholds) {
   EXPECT_EQ(r.step_judges[0].plugin, "verifiable");
 
   c.rewards.large_model.model = "big";
-  EXPECT_TRUE(reward_settings_from_config(c).cascade.escalation_enabled);
+  EXPECT_TRUE(settings(c).cascade.escalation_enabled);
+}
+
+// Regression: the runtime escalated with only [rewards.small_model] (the arbiter then runs on
+// the small model) while the settings function said no; there is one answer now.
+TEST(FromConfig, EscalationWithOnlyTheSmallModel) {
+  config::Config c;
+  c.rewards.small_model.model = "small";
+  EXPECT_TRUE(settings(c).cascade.escalation_enabled);
 }
 
 TEST(FromConfig, Drift) {
@@ -51,7 +59,7 @@ TEST(FromConfig, Drift) {
   d.window = 20;
   d.z_threshold = 2.5;
   d.min_baseline = 3;
-  DriftSettings s = drift_settings_from_config(d);
+  DriftSettings s = drift_settings(d);
   EXPECT_FALSE(s.enabled);
   EXPECT_EQ(s.window, 20);
   EXPECT_EQ(s.z_threshold, 2.5);

@@ -533,6 +533,83 @@ TEST(RuntimeDeepJson, TeacherReplyNestedTooDeeplyFailsThatVerdict) {
 TEST(RuntimeDeepJson, PlannerReplyNestedTooDeeplyFallsBackToOneStep) {
   testing::MockLlm mock(scenario(deep_rule("must plan", "steps") + "," + kStudentRule +
                                  R"(,{"match":{"system_contains":"You are the teacher"},"response":{"json":{"valid":true}}})"));
+  auto rt = make_runtime(config_text(mock, "[orchestration]\nforced_mode = \"coach\"\n"));
+  ASSERT_TRUE(rt);
+  SessionReport r = rt->run({"Review this code", "{}", ""});
+  EXPECT_EQ(r.status, "succeeded") << r.error;
+  EXPECT_TRUE(r.plan_fallback);
+  EXPECT_NE(r.plan_fallback_reason.find("nested deeper than 128 levels"), std::string::npos) << r.plan_fallback_reason;
+}
+
+TEST(RuntimeDeepJson, JudgeReplyNestedTooDeeplyFailsThatJudgement) {
+  testing::MockLlm mock(scenario(deep_rule("impartial evaluator", "score") + "," + deep_rule("senior arbiter", "score") +
+                                 "," + kStudentRule));
+  fs::path dir = temp_dir("deep-judge");
+  auto rt = make_runtime(config_text(mock, "", "sqlite://" + (dir / "a.db").string()));
+  ASSERT_TRUE(rt);
+  SessionReport r = rt->run({"Review this code", "{}", ""});
+  rt->wait_for_background();
+  EXPECT_EQ(r.final_answer, "an answer") << r.error;
+  EXPECT_TRUE(r.stored);
+  EXPECT_FALSE(requests_with_role(mock, "judge").empty());
+  rt.reset();
+  // Every judge sample was refused (the plugin's reason is tested in judge_reply_test.cpp).
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir / "a.db").c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT reward FROM sessions", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  const unsigned char* reward = sqlite3_column_text(st, 0);
+  std::string reward_json = reward ? reinterpret_cast<const char*>(reward) : "";
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  EXPECT_NE(reward_json.find("\"tier1_valid\":0,\"tier1_invalid\":3"), std::string::npos) << reward_json.substr(0, 2000);
+  fs::remove_all(dir);
+}
+
+TEST(RuntimeDeepJson, LearningReplyNestedTooDeeplyLeavesThePlaybookAlone) {
+  testing::MockLlm mock(scenario(deep_rule("You maintain the playbook", "student_pamphlet") + "," + kStudentRule +
+                                 R"(,{"match":{"system_contains":"You are the teacher"},"response":{"json":{"valid":true}}})"));
+  fs::path dir = temp_dir("deep-learning");
+  std::vector<Event> events;
+  std::mutex mu;
+  auto rt = make_runtime(config_text(mock, "", "sqlite://" + (dir / "a.db").string()), &events, &mu);
+  ASSERT_TRUE(rt);
+  SessionReport r = rt->run({"Review this code", "{}", ""});
+  rt->wait_for_background();
+  EXPECT_EQ(r.final_answer, "an answer") << r.error;
+  EXPECT_TRUE(r.stored);
+  EXPECT_FALSE(requests_with_role(mock, "learning").empty());
+  EXPECT_TRUE(some_event_mentions(events, mu, "learning", "the learning model's reply is not JSON"));
+  EXPECT_TRUE(some_event_mentions(events, mu, "learning", "nested deeper than 128 levels of arrays/objects"));
+  rt.reset();
+  fs::remove_all(dir);
+}
+
+TEST(Cli, RunTasksFailsOnlyTheTaskWhoseMetadataNestsTooDeeply) {
+  testing::MockLlm mock(scenario(std::string(R"({"match":{"system_contains":"You are the student agent"},"response":{"text":"fine"}},
+    {"match":{"system_contains":"You are the teacher"},"response":{"json":{"valid":true}}})")));
+  fs::path dir = temp_dir("deep-tasks");
+  std::ofstream(dir / "atlas.toml") << config_text(mock, "[plugins]\ndirs = [\"" + std::string(ATLAS_TEST_PLUGIN_DIR) + "\"]\n",
+                                                   "sqlite://" + (dir / "a.db").string());
+  std::ofstream(dir / "tasks.jsonl") << "\"first task\"\n{\"task\":\"deep task\",\"metadata\":{\"x\":"
+                                     << std::string(100000, '[') << std::string(100000, ']') << "}}\n\"third task\"\n";
+  auto [code, out] = run_cli(dir, "run --config atlas.toml --tasks tasks.jsonl");
+  EXPECT_EQ(code, 1) << out.substr(0, 4000);
+  EXPECT_NE(out.find("task 2 failed: tasks.jsonl:2: line 1, column 163: nested deeper than 128 levels of arrays/objects"),
+            std::string::npos)
+      << out.substr(0, 4000);
+  EXPECT_EQ(out.find("task 1 failed"), std::string::npos) << out.substr(0, 4000);
+  EXPECT_EQ(out.find("task 3 failed"), std::string::npos) << out.substr(0, 4000);
+  // One argument may hold at most 128 KiB, so 50,000 levels here.
+  auto [one, single] = run_cli(dir, "run --config atlas.toml --task t --metadata '{\"x\":" + std::string(50000, '[') +
+                                        std::string(50000, ']') + "}'");
+  EXPECT_EQ(one, 2) << single.substr(0, 4000);
+  EXPECT_NE(single.find("--metadata: line 1, column 133: nested deeper than 128 levels"), std::string::npos)
+      << single.substr(0, 4000);
+  fs::remove_all(dir);
+}
+
 
 // ------------------------------------------------------------------ training-data rules, limits, deadline
 
@@ -617,77 +694,6 @@ TEST(Limits, ALongPlanIsNotRunAndTheTeacherNeverSeesIt) {
   SessionReport r = rt->run({"Review this code", "{}", ""});
   EXPECT_EQ(r.status, "succeeded") << r.error;
   EXPECT_TRUE(r.plan_fallback);
-  EXPECT_NE(r.plan_fallback_reason.find("nested deeper than 128 levels"), std::string::npos) << r.plan_fallback_reason;
-}
-
-TEST(RuntimeDeepJson, JudgeReplyNestedTooDeeplyFailsThatJudgement) {
-  testing::MockLlm mock(scenario(deep_rule("impartial evaluator", "score") + "," + deep_rule("senior arbiter", "score") +
-                                 "," + kStudentRule));
-  fs::path dir = temp_dir("deep-judge");
-  auto rt = make_runtime(config_text(mock, "", "sqlite://" + (dir / "a.db").string()));
-  ASSERT_TRUE(rt);
-  SessionReport r = rt->run({"Review this code", "{}", ""});
-  rt->wait_for_background();
-  EXPECT_EQ(r.final_answer, "an answer") << r.error;
-  EXPECT_TRUE(r.stored);
-  EXPECT_FALSE(requests_with_role(mock, "judge").empty());
-  rt.reset();
-  // Every judge sample was refused (the plugin's reason is tested in judge_reply_test.cpp).
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open((dir / "a.db").c_str(), &db), SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT reward FROM sessions", -1, &st, nullptr), SQLITE_OK);
-  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  const unsigned char* reward = sqlite3_column_text(st, 0);
-  std::string reward_json = reward ? reinterpret_cast<const char*>(reward) : "";
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  EXPECT_NE(reward_json.find("\"tier1_valid\":0,\"tier1_invalid\":3"), std::string::npos) << reward_json.substr(0, 2000);
-  fs::remove_all(dir);
-}
-
-TEST(RuntimeDeepJson, LearningReplyNestedTooDeeplyLeavesThePlaybookAlone) {
-  testing::MockLlm mock(scenario(deep_rule("You maintain the playbook", "student_pamphlet") + "," + kStudentRule +
-                                 R"(,{"match":{"system_contains":"You are the teacher"},"response":{"json":{"valid":true}}})"));
-  fs::path dir = temp_dir("deep-learning");
-  std::vector<Event> events;
-  std::mutex mu;
-  auto rt = make_runtime(config_text(mock, "", "sqlite://" + (dir / "a.db").string()), &events, &mu);
-  ASSERT_TRUE(rt);
-  SessionReport r = rt->run({"Review this code", "{}", ""});
-  rt->wait_for_background();
-  EXPECT_EQ(r.final_answer, "an answer") << r.error;
-  EXPECT_TRUE(r.stored);
-  EXPECT_FALSE(requests_with_role(mock, "learning").empty());
-  EXPECT_TRUE(some_event_mentions(events, mu, "learning", "the learning model's reply is not JSON"));
-  EXPECT_TRUE(some_event_mentions(events, mu, "learning", "nested deeper than 128 levels of arrays/objects"));
-  rt.reset();
-  fs::remove_all(dir);
-}
-
-TEST(Cli, RunTasksFailsOnlyTheTaskWhoseMetadataNestsTooDeeply) {
-  testing::MockLlm mock(scenario(std::string(R"({"match":{"system_contains":"You are the student agent"},"response":{"text":"fine"}},
-    {"match":{"system_contains":"You are the teacher"},"response":{"json":{"valid":true}}})")));
-  fs::path dir = temp_dir("deep-tasks");
-  std::ofstream(dir / "atlas.toml") << config_text(mock, "[plugins]\ndirs = [\"" + std::string(ATLAS_TEST_PLUGIN_DIR) + "\"]\n",
-                                                   "sqlite://" + (dir / "a.db").string());
-  std::ofstream(dir / "tasks.jsonl") << "\"first task\"\n{\"task\":\"deep task\",\"metadata\":{\"x\":"
-                                     << std::string(100000, '[') << std::string(100000, ']') << "}}\n\"third task\"\n";
-  auto [code, out] = run_cli(dir, "run --config atlas.toml --tasks tasks.jsonl");
-  EXPECT_EQ(code, 1) << out.substr(0, 4000);
-  EXPECT_NE(out.find("task 2 failed: tasks.jsonl:2: line 1, column 163: nested deeper than 128 levels of arrays/objects"),
-            std::string::npos)
-      << out.substr(0, 4000);
-  EXPECT_EQ(out.find("task 1 failed"), std::string::npos) << out.substr(0, 4000);
-  EXPECT_EQ(out.find("task 3 failed"), std::string::npos) << out.substr(0, 4000);
-  // One argument may hold at most 128 KiB, so 50,000 levels here.
-  auto [one, single] = run_cli(dir, "run --config atlas.toml --task t --metadata '{\"x\":" + std::string(50000, '[') +
-                                        std::string(50000, ']') + "}'");
-  EXPECT_EQ(one, 2) << single.substr(0, 4000);
-  EXPECT_NE(single.find("--metadata: line 1, column 133: nested deeper than 128 levels"), std::string::npos)
-      << single.substr(0, 4000);
-  fs::remove_all(dir);
-
   EXPECT_NE(r.plan_fallback_reason.find("40 steps, more than [limits] max_plan_steps = 32"), std::string::npos)
       << r.plan_fallback_reason;
   EXPECT_EQ(r.steps.size(), 1u);

@@ -161,7 +161,11 @@ TEST(RuntimeSession, UnparsableTeacherReplyIsAnInvalidVerdictNotACrash) {
   auto rt = make_runtime(config_text(mock, "[orchestration]\nforced_mode = \"paired\"\nmax_retries = 1\n"));
   ASSERT_TRUE(rt);
   SessionReport r = rt->run({"Review this code", "{}", ""});
-  EXPECT_EQ(r.status, "succeeded") << r.error;
+  // The unreadable verdict counts as invalid on every attempt, so the session is not a success
+  // (docs/runtime.md, training-data rules) — but it completes and keeps the answer for review.
+  EXPECT_EQ(r.status, "failed");
+  EXPECT_NE(r.error.find("the teacher rejected every attempt of step 1"), std::string::npos) << r.error;
+  EXPECT_EQ(r.final_answer, "an answer");
   EXPECT_EQ(r.steps[0].attempts, 2);
 }
 
@@ -543,7 +547,8 @@ TEST(RuntimeDeepJson, PlannerReplyNestedTooDeeplyFallsBackToOneStep) {
 
 TEST(RuntimeDeepJson, JudgeReplyNestedTooDeeplyFailsThatJudgement) {
   testing::MockLlm mock(scenario(deep_rule("impartial evaluator", "score") + "," + deep_rule("senior arbiter", "score") +
-                                 "," + kStudentRule));
+                                 "," + kStudentRule +
+                                 R"(,{"match":{"system_contains":"You are the teacher"},"response":{"json":{"valid":true}}})"));
   fs::path dir = temp_dir("deep-judge");
   auto rt = make_runtime(config_text(mock, "", "sqlite://" + (dir / "a.db").string()));
   ASSERT_TRUE(rt);
@@ -557,13 +562,15 @@ TEST(RuntimeDeepJson, JudgeReplyNestedTooDeeplyFailsThatJudgement) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir / "a.db").c_str(), &db), SQLITE_OK);
   sqlite3_stmt* st = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT reward FROM sessions", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT reward, metadata FROM sessions", -1, &st, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  const unsigned char* reward = sqlite3_column_text(st, 0);
-  std::string reward_json = reward ? reinterpret_cast<const char*>(reward) : "";
+  // No verdict: the reward is NULL with the reason, never a 0.0 score (docs/runtime.md).
+  EXPECT_EQ(sqlite3_column_type(st, 0), SQLITE_NULL);
+  const unsigned char* meta = sqlite3_column_text(st, 1);
+  std::string meta_json = meta ? reinterpret_cast<const char*>(meta) : "";
   sqlite3_finalize(st);
   sqlite3_close(db);
-  EXPECT_NE(reward_json.find("\"tier1_valid\":0,\"tier1_invalid\":3"), std::string::npos) << reward_json.substr(0, 2000);
+  EXPECT_NE(meta_json.find("\"reward_unavailable\""), std::string::npos) << meta_json.substr(0, 2000);
   fs::remove_all(dir);
 }
 

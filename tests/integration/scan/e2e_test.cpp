@@ -292,7 +292,11 @@ TEST(ScanE2E, GeneratedConfigRunsAsGeneratedAndItsToolCallsAreRecorded) {
   auto [run_rc, report] = run(env + " run --task 'ping the service' --json 2>/dev/null");
   ASSERT_EQ(run_rc, 0) << report;
   rapidjson::Document r;
-  r.Parse(report.c_str());
+  // The helper merges stderr into the output: the report is the line that starts with '{' (a
+  // warning may precede it, e.g. the verifiable judge having no expected answer to check).
+  const size_t json_start = report.find("\n{") == std::string::npos ? report.find('{') : report.find("\n{") + 1;
+  ASSERT_NE(json_start, std::string::npos) << report;
+  r.Parse(report.c_str() + json_start);
   ASSERT_TRUE(r.IsObject()) << report;
   EXPECT_STREQ(r["final_answer"].GetString(), "the ping answered") << report;
   // Two student calls (the tool call, then the answer): 36 tokens, billed once, to the student.

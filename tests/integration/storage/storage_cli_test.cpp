@@ -55,6 +55,7 @@ database_url = ")" + database_url +
          R"("
 spool_path = ")" + (dir / "spool" / "spool.jsonl").string() +
          R"("
+write_retry_seconds = 1
 [review]
 require_approval = false
 )" + extra;
@@ -245,7 +246,9 @@ TEST(StorageCli, SecretsInEveryInputChannelAppearInNoByteWritten) {
     EXPECT_EQ(bytes.find(password), std::string::npos) << f;
     ++files;
   }
-  EXPECT_GE(files, 6u);  // database (+ WAL), five exports, stderr
+  // database, stderr and every export that matched a session (a format with no matching
+  // session writes no file: e.g. DPO needs pairs); the atlas-jsonl export is checked above
+  EXPECT_GE(files, 4u);
   ::unsetenv("ATLAS_LEAK_TEST_KEY");
   std::filesystem::remove_all(dir);
 }

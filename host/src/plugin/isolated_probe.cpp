@@ -32,6 +32,7 @@ void mark_plugin_code_process() { g_plugin_code_process = true; }
 }  // namespace atlas::plugin
 
 // LeakSanitizer asks this at exit (sanitizer builds only; unused otherwise).
+// NOLINTNEXTLINE(bugprone-reserved-identifier,readability-identifier-naming): the sanitizer runtime's hook name
 extern "C" int __lsan_is_turned_off() { return atlas::plugin::g_plugin_code_process ? 1 : 0; }
 
 namespace atlas::plugin {

@@ -53,6 +53,7 @@ class DepthLimitedStream {
   DepthLimitedStream(std::string_view text, unsigned max_depth)
       : begin_(text.data()), cur_(text.data()), end_(text.data() + text.size()), max_depth_(max_depth) {}
 
+  // NOLINTBEGIN(readability-identifier-naming): RapidJSON's Stream concept names these members
   Ch Peek() const { return cur_ == end_ || too_deep_ ? '\0' : *cur_; }
   Ch Take() {
     if (cur_ == end_ || too_deep_) return '\0';
@@ -68,6 +69,7 @@ class DepthLimitedStream {
   void Put(Ch) {}
   void Flush() {}
   size_t PutEnd(Ch*) { return 0; }
+  // NOLINTEND(readability-identifier-naming)
 
  private:
   void track(Ch c) {

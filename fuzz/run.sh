@@ -26,7 +26,7 @@ fi
 
 mkdir -p "$build/artifacts" "$build/work" "$build/logs"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
-export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:suppressions=$root/fuzz/ubsan.supp}"
 
 failed=0
 printf '%-16s %12s %10s %8s  %s\n' target executions exec/s corpus result

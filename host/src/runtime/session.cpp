@@ -99,7 +99,8 @@ int64_t Session::step_deadline() const {
   return deadline_ms_ > 0 ? std::min(d, deadline_ms_) : d;
 }
 
-void Session::on_plugin_event(std::string_view event_json, std::string_view parent, std::string_view step_id) {
+void Session::on_plugin_event(std::string_view event_json, std::string_view parent, std::string_view step_id,
+                              StepState* state) {
   auto doc = json::parse(event_json, "plugin event");
   if (!doc || !doc->IsObject()) {
     events_->emit("plugin_event", "unparsable", "host", parent, "{\"raw\":" + json::quote(event_json) + "}", step_id);
@@ -121,6 +122,16 @@ void Session::on_plugin_event(std::string_view event_json, std::string_view pare
   } else if (type == "tool_call") {
     events_->emit(event_type::kToolCall, json::get_string(*doc, "tool"), "student", parent, std::string(event_json),
                   step_id);
+    if (!state) return;
+    rewards::ToolCallEvidence t;
+    t.id = json::get_string(*doc, "call_id");
+    t.name = json::get_string(*doc, "tool");
+    if (const Value* args = json::find(*doc, "arguments")) t.arguments_json = json::dump(*args);
+    const Value* res = json::find(*doc, "result");
+    t.result = res && res->IsString() ? res->GetString() : (res ? json::dump(*res) : "");
+    t.is_error = json::get_bool(*doc, "is_error");
+    std::lock_guard<std::mutex> g(steps_mu_);
+    state->tool_calls.push_back(std::move(t));
   } else {
     events_->emit(type.empty() ? "plugin_event" : type, json::get_string(*doc, "name"), "plugin", parent,
                   std::string(event_json), step_id);
@@ -141,13 +152,13 @@ void Session::note_llm_call(const std::string& role, std::string_view model_ref,
 }
 
 plugin::CallContext Session::call_context(std::string_view parent, std::string_view step_id, int64_t deadline,
-                                          std::shared_ptr<std::atomic<bool>> stop) {
+                                          std::shared_ptr<std::atomic<bool>> stop, StepState* state) {
   plugin::CallContext ctx;
   ctx.session_id = session_id_;
   ctx.step_id = std::string(step_id);
   ctx.deadline_unix_ms = deadline;
   std::string p(parent), s(step_id);
-  ctx.on_event = [this, p, s](std::string_view ev) { on_plugin_event(ev, p, s); };
+  ctx.on_event = [this, p, s, state](std::string_view ev) { on_plugin_event(ev, p, s, state); };
   Runtime::Impl* rt = &rt_;
   ctx.cancelled = [rt, stop, session_stop = stop_] {
     return rt->cancelled() || session_stop->load() || (stop && stop->load());
@@ -238,28 +249,15 @@ Result<std::string> Session::call_student(std::string_view role, std::vector<llm
   w.EndObject();
   std::string request_json(sb.GetString(), sb.GetSize());
 
-  plugin::CallContext ctx = call_context(parent, step_id, deadline, stop);
+  plugin::CallContext ctx = call_context(parent, step_id, deadline, stop, state);
   std::string response_json;
   if (rt_.tools) {
     mcp::ToolLoopOptions opts;
     opts.max_turns = cfg_.agent.max_tool_turns;
     std::string p(parent), s(step_id);
     auto out = mcp::run_tool_loop([&](std::string_view r) { return rt_.adapter.invoke(ctx, r); }, request_json,
-                                  *rt_.tools, opts, [this, p, s, state](std::string_view ev) {
-                                    on_plugin_event(ev, p, s);
-                                    if (!state) return;
-                                    auto d = json::parse(ev, "tool event");
-                                    if (!d) return;
-                                    rewards::ToolCallEvidence t;
-                                    t.id = json::get_string(*d, "call_id");
-                                    t.name = json::get_string(*d, "tool");
-                                    if (const Value* args = json::find(*d, "arguments")) t.arguments_json = json::dump(*args);
-                                    const Value* res = json::find(*d, "result");
-                                    t.result = res && res->IsString() ? res->GetString() : (res ? json::dump(*res) : "");
-                                    t.is_error = json::get_bool(*d, "is_error");
-                                    std::lock_guard<std::mutex> g(steps_mu_);
-                                    state->tool_calls.push_back(std::move(t));
-                                  });
+                                  *rt_.tools, opts,
+                                  [this, p, s, state](std::string_view ev) { on_plugin_event(ev, p, s, state); });
     if (!out) return out.status();
     response_json = out->response_json;
   } else {

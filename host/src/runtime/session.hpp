@@ -44,13 +44,16 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   // Plugin events (llm_call, tool_call, anything else) from a call on behalf of this session.
-  void on_plugin_event(std::string_view event_json, std::string_view parent, std::string_view step_id);
+  // A tool_call event made for a plan step (`state` set) is also that step's tool evidence, whether
+  // the host's MCP tool loop or the adapter itself (a scan-generated plugin) ran the tool.
+  void on_plugin_event(std::string_view event_json, std::string_view parent, std::string_view step_id,
+                       StepState* state = nullptr);
   // Ledger entry and llm_call trace event for one model call (made by a plugin or by the host).
   void note_llm_call(const std::string& role, std::string_view model_ref, const llm::Usage* usage,
                      double latency_seconds, bool ok, std::string event_json, std::string_view parent,
                      std::string_view step_id);
   plugin::CallContext call_context(std::string_view parent, std::string_view step_id, int64_t deadline,
-                                   std::shared_ptr<std::atomic<bool>> stop = nullptr);
+                                   std::shared_ptr<std::atomic<bool>> stop = nullptr, StepState* state = nullptr);
   // A direct LLM call (teacher, learning) with accounting.
   Result<llm::Response> call_llm(std::string_view model_ref, llm::Request req, std::string_view parent,
                                  std::string_view step_id, int64_t deadline);

@@ -266,8 +266,8 @@ TEST(ScanE2E, GeneratedValidatorsReportJsonPointers) {
 
 // The atlas.toml a scan writes runs as generated (against mock-llm standing in for OpenAI), and a
 // tool the generated adapter runs in its own tool loop reaches the session like one the host ran:
-// a tool_call event with its result in the trace and the export, and the student's tokens
-// counted once.
+// a tool_call event with its result in the trace and the export, the step's tool evidence (its
+// tool_call_count, what the judges see), and the student's tokens counted once.
 TEST(ScanE2E, GeneratedConfigRunsAsGeneratedAndItsToolCallsAreRecorded) {
   atlas::testing::MockLlm mock(R"({"models": [], "rules": [
     {"match": {"last_message_contains": "pong"}, "response": {"text": "the ping answered", "usage": {"prompt_tokens": 20, "completion_tokens": 4}}},
@@ -310,6 +310,8 @@ TEST(ScanE2E, GeneratedConfigRunsAsGeneratedAndItsToolCallsAreRecorded) {
   ASSERT_EQ(show_rc, 0) << session;
   EXPECT_NE(session.find("\"type\":\"tool_call\""), std::string::npos) << session;
   EXPECT_NE(session.find("\"result\":\"pong\""), std::string::npos) << session;
+  // The step counts the adapter's tool call, as the judges' tool evidence does (one list feeds both).
+  EXPECT_NE(session.find("\"tool_call_count\":1"), std::string::npos) << session;
   auto [trace_rc, trace] = run(env + " export --format atlas-jsonl --output - --include-all-statuses 2>/dev/null");
   ASSERT_EQ(trace_rc, 0) << trace;
   EXPECT_NE(trace.find("\"call_id\":\"c1\""), std::string::npos) << trace;

@@ -1,5 +1,8 @@
 #include "plugin/info_json.hpp"
 
+#include <charconv>
+#include <string_view>
+
 namespace atlas::plugin {
 
 std::vector<std::string> capability_names(uint64_t bits) {
@@ -50,10 +53,20 @@ PluginInfo plugin_info_from_json(const json::Value& v) {
   if (const auto* bits = json::find(v, "capability_bits"); bits && bits->IsUint64()) p.capabilities = bits->GetUint64();
   if (const auto* s = json::find(v, "config_schema"); s && s->IsObject()) p.config_schema = json::dump(*s);
   p.file = json::get_string(v, "file");
+  // "MAJOR.MINOR"; anything else reads as 0.0, which no host accepts (the load is refused with
+  // the ABI mismatch message) rather than throwing out of the probe's reader.
   std::string abi = json::get_string(v, "abi", "0.0");
   size_t dot = abi.find('.');
-  p.abi_major = static_cast<uint16_t>(std::stoi(abi.substr(0, dot)));
-  p.abi_minor = static_cast<uint16_t>(dot == std::string::npos ? 0 : std::stoi(abi.substr(dot + 1)));
+  std::string_view major_text = std::string_view(abi).substr(0, dot);
+  std::string_view minor_text = dot == std::string::npos ? std::string_view("0") : std::string_view(abi).substr(dot + 1);
+  uint16_t major = 0, minor = 0;
+  auto [major_end, major_err] = std::from_chars(major_text.data(), major_text.data() + major_text.size(), major);
+  auto [minor_end, minor_err] = std::from_chars(minor_text.data(), minor_text.data() + minor_text.size(), minor);
+  const bool well_formed = major_err == std::errc() && minor_err == std::errc() &&
+                           major_end == major_text.data() + major_text.size() &&
+                           minor_end == minor_text.data() + minor_text.size();
+  p.abi_major = well_formed ? major : 0;
+  p.abi_minor = well_formed ? minor : 0;
   p.build_tag = json::get_string(v, "build_tag");
   p.has_cancel = json::get_bool(v, "has_cancel");
   return p;

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -12,9 +15,18 @@ namespace {
 // "step_3", "Step 3", "s3", "#3", "3" -> 3. Only a non-digit prefix is removed (Atlas
 // strips the characters s,t,e,p,_ anywhere, which mangles ids; we do not).
 std::optional<int> parse_id(const json::Value& v) {
-  if (v.IsInt64()) return static_cast<int>(v.GetInt64());
-  if (v.IsDouble() && v.GetDouble() == static_cast<double>(static_cast<int>(v.GetDouble())))
-    return static_cast<int>(v.GetDouble());
+  // Numbers outside int are no step id (a model may write 1e38): refused, never converted.
+  constexpr double kMin = std::numeric_limits<int>::min(), kMax = std::numeric_limits<int>::max();
+  if (v.IsInt64()) {
+    int64_t n = v.GetInt64();
+    if (n < kMin || n > kMax) return std::nullopt;
+    return static_cast<int>(n);
+  }
+  if (v.IsNumber()) {
+    double d = v.GetDouble();
+    if (!(d >= kMin && d <= kMax) || d != std::floor(d)) return std::nullopt;
+    return static_cast<int>(d);
+  }
   if (!v.IsString()) return std::nullopt;
   std::string_view s(v.GetString(), v.GetStringLength());
   size_t i = 0;
@@ -48,7 +60,7 @@ Result<Plan> plan_from_json(const json::Value& doc) {
     if (!s.IsObject()) return invalid_argument("plan step " + std::to_string(position) + " is not an object");
     const json::Value* id = json::find(s, "id");
     auto parsed = id ? parse_id(*id) : std::optional<int>(position);
-    if (!parsed) return invalid_argument("plan step " + std::to_string(position) + " has an id that is not a number: " + json::dump(*id));
+    if (!parsed) return invalid_argument("plan step " + std::to_string(position) + " has an id that is not a step id (a whole number within int range): " + json::dump(*id));
     step.id = *parsed;
     step.description = json::get_string(s, "description");
     if (step.description.empty()) step.description = json::get_string(s, "task");

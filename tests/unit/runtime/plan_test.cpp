@@ -15,6 +15,22 @@ TEST(Plan, ParsesFencedReplyWithStringIds) {
   EXPECT_TRUE(check_plan(*p).is_ok());
 }
 
+// Found by fuzz_plan_reply: a dependency written as a number far outside int was converted to
+// int (undefined behaviour). Ids outside int, fractional or huge, are refused with the value.
+TEST(Plan, IdsOutsideIntAreRefusedNotConverted) {
+  auto huge_dep = parse_plan(R"({"steps":[{"id":1,"description":"x","depends_on":[111111111111111111111111111111111111111]}]})");
+  ASSERT_FALSE(huge_dep.is_ok());
+  EXPECT_NE(huge_dep.status().message().find("not a step id"), std::string::npos) << huge_dep.status().message();
+  auto huge_id = parse_plan(R"({"steps":[{"id":1e38,"description":"x"}]})");
+  ASSERT_FALSE(huge_id.is_ok());
+  EXPECT_NE(huge_id.status().message().find("1e38"), std::string::npos) << huge_id.status().message();
+  EXPECT_FALSE(parse_plan(R"({"steps":[{"id":9000000000,"description":"x"}]})").is_ok());
+  EXPECT_FALSE(parse_plan(R"({"steps":[{"id":1.5,"description":"x"}]})").is_ok());
+  auto whole = parse_plan(R"({"steps":[{"id":2.0,"description":"x"}]})");
+  ASSERT_TRUE(whole.is_ok()) << whole.status().to_string();
+  EXPECT_EQ(whole->steps[0].id, 2);
+}
+
 TEST(Plan, BareListAndMissingIds) {
   auto p = parse_plan(R"([{"description":"a"},{"description":"b"}])");
   ASSERT_TRUE(p.is_ok());

@@ -1,6 +1,7 @@
 #include <atlas/plugin_abi.h>
 #include <curl/curl.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -23,6 +24,16 @@ void print_help() {
                "Exit codes: 0 ok, 1 failure, 2 usage error.\n";
 }
 
+// Output a command could not write (a full disk, a closed pipe with SIGPIPE ignored) means the
+// command did not do its job, whatever it returned.
+int with_output_written(int rc, const std::string& name) {
+  std::cout.flush();
+  if (std::cout || rc != kExitOk) return rc;
+  std::cerr << "atlas-host " << name << ": error: could not write to standard output (" << std::strerror(errno)
+            << ")\n";
+  return kExitFailure;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -41,13 +52,13 @@ int main(int argc, char** argv) {
       args = {"--help"};
     } else {
       print_help();
-      return kExitOk;
+      return with_output_written(kExitOk, "help");
     }
   }
   if (name == "--version" || name == "-V") {
     std::cout << "atlas-host " << build_info::kVersion << " (plugin ABI " << ATLAS_ABI_MAJOR << "."
               << ATLAS_ABI_MINOR << ")\n";
-    return kExitOk;
+    return with_output_written(kExitOk, "--version");
   }
   if (name == "plugin-worker") {  // internal, started by the host for process-isolated plugins
     try {
@@ -60,7 +71,7 @@ int main(int argc, char** argv) {
   for (const auto& c : commands()) {
     if (name != c.name) continue;
     try {
-      return c.run(args);
+      return with_output_written(c.run(args), name);
     } catch (const UsageError& e) {
       std::cerr << "atlas-host " << name << ": " << secrets::redact(e.what()) << "\n"
                 << "Run 'atlas-host " << name << " --help' for usage.\n";

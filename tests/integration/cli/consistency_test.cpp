@@ -2,6 +2,11 @@
 // `help <command>`, and `export --output -` on standard output.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "cli_support.hpp"
@@ -80,6 +85,28 @@ TEST(CliConsistency, ExportToADashWritesTheRecordsToStdout) {
   EXPECT_NE(r.err.find("to standard output"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(dir.path() / "-"));
   EXPECT_FALSE(fs::exists(dir.path() / "-.partial"));
+}
+
+// A command whose output could not be written did not do its job: /dev/full takes nothing, and
+// each command must say so and exit 1 instead of 0 (found in the exit-code audit of #13).
+TEST(CliConsistency, OutputThatCannotBeWrittenIsAFailureNotASuccess) {
+  TempDir dir("dev-full");
+  ASSERT_NO_FATAL_FAILURE(copy_three_sessions_db(dir.path() / "s.db"));
+  std::string url = " --database-url " + sh_quote("sqlite://" + (dir.path() / "s.db").string());
+  const std::string bin = sh_quote(std::string(ATLAS_TEST_BIN_DIR) + "/atlas-host");
+  for (const std::string& command : std::vector<std::string>{"review list" + url, "review show 1" + url, "report" + url,
+                              "export --format trl-sft --output - --include-all-statuses" + url, "--help",
+                              "config show -c " + sh_quote(std::string(ATLAS_TEST_SOURCE_DIR) + "/configs/quickstart.toml")}) {
+    const fs::path err = dir.path() / "err.txt";
+    int status = std::system(("cd " + sh_quote(dir.path().string()) + " && " + bin + " " + command + " > /dev/full 2> " +
+                              sh_quote(err.string()))
+                                 .c_str());
+    ASSERT_TRUE(WIFEXITED(status)) << command;
+    std::ifstream in(err);
+    std::string message((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(WEXITSTATUS(status), 1) << command << "\n" << message;
+    EXPECT_NE(message.find("write"), std::string::npos) << command << "\n" << message;
+  }
 }
 
 }  // namespace

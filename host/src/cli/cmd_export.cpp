@@ -56,10 +56,12 @@ int run_export(const Args& args) {
   if (!vm.count("output")) throw UsageError("--output FILE is required");
   auto format = data::parse_export_format(vm["format"].as<std::string>());
   if (!format.is_ok()) throw UsageError(format.status().message());
-  for (const auto& s : values(vm, "status")) {
-    if (s != "succeeded" && s != "failed")
-      throw UsageError("--status " + s + ": only succeeded or failed sessions can be exported");
+  std::vector<SessionStatus> statuses = session_status_values(vm, "status");
+  for (SessionStatus s : statuses) {
+    if (s != SessionStatus::kSucceeded && s != SessionStatus::kFailed)
+      throw UsageError("--status " + std::string(status_name(s)) + ": only succeeded or failed sessions can be exported");
   }
+  const std::vector<ReviewStatus> include = review_status_values(vm, "include-status");
   data::OpenRequest req = store_request(vm);
   req.read_only = true;
   auto opened = data::open_store(req);
@@ -70,13 +72,12 @@ int run_export(const Args& args) {
   data::ExportOptions eo;
   eo.format = *format;
   eo.output = vm["output"].as<std::string>();
-  std::vector<std::string> include = values(vm, "include-status");
   eo.filters.review_statuses = data::resolve_review_filter(opened->config_loaded ? &opened->config.review : nullptr,
                                                            include, vm.count("include-all-statuses") != 0);
-  if (vm.count("status")) eo.filters.statuses = vm["status"].as<std::vector<std::string>>();
+  eo.filters.statuses = statuses;
   if (vm.count("include-failed")) {
-    if (eo.filters.statuses.empty()) eo.filters.statuses.push_back("succeeded");
-    eo.filters.statuses.push_back("failed");
+    if (eo.filters.statuses.empty()) eo.filters.statuses.push_back(SessionStatus::kSucceeded);
+    eo.filters.statuses.push_back(SessionStatus::kFailed);
   }
   if (vm.count("min-reward")) eo.filters.min_reward = vm["min-reward"].as<double>();
   if (vm.count("learning-key")) eo.filters.learning_key = vm["learning-key"].as<std::string>();
@@ -107,7 +108,8 @@ int run_export(const Args& args) {
     std::string statuses = "every review status";
     if (eo.filters.review_statuses) {
       statuses.clear();
-      for (const auto& s : *eo.filters.review_statuses) statuses += (statuses.empty() ? "" : ", ") + s;
+      for (ReviewStatus s : *eo.filters.review_statuses)
+        statuses += (statuses.empty() ? "" : ", ") + std::string(status_name(s));
     }
     std::cerr << "atlas-host export: no session matched (review status: " << statuses << "; "
               << r->sessions << " candidate session(s) produced no " << data::export_format_name(eo.format)

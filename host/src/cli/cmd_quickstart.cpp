@@ -180,7 +180,7 @@ int run_quickstart(const Args& args) {
       if (r.applied_playbook_version > 0) std::cout << ", playbook v" << r.applied_playbook_version << " applied";
       std::cout << "\nreward: " << runtime::console::fixed(r.reward) << "   session: " << r.session_id
                 << (r.stored ? "" : " (not stored)") << "\n";
-      if (r.status != "succeeded") {
+      if (r.status != SessionStatus::kSucceeded) {
         std::cout << "FAILED: " << r.error << "\n";
         if (i + 1 < n_tasks) std::cout << "Continuing with the remaining tasks.\n";
       } else {
@@ -207,7 +207,7 @@ int run_quickstart(const Args& args) {
       rows.push_back({std::to_string(i + 1) + " " + tasks[i].title, r.lane, runtime::console::fixed(r.reward),
                       i ? delta(r.reward, first.reward, 2, false) : "", std::to_string(r.total_tokens.total_tokens),
                       i ? delta(tok, ftok, 0, true) : "", runtime::console::fixed(r.seconds, 2),
-                      i ? delta(r.seconds, first.seconds, 0, true) : "", r.status});
+                      i ? delta(r.seconds, first.seconds, 0, true) : "", std::string(status_name(r.status))});
     }
     std::cout << "Learning progression (learning key " << runtime::quickstart::kLearningKey << ")\n"
               << runtime::console::table(rows);
@@ -227,7 +227,7 @@ int run_quickstart(const Args& args) {
       std::cout << "Sessions stored in " << where
                 << ": try `atlas-host review list` or `atlas-host export --format atlas-jsonl`.\n";
   }
-  return reports.back().status == "succeeded" ? kExitOk : kExitFailure;
+  return reports.back().status == SessionStatus::kSucceeded ? kExitOk : kExitFailure;
 }
 
 }  // namespace atlas::cli

@@ -47,8 +47,8 @@ bool has_filters(const po::variables_map& vm) {
 
 data::ReviewListFilters filters_from(const po::variables_map& vm) {
   data::ReviewListFilters f;
-  if (vm.count("status")) f.statuses = vm["status"].as<std::vector<std::string>>();
-  if (vm.count("review-status")) f.review_statuses = vm["review-status"].as<std::vector<std::string>>();
+  f.statuses = session_status_values(vm, "status");
+  f.review_statuses = review_status_values(vm, "review-status");
   if (vm.count("learning-key")) f.learning_key = vm["learning-key"].as<std::string>();
   if (vm.count("min-reward")) f.min_reward = vm["min-reward"].as<double>();
   if (vm.count("max-reward")) f.max_reward = vm["max-reward"].as<double>();
@@ -198,7 +198,8 @@ int run_review(const Args& args) {
     return kExitOk;
   }
 
-  std::string status = action == "approve" ? "approved" : "quarantined";
+  const ReviewStatus decision = action == "approve" ? ReviewStatus::kApproved : ReviewStatus::kQuarantined;
+  const std::string status(status_name(decision));
   if (all_matching) {
     auto matching = data::matching_sessions(store, filters_from(vm));
     if (!matching.is_ok()) {
@@ -229,7 +230,7 @@ int run_review(const Args& args) {
   }
 
   std::string reason = vm.count("reason") ? vm["reason"].as<std::string>() : "";
-  auto changes = data::set_review_many(store, ids, status, actor, reason, note_text);
+  auto changes = data::set_review_many(store, ids, decision, actor, reason, note_text);
   size_t failed = 0;
   const bool json_array = all_matching || changes.size() > 1;  // one id keeps the one-object reply
   if (as_json && json_array) std::cout << "[";

@@ -142,7 +142,7 @@ int run_run(const Args& args) {
   interrupts.emplace([&rt](int) { (*rt)->cancel(); });
 
   std::vector<runtime::SessionReport> reports(tasks.size());
-  for (auto& r : reports) r.status = runtime::kNotStarted;
+  for (auto& r : reports) r.status = SessionStatus::kNotStarted;
   std::atomic<size_t> next{0}, done{0};
   std::mutex out_mu;
   auto worker = [&] {
@@ -151,7 +151,7 @@ int run_run(const Args& args) {
         reports[i] = (*rt)->run(tasks[i].spec);
       } else {
         reports[i].task = tasks[i].spec.task;
-        reports[i].status = "failed";  // refused as input: nothing was run or stored
+        reports[i].status = SessionStatus::kFailed;  // refused as input: nothing was run or stored
         reports[i].error = tasks[i].error;
       }
       size_t d = ++done;
@@ -170,7 +170,7 @@ int run_run(const Args& args) {
   interrupts.reset();
 
   bool all_ok = true;
-  for (const auto& r : reports) all_ok = all_ok && r.status == "succeeded";
+  for (const auto& r : reports) all_ok = all_ok && r.status == SessionStatus::kSucceeded;
   if (json_out) {
     if (reports.size() == 1) {
       std::cout << secrets::redact(reports[0].to_json()) << "\n";
@@ -181,10 +181,10 @@ int run_run(const Args& args) {
     }
   } else if (reports.size() == 1) {
     const auto& r = reports[0];
-    if (r.status == "succeeded") std::cout << secrets::redact(r.final_answer) << "\n\n";
+    if (r.status == SessionStatus::kSucceeded) std::cout << secrets::redact(r.final_answer) << "\n\n";
     else std::cerr << "atlas-host run: the session failed: " << secrets::redact(r.error) << "\n";
     std::cout << "session " << r.session_id << (r.stored ? "" : " (not stored)") << " | lane " << r.lane << " ("
-              << r.lane_source << ") | reward " << runtime::console::fixed(r.reward) << " | review " << r.review_status
+              << r.lane_source << ") | reward " << runtime::console::fixed(r.reward) << " | review " << status_name(r.review_status)
               << " | " << runtime::console::fixed(r.seconds, 2) << " s\n\n"
               << runtime::console::token_table(r);
   } else {
@@ -192,8 +192,8 @@ int run_run(const Args& args) {
     for (const auto& t : tasks) specs.push_back(t.spec);
     std::cout << runtime::console::batch_table(specs, reports);
     for (size_t i = 0; i < reports.size(); ++i)
-      if (reports[i].status != "succeeded" && reports[i].status != runtime::kNotStarted)
-        std::cerr << "task " << i + 1 << " " << reports[i].status << ": " << secrets::redact(reports[i].error) << "\n";
+      if (reports[i].status != SessionStatus::kSucceeded && reports[i].status != SessionStatus::kNotStarted)
+        std::cerr << "task " << i + 1 << " " << status_name(reports[i].status) << ": " << secrets::redact(reports[i].error) << "\n";
   }
   rt->reset();  // closes the store: flushes queued writes and tries the spool once more
   if (storage_on) {
@@ -209,8 +209,8 @@ int run_run(const Args& args) {
   if (signo != 0) {
     size_t interrupted = 0, not_started = 0;
     for (const auto& r : reports) {
-      interrupted += r.status == runtime::kInterrupted;
-      not_started += r.status == runtime::kNotStarted;
+      interrupted += r.status == SessionStatus::kInterrupted;
+      not_started += r.status == SessionStatus::kNotStarted;
     }
     std::cerr << "atlas-host run: stopped by " << (signo == SIGTERM ? "SIGTERM" : "SIGINT") << ": " << interrupted
               << " session(s) stored as interrupted, " << not_started

@@ -44,4 +44,16 @@ std::vector<std::string> values(const po::variables_map& vm, const char* name) {
   return vm.count(name) ? vm[name].as<std::vector<std::string>>() : std::vector<std::string>{};
 }
 
+std::vector<SessionStatus> session_status_values(const po::variables_map& vm, const char* name) {
+  auto parsed = parse_session_statuses(values(vm, name), std::string("--") + name);
+  if (!parsed) throw UsageError(parsed.status().message());
+  return std::move(*parsed);
+}
+
+std::vector<ReviewStatus> review_status_values(const po::variables_map& vm, const char* name) {
+  auto parsed = parse_review_statuses(values(vm, name), std::string("--") + name);
+  if (!parsed) throw UsageError(parsed.status().message());
+  return std::move(*parsed);
+}
+
 }  // namespace atlas::cli

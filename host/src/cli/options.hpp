@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli/cli.hpp"
+#include "config/statuses.hpp"
 #include "data/open.hpp"
 
 namespace atlas::cli {
@@ -31,5 +32,10 @@ data::OpenRequest store_request(const po::variables_map& vm);
 
 // Every --name value given (empty when none); for repeatable options.
 std::vector<std::string> values(const po::variables_map& vm, const char* name);
+
+// Every --name value as a status (empty when none); a name that is no status is a UsageError
+// that lists the valid ones and the nearest.
+std::vector<SessionStatus> session_status_values(const po::variables_map& vm, const char* name);
+std::vector<ReviewStatus> review_status_values(const po::variables_map& vm, const char* name);
 
 }  // namespace atlas::cli

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "config/model_config.hpp"
+#include "config/statuses.hpp"
 
 namespace atlas::config {
 
@@ -262,7 +263,7 @@ struct StorageConfig {
 
 struct ReviewConfig {
   bool require_approval = true;
-  std::vector<std::string> default_export_statuses = {"approved"};  // lower-cased
+  std::vector<ReviewStatus> default_export_statuses = {ReviewStatus::kApproved};
   // True when the file (or ATLAS_REVIEW_DEFAULT_EXPORT_STATUSES) named the statuses; the export
   // policy (docs/export-formats.md) needs it ("neither given and require_approval false" means approved+pending).
   bool statuses_explicit = false;
@@ -296,8 +297,8 @@ struct PluginsConfig {
 // ---------------------------------------------------------------- [train]
 
 struct TrainFilters {
-  std::vector<std::string> review_statuses;  // empty = the [review] policy
-  std::vector<std::string> statuses;         // session status filter; empty = all finished
+  std::vector<ReviewStatus> review_statuses;  // empty = the [review] policy
+  std::vector<SessionStatus> statuses;        // session status filter; empty = succeeded only
   std::optional<double> min_reward;          // 0..1
   std::string learning_key;
   std::string created_after;                 // ISO 8601 date or timestamp

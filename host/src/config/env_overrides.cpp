@@ -71,7 +71,7 @@ void apply_review_env(ReviewConfig& review, const Env& env) {
     review.require_approval = *flag;
   }
   if (const char* v = get("ATLAS_REVIEW_DEFAULT_EXPORT_STATUSES")) {
-    std::vector<std::string> statuses;
+    std::vector<ReviewStatus> statuses;
     bool all = false;
     std::string_view rest(v);
     while (!rest.empty()) {
@@ -83,10 +83,13 @@ void apply_review_env(ReviewConfig& review, const Env& env) {
         all = true;
         continue;
       }
-      if (token != "approved" && token != "pending" && token != "quarantined")
+      std::optional<ReviewStatus> status = parse_review_status(token);
+      if (!status) {
         warn("ATLAS_REVIEW_DEFAULT_EXPORT_STATUSES: unknown review status '" + token +
-             "' (known: approved, pending, quarantined, all); kept as given");
-      if (std::find(statuses.begin(), statuses.end(), token) == statuses.end()) statuses.push_back(token);
+             "' (known: approved, pending, quarantined, all); ignored");
+        continue;
+      }
+      if (std::find(statuses.begin(), statuses.end(), *status) == statuses.end()) statuses.push_back(*status);
     }
     if (all) {
       review.include_all_statuses = true;

@@ -645,23 +645,19 @@ void read_review(SectionReader& root, Config& cfg) {
   if (s.read_strings("default_export_statuses", statuses)) {
     r.statuses_explicit = true;
     r.default_export_statuses.clear();
+    std::vector<std::string> named;
     for (auto st : statuses) {
       std::transform(st.begin(), st.end(), st.begin(), [](unsigned char c) { return std::tolower(c); });
-      if (st == "*" || st == "all") {
+      if (st == "*" || st == "all")
         r.include_all_statuses = true;
-        continue;
-      }
-      if (st != "approved" && st != "pending" && st != "quarantined") {
-        std::string msg = "unknown review status " + json::quote(st) + ": use approved, pending, quarantined, or \"all\"";
-        std::string near = did_you_mean(st, {"approved", "pending", "quarantined"});
-        if (!near.empty()) msg += " (did you mean " + json::quote(near) + "?)";
-        s.error("default_export_statuses", std::move(msg));
-        continue;
-      }
-      if (std::find(r.default_export_statuses.begin(), r.default_export_statuses.end(), st) ==
-          r.default_export_statuses.end())
-        r.default_export_statuses.push_back(st);
+      else
+        named.push_back(st);
     }
+    auto parsed = parse_review_statuses(named, "default_export_statuses (or \"all\")");
+    if (parsed)
+      r.default_export_statuses = std::move(*parsed);
+    else
+      s.error("default_export_statuses", parsed.status().message());
   }
   s.finish();
 }
@@ -825,10 +821,22 @@ void read_train(SectionReader& root, ParseContext& ctx, Config& cfg) {
     core.finish();
   }
   SectionReader f = s.sub("filters");
-  if (f.read_strings("review_statuses", t.filters.review_statuses))
-    for (auto& st : t.filters.review_statuses)
-      std::transform(st.begin(), st.end(), st.begin(), [](unsigned char c) { return std::tolower(c); });
-  f.read_strings("statuses", t.filters.statuses);
+  std::vector<std::string> names;
+  if (f.read_strings("review_statuses", names)) {
+    auto parsed = parse_review_statuses(names, "review_statuses");
+    if (parsed)
+      t.filters.review_statuses = std::move(*parsed);
+    else
+      f.error("review_statuses", parsed.status().message());
+  }
+  names.clear();
+  if (f.read_strings("statuses", names)) {
+    auto parsed = parse_session_statuses(names, "statuses");
+    if (parsed)
+      t.filters.statuses = std::move(*parsed);
+    else
+      f.error("statuses", parsed.status().message());
+  }
   f.read_double("min_reward", t.filters.min_reward, 0.0, 1.0);
   f.read("learning_key", t.filters.learning_key);
   if (const toml::node* n = f.take("created_after")) {

@@ -198,7 +198,7 @@ std::vector<std::pair<std::string, toml::table>> sections(const Config& c) {
                                           {"spool_path", sto.spool_path},
                                           {"write_retry_seconds", sto.write_retry_seconds}});
 
-  std::vector<std::string> statuses = c.review.default_export_statuses;
+  std::vector<std::string> statuses = status_names(c.review.default_export_statuses);
   if (c.review.include_all_statuses) statuses = {"all"};
   out.emplace_back("review", toml::table{{"require_approval", c.review.require_approval},
                                          {"default_export_statuses", strings(statuses)}});
@@ -230,8 +230,8 @@ std::vector<std::pair<std::string, toml::table>> sections(const Config& c) {
   toml::table overrides;
   for (const auto& [k, v] : tr.overrides) overrides.insert(k, v);
   train.insert("overrides", std::move(overrides));
-  toml::table filters{{"review_statuses", strings(tr.filters.review_statuses)},
-                      {"statuses", strings(tr.filters.statuses)},
+  toml::table filters{{"review_statuses", strings(status_names(tr.filters.review_statuses))},
+                      {"statuses", strings(status_names(tr.filters.statuses))},
                       {"learning_key", tr.filters.learning_key},
                       {"created_after", tr.filters.created_after}};
   if (tr.filters.min_reward) filters.insert("min_reward", *tr.filters.min_reward);

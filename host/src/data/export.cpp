@@ -39,30 +39,26 @@ std::string_view export_format_name(ExportFormat f) {
   return "atlas-jsonl";
 }
 
-std::optional<std::vector<std::string>> resolve_review_filter(const config::ReviewConfig* review,
-                                                              const std::vector<std::string>& include_statuses,
-                                                              bool include_all) {
+std::optional<std::vector<ReviewStatus>> resolve_review_filter(const config::ReviewConfig* review,
+                                                               const std::vector<ReviewStatus>& include_statuses,
+                                                               bool include_all) {
   // Without a config file the policy is the defaults with the environment on top.
   const config::ReviewConfig policy = review ? *review : config::review_policy(config::ReviewConfig{});
   const bool require_approval = policy.require_approval;
   const bool all = policy.include_all_statuses;
   const bool explicit_statuses = policy.statuses_explicit;
-  std::vector<std::string> defaults;
+  std::vector<ReviewStatus> defaults;
   if (explicit_statuses) defaults = policy.default_export_statuses;
   if (include_all || all) return std::nullopt;
   if (defaults.empty()) {
-    defaults = explicit_statuses || require_approval ? std::vector<std::string>{"approved"}
-                                                     : std::vector<std::string>{"approved", "pending"};
+    defaults = explicit_statuses || require_approval
+                   ? std::vector<ReviewStatus>{ReviewStatus::kApproved}
+                   : std::vector<ReviewStatus>{ReviewStatus::kApproved, ReviewStatus::kPending};
   }
-  std::vector<std::string> out;
-  auto add = [&](std::string s) {
-    for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    for (const auto& e : out)
-      if (e == s) return;
-    out.push_back(s);
-  };
-  for (const auto& s : defaults) add(s);
-  for (const auto& s : include_statuses) add(s);
+  std::vector<ReviewStatus> out;
+  for (const auto& list : {defaults, include_statuses})
+    for (ReviewStatus s : list)
+      if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(s);
   return out;
 }
 
@@ -74,9 +70,9 @@ std::string filters_json(const ExportFilters& f) {
     for (const auto& s : v) arr.PushBack(json::str(s, a), a);
     return arr;
   };
-  if (f.review_statuses) json::set(d, "review_status", list(*f.review_statuses), a);
-  std::vector<std::string> statuses = f.statuses.empty() ? std::vector<std::string>{"succeeded"} : f.statuses;
-  json::set(d, "status", list(statuses), a);
+  if (f.review_statuses) json::set(d, "review_status", list(status_names(*f.review_statuses)), a);
+  std::vector<SessionStatus> statuses = f.statuses.empty() ? std::vector<SessionStatus>{SessionStatus::kSucceeded} : f.statuses;
+  json::set(d, "status", list(status_names(statuses)), a);
   json::set(d, "exclude_unfinished", true, a);  // never running/interrupted, whatever --status says
   if (f.min_reward) json::set(d, "min_reward", *f.min_reward, a);
   if (!f.learning_key.empty()) json::set(d, "learning_key", f.learning_key, a);

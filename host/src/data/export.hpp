@@ -24,11 +24,11 @@ Result<ExportFormat> parse_export_format(std::string_view name);  // INVALID_ARG
 std::string_view export_format_name(ExportFormat f);
 
 struct ExportFilters {
-  // nullopt = every review status; else only these (lower-case).
-  std::optional<std::vector<std::string>> review_statuses = std::vector<std::string>{"approved"};
+  // nullopt = every review status; else only these.
+  std::optional<std::vector<ReviewStatus>> review_statuses = std::vector<ReviewStatus>{ReviewStatus::kApproved};
   // Session statuses; empty = succeeded only (failed ones only when asked: --include-failed or
   // --status failed). A failed session's trace is not a demonstration a trainer should learn from.
-  std::vector<std::string> statuses;
+  std::vector<SessionStatus> statuses;
   std::optional<double> min_reward;
   std::string learning_key;
   std::string created_after;  // ISO 8601 date or timestamp
@@ -39,9 +39,9 @@ struct ExportFilters {
 // Review-status filter (docs/export-formats.md, "Selection"): [review] policy (with the ATLAS_REVIEW_* env
 // overrides already applied to `review`, or read from the environment when `review` is
 // null), plus --include-status values, or everything with include_all.
-std::optional<std::vector<std::string>> resolve_review_filter(const config::ReviewConfig* review,
-                                                              const std::vector<std::string>& include_statuses,
-                                                              bool include_all);
+std::optional<std::vector<ReviewStatus>> resolve_review_filter(const config::ReviewConfig* review,
+                                                               const std::vector<ReviewStatus>& include_statuses,
+                                                               bool include_all);
 
 struct ExportOptions {
   ExportFormat format = ExportFormat::kAtlasJsonl;

@@ -16,8 +16,8 @@ std::string review_filters_json(const ReviewListFilters& f) {
     for (const auto& s : v) arr.PushBack(json::str(s, a), a);
     return arr;
   };
-  if (!f.statuses.empty()) json::set(d, "status", list(f.statuses), a);
-  if (!f.review_statuses.empty()) json::set(d, "review_status", list(f.review_statuses), a);
+  if (!f.statuses.empty()) json::set(d, "status", list(status_names(f.statuses)), a);
+  if (!f.review_statuses.empty()) json::set(d, "review_status", list(status_names(f.review_statuses)), a);
   if (!f.learning_key.empty()) json::set(d, "learning_key", f.learning_key, a);
   if (f.min_reward) json::set(d, "min_reward", *f.min_reward, a);
   if (f.max_reward) json::set(d, "max_reward", *f.max_reward, a);
@@ -57,9 +57,14 @@ std::string fmt_score(const Value* v) {
   return buf;
 }
 
-const char* status_color(const std::string& s) {
-  if (s == "approved" || s == "succeeded") return "32";
-  if (s == "quarantined" || s == "failed" || s == "interrupted") return "31";
+// Green for approved/succeeded, red for quarantined/failed/interrupted, yellow otherwise.
+const char* status_color(const std::string& name) {
+  const std::optional<ReviewStatus> review = parse_review_status(name);
+  const std::optional<SessionStatus> session = parse_session_status(name);
+  if (review == ReviewStatus::kApproved || session == SessionStatus::kSucceeded) return "32";
+  if (review == ReviewStatus::kQuarantined || session == SessionStatus::kFailed ||
+      session == SessionStatus::kInterrupted)
+    return "31";
   return "33";
 }
 
@@ -211,12 +216,12 @@ std::string render_session(const Value& s, bool color, size_t max_events) {
   return os.str();
 }
 
-Result<std::string> set_review(Store& store, const std::string& session_id, const std::string& status,
+Result<std::string> set_review(Store& store, const std::string& session_id, ReviewStatus status,
                                const std::string& actor, const std::string& reason, const std::string& note) {
   json::Document d(rapidjson::kObjectType);
   auto& a = d.GetAllocator();
   json::set(d, "session_id", session_id, a);
-  json::set(d, "review_status", status, a);
+  json::set(d, "review_status", status_name(status), a);
   json::set(d, "actor", actor, a);
   if (!reason.empty()) json::set(d, "reason", reason, a);
   if (!note.empty()) json::set(d, "notes", note, a);
@@ -243,7 +248,7 @@ Result<json::Document> matching_sessions(Store& store, const ReviewListFilters& 
 }
 
 std::vector<ReviewChange> set_review_many(Store& store, const std::vector<std::string>& session_ids,
-                                          const std::string& status, const std::string& actor,
+                                          ReviewStatus status, const std::string& actor,
                                           const std::string& reason, const std::string& note) {
   std::vector<ReviewChange> out;
   for (const auto& id : session_ids) {

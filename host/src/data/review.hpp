@@ -8,13 +8,14 @@
 
 #include "common/json.hpp"
 #include "common/status.hpp"
+#include "config/statuses.hpp"
 #include "data/store.hpp"
 
 namespace atlas::data {
 
 struct ReviewListFilters {
-  std::vector<std::string> statuses;         // running|succeeded|failed|interrupted
-  std::vector<std::string> review_statuses;  // pending|approved|quarantined
+  std::vector<SessionStatus> statuses;  // empty: every status
+  std::vector<ReviewStatus> review_statuses;
   std::string learning_key;
   std::optional<double> min_reward, max_reward;
   std::string since, until;  // ISO dates
@@ -34,8 +35,8 @@ std::string render_session(const json::Value& session, bool color, size_t max_ev
 // the query_sessions summaries (session_id, status, review_status, task, ...) as one array.
 Result<json::Document> matching_sessions(Store& store, const ReviewListFilters& filters);
 
-// Sets review_status (approved|quarantined|pending); `actor` is who, `reason` why.
-Result<std::string> set_review(Store& store, const std::string& session_id, const std::string& status,
+// Sets review_status; `actor` is who, `reason` why. Returns the status before.
+Result<std::string> set_review(Store& store, const std::string& session_id, ReviewStatus status,
                                const std::string& actor, const std::string& reason, const std::string& note);
 // set_review for each id in turn (one review_events row each); a failure does not stop the
 // others. `previous` is the status before, or empty with `error` set.
@@ -45,8 +46,8 @@ struct ReviewChange {
   std::string error;
 };
 std::vector<ReviewChange> set_review_many(Store& store, const std::vector<std::string>& session_ids,
-                                          const std::string& status, const std::string& actor,
-                                          const std::string& reason, const std::string& note);
+                                          ReviewStatus status, const std::string& actor, const std::string& reason,
+                                          const std::string& note);
 Status add_review_note(Store& store, const std::string& session_id, const std::string& note, const std::string& actor);
 
 // $USER (or "unknown") for --actor defaults.

@@ -189,7 +189,7 @@ Result<TrainResult> run_training(Store& store, const config::Config& config, con
   const auto& tf = config.train.filters;
   eo.filters.review_statuses =
       tf.review_statuses.empty() ? resolve_review_filter(&config.review, {}, false)
-                                 : std::optional<std::vector<std::string>>(tf.review_statuses);
+                                 : std::optional<std::vector<ReviewStatus>>(tf.review_statuses);
   eo.filters.statuses = tf.statuses;
   eo.filters.min_reward = tf.min_reward;
   eo.filters.learning_key = tf.learning_key;

@@ -77,8 +77,8 @@ std::string batch_table(const std::vector<TaskSpec>& tasks, const std::vector<Se
     rows.push_back({std::to_string(i + 1),
                     r.session_id.empty() ? "-" : r.session_id + (r.stored ? "" : " (not stored)"), one_line(task, 48),
                     r.lane.empty() ? "-" : r.lane, fixed(r.reward), std::to_string(r.total_tokens.total_tokens),
-                    fixed(r.seconds, 2), r.status});
-    if (r.status == "succeeded") ++succeeded;
+                    fixed(r.seconds, 2), std::string(status_name(r.status))});
+    if (r.status == SessionStatus::kSucceeded) ++succeeded;
     if (r.reward) reward_sum += *r.reward, ++rewarded;
     tokens += r.total_tokens.total_tokens;
   }

@@ -65,7 +65,7 @@ json::Document build_finish_document(const FinishInput& in) {
     Value review(rapidjson::kObjectType);
     review.AddMember("require_approval", in.review.require_approval, a);
     Value st(rapidjson::kArrayType);
-    for (const auto& s : in.review.default_export_statuses) st.PushBack(json::str(s, a), a);
+    for (ReviewStatus s : in.review.default_export_statuses) st.PushBack(json::str(status_name(s), a), a);
     review.AddMember("default_export_statuses", st, a);
     review.AddMember("include_all_statuses", in.review.include_all_statuses, a);
     json::set(metadata, "review", std::move(review), a);
@@ -80,7 +80,10 @@ json::Document build_finish_document(const FinishInput& in) {
   fin.SetObject();
   auto& fa = fin.GetAllocator();
   fin.AddMember("session_id", json::str(in.session_id, fa), fa);
-  fin.AddMember("status", json::str(in.interrupted ? kInterrupted : in.failed ? "failed" : "succeeded", fa), fa);
+  fin.AddMember("status", json::str(status_name(in.interrupted ? SessionStatus::kInterrupted
+                                                  : in.failed     ? SessionStatus::kFailed
+                                                                  : SessionStatus::kSucceeded),
+                                      fa), fa);
   fin.AddMember("final_answer", json::str(in.final_answer, fa), fa);
   fin.AddMember("metadata", Value(metadata, fa), fa);
   fin.AddMember("plan", plan_to_json(in.plan, fa), fa);
@@ -122,7 +125,7 @@ json::Document build_finish_document(const FinishInput& in) {
     Value deps(rapidjson::kArrayType);
     for (int d : s.step.depends_on) deps.PushBack(d, fa);
     md.AddMember("depends_on", deps, fa);
-    md.AddMember("status", json::str(s.status, fa), fa);
+    md.AddMember("status", json::str(status_name(s.status), fa), fa);
     if (!s.reason.empty()) md.AddMember("reason", json::str(secrets::redact(s.reason), fa), fa);
     if (s.started_us) md.AddMember("started_at", json::str(clock::iso8601_utc(s.started_us), fa), fa);
     if (s.ended_us) md.AddMember("ended_at", json::str(clock::iso8601_utc(s.ended_us), fa), fa);
@@ -136,7 +139,7 @@ json::Document build_finish_document(const FinishInput& in) {
       json::Document v;
       if (!at.verdict_json.empty()) v.Parse(at.verdict_json.c_str());
       ev.AddMember("validation", at.verdict_json.empty() || v.HasParseError() ? Value() : Value(v, fa), fa);
-      ev.AddMember("status", json::str(at.status, fa), fa);
+      ev.AddMember("status", json::str(status_name(at.status), fa), fa);
       ev.AddMember("output", json::str(at.output, fa), fa);
       if (!at.guidance.empty()) ev.AddMember("guidance", json::str(at.guidance, fa), fa);
       d.AddMember("evaluation", ev, fa);
@@ -160,7 +163,7 @@ json::Document build_finish_document(const FinishInput& in) {
   fin.AddMember("reward_audit", parsed_or_null(reward ? reward->reward_audit_json : in.verdict.unjudged_audit_json), fa);
   fin.AddMember("student_learning", Value(), fa);
   fin.AddMember("teacher_learning", Value(), fa);
-  fin.AddMember("review_status", json::str(review_status, fa), fa);
+  fin.AddMember("review_status", json::str(status_name(review_status), fa), fa);
   fin.AddMember("review_notes", review_notes.empty() ? Value() : json::str(review_notes, fa), fa);
   fin.AddMember("review_actor", "runtime", fa);
   fin.AddMember("review_reason", json::str(review_reason(in.verdict), fa), fa);

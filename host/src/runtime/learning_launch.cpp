@@ -29,7 +29,7 @@ void Session::launch_learning(const rewards::RewardOutcome& reward) {
     Value o(rapidjson::kObjectType);
     o.AddMember("id", s->step.id, ea);
     o.AddMember("description", json::str(s->step.description, ea), ea);
-    o.AddMember("status", json::str(s->status, ea), ea);
+    o.AddMember("status", json::str(status_name(s->status), ea), ea);
     o.AddMember("attempts", static_cast<int>(s->attempts.size()), ea);
     Value g(rapidjson::kArrayType);
     for (const auto& x : s->guidance) g.PushBack(json::str(x, ea), ea);

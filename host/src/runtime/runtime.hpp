@@ -20,6 +20,7 @@
 
 #include "common/status.hpp"
 #include "config/config.hpp"
+#include "config/statuses.hpp"
 #include "llm/llm.hpp"
 #include "runtime/events.hpp"
 #include "runtime/token_ledger.hpp"
@@ -43,7 +44,7 @@ struct StepReport {
   int id = 0;
   std::string description;
   std::vector<int> depends_on;
-  std::string status;  // passed | completed | failed | timeout | skipped | unvalidated
+  StepStatus status = StepStatus::kPending;
   std::string reason;
   int attempts = 0;
   std::string output;
@@ -52,13 +53,12 @@ struct StepReport {
   int64_t ended_us = 0;
 };
 
-// SessionReport::status values besides "succeeded" and "failed".
-inline constexpr const char kInterrupted[] = "interrupted";  // Runtime::cancel() stopped it; stored
-inline constexpr const char kNotStarted[] = "not_started";   // cancelled before it began; nothing stored
 
 struct SessionReport {
   std::string session_id;        // storage id, or "local-<id>" without storage
-  std::string status = "failed";  // succeeded | failed | interrupted | not_started
+  // kInterrupted: Runtime::cancel() stopped it (stored); kNotStarted: cancelled before it began
+  // (nothing stored).
+  SessionStatus status = SessionStatus::kFailed;
   std::string error;
   std::string task;
   std::string final_answer;
@@ -66,7 +66,7 @@ struct SessionReport {
   std::string lane_source;
   std::string learning_key;
   std::optional<double> reward;
-  std::string review_status;
+  ReviewStatus review_status = ReviewStatus::kPending;
   bool drift_alert = false;
   std::map<std::string, RoleTotals> tokens;  // per role, learning synthesis excluded
   RoleTotals total_tokens;

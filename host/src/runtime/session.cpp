@@ -70,6 +70,16 @@ std::string deliverable_of(const std::string& content) {
   return d->IsString() ? std::string(d->GetString(), d->GetStringLength()) : json::dump(*d);
 }
 
+// The step status the scheduler sets when it, not the step body, ended a step.
+StepStatus step_status_of(StepRun::State state) {
+  switch (state) {
+    case StepRun::State::kTimedOut: return StepStatus::kTimeout;
+    case StepRun::State::kSkipped: return StepStatus::kSkipped;
+    case StepRun::State::kFailed: return StepStatus::kFailed;
+    default: return StepStatus::kPending;
+  }
+}
+
 }  // namespace
 
 void Session::stop_for(const std::string& reason) {
@@ -295,7 +305,7 @@ std::string Session::prior_results_for(const PlanStep& step) {
       if (s->step.id != dep) continue;
       Value o(rapidjson::kObjectType);
       o.AddMember("description", json::str(s->step.description, a), a);
-      o.AddMember("status", json::str(s->status, a), a);
+      o.AddMember("status", json::str(status_name(s->status), a), a);
       o.AddMember("output", json::str(s->output, a), a);
       d.AddMember(json::str(std::to_string(dep), a), o, a);
     }
@@ -330,14 +340,14 @@ Status Session::run_step(StepState& st, bool validate, const std::string& prior_
                     "{\"error\":" + json::quote(out.status().to_string()) + "}", sid);
       Attempt failed;
       failed.number = attempt;
-      failed.status = "error";
+      failed.status = StepStatus::kError;
       // A call cut short by the step's deadline is a timeout, whatever code the adapter chose.
       bool timed_out = out.status().code() == StatusCode::kDeadlineExceeded || control.should_stop() ||
                        (control.deadline_unix_ms > 0 && clock::now_unix_ms() + 250 >= control.deadline_unix_ms);
       {
         std::lock_guard<std::mutex> g(steps_mu_);
         st.attempts.push_back(failed);
-        if (st.status != "timeout") st.status = timed_out ? "timeout" : "failed";
+        if (st.status != StepStatus::kTimeout) st.status = timed_out ? StepStatus::kTimeout : StepStatus::kFailed;
         if (st.reason.empty()) st.reason = out.status().to_string();
       }
       if (out.status().code() == StatusCode::kDeadlineExceeded || control.should_stop() ||
@@ -349,10 +359,10 @@ Status Session::run_step(StepState& st, bool validate, const std::string& prior_
     at.number = attempt;
     at.output = deliverable_of(*out);
     if (!validate) {
-      at.status = "completed";
+      at.status = StepStatus::kCompleted;
       std::lock_guard<std::mutex> g(steps_mu_);
       st.output = at.output;
-      st.status = "completed";
+      st.status = StepStatus::kCompleted;
       st.attempts.push_back(std::move(at));
       return Status::ok();
     }
@@ -369,7 +379,7 @@ Status Session::run_step(StepState& st, bool validate, const std::string& prior_
     events_->emit(event_type::kValidation, v.valid ? "valid" : "invalid", "teacher", attempt_event, at.verdict_json, sid);
     bool last = attempt == max_attempts;
     if (v.valid || v.unavailable || last) {
-      at.status = v.valid ? "passed" : v.unavailable ? "unvalidated" : "failed";
+      at.status = v.valid ? StepStatus::kPassed : v.unavailable ? StepStatus::kUnvalidated : StepStatus::kFailed;
       std::lock_guard<std::mutex> g(steps_mu_);
       st.output = at.output;
       st.status = at.status;
@@ -382,7 +392,7 @@ Status Session::run_step(StepState& st, bool validate, const std::string& prior_
     if (guidance.empty()) guidance = "Your previous attempt was not accepted; check the step description and redo it completely.";
     events_->emit(event_type::kGuidance, "retry", "teacher", attempt_event, "{\"guidance\":" + json::quote(guidance) + "}",
                   sid);
-    at.status = "failed";
+    at.status = StepStatus::kFailed;
     at.guidance = guidance;
     std::lock_guard<std::mutex> g(steps_mu_);
     st.attempts.push_back(std::move(at));
@@ -443,11 +453,11 @@ void Session::run_auto_or_paired(bool validate) {
   {
     std::lock_guard<std::mutex> g(steps_mu_);  // an abandoned body may still write the step
     if (run.state == StepRun::State::kTimedOut) {
-      ref.status = "timeout";
+      ref.status = StepStatus::kTimeout;
       if (ref.reason.empty()) ref.reason = run.reason;
     }
     ref.ended_us = clock::now_unix_us();
-    end_json = "{\"status\":" + json::quote(ref.status) + ",\"attempts\":" + std::to_string(ref.attempts.size()) + "}";
+    end_json = "{\"status\":" + json::quote(status_name(ref.status)) + ",\"attempts\":" + std::to_string(ref.attempts.size()) + "}";
   }
   events_->emit(event_type::kStepEnd, "1", "student", ref.event_id, end_json, "1");
   if (!st_run.is_ok()) {
@@ -547,13 +557,13 @@ void Session::run_coach() {
       st.event_id = events_->emit(event_type::kStepStart, sid, "student", plan_event, json::dump(d), sid);
       return;
     }
-    std::string status;
+    StepStatus status = StepStatus::kPending;
     {
       std::lock_guard<std::mutex> g(steps_mu_);
       st.ended_us = run.ended_us;
       if (run.state == StepRun::State::kTimedOut || run.state == StepRun::State::kSkipped ||
-          (run.state == StepRun::State::kFailed && st.status != "failed")) {
-        st.status = std::string(step_state_name(run.state));
+          (run.state == StepRun::State::kFailed && st.status != StepStatus::kFailed)) {
+        st.status = step_status_of(run.state);
         st.reason = run.reason;
       } else if (run.state == StepRun::State::kFailed) {
         st.reason = run.reason;
@@ -561,7 +571,7 @@ void Session::run_coach() {
       status = st.status;
     }
     events_->emit(event_type::kStepEnd, sid, "student", st.event_id.empty() ? plan_event : st.event_id,
-                  "{\"status\":" + json::quote(status) + ",\"state\":" + json::quote(step_state_name(run.state)) +
+                  "{\"status\":" + json::quote(status_name(status)) + ",\"state\":" + json::quote(step_state_name(run.state)) +
                       ",\"reason\":" + json::quote(run.reason) + "}",
                   sid);
   };
@@ -573,7 +583,7 @@ void Session::run_coach() {
   // 4. The student writes the final answer from the step results.
   bool any_output = false;
   for (const auto& s : steps_)
-    if (!s->output.empty() && s->status != "timeout") any_output = true;
+    if (!s->output.empty() && s->status != StepStatus::kTimeout) any_output = true;
   if (!any_output) {
     failed_ = true;
     error_ = "no step of the plan produced a result";
@@ -594,8 +604,10 @@ void Session::run_coach() {
       Value o(rapidjson::kObjectType);
       o.AddMember("id", s->step.id, a);
       o.AddMember("description", json::str(s->step.description, a), a);
-      o.AddMember("status", json::str(s->status, a), a);
-      o.AddMember("result", s->status == "timeout" || s->status == "skipped" ? Value() : json::str(s->output, a), a);
+      o.AddMember("status", json::str(status_name(s->status), a), a);
+      o.AddMember("result",
+                  s->status == StepStatus::kTimeout || s->status == StepStatus::kSkipped ? Value() : json::str(s->output, a),
+                  a);
       if (!s->reason.empty()) o.AddMember("note", json::str(s->reason, a), a);
       results.PushBack(o, a);
     }
@@ -621,7 +633,7 @@ SessionReport Session::run() {
   started_ = clock::monotonic_seconds();
   report_.task = task_.task;
   if (rt_.cancelled()) {  // Ctrl-C before this session began: it never starts, nothing is stored
-    report_.status = kNotStarted;
+    report_.status = SessionStatus::kNotStarted;
     report_.error = "not started: the run was interrupted";
     return report_;
   }
@@ -764,15 +776,15 @@ void Session::finish() {
   {
     std::lock_guard<std::mutex> g(steps_mu_);
     for (const auto& s : steps_) {
-      if (!failed_ && s->status == "failed" && s->reason == kTeacherRejected) {
+      if (!failed_ && s->status == StepStatus::kFailed && s->reason == kTeacherRejected) {
         failed_ = true;  // an answer the teacher rejected is not a success to learn from
         error_ = "the teacher rejected every attempt of step " + std::to_string(s->step.id);
       }
-      if (s->status == "unvalidated" && unvalidated_step.empty()) unvalidated_step = std::to_string(s->step.id);
+      if (s->status == StepStatus::kUnvalidated && unvalidated_step.empty()) unvalidated_step = std::to_string(s->step.id);
     }
   }
   if (interrupted) error_ = "interrupted (Ctrl-C or SIGTERM)" + (error_.empty() ? std::string() : " while: " + error_);
-  std::string status = interrupted ? kInterrupted : failed_ ? "failed" : "succeeded";
+  SessionStatus status = interrupted ? SessionStatus::kInterrupted : failed_ ? SessionStatus::kFailed : SessionStatus::kSucceeded;
   SessionVerdict verdict = judge(store_ok, status, unvalidated_step);
   const std::optional<rewards::RewardOutcome>& reward = verdict.reward;
   const std::string token_usage = ledger_->to_json();
@@ -805,9 +817,9 @@ void Session::finish() {
   }
   report_.seconds = clock::monotonic_seconds() - started_;
   events_->emit(event_type::kSession, "end", "host", root_event_,
-                "{\"status\":" + json::quote(status) + ",\"final_answer_chars\":" + std::to_string(final_answer_.size()) +
+                "{\"status\":" + json::quote(status_name(status)) + ",\"final_answer_chars\":" + std::to_string(final_answer_.size()) +
                     ",\"reward\":" + (reward ? std::to_string(reward->score) : std::string("null")) +
-                    ",\"review_status\":" + json::quote(verdict.review_status) + ",\"seconds\":" + std::to_string(report_.seconds) + "}");
+                    ",\"review_status\":" + json::quote(status_name(verdict.review_status)) + ",\"seconds\":" + std::to_string(report_.seconds) + "}");
   if (store_ok) {
     Status st = rt_.store->finish_session(json::dump(fin));
     if (!st.is_ok()) {

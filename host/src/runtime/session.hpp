@@ -69,8 +69,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // Judging, verdict, stored document, report and learning launch (session.cpp).
   void finish();
   // Rewards, drift and the review decision (session_verdict.cpp).
-  // `status`: succeeded | failed | interrupted (only a succeeded session is judged).
-  SessionVerdict judge(bool store_ok, const std::string& status, const std::string& unvalidated_step);
+  // Only a succeeded session is judged.
+  SessionVerdict judge(bool store_ok, SessionStatus status, const std::string& unvalidated_step);
   // Background playbook synthesis from this session's evidence (learning_launch.cpp).
   void launch_learning(const rewards::RewardOutcome& reward);
   // The session stops making model calls: Ctrl-C, or a [limits] bound (stop_for).

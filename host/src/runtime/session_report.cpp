@@ -11,7 +11,7 @@ std::string SessionReport::to_json() const {
   d.SetObject();
   auto& a = d.GetAllocator();
   d.AddMember("session_id", json::str(session_id, a), a);
-  d.AddMember("status", json::str(status, a), a);
+  d.AddMember("status", json::str(status_name(status), a), a);
   if (!error.empty()) d.AddMember("error", json::str(error, a), a);
   d.AddMember("task", json::str(task, a), a);
   d.AddMember("final_answer", json::str(final_answer, a), a);
@@ -19,7 +19,7 @@ std::string SessionReport::to_json() const {
   d.AddMember("lane_source", json::str(lane_source, a), a);
   d.AddMember("learning_key", json::str(learning_key, a), a);
   d.AddMember("reward", reward ? Value(*reward) : Value(), a);
-  d.AddMember("review_status", json::str(review_status, a), a);
+  d.AddMember("review_status", json::str(status_name(review_status), a), a);
   d.AddMember("drift_alert", drift_alert, a);
   d.AddMember("seconds", seconds, a);
   Value tok(rapidjson::kObjectType);
@@ -38,7 +38,7 @@ std::string SessionReport::to_json() const {
     Value o(rapidjson::kObjectType);
     o.AddMember("id", s.id, a);
     o.AddMember("description", json::str(s.description, a), a);
-    o.AddMember("status", json::str(s.status, a), a);
+    o.AddMember("status", json::str(status_name(s.status), a), a);
     if (!s.reason.empty()) o.AddMember("reason", json::str(s.reason, a), a);
     o.AddMember("attempts", s.attempts, a);
     o.AddMember("reward", s.reward ? Value(*s.reward) : Value(), a);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "config/statuses.hpp"
 #include "llm/llm.hpp"
 #include "rewards/rewards.hpp"
 #include "runtime/plan.hpp"
@@ -16,7 +17,7 @@ struct Attempt {
   int number = 1;
   std::string output;
   std::string verdict_json;  // "" when not validated
-  std::string status;
+  StepStatus status = StepStatus::kPending;
   std::string guidance;  // guidance produced after this attempt
 };
 
@@ -25,7 +26,7 @@ struct StepState {
   std::vector<Attempt> attempts;
   std::vector<std::string> guidance;
   std::string output;
-  std::string status = "pending";
+  StepStatus status = StepStatus::kPending;
   std::string reason;
   std::vector<llm::Message> messages;  // last attempt's conversation
   std::vector<rewards::ToolCallEvidence> tool_calls;

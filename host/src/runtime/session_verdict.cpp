@@ -17,7 +17,7 @@ std::vector<rewards::StepEvidence> step_evidence(const std::vector<std::unique_p
     e.output = s->output;
     e.attempts = static_cast<int>(s->attempts.size());
     e.executed = !s->attempts.empty();
-    e.status = s->status;
+    e.status = std::string(status_name(s->status));
     e.trace.messages = s->messages;
     e.trace.tool_calls = s->tool_calls;
     e.trace.text = s->trace;
@@ -29,24 +29,24 @@ std::vector<rewards::StepEvidence> step_evidence(const std::vector<std::unique_p
 }
 
 void decide_review(SessionVerdict& verdict, bool require_approval, bool failed, const std::string& unvalidated_step) {
-  verdict.review_status = "pending";
+  verdict.review_status = ReviewStatus::kPending;
   verdict.review_notes.clear();
   if (verdict.drift_alert) {
     verdict.review_notes = verdict.drift_message;
   } else if (!require_approval && !failed && !unvalidated_step.empty()) {
     verdict.review_notes = "Held for review: step " + unvalidated_step + " was not validated (the teacher was unreachable).";
   } else if (!require_approval && !failed) {
-    verdict.review_status = "approved";
+    verdict.review_status = ReviewStatus::kApproved;
     verdict.review_notes = "Auto-approved (review gating disabled).";
   }
 }
 
 std::string review_reason(const SessionVerdict& verdict) {
   if (verdict.drift_alert) return "drift_alert";
-  return verdict.review_status == "approved" ? "approval_not_required" : "approval_required";
+  return verdict.review_status == ReviewStatus::kApproved ? "approval_not_required" : "approval_required";
 }
 
-SessionVerdict Session::judge(bool store_ok, const std::string& status, const std::string& unvalidated_step) {
+SessionVerdict Session::judge(bool store_ok, SessionStatus status, const std::string& unvalidated_step) {
   SessionVerdict verdict;
   // Step evidence for the judges (and the stored step rows).
   std::vector<rewards::StepEvidence> evidence = step_evidence(steps_);
@@ -63,8 +63,9 @@ SessionVerdict Session::judge(bool store_ok, const std::string& status, const st
 
   auto& step_rewards = verdict.step_rewards;
   auto& reward = verdict.reward;
-  const bool succeeded = status == "succeeded";
-  if (rt_.rewards && !succeeded) verdict.reward_unavailable = "not judged: the session " + status;
+  const bool succeeded = status == SessionStatus::kSucceeded;
+  if (rt_.rewards && !succeeded)
+    verdict.reward_unavailable = "not judged: the session " + std::string(status_name(status));
   if (rt_.rewards && succeeded) {
     std::string reward_event = events_->emit(event_type::kReward, "start", "judge", root_event_, "{}");
     rewards::EngineHooks hooks;

@@ -21,7 +21,7 @@ struct SessionVerdict {
   std::string drift_message;
   // The review policy applied: [review] with the environment read at persistence time.
   config::ReviewConfig review_policy;
-  std::string review_status = "pending";
+  ReviewStatus review_status = ReviewStatus::kPending;
   std::string review_notes;
   // Why there is no reward (judges configured): not judged (failed/interrupted), or no judge
   // produced a verdict. Stored as metadata.reward_unavailable; a missing verdict is never 0.0.

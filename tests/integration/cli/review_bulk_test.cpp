@@ -61,6 +61,24 @@ TEST_F(ReviewBulk, AMalformedIdIsAUsageErrorBeforeAnyChange) {
   EXPECT_EQ(all_events(), stored_events_);
 }
 
+// A misspelt status used to be passed to the database as given: the filter matched nothing
+// and `--all-matching` said "no session matches". Now it is a usage error naming the valid ones.
+TEST_F(ReviewBulk, AMisspeltStatusFilterIsAUsageErrorNotAnEmptySelection) {
+  CliResult list = review("list --review-status pendng");
+  EXPECT_EQ(list.exit_code, 2) << list.all();
+  EXPECT_NE(list.err.find("did you mean \"pending\""), std::string::npos) << list.all();
+  CliResult bulk = review("approve --all-matching --status succeded --confirm 3");
+  EXPECT_EQ(bulk.exit_code, 2) << bulk.all();
+  EXPECT_NE(bulk.err.find("did you mean \"succeeded\""), std::string::npos) << bulk.all();
+  EXPECT_EQ(with_status("approved"), 0);
+  EXPECT_EQ(all_events(), stored_events_);
+  CliResult mixed_case = review("list --review-status PENDING --json");
+  EXPECT_EQ(mixed_case.exit_code, 0) << mixed_case.all();
+  CliResult export_typo = run_cli(dir_.path(), "export --format atlas-jsonl --output - --include-status aproved" + url());
+  EXPECT_EQ(export_typo.exit_code, 2) << export_typo.all();
+  EXPECT_NE(export_typo.err.find("did you mean \"approved\""), std::string::npos) << export_typo.all();
+}
+
 TEST_F(ReviewBulk, AllMatchingNeedsTheCountConfirmedAndDryRunChangesNothing) {
   std::string filters = "--all-matching --learning-key atlas-quickstart-security-review --review-status pending";
   CliResult dry = review("approve " + filters + " --dry-run");

@@ -133,17 +133,17 @@ TEST(ConfigPaths, ReviewApprovalFromTheEnvironmentWinsAtRunTime) {
   auto strict = runtime_for(agent_config(mock, "[storage]\nenabled = false\n[review]\nrequire_approval = true\n"));
   auto lax = runtime_for(agent_config(mock, "[storage]\nenabled = false\n[review]\nrequire_approval = false\n"));
   ASSERT_TRUE(strict && lax);
-  EXPECT_EQ(strict->run({"t", "{}", ""}).review_status, "pending");
-  EXPECT_EQ(lax->run({"t", "{}", ""}).review_status, "approved");
+  EXPECT_EQ(strict->run({"t", "{}", ""}).review_status, ReviewStatus::kPending);
+  EXPECT_EQ(lax->run({"t", "{}", ""}).review_status, ReviewStatus::kApproved);
   {
     ScopedEnv env("ATLAS_REVIEW_REQUIRE_APPROVAL", "0");
     SessionReport r = strict->run({"t", "{}", ""});
-    EXPECT_EQ(r.status, "succeeded") << r.error;
-    EXPECT_EQ(r.review_status, "approved");
+    EXPECT_EQ(r.status, SessionStatus::kSucceeded) << r.error;
+    EXPECT_EQ(r.review_status, ReviewStatus::kApproved);
   }
   {
     ScopedEnv env("ATLAS_REVIEW_REQUIRE_APPROVAL", "yes");
-    EXPECT_EQ(lax->run({"t", "{}", ""}).review_status, "pending");
+    EXPECT_EQ(lax->run({"t", "{}", ""}).review_status, ReviewStatus::kPending);
   }
 }
 

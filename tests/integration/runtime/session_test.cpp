@@ -106,7 +106,7 @@ TEST(RuntimeSession, AutoLaneCallsOnlyTheStudent) {
   auto rt = make_runtime(config_text(mock, "[orchestration]\nforced_mode = \"auto\"\n"));
   ASSERT_TRUE(rt);
   SessionReport r = rt->run({"Review this code", "{}", ""});
-  EXPECT_EQ(r.status, "succeeded") << r.error;
+  EXPECT_EQ(r.status, SessionStatus::kSucceeded) << r.error;
   EXPECT_EQ(r.lane, "auto");
   EXPECT_EQ(r.final_answer, "answer A");
   EXPECT_EQ(lane_roles(mock), (std::vector<std::string>{"student"}));
@@ -126,12 +126,12 @@ TEST(RuntimeSession, PairedLaneRetriesWithTheTeachersGuidance) {
   auto rt = make_runtime(config_text(mock, "[orchestration]\nforced_mode = \"paired\"\nmax_retries = 3\n"));
   ASSERT_TRUE(rt);
   SessionReport r = rt->run({"Review this code", "{}", ""});
-  EXPECT_EQ(r.status, "succeeded") << r.error;
+  EXPECT_EQ(r.status, SessionStatus::kSucceeded) << r.error;
   EXPECT_EQ(lane_roles(mock), (std::vector<std::string>{"student", "teacher", "student", "teacher"}));
   EXPECT_EQ(r.final_answer, "line 7 builds SQL from input");
   ASSERT_EQ(r.steps.size(), 1u);
   EXPECT_EQ(r.steps[0].attempts, 2);
-  EXPECT_EQ(r.steps[0].status, "passed");
+  EXPECT_EQ(r.steps[0].status, StepStatus::kPassed);
   EXPECT_GT(r.tokens["teacher"].calls, 1);
 }
 
@@ -146,10 +146,10 @@ TEST(RuntimeSession, PairedLaneValidatesEveryAttemptUpToMaxRetries) {
   EXPECT_EQ(lane_roles(mock),
             (std::vector<std::string>{"student", "teacher", "student", "teacher", "student", "teacher"}));
   ASSERT_EQ(r.steps.size(), 1u);
-  EXPECT_EQ(r.steps[0].status, "failed");
+  EXPECT_EQ(r.steps[0].status, StepStatus::kFailed);
   EXPECT_EQ(r.final_answer, "never good");  // kept for review
   // An answer the teacher rejected every time is not a success (docs/runtime.md, training-data rules).
-  EXPECT_EQ(r.status, "failed");
+  EXPECT_EQ(r.status, SessionStatus::kFailed);
   EXPECT_NE(r.error.find("the teacher rejected every attempt of step 1"), std::string::npos) << r.error;
   EXPECT_FALSE(r.reward.has_value()) << "a failed session is not judged";
 }
@@ -163,7 +163,7 @@ TEST(RuntimeSession, UnparsableTeacherReplyIsAnInvalidVerdictNotACrash) {
   SessionReport r = rt->run({"Review this code", "{}", ""});
   // The unreadable verdict counts as invalid on every attempt, so the session is not a success
   // (docs/runtime.md, training-data rules) — but it completes and keeps the answer for review.
-  EXPECT_EQ(r.status, "failed");
+  EXPECT_EQ(r.status, SessionStatus::kFailed);
   EXPECT_NE(r.error.find("the teacher rejected every attempt of step 1"), std::string::npos) << r.error;
   EXPECT_EQ(r.final_answer, "an answer");
   EXPECT_EQ(r.steps[0].attempts, 2);
@@ -192,11 +192,11 @@ TEST(RuntimeSession, CoachDiamondRunsItsMiddleStepsConcurrently) {
   auto rt = make_runtime(config_text(mock, "[orchestration]\nforced_mode = \"coach\"\nmax_parallel_steps = 4\n"), &events, &mu);
   ASSERT_TRUE(rt);
   SessionReport r = rt->run({"Review this code", "{}", ""});
-  ASSERT_EQ(r.status, "succeeded") << r.error;
+  ASSERT_EQ(r.status, SessionStatus::kSucceeded) << r.error;
   EXPECT_EQ(r.lane, "coach");
   EXPECT_EQ(r.final_answer, "FINAL");
   ASSERT_EQ(r.steps.size(), 4u);
-  for (const auto& s : r.steps) EXPECT_EQ(s.status, "passed") << s.id << " " << s.reason;
+  for (const auto& s : r.steps) EXPECT_EQ(s.status, StepStatus::kPassed) << s.id << " " << s.reason;
   // Both middle requests reached the mock before either could have been answered.
   double t2 = -1, t3 = -1;
   std::string step4_body, synth_body;
@@ -242,13 +242,13 @@ TEST(RuntimeSession, StepTimeoutFailsTheStepAndSkipsItsDependents) {
   ASSERT_TRUE(rt);
   SessionReport r = rt->run({"Review this code", "{}", ""});
   ASSERT_EQ(r.steps.size(), 4u);
-  EXPECT_EQ(r.steps[0].status, "passed");
-  EXPECT_EQ(r.steps[1].status, "timeout") << r.steps[1].reason;
+  EXPECT_EQ(r.steps[0].status, StepStatus::kPassed);
+  EXPECT_EQ(r.steps[1].status, StepStatus::kTimeout) << r.steps[1].reason;
   EXPECT_NE(r.steps[1].reason.find("timeout"), std::string::npos);
-  EXPECT_EQ(r.steps[2].status, "passed");
-  EXPECT_EQ(r.steps[3].status, "skipped");
+  EXPECT_EQ(r.steps[2].status, StepStatus::kPassed);
+  EXPECT_EQ(r.steps[3].status, StepStatus::kSkipped);
   EXPECT_NE(r.steps[3].reason.find("dependency step 2"), std::string::npos);
-  EXPECT_EQ(r.status, "succeeded") << r.error;
+  EXPECT_EQ(r.status, SessionStatus::kSucceeded) << r.error;
   EXPECT_EQ(r.final_answer, "PARTIAL");
   EXPECT_LT(r.seconds, 4.5) << "the session waited for the hung step";
 }
@@ -265,7 +265,7 @@ TEST(RuntimeSession, CyclicPlanFallsBackToOneStep) {
   auto rt = make_runtime(config_text(mock, "[orchestration]\nforced_mode = \"coach\"\n"), &events, &mu);
   ASSERT_TRUE(rt);
   SessionReport r = rt->run({"Review this code", "{}", ""});
-  EXPECT_EQ(r.status, "succeeded") << r.error;
+  EXPECT_EQ(r.status, SessionStatus::kSucceeded) << r.error;
   EXPECT_TRUE(r.plan_fallback);
   EXPECT_NE(r.plan_fallback_reason.find("cycle"), std::string::npos) << r.plan_fallback_reason;
   ASSERT_EQ(r.steps.size(), 1u);
@@ -286,13 +286,13 @@ TEST(RuntimeSession, StorageHistoryPlaybookAndProbeFailingOpen) {
   ASSERT_TRUE(rt);
   std::string md = R"({"learning_key_override":"shared-key"})";
   SessionReport first = rt->run({"Review this code", md, ""});
-  ASSERT_EQ(first.status, "succeeded") << first.error;
+  ASSERT_EQ(first.status, SessionStatus::kSucceeded) << first.error;
   EXPECT_TRUE(first.stored);
   EXPECT_EQ(first.lane_source, "no_learning_history");
-  EXPECT_EQ(first.review_status, "approved");
+  EXPECT_EQ(first.review_status, ReviewStatus::kApproved);
   rt->wait_for_background();  // the playbook of the first session is written
   SessionReport second = rt->run({"Review other code", md, ""});
-  ASSERT_EQ(second.status, "succeeded") << second.error;
+  ASSERT_EQ(second.status, SessionStatus::kSucceeded) << second.error;
   EXPECT_EQ(second.learning_key, "shared-key");
   EXPECT_EQ(second.lane, "paired");
   EXPECT_EQ(second.lane_source, "probe_fallback") << "the probe's failure must fail open";
@@ -488,7 +488,7 @@ TEST(RuntimeSession, ConfigMetadataAndDefaultTagsDoNotChangeTheLearningKey) {
   auto rt = make_runtime(toml);
   ASSERT_TRUE(rt);
   SessionReport r = rt->run({"Summarize the incident", "{}", ""});
-  EXPECT_EQ(r.status, "succeeded") << r.error;
+  EXPECT_EQ(r.status, SessionStatus::kSucceeded) << r.error;
   EXPECT_EQ(r.learning_key, atlas_key);
   // The caller's own metadata still keys as Atlas does.
   SessionReport tagged = rt->run({"Summarize the incident", R"({"tags":["b","a"]})", ""});
@@ -540,7 +540,7 @@ TEST(RuntimeDeepJson, PlannerReplyNestedTooDeeplyFallsBackToOneStep) {
   auto rt = make_runtime(config_text(mock, "[orchestration]\nforced_mode = \"coach\"\n"));
   ASSERT_TRUE(rt);
   SessionReport r = rt->run({"Review this code", "{}", ""});
-  EXPECT_EQ(r.status, "succeeded") << r.error;
+  EXPECT_EQ(r.status, SessionStatus::kSucceeded) << r.error;
   EXPECT_TRUE(r.plan_fallback);
   EXPECT_NE(r.plan_fallback_reason.find("nested deeper than 128 levels"), std::string::npos) << r.plan_fallback_reason;
 }
@@ -648,8 +648,8 @@ TEST(TrainingData, ATeacherRejectedSessionIsFailedNeverAutoApprovedAndExportedOn
                                            "[review]\nrequire_approval = false\n", url));
   ASSERT_TRUE(rt);
   SessionReport r = rt->run({"Review this code", "{}", ""});
-  EXPECT_EQ(r.status, "failed");
-  EXPECT_EQ(r.review_status, "pending") << "a rejected answer must never be auto-approved";
+  EXPECT_EQ(r.status, SessionStatus::kFailed);
+  EXPECT_EQ(r.review_status, ReviewStatus::kPending) << "a rejected answer must never be auto-approved";
   rt.reset();
   EXPECT_EQ(db_text(dir / "atlas.db", "SELECT status || '/' || review_status FROM sessions"), "failed/pending");
   EXPECT_EQ(db_text(dir / "atlas.db", "SELECT reward_stats FROM sessions"), "<null>");
@@ -677,7 +677,7 @@ TEST(TrainingData, AJudgeOutageStoresNoRewardWithTheReasonNotAZeroScore) {
   auto rt = make_runtime(config_text(mock, "[orchestration]\nforced_mode = \"auto\"\n[review]\nrequire_approval = false\n", url));
   ASSERT_TRUE(rt);
   SessionReport r = rt->run({"Review this code", "{}", ""});
-  EXPECT_EQ(r.status, "succeeded") << r.error;
+  EXPECT_EQ(r.status, SessionStatus::kSucceeded) << r.error;
   EXPECT_FALSE(r.reward.has_value()) << "a judge outage is not a score of " << r.reward.value_or(-1);
   rt.reset();
   EXPECT_EQ(db_text(dir / "atlas.db", "SELECT reward_stats FROM sessions"), "<null>");
@@ -699,7 +699,7 @@ TEST(Limits, ALongPlanIsNotRunAndTheTeacherNeverSeesIt) {
   auto rt = make_runtime(config_text(mock, "[orchestration]\nforced_mode = \"coach\"\n"));
   ASSERT_TRUE(rt);
   SessionReport r = rt->run({"Review this code", "{}", ""});
-  EXPECT_EQ(r.status, "succeeded") << r.error;
+  EXPECT_EQ(r.status, SessionStatus::kSucceeded) << r.error;
   EXPECT_TRUE(r.plan_fallback);
   EXPECT_NE(r.plan_fallback_reason.find("40 steps, more than [limits] max_plan_steps = 32"), std::string::npos)
       << r.plan_fallback_reason;
@@ -731,7 +731,7 @@ TEST(Limits, ModelCallsTokensReplyBytesAndTaskBytesStopTheSessionWithTheLimitNam
                                                  c.limits + "\n"));
     ASSERT_TRUE(rt);
     SessionReport r = rt->run({c.task, "{}", ""});
-    EXPECT_EQ(r.status, "failed");
+    EXPECT_EQ(r.status, SessionStatus::kFailed);
     EXPECT_NE(r.error.find(c.expected), std::string::npos) << r.error;
     EXPECT_LT(lane_roles(mock).size(), 6u) << "the session went on after its limit";
     if (c.task.size() > 1000) {
@@ -755,14 +755,14 @@ TEST(Deadline, AnAdapterThatNeverReturnsFailsTheSessionInsteadOfHangingIt) {
   double start = clock::monotonic_seconds();
   SessionReport r = (*rt)->run({"Review this code", "{}", ""});
   double took = clock::monotonic_seconds() - start;
-  EXPECT_EQ(r.status, "failed");
+  EXPECT_EQ(r.status, SessionStatus::kFailed);
   EXPECT_NE(r.error.find("DEADLINE_EXCEEDED"), std::string::npos) << r.error;
   ASSERT_EQ(r.steps.size(), 1u);
-  EXPECT_EQ(r.steps[0].status, "timeout");
+  EXPECT_EQ(r.steps[0].status, StepStatus::kTimeout);
   EXPECT_LT(took, 60.0) << "the session waited for the stuck plugin";
   // A second session of the same runtime is not blocked by the first one's stuck call either.
   SessionReport again = (*rt)->run({"Review more code", "{}", ""});
-  EXPECT_EQ(again.status, "failed");
+  EXPECT_EQ(again.status, SessionStatus::kFailed);
   EXPECT_NE(again.error.find("DEADLINE_EXCEEDED"), std::string::npos) << again.error;
   rt->reset();  // kept, not torn down under the stuck threads (would hang or crash otherwise)
 }
@@ -777,9 +777,9 @@ TEST(Deadline, TheSessionDeadlineBoundsACoachPlan) {
   auto rt = make_runtime(config_text(mock, "[orchestration]\nforced_mode = \"coach\"\n[limits]\nsession_timeout_seconds = 1\n"));
   ASSERT_TRUE(rt);
   SessionReport r = rt->run({"Review this code", "{}", ""});
-  EXPECT_EQ(r.status, "failed");
+  EXPECT_EQ(r.status, SessionStatus::kFailed);
   ASSERT_EQ(r.steps.size(), 4u);
-  EXPECT_EQ(r.steps[0].status, "timeout");
+  EXPECT_EQ(r.steps[0].status, StepStatus::kTimeout);
   EXPECT_NE(r.steps[0].reason.find("session_timeout_seconds"), std::string::npos) << r.steps[0].reason;
   EXPECT_LT(r.seconds, 20.0);
 }

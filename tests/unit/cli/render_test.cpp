@@ -28,12 +28,12 @@ TEST(BatchTable, ShowsSessionIdsAndEndsWithASummary) {
   std::vector<runtime::SessionReport> reports(2);
   reports[0].session_id = "41";
   reports[0].stored = true;
-  reports[0].status = "succeeded";
+  reports[0].status = SessionStatus::kSucceeded;
   reports[0].lane = "auto";
   reports[0].reward = 0.5;
   reports[0].total_tokens.total_tokens = 100;
   reports[1].session_id = "local-2";
-  reports[1].status = "failed";
+  reports[1].status = SessionStatus::kFailed;
   reports[1].reward = 1.0;
   reports[1].total_tokens.total_tokens = 50;
   std::string t = runtime::console::batch_table(tasks, reports);

@@ -32,7 +32,7 @@ TEST(EnvOverrides, ReviewPolicy) {
       c, env({{"ATLAS_REVIEW_REQUIRE_APPROVAL", "off"}, {"ATLAS_REVIEW_DEFAULT_EXPORT_STATUSES", " Approved, pending ,"}}));
   EXPECT_TRUE(warnings.empty());
   EXPECT_FALSE(c.review.require_approval);
-  EXPECT_EQ(c.review.default_export_statuses, (std::vector<std::string>{"approved", "pending"}));
+  EXPECT_EQ(c.review.default_export_statuses, (std::vector<ReviewStatus>{ReviewStatus::kApproved, ReviewStatus::kPending}));
   EXPECT_TRUE(c.review.statuses_explicit);
 
   Config all = parse_ok(kMinimal);

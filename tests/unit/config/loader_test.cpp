@@ -55,7 +55,7 @@ TEST(ConfigDefaults, MinimalConfigGetsAtlasDefaults) {
   EXPECT_TRUE(c.storage.is_sqlite());
   EXPECT_EQ(c.storage.max_connections, 5);
   EXPECT_TRUE(c.review.require_approval);
-  EXPECT_EQ(c.review.default_export_statuses, std::vector<std::string>{"approved"});
+  EXPECT_EQ(c.review.default_export_statuses, std::vector<ReviewStatus>{ReviewStatus::kApproved});
   EXPECT_FALSE(c.review.statuses_explicit);
   EXPECT_TRUE(c.drift.enabled);
   EXPECT_EQ(c.drift.window, 50);
@@ -507,7 +507,7 @@ model = "gpt-4o-mini"
 TEST(ConfigReview, StatusesAreLowerCasedAndAllMeansEverything) {
   Config c = parse_ok(std::string(kMinimal) + "[review]\nrequire_approval = false\ndefault_export_statuses = [\"Approved\", \"PENDING\"]\n");
   EXPECT_FALSE(c.review.require_approval);
-  EXPECT_EQ(c.review.default_export_statuses, (std::vector<std::string>{"approved", "pending"}));
+  EXPECT_EQ(c.review.default_export_statuses, (std::vector<ReviewStatus>{ReviewStatus::kApproved, ReviewStatus::kPending}));
   EXPECT_TRUE(c.review.statuses_explicit);
   Config all = parse_ok(std::string(kMinimal) + "[review]\ndefault_export_statuses = [\"all\"]\n");
   EXPECT_TRUE(all.review.include_all_statuses);

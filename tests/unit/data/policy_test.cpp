@@ -10,7 +10,10 @@
 namespace atlas::data {
 namespace {
 
-using Statuses = std::optional<std::vector<std::string>>;
+using Statuses = std::optional<std::vector<ReviewStatus>>;
+constexpr ReviewStatus kApproved = ReviewStatus::kApproved;
+constexpr ReviewStatus kPending = ReviewStatus::kPending;
+constexpr ReviewStatus kQuarantined = ReviewStatus::kQuarantined;
 
 class EnvGuard {
  public:
@@ -26,15 +29,15 @@ class EnvGuard {
 
 TEST(ReviewPolicy, ApprovedOnlyByDefault) {
   EnvGuard g;
-  EXPECT_EQ(resolve_review_filter(nullptr, {}, false), Statuses(std::vector<std::string>{"approved"}));
+  EXPECT_EQ(resolve_review_filter(nullptr, {}, false), Statuses(std::vector<ReviewStatus>{kApproved}));
   config::ReviewConfig rc;
-  EXPECT_EQ(resolve_review_filter(&rc, {}, false), Statuses(std::vector<std::string>{"approved"}));
+  EXPECT_EQ(resolve_review_filter(&rc, {}, false), Statuses(std::vector<ReviewStatus>{kApproved}));
 }
 
 TEST(ReviewPolicy, IncludeStatusAddsAndIncludeAllDropsTheFilter) {
   EnvGuard g;
-  EXPECT_EQ(resolve_review_filter(nullptr, {"Pending", "approved"}, false),
-            Statuses(std::vector<std::string>{"approved", "pending"}));
+  EXPECT_EQ(resolve_review_filter(nullptr, {kPending, kApproved}, false),
+            Statuses(std::vector<ReviewStatus>{kApproved, kPending}));
   EXPECT_EQ(resolve_review_filter(nullptr, {}, true), std::nullopt);
 }
 
@@ -42,10 +45,10 @@ TEST(ReviewPolicy, ApprovalNotRequiredMeansApprovedAndPending) {
   EnvGuard g;
   config::ReviewConfig rc;
   rc.require_approval = false;
-  EXPECT_EQ(resolve_review_filter(&rc, {}, false), Statuses(std::vector<std::string>{"approved", "pending"}));
+  EXPECT_EQ(resolve_review_filter(&rc, {}, false), Statuses(std::vector<ReviewStatus>{kApproved, kPending}));
   rc.statuses_explicit = true;
-  rc.default_export_statuses = {"approved"};
-  EXPECT_EQ(resolve_review_filter(&rc, {}, false), Statuses(std::vector<std::string>{"approved"}));
+  rc.default_export_statuses = {kApproved};
+  EXPECT_EQ(resolve_review_filter(&rc, {}, false), Statuses(std::vector<ReviewStatus>{kApproved}));
   rc.include_all_statuses = true;
   EXPECT_EQ(resolve_review_filter(&rc, {}, false), std::nullopt);
 }
@@ -53,16 +56,16 @@ TEST(ReviewPolicy, ApprovalNotRequiredMeansApprovedAndPending) {
 TEST(ReviewPolicy, EnvironmentWithoutAConfig) {
   EnvGuard g;
   ::setenv("ATLAS_REVIEW_REQUIRE_APPROVAL", "off", 1);
-  EXPECT_EQ(resolve_review_filter(nullptr, {}, false), Statuses(std::vector<std::string>{"approved", "pending"}));
+  EXPECT_EQ(resolve_review_filter(nullptr, {}, false), Statuses(std::vector<ReviewStatus>{kApproved, kPending}));
   ::setenv("ATLAS_REVIEW_DEFAULT_EXPORT_STATUSES", "quarantined, Approved", 1);
-  EXPECT_EQ(resolve_review_filter(nullptr, {}, false), Statuses(std::vector<std::string>{"quarantined", "approved"}));
+  EXPECT_EQ(resolve_review_filter(nullptr, {}, false), Statuses(std::vector<ReviewStatus>{kQuarantined, kApproved}));
   ::setenv("ATLAS_REVIEW_DEFAULT_EXPORT_STATUSES", "*", 1);
   EXPECT_EQ(resolve_review_filter(nullptr, {}, false), std::nullopt);
 }
 
 TEST(ExportFilters, NeverSelectRunningOrInterruptedSessions) {
   ExportFilters f;
-  f.statuses = {"succeeded"};
+  f.statuses = {SessionStatus::kSucceeded};
   std::string j = filters_json(f);
   EXPECT_NE(j.find("\"exclude_unfinished\":true"), std::string::npos) << j;
   EXPECT_NE(j.find("\"review_status\":[\"approved\"]"), std::string::npos) << j;
@@ -73,7 +76,7 @@ TEST(ExportFilters, NeverSelectRunningOrInterruptedSessions) {
 TEST(ExportFilters, FailedSessionsOnlyWhenAskedFor) {
   ExportFilters f;  // the default: a failed session is not training data
   EXPECT_NE(filters_json(f).find("\"status\":[\"succeeded\"]"), std::string::npos) << filters_json(f);
-  f.statuses = {"succeeded", "failed"};  // --include-failed
+  f.statuses = {SessionStatus::kSucceeded, SessionStatus::kFailed};  // --include-failed
   EXPECT_NE(filters_json(f).find("\"status\":[\"succeeded\",\"failed\"]"), std::string::npos) << filters_json(f);
 }
 

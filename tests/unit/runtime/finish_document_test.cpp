@@ -68,11 +68,12 @@ struct CoachSession {
 
     auto s1 = std::make_unique<StepState>();
     s1->step = plan.steps[0];
-    s1->status = "passed";
+    s1->status = StepStatus::kPassed;
     s1->output = "Paris";
     s1->guidance = {"Name the city."};
-    s1->attempts.push_back({1, "France", R"({"valid":false,"guidance":"Name the city."})", "failed", "Name the city."});
-    s1->attempts.push_back({2, "Paris", R"({"valid":true,"guidance":null})", "passed", ""});
+    s1->attempts.push_back(
+        {1, "France", R"({"valid":false,"guidance":"Name the city."})", StepStatus::kFailed, "Name the city."});
+    s1->attempts.push_back({2, "Paris", R"({"valid":true,"guidance":null})", StepStatus::kPassed, ""});
     s1->messages = {
         {"system", "be brief", {}, {}, {}}, {"user", "capital?", {}, {}, {}}, {"assistant", "Paris", {}, {}, {}}};
     s1->tool_calls.push_back({"c1", "lookup", R"({"q":"France"})", "Paris", false});
@@ -81,9 +82,9 @@ struct CoachSession {
     s1->ended_us = 1700000001500000;
     auto s2 = std::make_unique<StepState>();
     s2->step = plan.steps[1];
-    s2->status = "failed";
+    s2->status = StepStatus::kFailed;
     s2->reason = "provider said: invalid key sk-abcdefghijklmnopqrstuvwxyz0123456789";
-    s2->attempts.push_back({1, "", "", "error", ""});
+    s2->attempts.push_back({1, "", "", StepStatus::kError, ""});
     steps.push_back(std::move(s1));
     steps.push_back(std::move(s2));
 
@@ -140,15 +141,15 @@ TEST(FinishDocument, FailedSessionWithoutRewardsHasNullRewardsAndPlaceholders) {
 TEST(FinishDocument, ReviewDecision) {
   SessionVerdict v;
   decide_review(v, /*require_approval=*/false, /*failed=*/false);
-  EXPECT_EQ(v.review_status, "approved");
+  EXPECT_EQ(v.review_status, ReviewStatus::kApproved);
   EXPECT_EQ(review_reason(v), "approval_not_required");
   decide_review(v, /*require_approval=*/true, /*failed=*/false);
-  EXPECT_EQ(v.review_status, "pending");
+  EXPECT_EQ(v.review_status, ReviewStatus::kPending);
   EXPECT_EQ(review_reason(v), "approval_required");
   v.drift_alert = true;
   v.drift_message = "drift";
   decide_review(v, /*require_approval=*/false, /*failed=*/false);
-  EXPECT_EQ(v.review_status, "pending") << "a drift alert holds the session even without approval gating";
+  EXPECT_EQ(v.review_status, ReviewStatus::kPending) << "a drift alert holds the session even without approval gating";
   EXPECT_EQ(v.review_notes, "drift");
   EXPECT_EQ(review_reason(v), "drift_alert");
 }

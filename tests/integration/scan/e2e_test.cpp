@@ -36,7 +36,9 @@ struct TempDir {
   }
 };
 
-std::string quote(const std::string& s) { return "'" + s + "'"; }
+std::string quote(const std::string& s) {
+  return "'" + s + "'";
+}
 
 // Runs a shell command; returns exit status and combined output.
 std::pair<int, std::string> run(const std::string& cmd) {
@@ -76,7 +78,9 @@ fs::path build_project(const fs::path& project, const std::string& name) {
   return build / (name + ".so");
 }
 
-void append(void* ctx, const char* data, size_t len) { static_cast<std::string*>(ctx)->append(data, len); }
+void append(void* ctx, const char* data, size_t len) {
+  static_cast<std::string*>(ctx)->append(data, len);
+}
 
 // A loaded adapter plugin driven through the C ABI.
 class Adapter {
@@ -125,8 +129,8 @@ class Adapter {
     return o;
   }
   Outcome call_tool(const std::string& name, const std::string& arguments_json) {
-    return invoke(R"({"role":"executor","messages":[],"metadata":{"tool_call":{"name":")" + name +
-                  R"(","arguments":)" + arguments_json + "}}}");
+    return invoke(R"({"role":"executor","messages":[],"metadata":{"tool_call":{"name":")" + name + R"(","arguments":)" +
+                  arguments_json + "}}}");
   }
 
  private:
@@ -240,10 +244,12 @@ TEST(ScanE2E, GeneratedValidatorsReportJsonPointers) {
       {"get_weather", R"({"days": 3})", "/city: is required"},
       {"get_weather", R"({"city": "", "days": 3})", "/city: must be at least 1 characters long"},
       {"get_weather", R"({"city": "Oslo", "days": 0})", "/days: must be greater than 0"},
-      {"get_weather", R"({"city": "Oslo", "days": 2, "unit": "kelvin"})", "/unit: must be one of \"celsius\", \"fahrenheit\""},
+      {"get_weather", R"({"city": "Oslo", "days": 2, "unit": "kelvin"})",
+       "/unit: must be one of \"celsius\", \"fahrenheit\""},
       {"get_weather", R"({"city": "Oslo", "days": 2, "api": "v1"})", "/api"},
       {"get_weather", R"({"city": "Oslo", "days": 2, "color": "red"})", "/color: unknown property"},
-      {"plot_route", R"({"points": [{"lat": 1, "lon": 2}, {"lat": 100, "lon": 2}]})", "/points/1/lat: must be at most 90"},
+      {"plot_route", R"({"points": [{"lat": 1, "lon": 2}, {"lat": 100, "lon": 2}]})",
+       "/points/1/lat: must be at most 90"},
       {"plot_route", R"({"points": [{"lat": 1, "lon": 2}, {"lat": 1}]})", "/points/1/lon: is required"},
       {"plot_route", R"({"points": [{"lat": 1, "lon": 2}, {"lat": 3, "lon": 4}], "tags": ["a", "B"]})",
        "/tags/1: must match the pattern"},
@@ -256,6 +262,15 @@ TEST(ScanE2E, GeneratedValidatorsReportJsonPointers) {
     EXPECT_EQ(r.status, ATLAS_INVALID_ARGUMENT) << c.tool << " " << c.args << " -> " << r.out;
     EXPECT_NE(r.err.find(c.expected), std::string::npos) << c.tool << " " << c.args << "\n  got: " << r.err;
   }
+  // Hostile nesting (a request, or tool arguments given as a JSON string, 200k levels deep) is
+  // refused as invalid input by the generated code: its parser is the SDK's depth-limited one,
+  // not RapidJSON's recursive default, which overflows the stack at this depth.
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  auto deep_args = adapter.call_tool("get_weather", json_string(deep));
+  EXPECT_EQ(deep_args.status, ATLAS_INVALID_ARGUMENT) << deep_args.err.substr(0, 300);
+  EXPECT_NE(deep_args.err.find("not JSON"), std::string::npos) << deep_args.err.substr(0, 300);
+  auto deep_request = adapter.invoke(R"({"role":"executor","messages":)" + deep + "}");
+  EXPECT_EQ(deep_request.status, ATLAS_INVALID_ARGUMENT) << deep_request.err.substr(0, 300);
   // Valid arguments reach the user-owned stub, which says where to write the code.
   auto ok = adapter.call_tool("get_weather", R"({"city": "Oslo", "days": 2, "api": "v2", "when": null})");
   EXPECT_EQ(ok.status, ATLAS_UNIMPLEMENTED) << ok.err;
@@ -276,8 +291,9 @@ TEST(ScanE2E, GeneratedConfigRunsAsGeneratedAndItsToolCallsAreRecorded) {
   TempDir work;
   fs::path project = work.path / "json_tools";
   const std::string host = std::string(ATLAS_TEST_BIN_DIR) + "/atlas-host";
-  auto [rc, out] = run(host + " scan " + quote(std::string(ATLAS_TEST_SOURCE_DIR) + "/tests/integration/scan/fixtures/json") +
-                       " --out " + quote(project.string()) + " --name json_tools");
+  auto [rc, out] =
+      run(host + " scan " + quote(std::string(ATLAS_TEST_SOURCE_DIR) + "/tests/integration/scan/fixtures/json") +
+          " --out " + quote(project.string()) + " --name json_tools");
   ASSERT_EQ(rc, 0) << out;
   std::ofstream(project / "src/tools/ping.cpp")
       << "#include \"gen/tools.hpp\"\nnamespace gen {\nstd::string run_ping(ToolContext&, const PingArgs&) {\n"
@@ -287,8 +303,10 @@ TEST(ScanE2E, GeneratedConfigRunsAsGeneratedAndItsToolCallsAreRecorded) {
   fs::create_directories(project / "plugins");
   fs::copy_file(so, project / "plugins/json_tools.so");
 
-  const std::string env = "cd " + quote(project.string()) + " && env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u GEMINI_API_KEY OPENAI_BASE_URL=" +
-                          quote(mock.openai_base()) + " " + quote(host);
+  const std::string env =
+      "cd " + quote(project.string()) +
+      " && env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u GEMINI_API_KEY OPENAI_BASE_URL=" + quote(mock.openai_base()) +
+      " " + quote(host);
   auto [run_rc, report] = run(env + " run --task 'ping the service' --json 2>/dev/null");
   ASSERT_EQ(run_rc, 0) << report;
   rapidjson::Document r;

@@ -3,6 +3,7 @@
 // the offending value (RFC 6901) and what was expected.
 #pragma once
 
+#include <atlas/json_parse.hpp>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>

@@ -6,6 +6,7 @@
 // does not declare ATLAS_CAP_THREAD_SAFE).
 #pragma once
 
+#include <atlas/json_parse.hpp>
 #include <atlas/sdk.hpp>
 #include <fcntl.h>
 #include <poll.h>
@@ -172,7 +173,7 @@ class McpConnection {
     while (read_line(line, deadline)) {
       if (line.empty() || line == "\r") continue;
       rapidjson::Document msg;
-      if (msg.Parse(line.c_str(), line.size()).HasParseError() || !msg.IsObject()) continue;  // stray output
+      if (!atlas::sdk::parse_json(msg, line, atlas::sdk::kJsonMaxInputDepth) || !msg.IsObject()) continue;  // stray output
       auto mid = msg.FindMember("id");
       auto mm = msg.FindMember("method");
       if (mm != msg.MemberEnd()) {

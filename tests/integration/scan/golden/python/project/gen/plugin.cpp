@@ -247,8 +247,7 @@ std::string AgentContext::default_agent(const rapidjson::Document& request) {
       throw atlas::sdk::Error(ATLAS_INVALID_ARGUMENT, "metadata.tool_call.name must be a string");
     rapidjson::Document args;
     if (call.HasMember("arguments") && call["arguments"].IsString()) {
-      args.Parse(call["arguments"].GetString());
-      if (args.HasParseError())
+      if (!atlas::sdk::parse_json(args, call["arguments"].GetString(), atlas::sdk::kJsonMaxInputDepth))
         throw atlas::sdk::Error(ATLAS_INVALID_ARGUMENT, "metadata.tool_call.arguments is a string but not JSON");
     } else if (call.HasMember("arguments")) {
       args.CopyFrom(call["arguments"], args.GetAllocator());
@@ -258,14 +257,14 @@ std::string AgentContext::default_agent(const rapidjson::Document& request) {
     auto started = std::chrono::steady_clock::now();
     std::string result = call_tool(call["name"].GetString(), args);
     rapidjson::Document parsed;
-    parsed.Parse(result.c_str(), result.size());
-    std::string text = parsed.HasParseError() ? result : text_of_result(parsed);
-    bool is_error = !parsed.HasParseError() && parsed.IsObject() && parsed.HasMember("isError") &&
+    const bool result_is_json = static_cast<bool>(atlas::sdk::parse_json(parsed, result, atlas::sdk::kJsonMaxInputDepth));
+    std::string text = result_is_json ? text_of_result(parsed) : result;
+    bool is_error = result_is_json && parsed.IsObject() && parsed.HasMember("isError") &&
                     parsed["isError"].IsBool() && parsed["isError"].GetBool();
     std::string call_id = call.HasMember("id") && call["id"].IsString() ? call["id"].GetString() : "call_1";
     report_tool_call(this->call(), call["name"].GetString(), call_id, args, text, is_error, started, 0);
     response.AddMember("content", rapidjson::Value(text.c_str(), static_cast<rapidjson::SizeType>(text.size()), a), a);
-    if (!parsed.HasParseError()) {
+    if (result_is_json) {
       response.AddMember("tool_result", rapidjson::Value(parsed, a), a);
       if (parsed.IsObject() && parsed.HasMember("isError") && parsed["isError"].IsBool())
         response.AddMember("is_error", parsed["isError"].GetBool(), a);
@@ -295,8 +294,7 @@ std::string AgentContext::default_agent(const rapidjson::Document& request) {
     req.AddMember("tools", rapidjson::Value(tools, ra), ra);
     std::string reply_text = llm_complete(atlas_scan::dump(req));
     rapidjson::Document reply;
-    reply.Parse(reply_text.c_str(), reply_text.size());
-    if (reply.HasParseError() || !reply.IsObject())
+    if (!atlas::sdk::parse_json(reply, reply_text, atlas::sdk::kJsonMaxInputDepth) || !reply.IsObject())
       throw atlas::sdk::Error(ATLAS_INTERNAL, "llm_complete returned something that is not a JSON object");
     if (reply.HasMember("usage") && reply["usage"].IsObject()) {
       const auto& u = reply["usage"];
@@ -323,9 +321,9 @@ std::string AgentContext::default_agent(const rapidjson::Document& request) {
       try {
         std::string result = call_tool(name, args);
         rapidjson::Document parsed;
-        parsed.Parse(result.c_str(), result.size());
-        text = parsed.HasParseError() ? result : text_of_result(parsed);
-        is_error = !parsed.HasParseError() && parsed.IsObject() && parsed.HasMember("isError") &&
+        const bool result_is_json = static_cast<bool>(atlas::sdk::parse_json(parsed, result, atlas::sdk::kJsonMaxInputDepth));
+        text = result_is_json ? text_of_result(parsed) : result;
+        is_error = result_is_json && parsed.IsObject() && parsed.HasMember("isError") &&
                    parsed["isError"].IsBool() && parsed["isError"].GetBool();
       } catch (const atlas::sdk::Error& e) {
         if (e.status() != ATLAS_INVALID_ARGUMENT) throw;
@@ -359,8 +357,7 @@ PluginConfig parse_config(std::string_view config_json) {
   if (!config.mcp_command.empty() && config.mcp_command.front().empty()) config.mcp_command.clear();
   rapidjson::Document doc;
   std::string text(config_json.empty() ? "{}" : config_json);
-  doc.Parse(text.c_str(), text.size());
-  if (doc.HasParseError() || !doc.IsObject())
+  if (!atlas::sdk::parse_json(doc, text, atlas::sdk::kJsonMaxInputDepth) || !doc.IsObject())
     throw atlas::sdk::Error(ATLAS_INVALID_ARGUMENT, "plugin config is not a JSON object");
   if (doc.HasMember("mcp_command") && doc["mcp_command"].IsArray()) {
     config.mcp_command.clear();
@@ -384,8 +381,7 @@ class GeneratedAdapter : public atlas::sdk::Adapter {
       : host_(host), agent_(host_, parse_config(config_json)) {}
   std::string invoke(atlas::sdk::Call& call, std::string_view request_json) override {
     rapidjson::Document request;
-    request.Parse(request_json.data(), request_json.size());
-    if (request.HasParseError() || !request.IsObject())
+    if (!atlas::sdk::parse_json(request, request_json, atlas::sdk::kJsonMaxInputDepth) || !request.IsObject())
       throw atlas::sdk::Error(ATLAS_INVALID_ARGUMENT, "adapter request is not a JSON object");
     agent_.bind(&call);
     struct Unbind {

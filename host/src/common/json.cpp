@@ -111,8 +111,13 @@ int64_t get_int(const Value& v, std::string_view key, int64_t fallback) {
   const Value* m = find(v, key);
   if (!m) return fallback;
   if (m->IsInt64()) return m->GetInt64();
-  if (m->IsNumber()) return static_cast<int64_t>(m->GetDouble());
-  return fallback;
+  if (!m->IsNumber()) return fallback;
+  // A number outside int64 (1e55 tokens in a hostile reply, 2^64-1, NaN) is no count: the
+  // fallback, never an out-of-range conversion (undefined behaviour; found by fuzz_wire_anthropic).
+  const double d = m->GetDouble();
+  constexpr double kLimit = 9223372036854775808.0;  // 2^63
+  if (!(d >= -kLimit && d < kLimit)) return fallback;
+  return static_cast<int64_t>(d);
 }
 
 bool get_bool(const Value& v, std::string_view key, bool fallback) {

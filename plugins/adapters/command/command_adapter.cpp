@@ -63,6 +63,15 @@ std::string expand_env(const std::string& in) {
   return out;
 }
 
+// Seconds from the config as milliseconds; a value that is not positive or longer than a day
+// is refused (1e30 would not even convert).
+int64_t milliseconds_in_range(double seconds, const char* key) {
+  if (!(seconds > 0 && seconds <= 86400))
+    throw atlas::sdk::Error(ATLAS_INVALID_ARGUMENT, std::string("command adapter: '") + key +
+                                                        "' must be a number of seconds above 0 and at most 86400");
+  return static_cast<int64_t>(seconds * 1000.0);
+}
+
 class CommandAdapter : public atlas::sdk::Adapter {
  public:
   static constexpr atlas::sdk::Info info{"command",
@@ -101,9 +110,9 @@ class CommandAdapter : public atlas::sdk::Adapter {
       for (const auto& m : it->value.GetObject())
         if (m.value.IsString()) spec_.env[m.name.GetString()] = expand_env(m.value.GetString());
     if (auto it = cfg.FindMember("timeout_seconds"); it != cfg.MemberEnd() && it->value.IsNumber())
-      timeout_ms_ = static_cast<int64_t>(it->value.GetDouble() * 1000.0);
+      timeout_ms_ = milliseconds_in_range(it->value.GetDouble(), "timeout_seconds");
     if (auto it = cfg.FindMember("kill_grace_seconds"); it != cfg.MemberEnd() && it->value.IsNumber())
-      grace_ms_ = static_cast<int>(it->value.GetDouble() * 1000.0);
+      grace_ms_ = static_cast<int>(milliseconds_in_range(it->value.GetDouble(), "kill_grace_seconds"));
     if (auto it = cfg.FindMember("restart_on_failure"); it != cfg.MemberEnd() && it->value.IsBool())
       restart_on_failure_ = it->value.GetBool();
     if (auto it = cfg.FindMember("stderr_limit_bytes"); it != cfg.MemberEnd() && it->value.IsInt64())

@@ -126,6 +126,20 @@ TEST_F(CommandAdapterTest, WithoutRestartAFailedChildStaysFailed) {
   EXPECT_NE(next.status().message().find("restart_on_failure"), std::string::npos) << next.status().message();
 }
 
+// A timeout of 1e30 s used to be converted to milliseconds with undefined behaviour; absurd or
+// non-positive durations are a config error that names the key.
+TEST_F(CommandAdapterTest, DurationsOutsideADayAreRefusedWithTheKeyNamed) {
+  for (const char* bad : {R"("timeout_seconds": 1e30)", R"("timeout_seconds": 0)", R"("kill_grace_seconds": -1)",
+                          R"("kill_grace_seconds": 100000)"}) {
+    auto adapter = load_adapter("command", R"({"command": ["python3", ")" + kAgent + R"("], )" + bad + "}",
+                                std::make_shared<RecordingServices>());
+    ASSERT_FALSE(adapter.is_ok()) << bad;
+    EXPECT_EQ(adapter.status().code(), StatusCode::kInvalidArgument) << bad;
+    std::string key = std::string(bad).substr(1, std::string(bad).find('"', 1) - 1);
+    EXPECT_NE(adapter.status().message().find(key), std::string::npos) << adapter.status().message();
+  }
+}
+
 TEST_F(CommandAdapterTest, NonJsonStdoutIsSkippedAndAgentErrorsAreReported) {
   auto adapter = load_adapter("command", config_for(kAgent), std::make_shared<RecordingServices>());
   ASSERT_TRUE(adapter.is_ok()) << adapter.status().to_string();

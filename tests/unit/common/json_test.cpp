@@ -30,5 +30,21 @@ TEST(CheckSyntax, StopsAtTheViewsEnd) {
   EXPECT_FALSE(check_syntax(text).is_ok());
 }
 
+// Found by fuzz_wire_anthropic: usage {"input_tokens": 1e55} was converted to int64 (undefined
+// behaviour). Counts outside int64 read as the fallback; ordinary numbers still convert.
+TEST(GetInt, NumbersOutsideInt64AreTheFallbackNotAConversion) {
+  auto doc = parse(R"({"huge":1e55,"negative":-1e300,"unsigned":18446744073709551615,"edge":9223372036854775807,
+                      "whole":12.0,"fraction":12.7,"text":"3"})");
+  ASSERT_TRUE(doc.is_ok());
+  EXPECT_EQ(get_int(*doc, "huge", -1), -1);
+  EXPECT_EQ(get_int(*doc, "negative", -1), -1);
+  EXPECT_EQ(get_int(*doc, "unsigned", -1), -1);
+  EXPECT_EQ(get_int(*doc, "edge", -1), 9223372036854775807LL);
+  EXPECT_EQ(get_int(*doc, "whole", -1), 12);
+  EXPECT_EQ(get_int(*doc, "fraction", -1), 12);
+  EXPECT_EQ(get_int(*doc, "text", -1), -1);
+  EXPECT_EQ(get_int(*doc, "missing", 7), 7);
+}
+
 }  // namespace
 }  // namespace atlas::json

@@ -1,11 +1,10 @@
 #include "common/json.hpp"
 
 #include <rapidjson/error/en.h>
-#include <rapidjson/reader.h>
 #include <rapidjson/prettywriter.h>
+#include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
-
 
 namespace atlas::json {
 namespace {
@@ -53,8 +52,8 @@ Status check_syntax(std::string_view text, std::string_view what, unsigned max_d
 }
 
 Result<Document> parse_lenient_object(std::string_view text) {
-  constexpr unsigned kFlags = rapidjson::kParseTrailingCommasFlag | rapidjson::kParseCommentsFlag |
-                              rapidjson::kParseNanAndInfFlag;
+  constexpr unsigned kFlags =
+      rapidjson::kParseTrailingCommasFlag | rapidjson::kParseCommentsFlag | rapidjson::kParseNanAndInfFlag;
   // Prefer the content of a ```json fence when there is one.
   std::string_view body = text;
   if (size_t fence = text.find("```"); fence != std::string_view::npos) {
@@ -95,6 +94,13 @@ const Value* find(const Value& v, std::string_view key) {
   if (!v.IsObject()) return nullptr;
   auto it = v.FindMember(Value(rapidjson::StringRef(key.data(), static_cast<rapidjson::SizeType>(key.size()))));
   return it == v.MemberEnd() ? nullptr : &it->value;
+}
+
+Value parsed_or_null(std::string_view text, Allocator& a) {
+  if (text.empty()) return Value();
+  Document d;
+  if (!sdk::parse_json(d, text, kMaxDepth)) return Value();
+  return Value(d, a);
 }
 
 std::string get_string(const Value& v, std::string_view key, std::string fallback) {

@@ -3,9 +3,9 @@
 // serialisation, parse errors with line:column).
 #pragma once
 
-#include <atlas/json_parse.hpp>
 #include <rapidjson/document.h>
 
+#include <atlas/json_parse.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -42,6 +42,11 @@ Status check_syntax(std::string_view text, std::string_view what = "JSON", unsig
 // kMaxInputDepth (the error says so). Linear in the reply's size.
 Result<Document> parse_lenient_object(std::string_view text);
 
+// The JSON in `text` as a value allocated in `a`, or null when `text` is empty or not JSON
+// (depth-limited like parse()). For embedding documents the host keeps as text (verdicts,
+// rewards, stored rows) into another document.
+Value parsed_or_null(std::string_view text, Allocator& a);
+
 std::string dump(const Value& v);
 std::string dump_pretty(const Value& v);
 
@@ -59,13 +64,27 @@ inline Value str(std::string_view s, Allocator& a) {
 }
 // Adds or replaces member `key` (copied) on object `obj`.
 void set(Value& obj, std::string_view key, Value value, Allocator& a);
-inline void set(Value& obj, std::string_view key, std::string_view s, Allocator& a) { set(obj, key, str(s, a), a); }
-inline void set(Value& obj, std::string_view key, const char* s, Allocator& a) { set(obj, key, str(s, a), a); }
-inline void set(Value& obj, std::string_view key, const std::string& s, Allocator& a) { set(obj, key, str(s, a), a); }
-inline void set(Value& obj, std::string_view key, double d, Allocator& a) { set(obj, key, Value(d), a); }
-inline void set(Value& obj, std::string_view key, int64_t i, Allocator& a) { set(obj, key, Value(i), a); }
-inline void set(Value& obj, std::string_view key, int i, Allocator& a) { set(obj, key, Value(i), a); }
-inline void set(Value& obj, std::string_view key, bool b, Allocator& a) { set(obj, key, Value(b), a); }
+inline void set(Value& obj, std::string_view key, std::string_view s, Allocator& a) {
+  set(obj, key, str(s, a), a);
+}
+inline void set(Value& obj, std::string_view key, const char* s, Allocator& a) {
+  set(obj, key, str(s, a), a);
+}
+inline void set(Value& obj, std::string_view key, const std::string& s, Allocator& a) {
+  set(obj, key, str(s, a), a);
+}
+inline void set(Value& obj, std::string_view key, double d, Allocator& a) {
+  set(obj, key, Value(d), a);
+}
+inline void set(Value& obj, std::string_view key, int64_t i, Allocator& a) {
+  set(obj, key, Value(i), a);
+}
+inline void set(Value& obj, std::string_view key, int i, Allocator& a) {
+  set(obj, key, Value(i), a);
+}
+inline void set(Value& obj, std::string_view key, bool b, Allocator& a) {
+  set(obj, key, Value(b), a);
+}
 
 // Writes `s` as a JSON string through a RapidJSON Writer (an empty view may have a null data()).
 template <typename Writer>

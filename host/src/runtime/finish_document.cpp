@@ -23,11 +23,7 @@ json::Document build_finish_document(const FinishInput& in) {
   auto& a = metadata.GetAllocator();
   // Session metadata (the keys Atlas stores with a session).
   json::set(metadata, "execution_mode", json::str(in.lane, a), a);
-  {
-    json::Document tu;
-    tu.Parse(in.token_usage_json.c_str());
-    json::set(metadata, "token_usage", Value(tu, a), a);
-  }
+  json::set(metadata, "token_usage", json::parsed_or_null(in.token_usage_json, a), a);
   {
     Value summary(rapidjson::kObjectType);
     summary.AddMember("adaptive_mode", json::str(in.lane, a), a);
@@ -39,9 +35,7 @@ json::Document build_finish_document(const FinishInput& in) {
     summary.AddMember("mode_history", history, a);
     summary.AddMember("confidence", in.decision.confidence ? Value(*in.decision.confidence) : Value(), a);
     summary.AddMember("source", json::str(in.decision.source, a), a);
-    json::Document dj;
-    dj.Parse(in.decision.to_json().c_str());
-    summary.AddMember("decision", Value(dj, a), a);
+    summary.AddMember("decision", json::parsed_or_null(in.decision.to_json(), a), a);
     json::set(metadata, "adaptive_summary", std::move(summary), a);
   }
   json::set(metadata, "learning_history", Value(in.learning_history, a), a);
@@ -51,15 +45,10 @@ json::Document build_finish_document(const FinishInput& in) {
   json::set(metadata, "teacher_notes", std::move(notes), a);
   if (!in.original_plan.steps.empty()) json::set(metadata, "original_plan", plan_to_json(in.original_plan, a), a);
   if (reward) {
-    json::Document rs;
-    rs.Parse(reward->reward_summary_json.c_str());
-    if (!rs.HasParseError()) json::set(metadata, "reward_summary", Value(rs, a), a);
+    Value rs = json::parsed_or_null(reward->reward_summary_json, a);
+    if (!rs.IsNull()) json::set(metadata, "reward_summary", std::move(rs), a);
   }
-  if (!drift_payload.empty()) {
-    json::Document dd;
-    dd.Parse(drift_payload.c_str());
-    if (!dd.HasParseError()) json::set(metadata, "drift", Value(dd, a), a);
-  }
+  if (Value dd = json::parsed_or_null(drift_payload, a); !dd.IsNull()) json::set(metadata, "drift", std::move(dd), a);
   json::set(metadata, "drift_alert", drift_alert, a);
   {
     Value review(rapidjson::kObjectType);
@@ -80,10 +69,12 @@ json::Document build_finish_document(const FinishInput& in) {
   fin.SetObject();
   auto& fa = fin.GetAllocator();
   fin.AddMember("session_id", json::str(in.session_id, fa), fa);
-  fin.AddMember("status", json::str(status_name(in.interrupted ? SessionStatus::kInterrupted
-                                                  : in.failed     ? SessionStatus::kFailed
-                                                                  : SessionStatus::kSucceeded),
-                                      fa), fa);
+  fin.AddMember("status",
+                json::str(status_name(in.interrupted ? SessionStatus::kInterrupted
+                                      : in.failed    ? SessionStatus::kFailed
+                                                     : SessionStatus::kSucceeded),
+                          fa),
+                fa);
   fin.AddMember("final_answer", json::str(in.final_answer, fa), fa);
   fin.AddMember("metadata", Value(metadata, fa), fa);
   fin.AddMember("plan", plan_to_json(in.plan, fa), fa);
@@ -105,19 +96,20 @@ json::Document build_finish_document(const FinishInput& in) {
     o.AddMember("trace", json::str(secrets::redact(trace), fa), fa);
     o.AddMember("output", json::str(s.output, fa), fa);
     Value eval(rapidjson::kObjectType);
-    json::Document verdict;
-    if (!s.attempts.empty() && !s.attempts.back().verdict_json.empty())
-      verdict.Parse(s.attempts.back().verdict_json.c_str());
-    else
-      verdict.Parse(R"({"valid":true,"guidance":null,"validated":false})");
-    eval.AddMember("validation", Value(verdict, fa), fa);
-    json::Document rw;
-    if (i < step_rewards.size())
-      rw.Parse(step_rewards[i].reward_json.c_str());
-    else
-      rw.Parse(R"({"score":0.0,"judges":[],"rationale":"not_judged","raw":{"skipped":true,"reason":"no_rewards"}})");
-    if (rw.HasParseError()) rw.SetNull();
-    eval.AddMember("reward", Value(rw, fa), fa);
+    const bool validated = !s.attempts.empty() && !s.attempts.back().verdict_json.empty();
+    eval.AddMember("validation",
+                   json::parsed_or_null(validated ? std::string_view(s.attempts.back().verdict_json)
+                                                  : R"({"valid":true,"guidance":null,"validated":false})",
+                                        fa),
+                   fa);
+    eval.AddMember(
+        "reward",
+        json::parsed_or_null(
+            i < step_rewards.size()
+                ? std::string_view(step_rewards[i].reward_json)
+                : R"({"score":0.0,"judges":[],"rationale":"not_judged","raw":{"skipped":true,"reason":"no_rewards"}})",
+            fa),
+        fa);
     o.AddMember("evaluation", eval, fa);
     o.AddMember("attempts", static_cast<int>(s.attempts.size()), fa);
     Value md(rapidjson::kObjectType);
@@ -136,9 +128,7 @@ json::Document build_finish_document(const FinishInput& in) {
       Value d(rapidjson::kObjectType);
       d.AddMember("attempt", at.number, fa);
       Value ev(rapidjson::kObjectType);
-      json::Document v;
-      if (!at.verdict_json.empty()) v.Parse(at.verdict_json.c_str());
-      ev.AddMember("validation", at.verdict_json.empty() || v.HasParseError() ? Value() : Value(v, fa), fa);
+      ev.AddMember("validation", json::parsed_or_null(at.verdict_json, fa), fa);
       ev.AddMember("status", json::str(status_name(at.status), fa), fa);
       ev.AddMember("output", json::str(at.output, fa), fa);
       if (!at.guidance.empty()) ev.AddMember("guidance", json::str(at.guidance, fa), fa);
@@ -152,15 +142,10 @@ json::Document build_finish_document(const FinishInput& in) {
     steps_v.PushBack(o, fa);
   }
   fin.AddMember("steps", steps_v, fa);
-  auto parsed_or_null = [&](const std::string& text) {
-    json::Document d;
-    if (text.empty()) return Value();
-    d.Parse(text.c_str());
-    return d.HasParseError() ? Value() : Value(d, fa);
-  };
-  fin.AddMember("reward", reward ? parsed_or_null(reward->reward_json) : Value(), fa);
-  fin.AddMember("reward_stats", reward ? parsed_or_null(reward->reward_stats_json) : Value(), fa);
-  fin.AddMember("reward_audit", parsed_or_null(reward ? reward->reward_audit_json : in.verdict.unjudged_audit_json), fa);
+  fin.AddMember("reward", reward ? json::parsed_or_null(reward->reward_json, fa) : Value(), fa);
+  fin.AddMember("reward_stats", reward ? json::parsed_or_null(reward->reward_stats_json, fa) : Value(), fa);
+  fin.AddMember("reward_audit",
+                json::parsed_or_null(reward ? reward->reward_audit_json : in.verdict.unjudged_audit_json, fa), fa);
   fin.AddMember("student_learning", Value(), fa);
   fin.AddMember("teacher_learning", Value(), fa);
   fin.AddMember("review_status", json::str(status_name(review_status), fa), fa);

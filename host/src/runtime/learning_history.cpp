@@ -45,9 +45,7 @@ json::Document aggregate_learning_history(const data::LearningHistory& history, 
   auto& a = records.GetAllocator();
   for (const auto& r : history.records) {
     json::Value o(rapidjson::kObjectType);
-    json::Document reward;
-    reward.Parse(r.reward_json.c_str());
-    o.AddMember("reward", reward.HasParseError() ? json::Value() : json::Value(reward, a), a);
+    o.AddMember("reward", json::parsed_or_null(r.reward_json, a), a);
     o.AddMember("student_learning", json::str(r.student_learning, a), a);
     o.AddMember("teacher_learning", json::str(r.teacher_learning, a), a);
     o.AddMember("created_at", json::str(r.created_at, a), a);

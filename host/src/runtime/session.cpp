@@ -50,10 +50,9 @@ struct StepDeadlineScope {
 std::string role_name_of(config::Lane lane) { return std::string(config::lane_name(lane)); }
 
 json::Document parse_object_or_empty(std::string_view text) {
-  json::Document d;
-  d.Parse(text.data(), text.size());
-  if (d.HasParseError() || !d.IsObject()) d.SetObject();
-  return d;
+  auto d = json::parse(text, "tool parameters");
+  if (!d || !d->IsObject()) return json::Document(rapidjson::kObjectType);
+  return std::move(*d);
 }
 
 // The content of an executor reply: the "deliverable" of {"result":{"deliverable":...}} when

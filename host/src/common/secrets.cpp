@@ -1,5 +1,7 @@
 #include "common/secrets.hpp"
 
+#include "common/json.hpp"
+
 #include <cstdlib>
 #include <mutex>
 #include <shared_mutex>
@@ -26,10 +28,22 @@ std::vector<Entry>& entries() {
 
 void register_secret(std::string_view env_name, std::string_view value) {
   if (value.size() < 6) return;
+  // A secret with `"`, `\` or a control character is spelt differently inside a JSON string
+  // (and again inside JSON that was itself put in a string, as events and spool lines are):
+  // each spelling is registered, so redaction finds it wherever it was written.
+  std::vector<std::string> spellings{std::string(value)};
+  for (int level = 0; level < 2; ++level) {
+    std::string quoted = json::quote(spellings.back());
+    std::string escaped = quoted.substr(1, quoted.size() - 2);
+    if (escaped == spellings.back()) break;
+    spellings.push_back(std::move(escaped));
+  }
   std::unique_lock lock(mutex());
-  for (const auto& e : entries())
-    if (e.value == value) return;
-  entries().push_back({std::string(env_name), std::string(value)});
+  for (auto& spelling : spellings) {
+    bool known = false;
+    for (const auto& e : entries()) known = known || e.value == spelling;
+    if (!known) entries().push_back({std::string(env_name), std::move(spelling)});
+  }
 }
 
 std::optional<std::string> read_env_secret(std::string_view env_name) {

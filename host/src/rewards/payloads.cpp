@@ -31,8 +31,14 @@ const JudgeSample* best_of(const std::vector<JudgeSample>& samples) {
 }  // namespace
 
 double combine_scores(const std::vector<JudgeVerdict>& verdicts) {
+  // A judge that produced no valid sample (only the synthetic 0.0) has no opinion: averaging
+  // its 0.0 in would turn one judge's outage into a low reward. It is left out while another
+  // judge has a verdict (Atlas averages it in; docs/atlas-compatibility.md).
+  bool any_verdict = false;
+  for (const auto& v : verdicts) any_verdict = any_verdict || v.has_verdict();
   double weight_sum = 0.0, sum = 0.0;
   for (const auto& v : verdicts) {
+    if (any_verdict && !v.has_verdict()) continue;
     weight_sum += v.weight;
     sum += v.weight * v.score;
   }

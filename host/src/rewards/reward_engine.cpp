@@ -27,10 +27,15 @@ RewardOutcome outcome_from_jobs(const std::vector<CascadeJob*>& jobs, const Payl
 
 }  // namespace
 
+bool JudgeVerdict::has_verdict() const {
+  for (const auto& s : samples)
+    if (s.stage != "synthetic") return true;
+  return false;
+}
+
 bool RewardOutcome::has_verdict() const {
   for (const auto& j : judges)
-    for (const auto& s : j.samples)
-      if (s.stage != "synthetic") return true;
+    if (j.has_verdict()) return true;
   return false;
 }
 

@@ -178,6 +178,8 @@ struct JudgeVerdict {
   int tier1_valid = 0;
   int tier1_invalid = 0;
   int calls = 0;                     // plugin calls made (samples + arbiter)
+  // Some sample is the judge's own (not the synthetic 0.0 that stands in for no valid sample).
+  bool has_verdict() const;
 };
 
 struct RewardOutcome {

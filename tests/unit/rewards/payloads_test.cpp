@@ -103,6 +103,24 @@ TEST(Payloads, CombineUsesNormalisedWeights) {
   EXPECT_EQ(combine_scores({}), 0.0);
 }
 
+// One judge's outage (only the synthetic 0.0 sample) used to pull the weighted reward down as if
+// it had scored 0.0; it has no opinion, so it is left out while another judge has a verdict.
+TEST(Payloads, AJudgeWithoutAValidSampleIsLeftOutOfTheCombination) {
+  JudgeVerdict ok, down;
+  ok.weight = 1.0;
+  ok.score = 0.9;
+  ok.samples.push_back(JudgeSample{0.9, 0.1, "fine", "[]", 0.2, "tier1"});
+  down.weight = 3.0;
+  down.score = 0.0;
+  down.samples.push_back(JudgeSample{0.0, 1.0, "no valid sample", "[]", std::nullopt, "synthetic"});
+  EXPECT_TRUE(ok.has_verdict());
+  EXPECT_FALSE(down.has_verdict());
+  EXPECT_NEAR(combine_scores({ok, down}), 0.9, 1e-12);
+  EXPECT_NEAR(combine_scores({down, ok}), 0.9, 1e-12);
+  // Nobody has a verdict: Atlas's 0.0 stays (the runtime stores no reward for it anyway).
+  EXPECT_EQ(combine_scores({down, down}), 0.0);
+}
+
 TEST(Payloads, SkippedStepKeepsAtlasPlaceholderShapeWithReason) {
   auto d = json::parse(skipped_step_reward(3, "budget")).value();
   EXPECT_EQ(json::get_double(d, "score"), 0.0);

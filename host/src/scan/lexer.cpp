@@ -1,6 +1,8 @@
 #include "scan/lexer.hpp"
 
 #include <cctype>
+#include <charconv>
+#include <cstdint>
 
 namespace atlas::scan {
 namespace {
@@ -173,13 +175,21 @@ class Lexer {
       case 'x':
       case 'u': {
         size_t n = e == 'x' ? 2 : 4;
-        if (e == 'u' && peek(0) == '{') {  // JS \u{1F600}
+        if (e == 'u' && peek(0) == '{') {  // JS \u{1F600}: 1 to 6 hex digits, at most U+10FFFF
           size_t close = t_.find('}', pos_);
           if (close != std::string_view::npos) {
-            append_utf8(out, static_cast<uint32_t>(std::stoul(std::string(t_.substr(pos_ + 1, close - pos_ - 1)), nullptr, 16)));
-            pos_ = close + 1;
-            break;
+            std::string_view digits = t_.substr(pos_ + 1, close - pos_ - 1);
+            uint32_t code = 0;
+            auto [end, err] = std::from_chars(digits.data(), digits.data() + digits.size(), code, 16);
+            if (!digits.empty() && digits.size() <= 6 && err == std::errc() && end == digits.data() + digits.size() &&
+                code <= 0x10FFFF) {
+              append_utf8(out, code);
+              pos_ = close + 1;
+              break;
+            }
           }
+          out += e;  // not a code point escape: kept as written, like other unknown escapes
+          break;
         }
         std::string hex(t_.substr(pos_, n));
         bool valid = hex.size() == n && hex.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos;

@@ -35,6 +35,24 @@ TEST(Lexer, StringsCommentsAndRegexesDoNotConfuseTheScan) {
   EXPECT_TRUE(interpolated);
 }
 
+// Found by fuzz_scan_typescript: `\u{...}` with something other than hex digits inside made
+// std::stoul throw out of the lexer (and `scan` die). A code point escape is 1 to 6 hex digits up
+// to U+10FFFF; anything else is kept as written.
+TEST(Lexer, CodePointEscapesAreCheckedNotThrown) {
+  auto good = tokenize(R"(const s = "a\u{1F600}b\u{41}";)", Lang::kJavaScript);
+  std::string text;
+  for (const auto& t : good)
+    if (t.kind == Token::kString) text = t.text;
+  EXPECT_EQ(text, "a\xF0\x9F\x98\x80" "bA");
+  for (const char* source : {R"(const s = "\u{\\n}";)", R"(const s = "\u{}";)", R"(const s = "\u{110000}";)",
+                             R"(const s = "\u{1234567}";)", R"(const s = "\u{zz}";)"}) {
+    auto toks = tokenize(source, Lang::kJavaScript);
+    bool has_string = false;
+    for (const auto& t : toks) has_string = has_string || t.kind == Token::kString;
+    EXPECT_TRUE(has_string) << source;
+  }
+}
+
 TEST(Lexer, PythonLiteralsBecomeJson) {
   auto toks = tokenize("{'a': (1, -2.5, True, None), \"b\": 'x' 'y',}", Lang::kPython);
   json::Document doc;

@@ -2,6 +2,8 @@
 # Runs every libFuzzer target for a fixed time and prints executions and findings per target.
 #
 #   fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]     (default 15 s, every target)
+#   ATLAS_FUZZ_RUNS=N fuzz/run.sh 0 [TARGET...]      (N inputs per target, seed ATLAS_FUZZ_SEED or 1:
+#                                                     the same inputs on every machine; what CI runs)
 #
 # Needs the fuzz build (cmake --preset fuzz && cmake --build --preset fuzz). Each target starts
 # from its seed corpus fuzz/corpus/<target>/ (read-only here) plus a working corpus in
@@ -40,7 +42,12 @@ for t in "${targets[@]}"; do
   mkdir -p "$build/work/$t"
   log="$build/logs/$t.log"
   # -timeout: one input taking longer is a finding (a hang); -rss_limit_mb bounds memory blow-ups.
-  "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
+  if [[ -n "${ATLAS_FUZZ_RUNS:-}" ]]; then
+    budget=(-runs="$ATLAS_FUZZ_RUNS" -seed="${ATLAS_FUZZ_SEED:-1}")
+  else
+    budget=(-max_total_time="$seconds")
+  fi
+  "$bin" "${budget[@]}" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
     -artifact_prefix="$build/artifacts/$t-" "$build/work/$t" "$root/fuzz/corpus/$t" >"$log" 2>&1
   rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)

@@ -28,8 +28,8 @@ TEST(Secrets, ADatabasePasswordIsRedactedOnceRegistered) {
 TEST(Secrets, ASecretIsRedactedInEveryJsonSpellingOfIt) {
   const std::string key = "k\\ey-with\"quote";  // k\ey-with"quote
   register_secret("WEIRD_KEY", key);
-  const std::string once = json::quote(key);          // in a JSON string
-  const std::string twice = json::quote(once);        // JSON text kept inside a JSON string
+  const std::string once = json::quote(key);    // in a JSON string
+  const std::string twice = json::quote(once);  // JSON text kept inside a JSON string
   for (const std::string& text : {key, once, twice}) {
     std::string out = redact("before " + text + " after");
     EXPECT_EQ(out.find("with"), std::string::npos) << text << " -> " << out;

@@ -20,72 +20,47 @@ namespace {
 // The MCP server the tools were scanned from (overridable with mcp_command).
 const char* const kDefaultMcpCommand[] = {""};
 
-bool run_tool_files_read(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result,
-                         atlas_scan::Error& error);
+bool run_tool_files_read(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result, atlas_scan::Error& error);
 bool run_tool_ping(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result, atlas_scan::Error& error);
-bool run_tool_ticket_create(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result,
-                            atlas_scan::Error& error);
-bool run_tool_get_weather(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result,
-                          atlas_scan::Error& error);
-bool run_tool_plot_route(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result,
-                         atlas_scan::Error& error);
-bool run_tool_search_docs(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result,
-                          atlas_scan::Error& error);
+bool run_tool_ticket_create(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result, atlas_scan::Error& error);
+bool run_tool_get_weather(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result, atlas_scan::Error& error);
+bool run_tool_plot_route(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result, atlas_scan::Error& error);
+bool run_tool_search_docs(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result, atlas_scan::Error& error);
 
 const ToolInfo kTools[] = {
-    {"files.read", "files_read_feef3122", "files.read", "Read a text file",
-     "{\"type\":\"object\",\"properties\":{\"path\":{\"type\":\"string\"},\"max_bytes\":{\"type\":\"integer\","
-     "\"minimum\":1}},\"required\":[\"path\"]}",
-     "{\"type\":\"object\",\"properties\":{\"path\":{\"type\":\"string\"},\"max_bytes\":{\"type\":\"integer\","
-     "\"minimum\":1}},\"required\":[\"path\"]}",
+    {"files.read", "files_read_feef3122", "files.read",
+     "Read a text file",
+     "{\"type\":\"object\",\"properties\":{\"path\":{\"type\":\"string\"},\"max_bytes\":{\"type\":\"integer\",\"minimum\":1}},\"required\":[\"path\"]}",
+     "{\"type\":\"object\",\"properties\":{\"path\":{\"type\":\"string\"},\"max_bytes\":{\"type\":\"integer\",\"minimum\":1}},\"required\":[\"path\"]}",
      &run_tool_files_read},
-    {"ping", "ping", "ping", "No-argument tool", "{\"type\":\"object\",\"additionalProperties\":false}",
-     "{\"type\":\"object\"}", &run_tool_ping},
-    {"ticket-create", "ticket-create", "ticket-create", "Anthropic-style tool kept here for the name check",
-     "{\"type\":\"object\",\"properties\":{\"title\":{\"type\":\"string\"},\"priority\":{\"type\":\"integer\",\"enum\":"
-     "[1,2,3]}},\"required\":[\"title\"]}",
-     "{\"type\":\"object\",\"properties\":{\"title\":{\"type\":\"string\"},\"priority\":{\"type\":\"integer\",\"enum\":"
-     "[1,2,3]}},\"required\":[\"title\"]}",
+    {"ping", "ping", "ping",
+     "No-argument tool",
+     "{\"type\":\"object\",\"additionalProperties\":false}",
+     "{\"type\":\"object\"}",
+     &run_tool_ping},
+    {"ticket-create", "ticket-create", "ticket-create",
+     "Anthropic-style tool kept here for the name check",
+     "{\"type\":\"object\",\"properties\":{\"title\":{\"type\":\"string\"},\"priority\":{\"type\":\"integer\",\"enum\":[1,2,3]}},\"required\":[\"title\"]}",
+     "{\"type\":\"object\",\"properties\":{\"title\":{\"type\":\"string\"},\"priority\":{\"type\":\"integer\",\"enum\":[1,2,3]}},\"required\":[\"title\"]}",
      &run_tool_ticket_create},
-    {"get_weather", "get_weather", "get_weather", "Current weather for a city",
-     "{\"additionalProperties\":false,\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\",\"minLength\":"
-     "1,\"description\":\"City "
-     "name\"},\"unit\":{\"type\":\"string\",\"enum\":[\"celsius\",\"fahrenheit\"]},\"days\":{\"type\":\"integer\","
-     "\"maximum\":14,\"minimum\":0,\"exclusiveMinimum\":true},\"api\":{\"enum\":[\"v2\"]},\"when\":{\"type\":["
-     "\"string\",\"null\"]}},\"required\":[\"city\",\"days\"]}",
-     "{\"required\":[\"city\",\"days\"],\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\","
-     "\"minLength\":1,\"description\":\"City "
-     "name\"},\"unit\":{\"type\":\"string\",\"enum\":[\"celsius\",\"fahrenheit\"]},\"days\":{\"type\":\"integer\","
-     "\"maximum\":14,\"minimum\":0},\"api\":{\"enum\":[\"v2\"]},\"when\":{\"type\":\"string\",\"nullable\":true}}}",
+    {"get_weather", "get_weather", "get_weather",
+     "Current weather for a city",
+     "{\"additionalProperties\":false,\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\",\"minLength\":1,\"description\":\"City name\"},\"unit\":{\"type\":\"string\",\"enum\":[\"celsius\",\"fahrenheit\"]},\"days\":{\"type\":\"integer\",\"maximum\":14,\"minimum\":0,\"exclusiveMinimum\":true},\"api\":{\"enum\":[\"v2\"]},\"when\":{\"type\":[\"string\",\"null\"]}},\"required\":[\"city\",\"days\"]}",
+     "{\"required\":[\"city\",\"days\"],\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\",\"minLength\":1,\"description\":\"City name\"},\"unit\":{\"type\":\"string\",\"enum\":[\"celsius\",\"fahrenheit\"]},\"days\":{\"type\":\"integer\",\"maximum\":14,\"minimum\":0},\"api\":{\"enum\":[\"v2\"]},\"when\":{\"type\":\"string\",\"nullable\":true}}}",
      &run_tool_get_weather},
-    {"plot_route", "plot_route", "plot_route", "Draws a route between points",
-     "{\"type\":\"object\",\"definitions\":{\"point\":{\"type\":\"object\",\"properties\":{\"lat\":{\"type\":"
-     "\"number\",\"minimum\":-90,\"maximum\":90},\"lon\":{\"type\":\"number\"}},\"required\":[\"lat\",\"lon\"]}},"
-     "\"properties\":{\"points\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/definitions/"
-     "point\"},\"minItems\":2},\"pair\":{\"type\":\"array\",\"items\":[{\"type\":\"string\"},{\"type\":\"integer\"}]},"
-     "\"style\":{\"allOf\":[{\"anyOf\":[{\"allOf\":[{\"enum\":[\"dashed\"]},{\"type\":\"string\"}]},{\"allOf\":[{"
-     "\"not\":{\"enum\":[\"dashed\"]}},{\"type\":\"string\"}]}]}]},\"tags\":{\"type\":\"array\",\"items\":{\"type\":"
-     "\"string\",\"pattern\":\"^[a-z]+$\"},\"allOf\":[{\"anyOf\":[{\"not\":{\"type\":\"array\"}},{\"not\":{\"items\":{"
-     "\"not\":{\"enum\":[\"main\"]}}}}]}]},\"extra\":{\"type\":\"object\",\"additionalProperties\":false}},"
-     "\"required\":[\"points\"]}",
-     "{\"type\":\"object\",\"required\":[\"points\"],\"properties\":{\"points\":{\"type\":\"array\",\"items\":{"
-     "\"type\":\"object\",\"properties\":{\"lat\":{\"type\":\"number\",\"minimum\":-90,\"maximum\":90},\"lon\":{"
-     "\"type\":\"number\"}},\"required\":[\"lat\",\"lon\"]},\"minItems\":2},\"pair\":{\"type\":\"array\",\"items\":{"
-     "\"type\":\"string\"}},\"style\":{},\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"string\",\"pattern\":\"^[a-"
-     "z]+$\"}},\"extra\":{\"type\":\"object\"}}}",
+    {"plot_route", "plot_route", "plot_route",
+     "Draws a route between points",
+     "{\"type\":\"object\",\"definitions\":{\"point\":{\"type\":\"object\",\"properties\":{\"lat\":{\"type\":\"number\",\"minimum\":-90,\"maximum\":90},\"lon\":{\"type\":\"number\"}},\"required\":[\"lat\",\"lon\"]}},\"properties\":{\"points\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/definitions/point\"},\"minItems\":2},\"pair\":{\"type\":\"array\",\"items\":[{\"type\":\"string\"},{\"type\":\"integer\"}]},\"style\":{\"allOf\":[{\"anyOf\":[{\"allOf\":[{\"enum\":[\"dashed\"]},{\"type\":\"string\"}]},{\"allOf\":[{\"not\":{\"enum\":[\"dashed\"]}},{\"type\":\"string\"}]}]}]},\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"string\",\"pattern\":\"^[a-z]+$\"},\"allOf\":[{\"anyOf\":[{\"not\":{\"type\":\"array\"}},{\"not\":{\"items\":{\"not\":{\"enum\":[\"main\"]}}}}]}]},\"extra\":{\"type\":\"object\",\"additionalProperties\":false}},\"required\":[\"points\"]}",
+     "{\"type\":\"object\",\"required\":[\"points\"],\"properties\":{\"points\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{\"lat\":{\"type\":\"number\",\"minimum\":-90,\"maximum\":90},\"lon\":{\"type\":\"number\"}},\"required\":[\"lat\",\"lon\"]},\"minItems\":2},\"pair\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"style\":{},\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"string\",\"pattern\":\"^[a-z]+$\"}},\"extra\":{\"type\":\"object\"}}}",
      &run_tool_plot_route},
-    {"search_docs", "search_docs", "search_docs", "Full-text search over the documentation",
-     "{\"required\":[\"query\"],\"title\":\"search_docs\",\"description\":\"Full-text search over the "
-     "documentation\",\"type\":\"object\",\"properties\":{\"query\":{\"type\":\"string\",\"pattern\":\"^\\\\S+( "
-     "\\\\S+)*$\"},\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":50,\"default\":10},\"remote\":{}}}",
-     "{\"required\":[\"query\"],\"title\":\"search_docs\",\"description\":\"Full-text search over the "
-     "documentation\",\"type\":\"object\",\"properties\":{\"query\":{\"type\":\"string\",\"pattern\":\"^\\\\S+( "
-     "\\\\S+)*$\"},\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":50,\"default\":10},\"remote\":{}}}",
+    {"search_docs", "search_docs", "search_docs",
+     "Full-text search over the documentation",
+     "{\"required\":[\"query\"],\"title\":\"search_docs\",\"description\":\"Full-text search over the documentation\",\"type\":\"object\",\"properties\":{\"query\":{\"type\":\"string\",\"pattern\":\"^\\\\S+( \\\\S+)*$\"},\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":50,\"default\":10},\"remote\":{}}}",
+     "{\"required\":[\"query\"],\"title\":\"search_docs\",\"description\":\"Full-text search over the documentation\",\"type\":\"object\",\"properties\":{\"query\":{\"type\":\"string\",\"pattern\":\"^\\\\S+( \\\\S+)*$\"},\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":50,\"default\":10},\"remote\":{}}}",
      &run_tool_search_docs},
 };
 
-bool run_tool_files_read(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result,
-                         atlas_scan::Error& error) {
+bool run_tool_files_read(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result, atlas_scan::Error& error) {
   FilesReadArgs args;
   if (!read(arguments, "", args, error)) return false;
   check_schema(kTools[0], arguments);
@@ -101,8 +76,7 @@ bool run_tool_ping(ToolContext& ctx, const rapidjson::Value& arguments, std::str
   return true;
 }
 
-bool run_tool_ticket_create(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result,
-                            atlas_scan::Error& error) {
+bool run_tool_ticket_create(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result, atlas_scan::Error& error) {
   TicketCreateArgs args;
   if (!read(arguments, "", args, error)) return false;
   check_schema(kTools[2], arguments);
@@ -110,8 +84,7 @@ bool run_tool_ticket_create(ToolContext& ctx, const rapidjson::Value& arguments,
   return true;
 }
 
-bool run_tool_get_weather(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result,
-                          atlas_scan::Error& error) {
+bool run_tool_get_weather(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result, atlas_scan::Error& error) {
   GetWeatherArgs args;
   if (!read(arguments, "", args, error)) return false;
   check_schema(kTools[3], arguments);
@@ -119,8 +92,7 @@ bool run_tool_get_weather(ToolContext& ctx, const rapidjson::Value& arguments, s
   return true;
 }
 
-bool run_tool_plot_route(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result,
-                         atlas_scan::Error& error) {
+bool run_tool_plot_route(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result, atlas_scan::Error& error) {
   PlotRouteArgs args;
   if (!read(arguments, "", args, error)) return false;
   check_schema(kTools[4], arguments);
@@ -128,8 +100,7 @@ bool run_tool_plot_route(ToolContext& ctx, const rapidjson::Value& arguments, st
   return true;
 }
 
-bool run_tool_search_docs(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result,
-                          atlas_scan::Error& error) {
+bool run_tool_search_docs(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result, atlas_scan::Error& error) {
   SearchDocsArgs args;
   if (!read(arguments, "", args, error)) return false;
   check_schema(kTools[5], arguments);
@@ -173,10 +144,10 @@ void check_schema(const ToolInfo& tool, const rapidjson::Value& arguments) {
   validator.GetInvalidDocumentPointer().StringifyUriFragment(where);
   validator.GetInvalidSchemaPointer().StringifyUriFragment(rule);
   std::string pointer = std::string(where.GetString()).substr(1);  // "#/a/b" -> "/a/b"
-  throw atlas::sdk::Error(ATLAS_INVALID_ARGUMENT, std::string("tool \"") + tool.name + "\": invalid arguments at " +
-                                                      (pointer.empty() ? std::string("(root)") : pointer) +
-                                                      ": violates '" + validator.GetInvalidSchemaKeyword() +
-                                                      "' (schema " + rule.GetString() + ")");
+  throw atlas::sdk::Error(ATLAS_INVALID_ARGUMENT,
+                          std::string("tool \"") + tool.name + "\": invalid arguments at " +
+                              (pointer.empty() ? std::string("(root)") : pointer) + ": violates '" +
+                              validator.GetInvalidSchemaKeyword() + "' (schema " + rule.GetString() + ")");
 }
 
 const ToolInfo* find_tool(std::string_view name) {
@@ -300,11 +271,10 @@ std::string AgentContext::default_agent(const rapidjson::Document& request) {
     auto started = std::chrono::steady_clock::now();
     std::string result = call_tool(call["name"].GetString(), args);
     rapidjson::Document parsed;
-    const bool result_is_json =
-        static_cast<bool>(atlas::sdk::parse_json(parsed, result, atlas::sdk::kJsonMaxInputDepth));
+    const bool result_is_json = static_cast<bool>(atlas::sdk::parse_json(parsed, result, atlas::sdk::kJsonMaxInputDepth));
     std::string text = result_is_json ? text_of_result(parsed) : result;
-    bool is_error = result_is_json && parsed.IsObject() && parsed.HasMember("isError") && parsed["isError"].IsBool() &&
-                    parsed["isError"].GetBool();
+    bool is_error = result_is_json && parsed.IsObject() && parsed.HasMember("isError") &&
+                    parsed["isError"].IsBool() && parsed["isError"].GetBool();
     std::string call_id = call.HasMember("id") && call["id"].IsString() ? call["id"].GetString() : "call_1";
     report_tool_call(this->call(), call["name"].GetString(), call_id, args, text, is_error, started, 0);
     response.AddMember("content", rapidjson::Value(text.c_str(), static_cast<rapidjson::SizeType>(text.size()), a), a);
@@ -360,18 +330,15 @@ std::string AgentContext::default_agent(const rapidjson::Document& request) {
       bool is_error = false;
       auto started = std::chrono::steady_clock::now();
       rapidjson::Document args;
-      if (tc.HasMember("arguments"))
-        args.CopyFrom(tc["arguments"], args.GetAllocator());
-      else
-        args.SetObject();
+      if (tc.HasMember("arguments")) args.CopyFrom(tc["arguments"], args.GetAllocator());
+      else args.SetObject();
       try {
         std::string result = call_tool(name, args);
         rapidjson::Document parsed;
-        const bool result_is_json =
-            static_cast<bool>(atlas::sdk::parse_json(parsed, result, atlas::sdk::kJsonMaxInputDepth));
+        const bool result_is_json = static_cast<bool>(atlas::sdk::parse_json(parsed, result, atlas::sdk::kJsonMaxInputDepth));
         text = result_is_json ? text_of_result(parsed) : result;
-        is_error = result_is_json && parsed.IsObject() && parsed.HasMember("isError") && parsed["isError"].IsBool() &&
-                   parsed["isError"].GetBool();
+        is_error = result_is_json && parsed.IsObject() && parsed.HasMember("isError") &&
+                   parsed["isError"].IsBool() && parsed["isError"].GetBool();
       } catch (const atlas::sdk::Error& e) {
         if (e.status() != ATLAS_INVALID_ARGUMENT) throw;
         text = std::string("error: ") + e.what();  // the model sees its mistake and may retry
@@ -422,9 +389,8 @@ PluginConfig parse_config(std::string_view config_json) {
 
 class GeneratedAdapter : public atlas::sdk::Adapter {
  public:
-  static constexpr atlas::sdk::Info info{
-      kPluginName,     "0.1.0",      "generated by atlas-host scan", "NOASSERTION", kPluginDescription,
-      ATLAS_CAP_TOOLS, kConfigSchema};
+  static constexpr atlas::sdk::Info info{kPluginName, "0.1.0", "generated by atlas-host scan", "NOASSERTION",
+                                         kPluginDescription, ATLAS_CAP_TOOLS, kConfigSchema};
   GeneratedAdapter(const atlas::sdk::Host& host, std::string_view config_json)
       : host_(host), agent_(host_, parse_config(config_json)) {}
   std::string invoke(atlas::sdk::Call& call, std::string_view request_json) override {

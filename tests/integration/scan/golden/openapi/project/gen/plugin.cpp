@@ -20,47 +20,35 @@ namespace {
 // The MCP server the tools were scanned from (overridable with mcp_command).
 const char* const kDefaultMcpCommand[] = {""};
 
-bool run_tool_list_pets(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result,
-                        atlas_scan::Error& error);
-bool run_tool_post_pets(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result,
-                        atlas_scan::Error& error);
-bool run_tool_show_pet_by_id(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result,
-                             atlas_scan::Error& error);
-bool run_tool_upload_photo(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result,
-                           atlas_scan::Error& error);
+bool run_tool_list_pets(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result, atlas_scan::Error& error);
+bool run_tool_post_pets(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result, atlas_scan::Error& error);
+bool run_tool_show_pet_by_id(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result, atlas_scan::Error& error);
+bool run_tool_upload_photo(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result, atlas_scan::Error& error);
 
 const ToolInfo kTools[] = {
-    {"listPets", "listPets", "listPets", "List pets",
-     "{\"type\":\"object\",\"properties\":{\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100},\"X-Trace\":{"
-     "\"type\":\"string\"}},\"additionalProperties\":false}",
-     "{\"type\":\"object\",\"properties\":{\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100},\"X-Trace\":{"
-     "\"type\":\"string\"}}}",
+    {"listPets", "listPets", "listPets",
+     "List pets",
+     "{\"type\":\"object\",\"properties\":{\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100},\"X-Trace\":{\"type\":\"string\"}},\"additionalProperties\":false}",
+     "{\"type\":\"object\",\"properties\":{\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100},\"X-Trace\":{\"type\":\"string\"}}}",
      &run_tool_list_pets},
-    {"post_pets", "post_pets", "post_pets", "Create a pet",
-     "{\"type\":\"object\",\"properties\":{\"body\":{\"$ref\":\"#/definitions/"
-     "NewPet\"}},\"required\":[\"body\"],\"additionalProperties\":false,\"definitions\":{\"NewPet\":{\"type\":"
-     "\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"tag\":{\"type\":[\"string\",\"null\"]},\"owner\":{\"$"
-     "ref\":\"#/definitions/"
-     "Owner\"}},\"required\":[\"name\"]},\"Owner\":{\"type\":\"object\",\"properties\":{\"email\":{\"type\":\"string\"}"
-     "}}}}",
-     "{\"type\":\"object\",\"properties\":{\"body\":{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"}"
-     ",\"tag\":{\"type\":\"string\",\"nullable\":true},\"owner\":{\"type\":\"object\",\"properties\":{\"email\":{"
-     "\"type\":\"string\"}}}},\"required\":[\"name\"]}},\"required\":[\"body\"]}",
+    {"post_pets", "post_pets", "post_pets",
+     "Create a pet",
+     "{\"type\":\"object\",\"properties\":{\"body\":{\"$ref\":\"#/definitions/NewPet\"}},\"required\":[\"body\"],\"additionalProperties\":false,\"definitions\":{\"NewPet\":{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"tag\":{\"type\":[\"string\",\"null\"]},\"owner\":{\"$ref\":\"#/definitions/Owner\"}},\"required\":[\"name\"]},\"Owner\":{\"type\":\"object\",\"properties\":{\"email\":{\"type\":\"string\"}}}}}",
+     "{\"type\":\"object\",\"properties\":{\"body\":{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"tag\":{\"type\":\"string\",\"nullable\":true},\"owner\":{\"type\":\"object\",\"properties\":{\"email\":{\"type\":\"string\"}}}},\"required\":[\"name\"]}},\"required\":[\"body\"]}",
      &run_tool_post_pets},
-    {"showPetById", "showPetById", "showPetById", "Info for a pet",
-     "{\"type\":\"object\",\"properties\":{\"petId\":{\"type\":\"string\"}},\"required\":[\"petId\"],"
-     "\"additionalProperties\":false}",
+    {"showPetById", "showPetById", "showPetById",
+     "Info for a pet",
+     "{\"type\":\"object\",\"properties\":{\"petId\":{\"type\":\"string\"}},\"required\":[\"petId\"],\"additionalProperties\":false}",
      "{\"type\":\"object\",\"properties\":{\"petId\":{\"type\":\"string\"}},\"required\":[\"petId\"]}",
      &run_tool_show_pet_by_id},
-    {"uploadPhoto", "uploadPhoto", "uploadPhoto", "put /pets/{petId}",
-     "{\"type\":\"object\",\"properties\":{\"petId\":{\"type\":\"string\"}},\"required\":[\"petId\"],"
-     "\"additionalProperties\":false}",
+    {"uploadPhoto", "uploadPhoto", "uploadPhoto",
+     "put /pets/{petId}",
+     "{\"type\":\"object\",\"properties\":{\"petId\":{\"type\":\"string\"}},\"required\":[\"petId\"],\"additionalProperties\":false}",
      "{\"type\":\"object\",\"properties\":{\"petId\":{\"type\":\"string\"}},\"required\":[\"petId\"]}",
      &run_tool_upload_photo},
 };
 
-bool run_tool_list_pets(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result,
-                        atlas_scan::Error& error) {
+bool run_tool_list_pets(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result, atlas_scan::Error& error) {
   ListPetsArgs args;
   if (!read(arguments, "", args, error)) return false;
   check_schema(kTools[0], arguments);
@@ -68,8 +56,7 @@ bool run_tool_list_pets(ToolContext& ctx, const rapidjson::Value& arguments, std
   return true;
 }
 
-bool run_tool_post_pets(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result,
-                        atlas_scan::Error& error) {
+bool run_tool_post_pets(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result, atlas_scan::Error& error) {
   PostPetsArgs args;
   if (!read(arguments, "", args, error)) return false;
   check_schema(kTools[1], arguments);
@@ -77,8 +64,7 @@ bool run_tool_post_pets(ToolContext& ctx, const rapidjson::Value& arguments, std
   return true;
 }
 
-bool run_tool_show_pet_by_id(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result,
-                             atlas_scan::Error& error) {
+bool run_tool_show_pet_by_id(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result, atlas_scan::Error& error) {
   ShowPetByIdArgs args;
   if (!read(arguments, "", args, error)) return false;
   check_schema(kTools[2], arguments);
@@ -86,8 +72,7 @@ bool run_tool_show_pet_by_id(ToolContext& ctx, const rapidjson::Value& arguments
   return true;
 }
 
-bool run_tool_upload_photo(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result,
-                           atlas_scan::Error& error) {
+bool run_tool_upload_photo(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result, atlas_scan::Error& error) {
   UploadPhotoArgs args;
   if (!read(arguments, "", args, error)) return false;
   check_schema(kTools[3], arguments);
@@ -131,10 +116,10 @@ void check_schema(const ToolInfo& tool, const rapidjson::Value& arguments) {
   validator.GetInvalidDocumentPointer().StringifyUriFragment(where);
   validator.GetInvalidSchemaPointer().StringifyUriFragment(rule);
   std::string pointer = std::string(where.GetString()).substr(1);  // "#/a/b" -> "/a/b"
-  throw atlas::sdk::Error(ATLAS_INVALID_ARGUMENT, std::string("tool \"") + tool.name + "\": invalid arguments at " +
-                                                      (pointer.empty() ? std::string("(root)") : pointer) +
-                                                      ": violates '" + validator.GetInvalidSchemaKeyword() +
-                                                      "' (schema " + rule.GetString() + ")");
+  throw atlas::sdk::Error(ATLAS_INVALID_ARGUMENT,
+                          std::string("tool \"") + tool.name + "\": invalid arguments at " +
+                              (pointer.empty() ? std::string("(root)") : pointer) + ": violates '" +
+                              validator.GetInvalidSchemaKeyword() + "' (schema " + rule.GetString() + ")");
 }
 
 const ToolInfo* find_tool(std::string_view name) {
@@ -258,11 +243,10 @@ std::string AgentContext::default_agent(const rapidjson::Document& request) {
     auto started = std::chrono::steady_clock::now();
     std::string result = call_tool(call["name"].GetString(), args);
     rapidjson::Document parsed;
-    const bool result_is_json =
-        static_cast<bool>(atlas::sdk::parse_json(parsed, result, atlas::sdk::kJsonMaxInputDepth));
+    const bool result_is_json = static_cast<bool>(atlas::sdk::parse_json(parsed, result, atlas::sdk::kJsonMaxInputDepth));
     std::string text = result_is_json ? text_of_result(parsed) : result;
-    bool is_error = result_is_json && parsed.IsObject() && parsed.HasMember("isError") && parsed["isError"].IsBool() &&
-                    parsed["isError"].GetBool();
+    bool is_error = result_is_json && parsed.IsObject() && parsed.HasMember("isError") &&
+                    parsed["isError"].IsBool() && parsed["isError"].GetBool();
     std::string call_id = call.HasMember("id") && call["id"].IsString() ? call["id"].GetString() : "call_1";
     report_tool_call(this->call(), call["name"].GetString(), call_id, args, text, is_error, started, 0);
     response.AddMember("content", rapidjson::Value(text.c_str(), static_cast<rapidjson::SizeType>(text.size()), a), a);
@@ -318,18 +302,15 @@ std::string AgentContext::default_agent(const rapidjson::Document& request) {
       bool is_error = false;
       auto started = std::chrono::steady_clock::now();
       rapidjson::Document args;
-      if (tc.HasMember("arguments"))
-        args.CopyFrom(tc["arguments"], args.GetAllocator());
-      else
-        args.SetObject();
+      if (tc.HasMember("arguments")) args.CopyFrom(tc["arguments"], args.GetAllocator());
+      else args.SetObject();
       try {
         std::string result = call_tool(name, args);
         rapidjson::Document parsed;
-        const bool result_is_json =
-            static_cast<bool>(atlas::sdk::parse_json(parsed, result, atlas::sdk::kJsonMaxInputDepth));
+        const bool result_is_json = static_cast<bool>(atlas::sdk::parse_json(parsed, result, atlas::sdk::kJsonMaxInputDepth));
         text = result_is_json ? text_of_result(parsed) : result;
-        is_error = result_is_json && parsed.IsObject() && parsed.HasMember("isError") && parsed["isError"].IsBool() &&
-                   parsed["isError"].GetBool();
+        is_error = result_is_json && parsed.IsObject() && parsed.HasMember("isError") &&
+                   parsed["isError"].IsBool() && parsed["isError"].GetBool();
       } catch (const atlas::sdk::Error& e) {
         if (e.status() != ATLAS_INVALID_ARGUMENT) throw;
         text = std::string("error: ") + e.what();  // the model sees its mistake and may retry
@@ -380,9 +361,8 @@ PluginConfig parse_config(std::string_view config_json) {
 
 class GeneratedAdapter : public atlas::sdk::Adapter {
  public:
-  static constexpr atlas::sdk::Info info{
-      kPluginName,     "0.1.0",      "generated by atlas-host scan", "NOASSERTION", kPluginDescription,
-      ATLAS_CAP_TOOLS, kConfigSchema};
+  static constexpr atlas::sdk::Info info{kPluginName, "0.1.0", "generated by atlas-host scan", "NOASSERTION",
+                                         kPluginDescription, ATLAS_CAP_TOOLS, kConfigSchema};
   GeneratedAdapter(const atlas::sdk::Host& host, std::string_view config_json)
       : host_(host), agent_(host_, parse_config(config_json)) {}
   std::string invoke(atlas::sdk::Call& call, std::string_view request_json) override {

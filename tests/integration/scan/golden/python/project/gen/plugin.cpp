@@ -20,55 +20,41 @@ namespace {
 // The MCP server the tools were scanned from (overridable with mcp_command).
 const char* const kDefaultMcpCommand[] = {""};
 
-bool run_tool_lookup_order(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result,
-                           atlas_scan::Error& error);
-bool run_tool_convert_currency(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result,
-                               atlas_scan::Error& error);
-bool run_tool_notes_add(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result,
-                        atlas_scan::Error& error);
+bool run_tool_lookup_order(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result, atlas_scan::Error& error);
+bool run_tool_convert_currency(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result, atlas_scan::Error& error);
+bool run_tool_notes_add(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result, atlas_scan::Error& error);
 bool run_tool_stats(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result, atlas_scan::Error& error);
-bool run_tool_escalate(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result,
-                       atlas_scan::Error& error);
+bool run_tool_escalate(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result, atlas_scan::Error& error);
 
 const ToolInfo kTools[] = {
-    {"lookup_order", "lookup_order", "lookup_order", "Look up an order by its id.",
-     "{\"type\":\"object\",\"properties\":{\"order_id\":{\"type\":\"string\",\"description\":\"The order number, e.g. "
-     "\\\"A-1001\\\".\"},\"include_items\":{\"type\":\"boolean\",\"default\":false,\"description\":\"Also return the "
-     "line items.\"}},\"required\":[\"order_id\"]}",
-     "{\"type\":\"object\",\"properties\":{\"order_id\":{\"type\":\"string\",\"description\":\"The order number, e.g. "
-     "\\\"A-1001\\\".\"},\"include_items\":{\"type\":\"boolean\",\"default\":false,\"description\":\"Also return the "
-     "line items.\"}},\"required\":[\"order_id\"]}",
+    {"lookup_order", "lookup_order", "lookup_order",
+     "Look up an order by its id.",
+     "{\"type\":\"object\",\"properties\":{\"order_id\":{\"type\":\"string\",\"description\":\"The order number, e.g. \\\"A-1001\\\".\"},\"include_items\":{\"type\":\"boolean\",\"default\":false,\"description\":\"Also return the line items.\"}},\"required\":[\"order_id\"]}",
+     "{\"type\":\"object\",\"properties\":{\"order_id\":{\"type\":\"string\",\"description\":\"The order number, e.g. \\\"A-1001\\\".\"},\"include_items\":{\"type\":\"boolean\",\"default\":false,\"description\":\"Also return the line items.\"}},\"required\":[\"order_id\"]}",
      &run_tool_lookup_order},
-    {"convert_currency", "convert_currency", "convert_currency", "Convert an amount of money.",
-     "{\"type\":\"object\",\"properties\":{\"amount\":{\"type\":\"number\",\"description\":\"how "
-     "much\"},\"to\":{\"type\":\"string\",\"enum\":[\"EUR\",\"USD\",\"GBP\"],\"description\":\"target "
-     "currency\"},\"rounding\":{\"type\":[\"integer\",\"null\"]}},\"required\":[\"amount\",\"to\"]}",
-     "{\"type\":\"object\",\"properties\":{\"amount\":{\"type\":\"number\",\"description\":\"how "
-     "much\"},\"to\":{\"type\":\"string\",\"enum\":[\"EUR\",\"USD\",\"GBP\"],\"description\":\"target "
-     "currency\"},\"rounding\":{\"type\":\"integer\",\"nullable\":true}},\"required\":[\"amount\",\"to\"]}",
+    {"convert_currency", "convert_currency", "convert_currency",
+     "Convert an amount of money.",
+     "{\"type\":\"object\",\"properties\":{\"amount\":{\"type\":\"number\",\"description\":\"how much\"},\"to\":{\"type\":\"string\",\"enum\":[\"EUR\",\"USD\",\"GBP\"],\"description\":\"target currency\"},\"rounding\":{\"type\":[\"integer\",\"null\"]}},\"required\":[\"amount\",\"to\"]}",
+     "{\"type\":\"object\",\"properties\":{\"amount\":{\"type\":\"number\",\"description\":\"how much\"},\"to\":{\"type\":\"string\",\"enum\":[\"EUR\",\"USD\",\"GBP\"],\"description\":\"target currency\"},\"rounding\":{\"type\":\"integer\",\"nullable\":true}},\"required\":[\"amount\",\"to\"]}",
      &run_tool_convert_currency},
-    {"notes.add", "notes_add_948c7e77", "notes.add", "Add a note to the notebook",
-     "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\",\"description\":\"Note "
-     "text\",\"minLength\":1},\"tags\":{\"type\":[\"array\",\"null\"],\"items\":{\"type\":\"string\"}}},\"required\":["
-     "\"text\"]}",
-     "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\",\"description\":\"Note "
-     "text\",\"minLength\":1},\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},\"nullable\":true}},"
-     "\"required\":[\"text\"]}",
+    {"notes.add", "notes_add_948c7e77", "notes.add",
+     "Add a note to the notebook",
+     "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\",\"description\":\"Note text\",\"minLength\":1},\"tags\":{\"type\":[\"array\",\"null\"],\"items\":{\"type\":\"string\"}}},\"required\":[\"text\"]}",
+     "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\",\"description\":\"Note text\",\"minLength\":1},\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},\"nullable\":true}},\"required\":[\"text\"]}",
      &run_tool_notes_add},
-    {"stats", "stats", "stats", "Summary statistics.",
-     "{\"type\":\"object\",\"properties\":{\"values\":{\"type\":\"array\",\"items\":{\"type\":\"number\"}},\"mode\":{"
-     "\"type\":\"object\",\"default\":\"mean\"}},\"required\":[\"values\"]}",
-     "{\"type\":\"object\",\"properties\":{\"values\":{\"type\":\"array\",\"items\":{\"type\":\"number\"}},\"mode\":{"
-     "\"type\":\"object\",\"default\":\"mean\"}},\"required\":[\"values\"]}",
+    {"stats", "stats", "stats",
+     "Summary statistics.",
+     "{\"type\":\"object\",\"properties\":{\"values\":{\"type\":\"array\",\"items\":{\"type\":\"number\"}},\"mode\":{\"type\":\"object\",\"default\":\"mean\"}},\"required\":[\"values\"]}",
+     "{\"type\":\"object\",\"properties\":{\"values\":{\"type\":\"array\",\"items\":{\"type\":\"number\"}},\"mode\":{\"type\":\"object\",\"default\":\"mean\"}},\"required\":[\"values\"]}",
      &run_tool_stats},
-    {"escalate", "escalate", "escalate", "Hand the conversation to a person",
+    {"escalate", "escalate", "escalate",
+     "Hand the conversation to a person",
      "{\"type\":\"object\",\"properties\":{\"reason\":{\"type\":\"string\"}},\"required\":[\"reason\"]}",
      "{\"type\":\"object\",\"properties\":{\"reason\":{\"type\":\"string\"}},\"required\":[\"reason\"]}",
      &run_tool_escalate},
 };
 
-bool run_tool_lookup_order(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result,
-                           atlas_scan::Error& error) {
+bool run_tool_lookup_order(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result, atlas_scan::Error& error) {
   LookupOrderArgs args;
   if (!read(arguments, "", args, error)) return false;
   check_schema(kTools[0], arguments);
@@ -76,8 +62,7 @@ bool run_tool_lookup_order(ToolContext& ctx, const rapidjson::Value& arguments, 
   return true;
 }
 
-bool run_tool_convert_currency(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result,
-                               atlas_scan::Error& error) {
+bool run_tool_convert_currency(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result, atlas_scan::Error& error) {
   ConvertCurrencyArgs args;
   if (!read(arguments, "", args, error)) return false;
   check_schema(kTools[1], arguments);
@@ -85,8 +70,7 @@ bool run_tool_convert_currency(ToolContext& ctx, const rapidjson::Value& argumen
   return true;
 }
 
-bool run_tool_notes_add(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result,
-                        atlas_scan::Error& error) {
+bool run_tool_notes_add(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result, atlas_scan::Error& error) {
   NotesAddArgs args;
   if (!read(arguments, "", args, error)) return false;
   check_schema(kTools[2], arguments);
@@ -94,8 +78,7 @@ bool run_tool_notes_add(ToolContext& ctx, const rapidjson::Value& arguments, std
   return true;
 }
 
-bool run_tool_stats(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result,
-                    atlas_scan::Error& error) {
+bool run_tool_stats(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result, atlas_scan::Error& error) {
   StatsArgs args;
   if (!read(arguments, "", args, error)) return false;
   check_schema(kTools[3], arguments);
@@ -103,8 +86,7 @@ bool run_tool_stats(ToolContext& ctx, const rapidjson::Value& arguments, std::st
   return true;
 }
 
-bool run_tool_escalate(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result,
-                       atlas_scan::Error& error) {
+bool run_tool_escalate(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result, atlas_scan::Error& error) {
   EscalateArgs args;
   if (!read(arguments, "", args, error)) return false;
   check_schema(kTools[4], arguments);
@@ -148,10 +130,10 @@ void check_schema(const ToolInfo& tool, const rapidjson::Value& arguments) {
   validator.GetInvalidDocumentPointer().StringifyUriFragment(where);
   validator.GetInvalidSchemaPointer().StringifyUriFragment(rule);
   std::string pointer = std::string(where.GetString()).substr(1);  // "#/a/b" -> "/a/b"
-  throw atlas::sdk::Error(ATLAS_INVALID_ARGUMENT, std::string("tool \"") + tool.name + "\": invalid arguments at " +
-                                                      (pointer.empty() ? std::string("(root)") : pointer) +
-                                                      ": violates '" + validator.GetInvalidSchemaKeyword() +
-                                                      "' (schema " + rule.GetString() + ")");
+  throw atlas::sdk::Error(ATLAS_INVALID_ARGUMENT,
+                          std::string("tool \"") + tool.name + "\": invalid arguments at " +
+                              (pointer.empty() ? std::string("(root)") : pointer) + ": violates '" +
+                              validator.GetInvalidSchemaKeyword() + "' (schema " + rule.GetString() + ")");
 }
 
 const ToolInfo* find_tool(std::string_view name) {
@@ -275,11 +257,10 @@ std::string AgentContext::default_agent(const rapidjson::Document& request) {
     auto started = std::chrono::steady_clock::now();
     std::string result = call_tool(call["name"].GetString(), args);
     rapidjson::Document parsed;
-    const bool result_is_json =
-        static_cast<bool>(atlas::sdk::parse_json(parsed, result, atlas::sdk::kJsonMaxInputDepth));
+    const bool result_is_json = static_cast<bool>(atlas::sdk::parse_json(parsed, result, atlas::sdk::kJsonMaxInputDepth));
     std::string text = result_is_json ? text_of_result(parsed) : result;
-    bool is_error = result_is_json && parsed.IsObject() && parsed.HasMember("isError") && parsed["isError"].IsBool() &&
-                    parsed["isError"].GetBool();
+    bool is_error = result_is_json && parsed.IsObject() && parsed.HasMember("isError") &&
+                    parsed["isError"].IsBool() && parsed["isError"].GetBool();
     std::string call_id = call.HasMember("id") && call["id"].IsString() ? call["id"].GetString() : "call_1";
     report_tool_call(this->call(), call["name"].GetString(), call_id, args, text, is_error, started, 0);
     response.AddMember("content", rapidjson::Value(text.c_str(), static_cast<rapidjson::SizeType>(text.size()), a), a);
@@ -335,18 +316,15 @@ std::string AgentContext::default_agent(const rapidjson::Document& request) {
       bool is_error = false;
       auto started = std::chrono::steady_clock::now();
       rapidjson::Document args;
-      if (tc.HasMember("arguments"))
-        args.CopyFrom(tc["arguments"], args.GetAllocator());
-      else
-        args.SetObject();
+      if (tc.HasMember("arguments")) args.CopyFrom(tc["arguments"], args.GetAllocator());
+      else args.SetObject();
       try {
         std::string result = call_tool(name, args);
         rapidjson::Document parsed;
-        const bool result_is_json =
-            static_cast<bool>(atlas::sdk::parse_json(parsed, result, atlas::sdk::kJsonMaxInputDepth));
+        const bool result_is_json = static_cast<bool>(atlas::sdk::parse_json(parsed, result, atlas::sdk::kJsonMaxInputDepth));
         text = result_is_json ? text_of_result(parsed) : result;
-        is_error = result_is_json && parsed.IsObject() && parsed.HasMember("isError") && parsed["isError"].IsBool() &&
-                   parsed["isError"].GetBool();
+        is_error = result_is_json && parsed.IsObject() && parsed.HasMember("isError") &&
+                   parsed["isError"].IsBool() && parsed["isError"].GetBool();
       } catch (const atlas::sdk::Error& e) {
         if (e.status() != ATLAS_INVALID_ARGUMENT) throw;
         text = std::string("error: ") + e.what();  // the model sees its mistake and may retry
@@ -397,9 +375,8 @@ PluginConfig parse_config(std::string_view config_json) {
 
 class GeneratedAdapter : public atlas::sdk::Adapter {
  public:
-  static constexpr atlas::sdk::Info info{
-      kPluginName,     "0.1.0",      "generated by atlas-host scan", "NOASSERTION", kPluginDescription,
-      ATLAS_CAP_TOOLS, kConfigSchema};
+  static constexpr atlas::sdk::Info info{kPluginName, "0.1.0", "generated by atlas-host scan", "NOASSERTION",
+                                         kPluginDescription, ATLAS_CAP_TOOLS, kConfigSchema};
   GeneratedAdapter(const atlas::sdk::Host& host, std::string_view config_json)
       : host_(host), agent_(host_, parse_config(config_json)) {}
   std::string invoke(atlas::sdk::Call& call, std::string_view request_json) override {

@@ -3,11 +3,11 @@
 // the offending value (RFC 6901) and what was expected.
 #pragma once
 
+#include <atlas/json_parse.hpp>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include <atlas/json_parse.hpp>
 #include <cmath>
 #include <cstdint>
 #include <optional>
@@ -35,18 +35,13 @@ struct Json {
 inline std::string child(const std::string& ptr, const std::string& key) {
   std::string out = ptr + "/";
   for (char c : key) {
-    if (c == '~')
-      out += "~0";
-    else if (c == '/')
-      out += "~1";
-    else
-      out += c;
+    if (c == '~') out += "~0";
+    else if (c == '/') out += "~1";
+    else out += c;
   }
   return out;
 }
-inline std::string child(const std::string& ptr, size_t index) {
-  return ptr + "/" + std::to_string(index);
-}
+inline std::string child(const std::string& ptr, size_t index) { return ptr + "/" + std::to_string(index); }
 
 inline std::string dump(const rapidjson::Value& v) {
   rapidjson::StringBuffer buf;

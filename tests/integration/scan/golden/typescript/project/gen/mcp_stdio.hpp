@@ -6,6 +6,8 @@
 // does not declare ATLAS_CAP_THREAD_SAFE).
 #pragma once
 
+#include <atlas/json_parse.hpp>
+#include <atlas/sdk.hpp>
 #include <fcntl.h>
 #include <poll.h>
 #include <rapidjson/document.h>
@@ -15,8 +17,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <atlas/json_parse.hpp>
-#include <atlas/sdk.hpp>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -106,8 +106,7 @@ class McpConnection {
     ::close(sv[1]);
     if (rc != 0) {
       ::close(sv[0]);
-      throw atlas::sdk::Error(ATLAS_UNAVAILABLE,
-                              "cannot start MCP server '" + command_text() + "': " + std::strerror(rc));
+      throw atlas::sdk::Error(ATLAS_UNAVAILABLE, "cannot start MCP server '" + command_text() + "': " + std::strerror(rc));
     }
     pid_ = pid;
     fd_ = sv[0];
@@ -123,10 +122,9 @@ class McpConnection {
         throw;
       }
       stateless_ = true;  // the server rejected initialize: a stateless (2026-07-28) server
-      meta_ =
-          "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
-          "\"io.modelcontextprotocol/clientCapabilities\":{},\"io.modelcontextprotocol/clientInfo\":" +
-          client + "}";
+      meta_ = "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
+              "\"io.modelcontextprotocol/clientCapabilities\":{},\"io.modelcontextprotocol/clientInfo\":" +
+              client + "}";
     }
   }
 
@@ -168,15 +166,14 @@ class McpConnection {
   std::string request(const char* method, std::string params) {
     int64_t id = next_id_++;
     if (stateless_) params = params.size() > 2 ? "{" + meta_ + "," + params.substr(1) : "{" + meta_ + "}";
-    send_line("{\"jsonrpc\":\"2.0\",\"id\":" + std::to_string(id) + ",\"method\":\"" + method +
-              "\",\"params\":" + params + "}");
+    send_line("{\"jsonrpc\":\"2.0\",\"id\":" + std::to_string(id) + ",\"method\":\"" + method + "\",\"params\":" +
+              params + "}");
     int64_t deadline = now_ms() + timeout_ms_;
     std::string line;
     while (read_line(line, deadline)) {
       if (line.empty() || line == "\r") continue;
       rapidjson::Document msg;
-      if (!atlas::sdk::parse_json(msg, line, atlas::sdk::kJsonMaxInputDepth) || !msg.IsObject())
-        continue;  // stray output
+      if (!atlas::sdk::parse_json(msg, line, atlas::sdk::kJsonMaxInputDepth) || !msg.IsObject()) continue;  // stray output
       auto mid = msg.FindMember("id");
       auto mm = msg.FindMember("method");
       if (mm != msg.MemberEnd()) {

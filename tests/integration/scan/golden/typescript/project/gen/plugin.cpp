@@ -21,33 +21,24 @@ namespace {
 const char* const kDefaultMcpCommand[] = {""};
 
 bool run_tool_echo(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result, atlas_scan::Error& error);
-bool run_tool_create_issue(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result,
-                           atlas_scan::Error& error);
-bool run_tool_list_files(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result,
-                         atlas_scan::Error& error);
+bool run_tool_create_issue(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result, atlas_scan::Error& error);
+bool run_tool_list_files(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result, atlas_scan::Error& error);
 
 const ToolInfo kTools[] = {
-    {"echo", "echo", "echo", "Echo the text back",
-     "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\",\"description\":\"What to "
-     "echo\"},\"times\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":5}},\"required\":[\"text\"]}",
-     "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\",\"description\":\"What to "
-     "echo\"},\"times\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":5}},\"required\":[\"text\"]}",
+    {"echo", "echo", "echo",
+     "Echo the text back",
+     "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\",\"description\":\"What to echo\"},\"times\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":5}},\"required\":[\"text\"]}",
+     "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\",\"description\":\"What to echo\"},\"times\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":5}},\"required\":[\"text\"]}",
      &run_tool_echo},
-    {"create_issue", "create_issue", "create_issue", "Open an issue in the tracker",
-     "{\"type\":\"object\",\"properties\":{\"title\":{\"type\":\"string\",\"minLength\":3},\"labels\":{\"type\":"
-     "\"array\",\"items\":{\"type\":\"string\",\"enum\":[\"bug\",\"feature\"]},\"default\":[]},\"assignee\":{\"type\":["
-     "\"string\",\"null\"]},\"code\":{\"type\":\"string\",\"pattern\":\"^[A-Z]{2}-\\\\d+$\"}},\"required\":[\"title\","
-     "\"assignee\",\"code\"]}",
-     "{\"type\":\"object\",\"properties\":{\"title\":{\"type\":\"string\",\"minLength\":3},\"labels\":{\"type\":"
-     "\"array\",\"items\":{\"type\":\"string\",\"enum\":[\"bug\",\"feature\"]},\"default\":[]},\"assignee\":{\"type\":"
-     "\"string\",\"nullable\":true},\"code\":{\"type\":\"string\",\"pattern\":\"^[A-Z]{2}-\\\\d+$\"}},\"required\":["
-     "\"title\",\"assignee\",\"code\"]}",
+    {"create_issue", "create_issue", "create_issue",
+     "Open an issue in the tracker",
+     "{\"type\":\"object\",\"properties\":{\"title\":{\"type\":\"string\",\"minLength\":3},\"labels\":{\"type\":\"array\",\"items\":{\"type\":\"string\",\"enum\":[\"bug\",\"feature\"]},\"default\":[]},\"assignee\":{\"type\":[\"string\",\"null\"]},\"code\":{\"type\":\"string\",\"pattern\":\"^[A-Z]{2}-\\\\d+$\"}},\"required\":[\"title\",\"assignee\",\"code\"]}",
+     "{\"type\":\"object\",\"properties\":{\"title\":{\"type\":\"string\",\"minLength\":3},\"labels\":{\"type\":\"array\",\"items\":{\"type\":\"string\",\"enum\":[\"bug\",\"feature\"]},\"default\":[]},\"assignee\":{\"type\":\"string\",\"nullable\":true},\"code\":{\"type\":\"string\",\"pattern\":\"^[A-Z]{2}-\\\\d+$\"}},\"required\":[\"title\",\"assignee\",\"code\"]}",
      &run_tool_create_issue},
-    {"list_files", "list_files", "list_files", "List files, \"recursively\" if asked",
-     "{\"type\":\"object\",\"properties\":{\"dir\":{\"type\":\"string\"},\"recursive\":{\"type\":\"boolean\","
-     "\"default\":false}},\"required\":[\"dir\"]}",
-     "{\"type\":\"object\",\"properties\":{\"dir\":{\"type\":\"string\"},\"recursive\":{\"type\":\"boolean\","
-     "\"default\":false}},\"required\":[\"dir\"]}",
+    {"list_files", "list_files", "list_files",
+     "List files, \"recursively\" if asked",
+     "{\"type\":\"object\",\"properties\":{\"dir\":{\"type\":\"string\"},\"recursive\":{\"type\":\"boolean\",\"default\":false}},\"required\":[\"dir\"]}",
+     "{\"type\":\"object\",\"properties\":{\"dir\":{\"type\":\"string\"},\"recursive\":{\"type\":\"boolean\",\"default\":false}},\"required\":[\"dir\"]}",
      &run_tool_list_files},
 };
 
@@ -59,8 +50,7 @@ bool run_tool_echo(ToolContext& ctx, const rapidjson::Value& arguments, std::str
   return true;
 }
 
-bool run_tool_create_issue(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result,
-                           atlas_scan::Error& error) {
+bool run_tool_create_issue(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result, atlas_scan::Error& error) {
   CreateIssueArgs args;
   if (!read(arguments, "", args, error)) return false;
   check_schema(kTools[1], arguments);
@@ -68,8 +58,7 @@ bool run_tool_create_issue(ToolContext& ctx, const rapidjson::Value& arguments, 
   return true;
 }
 
-bool run_tool_list_files(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result,
-                         atlas_scan::Error& error) {
+bool run_tool_list_files(ToolContext& ctx, const rapidjson::Value& arguments, std::string& result, atlas_scan::Error& error) {
   ListFilesArgs args;
   if (!read(arguments, "", args, error)) return false;
   check_schema(kTools[2], arguments);
@@ -113,10 +102,10 @@ void check_schema(const ToolInfo& tool, const rapidjson::Value& arguments) {
   validator.GetInvalidDocumentPointer().StringifyUriFragment(where);
   validator.GetInvalidSchemaPointer().StringifyUriFragment(rule);
   std::string pointer = std::string(where.GetString()).substr(1);  // "#/a/b" -> "/a/b"
-  throw atlas::sdk::Error(ATLAS_INVALID_ARGUMENT, std::string("tool \"") + tool.name + "\": invalid arguments at " +
-                                                      (pointer.empty() ? std::string("(root)") : pointer) +
-                                                      ": violates '" + validator.GetInvalidSchemaKeyword() +
-                                                      "' (schema " + rule.GetString() + ")");
+  throw atlas::sdk::Error(ATLAS_INVALID_ARGUMENT,
+                          std::string("tool \"") + tool.name + "\": invalid arguments at " +
+                              (pointer.empty() ? std::string("(root)") : pointer) + ": violates '" +
+                              validator.GetInvalidSchemaKeyword() + "' (schema " + rule.GetString() + ")");
 }
 
 const ToolInfo* find_tool(std::string_view name) {
@@ -240,11 +229,10 @@ std::string AgentContext::default_agent(const rapidjson::Document& request) {
     auto started = std::chrono::steady_clock::now();
     std::string result = call_tool(call["name"].GetString(), args);
     rapidjson::Document parsed;
-    const bool result_is_json =
-        static_cast<bool>(atlas::sdk::parse_json(parsed, result, atlas::sdk::kJsonMaxInputDepth));
+    const bool result_is_json = static_cast<bool>(atlas::sdk::parse_json(parsed, result, atlas::sdk::kJsonMaxInputDepth));
     std::string text = result_is_json ? text_of_result(parsed) : result;
-    bool is_error = result_is_json && parsed.IsObject() && parsed.HasMember("isError") && parsed["isError"].IsBool() &&
-                    parsed["isError"].GetBool();
+    bool is_error = result_is_json && parsed.IsObject() && parsed.HasMember("isError") &&
+                    parsed["isError"].IsBool() && parsed["isError"].GetBool();
     std::string call_id = call.HasMember("id") && call["id"].IsString() ? call["id"].GetString() : "call_1";
     report_tool_call(this->call(), call["name"].GetString(), call_id, args, text, is_error, started, 0);
     response.AddMember("content", rapidjson::Value(text.c_str(), static_cast<rapidjson::SizeType>(text.size()), a), a);
@@ -300,18 +288,15 @@ std::string AgentContext::default_agent(const rapidjson::Document& request) {
       bool is_error = false;
       auto started = std::chrono::steady_clock::now();
       rapidjson::Document args;
-      if (tc.HasMember("arguments"))
-        args.CopyFrom(tc["arguments"], args.GetAllocator());
-      else
-        args.SetObject();
+      if (tc.HasMember("arguments")) args.CopyFrom(tc["arguments"], args.GetAllocator());
+      else args.SetObject();
       try {
         std::string result = call_tool(name, args);
         rapidjson::Document parsed;
-        const bool result_is_json =
-            static_cast<bool>(atlas::sdk::parse_json(parsed, result, atlas::sdk::kJsonMaxInputDepth));
+        const bool result_is_json = static_cast<bool>(atlas::sdk::parse_json(parsed, result, atlas::sdk::kJsonMaxInputDepth));
         text = result_is_json ? text_of_result(parsed) : result;
-        is_error = result_is_json && parsed.IsObject() && parsed.HasMember("isError") && parsed["isError"].IsBool() &&
-                   parsed["isError"].GetBool();
+        is_error = result_is_json && parsed.IsObject() && parsed.HasMember("isError") &&
+                   parsed["isError"].IsBool() && parsed["isError"].GetBool();
       } catch (const atlas::sdk::Error& e) {
         if (e.status() != ATLAS_INVALID_ARGUMENT) throw;
         text = std::string("error: ") + e.what();  // the model sees its mistake and may retry
@@ -362,9 +347,8 @@ PluginConfig parse_config(std::string_view config_json) {
 
 class GeneratedAdapter : public atlas::sdk::Adapter {
  public:
-  static constexpr atlas::sdk::Info info{
-      kPluginName,     "0.1.0",      "generated by atlas-host scan", "NOASSERTION", kPluginDescription,
-      ATLAS_CAP_TOOLS, kConfigSchema};
+  static constexpr atlas::sdk::Info info{kPluginName, "0.1.0", "generated by atlas-host scan", "NOASSERTION",
+                                         kPluginDescription, ATLAS_CAP_TOOLS, kConfigSchema};
   GeneratedAdapter(const atlas::sdk::Host& host, std::string_view config_json)
       : host_(host), agent_(host_, parse_config(config_json)) {}
   std::string invoke(atlas::sdk::Call& call, std::string_view request_json) override {

@@ -294,6 +294,28 @@ struct PluginsConfig {
   std::map<std::string, std::string> configs;
 };
 
+// ---------------------------------------------------------------- [serve]
+
+// The capture gateway (docs/serve.md). Upstreams: [serve.openai], [serve.anthropic],
+// [serve.gemini] are model blocks (provider, api_base, api_key_env; `model` optional: the
+// client's model is forwarded); a wire without a block uses [student.llm] when its provider
+// speaks that wire.
+struct ServeConfig {
+  std::string listen = "127.0.0.1:8787";  // HOST:PORT; a non-loopback host needs client keys
+  int threads = 64;                        // 1..4096 connection threads
+  std::string client_keys_env;             // env var with comma-separated gateway keys ("" = none)
+  int64_t max_request_bytes = 8 << 20;     // 1 KiB .. 1 GiB
+  double idle_timeout_seconds = 300.0;     // an episode with no call for this long ends (> 0)
+  int max_calls_per_episode = 1000;        // 1..1e6; later calls get 429
+  int storage_queue = 10000;               // captured calls waiting for storage; beyond: 429
+  double rate_limit_per_second = 0.0;      // per client key (0 = none)
+  int rate_limit_burst = 0;                // bucket size (0 = max(1, rate))
+  bool supervise = true;                   // playbook injection and the paired/coach lanes
+  double drain_seconds = 30.0;             // SIGTERM: finish and store within this
+  bool ui = false;                         // the review UI on the same server (issue 16)
+  std::optional<ModelConfig> openai, anthropic, gemini;
+};
+
 // ---------------------------------------------------------------- [train]
 
 struct TrainFilters {
@@ -340,6 +362,7 @@ struct Config {
   DriftConfig drift;
   PluginsConfig plugins;
   TrainConfig train;
+  ServeConfig serve;
   std::string metadata_json = "{}";  // [metadata], free table kept for the session metadata
 
   std::filesystem::path source_path;  // the file it came from ("" when parsed from text)

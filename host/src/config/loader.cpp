@@ -115,7 +115,8 @@ std::string default_key_env(std::string_view provider) {
 
 // Reads a model block. A block that is written starts from LLMParameters defaults (as in Atlas,
 // where giving the block replaces the section default entirely). Returns false when absent.
-bool read_model(SectionReader& parent, std::string_view key, ModelConfig& out, std::string_view default_provider = {}) {
+bool read_model(SectionReader& parent, std::string_view key, ModelConfig& out, std::string_view default_provider = {},
+                bool model_required = true) {
   if (parent.has(key) && !parent.table()->get(key)->is_table()) {
     parent.sub(key);  // reports the type error
     return false;
@@ -147,7 +148,8 @@ bool read_model(SectionReader& parent, std::string_view key, ModelConfig& out, s
   s.read_choice("reasoning_effort", m.reasoning_effort, {"", "low", "medium", "high"});
   s.read_double("input_cost_per_mtok", m.input_cost_per_mtok, 0.0, 1e9);
   s.read_double("output_cost_per_mtok", m.output_cost_per_mtok, 0.0, 1e9);
-  if (!s.has("model")) parent.error(key, "the model block has no 'model' (e.g. model = \"gpt-4o-mini\")");
+  if (model_required && !s.has("model"))
+    parent.error(key, "the model block has no 'model' (e.g. model = \"gpt-4o-mini\")");
   s.finish();
   out = std::move(m);
   return true;
@@ -328,6 +330,39 @@ void read_orchestration(SectionReader& root, Config& cfg) {
   if (s.read("emit_intermediate_steps", o.emit_intermediate_steps) && !o.emit_intermediate_steps)
     s.error("emit_intermediate_steps", "not supported by atlas-host: events are always recorded (they are the "
                                        "session's trace); remove it");
+  s.finish();
+}
+
+// ---------------------------------------------------------------- [serve]
+
+void read_serve(SectionReader& root, Config& cfg) {
+  SectionReader s = root.sub("serve");
+  ServeConfig& v = cfg.serve;
+  if (s.read("listen", v.listen)) {
+    size_t colon = v.listen.rfind(':');
+    bool ok = colon != std::string::npos && colon > 0 && colon + 1 < v.listen.size() &&
+              v.listen.find_first_not_of("0123456789", colon + 1) == std::string::npos && v.listen.size() - colon <= 6;
+    if (!ok) s.error("listen", "expected HOST:PORT, e.g. \"127.0.0.1:8787\" (port 0 = any free port)");
+  }
+  s.read_int("threads", v.threads, 1, 4096);
+  if (s.read("client_keys_env", v.client_keys_env) && !v.client_keys_env.empty() && !valid_env_name(v.client_keys_env))
+    s.error("client_keys_env", "expected the NAME of an environment variable, e.g. \"ATLAS_GATEWAY_KEYS\"");
+  std::optional<int64_t> bytes;
+  if (s.read_int("max_request_bytes", bytes, 1024, int64_t{1} << 30) && bytes) v.max_request_bytes = *bytes;
+  s.read_double("idle_timeout_seconds", v.idle_timeout_seconds, 0.001, 30 * 86400.0);
+  s.read_int("max_calls_per_episode", v.max_calls_per_episode, 1, 1'000'000);
+  s.read_int("storage_queue", v.storage_queue, 1, 10'000'000);
+  s.read_double("rate_limit_per_second", v.rate_limit_per_second, 0.0, 1e6);
+  s.read_int("rate_limit_burst", v.rate_limit_burst, 0, 10'000'000);
+  s.read("supervise", v.supervise);
+  s.read_double("drain_seconds", v.drain_seconds, 0.0, 3600.0);
+  s.read("ui", v.ui);
+  for (auto [key, slot, provider] : {std::tuple{"openai", &v.openai, "openai"},
+                                     std::tuple{"anthropic", &v.anthropic, "anthropic"},
+                                     std::tuple{"gemini", &v.gemini, "gemini"}}) {
+    ModelConfig m;
+    if (read_model(s, key, m, provider, false)) *slot = std::move(m);
+  }
   s.finish();
 }
 
@@ -919,6 +954,7 @@ Result<Config> parse_config(std::string_view text, std::string_view source_name,
   read_drift(top, cfg);
   read_plugins(top, ctx, cfg);
   read_train(top, ctx, cfg);
+  read_serve(top, cfg);
   top.read_json_table("metadata", cfg.metadata_json);
   top.finish();
   // Atlas section names get a pointer to ours.

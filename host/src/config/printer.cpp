@@ -23,7 +23,7 @@ toml::table json_text_table(const std::string& text) {
 toml::table model(const ModelConfig& m) {
   toml::table t;
   t.insert("provider", m.provider);
-  t.insert("model", m.model);
+  if (!m.model.empty()) t.insert("model", m.model);  // [serve.*] blocks may leave it to the client
   t.insert("api_key_env", m.api_key_env);
   t.insert("api_base", m.api_base);
   t.insert("organization", m.organization);
@@ -238,6 +238,24 @@ std::vector<std::pair<std::string, toml::table>> sections(const Config& c) {
   if (tr.filters.limit) filters.insert("limit", *tr.filters.limit);
   train.insert("filters", std::move(filters));
   out.emplace_back("train", std::move(train));
+
+  const ServeConfig& sv = c.serve;
+  toml::table serve{{"listen", sv.listen},
+                    {"threads", i64(sv.threads)},
+                    {"client_keys_env", sv.client_keys_env},
+                    {"max_request_bytes", sv.max_request_bytes},
+                    {"idle_timeout_seconds", sv.idle_timeout_seconds},
+                    {"max_calls_per_episode", i64(sv.max_calls_per_episode)},
+                    {"storage_queue", i64(sv.storage_queue)},
+                    {"rate_limit_per_second", sv.rate_limit_per_second},
+                    {"rate_limit_burst", i64(sv.rate_limit_burst)},
+                    {"supervise", sv.supervise},
+                    {"drain_seconds", sv.drain_seconds},
+                    {"ui", sv.ui}};
+  // Printing the upstream blocks also registers their api_key_env as secrets (secret_registration.cpp).
+  for (auto [name, block] : {std::pair{"openai", &sv.openai}, {"anthropic", &sv.anthropic}, {"gemini", &sv.gemini}})
+    if (*block) serve.insert(name, model(**block));
+  out.emplace_back("serve", std::move(serve));
 
   out.emplace_back("metadata", json_text_table(c.metadata_json));
   return out;

@@ -613,5 +613,50 @@ TEST(ConfigLoad, EveryShippedExampleIsValid) {
   EXPECT_GE(count, 9);
 }
 
+
+TEST(ConfigServe, DefaultsValuesAndUpstreamBlocks) {
+  Config d = parse_ok(kMinimal);
+  EXPECT_EQ(d.serve.listen, "127.0.0.1:8787");
+  EXPECT_TRUE(d.serve.supervise);
+  EXPECT_FALSE(d.serve.openai.has_value());
+  Config c = parse_ok(std::string(kMinimal) + R"(
+[serve]
+listen = "0.0.0.0:9000"
+client_keys_env = "ATLAS_GATEWAY_KEYS"
+idle_timeout_seconds = 60
+max_calls_per_episode = 50
+supervise = false
+
+[serve.anthropic]
+api_base = "http://127.0.0.1:9999"
+api_key_env = ""
+)");
+  EXPECT_EQ(c.serve.listen, "0.0.0.0:9000");
+  EXPECT_EQ(c.serve.client_keys_env, "ATLAS_GATEWAY_KEYS");
+  EXPECT_DOUBLE_EQ(c.serve.idle_timeout_seconds, 60.0);
+  EXPECT_EQ(c.serve.max_calls_per_episode, 50);
+  EXPECT_FALSE(c.serve.supervise);
+  ASSERT_TRUE(c.serve.anthropic.has_value());
+  EXPECT_EQ(c.serve.anthropic->provider, "anthropic");  // the block's name is its provider
+  EXPECT_EQ(c.serve.anthropic->api_base, "http://127.0.0.1:9999");
+  EXPECT_FALSE(c.serve.gemini.has_value());
+}
+
+TEST(ConfigServe, BadValuesNameTheKeyAndTheFix) {
+  auto errors = parse_errors(std::string(kMinimal) + R"(
+[serve]
+listen = "localhost"
+client_keys_env = "not a name"
+idle_timeout_seconds = 0
+threads = 0
+)");
+  const ConfigError* listen = find_error(errors, "serve.listen");
+  ASSERT_NE(listen, nullptr);
+  EXPECT_THAT(listen->message, HasSubstr("HOST:PORT"));
+  EXPECT_NE(find_error(errors, "serve.client_keys_env"), nullptr);
+  EXPECT_NE(find_error(errors, "serve.idle_timeout_seconds"), nullptr);
+  EXPECT_NE(find_error(errors, "serve.threads"), nullptr);
+}
+
 }  // namespace
 }  // namespace atlas::config

@@ -61,6 +61,15 @@ stream = false
 [train]
 command = ["python", "train.py"]
 overrides = { "trainer.lr" = 1e-5 }
+
+[serve]
+listen = "127.0.0.1:0"
+client_keys_env = "GATEWAY_KEYS"
+idle_timeout_seconds = 12.5
+
+[serve.gemini]
+api_base = "http://127.0.0.1:1"
+api_key_env = "UPSTREAM_GEMINI_KEY"
 )";
 
 TEST(ConfigShow, TomlOutputReloadsToTheSameConfig) {
@@ -81,6 +90,10 @@ TEST(ConfigShow, TomlOutputReloadsToTheSameConfig) {
   EXPECT_EQ(again.train.overrides, c.train.overrides);
   EXPECT_EQ(again.learning.llm.model, c.learning.llm.model);
   EXPECT_EQ(again.drift.window, 50);
+  EXPECT_EQ(again.serve.client_keys_env, "GATEWAY_KEYS");
+  EXPECT_DOUBLE_EQ(again.serve.idle_timeout_seconds, 12.5);
+  ASSERT_TRUE(again.serve.gemini.has_value());
+  EXPECT_EQ(again.serve.gemini->api_key_env, "UPSTREAM_GEMINI_KEY");
   // Defaults are written out explicitly.
   EXPECT_THAT(text, HasSubstr("step_timeout_seconds = 900"));
   EXPECT_THAT(text, HasSubstr("variance_threshold = 0.15"));
@@ -105,6 +118,21 @@ TEST(ConfigShow, SaysWhetherKeysAreSetWithoutPrintingThem) {
   EXPECT_FALSE(json::get_bool(*json::find(*json::find(doc, "teacher"), "llm"), "api_key_set", true));
   // Plugin configs come out as JSON objects.
   EXPECT_TRUE(json::get_bool(*json::find(*json::find(doc, "agent"), "config"), "stream"));
+}
+
+// The gateway's client keys and its upstream keys are secrets like every other *_env value:
+// registered at load, so no log line or stored row can carry them.
+TEST(ConfigSecrets, ServeClientKeysAndUpstreamKeysAreRegistered) {
+  const std::string client = "gw-client-key-0123456789abcdef";
+  const std::string upstream = "upstream-gemini-key-0123456789";
+  ::setenv("GATEWAY_KEYS", client.c_str(), 1);
+  ::setenv("UPSTREAM_GEMINI_KEY", upstream.c_str(), 1);
+  register_config_secrets(parse_ok(kRich));
+  std::string scrubbed = secrets::redact("keys: " + client + " and " + upstream);
+  EXPECT_THAT(scrubbed, Not(HasSubstr(client)));
+  EXPECT_THAT(scrubbed, Not(HasSubstr(upstream)));
+  ::unsetenv("GATEWAY_KEYS");
+  ::unsetenv("UPSTREAM_GEMINI_KEY");
 }
 
 }  // namespace

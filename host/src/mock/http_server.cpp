@@ -46,7 +46,8 @@ void address_of(int fd, bool peer, std::string& ip, int& port) {
 // is complete, and which read() calls before it has to wait for input.
 class GatheringStream final : public httplib::Stream {
  public:
-  GatheringStream(int fd, int read_timeout_ms) : fd_(fd), read_timeout_ms_(read_timeout_ms) {
+  GatheringStream(int fd, int read_timeout_ms, bool stream_writes)
+      : fd_(fd), read_timeout_ms_(read_timeout_ms), stream_writes_(stream_writes) {
     address_of(fd, true, remote_ip_, remote_port_);
     address_of(fd, false, local_ip_, local_port_);
   }
@@ -76,12 +77,17 @@ class GatheringStream final : public httplib::Stream {
 
   ssize_t write(const char* ptr, size_t size) override {
     out_.append(ptr, size);
-    if (out_.size() >= kFlushAt && !flush()) return -1;  // bounded memory for long streams
+    ++writes_since_flush_;
+    // Streaming: the head waits for the first body write (one segment for a whole small
+    // reply), every later write (a chunk of a stream) goes out at once.
+    bool send_now = out_.size() >= kFlushAt || (stream_writes_ && writes_since_flush_ > 1);
+    if (send_now && !flush()) return -1;  // bounded memory for long streams
     return static_cast<ssize_t>(size);
   }
 
   // Sends everything gathered; false when the peer is gone or the send timeout expired.
   bool flush() {
+    writes_since_flush_ = 0;
     size_t sent = 0;
     while (sent < out_.size()) {
       ssize_t n = ::send(fd_, out_.data() + sent, out_.size() - sent, MSG_NOSIGNAL);
@@ -110,6 +116,8 @@ class GatheringStream final : public httplib::Stream {
   static constexpr size_t kFlushAt = 64 * 1024;
   int fd_;
   int read_timeout_ms_;
+  bool stream_writes_;
+  int writes_since_flush_ = 0;
   char in_[4096];
   size_t in_pos_ = 0, in_len_ = 0;
   std::string out_;
@@ -146,7 +154,7 @@ bool HttpServer::process_and_close_socket(socket_t sock) {
     setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
     const int read_timeout_ms = static_cast<int>(read_timeout_sec_ * 1000 + read_timeout_usec_ / 1000);
     const int keep_alive_ms = static_cast<int>(keep_alive_timeout_sec_ * 1000);
-    GatheringStream stream(sock, read_timeout_ms);
+    GatheringStream stream(sock, read_timeout_ms, stream_writes_);
     ok = true;
     for (size_t left = keep_alive_max_count_; left > 0 && !stopped(); --left) {
       // Idle between requests: one poll for the whole keep-alive timeout (stop() wakes it).

@@ -25,6 +25,9 @@ class HttpServer : public httplib::Server {
   // Shuts down every open connection (workers blocked in a read return at once). Call after
   // stop(); connections accepted later see the server stopped and close themselves.
   void shutdown_connections();
+  // Streamed replies (a chunked content provider) go out piece by piece instead of gathered
+  // until complete; set before listening.
+  void set_stream_writes(bool on) { stream_writes_ = on; }
 
  private:
   // Called by httplib's worker thread for each accepted connection (a private virtual of
@@ -35,6 +38,7 @@ class HttpServer : public httplib::Server {
   mutable std::mutex mu_;
   std::set<socket_t> open_;
   bool shut_down_ = false;
+  bool stream_writes_ = false;
 };
 
 }  // namespace atlas::mock

@@ -122,6 +122,20 @@ Result<std::unique_ptr<Runtime>> Runtime::create(config::Config config, RuntimeO
   return std::unique_ptr<Runtime>(new Runtime(std::move(impl)));
 }
 
+std::shared_ptr<Episode> Runtime::begin_episode(const TaskSpec& task, SessionReport* ended_at_once) {
+  auto session = std::make_shared<Session>(*impl_, task);
+  try {
+    if (session->begin()) return std::make_shared<Episode>(session);
+    if (ended_at_once) *ended_at_once = session->report();
+  } catch (const std::exception& e) {
+    if (ended_at_once) {
+      ended_at_once->task = task.task;
+      ended_at_once->error = std::string("internal error: ") + secrets::redact(e.what());
+    }
+  }
+  return nullptr;
+}
+
 SessionReport Runtime::run(const TaskSpec& task) {
   try {
     return impl_->run(task);

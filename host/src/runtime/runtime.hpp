@@ -80,6 +80,73 @@ struct SessionReport {
   std::string to_json() const;
 };
 
+// ---- capture mode: sessions whose agent runs elsewhere (the serve gateway, docs/serve.md) ----
+
+// One model call of an outside agent, captured on the wire: what the client sent, what it got.
+struct CapturedCall {
+  std::string wire;   // openai.chat | openai.responses | anthropic.messages | gemini.generate
+  std::string model;  // as the client named it
+  std::vector<llm::Message> messages;  // the conversation the client sent (without injected text)
+  std::vector<llm::ToolSpec> tools;    // every tool the client offered, with its schema
+  std::string system_injected;         // text the gateway added to the system prompt ("" = none)
+  bool ok = true;
+  std::string error;  // when !ok: what the upstream answered
+  llm::Response reply;
+  double latency_seconds = 0.0;
+  int64_t started_us = 0, ended_us = 0;
+  bool streamed = false;
+  // Supervised lanes: the attempts the teacher rejected before the reply the client got, each
+  // with the teacher's verdict and the guidance the retry carried; then the final verdict.
+  struct Rejected {
+    std::string output;
+    std::string verdict_json;
+    std::string guidance;
+  };
+  std::vector<Rejected> rejected;
+  std::string final_verdict_json;  // "" = the reply was not validated
+  bool final_accepted = true;      // false: the teacher rejected the reply the client got
+};
+
+// How an episode ended (POST /atlas/v1/sessions/<id>/end, an idle timeout, or shutdown).
+struct EpisodeOutcome {
+  std::string final_answer;      // "" = the last assistant reply
+  std::optional<bool> success;   // the client's own verdict, when it gave one
+  std::string feedback_json;     // {"metrics":{...},"comment":...,"demonstration":...} or ""
+  std::string ended_by = "client";  // client | idle_timeout | shutdown
+};
+
+// The teacher's check of a reply before the gateway returns it (paired/coach lanes).
+struct ReplyCheck {
+  bool accepted = true;
+  bool unavailable = false;  // the teacher could not be reached: the reply goes out unvalidated
+  std::string guidance;      // for the retry when not accepted
+  std::string verdict_json;
+};
+
+class Session;
+
+// A session whose model calls are made by an outside agent and recorded as they happen. Opened
+// by Runtime::begin_episode (session row, learning state, lane), fed with record(), closed by
+// end(), which judges and stores it exactly as run() does. record() and end() must not run
+// concurrently for one episode (the gateway serialises them); check_reply() may run anytime.
+class Episode {
+ public:
+  explicit Episode(std::shared_ptr<Session> session);
+  const std::string& session_id() const;
+  const std::string& learning_key() const;
+  config::Lane lane() const;
+  // The student playbook block for the system prompt ("" = none learned yet, or disabled).
+  const std::string& playbook_block() const;
+  bool stored() const;
+  ReplyCheck check_reply(const std::string& output, const std::vector<std::string>& guidance_so_far, int attempt,
+                         int call_number);
+  void record(const CapturedCall& call);
+  SessionReport end(const EpisodeOutcome& outcome);
+
+ private:
+  std::shared_ptr<Session> session_;
+};
+
 struct RuntimeOptions {
   std::vector<std::filesystem::path> plugin_dirs;  // searched in addition to the config's and the defaults
   bool use_default_plugin_dirs = true;
@@ -100,6 +167,9 @@ class Runtime {
 
   // Runs one session to the end. Never throws; failures are in the report. Thread-safe.
   SessionReport run(const TaskSpec& task);
+  // Opens a captured episode: the session row, learning state and lane, as run() begins. Null
+  // (with the report saying why) when the session ended at once (interrupted, task too large).
+  std::shared_ptr<Episode> begin_episode(const TaskSpec& task, SessionReport* ended_at_once = nullptr);
   // Waits for every background learning synthesis started so far.
   void wait_for_background();
   // Stops every session (Ctrl-C), for good: model calls in flight are aborted, sessions under

@@ -629,12 +629,24 @@ void Session::run_coach() {
 }
 
 SessionReport Session::run() {
+  if (!begin()) return report_;
+  // 4. Run the lane.
+  switch (decision_.lane) {
+    case config::Lane::kAuto: run_auto_or_paired(false); break;
+    case config::Lane::kPaired: run_auto_or_paired(true); break;
+    case config::Lane::kCoach: run_coach(); break;
+  }
+  finish();
+  return report_;
+}
+
+bool Session::begin() {
   started_ = clock::monotonic_seconds();
   report_.task = task_.task;
   if (rt_.cancelled()) {  // Ctrl-C before this session began: it never starts, nothing is stored
     report_.status = SessionStatus::kNotStarted;
     report_.error = "not started: the run was interrupted";
-    return report_;
+    return false;
   }
   if (cfg_.limits.session_timeout_seconds > 0)
     deadline_ms_ = clock::now_unix_ms() + static_cast<int64_t>(cfg_.limits.session_timeout_seconds * 1000);
@@ -696,7 +708,7 @@ SessionReport Session::run() {
     failed_ = true;
     error_ = task_refused;
     finish();
-    return report_;
+    return false;
   }
 
   // 2. Learning state and history.
@@ -745,20 +757,12 @@ SessionReport Session::run() {
   report_.lane = role_name_of(decision_.lane);
   report_.lane_source = decision_.source;
   events_->emit(event_type::kRoute, report_.lane, "host", root_event_, decision_.to_json());
-
-  // 4. Run the lane.
-  switch (decision_.lane) {
-    case config::Lane::kAuto: run_auto_or_paired(false); break;
-    case config::Lane::kPaired: run_auto_or_paired(true); break;
-    case config::Lane::kCoach: run_coach(); break;
-  }
-  finish();
-  return report_;
+  return true;
 }
 
 void Session::finish() {
   const bool store_ok = rt_.store && report_.stored;
-  const bool interrupted = rt_.cancelled();
+  const bool interrupted = rt_.cancelled() || capture_interrupted_;
   if (deadline_ms_ > 0 && clock::now_unix_ms() >= deadline_ms_) {
     char secs[32];
     std::snprintf(secs, sizeof secs, "%g", cfg_.limits.session_timeout_seconds);

@@ -41,6 +41,20 @@ class Session : public std::enable_shared_from_this<Session> {
         ledger_(std::make_shared<TokenLedger>()) {}
 
   SessionReport run();
+  // Steps 1-3 of run(): metadata and learning key, session row, learning state, routing. False
+  // when the session ended at once (report() final).
+  bool begin();
+  const SessionReport& report() const { return report_; }
+
+  // Capture mode (runtime::Episode, session_capture.cpp): the calls an outside agent made.
+  const std::string& session_id() const { return session_id_; }
+  const std::string& learning_key() const { return learning_key_; }
+  config::Lane lane() const { return decision_.lane; }
+  const std::string& student_playbook_block() const { return student_block_; }
+  ReplyCheck check_captured_reply(const std::string& output, const std::vector<std::string>& guidance_so_far,
+                                  int attempt, int call_number);
+  void record_captured_call(const CapturedCall& call);
+  SessionReport end_captured(const EpisodeOutcome& outcome);
 
  private:
   // Plugin events (llm_call, tool_call, anything else) from a call on behalf of this session.
@@ -107,7 +121,8 @@ class Session : public std::enable_shared_from_this<Session> {
   int64_t deadline_ms_ = 0;  // [limits] session_timeout_seconds (0 = none)
   std::shared_ptr<std::atomic<bool>> stop_ = std::make_shared<std::atomic<bool>>(false);
   std::mutex limit_mu_;
-  std::string limit_reason_;  // the [limits] bound that stopped the session (guarded by limit_mu_)
+  std::string limit_reason_;          // the [limits] bound that stopped the session (guarded by limit_mu_)
+  bool capture_interrupted_ = false;  // a captured episode cut short by the gateway's shutdown
 };
 
 }  // namespace atlas::runtime

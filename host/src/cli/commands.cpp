@@ -11,6 +11,7 @@ const std::vector<Command>& commands() {
       {"quickstart", "Three security-review tasks showing the learning loop (mock models without a key)", &run_quickstart},
       {"eval", "Evaluate the capability probe on a labelled dataset (eval probe)", &run_eval},
       {"plugins", "List, inspect and verify plugins (list|inspect|verify)", &run_plugins},
+      {"serve", "Capture gateway: agents change one base URL; calls are supervised and stored as episodes", &run_serve},
       {"mock-llm", "Serve OpenAI/Anthropic/Gemini wire formats from a scenario file (provider test double)", &run_mock_llm},
       {"config", "Validate configuration files and print the effective config (check|show)", &run_config},
       {"db", "Database schema and state: migrate, status (incl. the write spool)", &run_db},

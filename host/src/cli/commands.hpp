@@ -17,6 +17,7 @@ int run_train(const Args& args);
 int run_report(const Args& args);
 int run_scan(const Args& args);
 int run_mock_llm(const Args& args);
+int run_serve(const Args& args);
 // Internal (not listed in help): the process that runs a process-isolated plugin.
 int run_plugin_worker(const Args& args);
 

@@ -1,0 +1,170 @@
+#include "serve/episodes.hpp"
+
+#include "common/log.hpp"
+#include "runtime/events.hpp"
+
+namespace atlas::serve {
+
+// ------------------------------------------------------------------------------- StorageQueue
+
+StorageQueue::StorageQueue(size_t capacity, int workers) : capacity_(capacity) {
+  for (int i = 0; i < std::max(1, workers); ++i) workers_.emplace_back([this] { work(); });
+}
+
+StorageQueue::~StorageQueue() {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    stopping_ = true;
+  }
+  ready_cv_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+bool StorageQueue::has_room() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return queued_ < capacity_;
+}
+
+size_t StorageQueue::depth() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return queued_;
+}
+
+size_t StorageQueue::submit(const std::shared_ptr<OpenEpisode>& episode, std::function<void()> op) {
+  std::lock_guard<std::mutex> g(mu_);
+  episode->pending.push_back(std::move(op));
+  ++queued_;
+  if (!episode->scheduled) {
+    episode->scheduled = true;
+    ready_.push_back(episode);
+    ready_cv_.notify_one();
+  }
+  return queued_;
+}
+
+bool StorageQueue::wait_idle(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock<std::mutex> lk(mu_);
+  return idle_cv_.wait_until(lk, deadline, [this] { return queued_ == 0; });
+}
+
+void StorageQueue::work() {
+  std::unique_lock<std::mutex> lk(mu_);
+  for (;;) {
+    // Stopping still drains: every admitted record is stored before the queue goes away.
+    ready_cv_.wait(lk, [this] { return !ready_.empty() || (stopping_ && queued_ == 0); });
+    if (ready_.empty()) return;
+    std::shared_ptr<OpenEpisode> ep = std::move(ready_.front());
+    ready_.pop_front();
+    // One op at a time per episode: the episode stays "scheduled" until its queue is empty.
+    while (!ep->pending.empty()) {
+      std::function<void()> op = std::move(ep->pending.front());
+      ep->pending.pop_front();
+      lk.unlock();
+      try {
+        op();
+      } catch (const std::exception& e) {
+        log::error("serve", "storage work for episode " + ep->id + " failed: " + e.what());
+      }
+      lk.lock();
+      --queued_;
+    }
+    ep->scheduled = false;
+    if (queued_ == 0) {
+      idle_cv_.notify_all();
+      if (stopping_) ready_cv_.notify_all();
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------- EpisodeTable
+
+std::shared_ptr<OpenEpisode> EpisodeTable::open(const std::string& id, std::optional<EndedEpisode>* ended) {
+  std::lock_guard<std::mutex> g(mu_);
+  if (auto it = ended_.find(id); it != ended_.end()) {
+    if (ended) *ended = it->second;
+    return nullptr;
+  }
+  auto& slot = open_[id];
+  if (!slot) slot = std::make_shared<OpenEpisode>(id);
+  return slot;
+}
+
+std::shared_ptr<OpenEpisode> EpisodeTable::find(const std::string& id) const {
+  std::lock_guard<std::mutex> g(mu_);
+  auto it = open_.find(id);
+  return it == open_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<OpenEpisode> EpisodeTable::take_for_end(const std::string& id, const std::string& session_id) {
+  std::lock_guard<std::mutex> g(mu_);
+  auto it = open_.find(id);
+  if (it == open_.end()) return nullptr;
+  auto ep = std::move(it->second);
+  open_.erase(it);
+  EndedEpisode e;
+  e.session_id = session_id;
+  remember(id, std::move(e));
+  return ep;
+}
+
+std::vector<std::shared_ptr<OpenEpisode>> EpisodeTable::take_idle(int64_t idle_before_ms) {
+  std::vector<std::shared_ptr<OpenEpisode>> out;
+  std::lock_guard<std::mutex> g(mu_);
+  for (auto it = open_.begin(); it != open_.end();) {
+    int64_t last;
+    {
+      std::lock_guard<std::mutex> eg(it->second->mu);
+      last = it->second->last_activity_ms;
+    }
+    if (idle_before_ms >= 0 && last >= idle_before_ms) {
+      ++it;
+      continue;
+    }
+    out.push_back(it->second);
+    remember(it->first, EndedEpisode{});
+    it = open_.erase(it);
+  }
+  return out;
+}
+
+void EpisodeTable::set_ended(const std::string& id, EndedEpisode ended) {
+  std::lock_guard<std::mutex> g(mu_);
+  if (auto it = ended_.find(id); it != ended_.end()) it->second = std::move(ended);
+}
+
+std::optional<EndedEpisode> EpisodeTable::ended(const std::string& id) const {
+  std::lock_guard<std::mutex> g(mu_);
+  auto it = ended_.find(id);
+  if (it == ended_.end()) return std::nullopt;
+  return it->second;
+}
+
+size_t EpisodeTable::open_count() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return open_.size();
+}
+
+void EpisodeTable::remember(const std::string& id, EndedEpisode e) {
+  ended_[id] = std::move(e);
+  ended_order_.push_back(id);
+  while (ended_order_.size() > max_ended_) {
+    ended_.erase(ended_order_.front());
+    ended_order_.pop_front();
+  }
+}
+
+std::string new_episode_id() {
+  return "ep_" + runtime::random_id().substr(0, 24);
+}
+
+bool valid_episode_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == ':' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace atlas::serve

@@ -1,0 +1,106 @@
+// The gateway's open episodes and the queue that takes their storage work off the request path.
+//
+// An episode is opened by its first model call (the session row, learning state and lane are
+// read then, because supervision needs them before the reply goes out); every later call only
+// hands its captured record to the StorageQueue and returns. Each episode's storage work runs in
+// order (a strand) on the queue's worker threads; different episodes run in parallel.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "runtime/runtime.hpp"
+
+namespace atlas::serve {
+
+struct OpenEpisode {
+  explicit OpenEpisode(std::string episode_id) : id(std::move(episode_id)) {}
+  const std::string id;
+
+  std::mutex mu;                              // guards everything below; held while the episode opens
+  std::shared_ptr<runtime::Episode> episode;  // null until the first call opened it
+  bool open_failed = false;                   // the session ended at once (too large a task, Ctrl-C)
+  std::string open_error;
+  int calls = 0;
+  int64_t last_activity_ms = 0;
+  std::vector<std::string> feedback;  // feedback documents posted while open
+
+  // The strand (guarded by the StorageQueue's lock, not `mu`).
+  std::deque<std::function<void()>> pending;
+  bool scheduled = false;
+};
+
+// A bounded queue of storage work with per-episode ordering. Never blocks a request: full means
+// the caller answers 429.
+class StorageQueue {
+ public:
+  StorageQueue(size_t capacity, int workers);
+  ~StorageQueue();  // finishes what is queued
+  StorageQueue(const StorageQueue&) = delete;
+  StorageQueue& operator=(const StorageQueue&) = delete;
+
+  bool has_room() const;
+  // Queues `op` behind the episode's earlier work. Always accepted (has_room() is the gate, so
+  // an admitted request never loses its record); returns the depth after queueing.
+  size_t submit(const std::shared_ptr<OpenEpisode>& episode, std::function<void()> op);
+  size_t depth() const;
+  // Waits until nothing is queued or running, or the deadline (steady clock) passes.
+  bool wait_idle(std::chrono::steady_clock::time_point deadline);
+
+ private:
+  void work();
+  const size_t capacity_;
+  mutable std::mutex mu_;
+  std::condition_variable ready_cv_, idle_cv_;
+  std::deque<std::shared_ptr<OpenEpisode>> ready_;
+  size_t queued_ = 0;  // ops queued, not yet finished
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+};
+
+// What a finished episode left behind, for GET /atlas/v1/sessions/<id> and repeated ends.
+struct EndedEpisode {
+  std::string state = "ending";  // ending | ended
+  std::string session_id;
+  std::string report_json;  // runtime::SessionReport::to_json() once ended
+};
+
+class EpisodeTable {
+ public:
+  explicit EpisodeTable(size_t max_remembered_ended = 100000) : max_ended_(max_remembered_ended) {}
+
+  // The open episode `id`, created when new; null when `id` has ended (then `ended` is set).
+  std::shared_ptr<OpenEpisode> open(const std::string& id, std::optional<EndedEpisode>* ended);
+  std::shared_ptr<OpenEpisode> find(const std::string& id) const;
+  // Removes the open episode `id` for ending it (null when not open) and remembers it as ending.
+  std::shared_ptr<OpenEpisode> take_for_end(const std::string& id, const std::string& session_id);
+  // Takes every open episode idle since before `idle_before_ms` (all when `idle_before_ms` < 0).
+  std::vector<std::shared_ptr<OpenEpisode>> take_idle(int64_t idle_before_ms);
+  void set_ended(const std::string& id, EndedEpisode ended);
+  std::optional<EndedEpisode> ended(const std::string& id) const;
+  size_t open_count() const;
+
+ private:
+  void remember(const std::string& id, EndedEpisode e);
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<OpenEpisode>> open_;
+  std::map<std::string, EndedEpisode> ended_;
+  std::deque<std::string> ended_order_;
+  size_t max_ended_;
+};
+
+// A fresh episode id ("ep_" + 24 hex digits).
+std::string new_episode_id();
+// Episode ids clients may choose: 1..128 of [A-Za-z0-9._:-].
+bool valid_episode_id(std::string_view id);
+
+}  // namespace atlas::serve

@@ -1,0 +1,798 @@
+#include "serve/gateway.hpp"
+
+#include <openssl/crypto.h>
+
+#include <condition_variable>
+#include <future>
+#include <map>
+#include <mutex>
+
+#include "common/clock.hpp"
+#include "common/json.hpp"
+#include "common/log.hpp"
+#include "common/secrets.hpp"
+#include "data/review.hpp"
+#include "data/store.hpp"
+#include "llm/wire.hpp"
+#include "mock/http_server.hpp"
+#include "serve/episodes.hpp"
+#include "serve/upstream.hpp"
+#include "serve/wire_capture.hpp"
+
+namespace atlas::serve {
+
+using json::Value;
+
+namespace {
+
+constexpr const char* kSessionHeader = "X-Atlas-Session";
+constexpr const char* kLearningKeyHeader = "X-Atlas-Learning-Key";
+
+bool is_loopback(const std::string& host) {
+  return host == "127.0.0.1" || host == "::1" || host == "localhost" || host.rfind("127.", 0) == 0;
+}
+
+// A token bucket per client key.
+class RateLimiter {
+ public:
+  RateLimiter(double per_second, int burst)
+      : rate_(per_second), burst_(burst > 0 ? burst : std::max(1.0, per_second)) {}
+  // 0 when allowed, else the seconds to wait.
+  double take(const std::string& key) {
+    if (rate_ <= 0) return 0;
+    double now = clock::monotonic_seconds();
+    std::lock_guard<std::mutex> g(mu_);
+    Bucket& b = buckets_[key];
+    if (b.at == 0) b = {burst_, now};
+    b.tokens = std::min(burst_, b.tokens + (now - b.at) * rate_);
+    b.at = now;
+    if (b.tokens >= 1) {
+      b.tokens -= 1;
+      return 0;
+    }
+    return (1 - b.tokens) / rate_;
+  }
+
+ private:
+  struct Bucket {
+    double tokens = 0, at = 0;
+  };
+  double rate_, burst_;
+  std::mutex mu_;
+  std::map<std::string, Bucket> buckets_;
+};
+
+// The key a client presented, wherever its SDK puts the provider key.
+std::string presented_key(const httplib::Request& req) {
+  std::string auth = req.get_header_value("Authorization");
+  if (auth.rfind("Bearer ", 0) == 0) return auth.substr(7);
+  for (const char* h : {"x-api-key", "x-goog-api-key"}) {
+    std::string v = req.get_header_value(h);
+    if (!v.empty()) return v;
+  }
+  return req.get_param_value("key");
+}
+
+bool same_secret(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+void json_reply(httplib::Response& res, int status, const std::string& body) {
+  res.status = status;
+  res.set_content(body, "application/json");
+}
+
+std::string gateway_error(std::string_view message) {
+  return "{\"error\":{\"message\":" + json::quote(message) + ",\"type\":\"atlas_gateway_error\"}}";
+}
+
+}  // namespace
+
+Result<GatewayOptions> parse_listen(std::string_view listen) {
+  size_t colon = listen.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 >= listen.size())
+    return invalid_argument("expected HOST:PORT, e.g. 127.0.0.1:8787, got \"" + std::string(listen) + "\"");
+  GatewayOptions o;
+  o.host = std::string(listen.substr(0, colon));
+  if (o.host.size() > 2 && o.host.front() == '[' && o.host.back() == ']') o.host = o.host.substr(1, o.host.size() - 2);
+  int port = 0;
+  for (char c : listen.substr(colon + 1)) {
+    if (c < '0' || c > '9' || port > 65535)
+      return invalid_argument("the port in \"" + std::string(listen) + "\" is not 0..65535");
+    port = port * 10 + (c - '0');
+  }
+  if (port > 65535) return invalid_argument("the port in \"" + std::string(listen) + "\" is not 0..65535");
+  o.port = port;
+  return o;
+}
+
+// ------------------------------------------------------------------------------------ Impl
+
+class Gateway::Impl {
+ public:
+  Impl(const config::Config& config, runtime::Runtime& rt)
+      : config_(config),
+        serve_(config.serve),
+        rt_(rt),
+        limiter_(config.serve.rate_limit_per_second, config.serve.rate_limit_burst),
+        queue_(static_cast<size_t>(config.serve.storage_queue), 4) {}
+
+  ~Impl() { stop(); }
+
+  Result<int> start(const GatewayOptions& options);
+  bool drain(std::chrono::steady_clock::time_point deadline);
+  void stop();
+  Counters counters() const {
+    Counters c;
+    c.calls = calls_;
+    c.episodes_opened = episodes_opened_;
+    c.episodes_ended = episodes_ended_;
+    c.rejected = rejected_;
+    c.upstream_errors = upstream_errors_;
+    c.open_episodes = table_.open_count();
+    c.storage_queue = queue_.depth();
+    return c;
+  }
+
+ private:
+  Status configure_upstreams();
+  Status load_client_keys(const GatewayOptions& options);
+  // Auth, drain and rate limit: false (with the reply written) when the request may not go on.
+  bool admit(ClientWire wire, const httplib::Request& req, httplib::Response& res);
+  void handle_call(ClientWire wire, const httplib::Request& req, httplib::Response& res, const std::string& path_id,
+                   const std::string& path_model, bool path_streams, const std::string& client_path);
+  // Opens the episode on its first call (under ep->mu). False when the session could not begin.
+  void open_episode(OpenEpisode& ep, const ClientRequest& creq, const httplib::Request& req);
+  // One upstream call, buffered (the reply body whole). Streaming requests are read as a stream.
+  Result<UpstreamReply> call_buffered(Upstream& up, const std::string& path, const ClientRequest& creq,
+                                      const httplib::Request& req);
+  void relay_stream(std::shared_ptr<OpenEpisode> ep, Upstream& up, std::string path, ClientRequest creq,
+                    runtime::CapturedCall call, const httplib::Request& req, httplib::Response& res);
+  void record(const std::shared_ptr<OpenEpisode>& ep, runtime::CapturedCall call);
+  void end_episode(const std::shared_ptr<OpenEpisode>& ep, runtime::EpisodeOutcome outcome,
+                   std::shared_ptr<std::promise<std::string>> done);
+  void handle_end(const httplib::Request& req, httplib::Response& res, const std::string& id);
+  void handle_feedback(const httplib::Request& req, httplib::Response& res, const std::string& id);
+  void handle_get(httplib::Response& res, const std::string& id);
+  void reap_idle();
+
+  const config::Config& config_;
+  const config::ServeConfig& serve_;
+  runtime::Runtime& rt_;
+  std::unique_ptr<Upstream> upstreams_[3];
+  std::vector<std::string> client_keys_;
+  RateLimiter limiter_;
+  EpisodeTable table_;
+  StorageQueue queue_;
+  mock::HttpServer server_;
+  std::thread listener_, reaper_;
+  std::mutex reaper_mu_;
+  std::condition_variable reaper_cv_;
+  bool reaper_stop_ = false;
+  std::atomic<bool> draining_{false};
+  std::atomic<int> in_flight_{0};
+  std::atomic<int64_t> calls_{0}, episodes_opened_{0}, episodes_ended_{0}, rejected_{0}, upstream_errors_{0};
+  bool started_ = false;
+};
+
+Status Gateway::Impl::configure_upstreams() {
+  const std::optional<config::ModelConfig>* blocks[3] = {&serve_.openai, &serve_.anthropic, &serve_.gemini};
+  for (int i = 0; i < 3; ++i) {
+    auto wire = static_cast<ClientWire>(i);
+    const config::ModelConfig* model = blocks[i]->has_value() ? &**blocks[i] : nullptr;
+    if (!model && config_.student.llm.configured()) {
+      auto kind = llm::wire_for_provider(config_.student.llm.provider);
+      if (kind && *kind == provider_wire(wire)) model = &config_.student.llm;
+    }
+    if (!model) continue;
+    auto up = Upstream::create(wire, *model);
+    if (!up) return up.status();
+    upstreams_[i] = std::move(*up);
+    log::info("serve", std::string(client_wire_name(wire)) + " calls go to " + upstreams_[i]->describe());
+  }
+  for (const auto& u : upstreams_)
+    if (u) return Status::ok();
+  return failed_precondition(
+      "no upstream: set [student.llm] (its provider's wire is served) or [serve.openai] / [serve.anthropic] / "
+      "[serve.gemini] with api_base and api_key_env");
+}
+
+Status Gateway::Impl::load_client_keys(const GatewayOptions& options) {
+  if (!serve_.client_keys_env.empty()) {
+    auto keys = secrets::read_env_secret(serve_.client_keys_env);
+    if (!keys)
+      return failed_precondition("[serve] client_keys_env names " + serve_.client_keys_env +
+                                 ", which is not set; export it (comma-separated gateway keys) or remove the setting");
+    size_t start = 0;
+    while (start <= keys->size()) {
+      size_t comma = keys->find(',', start);
+      if (comma == std::string::npos) comma = keys->size();
+      std::string key = keys->substr(start, comma - start);
+      key.erase(0, key.find_first_not_of(" \t"));
+      key.erase(key.find_last_not_of(" \t") + 1);
+      if (!key.empty()) {
+        secrets::register_secret(serve_.client_keys_env, key);
+        client_keys_.push_back(std::move(key));
+      }
+      start = comma + 1;
+    }
+    if (client_keys_.empty()) return failed_precondition(serve_.client_keys_env + " holds no key");
+  }
+  if (client_keys_.empty() && !is_loopback(options.host))
+    return failed_precondition("the gateway would listen on " + options.host +
+                               " without client keys: anyone who reaches it could spend your provider keys; set "
+                               "[serve] client_keys_env (gateway keys clients send as their API key) or listen on "
+                               "127.0.0.1");
+  return Status::ok();
+}
+
+Result<int> Gateway::Impl::start(const GatewayOptions& options) {
+  if (Status st = configure_upstreams(); !st.is_ok()) return st;
+  if (Status st = load_client_keys(options); !st.is_ok()) return st;
+  server_.set_stream_writes(true);
+  server_.set_payload_max_length(static_cast<size_t>(serve_.max_request_bytes));
+  server_.new_task_queue = [n = serve_.threads] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
+  server_.set_keep_alive_max_count(100000);
+  server_.set_read_timeout(std::chrono::seconds(300));
+  server_.set_write_timeout(std::chrono::seconds(300));
+
+  const std::string id_re = "(?:/s/([^/]+))?";
+  auto call_route = [this](ClientWire wire) {
+    return [this, wire](const httplib::Request& req, httplib::Response& res) {
+      std::string suffix = req.matches.size() > 2 ? std::string(req.matches[2]) : "";
+      handle_call(wire, req, res, req.matches[1], "", false, suffix);
+    };
+  };
+  server_.Post(id_re + "(/v1/chat/completions)", call_route(ClientWire::kOpenAIChat));
+  server_.Post(id_re + "(/v1/messages)", call_route(ClientWire::kAnthropicMessages));
+  server_.Post(id_re + R"((/v1(?:beta)?/models/([^/:]+):(generateContent|streamGenerateContent)))",
+               [this](const httplib::Request& req, httplib::Response& res) {
+                 handle_call(ClientWire::kGeminiGenerate, req, res, req.matches[1], req.matches[3],
+                             req.matches[4] == "streamGenerateContent", req.matches[2]);
+               });
+  server_.Get(id_re + "/v1/models", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!admit(ClientWire::kOpenAIChat, req, res)) return;
+    auto& up = upstreams_[static_cast<int>(ClientWire::kOpenAIChat)];
+    if (!up) return json_reply(res, 404, gateway_error("no OpenAI upstream is configured"));
+    auto client = httplib::Client(up->describe());  // model lists are rare: no pooling
+    auto r = client.Get(up->path_for("/v1/models"));
+    if (!r) return json_reply(res, 502, gateway_error("the upstream could not be reached"));
+    res.status = r->status;
+    res.set_content(r->body, r->get_header_value("Content-Type"));
+  });
+  server_.Post(R"(/atlas/v1/sessions/([^/]+)/end)", [this](const httplib::Request& req, httplib::Response& res) {
+    if (admit(ClientWire::kOpenAIChat, req, res)) handle_end(req, res, req.matches[1]);
+  });
+  server_.Post(R"(/atlas/v1/sessions/([^/]+)/feedback)", [this](const httplib::Request& req, httplib::Response& res) {
+    if (admit(ClientWire::kOpenAIChat, req, res)) handle_feedback(req, res, req.matches[1]);
+  });
+  server_.Get(R"(/atlas/v1/sessions/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    if (admit(ClientWire::kOpenAIChat, req, res)) handle_get(res, req.matches[1]);
+  });
+  server_.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+    Counters c = counters();
+    json_reply(res, draining_ ? 503 : 200,
+               std::string("{\"status\":") + (draining_ ? "\"draining\"" : "\"ok\"") + ",\"open_episodes\":" +
+                   std::to_string(c.open_episodes) + ",\"storage_queue\":" + std::to_string(c.storage_queue) +
+                   ",\"calls\":" + std::to_string(c.calls) + "}");
+  });
+  auto unknown = [](const httplib::Request& req, httplib::Response& res) {
+    json_reply(res, 404,
+               gateway_error("atlas-host serve has no route " + req.method + " " + req.path +
+                             "; it serves POST /v1/chat/completions, POST /v1/messages, POST "
+                             "/v1beta/models/{model}:generateContent|streamGenerateContent, GET /v1/models and "
+                             "/atlas/v1/sessions/{id}/end|feedback (docs/serve.md)"));
+  };
+  server_.Post(R"(/.*)", unknown);
+  server_.Get(R"(/.*)", unknown);
+
+  int port = options.port;
+  if (port == 0) {
+    port = server_.bind_to_any_port(options.host);
+    if (port < 0) return unavailable("could not bind " + options.host + ":0");
+  } else if (!server_.bind_to_port(options.host, port)) {
+    return unavailable("could not bind " + options.host + ":" + std::to_string(port) +
+                       " (in use, or not an address of this machine); choose another with --listen");
+  }
+  server_.raise_listen_backlog();
+  listener_ = std::thread([this] { server_.listen_after_bind(); });
+  reaper_ = std::thread([this] { reap_idle(); });
+  started_ = true;
+  return port;
+}
+
+bool Gateway::Impl::admit(ClientWire wire, const httplib::Request& req, httplib::Response& res) {
+  if (draining_) {
+    res.set_header("Retry-After", "1");
+    json_reply(res, 503, error_body(wire, 503, "overloaded_error", "the gateway is shutting down; retry elsewhere"));
+    return false;
+  }
+  std::string key;
+  if (!client_keys_.empty()) {
+    key = presented_key(req);
+    bool ok = false;
+    for (const auto& k : client_keys_) ok |= same_secret(key, k);  // no early exit: constant time per key
+    if (!ok) {
+      ++rejected_;
+      json_reply(res, 401,
+                 error_body(wire, 401, "authentication_error",
+                            key.empty() ? "no gateway key: send one of the gateway's client keys as your API key"
+                                        : "this key is not one of the gateway's client keys"));
+      return false;
+    }
+  }
+  if (double wait = limiter_.take(key); wait > 0) {
+    ++rejected_;
+    res.set_header("Retry-After", std::to_string(static_cast<int>(wait) + 1));
+    json_reply(res, 429,
+               error_body(wire, 429, "rate_limit_error", "the gateway's rate limit for this key was reached"));
+    return false;
+  }
+  return true;
+}
+
+void Gateway::Impl::open_episode(OpenEpisode& ep, const ClientRequest& creq, const httplib::Request& req) {
+  runtime::TaskSpec task;
+  task.task = first_user_text(creq.messages);
+  if (task.task.empty()) task.task = "(the first call of the episode had no user message)";
+  json::Document meta(rapidjson::kObjectType);
+  auto& a = meta.GetAllocator();
+  json::set(meta, "source", "atlas-host serve", a);
+  json::set(meta, "episode_id", ep.id, a);
+  json::set(meta, "wire", std::string(client_wire_name(creq.wire)), a);
+  std::string key_override = req.get_header_value(kLearningKeyHeader);
+  if (!key_override.empty()) json::set(meta, "learning_key_override", key_override, a);
+  task.metadata_json = json::dump(meta);
+  runtime::SessionReport at_once;
+  ep.episode = rt_.begin_episode(task, &at_once);
+  ++episodes_opened_;
+  if (!ep.episode) {
+    ep.open_failed = true;
+    ep.open_error = at_once.error;
+    log::warn("serve", "episode " + ep.id + " could not be recorded: " + at_once.error);
+  }
+}
+
+Result<UpstreamReply> Gateway::Impl::call_buffered(Upstream& up, const std::string& path, const ClientRequest& creq,
+                                                   const httplib::Request& req) {
+  std::string body = json::dump(creq.body);
+  if (!creq.stream) return up.post(path, body, req.headers);
+  UpstreamReply reply;
+  Status st = up.post_streaming(
+      path, body, req.headers,
+      [&](int status, const std::string& ct, const std::string& retry) {
+        reply.status = status;
+        reply.content_type = ct;
+        reply.retry_after = retry;
+      },
+      [&](const char* data, size_t len) {
+        reply.body.append(data, len);
+        return true;
+      });
+  if (!st.is_ok()) return st;
+  return reply;
+}
+
+void Gateway::Impl::record(const std::shared_ptr<OpenEpisode>& ep, runtime::CapturedCall call) {
+  std::shared_ptr<runtime::Episode> episode;
+  {
+    std::lock_guard<std::mutex> g(ep->mu);
+    episode = ep->episode;
+  }
+  if (!episode) return;
+  queue_.submit(ep, [episode, call = std::move(call)] { episode->record(call); });
+}
+
+void Gateway::Impl::handle_call(ClientWire wire, const httplib::Request& req, httplib::Response& res,
+                                const std::string& path_id, const std::string& path_model, bool path_streams,
+                                const std::string& client_path) {
+  if (!admit(wire, req, res)) return;
+  struct InFlight {
+    std::atomic<int>& n;
+    explicit InFlight(std::atomic<int>& c) : n(c) { ++n; }
+    ~InFlight() { --n; }
+  } in_flight(in_flight_);
+  ++calls_;
+  Upstream* up = upstreams_[static_cast<int>(wire)].get();
+  if (!up)
+    return json_reply(
+        res, 404,
+        error_body(wire, 404, "not_found_error",
+                   "this gateway has no upstream for " + std::string(client_wire_name(wire)) + " calls; add [serve." +
+                       std::string(client_wire_name(wire).substr(0, client_wire_name(wire).find('.'))) +
+                       "] with api_base and api_key_env (docs/serve.md)"));
+  if (!queue_.has_room()) {
+    ++rejected_;
+    res.set_header("Retry-After", "1");
+    return json_reply(
+        res, 429,
+        error_body(wire, 429, "rate_limit_error",
+                   "the gateway's storage is falling behind ([serve] storage_queue is full); retry shortly"));
+  }
+  std::string id = path_id.empty() ? req.get_header_value(kSessionHeader) : path_id;
+  if (id.empty()) id = new_episode_id();
+  if (!valid_episode_id(id))
+    return json_reply(res, 400,
+                      error_body(wire, 400, "invalid_request_error",
+                                 "the episode id must be 1-128 characters of A-Z a-z 0-9 . _ : - (X-Atlas-Session or "
+                                 "/s/<id>/)"));
+  res.set_header(kSessionHeader, id);
+  auto creq = read_client_request(wire, req.body, path_model, path_streams);
+  if (!creq) return json_reply(res, 400, error_body(wire, 400, "invalid_request_error", creq.status().message()));
+
+  std::optional<EndedEpisode> ended;
+  auto ep = table_.open(id, &ended);
+  if (!ep)
+    return json_reply(res, 409,
+                      error_body(wire, 409, "invalid_request_error",
+                                 "episode " + id + " has ended; start a new episode with a new X-Atlas-Session id"));
+  int call_number = 0;
+  std::shared_ptr<runtime::Episode> episode;
+  {
+    std::lock_guard<std::mutex> g(ep->mu);
+    if (ep->calls >= serve_.max_calls_per_episode) {
+      ++rejected_;
+      return json_reply(res, 429,
+                        error_body(wire, 429, "rate_limit_error",
+                                   "episode " + id + " reached [serve] max_calls_per_episode = " +
+                                       std::to_string(serve_.max_calls_per_episode) + "; end it and start a new one"));
+    }
+    call_number = ++ep->calls;
+    ep->last_activity_ms = clock::now_unix_ms();
+    if (!ep->episode && !ep->open_failed) open_episode(*ep, *creq, req);
+    episode = ep->episode;
+  }
+  if (episode) res.set_header("X-Atlas-Session-Id", episode->session_id());
+
+  runtime::CapturedCall call;
+  call.wire = std::string(client_wire_name(wire));
+  call.model = creq->model;
+  call.messages = creq->messages;
+  call.tools = creq->tools;
+  call.streamed = creq->stream;
+  const bool supervised = serve_.supervise && episode;
+  if (supervised && !episode->playbook_block().empty()) {
+    call.system_injected = episode->playbook_block();
+    prepend_system_text(*creq, call.system_injected);
+  }
+  const std::string path =
+      up->path_for(client_path) + (req.params.count("alt") ? "?alt=" + req.get_param_value("alt") : "");
+  const bool validate = supervised && episode->lane() != config::Lane::kAuto;
+  call.started_us = clock::now_unix_us();
+  double t0 = clock::monotonic_seconds();
+
+  if (creq->stream && !validate) {
+    relay_stream(ep, *up, path, std::move(*creq), std::move(call), req, res);
+    return;
+  }
+
+  // Buffered: the reply is complete before it goes out (the teacher may check it first).
+  std::vector<std::string> guidance;
+  const int max_attempts = validate ? config_.orchestration.max_retries + 1 : 1;
+  Result<UpstreamReply> reply = unavailable("no call made");
+  for (int attempt = 1; attempt <= max_attempts; ++attempt) {
+    reply = call_buffered(*up, path, *creq, req);
+    if (!reply || reply->status >= 400) break;
+    auto parsed = read_reply(wire, reply->body, creq->stream);
+    if (!parsed) break;
+    call.reply = std::move(*parsed);
+    // Paired checks the answers; coach checks every reply, tool calls included.
+    bool check = validate && (episode->lane() == config::Lane::kCoach || call.reply.tool_calls.empty());
+    if (!check) break;
+    std::string output = call.reply.content;
+    for (const auto& tc : call.reply.tool_calls) output += "\n[tool call] " + tc.name + " " + tc.arguments_json;
+    runtime::ReplyCheck verdict = episode->check_reply(output, guidance, attempt, call_number);
+    call.final_verdict_json = verdict.verdict_json;
+    call.final_accepted = verdict.accepted;
+    if (verdict.accepted || attempt == max_attempts) break;
+    call.rejected.push_back({output, verdict.verdict_json, verdict.guidance});
+    append_guidance(*creq, output, verdict.guidance);
+    guidance.push_back(verdict.guidance);
+  }
+  call.ended_us = clock::now_unix_us();
+  call.latency_seconds = clock::monotonic_seconds() - t0;
+  if (!reply) {
+    ++upstream_errors_;
+    call.ok = false;
+    call.error = reply.status().message();
+    record(ep, std::move(call));
+    return json_reply(res, 502, error_body(wire, 502, "api_error", reply.status().message()));
+  }
+  if (reply->status >= 400) {
+    ++upstream_errors_;
+    call.ok = false;
+    call.error = "upstream HTTP " + std::to_string(reply->status) + ": " +
+                 llm::parse_error_body(provider_wire(wire), reply->body).message;
+  } else if (auto parsed = read_reply(wire, reply->body, creq->stream); !parsed) {
+    call.ok = false;
+    call.error = "the upstream's reply could not be read: " + parsed.status().message();
+  }
+  record(ep, std::move(call));
+  if (!reply->retry_after.empty()) res.set_header("Retry-After", reply->retry_after);
+  res.status = reply->status;
+  res.set_content(reply->body, reply->content_type.empty() ? "application/json" : reply->content_type);
+}
+
+// Streams the upstream's reply to the client as it arrives; a relay thread reads the upstream,
+// the connection thread writes, and the captured copy is recorded when the stream ends.
+void Gateway::Impl::relay_stream(std::shared_ptr<OpenEpisode> ep, Upstream& up, std::string path, ClientRequest creq,
+                                 runtime::CapturedCall call, const httplib::Request& req, httplib::Response& res) {
+  struct Relay {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool head = false, done = false;
+    int status = 0;
+    std::string content_type, retry_after;
+    std::string pending;   // received, not yet written to the client
+    std::string captured;  // the whole stream
+    Status result;
+    std::atomic<bool> client_gone{false};
+    std::thread reader;
+  };
+  auto relay = std::make_shared<Relay>();
+  double t0 = clock::monotonic_seconds();
+  relay->reader = std::thread([relay, &up, path, body = json::dump(creq.body), headers = req.headers] {
+    Status st = up.post_streaming(
+        path, body, headers,
+        [&](int status, const std::string& ct, const std::string& retry) {
+          std::lock_guard<std::mutex> g(relay->mu);
+          relay->head = true;
+          relay->status = status;
+          relay->content_type = ct;
+          relay->retry_after = retry;
+          relay->cv.notify_all();
+        },
+        [&](const char* data, size_t len) {
+          std::lock_guard<std::mutex> g(relay->mu);
+          relay->pending.append(data, len);
+          relay->captured.append(data, len);
+          relay->cv.notify_all();
+          return !relay->client_gone.load();
+        });
+    std::lock_guard<std::mutex> g(relay->mu);
+    relay->done = true;
+    relay->result = st;
+    relay->cv.notify_all();
+  });
+  {
+    std::unique_lock<std::mutex> lk(relay->mu);
+    relay->cv.wait(lk, [&] { return relay->head || relay->done; });
+  }
+  const ClientWire wire = creq.wire;
+  auto finish = [this, relay, ep, wire, t0, call = std::move(call)]() mutable {
+    if (relay->reader.joinable()) relay->reader.join();
+    call.ended_us = clock::now_unix_us();
+    call.latency_seconds = clock::monotonic_seconds() - t0;
+    if (!relay->result.is_ok()) {
+      ++upstream_errors_;
+      call.ok = false;
+      call.error = relay->result.message();
+    } else if (relay->status >= 400) {
+      ++upstream_errors_;
+      call.ok = false;
+      call.error = "upstream HTTP " + std::to_string(relay->status) + ": " +
+                   llm::parse_error_body(provider_wire(wire), relay->captured).message;
+    } else if (auto parsed = read_reply(wire, relay->captured, true)) {
+      call.reply = std::move(*parsed);
+    } else {
+      call.ok = false;
+      call.error = "the upstream's stream could not be read: " + parsed.status().message();
+    }
+    if (relay->client_gone) call.error += call.error.empty() ? "the client left before the stream ended" : "";
+    record(ep, std::move(call));
+  };
+  if (!relay->head) {  // the upstream could not be reached at all
+    finish();
+    return json_reply(res, 502, error_body(wire, 502, "api_error", relay->result.message()));
+  }
+  res.status = relay->status;
+  if (!relay->retry_after.empty()) res.set_header("Retry-After", relay->retry_after);
+  std::string ct = relay->content_type.empty() ? "text/event-stream" : relay->content_type;
+  auto finish_once = std::make_shared<std::function<void()>>(std::move(finish));
+  res.set_chunked_content_provider(
+      ct,
+      [relay](size_t, httplib::DataSink& sink) {
+        std::string out;
+        bool done;
+        {
+          std::unique_lock<std::mutex> lk(relay->mu);
+          relay->cv.wait(lk, [&] { return !relay->pending.empty() || relay->done; });
+          out.swap(relay->pending);
+          done = relay->done;
+        }
+        if (!out.empty() && !sink.write(out.data(), out.size())) {
+          relay->client_gone = true;
+          return false;
+        }
+        if (done) sink.done();
+        return true;
+      },
+      [relay, finish_once](bool success) {
+        if (!success) relay->client_gone = true;
+        (*finish_once)();
+      });
+}
+
+void Gateway::Impl::end_episode(const std::shared_ptr<OpenEpisode>& ep, runtime::EpisodeOutcome outcome,
+                                std::shared_ptr<std::promise<std::string>> done) {
+  std::shared_ptr<runtime::Episode> episode;
+  std::vector<std::string> feedback;
+  {
+    std::lock_guard<std::mutex> g(ep->mu);
+    episode = ep->episode;
+    feedback = ep->feedback;
+  }
+  if (!outcome.feedback_json.empty()) feedback.push_back(outcome.feedback_json);
+  if (!feedback.empty()) {
+    std::string joined = "[";
+    for (size_t i = 0; i < feedback.size(); ++i) joined += (i ? "," : "") + feedback[i];
+    outcome.feedback_json = joined + "]";
+  }
+  const std::string id = ep->id;
+  queue_.submit(ep, [this, episode, outcome, id, done] {
+    EndedEpisode e;
+    e.state = "ended";
+    if (episode) {
+      runtime::SessionReport report = episode->end(outcome);
+      e.session_id = report.session_id;
+      e.report_json = report.to_json();
+    } else {
+      e.report_json = "{\"error\":\"the episode was not recorded\"}";
+    }
+    ++episodes_ended_;
+    table_.set_ended(id, e);
+    if (done) done->set_value(e.report_json);
+  });
+}
+
+void Gateway::Impl::handle_end(const httplib::Request& req, httplib::Response& res, const std::string& id) {
+  runtime::EpisodeOutcome outcome;
+  if (!req.body.empty()) {
+    auto body = json::parse(req.body, "end request");
+    if (!body || !body->IsObject())
+      return json_reply(res, 400,
+                        gateway_error("the body must be a JSON object {\"final_answer\"?, \"success\"?, "
+                                      "\"feedback\"?}: " +
+                                      (body ? std::string("not an object") : body.status().message())));
+    outcome.final_answer = json::get_string(*body, "final_answer");
+    if (const Value* s = json::find(*body, "success")) {
+      if (!s->IsBool()) return json_reply(res, 400, gateway_error("\"success\" must be true or false"));
+      outcome.success = s->GetBool();
+    }
+    if (const Value* fb = json::find(*body, "feedback")) {
+      if (!fb->IsObject()) return json_reply(res, 400, gateway_error("\"feedback\" must be an object"));
+      outcome.feedback_json = json::dump(*fb);
+    }
+  }
+  std::string session_id;
+  if (auto open = table_.find(id)) {
+    std::lock_guard<std::mutex> g(open->mu);
+    if (open->episode) session_id = open->episode->session_id();
+  }
+  auto ep = table_.take_for_end(id, session_id);
+  if (!ep) {
+    if (auto e = table_.ended(id))
+      return json_reply(res, 409, gateway_error("episode " + id + " has already ended (state: " + e->state + ")"));
+    return json_reply(res, 404,
+                      gateway_error("no open episode " + id + "; an episode begins with its first model call"));
+  }
+  const bool wait = req.get_param_value("wait") == "true" || req.get_param_value("wait") == "1";
+  auto done = wait ? std::make_shared<std::promise<std::string>>() : nullptr;
+  end_episode(ep, outcome, done);
+  if (wait) {
+    std::string report = done->get_future().get();
+    return json_reply(res, 200, "{\"episode\":" + json::quote(id) + ",\"state\":\"ended\",\"report\":" + report + "}");
+  }
+  json_reply(res, 202,
+             "{\"episode\":" + json::quote(id) + ",\"state\":\"ending\",\"session_id\":" +
+                 (session_id.empty() ? "null" : json::quote(session_id)) + "}");
+}
+
+void Gateway::Impl::handle_feedback(const httplib::Request& req, httplib::Response& res, const std::string& id) {
+  auto body = json::parse(req.body, "feedback");
+  if (!body || !body->IsObject())
+    return json_reply(res, 400,
+                      gateway_error("the body must be a JSON object, e.g. {\"metrics\": {\"passed\": true}, "
+                                    "\"comment\": \"...\"}"));
+  std::string text = json::dump(*body);
+  if (auto ep = table_.find(id)) {
+    std::lock_guard<std::mutex> g(ep->mu);
+    ep->feedback.push_back(text);
+    return json_reply(res, 202, "{\"episode\":" + json::quote(id) + ",\"stored_with\":\"the episode's end\"}");
+  }
+  auto e = table_.ended(id);
+  if (!e) return json_reply(res, 404, gateway_error("no episode " + id));
+  if (e->state != "ended" || e->session_id.empty() || !rt_.store())
+    return json_reply(res, 409, gateway_error("episode " + id + " is still being stored, or was not stored; retry"));
+  Status st = data::add_review_note(*rt_.store(), e->session_id, "feedback: " + text, "serve:feedback");
+  if (!st.is_ok()) return json_reply(res, 503, gateway_error("the feedback could not be stored: " + st.message()));
+  json_reply(res, 200, "{\"episode\":" + json::quote(id) + ",\"session_id\":" + json::quote(e->session_id) + "}");
+}
+
+void Gateway::Impl::handle_get(httplib::Response& res, const std::string& id) {
+  if (auto ep = table_.find(id)) {
+    std::lock_guard<std::mutex> g(ep->mu);
+    return json_reply(res, 200,
+                      "{\"episode\":" + json::quote(id) + ",\"state\":\"open\",\"calls\":" + std::to_string(ep->calls) +
+                          ",\"session_id\":" + (ep->episode ? json::quote(ep->episode->session_id()) : "null") +
+                          ",\"lane\":" + (ep->episode ? json::quote(config::lane_name(ep->episode->lane())) : "null") +
+                          "}");
+  }
+  auto e = table_.ended(id);
+  if (!e) return json_reply(res, 404, gateway_error("no episode " + id));
+  json_reply(res, 200,
+             "{\"episode\":" + json::quote(id) + ",\"state\":" + json::quote(e->state) +
+                 ",\"session_id\":" + (e->session_id.empty() ? "null" : json::quote(e->session_id)) +
+                 (e->report_json.empty() ? "" : ",\"report\":" + e->report_json) + "}");
+}
+
+void Gateway::Impl::reap_idle() {
+  const auto period =
+      std::chrono::milliseconds(std::clamp<int64_t>(static_cast<int64_t>(serve_.idle_timeout_seconds * 250), 10, 1000));
+  std::unique_lock<std::mutex> lk(reaper_mu_);
+  while (!reaper_cv_.wait_for(lk, period, [this] { return reaper_stop_; })) {
+    lk.unlock();
+    int64_t before = clock::now_unix_ms() - static_cast<int64_t>(serve_.idle_timeout_seconds * 1000);
+    for (auto& ep : table_.take_idle(before)) {
+      runtime::EpisodeOutcome outcome;
+      outcome.ended_by = "idle_timeout";
+      end_episode(ep, outcome, nullptr);
+    }
+    lk.lock();
+  }
+}
+
+bool Gateway::Impl::drain(std::chrono::steady_clock::time_point deadline) {
+  draining_ = true;
+  // In-flight calls finish and record; nothing new is admitted.
+  while (in_flight_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::unique_lock<std::mutex> lk(reaper_mu_);
+    reaper_cv_.wait_for(lk, std::chrono::milliseconds(5));
+  }
+  bool calls_done = in_flight_.load() == 0;
+  for (auto& ep : table_.take_idle(-1)) {
+    runtime::EpisodeOutcome outcome;
+    outcome.ended_by = "shutdown";
+    end_episode(ep, outcome, nullptr);
+  }
+  bool stored = queue_.wait_idle(deadline);
+  if (!calls_done)
+    log::error("serve", std::to_string(in_flight_.load()) + " calls were still running at the drain deadline");
+  if (!stored)
+    log::error("serve", std::to_string(queue_.depth()) + " storage jobs were still queued at the drain deadline");
+  return calls_done && stored;
+}
+
+void Gateway::Impl::stop() {
+  if (!started_) return;
+  started_ = false;
+  {
+    std::lock_guard<std::mutex> g(reaper_mu_);
+    reaper_stop_ = true;
+  }
+  reaper_cv_.notify_all();
+  if (reaper_.joinable()) reaper_.join();
+  server_.stop();
+  server_.shutdown_connections();
+  if (listener_.joinable()) listener_.join();
+}
+
+// ------------------------------------------------------------------------------------ Gateway
+
+Gateway::Gateway(const config::Config& config, runtime::Runtime& runtime)
+    : impl_(std::make_unique<Impl>(config, runtime)) {}
+Gateway::~Gateway() = default;
+Result<int> Gateway::start(const GatewayOptions& options) {
+  return impl_->start(options);
+}
+bool Gateway::drain(std::chrono::steady_clock::time_point deadline) {
+  return impl_->drain(deadline);
+}
+void Gateway::stop() {
+  impl_->stop();
+}
+Gateway::Counters Gateway::counters() const {
+  return impl_->counters();
+}
+
+}  // namespace atlas::serve

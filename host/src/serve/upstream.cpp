@@ -1,0 +1,148 @@
+#include "serve/upstream.hpp"
+
+#include <strings.h>
+
+#include <chrono>
+
+#include "common/secrets.hpp"
+#include "llm/wire.hpp"
+
+namespace atlas::serve {
+
+namespace {
+
+std::chrono::microseconds micros(double seconds) {
+  return std::chrono::microseconds(static_cast<int64_t>(seconds * 1e6));
+}
+
+// Client headers the upstream needs to read the request as the client meant it; everything
+// else (the client's own key first of all) stays at the gateway.
+bool forwarded(const std::string& name) {
+  static const char* const kNames[] = {"anthropic-version", "anthropic-beta", "openai-beta", "accept"};
+  for (const char* n : kNames)
+    if (strcasecmp(name.c_str(), n) == 0) return true;
+  return false;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Upstream>> Upstream::create(ClientWire wire, const config::ModelConfig& model) {
+  std::unique_ptr<Upstream> u(new Upstream());
+  u->wire_ = wire;
+  u->timeout_seconds_ = model.timeout_seconds > 0 ? model.timeout_seconds : 600.0;
+  u->connect_timeout_seconds_ = model.connect_timeout_seconds > 0 ? model.connect_timeout_seconds : 10.0;
+  std::string base =
+      model.api_base.empty() ? llm::default_base_url(provider_wire(wire), model.provider) : model.api_base;
+  size_t scheme_end = base.find("://");
+  if (scheme_end == std::string::npos || (base.rfind("http://", 0) != 0 && base.rfind("https://", 0) != 0))
+    return invalid_argument("the upstream base URL \"" + base + "\" is not an http:// or https:// URL");
+  size_t path_start = base.find('/', scheme_end + 3);
+  u->origin_ = base.substr(0, path_start);
+  u->base_path_ = path_start == std::string::npos ? "" : base.substr(path_start);
+  while (!u->base_path_.empty() && u->base_path_.back() == '/') u->base_path_.pop_back();
+
+  std::optional<std::string> key;
+  if (!model.api_key_env.empty()) key = secrets::read_env_secret(model.api_key_env);
+  if (!key && model.api_base.empty())
+    return failed_precondition("the " + std::string(client_wire_name(wire)) + " upstream (" + base + ") needs a key: " +
+                               (model.api_key_env.empty() ? std::string("set api_key_env") : model.api_key_env) +
+                               " is not set; export it, or set api_base to a local server that needs no key");
+  if (key) {
+    switch (provider_wire(wire)) {
+      case llm::WireKind::kOpenAI:
+        u->fixed_headers_.emplace("Authorization", "Bearer " + *key);
+        break;
+      case llm::WireKind::kAnthropic:
+        u->fixed_headers_.emplace("x-api-key", *key);
+        break;
+      case llm::WireKind::kGemini:
+        u->fixed_headers_.emplace("x-goog-api-key", *key);
+        break;
+    }
+  }
+  if (!model.organization.empty()) u->fixed_headers_.emplace("OpenAI-Organization", model.organization);
+  for (const auto& [name, value] : model.additional_headers) u->fixed_headers_.emplace(name, value);
+  return u;
+}
+
+std::string Upstream::path_for(std::string_view client_path) const {
+  std::string_view rest = client_path;
+  if (wire_ == ClientWire::kOpenAIChat && rest.rfind("/v1/", 0) == 0) rest.remove_prefix(3);
+  return base_path_ + std::string(rest);
+}
+
+std::unique_ptr<httplib::Client> Upstream::acquire() {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    if (!idle_.empty()) {
+      auto c = std::move(idle_.back());
+      idle_.pop_back();
+      return c;
+    }
+  }
+  auto c = std::make_unique<httplib::Client>(origin_);
+  c->set_keep_alive(true);
+  c->set_connection_timeout(micros(connect_timeout_seconds_));
+  c->set_read_timeout(micros(timeout_seconds_));
+  c->set_write_timeout(micros(timeout_seconds_));
+  c->set_decompress(false);  // bytes are forwarded as they came
+  return c;
+}
+
+void Upstream::release(std::unique_ptr<httplib::Client> client) {
+  std::lock_guard<std::mutex> g(mu_);
+  if (idle_.size() < 256) idle_.push_back(std::move(client));
+}
+
+httplib::Headers Upstream::headers_for(const httplib::Headers& client_headers) const {
+  httplib::Headers h = fixed_headers_;
+  for (const auto& [name, value] : client_headers)
+    if (forwarded(name)) h.emplace(name, value);
+  return h;
+}
+
+Result<UpstreamReply> Upstream::post(const std::string& path, const std::string& body,
+                                     const httplib::Headers& client_headers) {
+  auto client = acquire();
+  auto res = client->Post(path, headers_for(client_headers), body, "application/json");
+  if (!res) return unavailable("the upstream " + origin_ + " could not be reached: " + httplib::to_string(res.error()));
+  UpstreamReply reply;
+  reply.status = res->status;
+  reply.content_type = res->get_header_value("Content-Type");
+  reply.retry_after = res->get_header_value("Retry-After");
+  reply.body = std::move(res->body);
+  release(std::move(client));
+  return reply;
+}
+
+Status Upstream::post_streaming(const std::string& path, const std::string& body,
+                                const httplib::Headers& client_headers,
+                                const std::function<void(int, const std::string&, const std::string&)>& on_head,
+                                const std::function<bool(const char*, size_t)>& on_piece) {
+  auto client = acquire();
+  httplib::Request req;
+  req.method = "POST";
+  req.path = path;
+  req.headers = headers_for(client_headers);
+  req.body = body;
+  req.set_header("Content-Type", "application/json");
+  bool head_sent = false;
+  req.response_handler = [&](const httplib::Response& r) {
+    head_sent = true;
+    on_head(r.status, r.get_header_value("Content-Type"), r.get_header_value("Retry-After"));
+    return true;
+  };
+  req.content_receiver = [&](const char* data, size_t len, uint64_t, uint64_t) { return on_piece(data, len); };
+  httplib::Response res;
+  httplib::Error err = httplib::Error::Success;
+  bool ok = client->send(req, res, err);
+  if (!head_sent && ok) on_head(res.status, res.get_header_value("Content-Type"), res.get_header_value("Retry-After"));
+  if (!ok) {
+    if (err == httplib::Error::Canceled) return cancelled("the client went away during the stream");
+    return unavailable("the upstream " + origin_ + " stream failed: " + httplib::to_string(err));
+  }
+  release(std::move(client));
+  return Status::ok();
+}
+
+}  // namespace atlas::serve

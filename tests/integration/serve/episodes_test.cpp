@@ -1,0 +1,102 @@
+// The episode table and the storage strand queue: ordering per episode, the bound, draining.
+#include "serve/episodes.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+
+namespace atlas::serve {
+namespace {
+
+TEST(StorageQueue, RunsEachEpisodesWorkInOrderAndDrains) {
+  std::vector<int> a_seen, b_seen;
+  std::mutex mu;
+  {
+    StorageQueue q(1000, 4);
+    auto a = std::make_shared<OpenEpisode>("a");
+    auto b = std::make_shared<OpenEpisode>("b");
+    for (int i = 0; i < 200; ++i) {
+      q.submit(a, [&, i] {
+        std::lock_guard<std::mutex> g(mu);
+        a_seen.push_back(i);
+      });
+      q.submit(b, [&, i] {
+        std::lock_guard<std::mutex> g(mu);
+        b_seen.push_back(i);
+      });
+    }
+    EXPECT_TRUE(q.wait_idle(std::chrono::steady_clock::now() + std::chrono::seconds(30)));
+    EXPECT_EQ(q.depth(), 0u);
+  }
+  ASSERT_EQ(a_seen.size(), 200u);
+  ASSERT_EQ(b_seen.size(), 200u);
+  for (int i = 0; i < 200; ++i) {
+    EXPECT_EQ(a_seen[i], i);
+    EXPECT_EQ(b_seen[i], i);
+  }
+}
+
+TEST(StorageQueue, ReportsFullWithoutDroppingWhatWasAdmitted) {
+  std::promise<void> release;
+  std::shared_future<void> gate = release.get_future().share();
+  std::atomic<int> ran{0};
+  {
+    StorageQueue q(2, 1);
+    auto ep = std::make_shared<OpenEpisode>("e");
+    q.submit(ep, [&] {
+      gate.wait();
+      ++ran;
+    });
+    q.submit(ep, [&] { ++ran; });
+    EXPECT_FALSE(q.has_room());
+    release.set_value();
+  }  // the destructor finishes queued work
+  EXPECT_EQ(ran.load(), 2);
+}
+
+TEST(EpisodeTable, EndedEpisodesAreRememberedAndRefused) {
+  EpisodeTable t(2);
+  std::optional<EndedEpisode> ended;
+  auto a = t.open("a", &ended);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(t.open("a", &ended), a);
+  EXPECT_TRUE(t.take_for_end("a", "17"));
+  EXPECT_FALSE(t.take_for_end("a", "17"));
+  EXPECT_FALSE(t.open("a", &ended));
+  ASSERT_TRUE(ended);
+  EXPECT_EQ(ended->session_id, "17");
+  // The memory of ended episodes is bounded.
+  t.open("b", nullptr);
+  t.take_for_end("b", "");
+  t.open("c", nullptr);
+  t.take_for_end("c", "");
+  EXPECT_FALSE(t.ended("a"));
+  EXPECT_TRUE(t.ended("c"));
+}
+
+TEST(EpisodeTable, IdleEpisodesAreTakenOnce) {
+  EpisodeTable t;
+  auto a = t.open("a", nullptr);
+  auto b = t.open("b", nullptr);
+  a->last_activity_ms = 100;
+  b->last_activity_ms = 300;
+  auto idle = t.take_idle(200);
+  ASSERT_EQ(idle.size(), 1u);
+  EXPECT_EQ(idle[0]->id, "a");
+  EXPECT_EQ(t.open_count(), 1u);
+  EXPECT_EQ(t.take_idle(-1).size(), 1u);
+  EXPECT_EQ(t.open_count(), 0u);
+}
+
+TEST(EpisodeIds, ClientIdsAreChecked) {
+  EXPECT_TRUE(valid_episode_id("run-1.a:b_c"));
+  EXPECT_FALSE(valid_episode_id(""));
+  EXPECT_FALSE(valid_episode_id("a/b"));
+  EXPECT_FALSE(valid_episode_id(std::string(129, 'a')));
+  EXPECT_TRUE(valid_episode_id(new_episode_id()));
+  EXPECT_NE(new_episode_id(), new_episode_id());
+}
+
+}  // namespace
+}  // namespace atlas::serve

@@ -1,0 +1,432 @@
+// The capture gateway in-process: a real HTTP server on loopback, mock-llm upstream, real
+// plugins (judge, probe, SQLite storage), calls made with cpp-httplib as a client would make them.
+#include "serve/gateway.hpp"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "common/json.hpp"
+#include "config/loader.hpp"
+#include "runtime/runtime.hpp"
+#include "support/mock_llm_fixture.hpp"
+
+namespace fs = std::filesystem;
+
+namespace atlas::serve {
+namespace {
+
+const char* kJudgeAndLearning = R"(
+  {"name":"judge","match":{"system_contains":"impartial evaluator"},"response":{"json":{"score":0.9,"uncertainty":0.1,"rationale":"ok","principles":[]}}},
+  {"name":"arbiter","match":{"system_contains":"senior arbiter"},"response":{"json":{"score":0.9,"uncertainty":0.1,"rationale":"ok","principles":[]}}},
+  {"name":"learning","match":{"system_contains":"You maintain the playbook"},"response":{"json":{"student_pamphlet":"Always name the city.",
+     "session_student_learning":"Name the city.","teacher_pamphlet":"Check the city.","playbook_entries":[]}}})";
+
+std::string scenario(const std::string& rules) {
+  return std::string(R"({"default":"echo","rules":[)") + rules + "," + kJudgeAndLearning + "]}";
+}
+
+// Runs a query and returns the first column of every row.
+std::vector<std::string> sql(const fs::path& db, const std::string& query) {
+  sqlite3* h = nullptr;
+  std::vector<std::string> out;
+  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(h);
+    ADD_FAILURE() << "cannot open " << db;
+    return out;
+  }
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(h, query.c_str(), -1, &st, nullptr) != SQLITE_OK) {
+    ADD_FAILURE() << sqlite3_errmsg(h) << " in " << query;
+  } else {
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      const unsigned char* t = sqlite3_column_text(st, 0);
+      out.emplace_back(t ? reinterpret_cast<const char*>(t) : "");
+    }
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  return out;
+}
+
+// A gateway with its runtime, upstream mock-llm and SQLite database in a fresh folder.
+class GatewayFixture {
+ public:
+  GatewayFixture(const std::string& name, const std::string& scenario_json, const std::string& extra_toml,
+                 bool with_upstream = true)
+      : mock_(scenario_json) {
+    dir_ = fs::temp_directory_path() / ("atlas-serve-" + name + "-" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    std::string base = with_upstream ? mock_.base_url() : "http://127.0.0.1:1";
+    auto model = [&](const std::string& section) {
+      return "[" + section +
+             "]\nprovider = \"openai\"\nmodel = \"mock-model\"\napi_key_env = \"ATLAS_MOCK_LLM_UNSET_KEY\"\n"
+             "api_base = \"" +
+             mock_.openai_base() + "\"\ntimeout_seconds = 30\n\n";
+    };
+    std::string toml = "[agent]\nadapter = \"openai\"\nname = \"captured\"\n\n";
+    toml +=
+        "[student.llm]\nprovider = \"openai\"\nmodel = \"mock-model\"\napi_key_env = \"ATLAS_MOCK_LLM_UNSET_KEY\"\n"
+        "api_base = \"" +
+        base + "/v1\"\ntimeout_seconds = 30\n\n";
+    toml += model("teacher.llm") + model("rewards.small_model") + model("rewards.large_model") + model("learning.llm");
+    toml += "[serve.anthropic]\nprovider = \"anthropic\"\napi_key_env = \"ATLAS_MOCK_LLM_UNSET_KEY\"\napi_base = \"" +
+            base +
+            "\"\n\n[serve.gemini]\nprovider = \"gemini\"\napi_key_env = \"ATLAS_MOCK_LLM_UNSET_KEY\"\napi_base = \"" +
+            base + "\"\n\n";
+    toml += "[storage]\ndatabase_url = \"sqlite://" + (dir_ / "atlas.db").string() + "\"\nspool_path = \"" +
+            (dir_ / "spool.jsonl").string() + "\"\n\n";
+    toml += extra_toml;
+    auto cfg = config::parse_config(toml, "serve-test.toml");
+    EXPECT_TRUE(cfg.is_ok()) << cfg.status().message();
+    if (!cfg) return;
+    runtime::RuntimeOptions ro;
+    ro.use_default_plugin_dirs = false;
+    ro.plugin_dirs = {ATLAS_TEST_PLUGIN_DIR};
+    auto rt = runtime::Runtime::create(std::move(*cfg), ro);
+    EXPECT_TRUE(rt.is_ok()) << rt.status().to_string();
+    if (!rt) return;
+    rt_ = std::move(*rt);
+    gateway_ = std::make_unique<Gateway>(rt_->config(), *rt_);
+    auto port = gateway_->start({"127.0.0.1", 0});
+    EXPECT_TRUE(port.is_ok()) << port.status().to_string();
+    if (port) port_ = *port;
+  }
+  ~GatewayFixture() {
+    gateway_.reset();
+    rt_.reset();
+    fs::remove_all(dir_);
+  }
+
+  bool ok() const { return port_ > 0; }
+  httplib::Client client() const {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_read_timeout(std::chrono::seconds(60));
+    return c;
+  }
+  httplib::Result post(const std::string& path, const std::string& body, httplib::Headers headers = {}) const {
+    return client().Post(path, headers, body, "application/json");
+  }
+  // Ends the episode and waits for it to be judged and stored; returns the report.
+  json::Document end(const std::string& id, const std::string& body = "{}") const {
+    auto r = post("/atlas/v1/sessions/" + id + "/end?wait=true", body);
+    json::Document d;
+    EXPECT_TRUE(r);
+    if (!r) return d;
+    EXPECT_EQ(r->status, 200) << r->body;
+    auto parsed = json::parse(r->body);
+    EXPECT_TRUE(parsed.is_ok()) << r->body;
+    if (parsed) d = std::move(*parsed);
+    return d;
+  }
+  std::vector<std::string> query(const std::string& q) const { return sql(dir_ / "atlas.db", q); }
+
+  testing::MockLlm mock_;
+  fs::path dir_;
+  std::unique_ptr<runtime::Runtime> rt_;
+  std::unique_ptr<Gateway> gateway_;
+  int port_ = 0;
+};
+
+const char* kWeatherRules = R"(
+  {"name":"answer","match":{"has_tools":true,"last_message_contains":"18C"},"response":{"text":"It is 18C in Paris.","usage":{"prompt_tokens":30,"completion_tokens":8}}},
+  {"name":"call","match":{"has_tools":true},"response":{"tool_calls":[{"id":"call_1","name":"get_weather","arguments":{"city":"Paris"}}],"usage":{"prompt_tokens":20,"completion_tokens":5}}})";
+
+const char* kTools =
+    R"([{"type":"function","function":{"name":"get_weather","description":"Weather now","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}},
+  {"type":"function","function":{"name":"get_time","description":"Time now","parameters":{"type":"object","properties":{}}}}])";
+
+TEST(Gateway, AToolUsingOpenAIEpisodeIsOneJudgedStoredSession) {
+  GatewayFixture gw("tools", scenario(kWeatherRules), "[orchestration]\nforced_mode = \"auto\"\n");
+  ASSERT_TRUE(gw.ok());
+  httplib::Headers h{{"X-Atlas-Session", "weather-1"}};
+  std::string first =
+      std::string(
+          R"({"model":"gpt-4o","messages":[{"role":"system","content":"You help."},{"role":"user","content":"Weather in Paris?"}],"tools":)") +
+      kTools + "}";
+  auto r1 = gw.post("/v1/chat/completions", first, h);
+  ASSERT_TRUE(r1);
+  ASSERT_EQ(r1->status, 200) << r1->body;
+  EXPECT_EQ(r1->get_header_value("X-Atlas-Session"), "weather-1");
+  EXPECT_FALSE(r1->get_header_value("X-Atlas-Session-Id").empty());
+  EXPECT_NE(r1->body.find("get_weather"), std::string::npos);
+  std::string second =
+      std::string(
+          R"({"model":"gpt-4o","messages":[{"role":"system","content":"You help."},{"role":"user","content":"Weather in Paris?"},
+    {"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},
+    {"role":"tool","tool_call_id":"call_1","content":"18C"}],"tools":)") +
+      kTools + "}";
+  auto r2 = gw.post("/v1/chat/completions", second, h);
+  ASSERT_TRUE(r2);
+  ASSERT_EQ(r2->status, 200) << r2->body;
+  EXPECT_NE(r2->body.find("It is 18C in Paris."), std::string::npos);
+
+  json::Document end =
+      gw.end("weather-1", R"({"success":true,"feedback":{"metrics":{"correct":true},"comment":"fine"}})");
+  ASSERT_TRUE(end.IsObject());
+  const json::Value& report = end["report"];
+  EXPECT_EQ(json::get_string(report, "status"), "succeeded") << json::dump(report);
+  EXPECT_EQ(json::get_string(report, "final_answer"), "It is 18C in Paris.");
+  EXPECT_EQ(json::get_string(report, "lane"), "auto");
+  ASSERT_TRUE(report["steps"].IsArray());
+  EXPECT_EQ(report["steps"].Size(), 2u);
+  EXPECT_TRUE(json::find(report, "reward") && report["reward"].IsNumber()) << "the judges scored the episode";
+  std::string sid = json::get_string(report, "session_id");
+
+  // Stored: one session with the episode id, both steps, the tool call with its result.
+  auto meta = gw.query("SELECT metadata FROM sessions WHERE id = " + sid);
+  ASSERT_EQ(meta.size(), 1u);
+  EXPECT_NE(meta[0].find("\"episode_id\":\"weather-1\""), std::string::npos) << meta[0];
+  EXPECT_NE(meta[0].find("\"comment\":\"fine\""), std::string::npos) << meta[0];
+  EXPECT_EQ(gw.query("SELECT status FROM sessions WHERE id = " + sid), (std::vector<std::string>{"succeeded"}));
+  EXPECT_EQ(gw.query("SELECT count(*) FROM step_results WHERE session_id = " + sid), (std::vector<std::string>{"2"}));
+  auto tool_events = gw.query("SELECT event FROM trajectory_events WHERE session_id = " + sid +
+                              " AND event LIKE '%\"type\":\"tool_call\"%'");
+  ASSERT_EQ(tool_events.size(), 1u);
+  EXPECT_NE(tool_events[0].find("18C"), std::string::npos);
+  auto calls = gw.query("SELECT event FROM trajectory_events WHERE session_id = " + sid +
+                        " AND event LIKE '%\"type\":\"llm_call\"%' AND event LIKE '%openai.chat%'");
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_NE(calls[0].find("\"offered_tools\":2"), std::string::npos) << calls[0];
+
+  // The episode is over: more calls, a second end and unknown ids are refused with reasons.
+  auto again = gw.post("/v1/chat/completions", first, h);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 409);
+  auto end_again = gw.post("/atlas/v1/sessions/weather-1/end", "{}");
+  ASSERT_TRUE(end_again);
+  EXPECT_EQ(end_again->status, 409);
+  auto unknown = gw.post("/atlas/v1/sessions/never-seen/end", "{}");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+  auto status = gw.client().Get("/atlas/v1/sessions/weather-1");
+  ASSERT_TRUE(status);
+  EXPECT_NE(status->body.find("\"state\":\"ended\""), std::string::npos) << status->body;
+}
+
+TEST(Gateway, StreamingIsPassedThroughAndCaptured) {
+  GatewayFixture gw(
+      "stream",
+      scenario(
+          R"({"name":"s","match":{"last_user_contains":"count"},"response":{"text":"one two three four five six"}})"),
+      "[orchestration]\nforced_mode = \"auto\"\n");
+  ASSERT_TRUE(gw.ok());
+  std::string pieces;
+  int chunks = 0;
+  auto res = gw.client().Post(
+      "/s/stream-1/v1/chat/completions", httplib::Headers{},
+      R"({"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"count"}]})",
+      "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  pieces = res->body;
+  for (size_t p = pieces.find("data:"); p != std::string::npos; p = pieces.find("data:", p + 1)) ++chunks;
+  EXPECT_GT(chunks, 2) << pieces;
+  EXPECT_NE(pieces.find("[DONE]"), std::string::npos);
+  EXPECT_EQ(res->get_header_value("X-Atlas-Session"), "stream-1");
+  json::Document end = gw.end("stream-1");
+  EXPECT_EQ(json::get_string(end["report"], "final_answer"), "one two three four five six");
+}
+
+TEST(Gateway, AnthropicAndGeminiCallsAreEpisodesToo) {
+  GatewayFixture gw("wires", scenario(R"({"name":"a","match":{"wire":"anthropic"},"response":{"text":"from claude"}},
+                                       {"name":"g","match":{"wire":"gemini"},"response":{"text":"from gemini"}})"),
+                    "[orchestration]\nforced_mode = \"auto\"\n");
+  ASSERT_TRUE(gw.ok());
+  auto a = gw.post(
+      "/v1/messages",
+      R"({"model":"claude-x","max_tokens":64,"system":"Be brief.","messages":[{"role":"user","content":"hi claude"}]})",
+      {{"X-Atlas-Session", "anth-1"}, {"anthropic-version", "2023-06-01"}});
+  ASSERT_TRUE(a);
+  ASSERT_EQ(a->status, 200) << a->body;
+  EXPECT_NE(a->body.find("from claude"), std::string::npos);
+  auto g = gw.post("/s/gem-1/v1beta/models/gemini-x:generateContent",
+                   R"({"contents":[{"role":"user","parts":[{"text":"hi gemini"}]}]})");
+  ASSERT_TRUE(g);
+  ASSERT_EQ(g->status, 200) << g->body;
+  auto gs = gw.post("/s/gem-1/v1beta/models/gemini-x:streamGenerateContent?alt=sse",
+                    R"({"contents":[{"role":"user","parts":[{"text":"hi gemini"}]}]})");
+  ASSERT_TRUE(gs);
+  ASSERT_EQ(gs->status, 200) << gs->body;
+  EXPECT_NE(gs->body.find("data:"), std::string::npos);
+  EXPECT_EQ(json::get_string(gw.end("anth-1")["report"], "final_answer"), "from claude");
+  json::Document ge = gw.end("gem-1");
+  EXPECT_EQ(json::get_string(ge["report"], "final_answer"), "from gemini");
+  EXPECT_EQ(ge["report"]["steps"].Size(), 2u);
+}
+
+TEST(Gateway, BadRequestsGetReasonsAndLeaveTheEpisodeAlone) {
+  GatewayFixture gw(
+      "bad", scenario(R"({"name":"boom","match":{"last_user_contains":"boom"},"response":{"fault":"server_error"}})"),
+      "[orchestration]\nforced_mode = \"auto\"\n[serve]\nmax_request_bytes = 2048\nmax_calls_per_episode = 3\n");
+  ASSERT_TRUE(gw.ok());
+  httplib::Headers h{{"X-Atlas-Session", "bad-1"}};
+  auto not_json = gw.post("/v1/chat/completions", "{nope", h);
+  ASSERT_TRUE(not_json);
+  EXPECT_EQ(not_json->status, 400);
+  EXPECT_NE(not_json->body.find("not valid JSON"), std::string::npos) << not_json->body;
+  auto too_big = gw.post("/v1/chat/completions", std::string(4096, ' '), h);
+  ASSERT_TRUE(too_big);
+  EXPECT_EQ(too_big->status, 413);
+  auto bad_id = gw.post("/v1/chat/completions", R"({"model":"m","messages":[{"role":"user","content":"x"}]})",
+                        {{"X-Atlas-Session", "has space"}});
+  ASSERT_TRUE(bad_id);
+  EXPECT_EQ(bad_id->status, 400);
+  // An upstream error reaches the client as the provider sent it and is recorded as a failed call.
+  auto boom = gw.post("/v1/chat/completions", R"({"model":"m","messages":[{"role":"user","content":"boom"}]})", h);
+  ASSERT_TRUE(boom);
+  EXPECT_EQ(boom->status, 500);
+  auto ok = gw.post("/v1/chat/completions", R"({"model":"m","messages":[{"role":"user","content":"fine"}]})", h);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+  auto over = gw.post("/v1/chat/completions", R"({"model":"m","messages":[{"role":"user","content":"fine"}]})", h);
+  auto over2 = gw.post("/v1/chat/completions", R"({"model":"m","messages":[{"role":"user","content":"fine"}]})", h);
+  ASSERT_TRUE(over2);
+  EXPECT_EQ(over2->status, 429) << "the fourth call passes max_calls_per_episode = 3";
+  auto unknown = gw.client().Get("/v2/whatever");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+  EXPECT_NE(unknown->body.find("/v1/chat/completions"), std::string::npos);
+  json::Document end = gw.end("bad-1");
+  const json::Value& report = end["report"];
+  ASSERT_EQ(report["steps"].Size(), 3u);
+  EXPECT_EQ(json::get_string(report["steps"][0], "status"), "failed");
+  EXPECT_EQ(json::get_string(report, "status"), "succeeded") << "the last call succeeded";
+}
+
+TEST(Gateway, AnUnreachableUpstreamIsA502AndTheCallIsRecorded) {
+  GatewayFixture gw("down", scenario(R"({"response":{"text":"x"}})"), "[orchestration]\nforced_mode = \"auto\"\n",
+                    /*with_upstream=*/false);
+  ASSERT_TRUE(gw.ok());
+  auto r = gw.post("/v1/chat/completions", R"({"model":"m","messages":[{"role":"user","content":"hi"}]})",
+                   {{"X-Atlas-Session", "down-1"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 502);
+  EXPECT_NE(r->body.find("could not be reached"), std::string::npos) << r->body;
+  json::Document end = gw.end("down-1");
+  EXPECT_EQ(json::get_string(end["report"], "status"), "failed");
+  EXPECT_NE(json::get_string(end["report"], "error").find("last model call failed"), std::string::npos);
+}
+
+TEST(Gateway, ClientKeysAreRequiredWhenConfigured) {
+  ::setenv("ATLAS_TEST_GATEWAY_KEYS", "key-one, key-two", 1);
+  GatewayFixture gw(
+      "keys", scenario(R"({"response":{"text":"ok"}})"),
+      "[orchestration]\nforced_mode = \"auto\"\n[serve]\nclient_keys_env = \"ATLAS_TEST_GATEWAY_KEYS\"\n");
+  ASSERT_TRUE(gw.ok());
+  std::string body = R"({"model":"m","messages":[{"role":"user","content":"hi"}]})";
+  auto none = gw.post("/v1/chat/completions", body);
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 401);
+  auto wrong = gw.post("/v1/chat/completions", body, {{"Authorization", "Bearer key-three"}});
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->status, 401);
+  auto right = gw.post("/v1/chat/completions", body, {{"Authorization", "Bearer key-two"}});
+  ASSERT_TRUE(right);
+  EXPECT_EQ(right->status, 200);
+  auto anthropic =
+      gw.post("/v1/messages", R"({"model":"c","max_tokens":5,"messages":[{"role":"user","content":"hi"}]})",
+              {{"x-api-key", "key-one"}});
+  ASSERT_TRUE(anthropic);
+  EXPECT_EQ(anthropic->status, 200);
+  // The key never reaches the upstream.
+  for (const auto& q : gw.mock_.requests()) {
+    for (const auto& [name, value] : q.headers) EXPECT_EQ(value.find("key-"), std::string::npos) << name;
+  }
+  ::unsetenv("ATLAS_TEST_GATEWAY_KEYS");
+}
+
+TEST(Gateway, PairedLaneRetriesWithTheTeachersGuidanceBeforeTheClientSeesTheReply) {
+  GatewayFixture gw("paired", scenario(R"(
+      {"name":"teacher-rejects","match":{"system_contains":"You are the teacher","last_user_contains":"draft answer"},"response":{"json":{"valid":false,"guidance":"Name the city."}}},
+      {"name":"teacher-accepts","match":{"system_contains":"You are the teacher"},"response":{"json":{"valid":true}}},
+      {"name":"better","match":{"last_user_contains":"Name the city."},"response":{"text":"Paris is sunny."}},
+      {"name":"draft","match":{"last_user_contains":"weather"},"response":{"text":"draft answer"}})"),
+                    "[orchestration]\nforced_mode = \"paired\"\nmax_retries = 2\n");
+  ASSERT_TRUE(gw.ok());
+  auto r = gw.post("/v1/chat/completions", R"({"model":"m","messages":[{"role":"user","content":"weather please"}]})",
+                   {{"X-Atlas-Session", "paired-1"}});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_NE(r->body.find("Paris is sunny."), std::string::npos) << "the client gets the accepted retry";
+  EXPECT_EQ(r->body.find("draft answer"), std::string::npos);
+  json::Document end = gw.end("paired-1");
+  const json::Value& report = end["report"];
+  EXPECT_EQ(json::get_string(report, "lane"), "paired");
+  ASSERT_EQ(report["steps"].Size(), 1u);
+  EXPECT_EQ(json::get_int(report["steps"][0], "attempts"), 2);
+  EXPECT_EQ(json::get_string(report["steps"][0], "status"), "passed");
+  std::string sid = json::get_string(report, "session_id");
+  auto attempts = gw.query("SELECT evaluation FROM step_attempts WHERE session_id = " + sid + " ORDER BY attempt");
+  ASSERT_EQ(attempts.size(), 2u);
+  EXPECT_NE(attempts[0].find("Name the city."), std::string::npos) << attempts[0];
+}
+
+TEST(Gateway, ThePlaybookLearnedFromOneEpisodeIsInjectedIntoTheNext) {
+  GatewayFixture gw(
+      "learn",
+      scenario(
+          R"({"name":"s","match":{"system_contains":"You help.","last_user_contains":"weather"},"response":{"text":"sunny"}})"),
+      "[orchestration]\nforced_mode = \"auto\"\n[review]\nrequire_approval = false\n");
+  ASSERT_TRUE(gw.ok());
+  std::string body =
+      R"({"model":"m","messages":[{"role":"system","content":"You help."},{"role":"user","content":"weather in Paris"}]})";
+  ASSERT_EQ(gw.post("/v1/chat/completions", body, {{"X-Atlas-Session", "learn-1"}})->status, 200);
+  json::Document first = gw.end("learn-1");
+  ASSERT_EQ(json::get_string(first["report"], "status"), "succeeded");
+  gw.rt_->wait_for_background();  // the first episode's playbook is written
+  ASSERT_EQ(gw.post("/v1/chat/completions", body, {{"X-Atlas-Session", "learn-2"}})->status, 200);
+  bool injected = false;
+  for (const auto& q : gw.mock_.requests("openai.chat"))
+    if (q.body.find("weather in Paris") != std::string::npos &&
+        q.body.find("Always name the city.") != std::string::npos && q.body.find("You help.") != std::string::npos)
+      injected = true;
+  EXPECT_TRUE(injected) << "the second episode's upstream call carries the playbook in its system prompt";
+  json::Document second = gw.end("learn-2");
+  EXPECT_EQ(json::get_int(second["report"], "applied_playbook_version"), 1);
+}
+
+TEST(Gateway, IdleEpisodesEndOnTheirOwn) {
+  GatewayFixture gw("idle", scenario(R"({"response":{"text":"ok"}})"),
+                    "[orchestration]\nforced_mode = \"auto\"\n[serve]\nidle_timeout_seconds = 0.2\n");
+  ASSERT_TRUE(gw.ok());
+  ASSERT_EQ(gw.post("/v1/chat/completions", R"({"model":"m","messages":[{"role":"user","content":"hi"}]})",
+                    {{"X-Atlas-Session", "idle-1"}})
+                ->status,
+            200);
+  // Waits for the state change itself (bounded), not for a fixed time.
+  std::string state;
+  for (int i = 0; i < 3000 && state.find("\"state\":\"ended\"") == std::string::npos; ++i) {
+    auto r = gw.client().Get("/atlas/v1/sessions/idle-1");
+    ASSERT_TRUE(r);
+    state = r->body;
+    if (state.find("\"state\":\"ended\"") == std::string::npos) std::this_thread::yield();
+  }
+  ASSERT_NE(state.find("\"state\":\"ended\""), std::string::npos) << state;
+  auto meta = gw.query("SELECT metadata FROM sessions");
+  ASSERT_EQ(meta.size(), 1u);
+  EXPECT_NE(meta[0].find("\"ended_by\":\"idle_timeout\""), std::string::npos) << meta[0];
+}
+
+TEST(Gateway, DrainStoresOpenEpisodesAsInterrupted) {
+  GatewayFixture gw("drain", scenario(R"({"response":{"text":"ok"}})"), "[orchestration]\nforced_mode = \"auto\"\n");
+  ASSERT_TRUE(gw.ok());
+  for (const char* id : {"d-1", "d-2"})
+    ASSERT_EQ(gw.post("/v1/chat/completions", R"({"model":"m","messages":[{"role":"user","content":"hi"}]})",
+                      {{"X-Atlas-Session", id}})
+                  ->status,
+              200);
+  EXPECT_TRUE(gw.gateway_->drain(std::chrono::steady_clock::now() + std::chrono::seconds(60)));
+  auto refused = gw.post("/v1/chat/completions", R"({"model":"m","messages":[{"role":"user","content":"hi"}]})");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_EQ(gw.query("SELECT status FROM sessions ORDER BY id"),
+            (std::vector<std::string>{"interrupted", "interrupted"}));
+}
+
+}  // namespace
+}  // namespace atlas::serve

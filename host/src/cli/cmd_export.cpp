@@ -1,7 +1,7 @@
 // atlas-host export — stream stored sessions into a training file.
-#include <boost/program_options.hpp>
 #include <unistd.h>
 
+#include <boost/program_options.hpp>
 #include <cstdio>
 #include <iostream>
 
@@ -10,6 +10,7 @@
 #include "common/json.hpp"
 #include "data/export.hpp"
 #include "data/open.hpp"
+#include "data/session_cost.hpp"
 
 namespace atlas::cli {
 namespace {
@@ -36,16 +37,20 @@ void usage(std::ostream& os) {
         "Exit 1 with a message when no session matches.\n";
 }
 
+std::string json_usd(std::optional<double> usd) {
+  return usd ? json::dump(json::Value(*usd)) : "null";
+}
+
 }  // namespace
 
 int run_export(const Args& args) {
   po::options_description desc;
-  desc.add_options()("help,h", "")("json", "")("quiet,q", "")(
-      "format,f", po::value<std::string>(), "")("output,o", po::value<std::string>(), "")(
-      "include-status", po::value<std::vector<std::string>>(), "")("include-all-statuses", "")(
-      "status", po::value<std::vector<std::string>>(), "")("include-failed", "")("min-reward", po::value<double>(), "")(
-      "learning-key", po::value<std::string>(), "")("created-after", po::value<std::string>(), "")(
-      "session-id", po::value<std::vector<std::string>>(), "")("limit", po::value<int64_t>(), "");
+  desc.add_options()("help,h", "")("json", "")("quiet,q", "")("format,f", po::value<std::string>(), "")(
+      "output,o", po::value<std::string>(), "")("include-status", po::value<std::vector<std::string>>(), "")(
+      "include-all-statuses", "")("status", po::value<std::vector<std::string>>(), "")("include-failed", "")(
+      "min-reward", po::value<double>(), "")("learning-key", po::value<std::string>(), "")(
+      "created-after", po::value<std::string>(), "")("session-id", po::value<std::vector<std::string>>(), "")(
+      "limit", po::value<int64_t>(), "");
   add_store_options(desc);
   po::variables_map vm = parse_options(args, desc);
   if (vm.count("help")) {
@@ -59,7 +64,8 @@ int run_export(const Args& args) {
   std::vector<SessionStatus> statuses = session_status_values(vm, "status");
   for (SessionStatus s : statuses) {
     if (s != SessionStatus::kSucceeded && s != SessionStatus::kFailed)
-      throw UsageError("--status " + std::string(status_name(s)) + ": only succeeded or failed sessions can be exported");
+      throw UsageError("--status " + std::string(status_name(s)) +
+                       ": only succeeded or failed sessions can be exported");
   }
   const std::vector<ReviewStatus> include = review_status_values(vm, "include-status");
   data::OpenRequest req = store_request(vm);
@@ -111,21 +117,29 @@ int run_export(const Args& args) {
       for (ReviewStatus s : *eo.filters.review_statuses)
         statuses += (statuses.empty() ? "" : ", ") + std::string(status_name(s));
     }
-    std::cerr << "atlas-host export: no session matched (review status: " << statuses << "; "
-              << r->sessions << " candidate session(s) produced no " << data::export_format_name(eo.format)
+    std::cerr << "atlas-host export: no session matched (review status: " << statuses << "; " << r->sessions
+              << " candidate session(s) produced no " << data::export_format_name(eo.format)
               << " record). Approve sessions with `atlas-host review approve ID`, add --include-status pending, "
                  "or set ATLAS_REVIEW_REQUIRE_APPROVAL=0.\n";
     return kExitFailure;
   }
   if (vm.count("json")) {
-    summary_out << "{\"output\":" << json::quote(eo.output.string()) << ",\"format\":"
-              << json::quote(data::export_format_name(eo.format)) << ",\"sessions\":" << r->sessions
-              << ",\"records\":" << r->records << ",\"steps\":" << r->steps << ",\"bytes\":" << r->bytes
-              << ",\"sha256\":" << json::quote(r->sha256) << "}\n";
+    summary_out << "{\"output\":" << json::quote(eo.output.string())
+                << ",\"format\":" << json::quote(data::export_format_name(eo.format)) << ",\"sessions\":" << r->sessions
+                << ",\"records\":" << r->records << ",\"steps\":" << r->steps << ",\"bytes\":" << r->bytes
+                << ",\"sha256\":" << json::quote(r->sha256) << ",\"cost_usd\":" << json_usd(r->cost_usd)
+                << ",\"cost_per_record_usd\":" << json_usd(r->cost_per_record_usd()) << "}\n";
   } else if (!quiet) {
     summary_out << "Exported " << r->sessions << " session(s) as " << r->records << " "
-              << data::export_format_name(eo.format) << " record(s) (" << r->steps << " steps, " << r->bytes
-              << " bytes) to " << (eo.output == "-" ? std::string("standard output") : eo.output.string()) << "\nsha256 " << r->sha256 << "\n";
+                << data::export_format_name(eo.format) << " record(s) (" << r->steps << " steps, " << r->bytes
+                << " bytes) to " << (eo.output == "-" ? std::string("standard output") : eo.output.string())
+                << "\nsha256 " << r->sha256 << "\n"
+                << "cost " << data::format_usd(r->cost_usd) << ", per record "
+                << data::format_usd(r->cost_per_record_usd());
+    if (r->sessions_cost_unknown > 0)
+      summary_out << " (" << r->sessions_cost_unknown
+                  << " session(s) without a price or usage: docs/runtime.md, \"Cost\")";
+    summary_out << "\n";
   }
   return kExitOk;
 }

@@ -12,6 +12,7 @@
 
 #include "common/json.hpp"
 #include "config/loader.hpp"
+#include "data/session_cost.hpp"
 #include "data/session_trace.hpp"
 
 namespace atlas::data {
@@ -30,11 +31,16 @@ Result<ExportFormat> parse_export_format(std::string_view name) {
 
 std::string_view export_format_name(ExportFormat f) {
   switch (f) {
-    case ExportFormat::kAtlasJsonl: return "atlas-jsonl";
-    case ExportFormat::kTrlSft: return "trl-sft";
-    case ExportFormat::kTrlGrpo: return "trl-grpo";
-    case ExportFormat::kTrlDpo: return "trl-dpo";
-    case ExportFormat::kOpenAiFt: return "openai-ft";
+    case ExportFormat::kAtlasJsonl:
+      return "atlas-jsonl";
+    case ExportFormat::kTrlSft:
+      return "trl-sft";
+    case ExportFormat::kTrlGrpo:
+      return "trl-grpo";
+    case ExportFormat::kTrlDpo:
+      return "trl-dpo";
+    case ExportFormat::kOpenAiFt:
+      return "openai-ft";
   }
   return "atlas-jsonl";
 }
@@ -71,7 +77,8 @@ std::string filters_json(const ExportFilters& f) {
     return arr;
   };
   if (f.review_statuses) json::set(d, "review_status", list(status_names(*f.review_statuses)), a);
-  std::vector<SessionStatus> statuses = f.statuses.empty() ? std::vector<SessionStatus>{SessionStatus::kSucceeded} : f.statuses;
+  std::vector<SessionStatus> statuses =
+      f.statuses.empty() ? std::vector<SessionStatus>{SessionStatus::kSucceeded} : f.statuses;
   json::set(d, "status", list(status_names(statuses)), a);
   json::set(d, "exclude_unfinished", true, a);  // never running/interrupted, whatever --status says
   if (f.min_reward) json::set(d, "min_reward", *f.min_reward, a);
@@ -99,7 +106,8 @@ class Output {
       return unavailable("cannot write the export file " + out->partial_.string() + ": " + std::strerror(errno));
     }
     out->md_ = EVP_MD_CTX_new();
-    if (!out->md_ || EVP_DigestInit_ex(out->md_, EVP_sha256(), nullptr) != 1) return internal_error("SHA-256 init failed");
+    if (!out->md_ || EVP_DigestInit_ex(out->md_, EVP_sha256(), nullptr) != 1)
+      return internal_error("SHA-256 init failed");
     return out;
   }
   ~Output() {
@@ -124,7 +132,8 @@ class Output {
   Result<std::string> commit() {
     if (to_stdout_) {
       file_ = nullptr;
-      if (std::fflush(stdout) != 0) return unavailable(std::string("cannot write the export to stdout: ") + std::strerror(errno));
+      if (std::fflush(stdout) != 0)
+        return unavailable(std::string("cannot write the export to stdout: ") + std::strerror(errno));
     } else {
       if (std::fflush(file_) != 0 || std::fclose(file_) != 0) {
         file_ = nullptr;
@@ -256,6 +265,8 @@ class Exporter {
     summary.records = out_->lines();
     summary.steps = steps_;
     summary.bytes = out_->bytes();
+    summary.cost_usd = cost_.value();
+    summary.sessions_cost_unknown = cost_.unknown_terms();
     ATLAS_ASSIGN_OR_RETURN(summary.sha256, out_->commit());
     return summary;
   }
@@ -311,6 +322,7 @@ class Exporter {
     json::Document rec(rapidjson::kObjectType);
     auto& a = rec.GetAllocator();
     if (const Value* st = json::find(session, "steps"); st && st->IsArray()) steps_ += st->Size();
+    cost_.add(session_cost(session).total_usd);
     switch (o_.format) {
       case ExportFormat::kAtlasJsonl:
         build_atlas_trace(session, rec, a);
@@ -373,7 +385,8 @@ class Exporter {
       std::string prompt = task;
       const Value* meta = json::find(s, "metadata");
       std::string desc = meta ? json::get_string(*meta, "description") : "";
-      if (plan_steps > 1 && !desc.empty()) prompt += "\n\nStep " + std::to_string(json::get_int(s, "step_id")) + ": " + desc;
+      if (plan_steps > 1 && !desc.empty())
+        prompt += "\n\nStep " + std::to_string(json::get_int(s, "step_id")) + ": " + desc;
       auto msg = [&](const char* role, const std::string& content) {
         Value arr(rapidjson::kArrayType);
         Value m(rapidjson::kObjectType);
@@ -435,8 +448,9 @@ class Exporter {
       docs.reserve(member_ids.size() / 500 + 1);
       std::map<std::string, const Value*> by_id;
       for (size_t off = 0; off < member_ids.size(); off += 500) {
-        std::vector<std::string> slice(member_ids.begin() + static_cast<std::ptrdiff_t>(off),
-                                       member_ids.begin() + static_cast<std::ptrdiff_t>(std::min(member_ids.size(), off + 500)));
+        std::vector<std::string> slice(
+            member_ids.begin() + static_cast<std::ptrdiff_t>(off),
+            member_ids.begin() + static_cast<std::ptrdiff_t>(std::min(member_ids.size(), off + 500)));
         ATLAS_ASSIGN_OR_RETURN(auto doc, read_many(slice));
         docs.push_back(std::move(doc));
         if (const Value* ss = json::find(docs.back(), "sessions"); ss && ss->IsArray())
@@ -447,6 +461,7 @@ class Exporter {
         if (found == by_id.end()) continue;
         const Value& session = *found->second;
         if (const Value* st = json::find(session, "steps"); st && st->IsArray()) steps_ += st->Size();
+        cost_.add(session_cost(session).total_usd);
         Value messages;
         build_transcript(session, messages, a);
         to_wire_messages(messages, false, a);
@@ -481,6 +496,7 @@ class Exporter {
   const ExportOptions& o_;
   std::unique_ptr<Output> out_;
   uint64_t total_ = 0, done_ = 0, steps_ = 0;
+  CostSum cost_;  // of the sessions written
 };
 
 }  // namespace

@@ -58,7 +58,15 @@ struct ExportSummary {
   uint64_t records = 0;   // lines written
   uint64_t steps = 0;
   uint64_t bytes = 0;
-  std::string sha256;     // of the output file
+  std::string sha256;  // of the output file
+  // What the exported sessions cost (docs/runtime.md, "Cost"): unknown (nullopt) when any
+  // exported session's cost is unknown; per record = cost / records.
+  std::optional<double> cost_usd;
+  uint64_t sessions_cost_unknown = 0;
+  std::optional<double> cost_per_record_usd() const {
+    if (!cost_usd || records == 0) return std::nullopt;
+    return *cost_usd / static_cast<double>(records);
+  }
 };
 
 // Zero matching sessions returns OK with sessions == 0 and no output file.

@@ -51,17 +51,32 @@ std::string xml_escape(const std::string& s) {
   std::string o;
   for (char c : s) {
     switch (c) {
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '&': o += "&amp;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += c;
+      case '<':
+        o += "&lt;";
+        break;
+      case '>':
+        o += "&gt;";
+        break;
+      case '&':
+        o += "&amp;";
+        break;
+      case '"':
+        o += "&quot;";
+        break;
+      default:
+        o += c;
     }
   }
   return o;
 }
 
 }  // namespace
+
+std::optional<double> KeyReport::cost_per_accepted_usd() const {
+  auto total = cost.value();
+  if (!total || accepted_sessions == 0) return std::nullopt;
+  return *total / static_cast<double>(accepted_sessions);
+}
 
 Result<Report> build_report(Store& store, const ReportRequest& req) {
   std::map<std::string, KeyReport> by_key;
@@ -104,8 +119,14 @@ Result<Report> build_report(Store& store, const ReportRequest& req) {
       std::string lane = json::get_string(s, "execution_mode");
       if (!lane.empty()) ++k.lanes[lane];
       if (const Value* r = json::find(s, "reward"); r && r->IsNumber()) k.rewards.emplace_back(id, r->GetDouble());
+      if (json::get_string(s, "status") == status_name(SessionStatus::kSucceeded) &&
+          json::get_string(s, "review_status") == status_name(ReviewStatus::kApproved))
+        ++k.accepted_sessions;
       auto found = details.find(id);
-      if (found == details.end()) continue;
+      if (found == details.end()) {
+        k.cost.add(std::nullopt);  // not read back: its cost is not known
+        continue;
+      }
       const Value& sd = *found->second;
       bool teacher = false;
       if (const Value* steps = json::find(sd, "steps"); steps && steps->IsArray()) {
@@ -122,7 +143,11 @@ Result<Report> build_report(Store& store, const ReportRequest& req) {
         }
       }
       if (teacher) ++k.sessions_with_teacher;
-      if (const Value* meta = json::find(sd, "metadata"); meta && meta->IsObject()) add_tokens(k, json::find(*meta, "token_usage"));
+      if (const Value* meta = json::find(sd, "metadata"); meta && meta->IsObject())
+        add_tokens(k, json::find(*meta, "token_usage"));
+      const SessionCost cost = session_cost(sd);
+      k.cost.add(cost.total_usd);
+      for (const auto& [role, usd] : cost.by_role) k.cost_by_role[role].add(usd);
     }
     const Value* next = json::find(doc, "next");
     if (!next || !next->IsString()) break;
@@ -164,13 +189,25 @@ std::string report_text(const Report& r) {
       lanes += (lanes.empty() ? "" : ", ") + std::string(line);
     }
     os << "  lanes               " << (lanes.empty() ? "-" : lanes) << "\n";
-    std::snprintf(line, sizeof(line), "  teacher             %llu sessions with interventions, %llu guidance notes, %llu retries\n",
+    std::snprintf(line, sizeof(line),
+                  "  teacher             %llu sessions with interventions, %llu guidance notes, %llu retries\n",
                   static_cast<unsigned long long>(k.sessions_with_teacher),
                   static_cast<unsigned long long>(k.guidance_notes), static_cast<unsigned long long>(k.retries));
     os << line;
     std::string tokens;
-    for (const auto& [role, n] : k.tokens_by_role) tokens += (tokens.empty() ? "" : ", ") + role + " " + std::to_string(n);
-    os << "  tokens by role      " << (tokens.empty() ? "-" : tokens) << "\n\n";
+    for (const auto& [role, n] : k.tokens_by_role)
+      tokens += (tokens.empty() ? "" : ", ") + role + " " + std::to_string(n);
+    os << "  tokens by role      " << (tokens.empty() ? "-" : tokens) << "\n";
+    os << "  cost                " << format_usd(k.cost.value());
+    if (k.cost.unknown_terms() > 0)
+      os << " (" << k.cost.unknown_terms() << " of " << k.sessions << " session(s) without a price or usage; "
+         << format_usd(k.cost.known_part()) << " priced)";
+    os << "; per accepted example " << format_usd(k.cost_per_accepted_usd()) << " (" << k.accepted_sessions
+       << " succeeded and approved)\n";
+    std::string role_costs;
+    for (const auto& [role, sum] : k.cost_by_role)
+      role_costs += (role_costs.empty() ? "" : ", ") + role + " " + format_usd(sum.value());
+    os << "  cost by role        " << (role_costs.empty() ? "-" : role_costs) << "\n\n";
   }
   os << "Total: " << r.sessions << " sessions in " << r.keys.size() << " learning key(s)\n";
   return os.str();
@@ -212,6 +249,17 @@ std::string report_json(const Report& r) {
     Value tokens(rapidjson::kObjectType);
     for (const auto& [role, n] : k.tokens_by_role) json::set(tokens, role, n, a);
     json::set(o, "tokens_by_role", std::move(tokens), a);
+    auto usd = [&](std::optional<double> v) { return v ? Value(*v) : Value(); };
+    Value cost(rapidjson::kObjectType);
+    json::set(cost, "usd", usd(k.cost.value()), a);
+    json::set(cost, "priced_usd", k.cost.known_part(), a);
+    json::set(cost, "sessions_unknown", static_cast<int64_t>(k.cost.unknown_terms()), a);
+    Value by_role(rapidjson::kObjectType);
+    for (const auto& [role, sum] : k.cost_by_role) json::set(by_role, role, usd(sum.value()), a);
+    json::set(cost, "by_role", std::move(by_role), a);
+    json::set(cost, "accepted_examples", static_cast<int64_t>(k.accepted_sessions), a);
+    json::set(cost, "per_accepted_example_usd", usd(k.cost_per_accepted_usd()), a);
+    json::set(o, "cost", std::move(cost), a);
     keys.PushBack(o, a);
   }
   json::set(d, "learning_keys", std::move(keys), a);
@@ -222,7 +270,8 @@ std::string report_json(const Report& r) {
 std::string report_svg(const Report& r) {
   const int W = 720, H = 360, L = 60, R = 180, T = 30, B = 50;
   const int pw = W - L - R, ph = H - T - B;
-  static const char* colors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
+  static const char* colors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728",
+                                 "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
   size_t max_n = 1;
   for (const auto& k : r.keys) max_n = std::max(max_n, k.rewards.size());
   std::ostringstream os;

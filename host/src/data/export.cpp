@@ -205,6 +205,10 @@ void to_wire_messages(Value& messages, bool arguments_as_string, json::Allocator
   }
 }
 
+Value optional_number(std::optional<double> v) {
+  return v ? Value(*v) : Value();
+}
+
 bool attempt_rejected(const Value& ev) {
   if (const Value* v = json::find(ev, "validation"); v && v->IsObject()) {
     if (const Value* ok = json::find(*v, "valid"); ok && ok->IsBool()) return !ok->GetBool();
@@ -436,7 +440,8 @@ class Exporter {
       json::Document rec(rapidjson::kObjectType);
       auto& a = rec.GetAllocator();
       Value prompt(rapidjson::kArrayType), completions(rapidjson::kArrayType), rewards(rapidjson::kArrayType),
-          advantages(rapidjson::kArrayType), ids(rapidjson::kArrayType);
+          advantages(rapidjson::kArrayType), ids(rapidjson::kArrayType), step_rewards(rapidjson::kArrayType),
+          uncertainties(rapidjson::kArrayType);
       Value user(rapidjson::kObjectType);
       user.AddMember("role", "user", a);
       user.AddMember("content", json::str(g.task, a), a);
@@ -474,19 +479,29 @@ class Exporter {
         }
         completions.PushBack(completion, a);
         rewards.PushBack(reward, a);
+        Value scores(rapidjson::kArrayType);  // step order; null for a step no judge scored
+        if (const Value* st = json::find(session, "steps"); st && st->IsArray())
+          for (const Value& step : st->GetArray()) scores.PushBack(optional_number(step_score(step)), a);
+        step_rewards.PushBack(scores, a);
+        uncertainties.PushBack(optional_number(session_uncertainty(session)), a);
         advantages.PushBack(g.members.size() > 1 ? (reward - mean) / (sd + o_.grpo_epsilon) : 0.0, a);
         ids.PushBack(json::str(id, a), a);
         tick();
       }
+      // TRL passes every column but `prompt` to the reward functions as keyword arguments, next to
+      // its own `prompts`, `completions`, `completion_ids` and `trainer_state`: ours are prefixed
+      // `atlas_` so none can collide (docs/export-formats.md, "trl-grpo").
       rec.AddMember("prompt", prompt, a);
-      rec.AddMember("completions", completions, a);
-      rec.AddMember("rewards", rewards, a);
-      rec.AddMember("advantages", advantages, a);
-      rec.AddMember("group_id", json::str(g.learning_key.empty() ? g.task : g.learning_key, a), a);
-      rec.AddMember("group_size", static_cast<int64_t>(g.members.size()), a);
-      rec.AddMember("reward_mean", mean, a);
-      rec.AddMember("reward_std", sd, a);
-      rec.AddMember("session_ids", ids, a);
+      rec.AddMember("atlas_completions", completions, a);
+      rec.AddMember("atlas_session_rewards", rewards, a);
+      rec.AddMember("atlas_step_rewards", step_rewards, a);
+      rec.AddMember("atlas_reward_uncertainty", uncertainties, a);
+      rec.AddMember("atlas_advantages", advantages, a);
+      rec.AddMember("atlas_group_id", json::str(g.learning_key.empty() ? g.task : g.learning_key, a), a);
+      rec.AddMember("atlas_group_size", static_cast<int64_t>(g.members.size()), a);
+      rec.AddMember("atlas_reward_mean", mean, a);
+      rec.AddMember("atlas_reward_std", sd, a);
+      rec.AddMember("atlas_session_ids", ids, a);
       ATLAS_RETURN_IF_ERROR(out_->write_line(json::dump(rec)));
     }
     return Status::ok();

@@ -242,6 +242,30 @@ TEST_P(ExportGolden, ToolCallArgumentsAreObjectsForTrlAndStringsForOpenAi) {
   EXPECT_EQ(std::string((*trl)["tools"][0]["function"]["name"].GetString()), "fs__read_file");
 }
 
+// TRL hands every column but `prompt` to the reward functions as keyword arguments beside its own
+// prompts/completions/completion_ids/trainer_state: no column of ours may carry those names.
+TEST_P(ExportGolden, GrpoColumnsCannotCollideWithTrlRewardArguments) {
+  std::string out = export_to(data::ExportFormat::kTrlGrpo);
+  std::istringstream lines(out);
+  std::string line;
+  int rows = 0;
+  while (std::getline(lines, line)) {
+    ++rows;
+    auto d = json::parse(line);
+    ASSERT_TRUE(d.is_ok());
+    ASSERT_TRUE(d->HasMember("prompt"));
+    for (auto it = d->MemberBegin(); it != d->MemberEnd(); ++it) {
+      std::string name = it->name.GetString();
+      EXPECT_TRUE(name == "prompt" || name.rfind("atlas_", 0) == 0) << "column " << name << " may collide";
+    }
+    const auto& ids = (*d)["atlas_session_ids"];
+    EXPECT_EQ((*d)["atlas_step_rewards"].Size(), ids.Size());
+    EXPECT_EQ((*d)["atlas_reward_uncertainty"].Size(), ids.Size());
+    EXPECT_EQ((*d)["atlas_session_rewards"].Size(), ids.Size());
+  }
+  EXPECT_EQ(rows, 2);
+}
+
 TEST_P(ExportGolden, ReportSummarisesLearningPerKey) {
   auto r = data::build_report(*store_, {});
   ASSERT_TRUE(r.is_ok()) << r.status().to_string();

@@ -3,12 +3,16 @@
 
 #include <boost/program_options.hpp>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
 #include "common/json.hpp"
+#include "common/json_schema.hpp"
 #include "data/export.hpp"
+#include "data/export_schema.hpp"
 #include "data/open.hpp"
 #include "data/session_cost.hpp"
 
@@ -33,6 +37,13 @@ void usage(std::ostream& os) {
         "  --created-after DATE     ISO 8601 date or timestamp\n"
         "  --session-id ID          only these sessions (repeatable)\n"
         "  --limit N                at most N sessions\n"
+        "Rows: every row is checked against the format's JSON Schema before it is written; a row that\n"
+        "does not match stops the export (exit 1) and no file is left behind.\n"
+        "  --schema FILE            also check every row against this JSON Schema (draft-04), e.g. your\n"
+        "                           trainer's own column requirements\n"
+        "  --print-schema           print the format's schema (with --format) and exit\n"
+        "Lineage (session, step, judges, reviewer, cost, content hash) is in session_metadata.lineage\n"
+        "for atlas-jsonl and in FILE.lineage.jsonl (one line per row) for the other formats.\n"
         "Common options: -c/--config FILE, --database-url URL, --plugin-dir DIR, --quiet.\n"
         "Exit 1 with a message when no session matches.\n";
 }
@@ -50,7 +61,7 @@ int run_export(const Args& args) {
       "include-all-statuses", "")("status", po::value<std::vector<std::string>>(), "")("include-failed", "")(
       "min-reward", po::value<double>(), "")("learning-key", po::value<std::string>(), "")(
       "created-after", po::value<std::string>(), "")("session-id", po::value<std::vector<std::string>>(), "")(
-      "limit", po::value<int64_t>(), "");
+      "limit", po::value<int64_t>(), "")("schema", po::value<std::string>(), "")("print-schema", "");
   add_store_options(desc);
   po::variables_map vm = parse_options(args, desc);
   if (vm.count("help")) {
@@ -58,9 +69,30 @@ int run_export(const Args& args) {
     return kExitOk;
   }
   if (!vm.count("format")) throw UsageError("--format is required (atlas-jsonl|trl-sft|trl-grpo|trl-dpo|openai-ft)");
-  if (!vm.count("output")) throw UsageError("--output FILE is required");
   auto format = data::parse_export_format(vm["format"].as<std::string>());
   if (!format.is_ok()) throw UsageError(format.status().message());
+  if (vm.count("print-schema")) {
+    std::cout << data::export_schema_text(*format) << "\n";
+    return kExitOk;
+  }
+  if (!vm.count("output")) throw UsageError("--output FILE is required");
+  std::string extra_schema;
+  if (vm.count("schema")) {
+    const std::string path = vm["schema"].as<std::string>();
+    std::ifstream in(path);
+    if (!in) {
+      std::cerr << "atlas-host export: cannot read the schema file " << path << "\n";
+      return kExitFailure;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    auto compiled = json::Schema::compile(text.str(), "the schema " + path);
+    if (!compiled.is_ok()) {
+      std::cerr << "atlas-host export: " << compiled.status().message() << "\n";
+      return kExitFailure;
+    }
+    extra_schema = text.str();
+  }
   std::vector<SessionStatus> statuses = session_status_values(vm, "status");
   for (SessionStatus s : statuses) {
     if (s != SessionStatus::kSucceeded && s != SessionStatus::kFailed)
@@ -78,6 +110,10 @@ int run_export(const Args& args) {
   data::ExportOptions eo;
   eo.format = *format;
   eo.output = vm["output"].as<std::string>();
+  if (vm.count("schema")) {
+    eo.extra_schema_json = extra_schema;
+    eo.extra_schema_name = "the schema " + vm["schema"].as<std::string>();
+  }
   eo.filters.review_statuses = data::resolve_review_filter(opened->config_loaded ? &opened->config.review : nullptr,
                                                            include, vm.count("include-all-statuses") != 0);
   eo.filters.statuses = statuses;

@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <array>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -9,9 +10,12 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <set>
 
+#include "common/digest.hpp"
 #include "common/json.hpp"
 #include "config/loader.hpp"
+#include "data/export_schema.hpp"
 #include "data/session_cost.hpp"
 #include "data/session_trace.hpp"
 
@@ -95,9 +99,13 @@ class Output {
  public:
   static Result<std::unique_ptr<Output>> open(const std::filesystem::path& path) {
     auto out = std::unique_ptr<Output>(new Output(path));
-    if (path == "-") {  // standard output: streamed as written, nothing to rename
-      out->file_ = stdout;
+    if (path == "-") {
+      // Standard output: the rows go to an anonymous temporary file first and are copied to
+      // stdout by commit(), so a row refused half-way leaves nothing on stdout either.
+      out->file_ = std::tmpfile();
       out->to_stdout_ = true;
+      if (!out->file_)
+        return unavailable(std::string("cannot create a temporary file for the export: ") + std::strerror(errno));
     }
     std::error_code ec;
     if (!out->to_stdout_ && path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
@@ -111,12 +119,10 @@ class Output {
     return out;
   }
   ~Output() {
-    if (file_ && to_stdout_) {
-      std::fflush(file_);
-    } else if (file_) {
-      std::fclose(file_);
+    if (file_) {
+      std::fclose(file_);  // stdout's temporary file disappears with it
       std::error_code ec;
-      std::filesystem::remove(partial_, ec);
+      if (!to_stdout_) std::filesystem::remove(partial_, ec);
     }
     if (md_) EVP_MD_CTX_free(md_);
   }
@@ -131,7 +137,10 @@ class Output {
   }
   Result<std::string> commit() {
     if (to_stdout_) {
+      Status copied = copy_to_stdout();
+      std::fclose(file_);
       file_ = nullptr;
+      ATLAS_RETURN_IF_ERROR(copied);
       if (std::fflush(stdout) != 0)
         return unavailable(std::string("cannot write the export to stdout: ") + std::strerror(errno));
     } else {
@@ -156,9 +165,20 @@ class Output {
     return hex;
   }
   uint64_t bytes() const { return bytes_; }
+  const std::filesystem::path& path() const { return path_; }
   uint64_t lines() const { return lines_; }
 
  private:
+  Status copy_to_stdout() {
+    if (std::fflush(file_) != 0 || std::fseek(file_, 0, SEEK_SET) != 0)
+      return unavailable(std::string("cannot read back the export's temporary file: ") + std::strerror(errno));
+    std::array<char, 1 << 16> buf{};
+    size_t n = 0;
+    while ((n = std::fread(buf.data(), 1, buf.size(), file_)) > 0)
+      if (std::fwrite(buf.data(), 1, n, stdout) != n)
+        return unavailable(std::string("cannot write the export to stdout: ") + std::strerror(errno));
+    return Status::ok();
+  }
   explicit Output(std::filesystem::path path) : path_(std::move(path)) {
     partial_ = path_;
     partial_ += ".partial";
@@ -236,7 +256,15 @@ class Exporter {
     if (o_.filters.limit && static_cast<uint64_t>(*o_.filters.limit) < total_) total_ = *o_.filters.limit;
     ExportSummary summary;
     if (total_ == 0) return summary;
+    ATLAS_ASSIGN_OR_RETURN(schema_, export_schema(o_.format));
+    if (!o_.extra_schema_json.empty()) {
+      ATLAS_ASSIGN_OR_RETURN(json::Schema extra, json::Schema::compile(o_.extra_schema_json, o_.extra_schema_name));
+      extra_schema_ = std::move(extra);
+    }
     ATLAS_ASSIGN_OR_RETURN(out_, Output::open(o_.output));
+    if (lineage_in_sidecar(o_.format) && o_.output != "-") {
+      ATLAS_ASSIGN_OR_RETURN(lineage_out_, Output::open(lineage_sidecar_path(o_.output)));
+    }
     if (o_.format == ExportFormat::kTrlGrpo) {
       ATLAS_RETURN_IF_ERROR(run_grpo(filters));
     } else {
@@ -271,7 +299,18 @@ class Exporter {
     summary.bytes = out_->bytes();
     summary.cost_usd = cost_.value();
     summary.sessions_cost_unknown = cost_.unknown_terms();
-    ATLAS_ASSIGN_OR_RETURN(summary.sha256, out_->commit());
+    if (lineage_out_) {
+      ATLAS_RETURN_IF_ERROR(lineage_out_->commit().status());
+    } else if (o_.output != "-") {
+      std::error_code ec;  // a sidecar left by an earlier export in another format would mislead
+      std::filesystem::remove(lineage_sidecar_path(o_.output), ec);
+    }
+    auto committed = out_->commit();
+    if (!committed.is_ok() && lineage_out_) {
+      std::error_code ec;
+      std::filesystem::remove(lineage_sidecar_path(o_.output), ec);
+    }
+    ATLAS_ASSIGN_OR_RETURN(summary.sha256, std::move(committed));
     return summary;
   }
 
@@ -330,7 +369,7 @@ class Exporter {
     switch (o_.format) {
       case ExportFormat::kAtlasJsonl:
         build_atlas_trace(session, rec, a);
-        return out_->write_line(json::dump(rec));
+        return write_row(rec, {{&session}, std::nullopt});
       case ExportFormat::kTrlSft:
       case ExportFormat::kOpenAiFt: {
         bool openai = o_.format == ExportFormat::kOpenAiFt;
@@ -348,7 +387,7 @@ class Exporter {
           auto score = session_score(session);
           rec.AddMember("reward", score ? Value(*score) : Value(), a);
         }
-        return out_->write_line(json::dump(rec));
+        return write_row(rec, {{&session}, std::nullopt});
       }
       case ExportFormat::kTrlDpo:
         return write_dpo(session);
@@ -406,7 +445,7 @@ class Exporter {
       rec.AddMember("step_id", Value(json::get_int(s, "step_id")), a);
       const Value* g = json::find(s, "guidance");
       rec.AddMember("guidance", g && g->IsArray() ? Value(*g, a) : Value(rapidjson::kArrayType), a);
-      ATLAS_RETURN_IF_ERROR(out_->write_line(json::dump(rec)));
+      ATLAS_RETURN_IF_ERROR(write_row(rec, {{&session}, json::get_int(s, "step_id")}));
     }
     return Status::ok();
   }
@@ -461,10 +500,12 @@ class Exporter {
         if (const Value* ss = json::find(docs.back(), "sessions"); ss && ss->IsArray())
           for (const Value& v : ss->GetArray()) by_id[json::get_string(v, "session_id")] = &v;
       }
+      RowSource source;
       for (auto& [id, reward] : g.members) {
         auto found = by_id.find(id);
         if (found == by_id.end()) continue;
         const Value& session = *found->second;
+        source.sessions.push_back(&session);
         if (const Value* st = json::find(session, "steps"); st && st->IsArray()) steps_ += st->Size();
         cost_.add(session_cost(session).total_usd);
         Value messages;
@@ -502,19 +543,125 @@ class Exporter {
       rec.AddMember("atlas_reward_mean", mean, a);
       rec.AddMember("atlas_reward_std", sd, a);
       rec.AddMember("atlas_session_ids", ids, a);
-      ATLAS_RETURN_IF_ERROR(out_->write_line(json::dump(rec)));
+      ATLAS_RETURN_IF_ERROR(write_row(rec, source));
     }
     return Status::ok();
+  }
+
+  // What a row was made from.
+  struct RowSource {
+    std::vector<const Value*> sessions;  // read_session responses
+    std::optional<int64_t> step_id;      // trl-dpo: the step the preference pair comes from
+  };
+
+  // Checks the row against its format's schema (and --schema), then writes it with its lineage:
+  // inside the record for atlas-jsonl (session_metadata.lineage), else one line in the sidecar.
+  // A refused row stops the export; the caller's failure leaves no file behind.
+  Status write_row(json::Document& rec, const RowSource& source) {
+    const uint64_t row = out_->lines() + 1;
+    auto refused = [&](const json::SchemaError& e, const std::string& schema) {
+      std::string from;
+      for (const Value* s : source.sessions) from += (from.empty() ? "" : ", ") + json::get_string(*s, "session_id");
+      return invalid_argument(
+          "row " + std::to_string(row) + " of the " + std::string(export_format_name(o_.format)) + " export (session " +
+          from + (source.step_id ? ", step " + std::to_string(*source.step_id) : std::string()) + ") does not match " +
+          schema + ": " + e.message + "; nothing was written (docs/export-formats.md, \"Schemas\")");
+    };
+    if (auto e = schema_->check(rec))
+      return refused(*e, "the " + std::string(export_format_name(o_.format)) + " schema");
+    if (extra_schema_)
+      if (auto e = extra_schema_->check(rec)) return refused(*e, o_.extra_schema_name);
+    std::string line = json::dump(rec);
+    json::Document lineage = row_lineage(row, sha256_hex(line), source);
+    if (!lineage_in_sidecar(o_.format)) {
+      auto meta = rec.FindMember("session_metadata");
+      if (meta != rec.MemberEnd() && meta->value.IsObject()) {
+        json::set(meta->value, "lineage", Value(lineage, rec.GetAllocator()), rec.GetAllocator());
+        line = json::dump(rec);
+      }
+    } else if (lineage_out_) {
+      ATLAS_RETURN_IF_ERROR(lineage_out_->write_line(json::dump(lineage)));
+    }
+    return out_->write_line(line);
+  }
+
+  // {"row", "format", "content_sha256", "step_id"?, "sessions": [{"session_id", "learning_key",
+  //  "review_status", "reviewer", "judges", "cost_usd"}]}
+  json::Document row_lineage(uint64_t row, const std::string& content_sha256, const RowSource& source) const {
+    json::Document d(rapidjson::kObjectType);
+    auto& a = d.GetAllocator();
+    json::set(d, "row", static_cast<int64_t>(row), a);
+    json::set(d, "format", std::string(export_format_name(o_.format)), a);
+    json::set(d, "content_sha256", content_sha256, a);
+    if (source.step_id) json::set(d, "step_id", *source.step_id, a);
+    Value sessions(rapidjson::kArrayType);
+    for (const Value* s : source.sessions) {
+      Value o(rapidjson::kObjectType);
+      json::set(o, "session_id", json::get_string(*s, "session_id"), a);
+      const Value* meta = json::find(*s, "metadata");
+      json::set(o, "learning_key", meta && meta->IsObject() ? json::get_string(*meta, "learning_key") : "", a);
+      json::set(o, "review_status", json::get_string(*s, "review_status"), a);
+      json::set(o, "reviewer", reviewer_of(*s), a);
+      Value judges(rapidjson::kArrayType);
+      for (const auto& j : judges_of(*s)) judges.PushBack(json::str(j, a), a);
+      json::set(o, "judges", std::move(judges), a);
+      auto cost = session_cost(*s).total_usd;
+      json::set(o, "cost_usd", cost ? Value(*cost) : Value(), a);
+      sessions.PushBack(o, a);
+    }
+    json::set(d, "sessions", std::move(sessions), a);
+    return d;
+  }
+
+  // Who set the session's current review status: the actor of the last review event that
+  // changed it ("runtime" when the policy approved it; a person's name after `review approve`).
+  static std::string reviewer_of(const Value& session) {
+    std::string reviewer;
+    if (const Value* events = json::find(session, "review_events"); events && events->IsArray())
+      for (const Value& e : events->GetArray())
+        if (!json::get_string(e, "new_status").empty()) reviewer = json::get_string(e, "actor");
+    return reviewer;
+  }
+
+  // The judges (rubric identifiers) that scored the session or its steps, sorted.
+  static std::set<std::string> judges_of(const Value& session) {
+    std::set<std::string> out;
+    auto collect = [&](const Value* reward) {
+      const Value* judges = reward && reward->IsObject() ? json::find(*reward, "judges") : nullptr;
+      if (!judges || !judges->IsArray()) return;
+      for (const Value& j : judges->GetArray())
+        if (auto id = json::get_string(j, "identifier"); !id.empty()) out.insert(id);
+    };
+    collect(json::find(session, "reward"));
+    if (const Value* steps = json::find(session, "steps"); steps && steps->IsArray())
+      for (const Value& step : steps->GetArray()) {
+        const Value* evaluation = json::find(step, "evaluation");
+        collect(evaluation ? json::find(*evaluation, "reward") : nullptr);
+      }
+    return out;
   }
 
   Store& store_;
   const ExportOptions& o_;
   std::unique_ptr<Output> out_;
+  std::unique_ptr<Output> lineage_out_;  // the sidecar of the formats without room for lineage
+  const json::Schema* schema_ = nullptr;
+  std::optional<json::Schema> extra_schema_;
   uint64_t total_ = 0, done_ = 0, steps_ = 0;
   CostSum cost_;  // of the sessions written
 };
 
 }  // namespace
+
+bool lineage_in_sidecar(ExportFormat format) {
+  return format != ExportFormat::kAtlasJsonl;
+}
+
+std::filesystem::path lineage_sidecar_path(const std::filesystem::path& output) {
+  std::filesystem::path p = output;
+  p += ".lineage.jsonl";
+  return p;
+}
 
 Result<ExportSummary> export_sessions(Store& store, const ExportOptions& options) {
   if (options.output.empty()) return invalid_argument("export: no output file given (--output FILE)");

@@ -49,6 +49,10 @@ struct ExportOptions {
   ExportFilters filters;
   int page_size = 100;
   double grpo_epsilon = 1e-4;  // advantage = (r - mean) / (std + epsilon)
+  // Also validate every row against this JSON Schema (draft-04 text; --schema FILE), after the
+  // format's own schema; `extra_schema_name` names it in errors.
+  std::string extra_schema_json;
+  std::string extra_schema_name = "--schema";
   // Called after every written session with (sessions done, sessions matching).
   std::function<void(uint64_t done, uint64_t total)> progress;
 };
@@ -71,6 +75,12 @@ struct ExportSummary {
 
 // Zero matching sessions returns OK with sessions == 0 and no output file.
 Result<ExportSummary> export_sessions(Store& store, const ExportOptions& options);
+
+// Row lineage (docs/export-formats.md, "Lineage"): atlas-jsonl keeps it in each record's
+// session_metadata.lineage; every other format is read by a trainer with fixed columns, so it
+// goes to a sidecar file next to the export, one line per row.
+bool lineage_in_sidecar(ExportFormat format);
+std::filesystem::path lineage_sidecar_path(const std::filesystem::path& output);  // FILE.lineage.jsonl
 
 // Filter document for query_sessions/count_sessions.
 std::string filters_json(const ExportFilters& filters);

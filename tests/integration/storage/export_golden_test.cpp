@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/digest.hpp"
 #include "data/export.hpp"
 #include "data/report.hpp"
 #include "integration/storage/storage_fixture.hpp"
@@ -81,6 +82,20 @@ std::string finish(const std::string& id, double score, const std::string& revie
          review + R"(","review_actor":"runtime","review_reason":"fixture"})";
 }
 
+void drop_content_hash(json::Value& row) {
+  auto meta = row.FindMember("session_metadata");
+  if (meta == row.MemberEnd() || !meta->value.IsObject()) return;
+  auto lineage = meta->value.FindMember("lineage");
+  if (lineage != meta->value.MemberEnd() && lineage->value.IsObject()) lineage->value.RemoveMember("content_sha256");
+}
+
+std::vector<std::string> lines_of(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
 class ExportGolden : public BackendTest {
  protected:
   void SetUp() override {
@@ -140,6 +155,9 @@ class ExportGolden : public BackendTest {
       auto gd = json::parse(g, "export line");
       auto wd = json::parse(w, "golden line");
       ASSERT_TRUE(gd.is_ok() && wd.is_ok());
+      // The content hash is of the line as written: PostgreSQL's JSONB key order gives another
+      // line, so it is checked on its own (LineageOfEveryRowNamesItsSourcesAndHashesTheRow).
+      for (auto* doc : {&*gd, &*wd}) drop_content_hash(*doc);
       EXPECT_TRUE(*gd == *wd) << "line " << n << " differs\n got: " << g << "\nwant: " << w;
     }
     EXPECT_FALSE(static_cast<bool>(std::getline(got_lines, g))) << "export has more lines than the golden file: " << g;
@@ -334,6 +352,71 @@ TEST_P(ExportGolden, ExportSummaryCarriesTheCostPerRecord) {
   EXPECT_FALSE(unpriced->cost_usd.has_value());
   EXPECT_FALSE(unpriced->cost_per_record_usd().has_value());
   EXPECT_EQ(unpriced->sessions_cost_unknown, 1u);
+}
+
+// Lineage: atlas-jsonl carries it in session_metadata.lineage (hash of the record without it);
+// the trainer formats in FILE.lineage.jsonl, one line per row (hash of the row's line).
+TEST_P(ExportGolden, LineageOfEveryRowNamesItsSourcesAndHashesTheRow) {
+  data::ExportOptions o;
+  o.format = data::ExportFormat::kTrlDpo;
+  o.output = dir_ / "dpo.jsonl";
+  auto r = data::export_sessions(*store_, o);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  auto rows = lines_of(o.output);
+  auto lineage = lines_of(data::lineage_sidecar_path(o.output));
+  ASSERT_EQ(rows.size(), 1u);
+  ASSERT_EQ(lineage.size(), rows.size());
+  auto l = json::parse(lineage[0]).value();
+  EXPECT_EQ(l["row"].GetInt64(), 1);
+  EXPECT_EQ(std::string(l["format"].GetString()), "trl-dpo");
+  EXPECT_EQ(std::string(l["content_sha256"].GetString()), sha256_hex(rows[0]));
+  EXPECT_EQ(l["step_id"].GetInt64(), 1);
+  ASSERT_EQ(l["sessions"].Size(), 1u);
+  const auto& source = l["sessions"][0];
+  EXPECT_EQ(std::string(source["session_id"].GetString()), "1");
+  EXPECT_EQ(std::string(source["reviewer"].GetString()), "runtime");
+  EXPECT_EQ(std::string(source["review_status"].GetString()), "approved");
+  EXPECT_EQ(std::string(source["judges"][0].GetString()), "process");
+  EXPECT_DOUBLE_EQ(source["cost_usd"].GetDouble(), 0.001);
+
+  o.format = data::ExportFormat::kTrlGrpo;  // one row per group: every member session is named
+  o.output = dir_ / "grpo.jsonl";
+  ASSERT_TRUE(data::export_sessions(*store_, o).is_ok());
+  auto grpo = lines_of(data::lineage_sidecar_path(o.output));
+  ASSERT_EQ(grpo.size(), 2u);
+  EXPECT_EQ(json::parse(grpo[1]).value()["sessions"].Size(), 2u);
+
+  o.format = data::ExportFormat::kAtlasJsonl;  // same path: the stale sidecar must go
+  o.output = dir_ / "dpo.jsonl";
+  ASSERT_TRUE(data::export_sessions(*store_, o).is_ok());
+  EXPECT_FALSE(std::filesystem::exists(data::lineage_sidecar_path(o.output)));
+  for (const auto& line : lines_of(o.output)) {
+    auto rec = json::parse(line).value();
+    std::string hash = rec["session_metadata"]["lineage"]["content_sha256"].GetString();
+    rec["session_metadata"].RemoveMember("lineage");
+    EXPECT_EQ(hash, sha256_hex(json::dump(rec)));
+  }
+}
+
+// A row that does not match its schema stops the export with an error naming the row, the
+// session and the failing field; no file, partial file or sidecar is left behind.
+TEST_P(ExportGolden, ARowMissingARequiredFieldIsRefusedAndNothingIsWritten) {
+  data::ExportOptions o;
+  o.format = data::ExportFormat::kTrlSft;
+  o.output = dir_ / "refused.jsonl";
+  o.extra_schema_json = R"({"type":"object","required":["label"]})";
+  o.extra_schema_name = "the schema trainer.json";
+  auto r = data::export_sessions(*store_, o);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  const std::string& m = r.status().message();
+  EXPECT_NE(m.find("row 1 of the trl-sft export (session 1)"), std::string::npos) << m;
+  EXPECT_NE(m.find("does not match the schema trainer.json"), std::string::npos) << m;
+  EXPECT_NE(m.find("label"), std::string::npos) << m;
+  EXPECT_NE(m.find("nothing was written"), std::string::npos) << m;
+  for (const char* leftover :
+       {"refused.jsonl", "refused.jsonl.partial", "refused.jsonl.lineage.jsonl", "refused.jsonl.lineage.jsonl.partial"})
+    EXPECT_FALSE(std::filesystem::exists(dir_ / leftover)) << leftover;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ExportGolden, ::testing::Values("sqlite", "postgresql"), backend_name);

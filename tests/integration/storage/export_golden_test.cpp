@@ -292,6 +292,7 @@ TEST_P(ExportGolden, ReportSummarisesLearningPerKey) {
     if (kr.learning_key == "lk-files") k = &kr;
   ASSERT_NE(k, nullptr);
   EXPECT_EQ(k->sessions, 4u);
+  EXPECT_EQ(k->label, "lk-files");  // set by hand: the key is its own label
   EXPECT_EQ(k->lanes.at("coach"), 1u);
   EXPECT_EQ(k->lanes.at("auto"), 3u);
   EXPECT_EQ(k->sessions_with_teacher, 1u);

@@ -25,7 +25,7 @@ bool present(const Value* v) {
   return true;
 }
 
-std::string trim(std::string s) {
+std::string trim(const std::string& s) {
   size_t b = s.find_first_not_of(" \t\r\n");
   size_t e = s.find_last_not_of(" \t\r\n");
   return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);

@@ -258,7 +258,7 @@ class CurlClient final : public Client {
 
  private:
   struct AsyncCall;
-  void attempt(std::shared_ptr<AsyncCall> call);
+  void attempt(const std::shared_ptr<AsyncCall>& call);
   bool cancelled() const { return policy_.cancellation && policy_.cancellation->cancelled(); }
   std::shared_ptr<HttpTransport> transport_;  // shared with the clients bound_to() made
   CallPolicy policy_;
@@ -323,12 +323,12 @@ void CurlClient::start(const config::ModelConfig& model, const Request& request,
   call->record = labels_of(model, request);
   call->done = std::move(done);
   call->start = start;
-  attempt(std::move(call));
+  attempt(call);
 }
 
-void CurlClient::attempt(std::shared_ptr<AsyncCall> call) {
+void CurlClient::attempt(const std::shared_ptr<AsyncCall>& call) {
   ++call->attempt;
-  auto on_reply = [this, call](HttpResponse resp) {
+  auto on_reply = [this, call](const HttpResponse& resp) {
     const int retries = call->attempt - 1;
     AttemptOutcome o = judge_attempt(call->prepared, resp, call->attempt, retries);
     if (!o.final) {
@@ -343,7 +343,7 @@ void CurlClient::attempt(std::shared_ptr<AsyncCall> call) {
   if (cancelled()) {
     HttpResponse never_sent;
     never_sent.cancelled = true;
-    return on_reply(std::move(never_sent));
+    return on_reply(never_sent);
   }
   transport_->start(call->http, std::move(on_reply));
 }

@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   postgresql-15 postgresql-client-15 sqlite3
   python3 file dpkg-dev ccache clang-format clang-tidy
+  librsvg2-bin
   clang libclang-rt-14-dev
 )
 

@@ -1,15 +1,20 @@
 // atlas-host export — stream stored sessions into a training file.
-#include <boost/program_options.hpp>
 #include <unistd.h>
 
+#include <boost/program_options.hpp>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
 #include "common/json.hpp"
+#include "common/json_schema.hpp"
 #include "data/export.hpp"
+#include "data/export_schema.hpp"
 #include "data/open.hpp"
+#include "data/session_cost.hpp"
 
 namespace atlas::cli {
 namespace {
@@ -32,20 +37,31 @@ void usage(std::ostream& os) {
         "  --created-after DATE     ISO 8601 date or timestamp\n"
         "  --session-id ID          only these sessions (repeatable)\n"
         "  --limit N                at most N sessions\n"
+        "Rows: every row is checked against the format's JSON Schema before it is written; a row that\n"
+        "does not match stops the export (exit 1) and no file is left behind.\n"
+        "  --schema FILE            also check every row against this JSON Schema (draft-04), e.g. your\n"
+        "                           trainer's own column requirements\n"
+        "  --print-schema           print the format's schema (with --format) and exit\n"
+        "Lineage (session, step, judges, reviewer, cost, content hash) is in session_metadata.lineage\n"
+        "for atlas-jsonl and in FILE.lineage.jsonl (one line per row) for the other formats.\n"
         "Common options: -c/--config FILE, --database-url URL, --plugin-dir DIR, --quiet.\n"
         "Exit 1 with a message when no session matches.\n";
+}
+
+std::string json_usd(std::optional<double> usd) {
+  return usd ? json::dump(json::Value(*usd)) : "null";
 }
 
 }  // namespace
 
 int run_export(const Args& args) {
   po::options_description desc;
-  desc.add_options()("help,h", "")("json", "")("quiet,q", "")(
-      "format,f", po::value<std::string>(), "")("output,o", po::value<std::string>(), "")(
-      "include-status", po::value<std::vector<std::string>>(), "")("include-all-statuses", "")(
-      "status", po::value<std::vector<std::string>>(), "")("include-failed", "")("min-reward", po::value<double>(), "")(
-      "learning-key", po::value<std::string>(), "")("created-after", po::value<std::string>(), "")(
-      "session-id", po::value<std::vector<std::string>>(), "")("limit", po::value<int64_t>(), "");
+  desc.add_options()("help,h", "")("json", "")("quiet,q", "")("format,f", po::value<std::string>(), "")(
+      "output,o", po::value<std::string>(), "")("include-status", po::value<std::vector<std::string>>(), "")(
+      "include-all-statuses", "")("status", po::value<std::vector<std::string>>(), "")("include-failed", "")(
+      "min-reward", po::value<double>(), "")("learning-key", po::value<std::string>(), "")(
+      "created-after", po::value<std::string>(), "")("session-id", po::value<std::vector<std::string>>(), "")(
+      "limit", po::value<int64_t>(), "")("schema", po::value<std::string>(), "")("print-schema", "");
   add_store_options(desc);
   po::variables_map vm = parse_options(args, desc);
   if (vm.count("help")) {
@@ -53,13 +69,35 @@ int run_export(const Args& args) {
     return kExitOk;
   }
   if (!vm.count("format")) throw UsageError("--format is required (atlas-jsonl|trl-sft|trl-grpo|trl-dpo|openai-ft)");
-  if (!vm.count("output")) throw UsageError("--output FILE is required");
   auto format = data::parse_export_format(vm["format"].as<std::string>());
   if (!format.is_ok()) throw UsageError(format.status().message());
+  if (vm.count("print-schema")) {
+    std::cout << data::export_schema_text(*format) << "\n";
+    return kExitOk;
+  }
+  if (!vm.count("output")) throw UsageError("--output FILE is required");
+  std::string extra_schema;
+  if (vm.count("schema")) {
+    const std::string path = vm["schema"].as<std::string>();
+    std::ifstream in(path);
+    if (!in) {
+      std::cerr << "atlas-host export: cannot read the schema file " << path << "\n";
+      return kExitFailure;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    auto compiled = json::Schema::compile(text.str(), "the schema " + path);
+    if (!compiled.is_ok()) {
+      std::cerr << "atlas-host export: " << compiled.status().message() << "\n";
+      return kExitFailure;
+    }
+    extra_schema = text.str();
+  }
   std::vector<SessionStatus> statuses = session_status_values(vm, "status");
   for (SessionStatus s : statuses) {
     if (s != SessionStatus::kSucceeded && s != SessionStatus::kFailed)
-      throw UsageError("--status " + std::string(status_name(s)) + ": only succeeded or failed sessions can be exported");
+      throw UsageError("--status " + std::string(status_name(s)) +
+                       ": only succeeded or failed sessions can be exported");
   }
   const std::vector<ReviewStatus> include = review_status_values(vm, "include-status");
   data::OpenRequest req = store_request(vm);
@@ -72,6 +110,10 @@ int run_export(const Args& args) {
   data::ExportOptions eo;
   eo.format = *format;
   eo.output = vm["output"].as<std::string>();
+  if (vm.count("schema")) {
+    eo.extra_schema_json = extra_schema;
+    eo.extra_schema_name = "the schema " + vm["schema"].as<std::string>();
+  }
   eo.filters.review_statuses = data::resolve_review_filter(opened->config_loaded ? &opened->config.review : nullptr,
                                                            include, vm.count("include-all-statuses") != 0);
   eo.filters.statuses = statuses;
@@ -111,21 +153,29 @@ int run_export(const Args& args) {
       for (ReviewStatus s : *eo.filters.review_statuses)
         statuses += (statuses.empty() ? "" : ", ") + std::string(status_name(s));
     }
-    std::cerr << "atlas-host export: no session matched (review status: " << statuses << "; "
-              << r->sessions << " candidate session(s) produced no " << data::export_format_name(eo.format)
+    std::cerr << "atlas-host export: no session matched (review status: " << statuses << "; " << r->sessions
+              << " candidate session(s) produced no " << data::export_format_name(eo.format)
               << " record). Approve sessions with `atlas-host review approve ID`, add --include-status pending, "
                  "or set ATLAS_REVIEW_REQUIRE_APPROVAL=0.\n";
     return kExitFailure;
   }
   if (vm.count("json")) {
-    summary_out << "{\"output\":" << json::quote(eo.output.string()) << ",\"format\":"
-              << json::quote(data::export_format_name(eo.format)) << ",\"sessions\":" << r->sessions
-              << ",\"records\":" << r->records << ",\"steps\":" << r->steps << ",\"bytes\":" << r->bytes
-              << ",\"sha256\":" << json::quote(r->sha256) << "}\n";
+    summary_out << "{\"output\":" << json::quote(eo.output.string())
+                << ",\"format\":" << json::quote(data::export_format_name(eo.format)) << ",\"sessions\":" << r->sessions
+                << ",\"records\":" << r->records << ",\"steps\":" << r->steps << ",\"bytes\":" << r->bytes
+                << ",\"sha256\":" << json::quote(r->sha256) << ",\"cost_usd\":" << json_usd(r->cost_usd)
+                << ",\"cost_per_record_usd\":" << json_usd(r->cost_per_record_usd()) << "}\n";
   } else if (!quiet) {
     summary_out << "Exported " << r->sessions << " session(s) as " << r->records << " "
-              << data::export_format_name(eo.format) << " record(s) (" << r->steps << " steps, " << r->bytes
-              << " bytes) to " << (eo.output == "-" ? std::string("standard output") : eo.output.string()) << "\nsha256 " << r->sha256 << "\n";
+                << data::export_format_name(eo.format) << " record(s) (" << r->steps << " steps, " << r->bytes
+                << " bytes) to " << (eo.output == "-" ? std::string("standard output") : eo.output.string())
+                << "\nsha256 " << r->sha256 << "\n"
+                << "cost " << data::format_usd(r->cost_usd) << ", per record "
+                << data::format_usd(r->cost_per_record_usd());
+    if (r->sessions_cost_unknown > 0)
+      summary_out << " (" << r->sessions_cost_unknown
+                  << " session(s) without a price or usage: docs/runtime.md, \"Cost\")";
+    summary_out << "\n";
   }
   return kExitOk;
 }

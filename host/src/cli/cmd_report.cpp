@@ -1,7 +1,6 @@
 // atlas-host report — learning report per learning key: sessions, reward trend, lanes,
 // teacher interventions, tokens per role; text, --json, or an SVG chart.
 #include <boost/program_options.hpp>
-
 #include <fstream>
 #include <iostream>
 
@@ -17,7 +16,9 @@ void usage(std::ostream& os) {
   os << "Usage:\n"
         "  atlas-host report [--learning-key K] [--tag T]... [--since DATE] [--json] [--svg FILE]\n\n"
         "Per learning key: sessions by status, reward mean and trend (first vs second half, slope),\n"
-        "lane mix, teacher interventions (guidance notes, retries) and tokens per role.\n"
+        "lane mix, teacher interventions (guidance notes, retries), tokens and cost per role, and the\n"
+        "cost per accepted example. Keys are shown by a readable label (the key when set by hand,\n"
+        "else its task); docs/runtime.md, \"Learning report\".\n"
         "--svg FILE writes a line chart of reward over sessions (one line per learning key).\n"
         "Common options: -c/--config FILE, --database-url URL, --plugin-dir DIR.\n";
 }
@@ -26,9 +27,9 @@ void usage(std::ostream& os) {
 
 int run_report(const Args& args) {
   po::options_description desc;
-  desc.add_options()("help,h", "")("json", "")(
-      "learning-key", po::value<std::string>(), "")("tag", po::value<std::vector<std::string>>(), "")(
-      "since", po::value<std::string>(), "")("svg", po::value<std::string>(), "");
+  desc.add_options()("help,h", "")("json", "")("learning-key", po::value<std::string>(), "")(
+      "tag", po::value<std::vector<std::string>>(), "")("since", po::value<std::string>(), "")(
+      "svg", po::value<std::string>(), "");
   add_store_options(desc);
   po::variables_map vm = parse_options(args, desc);
   if (vm.count("help")) {

@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <array>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -9,9 +10,13 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <set>
 
+#include "common/digest.hpp"
 #include "common/json.hpp"
 #include "config/loader.hpp"
+#include "data/export_schema.hpp"
+#include "data/session_cost.hpp"
 #include "data/session_trace.hpp"
 
 namespace atlas::data {
@@ -30,11 +35,16 @@ Result<ExportFormat> parse_export_format(std::string_view name) {
 
 std::string_view export_format_name(ExportFormat f) {
   switch (f) {
-    case ExportFormat::kAtlasJsonl: return "atlas-jsonl";
-    case ExportFormat::kTrlSft: return "trl-sft";
-    case ExportFormat::kTrlGrpo: return "trl-grpo";
-    case ExportFormat::kTrlDpo: return "trl-dpo";
-    case ExportFormat::kOpenAiFt: return "openai-ft";
+    case ExportFormat::kAtlasJsonl:
+      return "atlas-jsonl";
+    case ExportFormat::kTrlSft:
+      return "trl-sft";
+    case ExportFormat::kTrlGrpo:
+      return "trl-grpo";
+    case ExportFormat::kTrlDpo:
+      return "trl-dpo";
+    case ExportFormat::kOpenAiFt:
+      return "openai-ft";
   }
   return "atlas-jsonl";
 }
@@ -71,7 +81,8 @@ std::string filters_json(const ExportFilters& f) {
     return arr;
   };
   if (f.review_statuses) json::set(d, "review_status", list(status_names(*f.review_statuses)), a);
-  std::vector<SessionStatus> statuses = f.statuses.empty() ? std::vector<SessionStatus>{SessionStatus::kSucceeded} : f.statuses;
+  std::vector<SessionStatus> statuses =
+      f.statuses.empty() ? std::vector<SessionStatus>{SessionStatus::kSucceeded} : f.statuses;
   json::set(d, "status", list(status_names(statuses)), a);
   json::set(d, "exclude_unfinished", true, a);  // never running/interrupted, whatever --status says
   if (f.min_reward) json::set(d, "min_reward", *f.min_reward, a);
@@ -88,9 +99,13 @@ class Output {
  public:
   static Result<std::unique_ptr<Output>> open(const std::filesystem::path& path) {
     auto out = std::unique_ptr<Output>(new Output(path));
-    if (path == "-") {  // standard output: streamed as written, nothing to rename
-      out->file_ = stdout;
+    if (path == "-") {
+      // Standard output: the rows go to an anonymous temporary file first and are copied to
+      // stdout by commit(), so a row refused half-way leaves nothing on stdout either.
+      out->file_ = std::tmpfile();
       out->to_stdout_ = true;
+      if (!out->file_)
+        return unavailable(std::string("cannot create a temporary file for the export: ") + std::strerror(errno));
     }
     std::error_code ec;
     if (!out->to_stdout_ && path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
@@ -99,16 +114,15 @@ class Output {
       return unavailable("cannot write the export file " + out->partial_.string() + ": " + std::strerror(errno));
     }
     out->md_ = EVP_MD_CTX_new();
-    if (!out->md_ || EVP_DigestInit_ex(out->md_, EVP_sha256(), nullptr) != 1) return internal_error("SHA-256 init failed");
+    if (!out->md_ || EVP_DigestInit_ex(out->md_, EVP_sha256(), nullptr) != 1)
+      return internal_error("SHA-256 init failed");
     return out;
   }
   ~Output() {
-    if (file_ && to_stdout_) {
-      std::fflush(file_);
-    } else if (file_) {
-      std::fclose(file_);
+    if (file_) {
+      std::fclose(file_);  // stdout's temporary file disappears with it
       std::error_code ec;
-      std::filesystem::remove(partial_, ec);
+      if (!to_stdout_) std::filesystem::remove(partial_, ec);
     }
     if (md_) EVP_MD_CTX_free(md_);
   }
@@ -123,8 +137,12 @@ class Output {
   }
   Result<std::string> commit() {
     if (to_stdout_) {
+      Status copied = copy_to_stdout();
+      std::fclose(file_);
       file_ = nullptr;
-      if (std::fflush(stdout) != 0) return unavailable(std::string("cannot write the export to stdout: ") + std::strerror(errno));
+      ATLAS_RETURN_IF_ERROR(copied);
+      if (std::fflush(stdout) != 0)
+        return unavailable(std::string("cannot write the export to stdout: ") + std::strerror(errno));
     } else {
       if (std::fflush(file_) != 0 || std::fclose(file_) != 0) {
         file_ = nullptr;
@@ -147,9 +165,20 @@ class Output {
     return hex;
   }
   uint64_t bytes() const { return bytes_; }
+  const std::filesystem::path& path() const { return path_; }
   uint64_t lines() const { return lines_; }
 
  private:
+  Status copy_to_stdout() {
+    if (std::fflush(file_) != 0 || std::fseek(file_, 0, SEEK_SET) != 0)
+      return unavailable(std::string("cannot read back the export's temporary file: ") + std::strerror(errno));
+    std::array<char, 1 << 16> buf{};
+    size_t n = 0;
+    while ((n = std::fread(buf.data(), 1, buf.size(), file_)) > 0)
+      if (std::fwrite(buf.data(), 1, n, stdout) != n)
+        return unavailable(std::string("cannot write the export to stdout: ") + std::strerror(errno));
+    return Status::ok();
+  }
   explicit Output(std::filesystem::path path) : path_(std::move(path)) {
     partial_ = path_;
     partial_ += ".partial";
@@ -196,6 +225,10 @@ void to_wire_messages(Value& messages, bool arguments_as_string, json::Allocator
   }
 }
 
+Value optional_number(std::optional<double> v) {
+  return v ? Value(*v) : Value();
+}
+
 bool attempt_rejected(const Value& ev) {
   if (const Value* v = json::find(ev, "validation"); v && v->IsObject()) {
     if (const Value* ok = json::find(*v, "valid"); ok && ok->IsBool()) return !ok->GetBool();
@@ -223,7 +256,15 @@ class Exporter {
     if (o_.filters.limit && static_cast<uint64_t>(*o_.filters.limit) < total_) total_ = *o_.filters.limit;
     ExportSummary summary;
     if (total_ == 0) return summary;
+    ATLAS_ASSIGN_OR_RETURN(schema_, export_schema(o_.format));
+    if (!o_.extra_schema_json.empty()) {
+      ATLAS_ASSIGN_OR_RETURN(json::Schema extra, json::Schema::compile(o_.extra_schema_json, o_.extra_schema_name));
+      extra_schema_ = std::move(extra);
+    }
     ATLAS_ASSIGN_OR_RETURN(out_, Output::open(o_.output));
+    if (lineage_in_sidecar(o_.format) && o_.output != "-") {
+      ATLAS_ASSIGN_OR_RETURN(lineage_out_, Output::open(lineage_sidecar_path(o_.output)));
+    }
     if (o_.format == ExportFormat::kTrlGrpo) {
       ATLAS_RETURN_IF_ERROR(run_grpo(filters));
     } else {
@@ -256,7 +297,20 @@ class Exporter {
     summary.records = out_->lines();
     summary.steps = steps_;
     summary.bytes = out_->bytes();
-    ATLAS_ASSIGN_OR_RETURN(summary.sha256, out_->commit());
+    summary.cost_usd = cost_.value();
+    summary.sessions_cost_unknown = cost_.unknown_terms();
+    if (lineage_out_) {
+      ATLAS_RETURN_IF_ERROR(lineage_out_->commit().status());
+    } else if (o_.output != "-") {
+      std::error_code ec;  // a sidecar left by an earlier export in another format would mislead
+      std::filesystem::remove(lineage_sidecar_path(o_.output), ec);
+    }
+    auto committed = out_->commit();
+    if (!committed.is_ok() && lineage_out_) {
+      std::error_code ec;
+      std::filesystem::remove(lineage_sidecar_path(o_.output), ec);
+    }
+    ATLAS_ASSIGN_OR_RETURN(summary.sha256, std::move(committed));
     return summary;
   }
 
@@ -311,10 +365,11 @@ class Exporter {
     json::Document rec(rapidjson::kObjectType);
     auto& a = rec.GetAllocator();
     if (const Value* st = json::find(session, "steps"); st && st->IsArray()) steps_ += st->Size();
+    cost_.add(session_cost(session).total_usd);
     switch (o_.format) {
       case ExportFormat::kAtlasJsonl:
         build_atlas_trace(session, rec, a);
-        return out_->write_line(json::dump(rec));
+        return write_row(rec, {{&session}, std::nullopt});
       case ExportFormat::kTrlSft:
       case ExportFormat::kOpenAiFt: {
         bool openai = o_.format == ExportFormat::kOpenAiFt;
@@ -332,7 +387,7 @@ class Exporter {
           auto score = session_score(session);
           rec.AddMember("reward", score ? Value(*score) : Value(), a);
         }
-        return out_->write_line(json::dump(rec));
+        return write_row(rec, {{&session}, std::nullopt});
       }
       case ExportFormat::kTrlDpo:
         return write_dpo(session);
@@ -373,7 +428,8 @@ class Exporter {
       std::string prompt = task;
       const Value* meta = json::find(s, "metadata");
       std::string desc = meta ? json::get_string(*meta, "description") : "";
-      if (plan_steps > 1 && !desc.empty()) prompt += "\n\nStep " + std::to_string(json::get_int(s, "step_id")) + ": " + desc;
+      if (plan_steps > 1 && !desc.empty())
+        prompt += "\n\nStep " + std::to_string(json::get_int(s, "step_id")) + ": " + desc;
       auto msg = [&](const char* role, const std::string& content) {
         Value arr(rapidjson::kArrayType);
         Value m(rapidjson::kObjectType);
@@ -389,7 +445,7 @@ class Exporter {
       rec.AddMember("step_id", Value(json::get_int(s, "step_id")), a);
       const Value* g = json::find(s, "guidance");
       rec.AddMember("guidance", g && g->IsArray() ? Value(*g, a) : Value(rapidjson::kArrayType), a);
-      ATLAS_RETURN_IF_ERROR(out_->write_line(json::dump(rec)));
+      ATLAS_RETURN_IF_ERROR(write_row(rec, {{&session}, json::get_int(s, "step_id")}));
     }
     return Status::ok();
   }
@@ -423,7 +479,8 @@ class Exporter {
       json::Document rec(rapidjson::kObjectType);
       auto& a = rec.GetAllocator();
       Value prompt(rapidjson::kArrayType), completions(rapidjson::kArrayType), rewards(rapidjson::kArrayType),
-          advantages(rapidjson::kArrayType), ids(rapidjson::kArrayType);
+          advantages(rapidjson::kArrayType), ids(rapidjson::kArrayType), step_rewards(rapidjson::kArrayType),
+          uncertainties(rapidjson::kArrayType);
       Value user(rapidjson::kObjectType);
       user.AddMember("role", "user", a);
       user.AddMember("content", json::str(g.task, a), a);
@@ -435,18 +492,22 @@ class Exporter {
       docs.reserve(member_ids.size() / 500 + 1);
       std::map<std::string, const Value*> by_id;
       for (size_t off = 0; off < member_ids.size(); off += 500) {
-        std::vector<std::string> slice(member_ids.begin() + static_cast<std::ptrdiff_t>(off),
-                                       member_ids.begin() + static_cast<std::ptrdiff_t>(std::min(member_ids.size(), off + 500)));
+        std::vector<std::string> slice(
+            member_ids.begin() + static_cast<std::ptrdiff_t>(off),
+            member_ids.begin() + static_cast<std::ptrdiff_t>(std::min(member_ids.size(), off + 500)));
         ATLAS_ASSIGN_OR_RETURN(auto doc, read_many(slice));
         docs.push_back(std::move(doc));
         if (const Value* ss = json::find(docs.back(), "sessions"); ss && ss->IsArray())
           for (const Value& v : ss->GetArray()) by_id[json::get_string(v, "session_id")] = &v;
       }
+      RowSource source;
       for (auto& [id, reward] : g.members) {
         auto found = by_id.find(id);
         if (found == by_id.end()) continue;
         const Value& session = *found->second;
+        source.sessions.push_back(&session);
         if (const Value* st = json::find(session, "steps"); st && st->IsArray()) steps_ += st->Size();
+        cost_.add(session_cost(session).total_usd);
         Value messages;
         build_transcript(session, messages, a);
         to_wire_messages(messages, false, a);
@@ -459,31 +520,148 @@ class Exporter {
         }
         completions.PushBack(completion, a);
         rewards.PushBack(reward, a);
+        Value scores(rapidjson::kArrayType);  // step order; null for a step no judge scored
+        if (const Value* st = json::find(session, "steps"); st && st->IsArray())
+          for (const Value& step : st->GetArray()) scores.PushBack(optional_number(step_score(step)), a);
+        step_rewards.PushBack(scores, a);
+        uncertainties.PushBack(optional_number(session_uncertainty(session)), a);
         advantages.PushBack(g.members.size() > 1 ? (reward - mean) / (sd + o_.grpo_epsilon) : 0.0, a);
         ids.PushBack(json::str(id, a), a);
         tick();
       }
+      // TRL passes every column but `prompt` to the reward functions as keyword arguments, next to
+      // its own `prompts`, `completions`, `completion_ids` and `trainer_state`: ours are prefixed
+      // `atlas_` so none can collide (docs/export-formats.md, "trl-grpo").
       rec.AddMember("prompt", prompt, a);
-      rec.AddMember("completions", completions, a);
-      rec.AddMember("rewards", rewards, a);
-      rec.AddMember("advantages", advantages, a);
-      rec.AddMember("group_id", json::str(g.learning_key.empty() ? g.task : g.learning_key, a), a);
-      rec.AddMember("group_size", static_cast<int64_t>(g.members.size()), a);
-      rec.AddMember("reward_mean", mean, a);
-      rec.AddMember("reward_std", sd, a);
-      rec.AddMember("session_ids", ids, a);
-      ATLAS_RETURN_IF_ERROR(out_->write_line(json::dump(rec)));
+      rec.AddMember("atlas_completions", completions, a);
+      rec.AddMember("atlas_session_rewards", rewards, a);
+      rec.AddMember("atlas_step_rewards", step_rewards, a);
+      rec.AddMember("atlas_reward_uncertainty", uncertainties, a);
+      rec.AddMember("atlas_advantages", advantages, a);
+      rec.AddMember("atlas_group_id", json::str(g.learning_key.empty() ? g.task : g.learning_key, a), a);
+      rec.AddMember("atlas_group_size", static_cast<int64_t>(g.members.size()), a);
+      rec.AddMember("atlas_reward_mean", mean, a);
+      rec.AddMember("atlas_reward_std", sd, a);
+      rec.AddMember("atlas_session_ids", ids, a);
+      ATLAS_RETURN_IF_ERROR(write_row(rec, source));
     }
     return Status::ok();
+  }
+
+  // What a row was made from.
+  struct RowSource {
+    std::vector<const Value*> sessions;  // read_session responses
+    std::optional<int64_t> step_id;      // trl-dpo: the step the preference pair comes from
+  };
+
+  // Checks the row against its format's schema (and --schema), then writes it with its lineage:
+  // inside the record for atlas-jsonl (session_metadata.lineage), else one line in the sidecar.
+  // A refused row stops the export; the caller's failure leaves no file behind.
+  Status write_row(json::Document& rec, const RowSource& source) {
+    const uint64_t row = out_->lines() + 1;
+    auto refused = [&](const json::SchemaError& e, const std::string& schema) {
+      std::string from;
+      for (const Value* s : source.sessions) from += (from.empty() ? "" : ", ") + json::get_string(*s, "session_id");
+      return invalid_argument(
+          "row " + std::to_string(row) + " of the " + std::string(export_format_name(o_.format)) + " export (session " +
+          from + (source.step_id ? ", step " + std::to_string(*source.step_id) : std::string()) + ") does not match " +
+          schema + ": " + e.message + "; nothing was written (docs/export-formats.md, \"Schemas\")");
+    };
+    if (auto e = schema_->check(rec))
+      return refused(*e, "the " + std::string(export_format_name(o_.format)) + " schema");
+    if (extra_schema_)
+      if (auto e = extra_schema_->check(rec)) return refused(*e, o_.extra_schema_name);
+    std::string line = json::dump(rec);
+    json::Document lineage = row_lineage(row, sha256_hex(line), source);
+    if (!lineage_in_sidecar(o_.format)) {
+      auto meta = rec.FindMember("session_metadata");
+      if (meta != rec.MemberEnd() && meta->value.IsObject()) {
+        json::set(meta->value, "lineage", Value(lineage, rec.GetAllocator()), rec.GetAllocator());
+        line = json::dump(rec);
+      }
+    } else if (lineage_out_) {
+      ATLAS_RETURN_IF_ERROR(lineage_out_->write_line(json::dump(lineage)));
+    }
+    return out_->write_line(line);
+  }
+
+  // {"row", "format", "content_sha256", "step_id"?, "sessions": [{"session_id", "learning_key",
+  //  "review_status", "reviewer", "judges", "cost_usd"}]}
+  json::Document row_lineage(uint64_t row, const std::string& content_sha256, const RowSource& source) const {
+    json::Document d(rapidjson::kObjectType);
+    auto& a = d.GetAllocator();
+    json::set(d, "row", static_cast<int64_t>(row), a);
+    json::set(d, "format", std::string(export_format_name(o_.format)), a);
+    json::set(d, "content_sha256", content_sha256, a);
+    if (source.step_id) json::set(d, "step_id", *source.step_id, a);
+    Value sessions(rapidjson::kArrayType);
+    for (const Value* s : source.sessions) {
+      Value o(rapidjson::kObjectType);
+      json::set(o, "session_id", json::get_string(*s, "session_id"), a);
+      const Value* meta = json::find(*s, "metadata");
+      json::set(o, "learning_key", meta && meta->IsObject() ? json::get_string(*meta, "learning_key") : "", a);
+      json::set(o, "review_status", json::get_string(*s, "review_status"), a);
+      json::set(o, "reviewer", reviewer_of(*s), a);
+      Value judges(rapidjson::kArrayType);
+      for (const auto& j : judges_of(*s)) judges.PushBack(json::str(j, a), a);
+      json::set(o, "judges", std::move(judges), a);
+      auto cost = session_cost(*s).total_usd;
+      json::set(o, "cost_usd", cost ? Value(*cost) : Value(), a);
+      sessions.PushBack(o, a);
+    }
+    json::set(d, "sessions", std::move(sessions), a);
+    return d;
+  }
+
+  // Who set the session's current review status: the actor of the last review event that
+  // changed it ("runtime" when the policy approved it; a person's name after `review approve`).
+  static std::string reviewer_of(const Value& session) {
+    std::string reviewer;
+    if (const Value* events = json::find(session, "review_events"); events && events->IsArray())
+      for (const Value& e : events->GetArray())
+        if (!json::get_string(e, "new_status").empty()) reviewer = json::get_string(e, "actor");
+    return reviewer;
+  }
+
+  // The judges (rubric identifiers) that scored the session or its steps, sorted.
+  static std::set<std::string> judges_of(const Value& session) {
+    std::set<std::string> out;
+    auto collect = [&](const Value* reward) {
+      const Value* judges = reward && reward->IsObject() ? json::find(*reward, "judges") : nullptr;
+      if (!judges || !judges->IsArray()) return;
+      for (const Value& j : judges->GetArray())
+        if (auto id = json::get_string(j, "identifier"); !id.empty()) out.insert(id);
+    };
+    collect(json::find(session, "reward"));
+    if (const Value* steps = json::find(session, "steps"); steps && steps->IsArray())
+      for (const Value& step : steps->GetArray()) {
+        const Value* evaluation = json::find(step, "evaluation");
+        collect(evaluation ? json::find(*evaluation, "reward") : nullptr);
+      }
+    return out;
   }
 
   Store& store_;
   const ExportOptions& o_;
   std::unique_ptr<Output> out_;
+  std::unique_ptr<Output> lineage_out_;  // the sidecar of the formats without room for lineage
+  const json::Schema* schema_ = nullptr;
+  std::optional<json::Schema> extra_schema_;
   uint64_t total_ = 0, done_ = 0, steps_ = 0;
+  CostSum cost_;  // of the sessions written
 };
 
 }  // namespace
+
+bool lineage_in_sidecar(ExportFormat format) {
+  return format != ExportFormat::kAtlasJsonl;
+}
+
+std::filesystem::path lineage_sidecar_path(const std::filesystem::path& output) {
+  std::filesystem::path p = output;
+  p += ".lineage.jsonl";
+  return p;
+}
 
 Result<ExportSummary> export_sessions(Store& store, const ExportOptions& options) {
   if (options.output.empty()) return invalid_argument("export: no output file given (--output FILE)");

@@ -49,6 +49,10 @@ struct ExportOptions {
   ExportFilters filters;
   int page_size = 100;
   double grpo_epsilon = 1e-4;  // advantage = (r - mean) / (std + epsilon)
+  // Also validate every row against this JSON Schema (draft-04 text; --schema FILE), after the
+  // format's own schema; `extra_schema_name` names it in errors.
+  std::string extra_schema_json;
+  std::string extra_schema_name = "--schema";
   // Called after every written session with (sessions done, sessions matching).
   std::function<void(uint64_t done, uint64_t total)> progress;
 };
@@ -58,11 +62,25 @@ struct ExportSummary {
   uint64_t records = 0;   // lines written
   uint64_t steps = 0;
   uint64_t bytes = 0;
-  std::string sha256;     // of the output file
+  std::string sha256;  // of the output file
+  // What the exported sessions cost (docs/runtime.md, "Cost"): unknown (nullopt) when any
+  // exported session's cost is unknown; per record = cost / records.
+  std::optional<double> cost_usd;
+  uint64_t sessions_cost_unknown = 0;
+  std::optional<double> cost_per_record_usd() const {
+    if (!cost_usd || records == 0) return std::nullopt;
+    return *cost_usd / static_cast<double>(records);
+  }
 };
 
 // Zero matching sessions returns OK with sessions == 0 and no output file.
 Result<ExportSummary> export_sessions(Store& store, const ExportOptions& options);
+
+// Row lineage (docs/export-formats.md, "Lineage"): atlas-jsonl keeps it in each record's
+// session_metadata.lineage; every other format is read by a trainer with fixed columns, so it
+// goes to a sidecar file next to the export, one line per row.
+bool lineage_in_sidecar(ExportFormat format);
+std::filesystem::path lineage_sidecar_path(const std::filesystem::path& output);  // FILE.lineage.jsonl
 
 // Filter document for query_sessions/count_sessions.
 std::string filters_json(const ExportFilters& filters);

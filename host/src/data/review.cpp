@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "data/session_cost.hpp"
+
 namespace atlas::data {
 
 using json::Value;
@@ -119,7 +121,8 @@ std::string render_session(const Value& s, bool color, size_t max_events) {
     for (const Value& p : (*plan)["steps"].GetArray()) {
       std::string deps;
       if (const Value* d = json::find(p, "depends_on"); d && d->IsArray())
-        for (const Value& x : d->GetArray()) deps += (deps.empty() ? "" : ",") + (x.IsInt64() ? std::to_string(x.GetInt64()) : json::dump(x));
+        for (const Value& x : d->GetArray())
+          deps += (deps.empty() ? "" : ",") + (x.IsInt64() ? std::to_string(x.GetInt64()) : json::dump(x));
       const Value* id = json::find(p, "id");
       os << "  " << (id ? (id->IsInt64() ? std::to_string(id->GetInt64()) : json::dump(*id)) : "?") << ". "
          << json::get_string(p, "description") << (deps.empty() ? "" : "  (after " + deps + ")") << "\n";
@@ -137,7 +140,8 @@ std::string render_session(const Value& s, bool color, size_t max_events) {
         if (auto r = json::get_string(*reward, "rationale"); !r.empty()) os << " (" << one_line(r, 80) << ")";
       }
       os << "\n";
-      if (auto out = json::get_string(step, "output"); !out.empty()) os << indent("output: " + one_line(out, 200), "    ") << "\n";
+      if (auto out = json::get_string(step, "output"); !out.empty())
+        os << indent("output: " + one_line(out, 200), "    ") << "\n";
       if (const Value* det = json::find(step, "attempt_details"); det && det->IsArray()) {
         for (const Value& a : det->GetArray()) {
           const Value* e = json::find(a, "evaluation");
@@ -147,9 +151,12 @@ std::string render_session(const Value& s, bool color, size_t max_events) {
             const Value* ok = v ? json::find(*v, "valid") : nullptr;
             std::string status = json::get_string(*e, "status", "-");
             // The teacher could not judge it: its verdict says valid=false, yet nobody rejected it.
-            if (status == "unvalidated") verdict = "unvalidated (teacher unavailable)";
-            else if (ok && ok->IsBool()) verdict = ok->GetBool() ? "valid" : "invalid";
-            else verdict = status;
+            if (status == "unvalidated")
+              verdict = "unvalidated (teacher unavailable)";
+            else if (ok && ok->IsBool())
+              verdict = ok->GetBool() ? "valid" : "invalid";
+            else
+              verdict = status;
           }
           os << "    attempt " << json::get_int(a, "attempt") << ": " << verdict;
           if (e) {
@@ -160,7 +167,8 @@ std::string render_session(const Value& s, bool color, size_t max_events) {
       }
       if (const Value* g = json::find(step, "guidance"); g && g->IsArray())
         for (const Value& n : g->GetArray())
-          if (n.IsString()) os << "    " << paint("guidance:", "36", color) << " " << one_line(n.GetString(), 200) << "\n";
+          if (n.IsString())
+            os << "    " << paint("guidance:", "36", color) << " " << one_line(n.GetString(), 200) << "\n";
     }
   }
   h("Outcome");
@@ -168,7 +176,8 @@ std::string render_session(const Value& s, bool color, size_t max_events) {
   const Value* stats = json::find(s, "reward_stats");
   const Value* reward = json::find(s, "reward");
   if ((stats && stats->IsObject()) || (reward && reward->IsObject())) {
-    os << "  reward: " << fmt_score(stats && stats->IsObject() ? json::find(*stats, "score") : json::find(*reward, "score"));
+    os << "  reward: "
+       << fmt_score(stats && stats->IsObject() ? json::find(*stats, "score") : json::find(*reward, "score"));
     if (stats && stats->IsObject()) {
       os << "  stddev: " << fmt_score(json::find(*stats, "score_stddev"))
          << "  uncertainty: " << fmt_score(json::find(*stats, "uncertainty_mean"));
@@ -182,6 +191,22 @@ std::string render_session(const Value& s, bool color, size_t max_events) {
              << one_line(json::get_string(j, "rationale"), 120) << "\n";
     }
   }
+  const SessionCost cost = session_cost(s);
+  os << "  cost: " << format_usd(cost.total_usd);
+  if (!cost.by_role.empty()) {
+    std::string roles;
+    for (const auto& [role, usd] : cost.by_role) roles += (roles.empty() ? "" : ", ") + role + " " + format_usd(usd);
+    os << "  (" << roles << ")";
+  }
+  if (!cost.unpriced_roles.empty()) {
+    std::string unpriced;
+    for (const auto& role : cost.unpriced_roles) unpriced += (unpriced.empty() ? "" : ", ") + role;
+    os << "  no price or no usage for: " << unpriced;
+  }
+  os << "\n";
+  if (cost.learning_calls > 0)
+    os << "  learning cost (after the session): " << format_usd(cost.learning_usd) << " over " << cost.learning_calls
+       << " call(s)\n";
   for (const char* k : {"student_learning", "teacher_learning"}) {
     if (auto v = json::get_string(s, k); !v.empty()) os << "  " << k << ": " << one_line(v, 200) << "\n";
   }
@@ -197,8 +222,8 @@ std::string render_session(const Value& s, bool color, size_t max_events) {
       std::string type = body ? json::get_string(*body, "type") : "";
       std::string name = body ? json::get_string(*body, "name") : "";
       std::string role = body ? json::get_string(*body, "role") : "";
-      os << "  " << json::get_string(e, "created_at").substr(11, 12) << "  " << type
-         << (name.empty() ? "" : "/" + name) << (role.empty() ? "" : "  [" + role + "]") << "\n";
+      os << "  " << json::get_string(e, "created_at").substr(11, 12) << "  " << type << (name.empty() ? "" : "/" + name)
+         << (role.empty() ? "" : "  [" + role + "]") << "\n";
     }
   }
   if (const Value* rev = json::find(s, "review_events"); rev && rev->IsArray() && !rev->Empty()) {
@@ -248,14 +273,16 @@ Result<json::Document> matching_sessions(Store& store, const ReviewListFilters& 
 }
 
 std::vector<ReviewChange> set_review_many(Store& store, const std::vector<std::string>& session_ids,
-                                          ReviewStatus status, const std::string& actor,
-                                          const std::string& reason, const std::string& note) {
+                                          ReviewStatus status, const std::string& actor, const std::string& reason,
+                                          const std::string& note) {
   std::vector<ReviewChange> out;
   for (const auto& id : session_ids) {
     ReviewChange c{id, "", ""};
     auto prev = set_review(store, id, status, actor, reason, note);
-    if (prev.is_ok()) c.previous = *prev;
-    else c.error = prev.status().message();
+    if (prev.is_ok())
+      c.previous = *prev;
+    else
+      c.error = prev.status().message();
     out.push_back(std::move(c));
   }
   return out;

@@ -25,7 +25,7 @@ bool present(const Value* v) {
   return true;
 }
 
-std::string trim(std::string s) {
+std::string trim(const std::string& s) {
   size_t b = s.find_first_not_of(" \t\r\n");
   size_t e = s.find_last_not_of(" \t\r\n");
   return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
@@ -79,7 +79,8 @@ const Value* plan_step(const Value* plan, int64_t id) {
   for (const Value& s : steps->GetArray()) {
     const Value* sid = json::find(s, "id");
     if (!sid) continue;
-    if ((sid->IsInt64() && sid->GetInt64() == id) || (sid->IsString() && std::string(sid->GetString()) == std::to_string(id)))
+    if ((sid->IsInt64() && sid->GetInt64() == id) ||
+        (sid->IsString() && std::string(sid->GetString()) == std::to_string(id)))
       return &s;
   }
   return nullptr;
@@ -128,16 +129,17 @@ Value build_step(const Value& step, const Value* plan, const Value& earlier_step
   context.AddMember("prior_results_text", prior_text, a);
   out.AddMember("context", context, a);
   const Value* validation = evaluation ? json::find(*evaluation, "validation") : nullptr;
-  out.AddMember("validation", validation && validation->IsObject() ? copy(validation, a) : Value(rapidjson::kObjectType), a);
+  out.AddMember("validation",
+                validation && validation->IsObject() ? copy(validation, a) : Value(rapidjson::kObjectType), a);
   const Value* details = json::find(step, "attempt_details");
   int64_t attempts = json::get_int(step, "attempts", details && details->IsArray() ? details->Size() : 1);
   out.AddMember("attempts", attempts, a);
   const Value* guidance = json::find(step, "guidance");
   out.AddMember("guidance", guidance && guidance->IsArray() ? copy(guidance, a) : Value(rapidjson::kArrayType), a);
   // artifacts/deliverable/runtime, then every other metadata key at the top level.
-  static const std::set<std::string> taken = {"step_id", "description", "trace", "output", "reward", "tool",
-                                              "tool_params", "context", "validation", "attempts", "guidance",
-                                              "metadata"};
+  static const std::set<std::string> taken = {"step_id",    "description", "trace",       "output",
+                                              "reward",     "tool",        "tool_params", "context",
+                                              "validation", "attempts",    "guidance",    "metadata"};
   if (meta && meta->IsObject()) {
     for (const char* k : {"artifacts", "deliverable", "runtime"}) {
       if (const Value* v = json::find(*meta, k)) out.AddMember(json::str(k, a), Value(*v, a), a);
@@ -217,6 +219,21 @@ std::optional<double> session_score(const json::Value& session) {
   return std::nullopt;
 }
 
+std::optional<double> session_uncertainty(const json::Value& session) {
+  const Value* stats = json::find(session, "reward_stats");
+  if (!stats || !stats->IsObject()) return std::nullopt;
+  return json::get_optional_double(*stats, "uncertainty_mean");
+}
+
+std::optional<double> step_score(const json::Value& step) {
+  const Value* evaluation = json::find(step, "evaluation");
+  const Value* reward = evaluation ? json::find(*evaluation, "reward") : nullptr;
+  if (!reward || !reward->IsObject()) return std::nullopt;
+  const Value* raw = json::find(*reward, "raw");
+  if (raw && raw->IsObject() && json::get_bool(*raw, "skipped")) return std::nullopt;
+  return json::get_optional_double(*reward, "score");
+}
+
 void build_atlas_trace(const Value& session, Value& out, Allocator& a) {
   out.SetObject();
   const Value* meta = json::find(session, "metadata");
@@ -264,7 +281,8 @@ void build_atlas_trace(const Value& session, Value& out, Allocator& a) {
     if (const Value* as = mget("adaptive_summary"); as && as->IsObject()) mode = json::get_string(*as, "adaptive_mode");
   }
   if (!mode.empty()) out.AddMember("execution_mode", json::str(mode, a), a);
-  if (auto rs = json::get_string(session, "review_status"); !rs.empty()) out.AddMember("review_status", json::str(rs, a), a);
+  if (auto rs = json::get_string(session, "review_status"); !rs.empty())
+    out.AddMember("review_status", json::str(rs, a), a);
   if (auto rn = trim(json::get_string(session, "review_notes")); !rn.empty())
     out.AddMember("review_notes", json::str(rn, a), a);
   const Value* stats = json::find(session, "reward_stats");

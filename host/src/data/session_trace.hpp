@@ -28,5 +28,10 @@ void build_tools(const json::Value& session, const json::Value& messages, json::
 
 // reward_stats.score of a read_session response, if any.
 std::optional<double> session_score(const json::Value& session);
+// reward_stats.uncertainty_mean of a read_session response, if any.
+std::optional<double> session_uncertainty(const json::Value& session);
+// A stored step's reward score (evaluation.reward.score); nullopt when the step was not judged
+// (the runtime stores a 0.0 placeholder with raw.skipped = true: not a real score).
+std::optional<double> step_score(const json::Value& step);
 
 }  // namespace atlas::data

@@ -1,18 +1,18 @@
 // The provider client: wire format per provider, HTTP through the transport (blocking on the
 // caller's thread, or asynchronous on its curl-multi I/O thread), retries with backoff,
 // accounting and secret hygiene.
+#include <curl/curl.h>
+
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
+#include <ctime>
 #include <mutex>
 #include <optional>
-#include <cmath>
-#include <ctime>
 #include <random>
 #include <thread>
-
-#include <curl/curl.h>
 
 #include "common/clock.hpp"
 #include "common/log.hpp"
@@ -104,7 +104,9 @@ struct PreparedCall {
   config::RetryPolicy retry;
 };
 
-Status cancelled_call(const std::string& what) { return cancelled(what + ": the call was cancelled"); }
+Status cancelled_call(const std::string& what) {
+  return cancelled(what + ": the call was cancelled");
+}
 
 Result<PreparedCall> prepare(const config::ModelConfig& model, const Request& request, const CallPolicy& policy) {
   ATLAS_ASSIGN_OR_RETURN(WireKind wire, wire_for_provider(model.provider));
@@ -168,11 +170,11 @@ AttemptOutcome judge_attempt(const PreparedCall& p, const HttpResponse& resp, in
     if (resp.curl_code == CURLE_OPERATION_TIMEDOUT && resp.connected) {
       char buf[64];
       std::snprintf(buf, sizeof buf, "%g", p.timeout_seconds);
-      a.status = deadline_exceeded(what + ": no complete reply within timeout_seconds=" + buf + " (" +
-                                   resp.curl_error + ")");
+      a.status =
+          deadline_exceeded(what + ": no complete reply within timeout_seconds=" + buf + " (" + resp.curl_error + ")");
     } else {
-      a.status = unavailable(what + ": " + (resp.connected ? "connection failed: " : "cannot connect: ") +
-                             resp.curl_error);
+      a.status =
+          unavailable(what + ": " + (resp.connected ? "connection failed: " : "cannot connect: ") + resp.curl_error);
       a.retryable = transient_curl_error(resp.curl_code) || resp.curl_code == CURLE_OPERATION_TIMEDOUT;
     }
   } else if (resp.status >= 200 && resp.status < 300) {
@@ -208,8 +210,8 @@ AttemptOutcome judge_attempt(const PreparedCall& p, const HttpResponse& resp, in
     if (a.retry_after > std::max(60.0, p.retry.max_backoff_seconds)) {
       char buf[64];
       std::snprintf(buf, sizeof buf, "%g", a.retry_after);
-      return give_up(a.status.with_context(std::string("provider asked to retry after ") + buf +
-                                           "s, longer than allowed"));
+      return give_up(
+          a.status.with_context(std::string("provider asked to retry after ") + buf + "s, longer than allowed"));
     }
     delay = a.retry_after;  // the server said when; honour it exactly
   }
@@ -223,6 +225,7 @@ CallRecord labels_of(const config::ModelConfig& model, const Request& request) {
   r.role = request.role;
   r.provider = model.provider;
   r.model = model.model;
+  r.price = token_price(model);
   r.session_id = request.session_id;
   return r;
 }
@@ -255,7 +258,7 @@ class CurlClient final : public Client {
 
  private:
   struct AsyncCall;
-  void attempt(std::shared_ptr<AsyncCall> call);
+  void attempt(const std::shared_ptr<AsyncCall>& call);
   bool cancelled() const { return policy_.cancellation && policy_.cancellation->cancelled(); }
   std::shared_ptr<HttpTransport> transport_;  // shared with the clients bound_to() made
   CallPolicy policy_;
@@ -320,16 +323,17 @@ void CurlClient::start(const config::ModelConfig& model, const Request& request,
   call->record = labels_of(model, request);
   call->done = std::move(done);
   call->start = start;
-  attempt(std::move(call));
+  attempt(call);
 }
 
-void CurlClient::attempt(std::shared_ptr<AsyncCall> call) {
+void CurlClient::attempt(const std::shared_ptr<AsyncCall>& call) {
   ++call->attempt;
-  auto on_reply = [this, call](HttpResponse resp) {
+  auto on_reply = [this, call](const HttpResponse& resp) {
     const int retries = call->attempt - 1;
     AttemptOutcome o = judge_attempt(call->prepared, resp, call->attempt, retries);
     if (!o.final) {
-      transport_->run_after(o.delay, [this, call] { attempt(call); }, call->http->cancelled);
+      transport_->run_after(
+          o.delay, [this, call] { attempt(call); }, call->http->cancelled);
       return;
     }
     finish_record(*o.final, clock::monotonic_seconds() - call->start, retries, &call->record);
@@ -339,7 +343,7 @@ void CurlClient::attempt(std::shared_ptr<AsyncCall> call) {
   if (cancelled()) {
     HttpResponse never_sent;
     never_sent.cancelled = true;
-    return on_reply(std::move(never_sent));
+    return on_reply(never_sent);
   }
   transport_->start(call->http, std::move(on_reply));
 }
@@ -347,7 +351,7 @@ void CurlClient::attempt(std::shared_ptr<AsyncCall> call) {
 }  // namespace
 
 std::vector<Result<Response>> Client::complete_many(const std::vector<BatchCall>& calls,
-                                                   std::vector<CallRecord>* records) {
+                                                    std::vector<CallRecord>* records) {
   std::vector<std::optional<Result<Response>>> results(calls.size());
   if (records) records->assign(calls.size(), CallRecord{});
   std::mutex mu;
@@ -396,7 +400,9 @@ void Cancellation::on_cancel(std::function<void()> wake) {
   wake();
 }
 
-std::shared_ptr<Client> make_client() { return std::make_shared<CurlClient>(); }
+std::shared_ptr<Client> make_client() {
+  return std::make_shared<CurlClient>();
+}
 
 std::shared_ptr<Client> default_client() {
   static std::shared_ptr<Client> client = make_client();

@@ -16,6 +16,7 @@
 
 #include "common/status.hpp"
 #include "config/model_config.hpp"
+#include "llm/cost.hpp"
 
 namespace atlas::llm {
 
@@ -43,11 +44,11 @@ struct Request {
   std::string role = "student";  // accounting role: student, teacher, judge, arbiter, probe, learning
   std::vector<Message> messages;
   std::vector<ToolSpec> tools;
-  std::string tool_choice;           // "", auto, required, none, or a tool name
-  std::string response_format_json;  // "" | {"type":"json_object"} | {"type":"json_schema",...}
+  std::string tool_choice;            // "", auto, required, none, or a tool name
+  std::string response_format_json;   // "" | {"type":"json_object"} | {"type":"json_schema",...}
   std::optional<double> temperature;  // overrides the model block
   std::optional<int> max_output_tokens;
-  bool stream = false;  // use the provider's streaming API (result is still returned whole)
+  bool stream = false;     // use the provider's streaming API (result is still returned whole)
   std::string session_id;  // attribution only
 };
 
@@ -72,12 +73,13 @@ struct CallRecord {
   std::string model_ref;  // the config block the request named (empty for an inline model)
   std::string provider;
   std::string model;
+  TokenPrice price;  // of the model block that served the call (cost_usd: llm/cost.hpp)
   std::string session_id;
   Usage usage;
   double latency_seconds = 0.0;
-  int retries = 0;          // tries after the first
+  int retries = 0;             // tries after the first
   std::string outcome = "ok";  // ok, or the failing status code name
-  std::string error;        // redacted message when outcome != ok
+  std::string error;           // redacted message when outcome != ok
 };
 
 // One call of a batch (complete_many).

@@ -34,6 +34,12 @@ std::string llm_call_event_json(const llm::CallRecord& r, std::string_view model
   w.Key("total_tokens");
   w.Int64(r.usage.total_tokens);
   w.EndObject();
+  w.Key("cost_usd");  // null: the model has no price, or the reply reported no usage
+  if (auto cost = llm::call_cost_usd(r.price, r.usage.prompt_tokens, r.usage.completion_tokens, r.outcome == "ok")) {
+    w.Double(*cost);
+  } else {
+    w.Null();
+  }
   w.Key("latency_ms");
   w.Double(r.latency_seconds * 1000.0);
   w.Key("retries");
@@ -88,8 +94,8 @@ std::vector<Result<std::string>> RuntimeServices::llm_complete_many(std::string_
                                                                     const std::vector<std::string_view>& requests) {
   int64_t deadline = call ? call->deadline_unix_ms : 0;
   if (deadline > 0 && clock::now_unix_ms() >= deadline) {
-    Status late = deadline_exceeded("the call's deadline passed before the model calls (" + std::string(plugin_name) +
-                                    ")");
+    Status late =
+        deadline_exceeded("the call's deadline passed before the model calls (" + std::string(plugin_name) + ")");
     return std::vector<Result<std::string>>(requests.size(), Result<std::string>(late));
   }
   if (call && call->cancelled && call->cancelled()) {
@@ -103,7 +109,8 @@ std::vector<Result<std::string>> RuntimeServices::llm_complete_many(std::string_
     if (records[i].session_id.empty() && call) records[i].session_id = call->session_id;
     if (call && call->on_event) call->on_event(llm_call_event_json(records[i], records[i].model_ref));
     if (!out[i])
-      out[i] = out[i].status().with_context(std::string(plugin_name) + ": llm_complete_many[" + std::to_string(i) + "]");
+      out[i] =
+          out[i].status().with_context(std::string(plugin_name) + ": llm_complete_many[" + std::to_string(i) + "]");
   }
   return out;
 }

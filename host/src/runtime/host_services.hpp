@@ -15,7 +15,7 @@
 namespace atlas::runtime {
 
 // The "llm_call" event for a finished call (CallRecord plus the model ref), as JSON text:
-// {"type":"llm_call","role","model_ref","provider","model","usage":{...},"latency_ms",
+// {"type":"llm_call","role","model_ref","provider","model","usage":{...},"cost_usd","latency_ms",
 //  "retries","outcome","error"?}
 std::string llm_call_event_json(const llm::CallRecord& record, std::string_view model_ref);
 
@@ -23,7 +23,8 @@ class RuntimeServices : public plugin::HostServices {
  public:
   RuntimeServices(const config::Config& config, std::shared_ptr<llm::Client> client);
 
-  Status emit_event(std::string_view plugin_name, const plugin::CallContext* call, std::string_view event_json) override;
+  Status emit_event(std::string_view plugin_name, const plugin::CallContext* call,
+                    std::string_view event_json) override;
   Result<std::string> llm_complete(std::string_view plugin_name, const plugin::CallContext* call,
                                    std::string_view request_json) override;
   // Concurrent on the client's I/O thread (Client::complete_many); one "llm_call" event per

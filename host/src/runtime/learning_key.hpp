@@ -6,12 +6,10 @@
 #include <string>
 #include <string_view>
 
+#include "common/digest.hpp"  // sha256_hex, used by the key derivation and its callers
 #include "common/json.hpp"
 
 namespace atlas::runtime {
-
-// SHA-256 of `data` as 64 lower-case hex digits (OpenSSL libcrypto).
-std::string sha256_hex(std::string_view data);
 
 // Python `json.dumps(s)` of one string (ensure_ascii=True: non-ASCII as \uXXXX escapes,
 // surrogate pairs above the BMP). Exposed for tests.

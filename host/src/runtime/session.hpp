@@ -38,7 +38,7 @@ class Session : public std::enable_shared_from_this<Session> {
         cfg_(rt.config),
         task_(task),
         events_(std::make_shared<EventLog>()),
-        ledger_(std::make_shared<TokenLedger>()) {}
+        ledger_(std::make_shared<TokenLedger>(rt.config)) {}
 
   SessionReport run();
   // Steps 1-3 of run(): metadata and learning key, session row, learning state, routing. False

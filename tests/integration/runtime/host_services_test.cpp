@@ -1,6 +1,8 @@
 // The runtime's host services for plugins: llm_complete_many runs a plugin's batch concurrently
 // through the host's client, reports one llm_call event per request in request order, and
 // fails a bad request alone.
+#include "runtime/host_services.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -8,7 +10,6 @@
 #include <vector>
 
 #include "common/json.hpp"
-#include "runtime/host_services.hpp"
 #include "support/mock_llm_fixture.hpp"
 
 namespace atlas::runtime {
@@ -30,8 +31,9 @@ TEST(RuntimeServices, LlmCompleteManyRunsTheBatchTogetherAndReportsEachCallInOrd
   call.session_id = "42";
   call.on_event = [&](std::string_view e) { events.emplace_back(e); };
 
-  std::vector<std::string> texts = {judge_request(0), R"({"role":"judge","messages":[{"role":"user","content":"no model named"}]})", judge_request(2),
-                                    judge_request(3)};
+  std::vector<std::string> texts = {judge_request(0),
+                                    R"({"role":"judge","messages":[{"role":"user","content":"no model named"}]})",
+                                    judge_request(2), judge_request(3)};
   std::vector<std::string_view> batch(texts.begin(), texts.end());
   auto results = services.llm_complete_many("llm", &call, batch);
 
@@ -79,6 +81,43 @@ TEST(RuntimeServices, LlmCompleteManyAfterTheDeadlineFailsEveryRequestWithoutCal
   ASSERT_EQ(results.size(), 2u);
   for (const auto& r : results) EXPECT_EQ(r.status().code(), StatusCode::kDeadlineExceeded);
   EXPECT_TRUE(mock.requests().empty());
+}
+
+}  // namespace
+}  // namespace atlas::runtime
+
+namespace atlas::runtime {
+namespace {
+
+// Every llm_call event carries what the call cost: the served model's prices times the
+// reported usage; a model without a price gives null, never 0.
+TEST(RuntimeServices, LlmCallEventsCarryTheCallsCostOrNullWithoutAPrice) {
+  testing::MockLlm mock(R"({"default":"echo"})");
+  ASSERT_TRUE(mock.ok());
+  config::Config cfg;
+  cfg.rewards.small_model = mock.model("openai", "judge-small");
+  cfg.rewards.small_model.input_cost_per_mtok = 3.0;
+  cfg.rewards.small_model.output_cost_per_mtok = 15.0;
+  cfg.rewards.large_model = mock.model("openai", "judge-large");  // no price
+  RuntimeServices services(cfg, llm::make_client());
+  std::vector<std::string> events;
+  plugin::CallContext call;
+  call.on_event = [&](std::string_view e) { events.emplace_back(e); };
+  ASSERT_TRUE(services.llm_complete("llm", &call, judge_request(0)));
+  ASSERT_TRUE(services.llm_complete(
+      "llm", &call,
+      R"({"model_ref":"rewards.large_model","role":"arbiter","messages":[{"role":"user","content":"x"}]})"));
+  ASSERT_EQ(events.size(), 2u);
+  auto priced = json::parse(events[0]).value();
+  const auto& usage = priced["usage"];
+  ASSERT_GT(usage["prompt_tokens"].GetInt64() + usage["completion_tokens"].GetInt64(), 0) << events[0];
+  ASSERT_TRUE(priced["cost_usd"].IsNumber()) << events[0];
+  EXPECT_DOUBLE_EQ(priced["cost_usd"].GetDouble(), (static_cast<double>(usage["prompt_tokens"].GetInt64()) * 3.0 +
+                                                    static_cast<double>(usage["completion_tokens"].GetInt64()) * 15.0) /
+                                                       1e6);
+  auto unpriced = json::parse(events[1]).value();
+  ASSERT_TRUE(unpriced.HasMember("cost_usd")) << events[1];
+  EXPECT_TRUE(unpriced["cost_usd"].IsNull()) << events[1];
 }
 
 }  // namespace

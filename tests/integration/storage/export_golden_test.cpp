@@ -4,10 +4,12 @@
 // Regenerate after an intended format change with ATLAS_UPDATE_GOLDEN=1.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 
+#include "common/digest.hpp"
 #include "data/export.hpp"
 #include "data/report.hpp"
 #include "integration/storage/storage_fixture.hpp"
@@ -20,42 +22,78 @@ const char* kHost = R"("host":{"hostname":"golden","pid":1,"started_at":"2026-01
 std::string begin(const std::string& task, const std::string& extra_meta, int minute) {
   char ts[64];
   std::snprintf(ts, sizeof(ts), "2026-01-01T00:%02d:00.000000Z", minute);
-  return R"({"task":")" + task + R"(","metadata":{)" + std::string(kHost) + extra_meta + R"(},"created_at":")" + ts + "\"}";
+  return R"({"task":")" + task + R"(","metadata":{)" + std::string(kHost) + extra_meta + R"(},"created_at":")" + ts +
+         "\"}";
 }
 
 std::string events(const std::string& id, int minute) {
   char ts[64];
   std::snprintf(ts, sizeof(ts), "2026-01-01T00:%02d:01.000000Z", minute);
   return R"({"session_id":")" + id + R"(","events":[
-    {"event":{"id":"e1","type":"session","name":"start","role":"host","step_id":null,"data":{}},"created_at":")" + ts + R"("},
+    {"event":{"id":"e1","type":"session","name":"start","role":"host","step_id":null,"data":{}},"created_at":")" +
+         ts + R"("},
     {"event":{"id":"e2","type":"tool_call","name":"read_file","role":"student","step_id":"1",
               "data":{"type":"tool_call","tool":"read_file","exposed_name":"fs__read_file","call_id":"c1",
-                      "arguments":{"path":"a.txt"},"result":"hello"}},"created_at":")" + ts + R"("},
-    {"event":{"id":"e3","type":"session","name":"end","role":"host","step_id":null,"data":{}},"created_at":")" + ts + R"("}]})";
+                      "arguments":{"path":"a.txt"},"result":"hello"}},"created_at":")" +
+         ts + R"("},
+    {"event":{"id":"e3","type":"session","name":"end","role":"host","step_id":null,"data":{}},"created_at":")" +
+         ts + R"("}]})";
 }
 
-std::string finish(const std::string& id, double score, const std::string& review, bool retried, int minute) {
+// `cost_usd`: the session's stored cost, "null" for a session whose models have no price.
+std::string finish(const std::string& id, double score, const std::string& review, bool retried, int minute,
+                   const std::string& cost_usd = "0.001") {
   char ts[64];
   std::snprintf(ts, sizeof(ts), "2026-01-01T00:%02d:30.000000Z", minute);
   std::string s = std::to_string(score);
-  std::string attempts = retried ? R"([{"attempt":1,"evaluation":{"validation":{"valid":false,"guidance":"read the file first"},"status":"failed","output":"I guess: hi"}},
+  std::string attempts =
+      retried
+          ? R"([{"attempt":1,"evaluation":{"validation":{"valid":false,"guidance":"read the file first"},"status":"failed","output":"I guess: hi"}},
                                       {"attempt":2,"evaluation":{"validation":{"valid":true},"status":"passed","output":"The file says hello"}}])"
-                                 : R"([{"attempt":1,"evaluation":{"validation":{"valid":true},"status":"passed","output":"The file says hello"}}])";
-  return R"({"session_id":")" + id + R"(","status":"succeeded","final_answer":"The file says hello","completed_at":")" + ts + R"(",
-    "metadata":{"learning_key":"lk-files","execution_mode":")" + std::string(retried ? "coach" : "auto") + R"(",
+          : R"([{"attempt":1,"evaluation":{"validation":{"valid":true},"status":"passed","output":"The file says hello"}}])";
+  return R"({"session_id":")" + id + R"(","status":"succeeded","final_answer":"The file says hello","completed_at":")" +
+         ts + R"(",
+    "metadata":{"learning_key":"lk-files","execution_mode":")" +
+         std::string(retried ? "coach" : "auto") + R"(",
                 "token_usage":{"prompt_tokens":30,"completion_tokens":12,"total_tokens":42,"calls":2,
-                               "by_role":{"student":{"total_tokens":30},"teacher":{"total_tokens":12}}}},
+                               "cost_usd":)" +
+         cost_usd + R"(,
+                               "by_role":{"student":{"total_tokens":30,"cost_usd":)" +
+         cost_usd + R"(},
+                                          "teacher":{"total_tokens":12,"cost_usd":0.0}}}},
     "plan":{"steps":[{"id":1,"description":"Read a.txt and report","depends_on":[]}]},
     "steps":[{"step_id":1,"trace":"USER: read a.txt","output":"The file says hello",
-              "evaluation":{"validation":{"valid":true},"reward":{"score":)" + s + R"(,"rationale":"step judged",
-                 "judges":[{"identifier":"process","score":)" + s + R"(,"rationale":"fine","principles":[],"samples":[{"score":)" + s + R"(,"uncertainty":0.1,"temperature":0.2}],"escalated":false}]}},
-              "attempts":)" + std::string(retried ? "2" : "1") + R"(,"metadata":{"description":"Read a.txt and report","status":"passed"},
-              "attempt_details":)" + attempts + R"(,"guidance":)" + std::string(retried ? R"(["read the file first"])" : "[]") + R"(}],
-    "reward":{"score":)" + s + R"(,"rationale":null,"judges":[]},
-    "reward_stats":{"score":)" + s + R"(,"score_stddev":0.0,"uncertainty_mean":0.1,"sample_count":1},
+              "evaluation":{"validation":{"valid":true},"reward":{"score":)" +
+         s + R"(,"rationale":"step judged",
+                 "judges":[{"identifier":"process","score":)" +
+         s + R"(,"rationale":"fine","principles":[],"samples":[{"score":)" + s +
+         R"(,"uncertainty":0.1,"temperature":0.2}],"escalated":false}]}},
+              "attempts":)" +
+         std::string(retried ? "2" : "1") + R"(,"metadata":{"description":"Read a.txt and report","status":"passed"},
+              "attempt_details":)" +
+         attempts + R"(,"guidance":)" + std::string(retried ? R"(["read the file first"])" : "[]") + R"(}],
+    "reward":{"score":)" +
+         s + R"(,"rationale":null,"judges":[]},
+    "reward_stats":{"score":)" +
+         s + R"(,"score_stddev":0.0,"uncertainty_mean":0.1,"sample_count":1},
     "reward_audit":[{"stage":"tier1","model":"small"}],
     "student_learning":"Read files before answering.","teacher_learning":null,
-    "review_status":")" + review + R"(","review_actor":"runtime","review_reason":"fixture"})";
+    "review_status":")" +
+         review + R"(","review_actor":"runtime","review_reason":"fixture"})";
+}
+
+void drop_content_hash(json::Value& row) {
+  auto meta = row.FindMember("session_metadata");
+  if (meta == row.MemberEnd() || !meta->value.IsObject()) return;
+  auto lineage = meta->value.FindMember("lineage");
+  if (lineage != meta->value.MemberEnd() && lineage->value.IsObject()) lineage->value.RemoveMember("content_sha256");
+}
+
+std::vector<std::string> lines_of(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
 }
 
 class ExportGolden : public BackendTest {
@@ -65,21 +103,21 @@ class ExportGolden : public BackendTest {
     if (IsSkipped()) return;
     auto h = handle();
     auto mk = [&](const std::string& task, double score, const std::string& review, bool retried, int minute,
-                  bool finish_it = true) {
+                  bool finish_it = true, const std::string& cost_usd = "0.001") {
       auto b = call(h, "begin_session", begin(task, "", minute));
       ASSERT_TRUE(b.is_ok()) << b.status().to_string();
       std::string id = json::get_string(*b, "session_id");
       ASSERT_TRUE(call(h, "append_events", events(id, minute)).is_ok());
       if (finish_it) {
-        auto f = call(h, "finish_session", finish(id, score, review, retried, minute));
+        auto f = call(h, "finish_session", finish(id, score, review, retried, minute, cost_usd));
         ASSERT_TRUE(f.is_ok()) << f.status().to_string();
       }
     };
-    mk("Summarise a.txt", 0.9, "approved", true, 1);   // 1: DPO pair, group A
-    mk("Summarise a.txt", 0.5, "approved", false, 2);  // 2: group A
-    mk("Summarise a.txt", 0.7, "pending", false, 3);   // 3: pending -> not exported by default
-    mk("List b/", 0.6, "approved", false, 4);          // 4: group B
-    mk("Crashed task", 0.0, "pending", false, 5, false);  // 5: stays running -> never exported
+    mk("Summarise a.txt", 0.9, "approved", true, 1);         // 1: DPO pair, group A
+    mk("Summarise a.txt", 0.5, "approved", false, 2);        // 2: group A
+    mk("Summarise a.txt", 0.7, "pending", false, 3);         // 3: pending -> not exported by default
+    mk("List b/", 0.6, "approved", false, 4, true, "null");  // 4: group B; its models have no price
+    mk("Crashed task", 0.0, "pending", false, 5, false);     // 5: stays running -> never exported
     store_ = data::Store::open(handle(), store_options()).value();
   }
 
@@ -117,6 +155,9 @@ class ExportGolden : public BackendTest {
       auto gd = json::parse(g, "export line");
       auto wd = json::parse(w, "golden line");
       ASSERT_TRUE(gd.is_ok() && wd.is_ok());
+      // The content hash is of the line as written: PostgreSQL's JSONB key order gives another
+      // line, so it is checked on its own (LineageOfEveryRowNamesItsSourcesAndHashesTheRow).
+      for (auto* doc : {&*gd, &*wd}) drop_content_hash(*doc);
       EXPECT_TRUE(*gd == *wd) << "line " << n << " differs\n got: " << g << "\nwant: " << w;
     }
     EXPECT_FALSE(static_cast<bool>(std::getline(got_lines, g))) << "export has more lines than the golden file: " << g;
@@ -125,11 +166,21 @@ class ExportGolden : public BackendTest {
   std::shared_ptr<data::Store> store_;
 };
 
-TEST_P(ExportGolden, AtlasJsonl) { check_golden(data::ExportFormat::kAtlasJsonl); }
-TEST_P(ExportGolden, TrlSft) { check_golden(data::ExportFormat::kTrlSft); }
-TEST_P(ExportGolden, TrlGrpo) { check_golden(data::ExportFormat::kTrlGrpo); }
-TEST_P(ExportGolden, TrlDpo) { check_golden(data::ExportFormat::kTrlDpo); }
-TEST_P(ExportGolden, OpenAiFt) { check_golden(data::ExportFormat::kOpenAiFt); }
+TEST_P(ExportGolden, AtlasJsonl) {
+  check_golden(data::ExportFormat::kAtlasJsonl);
+}
+TEST_P(ExportGolden, TrlSft) {
+  check_golden(data::ExportFormat::kTrlSft);
+}
+TEST_P(ExportGolden, TrlGrpo) {
+  check_golden(data::ExportFormat::kTrlGrpo);
+}
+TEST_P(ExportGolden, TrlDpo) {
+  check_golden(data::ExportFormat::kTrlDpo);
+}
+TEST_P(ExportGolden, OpenAiFt) {
+  check_golden(data::ExportFormat::kOpenAiFt);
+}
 
 TEST_P(ExportGolden, PendingAndRunningSessionsAreNotExportedByDefault) {
   std::string out = export_to(data::ExportFormat::kAtlasJsonl);
@@ -209,6 +260,30 @@ TEST_P(ExportGolden, ToolCallArgumentsAreObjectsForTrlAndStringsForOpenAi) {
   EXPECT_EQ(std::string((*trl)["tools"][0]["function"]["name"].GetString()), "fs__read_file");
 }
 
+// TRL hands every column but `prompt` to the reward functions as keyword arguments beside its own
+// prompts/completions/completion_ids/trainer_state: no column of ours may carry those names.
+TEST_P(ExportGolden, GrpoColumnsCannotCollideWithTrlRewardArguments) {
+  std::string out = export_to(data::ExportFormat::kTrlGrpo);
+  std::istringstream lines(out);
+  std::string line;
+  int rows = 0;
+  while (std::getline(lines, line)) {
+    ++rows;
+    auto d = json::parse(line);
+    ASSERT_TRUE(d.is_ok());
+    ASSERT_TRUE(d->HasMember("prompt"));
+    for (auto it = d->MemberBegin(); it != d->MemberEnd(); ++it) {
+      std::string name = it->name.GetString();
+      EXPECT_TRUE(name == "prompt" || name.rfind("atlas_", 0) == 0) << "column " << name << " may collide";
+    }
+    const auto& ids = (*d)["atlas_session_ids"];
+    EXPECT_EQ((*d)["atlas_step_rewards"].Size(), ids.Size());
+    EXPECT_EQ((*d)["atlas_reward_uncertainty"].Size(), ids.Size());
+    EXPECT_EQ((*d)["atlas_session_rewards"].Size(), ids.Size());
+  }
+  EXPECT_EQ(rows, 2);
+}
+
 TEST_P(ExportGolden, ReportSummarisesLearningPerKey) {
   auto r = data::build_report(*store_, {});
   ASSERT_TRUE(r.is_ok()) << r.status().to_string();
@@ -217,6 +292,7 @@ TEST_P(ExportGolden, ReportSummarisesLearningPerKey) {
     if (kr.learning_key == "lk-files") k = &kr;
   ASSERT_NE(k, nullptr);
   EXPECT_EQ(k->sessions, 4u);
+  EXPECT_EQ(k->label, "lk-files");  // set by hand: the key is its own label
   EXPECT_EQ(k->lanes.at("coach"), 1u);
   EXPECT_EQ(k->lanes.at("auto"), 3u);
   EXPECT_EQ(k->sessions_with_teacher, 1u);
@@ -233,6 +309,115 @@ TEST_P(ExportGolden, ReportSummarisesLearningPerKey) {
   auto only = data::build_report(*store_, {"lk-files", "", {}});
   ASSERT_TRUE(only.is_ok());
   EXPECT_EQ(only->keys.size(), 1u);
+}
+
+TEST_P(ExportGolden, ReportCostPerKeyIsUnknownWhenOneSessionHasNoPrice) {
+  auto r = data::build_report(*store_, {});
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  auto found = std::find_if(r->keys.begin(), r->keys.end(), [](const auto& k) { return k.learning_key == "lk-files"; });
+  ASSERT_NE(found, r->keys.end());
+  const data::KeyReport& k = *found;
+  const size_t index = static_cast<size_t>(found - r->keys.begin());
+  EXPECT_FALSE(k.cost.value().has_value());  // session 4 has no price: unknown, not a smaller sum
+  EXPECT_NEAR(k.cost.known_part(), 0.003, 1e-12);
+  EXPECT_EQ(k.cost.unknown_terms(), 1u);
+  EXPECT_EQ(k.accepted_sessions, 3u);  // 1, 2 and 4 are approved; 3 is pending
+  EXPECT_FALSE(k.cost_per_accepted_usd().has_value());
+  EXPECT_NEAR(k.cost_by_role.at("teacher").value().value(), 0.0, 1e-12);
+  std::string text = data::report_text(*r);
+  EXPECT_NE(text.find("cost                unknown (1 of 4 session(s) without a price or usage; $0.003000 priced)"),
+            std::string::npos)
+      << text;
+  auto doc = json::parse(data::report_json(*r));
+  ASSERT_TRUE(doc.is_ok());
+  const auto& cost = (*doc)["learning_keys"][static_cast<rapidjson::SizeType>(index)]["cost"];
+  EXPECT_TRUE(cost["usd"].IsNull());
+  EXPECT_EQ(cost["sessions_unknown"].GetInt64(), 1);
+}
+
+TEST_P(ExportGolden, ExportSummaryCarriesTheCostPerRecord) {
+  data::ExportOptions o;
+  o.format = data::ExportFormat::kTrlSft;
+  o.output = dir_ / "priced.jsonl";
+  o.filters.session_ids = {"1", "2"};
+  auto priced = data::export_sessions(*store_, o);
+  ASSERT_TRUE(priced.is_ok()) << priced.status().to_string();
+  ASSERT_EQ(priced->records, 2u);
+  ASSERT_TRUE(priced->cost_usd.has_value());
+  EXPECT_NEAR(*priced->cost_usd, 0.002, 1e-12);
+  EXPECT_NEAR(priced->cost_per_record_usd().value(), 0.001, 1e-12);
+  o.filters.session_ids = {"1", "4"};
+  o.output = dir_ / "unpriced.jsonl";
+  auto unpriced = data::export_sessions(*store_, o);
+  ASSERT_TRUE(unpriced.is_ok()) << unpriced.status().to_string();
+  EXPECT_FALSE(unpriced->cost_usd.has_value());
+  EXPECT_FALSE(unpriced->cost_per_record_usd().has_value());
+  EXPECT_EQ(unpriced->sessions_cost_unknown, 1u);
+}
+
+// Lineage: atlas-jsonl carries it in session_metadata.lineage (hash of the record without it);
+// the trainer formats in FILE.lineage.jsonl, one line per row (hash of the row's line).
+TEST_P(ExportGolden, LineageOfEveryRowNamesItsSourcesAndHashesTheRow) {
+  data::ExportOptions o;
+  o.format = data::ExportFormat::kTrlDpo;
+  o.output = dir_ / "dpo.jsonl";
+  auto r = data::export_sessions(*store_, o);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  auto rows = lines_of(o.output);
+  auto lineage = lines_of(data::lineage_sidecar_path(o.output));
+  ASSERT_EQ(rows.size(), 1u);
+  ASSERT_EQ(lineage.size(), rows.size());
+  auto l = json::parse(lineage[0]).value();
+  EXPECT_EQ(l["row"].GetInt64(), 1);
+  EXPECT_EQ(std::string(l["format"].GetString()), "trl-dpo");
+  EXPECT_EQ(std::string(l["content_sha256"].GetString()), sha256_hex(rows[0]));
+  EXPECT_EQ(l["step_id"].GetInt64(), 1);
+  ASSERT_EQ(l["sessions"].Size(), 1u);
+  const auto& source = l["sessions"][0];
+  EXPECT_EQ(std::string(source["session_id"].GetString()), "1");
+  EXPECT_EQ(std::string(source["reviewer"].GetString()), "runtime");
+  EXPECT_EQ(std::string(source["review_status"].GetString()), "approved");
+  EXPECT_EQ(std::string(source["judges"][0].GetString()), "process");
+  EXPECT_DOUBLE_EQ(source["cost_usd"].GetDouble(), 0.001);
+
+  o.format = data::ExportFormat::kTrlGrpo;  // one row per group: every member session is named
+  o.output = dir_ / "grpo.jsonl";
+  ASSERT_TRUE(data::export_sessions(*store_, o).is_ok());
+  auto grpo = lines_of(data::lineage_sidecar_path(o.output));
+  ASSERT_EQ(grpo.size(), 2u);
+  EXPECT_EQ(json::parse(grpo[1]).value()["sessions"].Size(), 2u);
+
+  o.format = data::ExportFormat::kAtlasJsonl;  // same path: the stale sidecar must go
+  o.output = dir_ / "dpo.jsonl";
+  ASSERT_TRUE(data::export_sessions(*store_, o).is_ok());
+  EXPECT_FALSE(std::filesystem::exists(data::lineage_sidecar_path(o.output)));
+  for (const auto& line : lines_of(o.output)) {
+    auto rec = json::parse(line).value();
+    std::string hash = rec["session_metadata"]["lineage"]["content_sha256"].GetString();
+    rec["session_metadata"].RemoveMember("lineage");
+    EXPECT_EQ(hash, sha256_hex(json::dump(rec)));
+  }
+}
+
+// A row that does not match its schema stops the export with an error naming the row, the
+// session and the failing field; no file, partial file or sidecar is left behind.
+TEST_P(ExportGolden, ARowMissingARequiredFieldIsRefusedAndNothingIsWritten) {
+  data::ExportOptions o;
+  o.format = data::ExportFormat::kTrlSft;
+  o.output = dir_ / "refused.jsonl";
+  o.extra_schema_json = R"({"type":"object","required":["label"]})";
+  o.extra_schema_name = "the schema trainer.json";
+  auto r = data::export_sessions(*store_, o);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  const std::string& m = r.status().message();
+  EXPECT_NE(m.find("row 1 of the trl-sft export (session 1)"), std::string::npos) << m;
+  EXPECT_NE(m.find("does not match the schema trainer.json"), std::string::npos) << m;
+  EXPECT_NE(m.find("label"), std::string::npos) << m;
+  EXPECT_NE(m.find("nothing was written"), std::string::npos) << m;
+  for (const char* leftover :
+       {"refused.jsonl", "refused.jsonl.partial", "refused.jsonl.lineage.jsonl", "refused.jsonl.lineage.jsonl.partial"})
+    EXPECT_FALSE(std::filesystem::exists(dir_ / leftover)) << leftover;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ExportGolden, ::testing::Values("sqlite", "postgresql"), backend_name);

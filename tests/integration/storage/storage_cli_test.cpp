@@ -30,7 +30,9 @@ using atlas::testing::RunResult;
 using atlas::testing::slurp;
 using atlas::testing::write_file;
 
-bool have_python() { return std::system("python3 -c 'pass' >/dev/null 2>&1") == 0; }
+bool have_python() {
+  return std::system("python3 -c 'pass' >/dev/null 2>&1") == 0;
+}
 
 std::string agent_config(const std::string& database_url, const std::filesystem::path& dir,
                          const std::string& extra = "") {
@@ -51,9 +53,11 @@ probe = "history"
 [learning]
 enabled = false
 [storage]
-database_url = ")" + database_url +
+database_url = ")" +
+         database_url +
          R"("
-spool_path = ")" + (dir / "spool" / "spool.jsonl").string() +
+spool_path = ")" +
+         (dir / "spool" / "spool.jsonl").string() +
          R"("
 write_retry_seconds = 1
 [review]
@@ -199,9 +203,12 @@ TEST(StorageCli, SecretsInEveryInputChannelAppearInNoByteWritten) {
   const std::string key = "sk-leaktest-9f8e7d6c5b4a3210ZZ";
   const std::string password = "dbpass-leaktest-4242";
   ::setenv("ATLAS_LEAK_TEST_KEY", key.c_str(), 1);
-  write_file(dir / "atlas.toml", agent_config("sqlite://" + (dir / "atlas.db").string(), dir,
-                                              "[teacher.llm]\nprovider = \"openai\"\nmodel = \"gpt-4o-mini\"\napi_key_env = \"ATLAS_LEAK_TEST_KEY\"\n"
-                                              "[plugins.soci]\nbusy_timeout_seconds = 5\n"));
+  write_file(
+      dir / "atlas.toml",
+      agent_config(
+          "sqlite://" + (dir / "atlas.db").string(), dir,
+          "[teacher.llm]\nprovider = \"openai\"\nmodel = \"gpt-4o-mini\"\napi_key_env = \"ATLAS_LEAK_TEST_KEY\"\n"
+          "[plugins.soci]\nbusy_timeout_seconds = 5\n"));
   write_file(dir / "tasks.jsonl", "{\"task\":\"first " + key + "\",\"metadata\":{\"secret\":\"" + key + "\"}}\n");
   std::string out, err;
   auto record = [&](const RunResult& r) {
@@ -216,7 +223,8 @@ TEST(StorageCli, SecretsInEveryInputChannelAppearInNoByteWritten) {
   record(r);
   auto id = json::get_string(json::parse(out.substr(0, out.find('\n'))).value(), "session_id");
   ASSERT_FALSE(id.empty()) << out;
-  record(run_atlas_host(dir, "review quarantine -c atlas.toml " + id + " --reason 'why " + key + "' --note 'n " + key + "'"));
+  record(run_atlas_host(
+      dir, "review quarantine -c atlas.toml " + id + " --reason 'why " + key + "' --note 'n " + key + "'"));
   record(run_atlas_host(dir, "review approve -c atlas.toml " + id + " --reason 'ok " + key + "'"));
   record(run_atlas_host(dir, "review note -c atlas.toml " + id + " 'note " + key + "'"));
   record(run_atlas_host(dir, "review show -c atlas.toml " + id));
@@ -277,11 +285,45 @@ TEST(StorageCli, SqliteStoresNormalisedTextAndExportsOnlyUtf8) {
   std::filesystem::remove_all(dir);
 }
 
+// `export` checks every row before writing it: a row the schema refuses exits 1 with the row,
+// session and field in the message, and leaves no file (nor anything on stdout) behind.
+TEST(StorageCli, ExportRefusesARowMissingARequiredFieldAndWritesNothing) {
+  if (!have_python()) GTEST_SKIP() << "python3 is not installed";
+  auto dir = fresh_temp_dir("atlas-export-schema");
+  write_file(dir / "atlas.toml", agent_config("sqlite://" + (dir / "atlas.db").string(), dir));
+  write_file(dir / "tasks.jsonl", "{\"task\":\"say hello\"}\n");
+  auto r = run_atlas_host(dir, "run --config atlas.toml --tasks tasks.jsonl --json");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  write_file(dir / "trainer.json", R"({"type":"object","required":["label"]})");
+  const std::string base = "export -c atlas.toml --include-all-statuses --include-failed --format trl-sft ";
+  r = run_atlas_host(dir, base + "--schema trainer.json --output out.jsonl");
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("row 1 of the trl-sft export"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("does not match the schema trainer.json"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("label"), std::string::npos) << r.err;
+  for (const char* leftover : {"out.jsonl", "out.jsonl.partial", "out.jsonl.lineage.jsonl"})
+    EXPECT_FALSE(std::filesystem::exists(dir / leftover)) << leftover;
+  r = run_atlas_host(dir, base + "--schema trainer.json --output -");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(r.out, "") << "a refused row must leave nothing on stdout";
+  r = run_atlas_host(dir, base + "--schema missing.json --output out.jsonl");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("cannot read the schema file missing.json"), std::string::npos) << r.err;
+  // The format's own schema accepts what the exporter writes; lineage lands in the sidecar.
+  r = run_atlas_host(dir, base + "--output out.jsonl");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(std::filesystem::exists(dir / "out.jsonl.lineage.jsonl"));
+  r = run_atlas_host(dir, "export --format trl-grpo --print-schema");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("atlas_completions"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(StorageCli, ReadOnlyCommandsNeverCreateADatabase) {
   auto dir = fresh_temp_dir("atlas-readonly");
   const std::string url = "sqlite://" + (dir / "sub" / "missing.db").string();
-  for (const std::string cmd : {"db status", "review list", "review show 1", "export --format trl-sft --output x.jsonl",
-                                "report"}) {
+  for (const std::string cmd :
+       {"db status", "review list", "review show 1", "export --format trl-sft --output x.jsonl", "report"}) {
     auto r = run_atlas_host(dir, cmd + " --database-url " + url);
     EXPECT_EQ(r.exit_code, 1) << cmd << ": " << r.out << r.err;
     EXPECT_NE(r.err.find("does not exist"), std::string::npos) << cmd << ": " << r.err;

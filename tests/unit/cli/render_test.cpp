@@ -23,6 +23,27 @@ TEST(ReviewShow, UnvalidatedAttemptIsNotShownAsInvalid) {
   EXPECT_NE(text.find("attempt 3: valid"), std::string::npos) << text;
 }
 
+// `review show` prints the stored cost per role, says which roles had no price (unknown, not
+// $0), and the learning synthesis cost from its llm_call events.
+TEST(ReviewShow, ShowsCostPerRoleAndUnknownWithoutAPrice) {
+  auto doc = json::parse(R"({"session_id":"8","status":"succeeded","review_status":"approved","task":"t",
+    "metadata":{"token_usage":{"cost_usd":null,"unpriced_roles":["judge"],
+      "by_role":{"teacher":{"cost_usd":0.0042},"judge":{"cost_usd":null}}}},
+    "trajectory_events":[{"created_at":"2026-01-01T00:00:00.000000Z",
+      "event":{"type":"llm_call","name":"learning","role":"learning","data":{"cost_usd":0.0005}}}]})",
+                         "session");
+  ASSERT_TRUE(doc.is_ok());
+  std::string text = data::render_session(*doc, false);
+  EXPECT_NE(text.find("cost: unknown  (judge unknown, teacher $0.004200)  no price or no usage for: judge"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("learning cost (after the session): $0.000500 over 1 call(s)"), std::string::npos) << text;
+  auto old_session = json::parse(R"({"session_id":"9","status":"succeeded","review_status":"approved","task":"t",
+    "metadata":{"token_usage":{"prompt_tokens":10}}})");  // stored before cost was recorded
+  ASSERT_TRUE(old_session.is_ok());
+  EXPECT_NE(data::render_session(*old_session, false).find("cost: unknown"), std::string::npos);
+}
+
 TEST(BatchTable, ShowsSessionIdsAndEndsWithASummary) {
   std::vector<runtime::TaskSpec> tasks = {{"first task", "{}", ""}, {"second task", "{}", ""}};
   std::vector<runtime::SessionReport> reports(2);

@@ -13,7 +13,6 @@
 #include "config/loader.hpp"
 #include "mock/mock_server.hpp"
 #include "runtime/console.hpp"
-#include "runtime/preflight.hpp"
 #include "runtime/quickstart.hpp"
 #include "runtime/runtime.hpp"
 
@@ -143,13 +142,7 @@ int run_quickstart(const Args& args) {
     }
     runtime::quickstart::route_models_to_mock(cfg, mock.base_url());
   }
-  if (!vm.count("no-preflight")) {
-    auto problems = runtime::preflight_models(cfg);
-    if (!problems.empty()) {
-      std::cerr << runtime::preflight_message("atlas-host quickstart", problems);
-      return kExitFailure;
-    }
-  }
+  if (!models_pass_preflight(vm, cfg, "atlas-host quickstart")) return kExitFailure;
 
   runtime::RuntimeOptions ro;
   ro.progress = isatty(STDERR_FILENO) && !json_out;

@@ -18,7 +18,6 @@
 #include "data/open.hpp"
 #include "data/store.hpp"
 #include "runtime/console.hpp"
-#include "runtime/preflight.hpp"
 #include "runtime/runtime.hpp"
 
 namespace atlas::cli {
@@ -115,13 +114,7 @@ int run_run(const Args& args) {
     std::cerr << cfg.status().message() << "\n";
     return kExitFailure;
   }
-  if (!vm.count("no-preflight")) {
-    auto problems = runtime::preflight_models(*cfg);
-    if (!problems.empty()) {
-      std::cerr << runtime::preflight_message("atlas-host run", problems);
-      return kExitFailure;
-    }
-  }
+  if (!models_pass_preflight(vm, *cfg, "atlas-host run")) return kExitFailure;
   // Where this run's writes wait when the database is unreachable (checked before exiting).
   const bool storage_on = cfg->storage.active();
   const std::string database_shown = secrets::url_without_password(cfg->storage.database_url);

@@ -9,7 +9,6 @@
 #include "common/secrets.hpp"
 #include "data/open.hpp"
 #include "data/spool.hpp"
-#include "runtime/preflight.hpp"
 #include "runtime/runtime.hpp"
 #include "serve/gateway.hpp"
 
@@ -43,13 +42,7 @@ int run_serve(const Args& args) {
   }
   auto listen = serve::parse_listen(vm.count("listen") ? vm["listen"].as<std::string>() : cfg->serve.listen);
   if (!listen) throw UsageError("--listen: " + listen.status().message());
-  if (!vm.count("no-preflight")) {
-    auto problems = runtime::preflight_models(*cfg);
-    if (!problems.empty()) {
-      std::cerr << runtime::preflight_message("atlas-host serve", problems);
-      return kExitFailure;
-    }
-  }
+  if (!models_pass_preflight(vm, *cfg, "atlas-host serve")) return kExitFailure;
   const bool storage_on = cfg->storage.active();
   const std::filesystem::path spool_file = data::spool_file_for(cfg->storage.spool_path, cfg->storage.database_url);
   const double drain_seconds = cfg->serve.drain_seconds;

@@ -1,6 +1,9 @@
 #include "cli/options.hpp"
 
 #include <filesystem>
+#include <iostream>
+
+#include "runtime/preflight.hpp"
 
 namespace atlas::cli {
 
@@ -54,6 +57,14 @@ std::vector<ReviewStatus> review_status_values(const po::variables_map& vm, cons
   auto parsed = parse_review_statuses(values(vm, name), std::string("--") + name);
   if (!parsed) throw UsageError(parsed.status().message());
   return std::move(*parsed);
+}
+
+bool models_pass_preflight(const po::variables_map& vm, const config::Config& config, std::string_view command) {
+  if (vm.count("no-preflight")) return true;
+  auto problems = runtime::preflight_models(config);
+  if (problems.empty()) return true;
+  std::cerr << runtime::preflight_message(command, problems);
+  return false;
 }
 
 }  // namespace atlas::cli

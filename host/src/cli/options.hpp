@@ -5,9 +5,11 @@
 #include <boost/program_options.hpp>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cli/cli.hpp"
+#include "config/config.hpp"
 #include "config/statuses.hpp"
 #include "data/open.hpp"
 
@@ -37,5 +39,9 @@ std::vector<std::string> values(const po::variables_map& vm, const char* name);
 // that lists the valid ones and the nearest.
 std::vector<SessionStatus> session_status_values(const po::variables_map& vm, const char* name);
 std::vector<ReviewStatus> review_status_values(const po::variables_map& vm, const char* name);
+
+// The model check before a command calls any model (skipped with --no-preflight): false after
+// printing what is wrong with each model block, as `command` ("atlas-host run").
+bool models_pass_preflight(const po::variables_map& vm, const config::Config& config, std::string_view command);
 
 }  // namespace atlas::cli

@@ -359,7 +359,16 @@ EOF
   "$host" run -c "$work/$name.toml" --tasks "$work/tasks-$name.jsonl" --concurrency 2 --json --no-preflight \
     >"$work/$name.stdout" 2>"$work/$name.stderr" &
   local pid=$!
-  sleep "0.$(printf '%03d' $((200 + $(rand 600))))"
+  # The signal must land while sessions run, not during start-up: a background job of a
+  # non-interactive shell starts with SIGINT ignored until `run` installs its handler, which is
+  # before the first session row is written. So wait (bounded) for that row, then a random delay.
+  local waited
+  for ((waited = 0; waited < 600; waited++)); do
+    [[ "$(db_query "$url" "SELECT COUNT(*) FROM sessions" 2>/dev/null)" =~ ^[1-9] ]] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  sleep "0.$(printf '%03d' $((50 + $(rand 500))))"
   local t0 t1
   t0=$(date +%s%N)
   kill -s "$sig" "$pid"

@@ -48,7 +48,7 @@ bool model_matches(const std::string& pattern, const std::string& model) {
 }
 
 bool matches(const Match& m, const IncomingCall& c) {
-  if (!m.wire.empty() && m.wire != wire_name(c.wire)) return false;
+  if (!wire_matches(m.wire, c.wire)) return false;
   if (!model_matches(m.model, c.model)) return false;
   if (!m.last_user_contains.empty() && c.last_user.find(m.last_user_contains) == std::string::npos) return false;
   if (m.last_user_regex && !std::regex_search(c.last_user, *m.last_user_regex)) return false;
@@ -358,6 +358,12 @@ Result<int> MockLlmServer::start(Scenario scenario, MockOptions options) {
   server->Post("/chat/completions", [st](const httplib::Request& req, httplib::Response& res) {
     st->handle_call(Wire::kOpenAI, req, res, "openai.chat", "", false);
   });
+  server->Post("/v1/responses", [st](const httplib::Request& req, httplib::Response& res) {
+    st->handle_call(Wire::kOpenAIResponses, req, res, "openai.responses", "", false);
+  });
+  server->Post("/responses", [st](const httplib::Request& req, httplib::Response& res) {
+    st->handle_call(Wire::kOpenAIResponses, req, res, "openai.responses", "", false);
+  });
   server->Post("/v1/messages", [st](const httplib::Request& req, httplib::Response& res) {
     st->handle_call(Wire::kAnthropic, req, res, "anthropic.messages", "", false);
   });
@@ -415,7 +421,7 @@ Result<int> MockLlmServer::start(Scenario scenario, MockOptions options) {
     res.status = 404;
     res.set_content(
         "{\"error\":{\"message\":\"mock-llm: no route " + req.method + " " + json::quote(req.path).substr(1) +
-            ",\"hint\":\"served: POST /v1/chat/completions, POST /v1/messages, POST "
+            ",\"hint\":\"served: POST /v1/chat/completions, POST /v1/responses, POST /v1/messages, POST "
             "/v1beta/models/{model}:generateContent, POST /v1beta/models/{model}:streamGenerateContent?alt=sse, "
             "GET /v1/models, GET /healthz\"}}",
         "application/json");

@@ -43,28 +43,30 @@ Status read_message_item(const Value& item, std::vector<llm::Message>& messages)
 
 Status read_input_item(const Value& item, std::vector<llm::Message>& messages) {
   if (!item.IsObject())
-    return bad("every entry of \"input\" must be an object: a message {\"role\": ..., \"content\": ...}, a "
-               "function_call or a function_call_output item");
+    return bad(
+        "every entry of \"input\" must be an object: a message {\"role\": ..., \"content\": ...}, a "
+        "function_call or a function_call_output item");
   // Messages may leave out "type"; every other item names its type.
   std::string type = json::get_string(item, "type", json::find(item, "role") ? "message" : "");
   if (type == "message") return read_message_item(item, messages);
   if (type == "function_call") {
     std::string call_id = json::get_string(item, "call_id", json::get_string(item, "id"));
     assistant_turn(messages).tool_calls.push_back(
-        {call_id, json::get_string(item, "name"),
-         llm::normalise_arguments(json::get_string(item, "arguments", "{}"))});
+        {call_id, json::get_string(item, "name"), llm::normalise_arguments(json::get_string(item, "arguments", "{}"))});
     return Status::ok();
   }
   if (type == "function_call_output") {
     std::string call_id = json::get_string(item, "call_id");
-    if (call_id.empty()) return bad("a function_call_output item has no \"call_id\"; send the call_id of its function_call");
+    if (call_id.empty())
+      return bad("a function_call_output item has no \"call_id\"; send the call_id of its function_call");
     std::string name = called_tool_name(messages, call_id);
     messages.push_back({"tool", detail::content_text(json::find(item, "output")), {}, call_id, name});
     return Status::ok();
   }
   if (type.empty())
-    return bad("an \"input\" item has neither \"type\" nor \"role\"; send a message {\"role\": \"user\", \"content\": "
-               "...} or an item with \"type\"");
+    return bad(
+        "an \"input\" item has neither \"type\" nor \"role\"; send a message {\"role\": \"user\", \"content\": "
+        "...} or an item with \"type\"");
   return Status::ok();  // reasoning, item_reference and hosted-tool items carry nothing the capture keeps
 }
 
@@ -74,8 +76,9 @@ Status read_input(const Value& input, std::vector<llm::Message>& messages) {
     return Status::ok();
   }
   if (!input.IsArray() || input.Empty())
-    return bad("\"input\" must be a string or a non-empty array of items; send {\"model\": ..., \"input\": \"...\"} "
-               "or \"input\": [{\"role\": \"user\", \"content\": \"...\"}]");
+    return bad(
+        "\"input\" must be a string or a non-empty array of items; send {\"model\": ..., \"input\": \"...\"} "
+        "or \"input\": [{\"role\": \"user\", \"content\": \"...\"}]");
   for (const auto& item : input.GetArray()) ATLAS_RETURN_IF_ERROR(read_input_item(item, messages));
   return Status::ok();
 }
@@ -192,8 +195,9 @@ Status read_responses_request(ClientRequest& r) {
   }
   const Value* input = json::find(r.body, "input");
   if (!input)
-    return bad("the request has no \"input\"; send {\"model\": ..., \"input\": \"...\"} or \"input\": [{\"role\": "
-               "\"user\", \"content\": \"...\"}]");
+    return bad(
+        "the request has no \"input\"; send {\"model\": ..., \"input\": \"...\"} or \"input\": [{\"role\": "
+        "\"user\", \"content\": \"...\"}]");
   ATLAS_RETURN_IF_ERROR(read_input(*input, r.messages));
   read_tools(r.body, r.tools);
   return Status::ok();
@@ -205,8 +209,7 @@ void responses_prepend_instructions(json::Document& body, std::string_view text)
   detail::prepend_to_content(body["instructions"], text, "", a);
 }
 
-void responses_append_guidance(json::Document& body, std::string_view rejected_output,
-                               std::string_view guidance_text) {
+void responses_append_guidance(json::Document& body, std::string_view rejected_output, std::string_view guidance_text) {
   auto& a = body.GetAllocator();
   Value& input = body["input"];
   if (input.IsString()) {  // "input": "text" is one user message
@@ -240,8 +243,7 @@ Result<llm::Response> parse_responses_stream(std::string_view body) {
     if (!data || !data->IsObject())
       return unavailable("Responses stream: an event's data is not a JSON object: " + ev.data.substr(0, 200));
     std::string type = json::get_string(*data, "type", ev.event);
-    if (type == "error")
-      return unavailable("Responses stream failed after HTTP 200: " + error_message(&*data));
+    if (type == "error") return unavailable("Responses stream failed after HTTP 200: " + error_message(&*data));
     const Value* response = json::find(*data, "response");
     if (type == "response.failed")
       return unavailable("Responses stream failed: " +

@@ -319,9 +319,9 @@ MockLlmServer::MockLlmServer() : state_(std::make_unique<State>()) {}
 
 MockLlmServer::~MockLlmServer() { stop(); }
 
-Result<int> MockLlmServer::start_json(std::string_view scenario_json, MockOptions options) {
+Result<int> MockLlmServer::start_json(std::string_view scenario_json, const MockOptions& options) {
   ATLAS_ASSIGN_OR_RETURN(Scenario s, parse_scenario(scenario_json));
-  return start(std::move(s), std::move(options));
+  return start(std::move(s), options);
 }
 
 void MockLlmServer::set_scenario(Scenario scenario) {
@@ -330,7 +330,7 @@ void MockLlmServer::set_scenario(Scenario scenario) {
   state_->scenario = std::move(scenario);
 }
 
-Result<int> MockLlmServer::start(Scenario scenario, MockOptions options) {
+Result<int> MockLlmServer::start(Scenario scenario, const MockOptions& options) {
   if (server_) return failed_precondition("mock-llm is already running on port " + std::to_string(port_));
   set_scenario(std::move(scenario));
   {

@@ -60,9 +60,9 @@ class MockLlmServer {
   MockLlmServer& operator=(const MockLlmServer&) = delete;
 
   // Binds and starts serving on a background thread; returns the bound port.
-  Result<int> start(Scenario scenario, MockOptions options = {});
+  Result<int> start(Scenario scenario, const MockOptions& options = {});
   // Parses `scenario_json` (docs/mock-llm.md) and starts.
-  Result<int> start_json(std::string_view scenario_json, MockOptions options = {});
+  Result<int> start_json(std::string_view scenario_json, const MockOptions& options = {});
   // Stops serving; requests still hanging (timeout faults, latency) are released. Idempotent.
   void stop();
 

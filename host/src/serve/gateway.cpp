@@ -146,11 +146,11 @@ class Gateway::Impl {
   // One upstream call, buffered (the reply body whole). Streaming requests are read as a stream.
   Result<UpstreamReply> call_buffered(Upstream& up, const std::string& path, const ClientRequest& creq,
                                       const httplib::Request& req);
-  void relay_stream(std::shared_ptr<OpenEpisode> ep, Upstream& up, std::string path, ClientRequest creq,
+  void relay_stream(const std::shared_ptr<OpenEpisode>& ep, Upstream& up, const std::string& path, ClientRequest creq,
                     runtime::CapturedCall call, const httplib::Request& req, httplib::Response& res);
   void record(const std::shared_ptr<OpenEpisode>& ep, runtime::CapturedCall call);
   void end_episode(const std::shared_ptr<OpenEpisode>& ep, runtime::EpisodeOutcome outcome,
-                   std::shared_ptr<std::promise<std::string>> done);
+                   const std::shared_ptr<std::promise<std::string>>& done);
   void handle_end(const httplib::Request& req, httplib::Response& res, const std::string& id);
   void handle_feedback(const httplib::Request& req, httplib::Response& res, const std::string& id);
   void handle_get(httplib::Response& res, const std::string& id);
@@ -520,8 +520,9 @@ void Gateway::Impl::handle_call(ClientWire wire, const httplib::Request& req, ht
 
 // Streams the upstream's reply to the client as it arrives; a relay thread reads the upstream,
 // the connection thread writes, and the captured copy is recorded when the stream ends.
-void Gateway::Impl::relay_stream(std::shared_ptr<OpenEpisode> ep, Upstream& up, std::string path, ClientRequest creq,
-                                 runtime::CapturedCall call, const httplib::Request& req, httplib::Response& res) {
+void Gateway::Impl::relay_stream(const std::shared_ptr<OpenEpisode>& ep, Upstream& up, const std::string& path,
+                                 ClientRequest creq, runtime::CapturedCall call, const httplib::Request& req,
+                                 httplib::Response& res) {
   struct Relay {
     std::mutex mu;
     std::condition_variable cv;
@@ -619,7 +620,7 @@ void Gateway::Impl::relay_stream(std::shared_ptr<OpenEpisode> ep, Upstream& up, 
 }
 
 void Gateway::Impl::end_episode(const std::shared_ptr<OpenEpisode>& ep, runtime::EpisodeOutcome outcome,
-                                std::shared_ptr<std::promise<std::string>> done) {
+                                const std::shared_ptr<std::promise<std::string>>& done) {
   std::shared_ptr<runtime::Episode> episode;
   std::vector<std::string> feedback;
   {

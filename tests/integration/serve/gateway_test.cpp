@@ -279,7 +279,7 @@ TEST(Gateway, AStreamedResponsesCallIsRelayedAndCaptured) {
   GatewayFixture gw(
       "resp-stream",
       scenario(
-          R"({"name":"s","match":{"last_user_contains":"count"},"response":{"text":"one two three four five six seven","usage":{"prompt_tokens":7,"completion_tokens":5}}})"),
+          R"({"name":"s","match":{"wire":"openai.responses","last_user_contains":"count"},"response":{"text":"one two three four five six seven","usage":{"prompt_tokens":7,"completion_tokens":5}}})"),
       "[orchestration]\nforced_mode = \"auto\"\n");
   ASSERT_TRUE(gw.ok());
   auto res = gw.post("/v1/responses", R"({"model":"m","stream":true,"input":"count"})",
@@ -435,6 +435,32 @@ TEST(Gateway, PairedLaneRetriesWithTheTeachersGuidanceBeforeTheClientSeesTheRepl
   auto attempts = gw.query("SELECT evaluation FROM step_attempts WHERE session_id = " + sid + " ORDER BY attempt");
   ASSERT_EQ(attempts.size(), 2u);
   EXPECT_NE(attempts[0].find("Name the city."), std::string::npos) << attempts[0];
+}
+
+TEST(Gateway, PairedLaneRetriesAResponsesCallWithTheRejectedReplyAndGuidanceInItsInput) {
+  GatewayFixture gw("paired-resp", scenario(R"(
+      {"name":"teacher-rejects","match":{"system_contains":"You are the teacher","last_user_contains":"draft answer"},"response":{"json":{"valid":false,"guidance":"Name the city."}}},
+      {"name":"teacher-accepts","match":{"system_contains":"You are the teacher"},"response":{"json":{"valid":true}}},
+      {"name":"better","match":{"wire":"openai.responses","last_user_contains":"Name the city."},"response":{"text":"Paris is sunny."}},
+      {"name":"draft","match":{"wire":"openai.responses","last_user_contains":"weather"},"response":{"text":"draft answer"}})"),
+                    "[orchestration]\nforced_mode = \"paired\"\nmax_retries = 2\n");
+  ASSERT_TRUE(gw.ok());
+  auto r = gw.post("/v1/responses", R"({"model":"m","input":"weather please"})", {{"X-Atlas-Session", "paired-r1"}});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_NE(r->body.find("Paris is sunny."), std::string::npos) << "the client gets the accepted retry";
+  auto upstream = gw.mock_.requests("openai.responses");
+  ASSERT_EQ(upstream.size(), 2u);
+  auto retry = json::parse(upstream[1].body);
+  ASSERT_TRUE(retry.is_ok());
+  const json::Value& input = (*retry)["input"];
+  ASSERT_TRUE(input.IsArray()) << upstream[1].body;
+  ASSERT_EQ(input.Size(), 3u) << upstream[1].body;
+  EXPECT_EQ(json::get_string(input[1], "role"), "assistant");
+  EXPECT_EQ(json::get_string(input[1], "content"), "draft answer");
+  json::Document end = gw.end("paired-r1");
+  ASSERT_EQ(end["report"]["steps"].Size(), 1u);
+  EXPECT_EQ(json::get_int(end["report"]["steps"][0], "attempts"), 2);
 }
 
 TEST(Gateway, ThePlaybookLearnedFromOneEpisodeIsInjectedIntoTheNext) {

@@ -26,7 +26,7 @@ class MockLlm {
  public:
   // Starts immediately; on failure the current test gets a non-fatal failure and ok() is false.
   explicit MockLlm(std::string_view scenario_json = R"({"default":"echo"})", mock::MockOptions options = {}) {
-    auto port = server_.start_json(scenario_json, std::move(options));
+    auto port = server_.start_json(scenario_json, options);
     if (!port) {
       ADD_FAILURE() << "mock-llm did not start: " << port.status().to_string();
       return;

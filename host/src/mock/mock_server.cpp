@@ -48,7 +48,7 @@ bool model_matches(const std::string& pattern, const std::string& model) {
 }
 
 bool matches(const Match& m, const IncomingCall& c) {
-  if (!m.wire.empty() && m.wire != wire_name(c.wire)) return false;
+  if (!wire_matches(m.wire, c.wire)) return false;
   if (!model_matches(m.model, c.model)) return false;
   if (!m.last_user_contains.empty() && c.last_user.find(m.last_user_contains) == std::string::npos) return false;
   if (m.last_user_regex && !std::regex_search(c.last_user, *m.last_user_regex)) return false;
@@ -319,9 +319,9 @@ MockLlmServer::MockLlmServer() : state_(std::make_unique<State>()) {}
 
 MockLlmServer::~MockLlmServer() { stop(); }
 
-Result<int> MockLlmServer::start_json(std::string_view scenario_json, MockOptions options) {
+Result<int> MockLlmServer::start_json(std::string_view scenario_json, const MockOptions& options) {
   ATLAS_ASSIGN_OR_RETURN(Scenario s, parse_scenario(scenario_json));
-  return start(std::move(s), std::move(options));
+  return start(std::move(s), options);
 }
 
 void MockLlmServer::set_scenario(Scenario scenario) {
@@ -330,7 +330,7 @@ void MockLlmServer::set_scenario(Scenario scenario) {
   state_->scenario = std::move(scenario);
 }
 
-Result<int> MockLlmServer::start(Scenario scenario, MockOptions options) {
+Result<int> MockLlmServer::start(Scenario scenario, const MockOptions& options) {
   if (server_) return failed_precondition("mock-llm is already running on port " + std::to_string(port_));
   set_scenario(std::move(scenario));
   {
@@ -357,6 +357,12 @@ Result<int> MockLlmServer::start(Scenario scenario, MockOptions options) {
   });
   server->Post("/chat/completions", [st](const httplib::Request& req, httplib::Response& res) {
     st->handle_call(Wire::kOpenAI, req, res, "openai.chat", "", false);
+  });
+  server->Post("/v1/responses", [st](const httplib::Request& req, httplib::Response& res) {
+    st->handle_call(Wire::kOpenAIResponses, req, res, "openai.responses", "", false);
+  });
+  server->Post("/responses", [st](const httplib::Request& req, httplib::Response& res) {
+    st->handle_call(Wire::kOpenAIResponses, req, res, "openai.responses", "", false);
   });
   server->Post("/v1/messages", [st](const httplib::Request& req, httplib::Response& res) {
     st->handle_call(Wire::kAnthropic, req, res, "anthropic.messages", "", false);
@@ -415,7 +421,7 @@ Result<int> MockLlmServer::start(Scenario scenario, MockOptions options) {
     res.status = 404;
     res.set_content(
         "{\"error\":{\"message\":\"mock-llm: no route " + req.method + " " + json::quote(req.path).substr(1) +
-            ",\"hint\":\"served: POST /v1/chat/completions, POST /v1/messages, POST "
+            ",\"hint\":\"served: POST /v1/chat/completions, POST /v1/responses, POST /v1/messages, POST "
             "/v1beta/models/{model}:generateContent, POST /v1beta/models/{model}:streamGenerateContent?alt=sse, "
             "GET /v1/models, GET /healthz\"}}",
         "application/json");

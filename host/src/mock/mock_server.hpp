@@ -31,7 +31,8 @@ struct RecordedRequest {
   int64_t seq = 0;                // 1, 2, ... in arrival order
   int64_t received_unix_us = 0;   // wall clock when the request was read
   double received_monotonic = 0;  // clock::monotonic_seconds() at the same moment
-  std::string route;              // openai.chat, anthropic.messages, gemini.generate, gemini.stream, models, healthz
+  std::string route;              // openai.chat, openai.responses, anthropic.messages, gemini.generate,
+                                  // gemini.stream, models, healthz
   std::string method;
   std::string path;  // including the query string
   std::map<std::string, std::string> headers;  // lower-case names; auth header values replaced by "[redacted]"
@@ -59,9 +60,9 @@ class MockLlmServer {
   MockLlmServer& operator=(const MockLlmServer&) = delete;
 
   // Binds and starts serving on a background thread; returns the bound port.
-  Result<int> start(Scenario scenario, MockOptions options = {});
+  Result<int> start(Scenario scenario, const MockOptions& options = {});
   // Parses `scenario_json` (docs/mock-llm.md) and starts.
-  Result<int> start_json(std::string_view scenario_json, MockOptions options = {});
+  Result<int> start_json(std::string_view scenario_json, const MockOptions& options = {});
   // Stops serving; requests still hanging (timeout faults, latency) are released. Idempotent.
   void stop();
 

@@ -29,7 +29,7 @@ std::string content_text(const Value& content, bool include_tool_results) {
       continue;
     }
     std::string type = json::get_string(block, "type");
-    if (type == "text" || type == "input_text") {
+    if (type == "text" || type == "input_text" || type == "output_text") {
       if (!out.empty()) out += "\n";
       out += json::get_string(block, "text");
     } else if (type == "tool_result" && include_tool_results) {
@@ -56,6 +56,39 @@ void append_line(std::string& all, const std::string& s) {
   all += s;
 }
 
+// OpenAI Responses: "instructions" plus "input", a string or a list of items (messages,
+// function_call, function_call_output, reasoning).
+Status read_responses_input(const Value& doc, IncomingCall& c) {
+  if (const Value* ins = json::find(doc, "instructions"); ins && ins->IsString()) c.system = ins->GetString();
+  append_line(c.all_text, c.system);
+  const Value* input = json::find(doc, "input");
+  if (input && input->IsString()) {
+    c.last_user = c.last_message = input->GetString();
+    append_line(c.all_text, c.last_user);
+    return Status::ok();
+  }
+  if (!input || !input->IsArray())
+    return invalid_argument("request body: \"input\" must be a string or an array of input items");
+  for (const auto& item : input->GetArray()) {
+    if (!item.IsObject()) continue;
+    std::string type = json::get_string(item, "type", "message");
+    std::string text;
+    if (type == "function_call_output") {
+      if (const Value* out = json::find(item, "output")) text = content_text(*out, true);
+    } else if (type == "message") {
+      std::string role = json::get_string(item, "role");
+      text = json::find(item, "content") ? content_text(item["content"], true) : "";
+      if (role == "system" || role == "developer") append_line(c.system, text);
+      if (role == "user") c.last_user = text;
+    } else {
+      continue;  // function_call and reasoning items carry no text a rule matches on
+    }
+    c.last_message = text;
+    append_line(c.all_text, text);
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 Result<IncomingCall> parse_incoming(Wire wire, std::string_view body, std::string model_from_path, bool stream) {
@@ -77,6 +110,11 @@ Result<IncomingCall> parse_incoming(Wire wire, std::string_view body, std::strin
       c.last_message = text;
       append_line(c.all_text, text);
     }
+    const Value* tools = json::find(doc, "tools");
+    c.has_tools = tools && tools->IsArray() && !tools->Empty();
+  } else if (wire == Wire::kOpenAIResponses) {
+    c.model = json::get_string(doc, "model");
+    ATLAS_RETURN_IF_ERROR(read_responses_input(doc, c));
     const Value* tools = json::find(doc, "tools");
     c.has_tools = tools && tools->IsArray() && !tools->Empty();
   } else if (wire == Wire::kAnthropic) {
@@ -378,6 +416,235 @@ Outgoing render_openai(const IncomingCall& call, const Resolved& r) {
     out.events.push_back(data_event(sb));
   }
   out.events.push_back("data: [DONE]\n\n");
+  return out;
+}
+
+// ---- OpenAI Responses ---------------------------------------------------------------------
+
+// "completed", or "incomplete" with the reason the output stopped (max_output_tokens, content_filter).
+std::string responses_incomplete_reason(const std::string& internal) {
+  if (internal == "length") return "max_output_tokens";
+  if (internal == "content_filter") return "content_filter";
+  return "";
+}
+
+std::string responses_message_id(const Resolved& r) { return "msg_" + r.id.substr(5); }
+std::string responses_call_item_id(const Resolved& r, size_t i) {
+  return "fc_" + r.id.substr(5) + "_" + std::to_string(i);
+}
+
+// Output items in order: an assistant message (when there is text or nothing else), then one
+// function_call per tool call.
+bool responses_has_message(const Resolved& r) { return !r.text.empty() || r.tool_calls.empty(); }
+
+void responses_text_part(Writer& w, const std::string& text) {
+  w.StartObject();
+  kv(w, "type", std::string("output_text"));
+  kv(w, "text", text);
+  key(w, "annotations");
+  w.StartArray();
+  w.EndArray();
+  w.EndObject();
+}
+
+void responses_message_item(Writer& w, const Resolved& r, bool done) {
+  w.StartObject();
+  kv(w, "type", std::string("message"));
+  kv(w, "id", responses_message_id(r));
+  kv(w, "role", std::string("assistant"));
+  kv(w, "status", std::string(done ? "completed" : "in_progress"));
+  key(w, "content");
+  w.StartArray();
+  if (done) responses_text_part(w, r.text);
+  w.EndArray();
+  w.EndObject();
+}
+
+void responses_call_item(Writer& w, const Resolved& r, size_t i, bool done) {
+  const auto& tc = r.tool_calls[i];
+  w.StartObject();
+  kv(w, "type", std::string("function_call"));
+  kv(w, "id", responses_call_item_id(r, i));
+  kv(w, "call_id", tc.id);
+  kv(w, "name", tc.name);
+  kv(w, "arguments", done ? tc.arguments_json : std::string());  // a string on this wire
+  kv(w, "status", std::string(done ? "completed" : "in_progress"));
+  w.EndObject();
+}
+
+// Reasoning goes out as a reasoning item with a summary, ahead of the message.
+void responses_reasoning_item(Writer& w, const Resolved& r, bool done) {
+  w.StartObject();
+  kv(w, "type", std::string("reasoning"));
+  kv(w, "id", "rs_" + r.id.substr(5));
+  key(w, "summary");
+  w.StartArray();
+  if (done) {
+    w.StartObject();
+    kv(w, "type", std::string("summary_text"));
+    kv(w, "text", r.reasoning);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+}
+
+// The response object; `final` adds the output items, usage and the final status.
+void responses_object(Writer& w, const Resolved& r, bool final) {
+  const std::string reason = responses_incomplete_reason(r.finish_reason);
+  w.StartObject();
+  kv(w, "id", r.id);
+  kv(w, "object", std::string("response"));
+  kv(w, "created_at", r.created);
+  kv(w, "status", std::string(!final ? "in_progress" : reason.empty() ? "completed" : "incomplete"));
+  key(w, "error");
+  w.Null();
+  key(w, "incomplete_details");
+  if (final && !reason.empty()) {
+    w.StartObject();
+    kv(w, "reason", reason);
+    w.EndObject();
+  } else {
+    w.Null();
+  }
+  kv(w, "model", r.model);
+  key(w, "output");
+  w.StartArray();
+  if (final && !r.reasoning.empty()) responses_reasoning_item(w, r, true);
+  if (final && responses_has_message(r)) responses_message_item(w, r, true);
+  for (size_t i = 0; final && i < r.tool_calls.size(); ++i) responses_call_item(w, r, i, true);
+  w.EndArray();
+  key(w, "usage");
+  if (!final) {
+    w.Null();
+  } else {
+    w.StartObject();
+    kv(w, "input_tokens", r.prompt_tokens);
+    key(w, "input_tokens_details");
+    w.StartObject();
+    kv(w, "cached_tokens", int64_t{0});
+    w.EndObject();
+    kv(w, "output_tokens", r.completion_tokens);
+    key(w, "output_tokens_details");
+    w.StartObject();
+    kv(w, "reasoning_tokens", int64_t{0});
+    w.EndObject();
+    kv(w, "total_tokens", r.prompt_tokens + r.completion_tokens);
+    w.EndObject();
+  }
+  w.EndObject();
+}
+
+// The typed SSE events: created, in_progress, per item added/deltas/done, then completed (or
+// incomplete). Every event carries its "type" and a rising "sequence_number"; there is no [DONE].
+std::vector<std::string> responses_events(const Resolved& r) {
+  std::vector<std::string> events;
+  int64_t sequence = 0;
+  auto event = [&](const char* type, auto&& body) {
+    rapidjson::StringBuffer sb;
+    Writer w(sb);
+    w.StartObject();
+    kv(w, "type", std::string(type));
+    kv(w, "sequence_number", sequence++);
+    body(w);
+    w.EndObject();
+    events.push_back(named_event(type, sb));
+  };
+  const bool incomplete = !responses_incomplete_reason(r.finish_reason).empty();
+  event("response.created", [&](Writer& w) {
+    key(w, "response");
+    responses_object(w, r, false);
+  });
+  event("response.in_progress", [&](Writer& w) {
+    key(w, "response");
+    responses_object(w, r, false);
+  });
+  int64_t output_index = 0;
+  auto item_event = [&](const char* type, auto&& item) {
+    event(type, [&](Writer& w) {
+      kv(w, "output_index", output_index);
+      key(w, "item");
+      item(w);
+    });
+  };
+  if (!r.reasoning.empty()) {
+    item_event("response.output_item.added", [&](Writer& w) { responses_reasoning_item(w, r, false); });
+    item_event("response.output_item.done", [&](Writer& w) { responses_reasoning_item(w, r, true); });
+    ++output_index;
+  }
+  if (responses_has_message(r)) {
+    const std::string item_id = responses_message_id(r);
+    auto part_event = [&](const char* type, auto&& body) {
+      event(type, [&](Writer& w) {
+        kv(w, "item_id", item_id);
+        kv(w, "output_index", output_index);
+        kv(w, "content_index", int64_t{0});
+        body(w);
+      });
+    };
+    item_event("response.output_item.added", [&](Writer& w) { responses_message_item(w, r, false); });
+    part_event("response.content_part.added", [&](Writer& w) {
+      key(w, "part");
+      responses_text_part(w, "");
+    });
+    for (const auto& piece : pieces(r.text)) {
+      part_event("response.output_text.delta", [&](Writer& w) {
+        kv(w, "delta", piece);
+        key(w, "logprobs");
+        w.StartArray();
+        w.EndArray();
+      });
+    }
+    part_event("response.output_text.done", [&](Writer& w) {
+      kv(w, "text", r.text);
+      key(w, "logprobs");
+      w.StartArray();
+      w.EndArray();
+    });
+    part_event("response.content_part.done", [&](Writer& w) {
+      key(w, "part");
+      responses_text_part(w, r.text);
+    });
+    item_event("response.output_item.done", [&](Writer& w) { responses_message_item(w, r, true); });
+    ++output_index;
+  }
+  for (size_t i = 0; i < r.tool_calls.size(); ++i, ++output_index) {
+    const std::string item_id = responses_call_item_id(r, i);
+    item_event("response.output_item.added", [&](Writer& w) { responses_call_item(w, r, i, false); });
+    for (const auto& frag : halves(r.tool_calls[i].arguments_json)) {
+      event("response.function_call_arguments.delta", [&](Writer& w) {
+        kv(w, "item_id", item_id);
+        kv(w, "output_index", output_index);
+        kv(w, "delta", frag);
+      });
+    }
+    event("response.function_call_arguments.done", [&](Writer& w) {
+      kv(w, "item_id", item_id);
+      kv(w, "output_index", output_index);
+      kv(w, "name", r.tool_calls[i].name);
+      kv(w, "arguments", r.tool_calls[i].arguments_json);
+    });
+    item_event("response.output_item.done", [&](Writer& w) { responses_call_item(w, r, i, true); });
+  }
+  event(incomplete ? "response.incomplete" : "response.completed", [&](Writer& w) {
+    key(w, "response");
+    responses_object(w, r, true);
+  });
+  return events;
+}
+
+Outgoing render_responses(const IncomingCall& call, const Resolved& r) {
+  Outgoing out;
+  if (!call.stream) {
+    rapidjson::StringBuffer sb;
+    Writer w(sb);
+    responses_object(w, r, true);
+    out.body = sb.GetString();
+    return out;
+  }
+  out.streaming = true;
+  out.content_type = "text/event-stream";
+  out.events = responses_events(r);
   return out;
 }
 
@@ -755,6 +1022,7 @@ std::string gemini_error_json(int status, const std::string& message, double ret
 Outgoing render_reply(const IncomingCall& call, const Reply& reply, int64_t seq) {
   switch (call.wire) {
     case Wire::kOpenAI: return render_openai(call, resolve(call, reply, seq, "chatcmpl-mock", "call_"));
+    case Wire::kOpenAIResponses: return render_responses(call, resolve(call, reply, seq, "resp_mock_", "call_"));
     case Wire::kAnthropic: return render_anthropic(call, resolve(call, reply, seq, "msg_mock_", "toolu_mock_"));
     case Wire::kGemini: return render_gemini(call, resolve(call, reply, seq, "resp-mock-", "call_"));
   }
@@ -777,7 +1045,8 @@ Outgoing render_error(Wire wire, int status, std::string message, double retry_a
     }
   }
   switch (wire) {
-    case Wire::kOpenAI: out.body = openai_error_body(status, message); break;
+    case Wire::kOpenAI:
+    case Wire::kOpenAIResponses: out.body = openai_error_body(status, message); break;
     case Wire::kAnthropic: out.body = anthropic_error_json(status, message, seq, true); break;
     case Wire::kGemini: out.body = gemini_error_json(status, message, retry_after_seconds); break;
   }
@@ -792,7 +1061,8 @@ Outgoing render_error(Wire wire, int status, std::string message, double retry_a
     }
   }
   if (wire == Wire::kAnthropic) out.headers.emplace_back("request-id", "req_mock_" + std::to_string(seq));
-  else if (wire == Wire::kOpenAI) out.headers.emplace_back("x-request-id", "req_mock_" + std::to_string(seq));
+  else if (wire == Wire::kOpenAI || wire == Wire::kOpenAIResponses)
+    out.headers.emplace_back("x-request-id", "req_mock_" + std::to_string(seq));
   return out;
 }
 
@@ -800,6 +1070,19 @@ std::string render_stream_error_event(Wire wire, std::string message) {
   if (message.empty()) message = "Overloaded";
   switch (wire) {
     case Wire::kOpenAI: return "data: " + openai_error_body(500, message) + "\n\n";
+    case Wire::kOpenAIResponses: {  // the Responses API's stream error event
+      rapidjson::StringBuffer sb;
+      Writer w(sb);
+      w.StartObject();
+      kv(w, "type", std::string("error"));
+      kv(w, "code", std::string("server_error"));
+      kv(w, "message", message);
+      key(w, "param");
+      w.Null();
+      kv(w, "sequence_number", int64_t{0});
+      w.EndObject();
+      return named_event("error", sb);
+    }
     case Wire::kAnthropic: return "event: error\ndata: " + anthropic_error_json(529, message, 0, false) + "\n\n";
     case Wire::kGemini: return "data: " + gemini_error_json(500, message, -1) + "\n\n";
   }

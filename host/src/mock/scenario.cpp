@@ -129,8 +129,10 @@ Result<Match> parse_match(const Value& v, const std::string& at) {
                                    at));
   Match m;
   m.wire = json::get_string(v, "wire");
-  if (!m.wire.empty() && m.wire != "openai" && m.wire != "anthropic" && m.wire != "gemini")
-    return invalid_argument(at + ".wire: \"" + m.wire + "\" is not one of openai, anthropic, gemini");
+  if (!m.wire.empty() && m.wire != "openai" && m.wire != "openai.chat" && m.wire != "openai.responses" &&
+      m.wire != "anthropic" && m.wire != "gemini")
+    return invalid_argument(at + ".wire: \"" + m.wire +
+                            "\" is not one of openai, openai.chat, openai.responses, anthropic, gemini");
   m.model = json::get_string(v, "model");
   m.last_user_contains = json::get_string(v, "last_user_contains");
   m.last_message_contains = json::get_string(v, "last_message_contains");
@@ -194,8 +196,16 @@ std::string_view wire_name(Wire w) {
     case Wire::kOpenAI: return "openai";
     case Wire::kAnthropic: return "anthropic";
     case Wire::kGemini: return "gemini";
+    case Wire::kOpenAIResponses: return "openai.responses";
   }
   return "unknown";
+}
+
+bool wire_matches(std::string_view rule_wire, Wire w) {
+  if (rule_wire.empty()) return true;
+  if (rule_wire == "openai") return w == Wire::kOpenAI || w == Wire::kOpenAIResponses;
+  if (rule_wire == "openai.chat") return w == Wire::kOpenAI;
+  return rule_wire == wire_name(w);
 }
 
 std::string_view fault_name(Fault f) {

@@ -14,9 +14,13 @@
 
 namespace atlas::mock {
 
-// The wire format a request arrived on.
-enum class Wire { kOpenAI, kAnthropic, kGemini };
-std::string_view wire_name(Wire w);  // "openai", "anthropic", "gemini"
+// The wire format a request arrived on. kOpenAI is Chat Completions; kOpenAIResponses is the
+// OpenAI Responses API (POST /v1/responses).
+enum class Wire { kOpenAI, kAnthropic, kGemini, kOpenAIResponses };
+std::string_view wire_name(Wire w);  // "openai", "anthropic", "gemini", "openai.responses"
+// A rule's "wire" against a request's: "openai" takes both OpenAI APIs, "openai.chat" and
+// "openai.responses" one each; "" takes every wire.
+bool wire_matches(std::string_view rule_wire, Wire w);
 
 enum class Fault {
   kNone,
@@ -57,7 +61,7 @@ struct Reply {
 };
 
 struct Match {
-  std::string wire;   // "" = any, else openai | anthropic | gemini
+  std::string wire;   // "" = any, else openai | openai.chat | openai.responses | anthropic | gemini
   std::string model;  // exact, or a prefix when it ends with '*'
   std::string last_user_contains;
   std::optional<std::regex> last_user_regex;

@@ -146,11 +146,11 @@ class Gateway::Impl {
   // One upstream call, buffered (the reply body whole). Streaming requests are read as a stream.
   Result<UpstreamReply> call_buffered(Upstream& up, const std::string& path, const ClientRequest& creq,
                                       const httplib::Request& req);
-  void relay_stream(std::shared_ptr<OpenEpisode> ep, Upstream& up, std::string path, ClientRequest creq,
+  void relay_stream(const std::shared_ptr<OpenEpisode>& ep, Upstream& up, const std::string& path, ClientRequest creq,
                     runtime::CapturedCall call, const httplib::Request& req, httplib::Response& res);
   void record(const std::shared_ptr<OpenEpisode>& ep, runtime::CapturedCall call);
   void end_episode(const std::shared_ptr<OpenEpisode>& ep, runtime::EpisodeOutcome outcome,
-                   std::shared_ptr<std::promise<std::string>> done);
+                   const std::shared_ptr<std::promise<std::string>>& done);
   void handle_end(const httplib::Request& req, httplib::Response& res, const std::string& id);
   void handle_feedback(const httplib::Request& req, httplib::Response& res, const std::string& id);
   void handle_get(httplib::Response& res, const std::string& id);
@@ -159,7 +159,9 @@ class Gateway::Impl {
   const config::Config& config_;
   const config::ServeConfig& serve_;
   runtime::Runtime& rt_;
-  std::unique_ptr<Upstream> upstreams_[3];
+  // The upstream of a call's provider wire: both OpenAI APIs share the OpenAI one.
+  Upstream* upstream_for(ClientWire wire) const { return upstreams_[static_cast<int>(provider_wire(wire))].get(); }
+  std::unique_ptr<Upstream> upstreams_[3];  // indexed by llm::WireKind
   std::vector<std::string> client_keys_;
   RateLimiter limiter_;
   EpisodeTable table_;
@@ -187,8 +189,10 @@ Status Gateway::Impl::configure_upstreams() {
     if (!model) continue;
     auto up = Upstream::create(wire, *model);
     if (!up) return up.status();
-    upstreams_[i] = std::move(*up);
-    log::info("serve", std::string(client_wire_name(wire)) + " calls go to " + upstreams_[i]->describe());
+    upstreams_[static_cast<int>(provider_wire(wire))] = std::move(*up);
+    log::info("serve", std::string(wire == ClientWire::kOpenAIChat ? "openai.chat and openai.responses"
+                                                                   : client_wire_name(wire)) +
+                           " calls go to " + upstream_for(wire)->describe());
   }
   for (const auto& u : upstreams_)
     if (u) return Status::ok();
@@ -244,6 +248,7 @@ Result<int> Gateway::Impl::start(const GatewayOptions& options) {
     };
   };
   server_.Post(id_re + "(/v1/chat/completions)", call_route(ClientWire::kOpenAIChat));
+  server_.Post(id_re + "(/v1/responses)", call_route(ClientWire::kOpenAIResponses));
   server_.Post(id_re + "(/v1/messages)", call_route(ClientWire::kAnthropicMessages));
   server_.Post(id_re + R"((/v1(?:beta)?/models/([^/:]+):(generateContent|streamGenerateContent)))",
                [this](const httplib::Request& req, httplib::Response& res) {
@@ -252,7 +257,7 @@ Result<int> Gateway::Impl::start(const GatewayOptions& options) {
                });
   server_.Get(id_re + "/v1/models", [this](const httplib::Request& req, httplib::Response& res) {
     if (!admit(ClientWire::kOpenAIChat, req, res)) return;
-    auto& up = upstreams_[static_cast<int>(ClientWire::kOpenAIChat)];
+    Upstream* up = upstream_for(ClientWire::kOpenAIChat);
     if (!up) return json_reply(res, 404, gateway_error("no OpenAI upstream is configured"));
     auto client = httplib::Client(up->describe());  // model lists are rare: no pooling
     auto r = client.Get(up->path_for("/v1/models"));
@@ -279,7 +284,7 @@ Result<int> Gateway::Impl::start(const GatewayOptions& options) {
   auto unknown = [](const httplib::Request& req, httplib::Response& res) {
     json_reply(res, 404,
                gateway_error("atlas-host serve has no route " + req.method + " " + req.path +
-                             "; it serves POST /v1/chat/completions, POST /v1/messages, POST "
+                             "; it serves POST /v1/chat/completions, POST /v1/responses, POST /v1/messages, POST "
                              "/v1beta/models/{model}:generateContent|streamGenerateContent, GET /v1/models and "
                              "/atlas/v1/sessions/{id}/end|feedback (docs/serve.md)"));
   };
@@ -393,7 +398,7 @@ void Gateway::Impl::handle_call(ClientWire wire, const httplib::Request& req, ht
     ~InFlight() { --n; }
   } in_flight(in_flight_);
   ++calls_;
-  Upstream* up = upstreams_[static_cast<int>(wire)].get();
+  Upstream* up = upstream_for(wire);
   if (!up)
     return json_reply(
         res, 404,
@@ -515,8 +520,9 @@ void Gateway::Impl::handle_call(ClientWire wire, const httplib::Request& req, ht
 
 // Streams the upstream's reply to the client as it arrives; a relay thread reads the upstream,
 // the connection thread writes, and the captured copy is recorded when the stream ends.
-void Gateway::Impl::relay_stream(std::shared_ptr<OpenEpisode> ep, Upstream& up, std::string path, ClientRequest creq,
-                                 runtime::CapturedCall call, const httplib::Request& req, httplib::Response& res) {
+void Gateway::Impl::relay_stream(const std::shared_ptr<OpenEpisode>& ep, Upstream& up, const std::string& path,
+                                 ClientRequest creq, runtime::CapturedCall call, const httplib::Request& req,
+                                 httplib::Response& res) {
   struct Relay {
     std::mutex mu;
     std::condition_variable cv;
@@ -614,7 +620,7 @@ void Gateway::Impl::relay_stream(std::shared_ptr<OpenEpisode> ep, Upstream& up, 
 }
 
 void Gateway::Impl::end_episode(const std::shared_ptr<OpenEpisode>& ep, runtime::EpisodeOutcome outcome,
-                                std::shared_ptr<std::promise<std::string>> done) {
+                                const std::shared_ptr<std::promise<std::string>>& done) {
   std::shared_ptr<runtime::Episode> episode;
   std::vector<std::string> feedback;
   {

@@ -1,5 +1,5 @@
 // `atlas-host serve`: the capture gateway (docs/serve.md). It speaks the providers' own wire
-// formats (OpenAI Chat Completions, Anthropic Messages, Gemini generateContent), forwards each
+// formats (OpenAI Chat Completions and Responses, Anthropic Messages, Gemini generateContent), forwards each
 // call to the configured upstream, groups calls into episodes (X-Atlas-Session header or a
 // /s/<id>/ path prefix), supervises them (playbook in the system prompt; in the paired and coach
 // lanes the teacher checks a reply before it goes out and the call is retried with guidance),

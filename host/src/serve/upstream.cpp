@@ -67,7 +67,7 @@ Result<std::unique_ptr<Upstream>> Upstream::create(ClientWire wire, const config
 
 std::string Upstream::path_for(std::string_view client_path) const {
   std::string_view rest = client_path;
-  if (wire_ == ClientWire::kOpenAIChat && rest.rfind("/v1/", 0) == 0) rest.remove_prefix(3);
+  if (provider_wire(wire_) == llm::WireKind::kOpenAI && rest.rfind("/v1/", 0) == 0) rest.remove_prefix(3);
   return base_path_ + std::string(rest);
 }
 

@@ -32,7 +32,8 @@ class Upstream {
   // no key, INVALID_ARGUMENT for an unusable api_base.
   static Result<std::unique_ptr<Upstream>> create(ClientWire wire, const config::ModelConfig& model);
 
-  // The upstream path for a client path: OpenAI bases carry /v1 already (".../v1" + "/chat/completions").
+  // The upstream path for a client path: OpenAI bases carry /v1 already (".../v1" + "/chat/completions",
+  // ".../v1" + "/responses").
   std::string path_for(std::string_view client_path) const;
   std::string describe() const { return origin_ + base_path_; }
 

@@ -1,6 +1,7 @@
 #include "serve/wire_capture.hpp"
 
 #include "llm/wire.hpp"
+#include "serve/responses_wire.hpp"
 
 namespace atlas::serve {
 
@@ -11,6 +12,10 @@ namespace {
 std::string text_of(const Value& v) {
   return v.IsString() ? std::string(v.GetString(), v.GetStringLength()) : "";
 }
+
+}  // namespace
+
+namespace detail {
 
 // Text of a content that is a string or an array of parts ({"type":"text","text":...}); other
 // parts (images, audio) are kept as a marker so the stored conversation says they were there.
@@ -35,12 +40,37 @@ std::string content_text(const Value* content) {
   return out;
 }
 
-Status bad(std::string_view what) {
-  return invalid_argument(std::string(what));
-}
-
 std::string schema_text(const Value* schema) {
   return schema && schema->IsObject() ? json::dump(*schema) : R"({"type":"object","properties":{}})";
+}
+
+// Adds `text` before the first text of a content that is a string or an array of text parts.
+void prepend_to_content(Value& content, std::string_view text, std::string_view part_type, json::Allocator& a) {
+  if (content.IsString()) {
+    std::string joined = std::string(text) + "\n\n" + text_of(content);
+    content.SetString(joined.data(), static_cast<rapidjson::SizeType>(joined.size()), a);
+  } else if (content.IsArray()) {
+    Value part(rapidjson::kObjectType);
+    if (!part_type.empty()) part.AddMember("type", json::str(part_type, a), a);
+    part.AddMember("text", json::str(text, a), a);
+    content.PushBack(Value(), a);
+    for (rapidjson::SizeType i = content.Size() - 1; i > 0; --i) content[i] = content[i - 1];
+    content[0] = part;
+  } else {
+    content = json::str(text, a);
+  }
+}
+
+}  // namespace detail
+
+using detail::content_text;
+using detail::prepend_to_content;
+using detail::schema_text;
+
+namespace {
+
+Status bad(std::string_view what) {
+  return invalid_argument(std::string(what));
 }
 
 // ---- OpenAI Chat Completions
@@ -182,23 +212,6 @@ Status read_gemini(ClientRequest& r) {
   return Status::ok();
 }
 
-// Adds `text` before the first text of a content that is a string or an array of text parts.
-void prepend_to_content(Value& content, std::string_view text, std::string_view part_type, json::Allocator& a) {
-  if (content.IsString()) {
-    std::string joined = std::string(text) + "\n\n" + text_of(content);
-    content.SetString(joined.data(), static_cast<rapidjson::SizeType>(joined.size()), a);
-  } else if (content.IsArray()) {
-    Value part(rapidjson::kObjectType);
-    if (!part_type.empty()) part.AddMember("type", json::str(part_type, a), a);
-    part.AddMember("text", json::str(text, a), a);
-    content.PushBack(Value(), a);
-    for (rapidjson::SizeType i = content.Size() - 1; i > 0; --i) content[i] = content[i - 1];
-    content[0] = part;
-  } else {
-    content = json::str(text, a);
-  }
-}
-
 }  // namespace
 
 std::string_view client_wire_name(ClientWire w) {
@@ -209,6 +222,8 @@ std::string_view client_wire_name(ClientWire w) {
       return "anthropic.messages";
     case ClientWire::kGeminiGenerate:
       return "gemini.generate";
+    case ClientWire::kOpenAIResponses:
+      return "openai.responses";
   }
   return "unknown";
 }
@@ -216,6 +231,7 @@ std::string_view client_wire_name(ClientWire w) {
 llm::WireKind provider_wire(ClientWire w) {
   switch (w) {
     case ClientWire::kOpenAIChat:
+    case ClientWire::kOpenAIResponses:
       return llm::WireKind::kOpenAI;
     case ClientWire::kAnthropicMessages:
       return llm::WireKind::kAnthropic;
@@ -237,6 +253,7 @@ Result<ClientRequest> read_client_request(ClientWire wire, std::string_view body
   r.stream = wire == ClientWire::kGeminiGenerate ? path_streams : json::get_bool(r.body, "stream");
   if (r.model.empty()) return invalid_argument("the request names no \"model\"");
   Status st = wire == ClientWire::kOpenAIChat          ? read_openai(r)
+              : wire == ClientWire::kOpenAIResponses   ? read_responses_request(r)
               : wire == ClientWire::kAnthropicMessages ? read_anthropic(r)
                                                        : read_gemini(r);
   if (!st.is_ok()) return st;
@@ -290,6 +307,9 @@ void prepend_system_text(ClientRequest& req, std::string_view text) {
       prepend_to_content(sys["parts"], text, "", a);
       break;
     }
+    case ClientWire::kOpenAIResponses:
+      responses_prepend_instructions(req.body, text);
+      break;
   }
   req.messages.insert(req.messages.begin(), llm::Message{"system", std::string(text), {}, {}, {}});
   if (req.messages.size() > 1 && req.messages[1].role == "system") {  // one system message, as the upstream sees it
@@ -340,10 +360,18 @@ void append_guidance(ClientRequest& req, std::string_view rejected_output, std::
       req.body["contents"].PushBack(turn, a);
       break;
     }
+    case ClientWire::kOpenAIResponses:
+      // The rejected reply goes in as the assistant's own turn, so the text says only the guidance.
+      responses_append_guidance(req.body, rejected_output,
+                                "Your previous reply was reviewed and not accepted.\n\nGuidance:\n" +
+                                    std::string(guidance) + "\n\nReply again, following the guidance.");
+      break;
   }
 }
 
 Result<llm::Response> read_reply(ClientWire wire, std::string_view body, bool streamed) {
+  if (wire == ClientWire::kOpenAIResponses)
+    return streamed ? parse_responses_stream(body) : parse_responses_reply(body);
   return streamed ? llm::parse_stream(provider_wire(wire), body) : llm::parse_reply(provider_wire(wire), body);
 }
 
@@ -356,6 +384,7 @@ std::string error_body(ClientWire wire, int http_status, std::string_view type, 
       return "{\"error\":{\"code\":" + std::to_string(http_status) + ",\"message\":" + json::quote(message) +
              ",\"status\":" + json::quote(type) + "}}";
     case ClientWire::kOpenAIChat:
+    case ClientWire::kOpenAIResponses:
       break;
   }
   return "{\"error\":{\"message\":" + json::quote(message) + ",\"type\":" + json::quote(type) +

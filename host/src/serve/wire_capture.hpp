@@ -15,9 +15,11 @@
 
 namespace atlas::serve {
 
-enum class ClientWire { kOpenAIChat, kAnthropicMessages, kGeminiGenerate };
+// kOpenAIResponses (the OpenAI Responses API) goes to the OpenAI upstream, like kOpenAIChat.
+enum class ClientWire { kOpenAIChat, kAnthropicMessages, kGeminiGenerate, kOpenAIResponses };
 
-std::string_view client_wire_name(ClientWire w);  // openai.chat | anthropic.messages | gemini.generate
+// openai.chat | anthropic.messages | gemini.generate | openai.responses
+std::string_view client_wire_name(ClientWire w);
 llm::WireKind provider_wire(ClientWire w);
 
 // A client's request, parsed (depth- and size-limited) and kept as a document for forwarding.
@@ -47,5 +49,15 @@ Result<llm::Response> read_reply(ClientWire wire, std::string_view body, bool st
 
 // An error body in the client's own wire format, so its SDK raises a readable error.
 std::string error_body(ClientWire wire, int http_status, std::string_view type, std::string_view message);
+
+namespace detail {
+// Shared by the wire readers here and in responses_wire.cpp.
+// Text of a content that is a string or an array of parts; non-text parts become "[type]".
+std::string content_text(const json::Value* content);
+// A tool's JSON Schema as text; an empty object schema when there is none.
+std::string schema_text(const json::Value* schema);
+// Adds `text` before the first text of a content that is a string or an array of text parts.
+void prepend_to_content(json::Value& content, std::string_view text, std::string_view part_type, json::Allocator& a);
+}  // namespace detail
 
 }  // namespace atlas::serve

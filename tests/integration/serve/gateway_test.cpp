@@ -232,6 +232,77 @@ TEST(Gateway, StreamingIsPassedThroughAndCaptured) {
   EXPECT_EQ(json::get_string(end["report"], "final_answer"), "one two three four five six");
 }
 
+const char* kFlatTools =
+    R"([{"type":"function","name":"get_weather","description":"Weather now","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}])";
+
+TEST(Gateway, AToolUsingResponsesEpisodeIsOneStoredSession) {
+  GatewayFixture gw("responses", scenario(kWeatherRules), "[orchestration]\nforced_mode = \"auto\"\n");
+  ASSERT_TRUE(gw.ok());
+  auto r1 =
+      gw.post("/s/resp-1/v1/responses",
+              std::string(R"({"model":"gpt-4.1","instructions":"You help.","input":"Weather in Paris?","tools":)") +
+                  kFlatTools + "}");
+  ASSERT_TRUE(r1);
+  ASSERT_EQ(r1->status, 200) << r1->body;
+  EXPECT_EQ(r1->get_header_value("X-Atlas-Session"), "resp-1");
+  EXPECT_NE(r1->body.find("\"type\":\"function_call\""), std::string::npos) << r1->body;
+  auto r2 = gw.post("/s/resp-1/v1/responses", std::string(R"({"model":"gpt-4.1","instructions":"You help.","input":[
+      {"role":"user","content":"Weather in Paris?"},
+      {"type":"function_call","call_id":"call_1","name":"get_weather","arguments":"{\"city\":\"Paris\"}"},
+      {"type":"function_call_output","call_id":"call_1","output":"18C"}],"tools":)") +
+                                                  kFlatTools + "}");
+  ASSERT_TRUE(r2);
+  ASSERT_EQ(r2->status, 200) << r2->body;
+  EXPECT_NE(r2->body.find("It is 18C in Paris."), std::string::npos);
+  ASSERT_EQ(gw.mock_.requests("openai.responses").size(), 2u) << "forwarded to the upstream's /v1/responses";
+
+  json::Document end = gw.end("resp-1", R"({"success":true})");
+  const json::Value& report = end["report"];
+  EXPECT_EQ(json::get_string(report, "status"), "succeeded") << json::dump(report);
+  EXPECT_EQ(json::get_string(report, "final_answer"), "It is 18C in Paris.");
+  ASSERT_TRUE(report["steps"].IsArray());
+  EXPECT_EQ(report["steps"].Size(), 2u);
+  std::string sid = json::get_string(report, "session_id");
+  EXPECT_EQ(gw.query("SELECT count(*) FROM sessions"), (std::vector<std::string>{"1"}));
+  auto tool_events = gw.query("SELECT event FROM trajectory_events WHERE session_id = " + sid +
+                              " AND event LIKE '%\"type\":\"tool_call\"%'");
+  ASSERT_EQ(tool_events.size(), 1u) << "the function_call and its function_call_output are one tool call";
+  EXPECT_NE(tool_events[0].find("get_weather"), std::string::npos) << tool_events[0];
+  EXPECT_NE(tool_events[0].find("18C"), std::string::npos) << tool_events[0];
+  auto calls = gw.query("SELECT event FROM trajectory_events WHERE session_id = " + sid +
+                        " AND event LIKE '%\"type\":\"llm_call\"%' AND event LIKE '%openai.responses%'");
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_NE(calls[0].find("\"offered_tools\":1"), std::string::npos) << calls[0];
+}
+
+TEST(Gateway, AStreamedResponsesCallIsRelayedAndCaptured) {
+  GatewayFixture gw(
+      "resp-stream",
+      scenario(
+          R"({"name":"s","match":{"wire":"openai.responses","last_user_contains":"count"},"response":{"text":"one two three four five six seven","usage":{"prompt_tokens":7,"completion_tokens":5}}})"),
+      "[orchestration]\nforced_mode = \"auto\"\n");
+  ASSERT_TRUE(gw.ok());
+  auto res = gw.post("/v1/responses", R"({"model":"m","stream":true,"input":"count"})",
+                     {{"X-Atlas-Session", "resp-stream-1"}});
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  int deltas = 0;
+  for (size_t p = res->body.find("event: response.output_text.delta"); p != std::string::npos;
+       p = res->body.find("event: response.output_text.delta", p + 1))
+    ++deltas;
+  EXPECT_GT(deltas, 1) << res->body;
+  EXPECT_NE(res->body.find("event: response.completed"), std::string::npos);
+  json::Document end = gw.end("resp-stream-1");
+  const json::Value& report = end["report"];
+  EXPECT_EQ(json::get_string(report, "final_answer"), "one two three four five six seven");
+  std::string sid = json::get_string(report, "session_id");
+  auto calls = gw.query("SELECT event FROM trajectory_events WHERE session_id = " + sid +
+                        " AND event LIKE '%\"type\":\"llm_call\"%' AND event LIKE '%openai.responses%'");
+  ASSERT_EQ(calls.size(), 1u) << "the streamed call is one captured step";
+  EXPECT_NE(calls[0].find("\"streamed\":true"), std::string::npos) << calls[0];
+  EXPECT_NE(calls[0].find("\"total_tokens\":12"), std::string::npos) << "usage from response.completed: " << calls[0];
+}
+
 TEST(Gateway, AnthropicAndGeminiCallsAreEpisodesToo) {
   GatewayFixture gw("wires", scenario(R"({"name":"a","match":{"wire":"anthropic"},"response":{"text":"from claude"}},
                                        {"name":"g","match":{"wire":"gemini"},"response":{"text":"from gemini"}})"),
@@ -364,6 +435,32 @@ TEST(Gateway, PairedLaneRetriesWithTheTeachersGuidanceBeforeTheClientSeesTheRepl
   auto attempts = gw.query("SELECT evaluation FROM step_attempts WHERE session_id = " + sid + " ORDER BY attempt");
   ASSERT_EQ(attempts.size(), 2u);
   EXPECT_NE(attempts[0].find("Name the city."), std::string::npos) << attempts[0];
+}
+
+TEST(Gateway, PairedLaneRetriesAResponsesCallWithTheRejectedReplyAndGuidanceInItsInput) {
+  GatewayFixture gw("paired-resp", scenario(R"(
+      {"name":"teacher-rejects","match":{"system_contains":"You are the teacher","last_user_contains":"draft answer"},"response":{"json":{"valid":false,"guidance":"Name the city."}}},
+      {"name":"teacher-accepts","match":{"system_contains":"You are the teacher"},"response":{"json":{"valid":true}}},
+      {"name":"better","match":{"wire":"openai.responses","last_user_contains":"Name the city."},"response":{"text":"Paris is sunny."}},
+      {"name":"draft","match":{"wire":"openai.responses","last_user_contains":"weather"},"response":{"text":"draft answer"}})"),
+                    "[orchestration]\nforced_mode = \"paired\"\nmax_retries = 2\n");
+  ASSERT_TRUE(gw.ok());
+  auto r = gw.post("/v1/responses", R"({"model":"m","input":"weather please"})", {{"X-Atlas-Session", "paired-r1"}});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_NE(r->body.find("Paris is sunny."), std::string::npos) << "the client gets the accepted retry";
+  auto upstream = gw.mock_.requests("openai.responses");
+  ASSERT_EQ(upstream.size(), 2u);
+  auto retry = json::parse(upstream[1].body);
+  ASSERT_TRUE(retry.is_ok());
+  const json::Value& input = (*retry)["input"];
+  ASSERT_TRUE(input.IsArray()) << upstream[1].body;
+  ASSERT_EQ(input.Size(), 3u) << upstream[1].body;
+  EXPECT_EQ(json::get_string(input[1], "role"), "assistant");
+  EXPECT_EQ(json::get_string(input[1], "content"), "draft answer");
+  json::Document end = gw.end("paired-r1");
+  ASSERT_EQ(end["report"]["steps"].Size(), 1u);
+  EXPECT_EQ(json::get_int(end["report"]["steps"][0], "attempts"), 2);
 }
 
 TEST(Gateway, ThePlaybookLearnedFromOneEpisodeIsInjectedIntoTheNext) {

@@ -57,6 +57,11 @@ const scenario = {
       response: { json: { score: 0.85, uncertainty: 0.1, rationale: 'ok', principles: [] } } },
     { name: 'learning', match: { system_contains: 'You maintain the playbook' },
       response: { json: { student_pamphlet: 'Convert units before answering.', playbook_entries: [] } } },
+    // The Responses API tool round trip: function_call, then the answer once the output is in.
+    { name: 'responses-answer', match: { wire: 'openai.responses', has_tools: true, last_message_contains: '21C' },
+      response: { text: 'It is 21C in Rome.' } },
+    { name: 'responses-call', match: { wire: 'openai.responses', has_tools: true },
+      response: { tool_calls: [{ name: 'get_weather', arguments: { city: 'Rome' } }] } },
     // The agent: look up the weather, then convert, then answer.
     { name: 'agent-answer', match: { has_tools: true, last_message_contains: '64.4' },
       response: { text: 'Paris is 18C, which is 64.4F.' } },
@@ -116,6 +121,43 @@ assert.equal(withTools.choices[0].message.tool_calls[0].function.name, 'get_weat
 const oaReport = await endEpisode('oa-1', { success: true });
 assert.equal(oaReport.steps.length, 3);
 
+// ---- OpenAI Responses API: create, create with stream: true, the stream helper; episode by header.
+const rs = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused', defaultHeaders: { 'X-Atlas-Session': 'rs-1' } });
+const r1 = await rs.responses.create({ model: 'gpt-4.1', instructions: 'You are terse.', input: 'hello' });
+assert.equal(r1.output_text, GREETING);
+assert.equal(r1.usage.total_tokens, 16);
+const rstream = await rs.responses.create({ model: 'gpt-4.1', input: 'hello', stream: true });
+let rtext = '';
+let rdeltas = 0;
+let completed = null;
+for await (const event of rstream) {
+  if (event.type === 'response.output_text.delta') { rtext += event.delta; rdeltas += 1; }
+  if (event.type === 'response.completed') completed = event.response;
+}
+assert.equal(rtext, GREETING);
+assert.ok(rdeltas > 1, 'the Responses stream arrives in pieces');
+assert.equal(completed?.status, 'completed');
+const helper = rs.responses.stream({ model: 'gpt-4.1', input: [{ role: 'user', content: 'hello' }] });
+assert.equal((await helper.finalResponse()).output_text, GREETING);
+assert.equal((await endEpisode('rs-1')).steps.length, 3);
+
+// ---- Responses API tool round trip (function_call -> function_call_output -> answer), episode by path.
+const rsTools = new OpenAI({ baseURL: `${gw.url}/s/rs-tools/v1`, apiKey: 'unused' });
+const weatherTool = [{ type: 'function', name: 'get_weather', description: 'Current weather in a city', strict: false,
+  parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } }];
+const question = [{ role: 'user', content: 'Weather in Rome?' }];
+const t1 = await rsTools.responses.create({ model: 'gpt-4.1', instructions: 'You are terse.', input: question, tools: weatherTool });
+const fnCall = t1.output.find((item) => item.type === 'function_call');
+assert.ok(fnCall, JSON.stringify(t1.output));
+assert.equal(fnCall.name, 'get_weather');
+assert.deepEqual(JSON.parse(fnCall.arguments), { city: 'Rome' });
+const t2 = await rsTools.responses.create({ model: 'gpt-4.1', instructions: 'You are terse.', tools: weatherTool,
+  input: [...question, fnCall, { type: 'function_call_output', call_id: fnCall.call_id, output: '21C' }] });
+assert.equal(t2.output_text, 'It is 21C in Rome.');
+const rsToolsReport = await endEpisode('rs-tools', { success: true });
+assert.equal(rsToolsReport.steps.length, 2, JSON.stringify(rsToolsReport.steps));
+assert.equal(rsToolsReport.final_answer, 'It is 21C in Rome.');
+
 // ---- Anthropic, episode by path prefix.
 const anthropic = new Anthropic({ baseURL: `${gw.url}/s/an-1`, apiKey: 'unused' });
 const m1 = await anthropic.messages.create({ model: 'claude-x', max_tokens: 64, messages: [{ role: 'user', content: 'hello' }] });
@@ -169,7 +211,7 @@ gw.child.removeAllListeners('exit');  // drop startListening's "exited early" ha
 const exited = new Promise((resolve) => gw.child.once('exit', (code) => resolve(code)));
 gw.child.kill('SIGTERM');
 assert.equal(await exited, 0, 'serve exits 0 after a clean drain');
-console.log('serve npm clients: openai (chat, stream, tools), anthropic (messages, stream), genai (generate, stream), ' +
+console.log('serve npm clients: openai (chat, stream, tools; responses, stream, tool round trip), anthropic (messages, stream), genai (generate, stream), ' +
             'LangChain.js createAgent (2 tools, 3 calls) -> stored, judged, approved, exported');
 mock.child.removeAllListeners('exit');
 mock.child.kill('SIGTERM');

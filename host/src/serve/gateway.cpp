@@ -239,6 +239,7 @@ Result<int> Gateway::Impl::start(const GatewayOptions& options) {
   server_.set_keep_alive_max_count(100000);
   server_.set_read_timeout(std::chrono::seconds(300));
   server_.set_write_timeout(std::chrono::seconds(300));
+  server_.set_tcp_nodelay(true);  // replies go out in several writes: no Nagle + delayed-ACK stall (~40 ms)
 
   const std::string id_re = "(?:/s/([^/]+))?";
   auto call_route = [this](ClientWire wire) {
@@ -594,10 +595,17 @@ void Gateway::Impl::relay_stream(const std::shared_ptr<OpenEpisode>& ep, Upstrea
   res.status = relay->status;
   if (!relay->retry_after.empty()) res.set_header("Retry-After", relay->retry_after);
   std::string ct = relay->content_type.empty() ? "text/event-stream" : relay->content_type;
-  auto finish_once = std::make_shared<std::function<void()>>(std::move(finish));
+  // Recorded before the client sees the end of the stream (a client that ends the episode right
+  // after must find this call in it), or when the connection closes early; never twice.
+  struct Once {
+    std::once_flag flag;
+    std::function<void()> fn;
+  };
+  auto finish_once = std::make_shared<Once>();
+  finish_once->fn = std::move(finish);
   res.set_chunked_content_provider(
       ct,
-      [relay](size_t, httplib::DataSink& sink) {
+      [relay, finish_once](size_t, httplib::DataSink& sink) {
         std::string out;
         bool done;
         {
@@ -610,12 +618,15 @@ void Gateway::Impl::relay_stream(const std::shared_ptr<OpenEpisode>& ep, Upstrea
           relay->client_gone = true;
           return false;
         }
-        if (done) sink.done();
+        if (done) {
+          std::call_once(finish_once->flag, finish_once->fn);
+          sink.done();
+        }
         return true;
       },
       [relay, finish_once](bool success) {
         if (!success) relay->client_gone = true;
-        (*finish_once)();
+        std::call_once(finish_once->flag, finish_once->fn);
       });
 }
 

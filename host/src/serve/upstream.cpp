@@ -86,6 +86,7 @@ std::unique_ptr<httplib::Client> Upstream::acquire() {
   c->set_read_timeout(micros(timeout_seconds_));
   c->set_write_timeout(micros(timeout_seconds_));
   c->set_decompress(false);  // bytes are forwarded as they came
+  c->set_tcp_nodelay(true);  // the request goes out in two writes: no Nagle + delayed-ACK stall (~40 ms)
   return c;
 }
 

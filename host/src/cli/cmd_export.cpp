@@ -42,6 +42,10 @@ void usage(std::ostream& os) {
         "  --schema FILE            also check every row against this JSON Schema (draft-04), e.g. your\n"
         "                           trainer's own column requirements\n"
         "  --print-schema           print the format's schema (with --format) and exit\n"
+        "Conversation (trl-sft, trl-dpo, trl-grpo, openai-ft): the student's system prompt, as sent, and\n"
+        "every tool it was offered with its schema.\n"
+        "  --strip-playbook         remove the injected playbook (\">>> Student Playbook >>>\" block)\n"
+        "                           from the system message; kept by default\n"
         "Lineage (session, step, judges, reviewer, cost, content hash) is in session_metadata.lineage\n"
         "for atlas-jsonl and in FILE.lineage.jsonl (one line per row) for the other formats.\n"
         "Common options: -c/--config FILE, --database-url URL, --plugin-dir DIR, --quiet.\n"
@@ -61,7 +65,8 @@ int run_export(const Args& args) {
       "include-all-statuses", "")("status", po::value<std::vector<std::string>>(), "")("include-failed", "")(
       "min-reward", po::value<double>(), "")("learning-key", po::value<std::string>(), "")(
       "created-after", po::value<std::string>(), "")("session-id", po::value<std::vector<std::string>>(), "")(
-      "limit", po::value<int64_t>(), "")("schema", po::value<std::string>(), "")("print-schema", "");
+      "limit", po::value<int64_t>(), "")("schema", po::value<std::string>(), "")("print-schema", "")("strip-playbook",
+                                                                                                     "");
   add_store_options(desc);
   po::variables_map vm = parse_options(args, desc);
   if (vm.count("help")) {
@@ -110,6 +115,7 @@ int run_export(const Args& args) {
   data::ExportOptions eo;
   eo.format = *format;
   eo.output = vm["output"].as<std::string>();
+  eo.strip_playbook = vm.count("strip-playbook") != 0;
   if (vm.count("schema")) {
     eo.extra_schema_json = extra_schema;
     eo.extra_schema_name = "the schema " + vm["schema"].as<std::string>();

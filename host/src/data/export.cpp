@@ -244,6 +244,56 @@ bool attempt_accepted(const Value& ev) {
   return st == "passed" || st == "accepted" || st == "succeeded" || st == "ok";
 }
 
+// OpenAI's `weight` on assistant turns: 1 on the final answer, the turn the session was judged
+// and accepted on. Earlier (tool-calling) turns get 1 only when no step of the session had an
+// attempt rejected: tool_call events do not say which attempt made them, and a rejected
+// attempt's calls are no behaviour to train on (docs/export-formats.md, "openai-ft").
+void set_openai_weights(Value& messages, bool earlier_turns_accepted, json::Allocator& a) {
+  Value* last_assistant = nullptr;
+  for (Value& m : messages.GetArray()) {
+    if (json::get_string(m, "role") != "assistant") continue;
+    json::set(m, "weight", Value(earlier_turns_accepted ? 1 : 0), a);
+    last_assistant = &m;
+  }
+  if (last_assistant) json::set(*last_assistant, "weight", Value(1), a);
+}
+
+// True when some step of the session had an attempt the teacher rejected.
+bool had_rejected_attempt(const Value& session) {
+  const Value* steps = json::find(session, "steps");
+  if (!steps || !steps->IsArray()) return false;
+  for (const Value& s : steps->GetArray()) {
+    const Value* details = json::find(s, "attempt_details");
+    if (!details || !details->IsArray()) continue;
+    for (const Value& d : details->GetArray())
+      if (const Value* ev = json::find(d, "evaluation"); ev && attempt_rejected(*ev)) return true;
+  }
+  return false;
+}
+
+// {role, content}.
+Value chat_message(const char* role, const std::string& content, json::Allocator& a) {
+  Value m(rapidjson::kObjectType);
+  m.AddMember("role", json::str(role, a), a);
+  m.AddMember("content", json::str(content, a), a);
+  return m;
+}
+
+// A one-message conversation.
+Value single_message(const char* role, const std::string& content, json::Allocator& a) {
+  Value conversation(rapidjson::kArrayType);
+  conversation.PushBack(chat_message(role, content, a), a);
+  return conversation;
+}
+
+// A prompt conversation: the student's system prompt (when stored) and the user turn.
+Value prompt_messages(const std::string& system_prompt, const std::string& user, json::Allocator& a) {
+  Value prompt(rapidjson::kArrayType);
+  if (!system_prompt.empty()) prompt.PushBack(chat_message("system", system_prompt, a), a);
+  prompt.PushBack(chat_message("user", user, a), a);
+  return prompt;
+}
+
 class Exporter {
  public:
   Exporter(Store& store, const ExportOptions& o) : store_(store), o_(o) {}
@@ -356,6 +406,8 @@ class Exporter {
     return json::parse(text, "read_sessions response");
   }
 
+  TranscriptOptions transcript_options() const { return TranscriptOptions{o_.strip_playbook}; }
+
   void tick() {
     ++done_;
     if (o_.progress) o_.progress(done_, total_);
@@ -374,9 +426,10 @@ class Exporter {
       case ExportFormat::kOpenAiFt: {
         bool openai = o_.format == ExportFormat::kOpenAiFt;
         Value messages, tools;
-        build_transcript(session, messages, a);
+        build_transcript(session, messages, a, transcript_options());
         build_tools(session, messages, tools, a);
         to_wire_messages(messages, openai, a);
+        if (openai) set_openai_weights(messages, !had_rejected_attempt(session), a);
         rec.AddMember("messages", messages, a);
         if (!tools.Empty()) rec.AddMember("tools", tools, a);
         if (openai) {
@@ -430,17 +483,9 @@ class Exporter {
       std::string desc = meta ? json::get_string(*meta, "description") : "";
       if (plan_steps > 1 && !desc.empty())
         prompt += "\n\nStep " + std::to_string(json::get_int(s, "step_id")) + ": " + desc;
-      auto msg = [&](const char* role, const std::string& content) {
-        Value arr(rapidjson::kArrayType);
-        Value m(rapidjson::kObjectType);
-        m.AddMember("role", json::str(role, a), a);
-        m.AddMember("content", json::str(content, a), a);
-        arr.PushBack(m, a);
-        return arr;
-      };
-      rec.AddMember("prompt", msg("user", prompt), a);
-      rec.AddMember("chosen", msg("assistant", good), a);
-      rec.AddMember("rejected", msg("assistant", bad), a);
+      rec.AddMember("prompt", prompt_messages(student_system_prompt(session, transcript_options()), prompt, a), a);
+      rec.AddMember("chosen", single_message("assistant", good, a), a);
+      rec.AddMember("rejected", single_message("assistant", bad, a), a);
       rec.AddMember("session_id", json::str(json::get_string(session, "session_id"), a), a);
       rec.AddMember("step_id", Value(json::get_int(s, "step_id")), a);
       const Value* g = json::find(s, "guidance");
@@ -478,13 +523,9 @@ class Exporter {
       double sd = std::sqrt(var / static_cast<double>(g.members.size()));
       json::Document rec(rapidjson::kObjectType);
       auto& a = rec.GetAllocator();
-      Value prompt(rapidjson::kArrayType), completions(rapidjson::kArrayType), rewards(rapidjson::kArrayType),
-          advantages(rapidjson::kArrayType), ids(rapidjson::kArrayType), step_rewards(rapidjson::kArrayType),
-          uncertainties(rapidjson::kArrayType);
-      Value user(rapidjson::kObjectType);
-      user.AddMember("role", "user", a);
-      user.AddMember("content", json::str(g.task, a), a);
-      prompt.PushBack(user, a);
+      Value completions(rapidjson::kArrayType), rewards(rapidjson::kArrayType), advantages(rapidjson::kArrayType),
+          ids(rapidjson::kArrayType), step_rewards(rapidjson::kArrayType), uncertainties(rapidjson::kArrayType);
+      std::string system_prompt;  // the first session's: the group shares one prompt
       std::vector<std::string> member_ids;
       for (auto& m : g.members) member_ids.push_back(m.first);
       // Read in slices (read_sessions takes at most 1000 ids); values stay owned by `docs`.
@@ -508,8 +549,9 @@ class Exporter {
         source.sessions.push_back(&session);
         if (const Value* st = json::find(session, "steps"); st && st->IsArray()) steps_ += st->Size();
         cost_.add(session_cost(session).total_usd);
+        if (source.sessions.size() == 1) system_prompt = student_system_prompt(session, transcript_options());
         Value messages;
-        build_transcript(session, messages, a);
+        build_transcript(session, messages, a, transcript_options());
         to_wire_messages(messages, false, a);
         // The completion is everything after the prompt (the user turn and any system turn).
         Value completion(rapidjson::kArrayType);
@@ -532,7 +574,7 @@ class Exporter {
       // TRL passes every column but `prompt` to the reward functions as keyword arguments, next to
       // its own `prompts`, `completions`, `completion_ids` and `trainer_state`: ours are prefixed
       // `atlas_` so none can collide (docs/export-formats.md, "trl-grpo").
-      rec.AddMember("prompt", prompt, a);
+      rec.AddMember("prompt", prompt_messages(system_prompt, g.task, a), a);
       rec.AddMember("atlas_completions", completions, a);
       rec.AddMember("atlas_session_rewards", rewards, a);
       rec.AddMember("atlas_step_rewards", step_rewards, a);

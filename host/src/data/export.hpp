@@ -49,6 +49,10 @@ struct ExportOptions {
   ExportFilters filters;
   int page_size = 100;
   double grpo_epsilon = 1e-4;  // advantage = (r - mean) / (std + epsilon)
+  // Remove the injected playbook from the student's system message (--strip-playbook). Off by
+  // default: a row is the conversation the student saw, and its replies were conditioned on the
+  // playbook (docs/export-formats.md, "What the student saw").
+  bool strip_playbook = false;
   // Also validate every row against this JSON Schema (draft-04 text; --schema FILE), after the
   // format's own schema; `extra_schema_name` names it in errors.
   std::string extra_schema_json;

@@ -56,7 +56,17 @@ constexpr std::string_view kTrlDefinitions = R"json("definitions": {
         "name": {"type": "string"}
       }
     },
-    "conversation": {"type": "array", "minItems": 1, "items": {"$ref": "#/definitions/message"}}
+    "conversation": {"type": "array", "minItems": 1, "items": {"$ref": "#/definitions/message"}},
+    "tool": {
+      "type": "object",
+      "required": ["type", "function"],
+      "properties": {
+        "type": {"enum": ["function"]},
+        "function": {"type": "object", "required": ["name", "parameters"],
+                     "properties": {"name": {"type": "string", "minLength": 1}, "description": {"type": "string"},
+                                    "parameters": {"type": "object"}}}
+      }
+    }
   })json";
 
 // A TRL schema (an object ending in "}") with kTrlDefinitions added as its last member.
@@ -71,7 +81,7 @@ constexpr std::string_view kTrlSft = R"json({
   "required": ["messages"],
   "properties": {
     "messages": {"type": "array", "minItems": 2, "items": {"$ref": "#/definitions/message"}},
-    "tools": {"type": "array", "items": {"type": "object", "required": ["type", "function"]}},
+    "tools": {"type": "array", "items": {"$ref": "#/definitions/tool"}},
     "session_id": {"type": "string"},
     "reward": {"type": ["number", "null"]}
   }
@@ -152,9 +162,13 @@ constexpr std::string_view kOpenAiFt = R"json({
         {"properties": {"role": {"enum": ["tool"]}}, "required": ["tool_call_id", "content"]}
       ]}},
     "tools": {"type": "array", "items": {
-      "type": "object", "required": ["type", "function"],
+      "type": "object", "required": ["type", "function"], "additionalProperties": false,
       "properties": {"type": {"enum": ["function"]},
-                     "function": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}}}},
+                     "function": {"type": "object", "required": ["name"],
+                                  "properties": {"name": {"type": "string", "minLength": 1},
+                                                 "description": {"type": "string"},
+                                                 "parameters": {"type": "object"},
+                                                 "strict": {"type": "boolean"}}}}}},
     "parallel_tool_calls": {"type": "boolean"}
   }
 })json";

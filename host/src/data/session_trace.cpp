@@ -329,19 +329,138 @@ void build_atlas_trace(const Value& session, Value& out, Allocator& a) {
 
 // ---- transcripts -------------------------------------------------------------------------
 
-void build_transcript(const Value& session, Value& messages, Allocator& a) {
+namespace {
+
+constexpr std::string_view kPlaybookBegin = ">>> Student Playbook >>>";
+constexpr std::string_view kPlaybookEnd = ">>> End Student Playbook >>>";
+
+// The `data` of every student event that recorded what the student was sent (`attempt` start
+// events of run sessions, `llm_call` events of captured episodes), oldest first.
+template <typename Fn>
+void for_each_student_request(const Value& session, Fn&& fn) {
+  const Value* events = json::find(session, "trajectory_events");
+  if (!events || !events->IsArray()) return;
+  for (const Value& e : events->GetArray()) {
+    const Value* body = json::find(e, "event");
+    if (!body || !body->IsObject() || json::get_string(*body, "role") != "student") continue;
+    const std::string type = json::get_string(*body, "type");
+    if (type != "attempt" && type != "llm_call") continue;
+    const Value* data = json::find(*body, "data");
+    if (data && data->IsObject()) fn(*data);
+  }
+}
+
+struct RecordedSystemPrompt {
+  std::string text;
+  std::string injected;  // the exact playbook text a captured call added ("" = find it by its markers)
+};
+
+RecordedSystemPrompt recorded_system_prompt(const Value& session) {
+  RecordedSystemPrompt out;
+  bool found = false;
+  for_each_student_request(session, [&](const Value& data) {
+    const Value* text = json::find(data, "system_prompt");
+    if (found || !text || !text->IsString()) return;
+    found = true;
+    out.text = text->GetString();
+    out.injected = json::get_string(data, "system_injected");
+  });
+  if (!found)
+    if (const Value* meta = json::find(session, "metadata"); meta && meta->IsObject())
+      out.text = json::get_string(*meta, "system_prompt");
+  return out;
+}
+
+// {"type":"function","function":{name, description, parameters}} from a stored tool: either
+// already in that shape or {name, description, parameters} as adapters and the gateway list them.
+Value function_tool(const Value& spec, Allocator& a) {
+  if (json::find(spec, "function")) return Value(spec, a);
+  Value fn(rapidjson::kObjectType);
+  fn.AddMember("name", json::str(json::get_string(spec, "name"), a), a);
+  fn.AddMember("description", json::str(json::get_string(spec, "description"), a), a);
+  const Value* p = json::find(spec, "parameters");
+  if (p && p->IsObject()) {
+    fn.AddMember("parameters", Value(*p, a), a);
+  } else {
+    Value params(rapidjson::kObjectType);
+    params.AddMember("type", "object", a);
+    fn.AddMember("parameters", params, a);
+  }
+  Value o(rapidjson::kObjectType);
+  o.AddMember("type", "function", a);
+  o.AddMember("function", fn, a);
+  return o;
+}
+
+std::string function_tool_name(const Value& tool) {
+  const Value* fn = json::find(tool, "function");
+  return fn && fn->IsObject() ? json::get_string(*fn, "name") : json::get_string(tool, "name");
+}
+
+}  // namespace
+
+std::string strip_playbook(std::string_view system_prompt, std::string_view injected) {
+  size_t begin = std::string_view::npos;
+  size_t end = std::string_view::npos;
+  if (!injected.empty()) {
+    begin = system_prompt.find(injected);
+    if (begin != std::string_view::npos) end = begin + injected.size();
+  }
+  if (begin == std::string_view::npos) {
+    begin = system_prompt.find(kPlaybookBegin);
+    size_t last = begin == std::string_view::npos ? begin : system_prompt.find(kPlaybookEnd, begin);
+    if (last == std::string_view::npos) return std::string(system_prompt);
+    end = last + kPlaybookEnd.size();
+  }
+  // The blank line that joined the block to the prompt (prompts::compose, the gateway) goes too.
+  if (system_prompt.substr(end, 2) == "\n\n") {
+    end += 2;
+  } else if (end == system_prompt.size() && begin >= 2 && system_prompt.substr(begin - 2, 2) == "\n\n") {
+    begin -= 2;
+  }
+  return std::string(system_prompt.substr(0, begin)) + std::string(system_prompt.substr(end));
+}
+
+std::string student_system_prompt(const Value& session, const TranscriptOptions& options) {
+  RecordedSystemPrompt recorded = recorded_system_prompt(session);
+  return options.strip_playbook ? strip_playbook(recorded.text, recorded.injected) : recorded.text;
+}
+
+void build_transcript(const Value& session, Value& messages, Allocator& a, const TranscriptOptions& options) {
   messages.SetArray();
+  const std::string system = student_system_prompt(session, options);
+  auto system_message = [&](const std::string& content) {
+    Value m(rapidjson::kObjectType);
+    m.AddMember("role", "system", a);
+    m.AddMember("content", json::str(content, a), a);
+    return m;
+  };
   if (const Value* ss = json::find(session, "steps"); ss && ss->IsArray()) {
     for (const Value& s : ss->GetArray()) {
       const Value* meta = json::find(s, "metadata");
       const Value* msgs = meta ? json::find(*meta, "messages") : nullptr;
       if (msgs && msgs->IsArray() && !msgs->Empty()) {
-        for (const Value& m : msgs->GetArray()) messages.PushBack(Value(m, a), a);
+        for (const Value& m : msgs->GetArray()) {
+          if (json::get_string(m, "role") != "system") {
+            messages.PushBack(Value(m, a), a);
+          } else if (std::string content = options.strip_playbook ? strip_playbook(json::get_string(m, "content"))
+                                                                  : json::get_string(m, "content");
+                     !content.empty()) {
+            messages.PushBack(system_message(content), a);
+          }
+        }
       }
     }
   }
   if (!messages.Empty()) {
-    // Step transcripts already hold the conversation; close with the final answer if missing.
+    // Step transcripts already hold the conversation; the system prompt comes first, and the
+    // final answer closes it if missing.
+    if (json::get_string(messages[0], "role") != "system" && !system.empty()) {
+      Value with_system(rapidjson::kArrayType);
+      with_system.PushBack(system_message(system), a);
+      for (Value& m : messages.GetArray()) with_system.PushBack(m, a);
+      messages = with_system;
+    }
     const Value& last = messages[messages.Size() - 1];
     std::string final_answer = json::get_string(session, "final_answer");
     if (!(json::get_string(last, "role") == "assistant" && json::get_string(last, "content") == final_answer)) {
@@ -352,15 +471,7 @@ void build_transcript(const Value& session, Value& messages, Allocator& a) {
     }
     return;
   }
-  const Value* meta = json::find(session, "metadata");
-  if (meta) {
-    if (std::string sys = json::get_string(*meta, "system_prompt"); !sys.empty()) {
-      Value m(rapidjson::kObjectType);
-      m.AddMember("role", "system", a);
-      m.AddMember("content", json::str(sys, a), a);
-      messages.PushBack(m, a);
-    }
-  }
+  if (!system.empty()) messages.PushBack(system_message(system), a);
   Value user(rapidjson::kObjectType);
   user.AddMember("role", "user", a);
   user.AddMember("content", json::str(json::get_string(session, "task"), a), a);
@@ -415,41 +526,30 @@ void build_tools(const Value& session, const Value& messages, Value& tools, Allo
   tools.SetArray();
   const Value* meta = json::find(session, "metadata");
   if (const Value* t = meta ? json::find(*meta, "tools") : nullptr; t && t->IsArray() && !t->Empty()) {
-    for (const Value& d : t->GetArray()) {
-      if (!d.IsObject()) continue;
-      if (json::find(d, "function")) {
-        tools.PushBack(Value(d, a), a);
-        continue;
-      }
-      Value fn(rapidjson::kObjectType);
-      fn.AddMember("name", json::str(json::get_string(d, "name"), a), a);
-      fn.AddMember("description", json::str(json::get_string(d, "description"), a), a);
-      const Value* p = json::find(d, "parameters");
-      fn.AddMember("parameters", p ? Value(*p, a) : Value(rapidjson::kObjectType), a);
-      Value o(rapidjson::kObjectType);
-      o.AddMember("type", "function", a);
-      o.AddMember("function", fn, a);
-      tools.PushBack(o, a);
-    }
+    for (const Value& d : t->GetArray())
+      if (d.IsObject()) tools.PushBack(function_tool(d, a), a);
     return;
   }
   std::set<std::string> seen;
+  for_each_student_request(session, [&](const Value& data) {
+    const Value* offered = json::find(data, "tools");
+    if (!offered || !offered->IsArray()) return;
+    for (const Value& spec : offered->GetArray()) {
+      if (!spec.IsObject()) continue;
+      std::string name = function_tool_name(spec);
+      if (!name.empty() && seen.insert(name).second) tools.PushBack(function_tool(spec, a), a);
+    }
+  });
+  // A tool called but never recorded as offered (sessions stored before offers were recorded).
   for (const Value& m : messages.GetArray()) {
     const Value* calls = json::find(m, "tool_calls");
     if (!calls || !calls->IsArray()) continue;
     for (const Value& c : calls->GetArray()) {
       std::string name = json::get_string(c, "name");
       if (name.empty() || !seen.insert(name).second) continue;
-      Value fn(rapidjson::kObjectType);
-      fn.AddMember("name", json::str(name, a), a);
-      fn.AddMember("description", "", a);
-      Value params(rapidjson::kObjectType);
-      params.AddMember("type", "object", a);
-      fn.AddMember("parameters", params, a);
-      Value o(rapidjson::kObjectType);
-      o.AddMember("type", "function", a);
-      o.AddMember("function", fn, a);
-      tools.PushBack(o, a);
+      Value stub(rapidjson::kObjectType);
+      stub.AddMember("name", json::str(name, a), a);
+      tools.PushBack(function_tool(stub, a), a);
     }
   }
 }

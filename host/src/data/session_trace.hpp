@@ -16,14 +16,36 @@ namespace atlas::data {
 // `session` is a parsed read_session response; the record is built in `out` (an object).
 void build_atlas_trace(const json::Value& session, json::Value& out, json::Allocator& a);
 
+// What a trainer row carries of the conversation (docs/export-formats.md, "What the student saw").
+struct TranscriptOptions {
+  // Remove the injected playbook from the system message (export --strip-playbook).
+  bool strip_playbook = false;
+};
+
+// The system prompt the student was sent on its first recorded call: `system_prompt` of the
+// first student `attempt` or `llm_call` event that carries one, else metadata.system_prompt;
+// "" when none was stored. With strip_playbook, without the playbook (strip_playbook below,
+// with the call's `system_injected` text when it recorded one).
+std::string student_system_prompt(const json::Value& session, const TranscriptOptions& options = {});
+
+// `system_prompt` without the injected playbook block and the blank line that separates it from
+// the rest: `injected` (the exact text a captured call recorded) when given and found, else the
+// block from ">>> Student Playbook >>>" to ">>> End Student Playbook >>>". Unchanged when
+// neither is there.
+std::string strip_playbook(std::string_view system_prompt, std::string_view injected = {});
+
 // One chat message in the adapter-contract shape: {role, content, tool_calls[{id, name,
 // arguments (object)}], tool_call_id, name}.
-// The conversation of a session: the user task, every tool call (from tool_call events, in
-// order) with its result, and the final answer. When a step's metadata carries `messages`
-// (the accepted attempt's transcript) those are used instead.
-void build_transcript(const json::Value& session, json::Value& messages, json::Allocator& a);
-// Tool definitions used by the session: metadata.tools when stored, else one entry per tool
-// name seen in the transcript.
+// The conversation of a session: the student's system prompt (student_system_prompt), the user
+// task, every tool call (from tool_call events, in order) with its result, and the final answer.
+// When a step's metadata carries `messages` (the accepted attempt's transcript) those are used
+// instead (with the system prompt first when they have none).
+void build_transcript(const json::Value& session, json::Value& messages, json::Allocator& a,
+                      const TranscriptOptions& options = {});
+// Tool definitions, each {"type":"function","function":{name, description, parameters}}:
+// metadata.tools when stored, else every tool the student was offered with its schema (`tools`
+// of its attempt/llm_call events, first offer of each name), then a stub for any tool called
+// but never recorded as offered.
 void build_tools(const json::Value& session, const json::Value& messages, json::Value& tools, json::Allocator& a);
 
 // reward_stats.score of a read_session response, if any.

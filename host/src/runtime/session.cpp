@@ -69,6 +69,18 @@ std::string deliverable_of(const std::string& content) {
   return d->IsString() ? std::string(d->GetString(), d->GetStringLength()) : json::dump(*d);
 }
 
+// One [agent] tool as the adapter's request lists it: {name, description, parameters}.
+void write_tool_spec(rapidjson::Writer<rapidjson::StringBuffer>& w, const config::ToolDefinition& tool) {
+  w.StartObject();
+  w.Key("name");
+  json::write_string(w, tool.name);
+  w.Key("description");
+  json::write_string(w, tool.description);
+  w.Key("parameters");
+  parse_object_or_empty(tool.parameters_json).Accept(w);
+  w.EndObject();
+}
+
 // The step status the scheduler sets when it, not the step body, ended a step.
 StepStatus step_status_of(StepRun::State state) {
   switch (state) {
@@ -218,17 +230,8 @@ Result<std::string> Session::call_student(std::string_view role, std::vector<llm
   }
   w.EndArray();
   w.Key("tools");
-  w.StartArray();
-  for (const auto& t : cfg_.agent.tools) {
-    w.StartObject();
-    w.Key("name");
-    text(t.name);
-    w.Key("description");
-    text(t.description);
-    w.Key("parameters");
-    parse_object_or_empty(t.parameters_json).Accept(w);
-    w.EndObject();
-  }
+  w.StartArray();  // the MCP tool loop adds its own tools
+  for (const auto& t : cfg_.agent.tools) write_tool_spec(w, t);
   w.EndArray();
   bool has_tools = !cfg_.agent.tools.empty() || rt_.tools;
   w.Key("tool_choice");
@@ -294,6 +297,26 @@ Result<std::string> Session::call_student(std::string_view role, std::vector<llm
   return content;
 }
 
+std::string Session::attempt_start_json(int attempt, std::string_view system_prompt) const {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  w.StartObject();
+  w.Key("attempt");
+  w.Int(attempt);
+  w.Key("system_prompt");
+  json::write_string(w, system_prompt);
+  w.Key("tools");
+  w.StartArray();  // the [agent] tools, then the MCP tools, in the order the tool loop offers them
+  for (const auto& t : cfg_.agent.tools) write_tool_spec(w, t);
+  if (rt_.tools) {
+    if (auto mcp_tools = json::parse(rt_.tools->tools_json(), "MCP tool list"); mcp_tools && mcp_tools->IsArray())
+      for (const Value& t : mcp_tools->GetArray()) t.Accept(w);
+  }
+  w.EndArray();
+  w.EndObject();
+  return std::string(sb.GetString(), sb.GetSize());
+}
+
 std::string Session::prior_results_for(const PlanStep& step) {
   json::Document d;
   d.SetObject();
@@ -318,8 +341,6 @@ Status Session::run_step(StepState& st, bool validate, const std::string& prior_
   int max_attempts = validate ? cfg_.orchestration.max_retries + 1 : 1;
   for (int attempt = 1; attempt <= max_attempts; ++attempt) {
     if (control.should_stop() || stopped()) return cancelled("step " + sid + " was stopped");
-    std::string attempt_event = events_->emit(event_type::kAttempt, "start", "student", st.event_id,
-                                              "{\"attempt\":" + std::to_string(attempt) + "}", sid);
     std::string user = "Task:\n" + task_.task + "\n\nStep " + sid + ": " + st.step.description;
     if (prior_json != "{}") user += "\n\nValidated results of the steps this one depends on (JSON):\n" + prior_json;
     if (!st.guidance.empty()) {
@@ -332,6 +353,8 @@ Status Session::run_step(StepState& st, bool validate, const std::string& prior_
                                      prompts::student_executor()),
                     {}, {}, {}});
     msgs.push_back({"user", user, {}, {}, {}});
+    std::string attempt_event = events_->emit(event_type::kAttempt, "start", "student", st.event_id,
+                                              attempt_start_json(attempt, msgs.front().content), sid);
     auto out = call_student("executor", std::move(msgs), false, attempt_event, sid, control.deadline_unix_ms,
                             control.cancelled, &st);
     if (!out) {

@@ -76,6 +76,10 @@ class Session : public std::enable_shared_from_this<Session> {
                                    std::string_view parent, std::string_view step_id, int64_t deadline,
                                    std::shared_ptr<std::atomic<bool>> stop, StepState* state);
   Status run_step(StepState& st, bool validate, const std::string& prior_json, const StepControl& control);
+  // The `attempt` `start` event's payload: the attempt number, the system prompt the student is
+  // sent and every tool it is offered with its schema, so exports carry the conversation the
+  // student saw (docs/export-formats.md, "What the student saw").
+  std::string attempt_start_json(int attempt, std::string_view system_prompt) const;
   LaneDecision route();
   void run_auto_or_paired(bool validate);
   void run_coach();

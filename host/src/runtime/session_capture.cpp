@@ -32,6 +32,19 @@ std::string output_of(const llm::Response& reply) {
   return json::dump(calls);
 }
 
+// The system prompt the model saw: the injected text (the playbook) before the client's own
+// system message, joined as the gateway joins them (prepend_system_text).
+std::string system_prompt_seen(const CapturedCall& call) {
+  std::string client_system;
+  for (const auto& m : call.messages)
+    if (m.role == "system" || m.role == "developer") {
+      client_system = m.content;
+      break;
+    }
+  if (call.system_injected.empty()) return client_system;
+  return client_system.empty() ? call.system_injected : call.system_injected + "\n\n" + client_system;
+}
+
 std::string call_event_json(const CapturedCall& call) {
   json::Document d(rapidjson::kObjectType);
   auto& a = d.GetAllocator();
@@ -50,6 +63,21 @@ std::string call_event_json(const CapturedCall& call) {
   d.AddMember("tool_calls", static_cast<int64_t>(call.reply.tool_calls.size()), a);
   d.AddMember("offered_tools", static_cast<int64_t>(call.tools.size()), a);
   if (!call.system_injected.empty()) d.AddMember("system_injected", json::str(call.system_injected, a), a);
+  // What the student saw, for exports (docs/export-formats.md, "What the student saw").
+  if (std::string system = system_prompt_seen(call); !system.empty())
+    d.AddMember("system_prompt", json::str(system, a), a);
+  json::Value tools(rapidjson::kArrayType);
+  for (const auto& t : call.tools) {
+    json::Value spec(rapidjson::kObjectType);
+    spec.AddMember("name", json::str(t.name, a), a);
+    spec.AddMember("description", json::str(t.description, a), a);
+    json::Value parameters(rapidjson::kObjectType);
+    if (auto parsed = json::parse(t.parameters_json, "tool parameters"); parsed && parsed->IsObject())
+      parameters.CopyFrom(*parsed, a);
+    spec.AddMember("parameters", parameters, a);
+    tools.PushBack(spec, a);
+  }
+  d.AddMember("tools", tools, a);
   d.AddMember("rejected_attempts", static_cast<int64_t>(call.rejected.size()), a);
   return json::dump(d);
 }

@@ -668,6 +668,58 @@ TEST(TrainingData, ATeacherRejectedSessionIsFailedNeverAutoApprovedAndExportedOn
   fs::remove_all(dir);
 }
 
+// An export carries the conversation the student saw: the system prompt the adapter sent and
+// every [agent] tool it offered, with the schema from the config (docs/export-formats.md).
+TEST(TrainingData, ARunSessionExportsTheStudentsSystemPromptAndEveryOfferedToolWithItsSchema) {
+  fs::path dir = temp_dir("offered");
+  std::string url = "sqlite://" + (dir / "atlas.db").string();
+  testing::MockLlm mock(scenario(
+      R"({"name":"s","match":{"system_contains":"You are the student agent"},"response":{"text":"answer A"}})"));
+  const std::string tools =
+      "[[agent.tools]]\nname = \"read_file\"\ndescription = \"Read a file\"\n"
+      "parameters = { type = \"object\", properties = { path = { type = \"string\" } }, required = [\"path\"] }\n"
+      "[[agent.tools]]\nname = \"list_dir\"\ndescription = \"List a directory\"\n"
+      "parameters = { type = \"object\", properties = { dir = { type = \"string\" } } }\n"
+      "[[agent.tools]]\nname = \"search\"\ndescription = \"Search the code\"\n"
+      "parameters = { type = \"object\", properties = { query = { type = \"string\" }, limit = { type = \"integer\" } }, "
+      "required = [\"query\"] }\n";
+  auto rt = make_runtime(config_text(mock,
+                                     "[orchestration]\nforced_mode = \"auto\"\n[review]\nrequire_approval = false\n" +
+                                         tools,
+                                     url));
+  ASSERT_TRUE(rt);
+  SessionReport r = rt->run({"Review this code", "{}", ""});
+  ASSERT_EQ(r.status, SessionStatus::kSucceeded) << r.error;
+  rt.reset();
+  auto student = requests_with_role(mock, "student");
+  ASSERT_EQ(student.size(), 1u);
+  auto sent = json::parse(student[0].body).value();
+  const std::string sent_system = json::get_string(sent["messages"][0], "content");
+  ASSERT_NE(sent_system.find("You review code."), std::string::npos) << sent_system;
+  for (const char* format : {"trl-sft", "openai-ft"}) {
+    fs::path out = dir / (std::string(format) + ".jsonl");
+    auto [code, text] = run_cli(dir, "export --database-url '" + url + "' --format " + format +
+                                         " --include-all-statuses --output '" + out.string() + "'");
+    ASSERT_EQ(code, 0) << text;
+    std::ifstream in(out);
+    std::string line;
+    ASSERT_TRUE(static_cast<bool>(std::getline(in, line))) << format;
+    auto row = json::parse(line).value();
+    EXPECT_EQ(json::get_string(row["messages"][0], "role"), "system") << format;
+    EXPECT_EQ(json::get_string(row["messages"][0], "content"), sent_system) << format;
+    ASSERT_TRUE(row.HasMember("tools")) << line;
+    ASSERT_EQ(row["tools"].Size(), 3u) << line;
+    const char* names[] = {"read_file", "list_dir", "search"};
+    for (rapidjson::SizeType i = 0; i < 3; ++i)
+      EXPECT_EQ(json::get_string(row["tools"][i]["function"], "name"), names[i]) << line;
+    auto search = json::parse(R"({"type":"object","properties":{"query":{"type":"string"},"limit":{"type":"integer"}},
+                                  "required":["query"]})")
+                      .value();
+    EXPECT_TRUE(row["tools"][2]["function"]["parameters"] == search) << line;
+  }
+  fs::remove_all(dir);
+}
+
 TEST(TrainingData, AJudgeOutageStoresNoRewardWithTheReasonNotAZeroScore) {
   fs::path dir = temp_dir("judgedown");
   std::string url = "sqlite://" + (dir / "atlas.db").string();

@@ -192,6 +192,18 @@ TEST(Gateway, AToolUsingOpenAIEpisodeIsOneJudgedStoredSession) {
                         " AND event LIKE '%\"type\":\"llm_call\"%' AND event LIKE '%openai.chat%'");
   ASSERT_EQ(calls.size(), 2u);
   EXPECT_NE(calls[0].find("\"offered_tools\":2"), std::string::npos) << calls[0];
+  // What the student saw, for exports: the client's system prompt and both offered tools with
+  // their schemas (docs/export-formats.md, "What the student saw").
+  auto call_event = json::parse(calls[0]).value();
+  const json::Value& data = call_event["data"];
+  EXPECT_EQ(json::get_string(data, "system_prompt"), "You help.") << calls[0];
+  ASSERT_TRUE(json::find(data, "tools") && data["tools"].IsArray()) << calls[0];
+  ASSERT_EQ(data["tools"].Size(), 2u) << calls[0];
+  auto offered = json::parse(kTools).value();
+  for (rapidjson::SizeType i = 0; i < 2; ++i) {
+    EXPECT_EQ(json::get_string(data["tools"][i], "name"), json::get_string(offered[i]["function"], "name"));
+    EXPECT_TRUE(data["tools"][i]["parameters"] == offered[i]["function"]["parameters"]) << calls[0];
+  }
 
   // The episode is over: more calls, a second end and unknown ids are refused with reasons.
   auto again = gw.post("/v1/chat/completions", first, h);
@@ -485,6 +497,23 @@ TEST(Gateway, ThePlaybookLearnedFromOneEpisodeIsInjectedIntoTheNext) {
   EXPECT_TRUE(injected) << "the second episode's upstream call carries the playbook in its system prompt";
   json::Document second = gw.end("learn-2");
   EXPECT_EQ(json::get_int(second["report"], "applied_playbook_version"), 1);
+  // The stored call records the exact injected text and the system prompt the upstream received,
+  // so an export can replay it or strip exactly the playbook.
+  std::string sid = json::get_string(second["report"], "session_id");
+  auto calls = gw.query("SELECT event FROM trajectory_events WHERE session_id = " + sid +
+                        " AND event LIKE '%\"type\":\"llm_call\"%' AND event LIKE '%system_injected%'");
+  ASSERT_EQ(calls.size(), 1u);
+  auto event = json::parse(calls[0]).value();
+  const json::Value& data = event["data"];
+  const std::string injected_text = json::get_string(data, "system_injected");
+  EXPECT_EQ(injected_text.rfind(">>> Student Playbook >>>", 0), 0u) << injected_text;
+  EXPECT_EQ(json::get_string(data, "system_prompt"), injected_text + "\n\nYou help.");
+  std::string upstream_system;
+  for (const auto& q : gw.mock_.requests("openai.chat"))
+    if (q.body.find("weather in Paris") != std::string::npos &&
+        q.body.find(injected_text.substr(0, 24)) != std::string::npos)
+      upstream_system = json::get_string(json::parse(q.body).value()["messages"][0], "content");
+  EXPECT_EQ(json::get_string(data, "system_prompt"), upstream_system) << "what is stored is what the model saw";
 }
 
 TEST(Gateway, IdleEpisodesEndOnTheirOwn) {

@@ -420,6 +420,107 @@ TEST_P(ExportGolden, ARowMissingARequiredFieldIsRefusedAndNothingIsWritten) {
     EXPECT_FALSE(std::filesystem::exists(dir_ / leftover)) << leftover;
 }
 
+// What the student saw: a run session whose attempt event recorded the system prompt (with the
+// injected playbook) and three offered tools with full schemas, one of which it called.
+constexpr const char* kPlaybookBlock =
+    ">>> Student Playbook >>>\nVersion: 2\n- Read files before answering.\n>>> End Student Playbook >>>";
+constexpr const char* kStudentPrompt = "You are a careful file assistant.";
+constexpr const char* kOfferedTools = R"([
+  {"name":"fs__read_file","description":"Read a file","parameters":{"type":"object","properties":{"path":{"type":"string"}},"required":["path"]}},
+  {"name":"fs__list_dir","description":"List a directory","parameters":{"type":"object","properties":{"dir":{"type":"string"}}}},
+  {"name":"search","description":"Search the files","parameters":{"type":"object","properties":{"query":{"type":"string"},"limit":{"type":"integer"}},"required":["query"]}}])";
+
+class ExportConversation : public ExportGolden {
+ protected:
+  void SetUp() override {
+    ExportGolden::SetUp();
+    if (IsSkipped()) return;
+    auto h = handle();
+    auto b = call(h, "begin_session", begin("Summarise a.txt", "", 6));
+    ASSERT_TRUE(b.is_ok()) << b.status().to_string();
+    id_ = json::get_string(*b, "session_id");
+    const std::string system = std::string(kPlaybookBlock) + "\n\n" + kStudentPrompt;
+    ASSERT_TRUE(call(h, "append_events",
+                     R"({"session_id":")" + id_ + R"(","events":[
+      {"event":{"id":"a1","type":"attempt","name":"start","role":"student","step_id":"1",
+                "data":{"attempt":1,"system_prompt":)" +
+                         json::quote(system) + R"(,"tools":)" + kOfferedTools + R"(}},
+       "created_at":"2026-01-01T00:06:01.000000Z"}]})")
+                    .is_ok());
+    ASSERT_TRUE(call(h, "append_events", events(id_, 6)).is_ok());
+    ASSERT_TRUE(call(h, "finish_session", finish(id_, 0.8, "approved", false, 6)).is_ok());
+  }
+
+  json::Document export_row(data::ExportFormat f, bool strip_playbook = false) {
+    data::ExportOptions o;
+    o.format = f;
+    o.output = dir_ / "conversation.jsonl";
+    o.filters.session_ids = {id_};
+    o.strip_playbook = strip_playbook;
+    auto r = data::export_sessions(*store_, o);
+    EXPECT_TRUE(r.is_ok()) << r.status().to_string();
+    auto rows = lines_of(o.output);
+    EXPECT_EQ(rows.size(), 1u);
+    return json::parse(rows.empty() ? "{}" : rows[0]).value();
+  }
+
+  // All three offered tools, in order, with their full schemas.
+  static void expect_offered_tools(const json::Value& row) {
+    auto offered = json::parse(kOfferedTools).value();
+    ASSERT_TRUE(row.HasMember("tools"));
+    ASSERT_EQ(row["tools"].Size(), 3u) << json::dump(row["tools"]);
+    for (rapidjson::SizeType i = 0; i < 3; ++i) {
+      const json::Value& fn = row["tools"][i]["function"];
+      EXPECT_EQ(json::get_string(row["tools"][i], "type"), "function");
+      EXPECT_EQ(json::get_string(fn, "name"), json::get_string(offered[i], "name"));
+      EXPECT_EQ(json::get_string(fn, "description"), json::get_string(offered[i], "description"));
+      EXPECT_TRUE(fn["parameters"] == offered[i]["parameters"]) << json::dump(fn);
+    }
+  }
+
+  std::string id_;
+};
+
+TEST_P(ExportConversation, TrlSftCarriesTheSystemPromptAndEveryOfferedToolWithArgumentsAsObjects) {
+  auto row = export_row(data::ExportFormat::kTrlSft);
+  const json::Value& m = row["messages"];
+  ASSERT_GE(m.Size(), 4u);
+  EXPECT_EQ(json::get_string(m[0], "role"), "system");
+  EXPECT_EQ(json::get_string(m[0], "content"), std::string(kPlaybookBlock) + "\n\n" + kStudentPrompt);
+  EXPECT_EQ(json::get_string(m[1], "role"), "user");
+  const json::Value& args = m[2]["tool_calls"][0]["function"]["arguments"];
+  ASSERT_TRUE(args.IsObject()) << json::dump(m[2]);
+  EXPECT_EQ(json::get_string(args, "path"), "a.txt");
+  expect_offered_tools(row);
+}
+
+TEST_P(ExportConversation, OpenAiCarriesTheSameWithArgumentsAsStringsAndWeightOnTheFinalAnswer) {
+  auto row = export_row(data::ExportFormat::kOpenAiFt);
+  const json::Value& m = row["messages"];
+  ASSERT_GE(m.Size(), 4u);
+  EXPECT_EQ(json::get_string(m[0], "role"), "system");
+  EXPECT_EQ(json::get_string(m[0], "content"), std::string(kPlaybookBlock) + "\n\n" + kStudentPrompt);
+  const json::Value& args = m[2]["tool_calls"][0]["function"]["arguments"];
+  ASSERT_TRUE(args.IsString()) << json::dump(m[2]);
+  EXPECT_EQ(json::get_string(json::parse(args.GetString()).value(), "path"), "a.txt");
+  const json::Value& last = m[m.Size() - 1];
+  EXPECT_EQ(json::get_string(last, "role"), "assistant");
+  EXPECT_EQ(json::get_int(last, "weight"), 1);
+  EXPECT_EQ(json::get_int(m[2], "weight"), 1) << "no attempt was rejected: the tool-calling turn is trained on";
+  expect_offered_tools(row);
+}
+
+TEST_P(ExportConversation, StripPlaybookRemovesExactlyThePlaybookBlock) {
+  for (auto f : {data::ExportFormat::kTrlSft, data::ExportFormat::kOpenAiFt}) {
+    auto row = export_row(f, true);
+    EXPECT_EQ(json::get_string(row["messages"][0], "content"), kStudentPrompt) << data::export_format_name(f);
+  }
+  auto grpo = export_row(data::ExportFormat::kTrlGrpo, true);
+  EXPECT_EQ(json::get_string(grpo["prompt"][0], "content"), kStudentPrompt) << "the group's prompt too";
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ExportConversation, ::testing::Values("sqlite", "postgresql"), backend_name);
+
 INSTANTIATE_TEST_SUITE_P(Backends, ExportGolden, ::testing::Values("sqlite", "postgresql"), backend_name);
 
 }  // namespace

@@ -331,7 +331,12 @@ void append_guidance(ClientRequest& req, std::string_view rejected_output, std::
       Value& last = msgs[msgs.Size() - 1];
       if (req.wire == ClientWire::kAnthropicMessages && last.IsObject() && json::get_string(last, "role") == "user") {
         // Anthropic turns alternate: the guidance joins the last user turn as one more block.
-        Value& content = last["content"];
+        auto member = last.FindMember("content");
+        if (member == last.MemberEnd()) {  // accepted without content: the upstream judges that
+          last.AddMember("content", Value(rapidjson::kArrayType), a);
+          member = last.FindMember("content");
+        }
+        Value& content = member->value;
         if (content.IsString()) {
           Value block(rapidjson::kObjectType);
           block.AddMember("type", "text", a);

@@ -125,6 +125,20 @@ TEST(WireCapture, GuidanceKeepsAnthropicTurnsAlternating) {
   EXPECT_EQ(json::get_string(oa->body["messages"][1], "role"), "user");
 }
 
+// Found by fuzz_serve_request_anthropic: a user turn without "content" is forwarded as sent (the
+// provider answers it), and a retry's guidance must not assume the member exists.
+TEST(WireCapture, GuidanceOnAnAnthropicUserTurnWithoutContent) {
+  auto an =
+      read_client_request(ClientWire::kAnthropicMessages,
+                          R"({"model":"m","messages":[{"role":"user","content":"hi"},{"role":"user","contelt":1}]})");
+  ASSERT_TRUE(an.is_ok()) << an.status().message();
+  append_guidance(*an, "bad reply", "say hello back");
+  const auto& content = an->body["messages"][1]["content"];
+  ASSERT_TRUE(content.IsArray());
+  ASSERT_EQ(content.Size(), 1u);
+  EXPECT_NE(json::get_string(content[0], "text").find("say hello back"), std::string::npos);
+}
+
 TEST(WireCapture, ErrorBodiesUseEachWiresShape) {
   auto oa = json::parse(error_body(ClientWire::kOpenAIChat, 429, "rate_limit_error", "slow down"));
   ASSERT_TRUE(oa.is_ok());

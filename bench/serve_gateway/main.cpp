@@ -1,0 +1,266 @@
+// What `atlas-host serve` adds to a model call: the same open-loop load (fixed request rate,
+// requests scheduled in advance so a slow reply delays the measurement, not the schedule) sent
+// once straight to the upstream (mock-llm, zero latency) and once through the gateway in front
+// of it, side by side in one run. The gateway runs with capture and SQLite storage on, in the
+// auto lane; every K calls an episode ends (POST .../end), so judges and storage run as they do
+// in production. Prints, per rate and mode (plain / streaming), p50/p90/p99/max latency of each
+// path, the added p50/p99, the achieved rate, and failed requests (target: zero).
+//
+//   bench_serve_gateway [--rates 100,2000] [--seconds 5] [--connections 32] [--calls-per-episode 10]
+//                       [--only plain|stream] [--host-bin PATH]
+//
+// Both servers are the real `atlas-host` binary (next to this one unless --host-bin), started as
+// child processes; the load generator is this process (one thread per connection).
+#include <httplib.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "atlas/child_process.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  std::vector<int> rates = {100, 2000};
+  double seconds = 5;
+  int connections = 32;
+  int calls_per_episode = 10;
+  std::string only;
+  std::string host_bin;
+};
+
+struct Figures {
+  std::vector<double> latency_ms;  // per successful request, from its scheduled start
+  int failed = 0;
+  double wall_seconds = 0;
+  std::string first_error;
+};
+
+double percentile(std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+// Starts `atlas-host ARGS...` and returns its URL from the "listening on URL" line.
+std::string start_server(atlas::sdk::ChildProcess& child, const std::string& bin, std::vector<std::string> args) {
+  atlas::sdk::ChildProcess::Spec spec;
+  spec.argv = {bin};
+  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+  spec.env["ATLAS_LOG"] = "error";
+  if (std::string err = child.start(spec); !err.empty()) {
+    std::fprintf(stderr, "cannot start %s: %s\n", bin.c_str(), err.c_str());
+    std::exit(1);
+  }
+  std::string line;
+  const int64_t deadline = atlas::sdk::ChildProcess::now_ms() + 60000;
+  while (child.read_line(deadline, line) == atlas::sdk::ChildProcess::Read::kOk)
+    if (line.rfind("listening on ", 0) == 0) return line.substr(13);
+  child.wait_exit(2000);
+  child.drain_stderr();
+  std::fprintf(stderr, "%s %s did not start (%s):\n%s\n", bin.c_str(), args.empty() ? "" : args[0].c_str(),
+               child.exit_description().c_str(), child.stderr_tail().text().c_str());
+  std::exit(1);
+}
+
+std::string chat_body(bool stream) {
+  return std::string(R"({"model":"mock-model","messages":[{"role":"system","content":"You answer briefly."},)"
+                     R"({"role":"user","content":"What is the capital of France?"}])") +
+         (stream ? R"(,"stream":true,"stream_options":{"include_usage":true}})" : "}");
+}
+
+// One connection: requests at fixed times (rate / connections per second), episode ids
+// `<tag>-<conn>-<n>` changing every `calls_per_episode` calls, each episode ended afterwards.
+void drive(const std::string& url, bool through_gateway, bool stream, double interval_s, Clock::time_point start,
+           double seconds, int conn, int connections, int calls_per_episode, const std::string& tag, Figures& out) {
+  httplib::Client client(url);
+  client.set_keep_alive(true);
+  client.set_tcp_nodelay(true);  // else Nagle and delayed ACKs add ~40 ms to a request written in two parts
+  client.set_read_timeout(std::chrono::seconds(30));
+  const std::string body = chat_body(stream);
+  const auto offset = std::chrono::duration<double>(interval_s * conn / connections);
+  for (int k = 0;; ++k) {
+    auto scheduled =
+        start + std::chrono::duration_cast<Clock::duration>(offset + std::chrono::duration<double>(interval_s * k));
+    if (scheduled - start > std::chrono::duration<double>(seconds)) break;
+    std::this_thread::sleep_until(scheduled);
+    std::string episode = tag + "-" + std::to_string(conn) + "-" + std::to_string(k / calls_per_episode);
+    httplib::Headers headers;
+    if (through_gateway) headers.emplace("X-Atlas-Session", episode);
+    auto res = client.Post("/v1/chat/completions", headers, body, "application/json");
+    auto done = Clock::now();
+    bool ok = res && res->status == 200 && res->body.find("chat.completion") != std::string::npos;
+    if (ok) {
+      out.latency_ms.push_back(std::chrono::duration<double, std::milli>(done - scheduled).count());
+    } else {
+      ++out.failed;
+      if (out.first_error.empty())
+        out.first_error = res ? "HTTP " + std::to_string(res->status) + ": " + res->body.substr(0, 200)
+                              : httplib::to_string(res.error());
+    }
+    if (through_gateway && (k + 1) % calls_per_episode == 0)
+      (void)client.Post("/atlas/v1/sessions/" + episode + "/end", "{}", "application/json");
+  }
+}
+
+Figures run_load(const std::string& url, bool through_gateway, bool stream, int rate, const Options& o,
+                 const std::string& tag) {
+  const double interval_s = static_cast<double>(o.connections) / rate;
+  std::vector<Figures> per(static_cast<size_t>(o.connections));
+  std::vector<std::thread> threads;
+  auto start = Clock::now() + std::chrono::milliseconds(100);
+  for (int c = 0; c < o.connections; ++c)
+    threads.emplace_back(drive, url, through_gateway, stream, interval_s, start, o.seconds, c, o.connections,
+                         o.calls_per_episode, tag, std::ref(per[static_cast<size_t>(c)]));
+  for (auto& t : threads) t.join();
+  Figures all;
+  all.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  for (auto& f : per) {
+    all.latency_ms.insert(all.latency_ms.end(), f.latency_ms.begin(), f.latency_ms.end());
+    all.failed += f.failed;
+    if (all.first_error.empty()) all.first_error = f.first_error;
+  }
+  return all;
+}
+
+void print_row(const char* path, Figures& f) {
+  double p50 = percentile(f.latency_ms, 0.50), p90 = percentile(f.latency_ms, 0.90),
+         p99 = percentile(f.latency_ms, 0.99), max = f.latency_ms.empty() ? 0 : f.latency_ms.back();
+  std::printf("  %-8s %8.3f %8.3f %8.3f %9.3f %9.0f %7d\n", path, p50, p90, p99, max,
+              static_cast<double>(f.latency_ms.size()) / f.wall_seconds, f.failed);
+  if (!f.first_error.empty()) std::printf("           first failure: %s\n", f.first_error.c_str());
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "%s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--rates") {
+      o.rates.clear();
+      std::string v = next();
+      for (size_t p = 0; p < v.size();) {
+        size_t c = v.find(',', p);
+        o.rates.push_back(std::atoi(v.substr(p, c - p).c_str()));
+        p = c == std::string::npos ? v.size() : c + 1;
+      }
+    } else if (a == "--seconds") {
+      o.seconds = std::atof(next().c_str());
+    } else if (a == "--connections") {
+      o.connections = std::atoi(next().c_str());
+    } else if (a == "--calls-per-episode") {
+      o.calls_per_episode = std::atoi(next().c_str());
+    } else if (a == "--only") {
+      o.only = next();
+    } else if (a == "--host-bin") {
+      o.host_bin = next();
+    } else {
+      std::fprintf(stderr,
+                   "usage: bench_serve_gateway [--rates 100,2000] [--seconds 5] [--connections 32] "
+                   "[--calls-per-episode 10] [--only plain|stream] [--host-bin PATH]\n");
+      std::exit(2);
+    }
+  }
+  bool rates_ok = !o.rates.empty() && std::all_of(o.rates.begin(), o.rates.end(), [](int r) { return r > 0; });
+  if (!rates_ok || o.seconds <= 0 || o.connections < 1 || o.calls_per_episode < 1 ||
+      (!o.only.empty() && o.only != "plain" && o.only != "stream")) {
+    std::fprintf(stderr,
+                 "bench_serve_gateway: rates, seconds, connections and calls per episode must be positive; "
+                 "--only is plain or stream\n");
+    std::exit(2);
+  }
+  if (o.host_bin.empty()) o.host_bin = (fs::read_symlink("/proc/self/exe").parent_path() / "atlas-host").string();
+  return o;
+}
+
+void write_file(const fs::path& p, const std::string& text) {
+  std::ofstream(p) << text;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o = parse(argc, argv);
+  char tmpl[] = "/tmp/atlas-bench-serve.XXXXXX";
+  if (!mkdtemp(tmpl)) return 1;
+  fs::path work = tmpl;
+
+  write_file(work / "scenario.json", R"({"default":"echo","rules":[
+    {"match":{"system_contains":"impartial evaluator"},"response":{"json":{"score":0.8,"uncertainty":0.1,"rationale":"ok","principles":[]}}},
+    {"match":{"system_contains":"senior arbiter"},"response":{"json":{"score":0.8,"uncertainty":0.1,"rationale":"ok","principles":[]}}},
+    {"match":{"system_contains":"You maintain the playbook"},"response":{"json":{"student_pamphlet":"Be brief.","playbook_entries":[]}}},
+    {"response":{"text":"Paris is the capital of France.","usage":{"prompt_tokens":20,"completion_tokens":7}}}]})");
+  atlas::sdk::ChildProcess mock, gateway;
+  const std::string mock_url =
+      start_server(mock, o.host_bin, {"mock-llm", "--scenario", (work / "scenario.json").string(), "--port", "0"});
+
+  auto model = [&](const char* section) {
+    return std::string("[") + section + "]\nprovider = \"openai\"\nmodel = \"mock-model\"\napi_base = \"" + mock_url +
+           "/v1\"\napi_key_env = \"\"\n\n";
+  };
+  write_file(work / "atlas.toml",
+             "[agent]\nadapter = \"openai\"\nname = \"bench\"\n\n" + model("student.llm") + model("teacher.llm") +
+                 model("rewards.small_model") + model("rewards.large_model") + model("learning.llm") +
+                 "[orchestration]\nforced_mode = \"auto\"\n\n[storage]\ndatabase_url = \"sqlite://" +
+                 (work / "atlas.db").string() +
+                 "\"\n\n[serve]\nmax_calls_per_episode = 1000000\n"
+                 "storage_queue = 1000000\nthreads = 128\ndrain_seconds = 600\n");
+  const std::string gw_url =
+      start_server(gateway, o.host_bin,
+                   {"serve", "-c", (work / "atlas.toml").string(), "--listen", "127.0.0.1:0", "--no-preflight"});
+
+  std::printf("atlas-host serve: added latency, open loop, %d connections, %.1f s per row, episodes of %d calls\n",
+              o.connections, o.seconds, o.calls_per_episode);
+  std::printf("  (latency in ms from each request's scheduled start; rate = successful requests/s)\n");
+  int failures = 0;
+  int round = 0;
+  for (bool stream : {false, true}) {
+    if (!o.only.empty() && (o.only == "stream") != stream) continue;
+    for (int rate : o.rates) {
+      std::printf("\n%s, %d requests/s\n  %-8s %8s %8s %8s %9s %9s %7s\n", stream ? "streaming" : "plain", rate, "path",
+                  "p50", "p90", "p99", "max", "rate", "failed");
+      Figures direct = run_load(mock_url, false, stream, rate, o, "d");
+      Figures through = run_load(gw_url, true, stream, rate, o, "g" + std::to_string(round++));
+      double added50 = percentile(through.latency_ms, 0.5) - percentile(direct.latency_ms, 0.5);
+      double added99 = percentile(through.latency_ms, 0.99) - percentile(direct.latency_ms, 0.99);
+      print_row("direct", direct);
+      print_row("gateway", through);
+      std::printf("  added: p50 %+.3f ms, p99 %+.3f ms\n", added50, added99);
+      failures += direct.failed + through.failed;
+      mock.drain_stderr();
+      gateway.drain_stderr();
+    }
+  }
+  // Everything captured must reach storage: SIGTERM drains, and exit 0 says all was stored.
+  auto drain_start = Clock::now();
+  kill(gateway.pid(), SIGTERM);
+  gateway.wait_exit(600000);
+  std::string ended = gateway.exit_description();
+  std::printf("\ngateway shutdown (SIGTERM: every open episode ended, judged and stored): %s after %.1f s\n",
+              ended.empty() ? "still running" : ended.c_str(),
+              std::chrono::duration<double>(Clock::now() - drain_start).count());
+  gateway.stop(0);
+  mock.stop(0);
+  fs::remove_all(work);
+  return failures == 0 && ended == "exit status 0" ? 0 : 1;
+}

@@ -105,7 +105,11 @@ model = "mock-model"
 api_base = "{mock_url}/v1"
 api_key_env = "OPENAI_API_KEY"
 
+[orchestration]
+forced_mode = "auto"
+
 [rewards]
+step_judges = []
 samples = 1
 temperatures = [0.2]
 [rewards.small_model]

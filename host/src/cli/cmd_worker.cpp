@@ -113,9 +113,14 @@ class Worker {
         if (!answer) {
           log::warn("worker", "heartbeat failed: " + answer.status().to_string());
         } else if (const json::Value* lost = json::find(*answer, "lost"); lost && lost->IsArray()) {
-          for (const auto& id : lost->GetArray())
-            log::warn("worker", std::string("lost the lease of task ") + id.GetString() +
-                                    " (expired or cancelled); its session will be stored interrupted");
+          std::lock_guard g(mu_);
+          for (const auto& id : lost->GetArray()) {
+            // Still under way here (not just finished): the lease expired or the task was
+            // cancelled; the session will be stored interrupted, never as the task's.
+            if (leases_.count(id.GetString()))
+              log::warn("worker", std::string("lost the lease of task ") + id.GetString() +
+                                      " (expired or cancelled); its session will be stored interrupted");
+          }
         }
       }
       auto reclaimed = data::queue_call(store_, "queue_reclaim", "{}");
@@ -241,6 +246,11 @@ class Worker {
     } else {
       report = rt_.run(spec);
     }
+    {
+      // Settled by finish_session (or settled below): no more heartbeats for it.
+      std::lock_guard g(mu_);
+      leases_.erase(lease.task_id);
+    }
     // finish_session settled the task in the session's own transaction; these calls only act
     // when it could not (nothing stored, the finish waits in the spool, not started).
     json::Document req(rapidjson::kObjectType);
@@ -268,7 +278,6 @@ class Worker {
         .counter("atlas_worker_sessions_total", "Sessions this worker ran, by status")
         .inc({{"status", std::string(status_name(report.status))}});
     std::lock_guard g(mu_);
-    leases_.erase(lease.task_id);
     --slots_busy_;
     switch (report.status) {
       case SessionStatus::kSucceeded: ++totals_.succeeded; break;

@@ -88,7 +88,12 @@ model = "mock-model"
 api_base = "$mock_url/v1"
 api_key_env = "OPENAI_API_KEY"
 
+[orchestration]
+forced_mode = "auto"
+
 [rewards]
+session_judges = []
+step_judges = []
 samples = 1
 temperatures = [0.2]
 
@@ -124,17 +129,17 @@ with open(path, "w") as f:
 EOF2
 expected_dead=$(python3 -c "import sys; n=int(sys.argv[1]); print(' '.join(f'q{i}' for i in range(n) if i % 50 == 7))" "$tasks" | tr ' ' '\n' | sort)
 "$host" db migrate -c "$work/atlas.toml" >/dev/null 2>"$work/migrate.err" || { cat "$work/migrate.err" >&2; exit 1; }
-"$host" enqueue -c "$work/atlas.toml" --tasks "$work/tasks.jsonl" --max-attempts 2 --json >"$work/enqueue.out" 2>"$work/enqueue.err" \
+"$host" enqueue -c "$work/atlas.toml" --tasks "$work/tasks.jsonl" --max-attempts 3 --json >"$work/enqueue.out" 2>"$work/enqueue.err" \
   || { echo "queue_proof: enqueue failed: $(cat "$work/enqueue.err")" >&2; exit 1; }
 # Enqueuing the same file again queues nothing twice.
-"$host" enqueue -c "$work/atlas.toml" --tasks "$work/tasks.jsonl" --max-attempts 2 --json >"$work/enqueue2.out" 2>>"$work/enqueue.err"
+"$host" enqueue -c "$work/atlas.toml" --tasks "$work/tasks.jsonl" --max-attempts 3 --json >"$work/enqueue2.out" 2>>"$work/enqueue.err"
 grep -q "\"queued\":0" "$work/enqueue2.out" || fail "a second enqueue of the same file queued tasks: $(cat "$work/enqueue2.out")"
 
 # ---------------------------------------------------------------- workers, kills, replacements
 n_started=0
 start_worker() {
   n_started=$((n_started + 1))
-  "$host" worker -c "$work/atlas.toml" --concurrency "$concurrency" --lease-seconds 2 --retry-delay-seconds 0 \
+  "$host" worker -c "$work/atlas.toml" --concurrency "$concurrency" --lease-seconds 5 --retry-delay-seconds 0 \
     --poll-seconds 0.2 --exit-when-empty --no-preflight >"$work/worker$n_started.out" 2>"$work/worker$n_started.err" &
   pids+=($!)
 }
@@ -143,19 +148,23 @@ for ((i = 0; i < workers; i++)); do start_worker; done
 done_count() { sql "SELECT COUNT(*) FROM queue_tasks WHERE state IN ('done', 'dead')"; }
 deadline=$((SECONDS + 600))
 killed=0
-for ((k = 0; k < kills; k++)); do
-  # a random moment: once a random share (10-70%) of the tasks is finished, while sessions run
-  target=$(( tasks * (10 + RANDOM % 60) / 100 ))
-  while (( $(done_count) < target && SECONDS < deadline )); do sleep 0.05; done
-  victim_index=$((RANDOM % ${#pids[@]}))
-  victim=${pids[$victim_index]}
+live=("${pids[@]}")
+# random moments: once random shares (10-70%) of the tasks are finished, while sessions run
+targets=$(for ((k = 0; k < kills; k++)); do echo $(( tasks * (10 + RANDOM % 60) / 100 )); done | sort -n)
+for target in $targets; do
+  while (( $(done_count) < target && SECONDS < deadline )); do sleep 0.2; done
+  victim_index=$((RANDOM % ${#live[@]}))
+  victim=${live[$victim_index]}
   if kill -0 "$victim" 2>/dev/null; then
+    unset "live[$victim_index]"
+    live=("${live[@]}")
     leased=$(sql "SELECT COUNT(*) FROM queue_tasks WHERE state = 'leased' AND leased_by LIKE '%:$victim'")
     kill -9 "$victim"
     wait "$victim" 2>/dev/null
     killed=$((killed + 1))
     echo "queue_proof: SIGKILL worker pid $victim at $(done_count)/$tasks finished ($leased task(s) leased by it)"
     start_worker
+    live+=("${pids[-1]}")
   fi
 done
 ((killed == kills)) || fail "only $killed of $kills kills landed on a live worker"

@@ -142,6 +142,8 @@ def metric(page, name):
     return float(m.group(1)) if m else 0.0
 
 
+TABLES = ("sessions", "trajectory_events", "queue_tasks", "step_results", "step_attempts", "plans", "review_events")
+server_log = os.path.join(os.path.dirname(re.search(r"host=([^&]+)", url).group(1)), "server.log")
 results = []
 sizes = None
 for n in [int(x) for x in args.workers.split(",")]:
@@ -152,6 +154,10 @@ for n in [int(x) for x in args.workers.split(",")]:
         for i in range(args.tasks):
             f.write(json.dumps({"task": f"bench task {n}-{i}"}) + "\n")
     subprocess.run([host, "enqueue", "-c", cfg, "--tasks", tasks], check=True, capture_output=True)
+    empty = {t: int(psql(f"SELECT pg_total_relation_size('{t}')")) for t in TABLES}
+    log_from = os.path.getsize(server_log)
+    psql("ALTER SYSTEM SET log_min_duration_statement = 0")
+    psql("SELECT pg_reload_conf()")
     cpu0 = pg_cpu_seconds()
     t0 = time.monotonic()
     procs, ports = [], []
@@ -162,13 +168,20 @@ for n in [int(x) for x in args.workers.split(",")]:
         line = p.stderr.readline()
         ports.append(int(re.search(r":(\d+)/metrics", line).group(1)))
         procs.append(p)
-    while True:
-        done = int(psql("SELECT COUNT(*) FROM queue_tasks WHERE state IN ('done', 'dead')"))
+    while True:  # the first worker's /metrics answers from its own pooled connection (no new backend)
+        page = scrape(ports[0])
+        done = sum(float(v) for v in re.findall(r'^atlas_queue_tasks\{state="(?:done|dead)"\} ([0-9.]+)$', page, re.M))
         if done >= args.tasks:
             break
-        time.sleep(0.05)
+        time.sleep(0.2)
     wall = time.monotonic() - t0
     cpu = pg_cpu_seconds() - cpu0
+    psql("ALTER SYSTEM RESET log_min_duration_statement")
+    psql("SELECT pg_reload_conf()")
+    # server-side time of every claim statement (parse + plan + execute, as the server logged it)
+    with open(server_log, errors="replace") as f:
+        f.seek(log_from)
+        claim_db = [float(m.group(1)) for m in re.finditer(r"duration: ([0-9.]+) ms\s+(?:execute [^:]*: |statement: )UPDATE queue_tasks SET state = 'leased'", f.read())]
     claim_sum = claim_n = 0.0
     for port in ports:
         page = scrape(port)
@@ -179,21 +192,22 @@ for n in [int(x) for x in args.workers.split(",")]:
     for p in procs:
         p.wait(timeout=120)
     rate = args.tasks / wall
-    results.append((n, rate, claim_sum / max(claim_n, 1) * 1000, cpu / args.tasks * 1000, claim_n / args.tasks))
-    sizes = {t: int(psql(f"SELECT pg_total_relation_size('{t}')")) for t in
-             ("sessions", "trajectory_events", "queue_tasks", "step_results", "step_attempts", "plans", "review_events")}
+    db_ms = sum(claim_db) / max(len(claim_db), 1)
+    results.append((n, rate, claim_sum / max(claim_n, 1) * 1000, cpu / args.tasks * 1000, claim_n / args.tasks, db_ms,
+                    sum(claim_db) / args.tasks))
+    sizes = {t: int(psql(f"SELECT pg_total_relation_size('{t}')")) - empty[t] for t in TABLES}
     events = int(psql("SELECT COUNT(*) FROM trajectory_events"))
 
 print(f"bench_queue_workers: {args.tasks} tasks, model latency {args.latency_ms} ms, {args.concurrency} sessions per worker")
-print("| workers | total concurrency | sessions/s | scaling vs 1 | ideal | claim round trip ms/claim | claims/task | PostgreSQL CPU ms/task |")
-print("|---|---|---|---|---|---|---|---|")
+print("| workers | total concurrency | sessions/s | scaling vs 1 | ideal | claim DB time ms/claim | claim DB time ms/task | claim round trip ms (worker side) | claims/task | PostgreSQL CPU ms/task (all statements) |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 base = results[0][1]
-for n, rate, claim_ms, pg_ms, claims_per_task in results:
-    print(f"| {n} | {n * args.concurrency} | {rate:.1f} | {rate / base:.2f}x | {n / results[0][0]:.0f}x | {claim_ms:.2f} | {claims_per_task:.2f} | {pg_ms:.2f} |")
+for n, rate, claim_ms, pg_ms, claims_per_task, db_ms, db_per_task in results:
+    print(f"| {n} | {n * args.concurrency} | {rate:.1f} | {rate / base:.2f}x | {n / results[0][0]:.0f}x | {db_ms:.3f} | {db_per_task:.3f} | {claim_ms:.2f} | {claims_per_task:.2f} | {pg_ms:.2f} |")
 if results[-1][3] > 0:
     print(f"PostgreSQL CPU per task at {results[-1][0]} workers: {results[-1][3]:.2f} ms -> about {1000 / results[-1][3]:.0f} tasks/s per core")
 total = sum(sizes.values())
-print(f"table sizes per million sessions (from {args.tasks} sessions, {events / args.tasks:.0f} events each): " +
+print(f"table growth per million sessions (from {args.tasks} sessions, {events / args.tasks:.0f} events each): " +
       ", ".join(f"{k} {v / args.tasks * 1e6 / 2**30:.2f} GiB" for k, v in sizes.items()) + f"; total {total / args.tasks * 1e6 / 2**30:.2f} GiB")
 mock.terminate()
 if own_cluster:

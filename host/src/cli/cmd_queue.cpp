@@ -25,8 +25,9 @@ std::shared_ptr<data::Store> open_queue_store(const po::variables_map& vm, std::
     return nullptr;
   }
   if (!opened->config.storage.active()) {
-    std::cerr << command << ": storage is disabled in the configuration; the queue lives in the database "
-                            "([storage] enabled = true, database_url = ...)\n";
+    std::cerr << command
+              << ": storage is disabled in the configuration; the queue lives in the database "
+                 "([storage] enabled = true, database_url = ...)\n";
     return nullptr;
   }
   return opened->store;
@@ -37,16 +38,19 @@ std::shared_ptr<data::Store> open_queue_store(const po::variables_map& vm, std::
 int run_enqueue(const Args& args) {
   po::options_description opts("atlas-host enqueue --config FILE --tasks FILE.jsonl [options]");
   add_store_options(opts);
-  opts.add_options()("help,h", "show this help")("tasks", po::value<std::string>(), "JSONL task file (as `run --tasks`; an optional \"id\" per line is the task's idempotency key)")(
+  opts.add_options()("help,h", "show this help")(
+      "tasks", po::value<std::string>(),
+      "JSONL task file (as `run --tasks`; an optional \"id\" per line is the task's idempotency key)")(
       "rollouts", po::value<int>()->default_value(1), "sessions per task (1-1000): one queued task each")(
       "priority", po::value<int>()->default_value(0), "higher runs first")(
       "max-attempts", po::value<int>()->default_value(3), "failed attempts before a task is dead-lettered (1-100)")(
       "json", "machine-readable output");
   po::variables_map vm = parse_options(args, opts);
   if (vm.count("help")) {
-    std::cout << opts
-              << "\nEach line is one task; a task without \"id\" gets one from its content, so enqueuing the same file\n"
-                 "twice queues nothing twice. Workers (`atlas-host worker`) run the tasks.\n";
+    std::cout
+        << opts
+        << "\nEach line is one task; a task without \"id\" gets one from its content, so enqueuing the same file\n"
+           "twice queues nothing twice. Workers (`atlas-host worker`) run the tasks.\n";
     return kExitOk;
   }
   if (!vm.count("tasks")) throw UsageError("--tasks FILE.jsonl is required");
@@ -76,7 +80,8 @@ int run_enqueue(const Args& args) {
     }
   }
   if (bad > 0) {
-    std::cerr << "atlas-host enqueue: " << bad << " bad line(s) in " << path << "; nothing was queued (fix them and run again)\n";
+    std::cerr << "atlas-host enqueue: " << bad << " bad line(s) in " << path
+              << "; nothing was queued (fix them and run again)\n";
     return kExitFailure;
   }
   auto store = open_queue_store(vm, "atlas-host enqueue", false);
@@ -110,7 +115,8 @@ int run_enqueue(const Args& args) {
       auto ex = json::parse(l.spec.expected_json, "expected", json::kMaxInputDepth);
       if (ex) json::set(payload, "expected", json::Value(*ex, a), a);
     }
-    const std::string base = l.id.empty() ? data::content_task_id(l.spec.task, l.spec.metadata_json, l.spec.expected_json) : l.id;
+    const std::string base =
+        l.id.empty() ? data::content_task_id(l.spec.task, l.spec.metadata_json, l.spec.expected_json) : l.id;
     for (int r = 0; r < rollouts; ++r) {
       json::Value t(rapidjson::kObjectType);
       json::set(t, "task_id", rollouts == 1 ? base : base + "#r" + std::to_string(r), a);
@@ -140,7 +146,7 @@ int run_queue(const Args& args) {
   add_store_options(opts);
   opts.add_options()("help,h", "show this help")("action", po::value<std::string>(), "")(
       "ids", po::value<std::vector<std::string>>(), "")("list", po::value<std::string>(),
-                                                         "status: also list the tasks in this state (e.g. dead)")(
+                                                        "status: also list the tasks in this state (e.g. dead)")(
       "limit", po::value<int>()->default_value(50), "status --list: at most this many")(
       "dead", "retry: every dead-lettered task")("cancelled", "retry: every cancelled task")(
       "all", "cancel: every pending and leased task")("json", "machine-readable output");
@@ -173,7 +179,8 @@ int run_queue(const Args& args) {
     }
   } else if (action == "retry") {
     op = "queue_retry";
-    const int picks = (ids.empty() ? 0 : 1) + static_cast<int>(vm.count("dead")) + static_cast<int>(vm.count("cancelled"));
+    const int picks =
+        (ids.empty() ? 0 : 1) + static_cast<int>(vm.count("dead")) + static_cast<int>(vm.count("cancelled"));
     if (picks != 1) throw UsageError("queue retry: give task ids, or --dead, or --cancelled (one of them)");
     if (vm.count("dead")) json::set(req, "state", "dead", a);
     if (vm.count("cancelled")) json::set(req, "state", "cancelled", a);

@@ -212,8 +212,10 @@ class Worker {
         json::set(q, "lease_token", lease.token, ma);
         json::set(q, "worker", name_, ma);
         if (const json::Value* at = json::find(t, "attempts")) json::set(q, "attempt", json::Value(*at, ma), ma);
-        if (const json::Value* mx = json::find(t, "max_attempts")) json::set(q, "max_attempts", json::Value(*mx, ma), ma);
-        if (const json::Value* g = json::find(t, "group"); g && g->IsString()) json::set(q, "group", json::Value(*g, ma), ma);
+        if (const json::Value* mx = json::find(t, "max_attempts"))
+          json::set(q, "max_attempts", json::Value(*mx, ma), ma);
+        if (const json::Value* g = json::find(t, "group"); g && g->IsString())
+          json::set(q, "group", json::Value(*g, ma), ma);
         if (const json::Value* r = json::find(t, "rollout")) json::set(q, "rollout", json::Value(*r, ma), ma);
         json::set(q, "retry_delay_ms", retry_delay_ms_, ma);
         json::set(meta, "atlas_queue", std::move(q), ma);
@@ -271,8 +273,9 @@ class Worker {
       json::set(req, "error", secrets::redact(error), a);
       json::set(req, "retry_delay_ms", retry_delay_ms_, a);
       auto r = data::queue_call(store_, "queue_fail", json::dump(req));
-      if (!r) log::warn("worker", "could not settle task " + lease.task_id + ": " + r.status().to_string() +
-                                      " (its lease expires and another worker takes it)");
+      if (!r)
+        log::warn("worker", "could not settle task " + lease.task_id + ": " + r.status().to_string() +
+                                " (its lease expires and another worker takes it)");
     }
     metrics::global()
         .counter("atlas_worker_sessions_total", "Sessions this worker ran, by status")
@@ -280,10 +283,18 @@ class Worker {
     std::lock_guard g(mu_);
     --slots_busy_;
     switch (report.status) {
-      case SessionStatus::kSucceeded: ++totals_.succeeded; break;
-      case SessionStatus::kInterrupted: ++totals_.interrupted; break;
-      case SessionStatus::kNotStarted: ++totals_.released; break;
-      default: ++totals_.failed; break;
+      case SessionStatus::kSucceeded:
+        ++totals_.succeeded;
+        break;
+      case SessionStatus::kInterrupted:
+        ++totals_.interrupted;
+        break;
+      case SessionStatus::kNotStarted:
+        ++totals_.released;
+        break;
+      default:
+        ++totals_.failed;
+        break;
     }
     if (result == "released" && report.status == SessionStatus::kInterrupted) ++totals_.released;
     cv_.notify_all();
@@ -308,9 +319,11 @@ class Worker {
 
 int run_worker(const Args& args) {
   po::options_description opts("atlas-host worker --config FILE [options]");
-  opts.add_options()("help,h", "show this help")("config,c", po::value<std::string>(), "config file (TOML; default ./atlas.toml)")(
+  opts.add_options()("help,h", "show this help")("config,c", po::value<std::string>(),
+                                                 "config file (TOML; default ./atlas.toml)")(
       "concurrency", po::value<int>()->default_value(1), "sessions in parallel (1-64)")(
-      "lease-seconds", po::value<int>()->default_value(60), "lease per claimed task, renewed every third of it (2-3600)")(
+      "lease-seconds", po::value<int>()->default_value(60),
+      "lease per claimed task, renewed every third of it (2-3600)")(
       "drain-seconds", po::value<double>()->default_value(30.0),
       "on SIGTERM/SIGINT: time sessions under way get to finish before they are stopped and their tasks released")(
       "retry-delay-seconds", po::value<double>()->default_value(5.0), "wait before a failed task is tried again")(
@@ -332,7 +345,8 @@ int run_worker(const Args& args) {
   const double drain_seconds = vm["drain-seconds"].as<double>();
   if (!(drain_seconds >= 0 && drain_seconds <= 86400)) throw UsageError("--drain-seconds must be between 0 and 86400");
   const double retry_delay = vm["retry-delay-seconds"].as<double>();
-  if (!(retry_delay >= 0 && retry_delay <= 86400)) throw UsageError("--retry-delay-seconds must be between 0 and 86400");
+  if (!(retry_delay >= 0 && retry_delay <= 86400))
+    throw UsageError("--retry-delay-seconds must be between 0 and 86400");
   const double poll = vm["poll-seconds"].as<double>();
   if (!(poll >= 0.05 && poll <= 600)) throw UsageError("--poll-seconds must be between 0.05 and 600");
   std::optional<serve::GatewayOptions> listen;
@@ -371,7 +385,8 @@ int run_worker(const Args& args) {
     std::cerr << "atlas-host worker: metrics on http://" << host << ":" << *port << "/metrics" << std::endl;
   }
 
-  Worker worker(*rt, *store, lease_seconds, static_cast<int64_t>(retry_delay * 1000), poll, vm.count("exit-when-empty") > 0);
+  Worker worker(*rt, *store, lease_seconds, static_cast<int64_t>(retry_delay * 1000), poll,
+                vm.count("exit-when-empty") > 0);
   std::mutex sig_mu;
   std::condition_variable sig_cv;
   bool all_done = false;
@@ -382,13 +397,14 @@ int run_worker(const Args& args) {
               << worker.in_flight() << " under way get " << drain_seconds << " s)" << std::endl;
     worker.drain();
     drainer = std::thread([&] {
-      if (worker.wait_idle_until(Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                                     std::chrono::duration<double>(drain_seconds))))
+      if (worker.wait_idle_until(
+              Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(drain_seconds))))
         return;
       std::unique_lock lock(sig_mu);
       if (all_done) return;
       std::cerr << "atlas-host worker: drain deadline passed: stopping the sessions under way (stored interrupted, "
-                   "tasks released)" << std::endl;
+                   "tasks released)"
+                << std::endl;
       rt->cancel();
     });
   });

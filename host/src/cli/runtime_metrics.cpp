@@ -35,7 +35,8 @@ void feed_metrics_from_events(runtime::RuntimeOptions& options) {
         }
       }
       auto data = json::parse(e.data_json, "event");
-      metrics::observe_session(lane, data && data->IsObject() ? json::get_string(*data, "status", "unknown") : "unknown");
+      metrics::observe_session(lane,
+                               data && data->IsObject() ? json::get_string(*data, "status", "unknown") : "unknown");
     } else {
       metrics::observe_event(e.type, e.role, e.data_json);
     }
@@ -49,7 +50,8 @@ StoreCollectors::StoreCollectors(data::Store* store) {
     r.gauge("atlas_spool_records", "Storage records waiting in the local spool for the database")
         .set({}, static_cast<double>(store->spool_status().pending_records));
     auto counts = data::queue_counts(*store);
-    metrics::Family& depth = r.gauge("atlas_queue_tasks", "Work-queue tasks by state (what an autoscaler scales workers on)");
+    metrics::Family& depth =
+        r.gauge("atlas_queue_tasks", "Work-queue tasks by state (what an autoscaler scales workers on)");
     if (!counts) {
       r.counter("atlas_metrics_collector_errors_total", "Collectors that failed while the page was rendered").inc();
       return;  // keep the last values rather than report an empty queue

@@ -26,9 +26,12 @@ TaskLine read_task_line(const std::string& line, const std::string& where) {
     if (const json::Value* m = json::find(*doc, "metadata"); m && m->IsObject()) t.metadata_json = json::dump(*m);
     if (const json::Value* e = json::find(*doc, "expected")) t.expected_json = json::dump(*e);
     if (const json::Value* id = json::find(*doc, "id")) {
-      if (id->IsString()) out.id = id->GetString();
-      else if (id->IsInt64()) out.id = std::to_string(id->GetInt64());
-      else out.id_error = where + ": \"id\" must be a string or an integer";
+      if (id->IsString())
+        out.id = id->GetString();
+      else if (id->IsInt64())
+        out.id = std::to_string(id->GetInt64());
+      else
+        out.id_error = where + ": \"id\" must be a string or an integer";
     }
   }
   if (t.task.empty()) {

@@ -22,8 +22,8 @@ struct TaskLine {
   runtime::TaskSpec spec;
   std::string id;        // "id" of an object line ("" = none)
   std::string id_error;  // the "id" is neither a string nor an integer (`enqueue` refuses the line)
-  std::string error;  // non-empty: the task is not run and is reported failed with this reason
-  int line = 0;       // 1-based line number in its file
+  std::string error;     // non-empty: the task is not run and is reported failed with this reason
+  int line = 0;          // 1-based line number in its file
 };
 TaskLine read_task_line(const std::string& line, const std::string& where);
 // Every task line of a JSONL file (blank lines and lines starting with '#' skipped). Throws

@@ -16,7 +16,8 @@ Result<json::Document> queue_call(Store& store, std::string_view op, std::string
   if (!answer) return answer.status();
   auto doc = json::parse(*answer, std::string(op) + " answer");
   if (!doc) return doc.status();
-  if (!doc->IsObject()) return Status(StatusCode::kInternal, std::string(op) + ": the storage plugin answered a non-object");
+  if (!doc->IsObject())
+    return Status(StatusCode::kInternal, std::string(op) + ": the storage plugin answered a non-object");
   return std::move(*doc);
 }
 

@@ -7,18 +7,20 @@
 namespace atlas::metrics {
 
 void mount(httplib::Server& server) {
-  server.Get("/metrics", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(global().render(), kContentType);
-  });
+  server.Get("/metrics",
+             [](const httplib::Request&, httplib::Response& res) { res.set_content(global().render(), kContentType); });
 }
 
 MetricsServer::MetricsServer() : server_(std::make_unique<httplib::Server>()) {}
 
-MetricsServer::~MetricsServer() { stop(); }
+MetricsServer::~MetricsServer() {
+  stop();
+}
 
 Result<int> MetricsServer::start(const std::string& host, int port) {
   mount(*server_);
-  server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
+  server_->Get("/healthz",
+               [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
   int bound = port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
   if (bound < 0)
     return Status(StatusCode::kUnavailable, "cannot listen on " + host + ":" + std::to_string(port) +

@@ -41,9 +41,12 @@ void label_text(std::string& out, const Labels& labels, const std::pair<std::str
 std::string help_text(std::string_view h) {
   std::string out;
   for (char c : h) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -54,10 +57,14 @@ std::string escape_label_value(std::string_view v) {
   std::string out;
   out.reserve(v.size());
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -122,7 +129,8 @@ void Family::render(std::string& out) const {
   }
 }
 
-Family& Registry::family(const std::string& name, const std::string& help, Family::Kind kind, std::vector<double> buckets) {
+Family& Registry::family(const std::string& name, const std::string& help, Family::Kind kind,
+                         std::vector<double> buckets) {
   std::lock_guard g(mu_);
   auto& f = families_[name];
   if (!f) f = std::make_unique<Family>(name, help, kind, std::move(buckets));
@@ -201,7 +209,8 @@ void observe_event(std::string_view type, std::string_view role, std::string_vie
     }
   }
   if (const json::Value* c = json::find(*doc, "cost_usd"); c && c->IsNumber())
-    r.counter("atlas_cost_usd_total", "Model cost in US dollars by role (models with a price)").inc({{"role", call_role}}, c->GetDouble());
+    r.counter("atlas_cost_usd_total", "Model cost in US dollars by role (models with a price)")
+        .inc({{"role", call_role}}, c->GetDouble());
 }
 
 void observe_session(std::string_view lane, std::string_view outcome) {
@@ -211,7 +220,8 @@ void observe_session(std::string_view lane, std::string_view outcome) {
 }
 
 void observe_plugin_crash(std::string_view plugin) {
-  global().counter("atlas_plugin_crashes_total", "Process-isolated plugin workers that died or were killed")
+  global()
+      .counter("atlas_plugin_crashes_total", "Process-isolated plugin workers that died or were killed")
       .inc({{"plugin", std::string(plugin)}});
 }
 

@@ -2,8 +2,8 @@
 // described in docs/metrics.md): counters, gauges and histograms with labels, and collectors
 // that refresh gauges (queue depth, spool depth) when the page is rendered. Thread-safe.
 //
-//   metrics::global().counter("atlas_sessions_total", "Sessions ended").inc({{"lane", "auto"}, {"outcome", "succeeded"}});
-//   std::string page = metrics::global().render();   // GET /metrics
+//   metrics::global().counter("atlas_sessions_total", "Sessions ended").inc({{"lane", "auto"}, {"outcome",
+//   "succeeded"}}); std::string page = metrics::global().render();   // GET /metrics
 #pragma once
 
 #include <functional>
@@ -37,7 +37,7 @@ class Family {
 
  private:
   struct Series {
-    double value = 0.0;              // counter/gauge
+    double value = 0.0;                 // counter/gauge
     std::vector<double> bucket_counts;  // histogram (cumulative at render)
     double sum = 0.0;
     double count = 0.0;

@@ -1,7 +1,5 @@
 #include "plugin/worker_client.hpp"
 
-#include "metrics/metrics.hpp"
-
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -22,6 +20,7 @@
 
 #include "common/clock.hpp"
 #include "common/log.hpp"
+#include "metrics/metrics.hpp"
 #include "plugin/discovery.hpp"
 
 extern char** environ;

@@ -1,10 +1,10 @@
 #include "ops_queue.hpp"
 
-#include <atlas/json_parse.hpp>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <atlas/json_parse.hpp>
 #include <cstdio>
 #include <random>
 
@@ -19,8 +19,9 @@ namespace {
 
 // States of a task: pending -> leased -> done | pending (retry, release, expired lease) | dead;
 // pending/leased -> cancelled; dead/cancelled -> pending (queue retry).
-constexpr const char* kColumns = "task_id, state, priority, attempts, max_attempts, leased_by, lease_expires_ms, "
-                                 "last_error, session_id, group_key, rollout";
+constexpr const char* kColumns =
+    "task_id, state, priority, attempts, max_attempts, leased_by, lease_expires_ms, "
+    "last_error, session_id, group_key, rollout";
 
 // Milliseconds since the epoch on the database's clock: every worker compares leases against
 // one clock, whatever the clocks of the machines it runs on say.
@@ -58,17 +59,23 @@ std::string dump(const Value& v) {
   return std::string(sb.GetString(), sb.GetSize());
 }
 
-std::string finish(rapidjson::StringBuffer& sb) { return std::string(sb.GetString(), sb.GetSize()); }
+std::string finish(rapidjson::StringBuffer& sb) {
+  return std::string(sb.GetString(), sb.GetSize());
+}
 
 void put(Writer& w, const char* key, const Cell& c) {
   w.Key(key);
-  if (c) w.String(c->c_str(), static_cast<rapidjson::SizeType>(c->size()));
-  else w.Null();
+  if (c)
+    w.String(c->c_str(), static_cast<rapidjson::SizeType>(c->size()));
+  else
+    w.Null();
 }
 void put_int(Writer& w, const char* key, const Cell& c) {
   w.Key(key);
-  if (c) w.Int64(std::stoll(*c));
-  else w.Null();
+  if (c)
+    w.Int64(std::stoll(*c));
+  else
+    w.Null();
 }
 
 std::string random_token() {
@@ -117,12 +124,15 @@ std::vector<std::string> work_queue_schema(Backend b) {
   const std::string seq = pg ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT";
   const std::string json = pg ? "JSONB" : "TEXT";
   return {
-      "CREATE TABLE queue_tasks (seq " + seq + ", task_id TEXT NOT NULL UNIQUE, "
-      "state TEXT NOT NULL DEFAULT 'pending', priority INTEGER NOT NULL DEFAULT 0, payload " + json + " NOT NULL, "
-      "group_key TEXT, rollout INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, "
-      "max_attempts INTEGER NOT NULL DEFAULT 3, lease_token TEXT, leased_by TEXT, lease_expires_ms BIGINT, "
-      "available_ms BIGINT NOT NULL DEFAULT 0, last_error TEXT, session_id BIGINT, last_session_id BIGINT, "
-      "enqueued_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL, finished_ms BIGINT)",
+      "CREATE TABLE queue_tasks (seq " + seq +
+          ", task_id TEXT NOT NULL UNIQUE, "
+          "state TEXT NOT NULL DEFAULT 'pending', priority INTEGER NOT NULL DEFAULT 0, payload " +
+          json +
+          " NOT NULL, "
+          "group_key TEXT, rollout INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, "
+          "max_attempts INTEGER NOT NULL DEFAULT 3, lease_token TEXT, leased_by TEXT, lease_expires_ms BIGINT, "
+          "available_ms BIGINT NOT NULL DEFAULT 0, last_error TEXT, session_id BIGINT, last_session_id BIGINT, "
+          "enqueued_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL, finished_ms BIGINT)",
       // What claim reads: the next pending tasks by priority, then enqueue order.
       "CREATE INDEX queue_tasks_claim_idx ON queue_tasks (priority DESC, seq) WHERE state = 'pending'",
       // What reclaim reads: leases by expiry.
@@ -153,16 +163,18 @@ std::string op_queue_enqueue(Pool& pool, const Value& req) {
     const Backend b = c.backend();
     Tx tx(c);
     long long inserted = 0;
-    const std::string sql = "INSERT INTO queue_tasks (task_id, state, priority, payload, group_key, rollout, max_attempts, "
-                            "enqueued_ms, updated_ms) VALUES (:p0, 'pending', :p1, " + json_in(b, ":p2") +
-                            ", :p3, :p4, :p5, " + now_ms(b) + ", " + now_ms(b) + ") ON CONFLICT (task_id) DO NOTHING";
+    const std::string sql =
+        "INSERT INTO queue_tasks (task_id, state, priority, payload, group_key, rollout, max_attempts, "
+        "enqueued_ms, updated_ms) VALUES (:p0, 'pending', :p1, " +
+        json_in(b, ":p2") + ", :p3, :p4, :p5, " + now_ms(b) + ", " + now_ms(b) + ") ON CONFLICT (task_id) DO NOTHING";
     for (const Value& t : tasks->GetArray()) {
-      inserted += c.exec(sql, {Param::str(text(t, "task_id", "queue_enqueue")),
-                               Param::num(integer(t, "priority", 0, "queue_enqueue")), Param::str(dump(*field(t, "payload"))),
-                               Param::opt_str(field(t, "group") ? std::optional<std::string>(text(t, "group", "queue_enqueue"))
-                                                                : std::nullopt),
-                               Param::num(integer(t, "rollout", 0, "queue_enqueue")),
-                               Param::num(integer(t, "max_attempts", 3, "queue_enqueue"))});
+      inserted +=
+          c.exec(sql, {Param::str(text(t, "task_id", "queue_enqueue")),
+                       Param::num(integer(t, "priority", 0, "queue_enqueue")), Param::str(dump(*field(t, "payload"))),
+                       Param::opt_str(field(t, "group") ? std::optional<std::string>(text(t, "group", "queue_enqueue"))
+                                                        : std::nullopt),
+                       Param::num(integer(t, "rollout", 0, "queue_enqueue")),
+                       Param::num(integer(t, "max_attempts", 3, "queue_enqueue"))});
     }
     tx.commit();
     return "{\"inserted\":" + std::to_string(inserted) +
@@ -186,11 +198,12 @@ std::string op_queue_claim(Pool& pool, const Value& req) {
     const std::string pick = "SELECT seq FROM queue_tasks WHERE state = 'pending' AND available_ms <= " + now_ms(b) +
                              " ORDER BY priority DESC, seq LIMIT :p3" +
                              (b == Backend::kPostgres ? " FOR UPDATE SKIP LOCKED" : "");
-    auto rows = c.query("UPDATE queue_tasks SET state = 'leased', lease_token = :p0, leased_by = :p1, lease_expires_ms = " +
-                            now_ms(b) + " + :p2, attempts = attempts + 1, updated_ms = " + now_ms(b) +
-                            " WHERE seq IN (" + pick + ") RETURNING task_id, " + json_out(b, "payload") +
-                            ", attempts, max_attempts, priority, group_key, rollout, seq",
-                        {Param::str(token), Param::str(worker), Param::num(lease_ms), Param::num(limit)}, 8);
+    auto rows = c.query(
+        "UPDATE queue_tasks SET state = 'leased', lease_token = :p0, leased_by = :p1, lease_expires_ms = " + now_ms(b) +
+            " + :p2, attempts = attempts + 1, updated_ms = " + now_ms(b) + " WHERE seq IN (" + pick +
+            ") RETURNING task_id, " + json_out(b, "payload") +
+            ", attempts, max_attempts, priority, group_key, rollout, seq",
+        {Param::str(token), Param::str(worker), Param::num(lease_ms), Param::num(limit)}, 8);
     tx.commit();
     std::sort(rows.begin(), rows.end(), [](const Row& x, const Row& y) {
       long long px = std::stoll(x[4].value_or("0")), py = std::stoll(y[4].value_or("0"));
@@ -226,16 +239,18 @@ std::string op_queue_claim(Pool& pool, const Value& req) {
 std::string op_queue_heartbeat(Pool& pool, const Value& req) {
   const long long lease_ms = integer(req, "lease_seconds", 60, "queue_heartbeat") * 1000;
   const Value* leases = field(req, "leases");
-  if (!leases || !leases->IsArray()) throw Error(ATLAS_INVALID_ARGUMENT, "queue_heartbeat: 'leases' (a list) is required");
+  if (!leases || !leases->IsArray())
+    throw Error(ATLAS_INVALID_ARGUMENT, "queue_heartbeat: 'leases' (a list) is required");
   return with_conn(pool, "queue_heartbeat", [&](Conn& c) {
     const Backend b = c.backend();
     Tx tx(c);
     std::vector<std::string> lost;
     for (const Value& l : leases->GetArray()) {
       std::string id = text(l, "task_id", "queue_heartbeat");
-      long long n = c.exec("UPDATE queue_tasks SET lease_expires_ms = " + now_ms(b) + " + :p2, updated_ms = " + now_ms(b) +
-                               " WHERE " + kMyLease,
-                           {Param::str(id), Param::str(text(l, "lease_token", "queue_heartbeat")), Param::num(lease_ms)});
+      long long n =
+          c.exec("UPDATE queue_tasks SET lease_expires_ms = " + now_ms(b) + " + :p2, updated_ms = " + now_ms(b) +
+                     " WHERE " + kMyLease,
+                 {Param::str(id), Param::str(text(l, "lease_token", "queue_heartbeat")), Param::num(lease_ms)});
       if (n == 0) lost.push_back(id);
     }
     tx.commit();
@@ -257,13 +272,14 @@ std::string op_queue_release(Pool& pool, const Value& req) {
   const std::string id = text(req, "task_id", "queue_release"), token = text(req, "lease_token", "queue_release");
   return with_conn(pool, "queue_release", [&](Conn& c) {
     const Backend b = c.backend();
-    long long n = c.exec("UPDATE queue_tasks SET state = 'pending', lease_token = NULL, leased_by = NULL, "
-                         "lease_expires_ms = NULL, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, "
-                         "available_ms = 0, last_error = COALESCE(:p2, last_error), updated_ms = " + now_ms(b) +
-                             " WHERE " + kMyLease,
-                         {Param::str(id), Param::str(token), Param::opt_str(field(req, "reason")
-                                                                                ? std::optional<std::string>(text(req, "reason", "queue_release"))
-                                                                                : std::nullopt)});
+    long long n = c.exec(
+        "UPDATE queue_tasks SET state = 'pending', lease_token = NULL, leased_by = NULL, "
+        "lease_expires_ms = NULL, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, "
+        "available_ms = 0, last_error = COALESCE(:p2, last_error), updated_ms = " +
+            now_ms(b) + " WHERE " + kMyLease,
+        {Param::str(id), Param::str(token),
+         Param::opt_str(field(req, "reason") ? std::optional<std::string>(text(req, "reason", "queue_release"))
+                                             : std::nullopt)});
     return std::string("{\"released\":") + (n > 0 ? "true" : "false") + "}";
   });
 }
@@ -274,14 +290,18 @@ namespace {
 std::string fail_task(Conn& c, const std::string& id, const std::string& token, const std::string& error,
                       long long delay_ms, std::optional<long long> session_id) {
   const Backend b = c.backend();
-  auto r = c.query_one("UPDATE queue_tasks SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'pending' END, "
-                       "lease_token = NULL, leased_by = NULL, lease_expires_ms = NULL, last_error = :p2, "
-                       "last_session_id = COALESCE(:p3, last_session_id), available_ms = " + now_ms(b) + " + :p4, "
-                       "updated_ms = " + now_ms(b) + ", finished_ms = CASE WHEN attempts >= max_attempts THEN " +
-                           now_ms(b) + " ELSE NULL END WHERE " + kMyLease + " RETURNING state",
-                       {Param::str(id), Param::str(token), Param::str(error),
-                        session_id ? Param::num(*session_id) : Param::null(), Param::num(delay_ms)},
-                       1);
+  auto r = c.query_one(
+      "UPDATE queue_tasks SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'pending' END, "
+      "lease_token = NULL, leased_by = NULL, lease_expires_ms = NULL, last_error = :p2, "
+      "last_session_id = COALESCE(:p3, last_session_id), available_ms = " +
+          now_ms(b) +
+          " + :p4, "
+          "updated_ms = " +
+          now_ms(b) + ", finished_ms = CASE WHEN attempts >= max_attempts THEN " + now_ms(b) + " ELSE NULL END WHERE " +
+          kMyLease + " RETURNING state",
+      {Param::str(id), Param::str(token), Param::str(error), session_id ? Param::num(*session_id) : Param::null(),
+       Param::num(delay_ms)},
+      1);
   return r && (*r)[0] ? *(*r)[0] : std::string();
 }
 }  // namespace
@@ -293,7 +313,8 @@ std::string op_queue_fail(Pool& pool, const Value& req) {
   const long long delay = std::max<long long>(0, integer(req, "retry_delay_ms", 1000, "queue_fail"));
   return with_conn(pool, "queue_fail", [&](Conn& c) {
     Tx tx(c);
-    std::string state = fail_task(c, id, token, error.empty() ? "failed (no reason given)" : error, delay, std::nullopt);
+    std::string state =
+        fail_task(c, id, token, error.empty() ? "failed (no reason given)" : error, delay, std::nullopt);
     tx.commit();
     return state.empty() ? std::string("{\"state\":null}") : "{\"state\":\"" + state + "\"}";
   });
@@ -305,11 +326,12 @@ std::string op_queue_reclaim(Pool& pool, const Value&) {
   return with_conn(pool, "queue_reclaim", [&](Conn& c) {
     const Backend b = c.backend();
     Tx tx(c);
-    auto rows = c.query("UPDATE queue_tasks SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'pending' END, "
-                        "last_error = 'lease expired: worker ' || COALESCE(leased_by, '?') || ' stopped sending heartbeats', "
-                        "lease_token = NULL, leased_by = NULL, lease_expires_ms = NULL, available_ms = 0, updated_ms = " +
-                            now_ms(b) + " WHERE state = 'leased' AND lease_expires_ms < " + now_ms(b) + " RETURNING state",
-                        {}, 1);
+    auto rows = c.query(
+        "UPDATE queue_tasks SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'pending' END, "
+        "last_error = 'lease expired: worker ' || COALESCE(leased_by, '?') || ' stopped sending heartbeats', "
+        "lease_token = NULL, leased_by = NULL, lease_expires_ms = NULL, available_ms = 0, updated_ms = " +
+            now_ms(b) + " WHERE state = 'leased' AND lease_expires_ms < " + now_ms(b) + " RETURNING state",
+        {}, 1);
     tx.commit();
     long long dead = std::count_if(rows.begin(), rows.end(), [](const Row& r) { return r[0] && *r[0] == "dead"; });
     return "{\"reclaimed\":" + std::to_string(static_cast<long long>(rows.size()) - dead) +
@@ -339,13 +361,15 @@ std::string op_queue_status(Pool& pool, const Value& req) {
       w.Int64(seen[i]);
     }
     w.EndObject();
-    auto age = c.query_one("SELECT " + now_ms(b) + " - MIN(enqueued_ms) FROM queue_tasks WHERE state = 'pending'", {}, 1);
+    auto age =
+        c.query_one("SELECT " + now_ms(b) + " - MIN(enqueued_ms) FROM queue_tasks WHERE state = 'pending'", {}, 1);
     put_int(w, "oldest_pending_age_ms", age ? (*age)[0] : Cell{});
     if (!list.empty()) {
       w.Key("tasks");
       w.StartArray();
-      for (const Row& r : c.query(std::string("SELECT ") + kColumns + " FROM queue_tasks WHERE state = :p0 ORDER BY seq LIMIT :p1",
-                                  {Param::str(list), Param::num(limit)}, 11))
+      for (const Row& r :
+           c.query(std::string("SELECT ") + kColumns + " FROM queue_tasks WHERE state = :p0 ORDER BY seq LIMIT :p1",
+                   {Param::str(list), Param::num(limit)}, 11))
         write_task(w, r);
       w.EndArray();
     }
@@ -364,8 +388,10 @@ std::string op_queue_retry(Pool& pool, const Value& req) {
   return with_conn(pool, "queue_retry", [&](Conn& c) {
     const Backend b = c.backend();
     Tx tx(c);
-    const std::string set = "UPDATE queue_tasks SET state = 'pending', attempts = 0, available_ms = 0, finished_ms = NULL, "
-                            "updated_ms = " + now_ms(b) + " WHERE state IN ('dead', 'cancelled')";
+    const std::string set =
+        "UPDATE queue_tasks SET state = 'pending', attempts = 0, available_ms = 0, finished_ms = NULL, "
+        "updated_ms = " +
+        now_ms(b) + " WHERE state IN ('dead', 'cancelled')";
     long long n = 0;
     if (ids.empty()) {
       n = c.exec(set + " AND state = :p0", {Param::str(state)});
@@ -387,9 +413,10 @@ std::string op_queue_cancel(Pool& pool, const Value& req) {
   return with_conn(pool, "queue_cancel", [&](Conn& c) {
     const Backend b = c.backend();
     Tx tx(c);
-    const std::string set = "UPDATE queue_tasks SET state = 'cancelled', lease_token = NULL, leased_by = NULL, "
-                            "lease_expires_ms = NULL, updated_ms = " + now_ms(b) + ", finished_ms = " + now_ms(b) +
-                            " WHERE state IN ('pending', 'leased')";
+    const std::string set =
+        "UPDATE queue_tasks SET state = 'cancelled', lease_token = NULL, leased_by = NULL, "
+        "lease_expires_ms = NULL, updated_ms = " +
+        now_ms(b) + ", finished_ms = " + now_ms(b) + " WHERE state IN ('pending', 'leased')";
     long long n = 0;
     if (everything) {
       n = c.exec(set);
@@ -405,7 +432,8 @@ std::string op_queue_cancel(Pool& pool, const Value& req) {
 std::string op_queue_task(Pool& pool, const Value& req) {
   const std::string id = text(req, "task_id", "queue_task");
   return with_conn(pool, "queue_task", [&](Conn& c) {
-    auto r = c.query_one(std::string("SELECT ") + kColumns + " FROM queue_tasks WHERE task_id = :p0", {Param::str(id)}, 11);
+    auto r =
+        c.query_one(std::string("SELECT ") + kColumns + " FROM queue_tasks WHERE task_id = :p0", {Param::str(id)}, 11);
     if (!r) return std::string("{\"found\":false}");
     rapidjson::StringBuffer sb;
     Writer w(sb);
@@ -425,10 +453,11 @@ std::string queue_settle_in_finish(Conn& c, long long session_id, std::string& s
   const Backend b = c.backend();
   std::string outcome;
   if (status == "succeeded") {
-    long long n = c.exec("UPDATE queue_tasks SET state = 'done', session_id = :p2, last_session_id = :p3, lease_token = NULL, "
-                         "lease_expires_ms = NULL, updated_ms = " + now_ms(b) + ", finished_ms = " + now_ms(b) +
-                             " WHERE " + kMyLease,
-                         {Param::str(id), Param::str(token), Param::num(session_id), Param::num(session_id)});
+    long long n = c.exec(
+        "UPDATE queue_tasks SET state = 'done', session_id = :p2, last_session_id = :p3, lease_token = NULL, "
+        "lease_expires_ms = NULL, updated_ms = " +
+            now_ms(b) + ", finished_ms = " + now_ms(b) + " WHERE " + kMyLease,
+        {Param::str(id), Param::str(token), Param::num(session_id), Param::num(session_id)});
     if (n > 0) {
       // The unique index on queue_task_id makes a second session for this task impossible.
       c.exec("UPDATE sessions SET queue_task_id = :p0 WHERE id = :p1", {Param::str(id), Param::num(session_id)});
@@ -442,10 +471,12 @@ std::string queue_settle_in_finish(Conn& c, long long session_id, std::string& s
     std::string state = fail_task(c, id, token, error, delay, session_id);
     if (!state.empty()) outcome = state == "dead" ? "dead" : "retry";
   } else {  // interrupted: give the task back, the attempt does not count
-    long long n = c.exec("UPDATE queue_tasks SET state = 'pending', lease_token = NULL, leased_by = NULL, "
-                         "lease_expires_ms = NULL, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, "
-                         "available_ms = 0, last_session_id = :p2, updated_ms = " + now_ms(b) + " WHERE " + kMyLease,
-                         {Param::str(id), Param::str(token), Param::num(session_id)});
+    long long n = c.exec(
+        "UPDATE queue_tasks SET state = 'pending', lease_token = NULL, leased_by = NULL, "
+        "lease_expires_ms = NULL, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, "
+        "available_ms = 0, last_session_id = :p2, updated_ms = " +
+            now_ms(b) + " WHERE " + kMyLease,
+        {Param::str(id), Param::str(token), Param::num(session_id)});
     outcome = n > 0 ? "released" : "";
   }
   if (outcome.empty()) {

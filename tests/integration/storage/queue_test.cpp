@@ -25,12 +25,13 @@ class QueueSuite : public BackendTest {
   }
   void enqueue(plugin::StorageHandle& h, const std::string& id, int priority = 0, int max_attempts = 3) {
     ok(h, "queue_enqueue",
-       R"({"tasks":[{"task_id":")" + id + R"(","priority":)" + std::to_string(priority) +
-           R"(,"max_attempts":)" + std::to_string(max_attempts) + R"(,"payload":{"task":"do )" + id + R"("}}]})");
+       R"({"tasks":[{"task_id":")" + id + R"(","priority":)" + std::to_string(priority) + R"(,"max_attempts":)" +
+           std::to_string(max_attempts) + R"(,"payload":{"task":"do )" + id + R"("}}]})");
   }
   // Claims one task; returns {task_id, lease_token} ("" when none).
   std::pair<std::string, std::string> claim(plugin::StorageHandle& h, int lease_seconds = 60) {
-    auto r = ok(h, "queue_claim", R"({"worker":"test:1","limit":1,"lease_seconds":)" + std::to_string(lease_seconds) + "}");
+    auto r =
+        ok(h, "queue_claim", R"({"worker":"test:1","limit":1,"lease_seconds":)" + std::to_string(lease_seconds) + "}");
     const json::Value* tasks = json::find(r, "tasks");
     if (!tasks || tasks->Empty()) return {"", ""};
     return {json::get_string((*tasks)[0], "task_id"), json::get_string(r, "lease_token")};
@@ -45,13 +46,14 @@ class QueueSuite : public BackendTest {
   // A session run for the claimed task: begin, then finish with `status`.
   json::Document run_session(plugin::StorageHandle& h, const std::pair<std::string, std::string>& lease,
                              const std::string& status, const std::string& error = "") {
-    std::string q = R"({"task_id":")" + lease.first + R"(","lease_token":")" + lease.second + R"(","retry_delay_ms":0})";
+    std::string q =
+        R"({"task_id":")" + lease.first + R"(","lease_token":")" + lease.second + R"(","retry_delay_ms":0})";
     auto begun = ok(h, "begin_session", R"({"task":"do it","metadata":{"atlas_queue":)" + q + "}}");
     std::string sid = json::get_string(begun, "session_id");
     std::string meta = R"({"atlas_queue":)" + q + (error.empty() ? "" : R"(,"error":")" + error + "\"") + "}";
     auto fin = ok(h, "finish_session",
-                  R"({"session_id":")" + sid + R"(","status":")" + status + R"(","final_answer":"x","review_status":"approved","metadata":)" +
-                      meta + "}");
+                  R"({"session_id":")" + sid + R"(","status":")" + status +
+                      R"(","final_answer":"x","review_status":"approved","metadata":)" + meta + "}");
     json::set(fin, "sid", sid, fin.GetAllocator());
     return fin;
   }
@@ -69,9 +71,11 @@ class QueueSuite : public BackendTest {
 
 TEST_P(QueueSuite, EnqueueIsIdempotentByTaskId) {
   auto h = handle();
-  auto first = ok(h, "queue_enqueue", R"({"tasks":[{"task_id":"a","payload":{"task":"A"}},{"task_id":"b","payload":{"task":"B"}}]})");
+  auto first = ok(h, "queue_enqueue",
+                  R"({"tasks":[{"task_id":"a","payload":{"task":"A"}},{"task_id":"b","payload":{"task":"B"}}]})");
   EXPECT_EQ(json::find(first, "inserted")->GetInt64(), 2);
-  auto again = ok(h, "queue_enqueue", R"({"tasks":[{"task_id":"a","payload":{"task":"A"}},{"task_id":"c","payload":{"task":"C"}}]})");
+  auto again = ok(h, "queue_enqueue",
+                  R"({"tasks":[{"task_id":"a","payload":{"task":"A"}},{"task_id":"c","payload":{"task":"C"}}]})");
   EXPECT_EQ(json::find(again, "inserted")->GetInt64(), 1);
   EXPECT_EQ(json::find(again, "existing")->GetInt64(), 1);
   EXPECT_EQ(count(h, "pending"), 3);
@@ -101,7 +105,8 @@ TEST_P(QueueSuite, ClaimsByPriorityThenOrderAndNeverTwice) {
 TEST_P(QueueSuite, ConcurrentClaimersGetDisjointTasks) {
   auto h = handle();
   std::string batch = R"({"tasks":[)";
-  for (int i = 0; i < 120; ++i) batch += (i ? "," : "") + std::string(R"({"task_id":"t)") + std::to_string(i) + R"(","payload":{"task":"x"}})";
+  for (int i = 0; i < 120; ++i)
+    batch += (i ? "," : "") + std::string(R"({"task_id":"t)") + std::to_string(i) + R"(","payload":{"task":"x"}})";
   ok(h, "queue_enqueue", batch + "]}");
   std::mutex mu;
   std::multiset<std::string> got;
@@ -131,8 +136,9 @@ TEST_P(QueueSuite, HeartbeatExtendsOnlyOwnLeases) {
   auto h = handle();
   enqueue(h, "a");
   auto lease = claim(h);
-  auto r = ok(h, "queue_heartbeat", R"({"lease_seconds":60,"leases":[{"task_id":"a","lease_token":")" + lease.second +
-                                        R"("},{"task_id":"a","lease_token":"not-mine"}]})");
+  auto r = ok(h, "queue_heartbeat",
+              R"({"lease_seconds":60,"leases":[{"task_id":"a","lease_token":")" + lease.second +
+                  R"("},{"task_id":"a","lease_token":"not-mine"}]})");
   const json::Value* lost = json::find(r, "lost");
   ASSERT_EQ(lost->Size(), 1u);
   EXPECT_STREQ((*lost)[0].GetString(), "a");
@@ -142,7 +148,8 @@ TEST_P(QueueSuite, FailuresRetryThenDeadLetterWithLastErrorAndRetryRevives) {
   auto h = handle();
   enqueue(h, "f", 0, 2);
   auto l1 = claim(h);
-  auto r1 = ok(h, "queue_fail", R"({"task_id":"f","lease_token":")" + l1.second + R"(","error":"boom 1","retry_delay_ms":0})");
+  auto r1 = ok(h, "queue_fail",
+               R"({"task_id":"f","lease_token":")" + l1.second + R"(","error":"boom 1","retry_delay_ms":0})");
   EXPECT_EQ(json::get_string(r1, "state"), "pending");
   // A second settle with the same (now spent) lease changes nothing.
   auto stale = ok(h, "queue_fail", R"({"task_id":"f","lease_token":")" + l1.second + R"(","error":"late"})");

@@ -13,6 +13,7 @@
 #include "cli/commands.hpp"
 #include "cli/interrupt.hpp"
 #include "cli/options.hpp"
+#include "cli/session_runner.hpp"
 #include "common/json.hpp"
 #include "common/secrets.hpp"
 #include "data/open.hpp"
@@ -21,55 +22,6 @@
 #include "runtime/runtime.hpp"
 
 namespace atlas::cli {
-namespace {
-
-// One task per line: a JSON string, or {"task": "...", "metadata": {...}, "expected": ...}.
-// A line that cannot be read (bad JSON, nesting deeper than json::kMaxInputDepth, no task)
-// fails that task alone with the reason; the other tasks still run.
-struct TaskLine {
-  runtime::TaskSpec spec;
-  std::string error;  // non-empty: the task is not run and is reported failed with this reason
-};
-
-TaskLine read_task_line(const std::string& line, const std::string& where) {
-  TaskLine out;
-  auto doc = json::parse(line, where, json::kMaxInputDepth);
-  if (!doc) {
-    out.spec.task = line.substr(0, 80);
-    out.error = doc.status().message();
-    return out;
-  }
-  runtime::TaskSpec& t = out.spec;
-  if (doc->IsString()) {
-    t.task = doc->GetString();
-  } else if (doc->IsObject()) {
-    t.task = json::get_string(*doc, "task");
-    if (const json::Value* m = json::find(*doc, "metadata"); m && m->IsObject()) t.metadata_json = json::dump(*m);
-    if (const json::Value* e = json::find(*doc, "expected")) t.expected_json = json::dump(*e);
-  }
-  if (t.task.empty()) {
-    t.task = line.substr(0, 80);
-    out.error = where + ": expected a string or an object with a non-empty \"task\"";
-  }
-  return out;
-}
-
-std::vector<TaskLine> read_tasks(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot open task file " + path);
-  std::vector<TaskLine> out;
-  std::string line;
-  int n = 0;
-  while (std::getline(in, line)) {
-    ++n;
-    if (line.find_first_not_of(" \t\r") == std::string::npos || line[line.find_first_not_of(" \t")] == '#') continue;
-    out.push_back(read_task_line(line, path + ":" + std::to_string(n)));
-  }
-  if (out.empty()) throw std::runtime_error(path + ": no tasks in the file");
-  return out;
-}
-
-}  // namespace
 
 int run_run(const Args& args) {
   po::options_description opts("atlas-host run [-c FILE] (--task TEXT | --tasks FILE.jsonl) [options]");
@@ -107,32 +59,17 @@ int run_run(const Args& args) {
     tasks = read_tasks(vm["tasks"].as<std::string>());
   }
 
-  data::OpenRequest request;
-  request.config_path = config_file;
-  auto cfg = data::load_effective_config(request);
-  if (!cfg) {
-    std::cerr << cfg.status().message() << "\n";
-    return kExitFailure;
-  }
-  if (!models_pass_preflight(vm, *cfg, "atlas-host run")) return kExitFailure;
-  // Where this run's writes wait when the database is unreachable (checked before exiting).
-  const bool storage_on = cfg->storage.active();
-  const std::string database_shown = secrets::url_without_password(cfg->storage.database_url);
-  const std::filesystem::path spool_file = data::spool_file_for(cfg->storage.spool_path, cfg->storage.database_url);
   runtime::RuntimeOptions ro;
-  for (const auto& d : values(vm, "plugin-dir")) ro.plugin_dirs.emplace_back(d);
   bool tty = isatty(STDERR_FILENO) != 0;
   ro.progress = tty && tasks.size() == 1 && !json_out;
   ro.color = runtime::console::color_enabled(STDERR_FILENO);
-  auto rt = runtime::Runtime::create(std::move(*cfg), ro);
-  if (!rt) {
-    std::cerr << "atlas-host run: " << rt.status().message() << "\n";
-    return kExitFailure;
-  }
+  auto srt = open_session_runtime(vm, config_file, "atlas-host run", std::move(ro));
+  if (!srt) return kExitFailure;
+  auto& rt = srt->rt;
   // Ctrl-C / SIGTERM: sessions under way stop now and are stored `interrupted`; tasks not
   // started are not started (and not stored); exit 130 / 143.
   std::optional<InterruptWatch> interrupts;
-  interrupts.emplace([&rt](int) { (*rt)->cancel(); });
+  interrupts.emplace([&rt](int) { rt->cancel(); });
 
   std::vector<runtime::SessionReport> reports(tasks.size());
   for (auto& r : reports) r.status = SessionStatus::kNotStarted;
@@ -141,7 +78,7 @@ int run_run(const Args& args) {
   auto worker = [&] {
     for (size_t i = next++; i < tasks.size() && !interrupts->signal(); i = next++) {
       if (tasks[i].error.empty()) {
-        reports[i] = (*rt)->run(tasks[i].spec);
+        reports[i] = rt->run(tasks[i].spec);
       } else {
         reports[i].task = tasks[i].spec.task;
         reports[i].status = SessionStatus::kFailed;  // refused as input: nothing was run or stored
@@ -158,7 +95,7 @@ int run_run(const Args& args) {
   for (int i = 0; i < std::min<int>(concurrency, static_cast<int>(tasks.size())); ++i) threads.emplace_back(worker);
   for (auto& t : threads) t.join();
   if (tty && tasks.size() > 1 && !json_out) std::cerr << "\n";
-  (*rt)->wait_for_background();
+  rt->wait_for_background();
   const int signo = interrupts->signal();
   interrupts.reset();
 
@@ -188,17 +125,8 @@ int run_run(const Args& args) {
       if (reports[i].status != SessionStatus::kSucceeded && reports[i].status != SessionStatus::kNotStarted)
         std::cerr << "task " << i + 1 << " " << status_name(reports[i].status) << ": " << secrets::redact(reports[i].error) << "\n";
   }
-  rt->reset();  // closes the store: flushes queued writes and tries the spool once more
-  if (storage_on) {
-    size_t waiting = data::read_spool_status(spool_file).pending_records;
-    if (waiting > 0) {
-      std::cerr << "atlas-host run: " << waiting << " storage record(s) wait in the spool " << spool_file.string()
-                << " because the database " << database_shown
-                << " did not take them; they are stored by `atlas-host db replay` or the next `atlas-host run` "
-                   "(exit code 3 until then)\n";
-      if (signo == 0) return kExitSpooled;
-    }
-  }
+  rt.reset();  // closes the store: flushes queued writes and tries the spool once more
+  if (report_spool_left(*srt, "atlas-host run") > 0 && signo == 0) return kExitSpooled;
   if (signo != 0) {
     size_t interrupted = 0, not_started = 0;
     for (const auto& r : reports) {

@@ -6,6 +6,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
+#include "cli/runtime_metrics.hpp"
 #include "common/secrets.hpp"
 #include "data/open.hpp"
 #include "data/spool.hpp"
@@ -56,6 +57,7 @@ int run_serve(const Args& args) {
 
   runtime::RuntimeOptions ro;
   for (const auto& d : values(vm, "plugin-dir")) ro.plugin_dirs.emplace_back(d);
+  feed_metrics_from_events(ro);  // GET /metrics (docs/metrics.md)
   auto rt = runtime::Runtime::create(std::move(*cfg), ro);
   if (!rt) {
     std::cerr << "atlas-host serve: " << rt.status().message() << "\n";
@@ -64,6 +66,7 @@ int run_serve(const Args& args) {
   int drained_ok = 0;
   int signo = 0;
   {
+    StoreCollectors metric_collectors((*rt)->store());
     serve::Gateway gateway((*rt)->config(), **rt);
     auto port = gateway.start(*listen);
     if (!port) {

@@ -18,6 +18,9 @@ int run_report(const Args& args);
 int run_scan(const Args& args);
 int run_mock_llm(const Args& args);
 int run_serve(const Args& args);
+int run_enqueue(const Args& args);
+int run_worker(const Args& args);
+int run_queue(const Args& args);
 // Internal (not listed in help): the process that runs a process-isolated plugin.
 int run_plugin_worker(const Args& args);
 

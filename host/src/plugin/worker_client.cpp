@@ -20,6 +20,7 @@
 
 #include "common/clock.hpp"
 #include "common/log.hpp"
+#include "metrics/metrics.hpp"
 #include "plugin/discovery.hpp"
 
 extern char** environ;
@@ -278,6 +279,7 @@ Status WorkerInstance::lost(StatusCode code, const std::string& what) {
   }
   std::string tail = stderr_ ? stderr_->last_lines(std::chrono::seconds(1)) : std::string();
   active_seq_ = 0;
+  metrics::observe_plugin_crash(spec_.info.name);
   return Status(code, who() + ": " + what + (how.empty() ? "" : " (" + how + ")") +
                           (tail.empty() ? "" : "; last stderr lines: " + tail) +
                           "; a new worker process is started for the next call");

@@ -14,6 +14,7 @@
 #include "data/review.hpp"
 #include "data/store.hpp"
 #include "llm/wire.hpp"
+#include "metrics/http.hpp"
 #include "mock/http_server.hpp"
 #include "serve/episodes.hpp"
 #include "serve/upstream.hpp"
@@ -275,6 +276,7 @@ Result<int> Gateway::Impl::start(const GatewayOptions& options) {
   server_.Get(R"(/atlas/v1/sessions/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
     if (admit(ClientWire::kOpenAIChat, req, res)) handle_get(res, req.matches[1]);
   });
+  metrics::mount(server_);  // GET /metrics (Prometheus text format, docs/metrics.md)
   server_.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
     Counters c = counters();
     json_reply(res, draining_ ? 503 : 200,

@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 
+#include "ops_queue.hpp"
 #include "schema.hpp"
 
 namespace atlas_soci {
@@ -510,6 +511,10 @@ std::string op_finish_session(Pool& pool, const Value& req) {
       }
     }
     std::string merged = merge_objects(cur ? (*cur)[1] : Cell{}, metadata);
+    // A work-queue task settles in this same transaction (ops_queue.hpp); a session whose lease
+    // was lost is stored `interrupted` instead, and is not reviewed.
+    const std::string queue = queue_settle_in_finish(c, sid, status, merged);
+    if (queue == "lease_lost") review.reset();
     std::string new_review = review.value_or(cur ? (*cur)[2].value_or("pending") : "pending");
     c.exec("UPDATE sessions SET status = :p0, final_answer = :p1, metadata = " + json_in(b, ":p2") +
                ", reward = " + json_in(b, ":p3") + ", reward_stats = " + json_in(b, ":p4") +
@@ -529,7 +534,8 @@ std::string op_finish_session(Pool& pool, const Value& req) {
               Param::opt_str(opt_str(req, "review_reason")), Param::str(completed_at)});
     }
     tx.commit();
-    return std::string("{\"already_finished\":false,\"session_id\":\"") + std::to_string(sid) + "\"}";
+    return std::string("{\"already_finished\":false,\"session_id\":\"") + std::to_string(sid) + "\"" +
+           (queue.empty() ? std::string() : ",\"queue\":\"" + queue + "\"") + "}";
   });
 }
 
@@ -1135,6 +1141,16 @@ std::string run_op(Pool& pool, std::string_view op, std::string_view request_jso
       {"read_sessions", &op_read_sessions},
       {"record_training_run", &op_record_training_run},
       {"list_training_runs", &op_list_training_runs},
+      {"queue_enqueue", &op_queue_enqueue},
+      {"queue_claim", &op_queue_claim},
+      {"queue_heartbeat", &op_queue_heartbeat},
+      {"queue_release", &op_queue_release},
+      {"queue_fail", &op_queue_fail},
+      {"queue_reclaim", &op_queue_reclaim},
+      {"queue_status", &op_queue_status},
+      {"queue_retry", &op_queue_retry},
+      {"queue_cancel", &op_queue_cancel},
+      {"queue_task", &op_queue_task},
   };
   auto it = table.find(op);
   if (it == table.end()) {

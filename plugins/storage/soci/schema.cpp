@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "ops_queue.hpp"
+
 namespace atlas_soci {
 
 namespace {
@@ -113,6 +115,8 @@ std::vector<std::string> statements_for(int version, Backend b) {
       return atlas_schema(b);
     case 2:
       return host_additions(b);
+    case 4:
+      return work_queue_schema(b);  // the work queue (ops_queue.cpp, docs/scaling.md)
     default:
       return {};
   }
@@ -133,6 +137,7 @@ const std::vector<Migration>& migrations() {
   static const std::vector<Migration> list = {
       {1, "atlas schema (sessions, plans, steps, attempts, guidance, events, discovery, learning)"},
       {2, "host additions (session/event idempotency keys, learning versions, review_events, training_runs)"},
+      {4, "work queue (queue_tasks, sessions.queue_task_id: one stored session per task)"},
   };
   return list;
 }

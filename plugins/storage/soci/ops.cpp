@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 
+#include "ops_review_ui.hpp"
 #include "schema.hpp"
 
 namespace atlas_soci {
@@ -1086,6 +1087,12 @@ std::string op_list_training_runs(Pool& pool, const Value& req) {
 
 }  // namespace
 
+// For the op files next to this one (ops_review_ui.hpp).
+std::string session_filters_sql(Backend b, const Value& req, std::vector<Param>& params) {
+  return session_filters(b, req, params);
+}
+std::string bind_param(std::vector<Param>& params, Param v) { return ph(params, std::move(v)); }
+
 std::string run_op(Pool& pool, std::string_view op, std::string_view request_json) {
   using Fn = std::string (*)(Pool&, const Value&);
   static const std::map<std::string_view, Fn> table = {
@@ -1107,6 +1114,9 @@ std::string run_op(Pool& pool, std::string_view op, std::string_view request_jso
       {"read_sessions", &op_read_sessions},
       {"record_training_run", &op_record_training_run},
       {"list_training_runs", &op_list_training_runs},
+      {"review_ui_sessions", &op_review_ui_sessions},
+      {"review_ui_learning_keys", &op_review_ui_learning_keys},
+      {"review_ui_learning", &op_review_ui_learning},
   };
   auto it = table.find(op);
   if (it == table.end()) {

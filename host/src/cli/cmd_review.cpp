@@ -1,9 +1,13 @@
-// atlas-host review list|show|approve|quarantine|note — human review of stored sessions.
+// atlas-host review list|show|approve|quarantine|note|demonstrate — human review of stored sessions.
 #include <boost/program_options.hpp>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
@@ -32,6 +36,9 @@ void usage(std::ostream& os) {
         "      on a terminal; elsewhere --confirm N must equal that number. --dry-run lists them\n"
         "      and changes nothing.\n"
         "  atlas-host review note ID TEXT [--actor WHO]\n"
+        "  atlas-host review demonstrate ID (--answer TEXT | --answer-file FILE) [--reason WHY] [--actor WHO]\n"
+        "      Stores a corrected answer for a finished session (a demonstration; the latest one\n"
+        "      counts). Exports turn demonstrations into SFT rows and DPO pairs.\n"
         "      Every change is recorded in review_events with who (--actor, default $USER),\n"
         "      when, and why (--reason).\n\n"
         "Common options: -c/--config FILE, --database-url URL, --plugin-dir DIR.\n";
@@ -84,6 +91,30 @@ bool confirmed(const po::variables_map& vm, const std::string& action, size_t co
   return false;
 }
 
+// The corrected answer of `review demonstrate`: --answer TEXT or --answer-file FILE ("-" = stdin).
+std::string demonstration_answer(const po::variables_map& vm) {
+  if (vm.count("answer") == vm.count("answer-file"))
+    throw UsageError("'review demonstrate ID' needs the corrected answer: --answer TEXT or --answer-file FILE");
+  std::string answer;
+  if (vm.count("answer")) {
+    answer = vm["answer"].as<std::string>();
+  } else {
+    const std::string path = vm["answer-file"].as<std::string>();
+    std::ostringstream buf;
+    if (path == "-") {
+      buf << std::cin.rdbuf();
+    } else {
+      std::ifstream in(path, std::ios::binary);
+      if (!in) throw UsageError("--answer-file " + path + ": cannot be read (" + std::strerror(errno) + ")");
+      buf << in.rdbuf();
+    }
+    answer = buf.str();
+  }
+  if (answer.find_first_not_of(" \t\r\n") == std::string::npos)
+    throw UsageError("the corrected answer is empty; give the text a trainer should learn from");
+  return answer;
+}
+
 }  // namespace
 
 int run_review(const Args& args) {
@@ -93,7 +124,8 @@ int run_review(const Args& args) {
       "learning-key", po::value<std::string>(), "")("min-reward", po::value<double>(), "")(
       "max-reward", po::value<double>(), "")("since", po::value<std::string>(), "")("until", po::value<std::string>(), "")(
       "limit", po::value<int>(), "")("after", po::value<std::string>(), "")("events", po::value<int>(), "")(
-      "reason", po::value<std::string>(), "")("note", po::value<std::string>(), "")("actor", po::value<std::string>(), "")(
+      "reason", po::value<std::string>(), "")("note", po::value<std::string>(), "")("actor", po::value<std::string>(), "")("answer", po::value<std::string>(), "")(
+      "answer-file", po::value<std::string>(), "")(
       "all-matching", "")("confirm", po::value<long long>(), "")("dry-run", "")(
       "positional", po::value<std::vector<std::string>>(), "");
   add_store_options(desc);
@@ -106,11 +138,14 @@ int run_review(const Args& args) {
   }
   std::vector<std::string> positional;
   if (vm.count("positional")) positional = vm["positional"].as<std::vector<std::string>>();
-  if (positional.empty()) throw UsageError("missing action: list, show, approve, quarantine or note");
+  if (positional.empty()) throw UsageError("missing action: list, show, approve, quarantine, note or demonstrate");
   std::string action = positional[0];
   bool as_json = vm.count("json") != 0;
-  if (action != "list" && action != "show" && action != "approve" && action != "quarantine" && action != "note")
-    throw UsageError("unknown action '" + action + "' (list|show|approve|quarantine|note)");
+  if (action != "list" && action != "show" && action != "approve" && action != "quarantine" && action != "note" &&
+      action != "demonstrate")
+    throw UsageError("unknown action '" + action + "' (list|show|approve|quarantine|note|demonstrate)");
+  if (action != "demonstrate" && (vm.count("answer") || vm.count("answer-file")))
+    throw UsageError("--answer and --answer-file apply to 'review demonstrate' only");
   const bool bulk_action = action == "approve" || action == "quarantine";
   const bool all_matching = vm.count("all-matching") != 0;
   if (!bulk_action && (all_matching || vm.count("confirm") || vm.count("dry-run")))
@@ -125,10 +160,10 @@ int run_review(const Args& args) {
   std::vector<std::string> ids;
   if (action != "list" && !all_matching) {
     if (positional.size() < 2) throw UsageError("'review " + action + "' needs a session id (see `review list`)");
-    if (action == "show" || action == "note") {
+    if (action == "show" || action == "note" || action == "demonstrate") {
       ids.push_back(session_id_arg(positional[1]));
-      if (action == "show" && positional.size() > 2)
-        throw UsageError("'review show' takes one session id; got " + std::to_string(positional.size() - 1));
+      if (action != "note" && positional.size() > 2)
+        throw UsageError("'review " + action + "' takes one session id; got " + std::to_string(positional.size() - 1));
     } else {
       for (size_t i = 1; i < positional.size(); ++i) ids.push_back(session_id_arg(positional[i]));
     }
@@ -140,6 +175,9 @@ int run_review(const Args& args) {
     if (positional.size() > 3) throw UsageError("'review note ID TEXT' takes one text; quote it");
     if (note_text.empty()) throw UsageError("'review note ID TEXT' needs the note text");
   }
+
+  std::string answer;
+  if (action == "demonstrate") answer = demonstration_answer(vm);
 
   data::OpenRequest req = store_request(vm);
   req.read_only = true;  // every action works on stored sessions: never create an empty database
@@ -194,6 +232,21 @@ int run_review(const Args& args) {
       std::cout << "{\"session_id\":" << json::quote(id) << ",\"note\":" << json::quote(note_text) << "}\n";
     } else {
       std::cout << "Note added to session " << id << ".\n";
+    }
+    return kExitOk;
+  }
+
+  if (action == "demonstrate") {
+    std::string reason = vm.count("reason") ? vm["reason"].as<std::string>() : "";
+    Status s = data::add_demonstration(store, id, answer, actor, reason);
+    if (!s.is_ok()) {
+      std::cerr << "atlas-host review demonstrate: " << s.message() << "\n";
+      return kExitFailure;
+    }
+    if (as_json) {
+      std::cout << "{\"session_id\":" << json::quote(id) << ",\"demonstration_bytes\":" << answer.size() << "}\n";
+    } else {
+      std::cout << "Demonstration stored for session " << id << " (" << answer.size() << " bytes).\n";
     }
     return kExitOk;
   }

@@ -234,7 +234,8 @@ std::string render_session(const Value& s, bool color, size_t max_events) {
       if (auto ns = json::get_string(r, "new_status"); !ns.empty())
         os << ": " << json::get_string(r, "previous_status", "?") << " -> " << ns;
       if (auto why = json::get_string(r, "reason"); !why.empty()) os << "  why: " << why;
-      if (auto note = json::get_string(r, "note"); !note.empty()) os << "  note: " << one_line(note, 120);
+      const char* label = json::get_string(r, "action") == "demonstration" ? "  answer: " : "  note: ";
+      if (auto note = json::get_string(r, "note"); !note.empty()) os << label << one_line(note, 120);
       os << "\n";
     }
   }
@@ -295,6 +296,18 @@ Status add_review_note(Store& store, const std::string& session_id, const std::s
   json::set(d, "note", note, a);
   json::set(d, "actor", actor, a);
   auto r = store.execute("add_review_note", json::dump(d));
+  return r.is_ok() ? Status::ok() : r.status();
+}
+
+Status add_demonstration(Store& store, const std::string& session_id, const std::string& answer,
+                         const std::string& actor, const std::string& reason) {
+  json::Document d(rapidjson::kObjectType);
+  auto& a = d.GetAllocator();
+  json::set(d, "session_id", session_id, a);
+  json::set(d, "answer", answer, a);
+  json::set(d, "actor", actor, a);
+  if (!reason.empty()) json::set(d, "reason", reason, a);
+  auto r = store.execute("add_demonstration", json::dump(d));
   return r.is_ok() ? Status::ok() : r.status();
 }
 

@@ -49,6 +49,10 @@ std::vector<ReviewChange> set_review_many(Store& store, const std::vector<std::s
                                           ReviewStatus status, const std::string& actor, const std::string& reason,
                                           const std::string& note);
 Status add_review_note(Store& store, const std::string& session_id, const std::string& note, const std::string& actor);
+// A reviewer's corrected answer for a finished session (a review_events row with action
+// "demonstration"; the latest one counts). Exports turn it into SFT rows and DPO pairs.
+Status add_demonstration(Store& store, const std::string& session_id, const std::string& answer,
+                         const std::string& actor, const std::string& reason);
 
 // $USER (or "unknown") for --actor defaults.
 std::string default_actor();

@@ -752,6 +752,33 @@ std::string op_add_review_note(Pool& pool, const Value& req) {
   });
 }
 
+// A reviewer's corrected answer: one review_events row (action 'demonstration', note = the
+// answer). The latest one is the session's demonstration; earlier ones stay as history.
+std::string op_add_demonstration(Pool& pool, const Value& req) {
+  std::string answer = str_or(req, "answer");
+  std::string actor = str_or(req, "actor");
+  if (answer.find_first_not_of(" \t\r\n") == std::string::npos)
+    throw Error(ATLAS_INVALID_ARGUMENT, "add_demonstration: 'answer' is required (the corrected answer text)");
+  if (actor.empty()) throw Error(ATLAS_INVALID_ARGUMENT, "add_demonstration: 'actor' is required (who wrote it)");
+  return with_conn(pool, "add_demonstration", [&](Conn& c) {
+    const Backend b = c.backend();
+    Tx tx(c);
+    long long sid = resolve_session(c, req, "add_demonstration");
+    auto cur = c.query_one("SELECT status FROM sessions WHERE id = :p0", {Param::num(sid)}, 1);
+    std::string run_status = (*cur)[0].value_or("");
+    if (run_status == "running") {
+      throw Error(ATLAS_FAILED_PRECONDITION, "session " + std::to_string(sid) +
+                                                 " is still running; a demonstration corrects a finished session");
+    }
+    c.exec("INSERT INTO review_events (session_id, action, note, actor, reason, created_at) VALUES "
+           "(:p0, 'demonstration', :p1, :p2, :p3, " + ts_in(b, ":p4") + ")",
+           {Param::num(sid), Param::str(answer), Param::str(actor), Param::opt_str(opt_str(req, "reason")),
+            Param::str(now_iso())});
+    tx.commit();
+    return "{\"session_id\":\"" + std::to_string(sid) + "\"}";
+  });
+}
+
 // WHERE clause for query_sessions filters.
 std::string session_filters(Backend b, const Value& req, std::vector<Param>& p) {
   std::string where = "1 = 1";
@@ -1108,6 +1135,7 @@ std::string run_op(Pool& pool, std::string_view op, std::string_view request_jso
       {"reward_baseline", &op_reward_baseline},
       {"set_review", &op_set_review},
       {"add_review_note", &op_add_review_note},
+      {"add_demonstration", &op_add_demonstration},
       {"query_sessions", &op_query_sessions},
       {"count_sessions", &op_count_sessions},
       {"read_session", &op_read_session},

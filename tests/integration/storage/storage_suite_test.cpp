@@ -323,6 +323,34 @@ TEST_P(StorageSuite, ReviewChangesAreAuditedAndValidated) {
   EXPECT_EQ(get_string(ev[2], "action"), "note");
 }
 
+TEST_P(StorageSuite, DemonstrationsAreReviewEventsOfFinishedSessionsOnly) {
+  auto h = handle();
+  auto b = call(h, "begin_session", R"({"task":"t"})");
+  std::string id = get_string(*b, "session_id");
+  auto early = call(h, "add_demonstration", R"({"session_id":")" + id + R"(","answer":"x","actor":"ann"})");
+  EXPECT_EQ(early.status().code(), StatusCode::kFailedPrecondition);  // still running
+  ASSERT_TRUE(call(h, "finish_session", finish_request(id)).is_ok());
+  auto empty = call(h, "add_demonstration", R"({"session_id":")" + id + R"(","answer":" ","actor":"ann"})");
+  EXPECT_EQ(empty.status().code(), StatusCode::kInvalidArgument);
+  auto anonymous = call(h, "add_demonstration", R"({"session_id":")" + id + R"(","answer":"x"})");
+  EXPECT_EQ(anonymous.status().code(), StatusCode::kInvalidArgument);
+  auto missing = call(h, "add_demonstration", R"({"session_id":"999999","answer":"x","actor":"ann"})");
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  ASSERT_TRUE(call(h, "add_demonstration",
+                   R"({"session_id":")" + id + R"(","answer":"first","actor":"ann","reason":"wrong tool"})")
+                  .is_ok());
+  ASSERT_TRUE(call(h, "add_demonstration", R"({"session_id":")" + id + R"(","answer":"second","actor":"bob"})").is_ok());
+  auto s = call(h, "read_session", R"({"session_id":")" + id + R"("})");
+  const auto& ev = (*s)["review_events"];
+  ASSERT_EQ(ev.Size(), 3u);  // finish, two demonstrations in order
+  EXPECT_EQ(get_string(ev[1], "action"), "demonstration");
+  EXPECT_EQ(get_string(ev[1], "note"), "first");
+  EXPECT_EQ(get_string(ev[1], "reason"), "wrong tool");
+  EXPECT_EQ(get_string(ev[2], "note"), "second");
+  EXPECT_EQ(get_string(ev[2], "actor"), "bob");
+  EXPECT_EQ(get_string(*s, "review_status"), "pending");  // a demonstration is not a decision
+}
+
 TEST_P(StorageSuite, RecoveryMarksOnlySessionsOfDeadProcesses) {
   auto h = handle();
   // A child process that exits: its pid is dead afterwards.

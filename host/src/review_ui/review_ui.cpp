@@ -297,6 +297,7 @@ class ReviewUi::Impl {
   void handle_session(const std::string& id, httplib::Response& res);
   void handle_review(const httplib::Request& req, httplib::Response& res, const Login& l, const std::string& id);
   void handle_note(const httplib::Request& req, httplib::Response& res, const Login& l, const std::string& id);
+  void handle_demonstration(const httplib::Request& req, httplib::Response& res, const Login& l, const std::string& id);
   void handle_bulk_preview(const httplib::Request& req, httplib::Response& res, const Login& l);
   void handle_bulk_apply(const httplib::Request& req, httplib::Response& res, const Login& l);
   Result<data::ExportOptions> export_options(const Value& body);
@@ -367,6 +368,10 @@ void ReviewUi::Impl::mount(httplib::Server& s) {
   s.Post(R"(/ui/api/sessions/(\d+)/note)",
          guard(Need::kCsrf, [this](const httplib::Request& req, httplib::Response& res, const Login& l) {
            handle_note(req, res, l, req.matches[1]);
+         }));
+  s.Post(R"(/ui/api/sessions/(\d+)/demonstration)",
+         guard(Need::kCsrf, [this](const httplib::Request& req, httplib::Response& res, const Login& l) {
+           handle_demonstration(req, res, l, req.matches[1]);
          }));
   s.Post("/ui/api/bulk/preview", guard(Need::kCsrf, [this](const httplib::Request& req, httplib::Response& res,
                                                             const Login& l) { handle_bulk_preview(req, res, l); }));
@@ -480,6 +485,19 @@ void ReviewUi::Impl::handle_note(const httplib::Request& req, httplib::Response&
   if (note.empty()) return send_error(res, 400, "'note' is empty");
   Status st = data::add_review_note(store_, id, note, l.actor);
   if (!st.is_ok()) return send_error(res, http_status(st), st.message());
+  send_json(res, 200, "{\"session_id\":" + json::quote(id) + ",\"actor\":" + json::quote(l.actor) + "}");
+}
+
+void ReviewUi::Impl::handle_demonstration(const httplib::Request& req, httplib::Response& res, const Login& l,
+                                          const std::string& id) {
+  auto body = body_object(req);
+  if (!body) return send_error(res, 400, body.status().message());
+  std::string answer = json::get_string(*body, "answer");
+  if (answer.find_first_not_of(" \t\r\n") == std::string::npos)
+    return send_error(res, 400, "'answer' is empty: write the corrected answer the model should have given");
+  Status st = data::add_demonstration(store_, id, answer, l.actor, json::get_string(*body, "reason"));
+  if (!st.is_ok()) return send_error(res, http_status(st), st.message());
+  log::info("review-ui", l.actor + " stored a corrected answer for session " + id);
   send_json(res, 200, "{\"session_id\":" + json::quote(id) + ",\"actor\":" + json::quote(l.actor) + "}");
 }
 

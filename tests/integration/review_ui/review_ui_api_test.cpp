@@ -269,10 +269,28 @@ TEST_P(ReviewUiApi, DecisionsNeedTheLoginAndTheCsrfTokenAndRecordTheActor) {
   EXPECT_EQ(note->status, 200) << note->body;
   EXPECT_EQ(json::get_string(review_events(ids[0])[1], "action"), "note");
 
+  // A corrected answer is a demonstration row (data::add_demonstration), CSRF-protected too.
+  const std::string demo = "/ui/api/sessions/" + ids[0] + "/demonstration";
+  auto demo_no_csrf = post(demo, R"({"answer":"Paris, France"})", false);
+  ASSERT_TRUE(demo_no_csrf);
+  EXPECT_EQ(demo_no_csrf->status, 403);
+  auto demo_empty = post(demo, R"({"answer":"  "})");
+  ASSERT_TRUE(demo_empty);
+  EXPECT_EQ(demo_empty->status, 400);
+  auto demo_ok = post(demo, R"({"answer":"Paris, France","reason":"name the country too"})");
+  ASSERT_TRUE(demo_ok);
+  ASSERT_EQ(demo_ok->status, 200) << demo_ok->body;
+  auto with_demo = review_events(ids[0]);
+  ASSERT_EQ(with_demo.Size(), 3u);
+  EXPECT_EQ(json::get_string(with_demo[2], "action"), "demonstration");
+  EXPECT_EQ(json::get_string(with_demo[2], "note"), "Paris, France");
+  EXPECT_EQ(json::get_string(with_demo[2], "actor"), "local-tester");
+  EXPECT_EQ(json::get_string(with_demo[2], "reason"), "name the country too");
+
   // The full session shows the history.
   auto one = get_json("/ui/api/sessions/" + ids[0]);
   EXPECT_EQ(json::get_string(one, "review_status"), "approved");
-  EXPECT_EQ(one["review_events"].Size(), 2u);
+  EXPECT_EQ(one["review_events"].Size(), 3u);
   EXPECT_TRUE(json::find(one, "ui_cost") != nullptr);
 
   // A JSON body is required (a form post from another site cannot be one without a preflight).

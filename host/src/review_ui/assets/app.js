@@ -607,6 +607,18 @@ function decisionPanel(s, onDone) {
       onDone(null);
     } catch (e) { err.textContent = e.message; }
   };
+  const demos = (s.review_events || []).filter((r) => r.action === 'demonstration');
+  const latest = demos.length ? demos[demos.length - 1].note : '';
+  const answer = h('textarea', { id: 'demo-answer', rows: 4, placeholder: 'The answer the model should have given', value: latest || '' });
+  const saveDemo = async () => {
+    err.textContent = '';
+    if (!answer.value.trim()) { err.textContent = 'Write the corrected answer first.'; answer.focus(); return; }
+    try {
+      await api('POST', `/ui/api/sessions/${s.session_id}/demonstration`, { answer: answer.value, reason: reason.value.trim() });
+      toast('Corrected answer stored as a demonstration');
+      onDone(null);
+    } catch (e) { err.textContent = e.message; }
+  };
   const panel = h('div', { class: 'panel decide' },
     h('h2', null, 'Decision'),
     h('div', { class: 'row' }, 'Now ', pill(s.review_status, s.review_status)),
@@ -618,6 +630,10 @@ function decisionPanel(s, onDone) {
     err,
     h('h3', { style: null }, 'Note'), note,
     h('div', { class: 'row' }, h('button', { class: 'btn', type: 'button', id: 'add-note', onclick: addNote }, 'Add note ', h('kbd', null, 'n'))),
+    h('h3', null, 'Corrected answer'),
+    h('div', { class: 'hint' }, 'Stored as a demonstration: exported as SFT rows and DPO pairs (the latest one counts).'),
+    answer,
+    h('div', { class: 'row' }, h('button', { class: 'btn', type: 'button', id: 'save-demo', onclick: saveDemo }, latest ? 'Replace corrected answer' : 'Save corrected answer')),
     h('div', { class: 'hint' }, 'Keys: ', h('kbd', null, 'a'), ' approve · ', h('kbd', null, 'q'), ' quarantine · ', h('kbd', null, 'n'), ' note · ',
       h('kbd', null, 'j'), '/', h('kbd', null, 'k'), ' next/previous · ', h('kbd', null, 'Esc'), ' leave a field'));
   panel.keys = (e) => {

@@ -149,6 +149,10 @@ await page.type('#reason', 'checked the finding against the diff');
 await page.click('#approve');
 await page.waitForFunction(() => document.querySelector('#history') && document.querySelector('#history').textContent.includes('carol'), { timeout: 20000 });
 await shot('05-approved');
+// A corrected answer, stored as a demonstration.
+await page.type('#demo-answer', 'Line 1 concatenates req.params.id into SQL: use a bound parameter.');
+await page.click('#save-demo');
+await page.waitForFunction(() => document.querySelector('#history').textContent.includes('demonstration'), { timeout: 20000 });
 
 // ---- a hostile session in detail: still text
 const hostileId = sql("SELECT id FROM sessions WHERE task LIKE '<script>%'");
@@ -206,6 +210,8 @@ assert.equal(sql(`SELECT new_status || '|' || reason FROM review_events WHERE ac
 assert.equal(sql(`SELECT COUNT(*) FROM review_events WHERE actor = 'carol' AND new_status = 'quarantined' AND reason = 'seeded by the browser test: not training data'`),
   String(tasks.length - 1));
 assert.equal(sql("SELECT COUNT(*) FROM review_events WHERE reason = 'forged'"), '0');
+assert.equal(sql(`SELECT note FROM review_events WHERE actor = 'carol' AND action = 'demonstration' AND session_id = ${approvedId}`),
+  'Line 1 concatenates req.params.id into SQL: use a bound parameter.');
 
 // ---- `atlas-host export` honours the decisions: only the approved session
 const out = path.join(work, 'export.jsonl');

@@ -204,8 +204,8 @@ const uiSha = await page.$eval('#x-sha', (e) => e.textContent);
 await shot('09-export');
 
 // ---- the database: one row per decision, the reviewer from the token
-assert.equal(sql(`SELECT COUNT(*) FROM review_events WHERE actor = 'carol'`), String(tasks.length));
-assert.equal(sql(`SELECT new_status || '|' || reason FROM review_events WHERE actor = 'carol' AND session_id = ${approvedId}`),
+assert.equal(sql(`SELECT COUNT(*) FROM review_events WHERE actor = 'carol' AND action = 'set_review'`), String(tasks.length));
+assert.equal(sql(`SELECT new_status || '|' || reason FROM review_events WHERE actor = 'carol' AND action = 'set_review' AND session_id = ${approvedId}`),
   'approved|checked the finding against the diff');
 assert.equal(sql(`SELECT COUNT(*) FROM review_events WHERE actor = 'carol' AND new_status = 'quarantined' AND reason = 'seeded by the browser test: not training data'`),
   String(tasks.length - 1));

@@ -185,10 +185,6 @@ Result<json::Document> list_request(const Input& in) {
   return d;
 }
 
-bool valid_session_id(const std::string& s) {
-  return !s.empty() && s.size() <= 18 && s.find_first_not_of("0123456789") == std::string::npos;
-}
-
 std::string date_stamp() {
   std::time_t t = std::time(nullptr);
   std::tm tm{};

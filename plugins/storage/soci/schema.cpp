@@ -107,12 +107,25 @@ std::vector<std::string> host_additions(Backend b) {
   };
 }
 
+// Migration 5: the review UI's list (docs/review-ui.md): its per-review-status counts and the
+// lane filter read an index instead of every session row.
+std::vector<std::string> review_ui_indexes(Backend b) {
+  const std::string lane = b == Backend::kPostgres ? "((metadata->>'execution_mode'))"
+                                                   : "(json_extract(metadata, '$.execution_mode'))";
+  return {
+      "CREATE INDEX sessions_review_status_idx ON sessions (review_status)",
+      "CREATE INDEX sessions_execution_mode_idx ON sessions " + lane,
+  };
+}
+
 std::vector<std::string> statements_for(int version, Backend b) {
   switch (version) {
     case 1:
       return atlas_schema(b);
     case 2:
       return host_additions(b);
+    case 5:
+      return review_ui_indexes(b);
     default:
       return {};
   }
@@ -133,6 +146,7 @@ const std::vector<Migration>& migrations() {
   static const std::vector<Migration> list = {
       {1, "atlas schema (sessions, plans, steps, attempts, guidance, events, discovery, learning)"},
       {2, "host additions (session/event idempotency keys, learning versions, review_events, training_runs)"},
+      {5, "review UI indexes (review status, lane)"},
   };
   return list;
 }

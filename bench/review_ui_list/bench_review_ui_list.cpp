@@ -53,8 +53,7 @@ plugin::StorageHandle open_plugin(const std::string& url) {
 
 const char* kTasks[] = {"Review this diff for injection bugs in the login handler",
                         "Summarise the incident report and list the follow-ups",
-                        "Translate the release notes into French",
-                        "Find the off-by-one error in the pagination code",
+                        "Translate the release notes into French", "Find the off-by-one error in the pagination code",
                         "Write unit tests for the currency converter"};
 const char* kLanes[] = {"auto", "paired", "coach", "escalate"};
 const char* kReviews[] = {"pending", "pending", "approved", "quarantined"};
@@ -122,9 +121,12 @@ int main(int argc, char** argv) {
   std::string backend = "sqlite";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--sessions") n = std::atoi(argv[i + 1]);
-    else if (a == "--requests") requests = std::atoi(argv[i + 1]);
-    else if (a == "--backend") backend = argv[i + 1];
+    if (a == "--sessions")
+      n = std::atoi(argv[i + 1]);
+    else if (a == "--requests")
+      requests = std::atoi(argv[i + 1]);
+    else if (a == "--backend")
+      backend = argv[i + 1];
   }
   const bool pg = backend == "postgresql";
   fs::path dir = fs::temp_directory_path() / ("bench-review-ui-" + std::to_string(::getpid()));
@@ -183,7 +185,8 @@ int main(int argc, char** argv) {
   for (const auto& [name, path] : pages) {
     (void)c.Get(path);  // warm the cache
     Figure f = measure(c, path, requests);
-    std::printf("%-28s %9.1f %9.1f %9.1f%s\n", name, f.p50, f.p99, f.max, f.p99 < 200 ? "" : "   over the 200 ms target");
+    std::printf("%-28s %9.1f %9.1f %9.1f%s\n", name, f.p50, f.p99, f.max,
+                f.p99 < 200 ? "" : "   over the 200 ms target");
   }
   server.stop();
   fs::remove_all(dir);

@@ -40,8 +40,9 @@ Result<std::vector<Reviewer>> parse_reviewer_tokens(std::string_view env_name, s
     size_t eq = entry.find('=');
     const std::string where = std::string(env_name) + " entry " + std::to_string(position);
     if (eq == std::string::npos)
-      return invalid_argument(where + " has no '=': write name=TOKEN pairs separated by commas, e.g. "
-                                      "alice=<32 random characters>,bob=<...>");
+      return invalid_argument(where +
+                              " has no '=': write name=TOKEN pairs separated by commas, e.g. "
+                              "alice=<32 random characters>,bob=<...>");
     Reviewer r{trim(entry.substr(0, eq)), trim(entry.substr(eq + 1))};
     if (!valid_name(r.name))
       return invalid_argument(where + ": the reviewer name must be 1-64 letters, digits, '.', '_', '-' or '@'");

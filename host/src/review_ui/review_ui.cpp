@@ -138,11 +138,12 @@ Result<std::optional<double>> number_param(const Input& in, const char* key) {
 // YYYY-MM-DD, optionally followed by a time ("T12:00:00Z").
 Status check_date(const std::string& s, const char* key) {
   bool ok = s.size() >= 10 && s.size() <= 40;
-  for (size_t i = 0; ok && i < 10; ++i) ok = (i == 4 || i == 7) ? s[i] == '-' : std::isdigit(static_cast<unsigned char>(s[i]));
+  for (size_t i = 0; ok && i < 10; ++i)
+    ok = (i == 4 || i == 7) ? s[i] == '-' : std::isdigit(static_cast<unsigned char>(s[i]));
   if (ok && s.size() > 10) ok = s[10] == 'T' || s[10] == ' ';
   return ok ? Status::ok()
-            : invalid_argument(std::string("'") + key + "' must be a date YYYY-MM-DD (optionally with a time), got \"" + s +
-                               "\"");
+            : invalid_argument(std::string("'") + key + "' must be a date YYYY-MM-DD (optionally with a time), got \"" +
+                               s + "\"");
 }
 
 // The review_ui_sessions request for the list filters in `in` (docs/review-ui.md, "API").
@@ -162,8 +163,8 @@ Result<json::Document> list_request(const Input& in) {
     ATLAS_ASSIGN_OR_RETURN(auto parsed, parse_review_statuses(v, "review"));
     json::set(d, "review_status", list(status_names(parsed)), a);
   }
-  for (auto [param, key] : {std::pair{"lane", "lane"}, {"key", "learning_key"}, {"q", "text"}, {"sort", "sort"},
-                            {"after", "after"}}) {
+  for (auto [param, key] :
+       {std::pair{"lane", "lane"}, {"key", "learning_key"}, {"q", "text"}, {"sort", "sort"}, {"after", "after"}}) {
     std::string v = in.get(param);
     if (!v.empty()) json::set(d, key, v, a);
   }
@@ -241,8 +242,8 @@ class ReviewUi::Impl {
       security_headers(res);
       if (loopback_ && !is_loopback_name(host_of(req.get_header_value("Host")))) {
         // A page on another site that resolves its name to 127.0.0.1 (DNS rebinding).
-        return send_error(res, 403,
-                          "the review UI on a loopback address answers only requests for 127.0.0.1, [::1] or localhost");
+        return send_error(
+            res, 403, "the review UI on a loopback address answers only requests for 127.0.0.1, [::1] or localhost");
       }
       Login login;
       if (need != Need::kNothing) {
@@ -347,16 +348,19 @@ void ReviewUi::Impl::mount(httplib::Server& s) {
           handle_me(req, res);
         }));
   s.Post("/ui/api/login", guard(Need::kNothing, [this](const httplib::Request& req, httplib::Response& res,
-                                                        const Login&) { handle_login(req, res); }));
-  s.Post("/ui/api/logout", guard(Need::kCsrf, [this](const httplib::Request& req, httplib::Response& res, const Login&) {
+                                                       const Login&) { handle_login(req, res); }));
+  s.Post("/ui/api/logout",
+         guard(Need::kCsrf, [this](const httplib::Request& req, httplib::Response& res, const Login&) {
            logins_.remove(cookie_value(req.get_header_value("Cookie"), kCookie));
            res.set_header("Set-Cookie", std::string(kCookie) + "=; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=0");
            send_json(res, 200, "{}");
          }));
   s.Get("/ui/api/sessions", guard(Need::kLogin, [this](const httplib::Request& req, httplib::Response& res,
-                                                        const Login&) { handle_list(req, res); }));
-  s.Get(R"(/ui/api/sessions/(\d+))", guard(Need::kLogin, [this](const httplib::Request& req, httplib::Response& res,
-                                                                 const Login&) { handle_session(req.matches[1], res); }));
+                                                       const Login&) { handle_list(req, res); }));
+  s.Get(R"(/ui/api/sessions/(\d+))",
+        guard(Need::kLogin, [this](const httplib::Request& req, httplib::Response& res, const Login&) {
+          handle_session(req.matches[1], res);
+        }));
   s.Post(R"(/ui/api/sessions/(\d+)/review)",
          guard(Need::kCsrf, [this](const httplib::Request& req, httplib::Response& res, const Login& l) {
            handle_review(req, res, l, req.matches[1]);
@@ -370,23 +374,23 @@ void ReviewUi::Impl::mount(httplib::Server& s) {
            handle_demonstration(req, res, l, req.matches[1]);
          }));
   s.Post("/ui/api/bulk/preview", guard(Need::kCsrf, [this](const httplib::Request& req, httplib::Response& res,
-                                                            const Login& l) { handle_bulk_preview(req, res, l); }));
+                                                           const Login& l) { handle_bulk_preview(req, res, l); }));
   s.Post("/ui/api/bulk/apply", guard(Need::kCsrf, [this](const httplib::Request& req, httplib::Response& res,
-                                                          const Login& l) { handle_bulk_apply(req, res, l); }));
-  s.Get("/ui/api/learning/keys", guard(Need::kLogin, [this](const httplib::Request&, httplib::Response& res,
-                                                             const Login&) {
+                                                         const Login& l) { handle_bulk_apply(req, res, l); }));
+  s.Get("/ui/api/learning/keys",
+        guard(Need::kLogin, [this](const httplib::Request&, httplib::Response& res, const Login&) {
           reply(res, store_.execute("review_ui_learning_keys", "{}"));
         }));
-  s.Get("/ui/api/learning", guard(Need::kLogin, [this](const httplib::Request& req, httplib::Response& res,
-                                                        const Login&) {
+  s.Get("/ui/api/learning",
+        guard(Need::kLogin, [this](const httplib::Request& req, httplib::Response& res, const Login&) {
           std::string key = req.get_param_value("key");
           if (key.empty()) return send_error(res, 400, "name the learning key: /ui/api/learning?key=KEY");
           reply(res, store_.execute("review_ui_learning", "{\"learning_key\":" + json::quote(key) + "}"));
         }));
   s.Post("/ui/api/export/count", guard(Need::kCsrf, [this](const httplib::Request& req, httplib::Response& res,
-                                                            const Login&) { handle_export_count(req, res); }));
+                                                           const Login&) { handle_export_count(req, res); }));
   s.Post("/ui/api/export", guard(Need::kCsrf, [this](const httplib::Request& req, httplib::Response& res,
-                                                      const Login&) { handle_export(req, res); }));
+                                                     const Login&) { handle_export(req, res); }));
   s.Get(R"(/ui/api/exports/([0-9a-f]{32}))",
         guard(Need::kLogin, [this](const httplib::Request& req, httplib::Response& res, const Login&) {
           handle_download(req.matches[1], res);
@@ -401,7 +405,8 @@ void ReviewUi::Impl::mount(httplib::Server& s) {
 void ReviewUi::Impl::handle_me(const httplib::Request& req, httplib::Response& res) {
   std::string cookie = cookie_value(req.get_header_value("Cookie"), kCookie);
   if (auto l = logins_.find(cookie)) return send_json(res, 200, me_json(*l));
-  if (token_mode()) return send_json(res, 401, "{\"error\":\"log in with your reviewer token\",\"login_required\":true}");
+  if (token_mode())
+    return send_json(res, 401, "{\"error\":\"log in with your reviewer token\",\"login_required\":true}");
   // Loopback without tokens: whoever can reach 127.0.0.1 is the local user.
   std::string actor = options_.local_actor.empty() ? data::default_actor() : options_.local_actor;
   std::string id = logins_.create(actor);
@@ -536,7 +541,8 @@ void ReviewUi::Impl::handle_bulk_preview(const httplib::Request& req, httplib::R
     json::set(reply_doc, "confirmation", token, ra);
     std::lock_guard<std::mutex> g(mu_);
     const auto now = std::chrono::steady_clock::now();
-    for (auto it = bulks_.begin(); it != bulks_.end();) it = it->second.expires < now ? bulks_.erase(it) : std::next(it);
+    for (auto it = bulks_.begin(); it != bulks_.end();)
+      it = it->second.expires < now ? bulks_.erase(it) : std::next(it);
     bulks_[token] = std::move(b);
   }
   send_json(res, 200, json::dump(reply_doc));
@@ -669,16 +675,15 @@ void ReviewUi::Impl::handle_download(const std::string& id, httplib::Response& r
   const size_t size = static_cast<size_t>(std::filesystem::file_size(f.path, ec));
   res.set_header("Content-Disposition", "attachment; filename=\"" + f.filename + "\"");
   res.set_header("Cache-Control", "no-store");
-  res.set_content_provider(size, "application/x-ndjson",
-                           [in](size_t offset, size_t length, httplib::DataSink& sink) {
-                             std::string buf(std::min<size_t>(length, 64 * 1024), '\0');
-                             in->seekg(static_cast<std::streamoff>(offset));
-                             in->read(buf.data(), static_cast<std::streamsize>(buf.size()));
-                             std::streamsize got = in->gcount();
-                             if (got <= 0) return false;
-                             sink.write(buf.data(), static_cast<size_t>(got));
-                             return true;
-                           });
+  res.set_content_provider(size, "application/x-ndjson", [in](size_t offset, size_t length, httplib::DataSink& sink) {
+    std::string buf(std::min<size_t>(length, 64 * 1024), '\0');
+    in->seekg(static_cast<std::streamoff>(offset));
+    in->read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    std::streamsize got = in->gcount();
+    if (got <= 0) return false;
+    sink.write(buf.data(), static_cast<size_t>(got));
+    return true;
+  });
 }
 
 Result<std::unique_ptr<ReviewUi>> ReviewUi::create(data::Store& store, UiOptions options) {
@@ -703,7 +708,9 @@ Result<std::unique_ptr<ReviewUi>> ReviewUi::create(data::Store& store, UiOptions
 
 ReviewUi::ReviewUi(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ReviewUi::~ReviewUi() = default;
-void ReviewUi::mount(httplib::Server& server) { impl_->mount(server); }
+void ReviewUi::mount(httplib::Server& server) {
+  impl_->mount(server);
+}
 
 struct UiServer::State {
   ReviewUi& ui;
@@ -712,7 +719,9 @@ struct UiServer::State {
 };
 
 UiServer::UiServer(ReviewUi& ui) : state_(new State{ui, {}, {}}) {}
-UiServer::~UiServer() { stop(); }
+UiServer::~UiServer() {
+  stop();
+}
 
 Result<int> UiServer::start(const std::string& host, int port) {
   state_->ui.mount(state_->server);

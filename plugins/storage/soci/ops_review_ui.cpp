@@ -17,8 +17,7 @@ namespace {
 std::string text_of(const Value& req, const char* key) {
   auto it = req.FindMember(key);
   if (it == req.MemberEnd() || it->value.IsNull()) return {};
-  if (!it->value.IsString())
-    throw Error(ATLAS_INVALID_ARGUMENT, std::string("'") + key + "' must be a string");
+  if (!it->value.IsString()) throw Error(ATLAS_INVALID_ARGUMENT, std::string("'") + key + "' must be a string");
   return std::string(it->value.GetString(), it->value.GetStringLength());
 }
 
@@ -76,7 +75,8 @@ std::string like_pattern(const std::string& text) {
 std::string ui_filters(Backend b, const Value& req, std::vector<Param>& p) {
   std::string where = session_filters_sql(b, req, p);
   std::string lane = text_of(req, "lane");
-  if (!lane.empty()) where += " AND " + json_key_text(b, "metadata", "execution_mode") + " = " + bind_param(p, Param::str(lane));
+  if (!lane.empty())
+    where += " AND " + json_key_text(b, "metadata", "execution_mode") + " = " + bind_param(p, Param::str(lane));
   std::string text = text_of(req, "text");
   if (!text.empty()) {
     if (text.size() > 500) throw Error(ATLAS_INVALID_ARGUMENT, "'text' is longer than 500 characters");
@@ -125,7 +125,8 @@ std::string op_review_ui_sessions(Pool& pool, const Value& req) {
       if (sort.by_reward) {
         // Cursor "score|id": rows strictly after it in (score, id) order.
         size_t bar = after.find('|');
-        if (bar == std::string::npos) throw Error(ATLAS_INVALID_ARGUMENT, "'after' is not a cursor of a reward-sorted page");
+        if (bar == std::string::npos)
+          throw Error(ATLAS_INVALID_ARGUMENT, "'after' is not a cursor of a reward-sorted page");
         double s = 0;
         try {
           s = std::stod(after.substr(0, bar));
@@ -162,13 +163,12 @@ std::string op_review_ui_sessions(Pool& pool, const Value& req) {
       w.EndObject();
       return std::string(sb.GetString(), sb.GetSize());
     }
-    std::string sql = "SELECT id, substr(task, 1, 400), status, review_status, " + ts_out(b, "created_at") + ", " +
-                      ts_out(b, "completed_at") + ", " + reward_score_expr(b) + ", " +
-                      json_key_text(b, "metadata", "learning_key") + ", " +
-                      json_key_text(b, "metadata", "execution_mode") + ", substr(COALESCE(final_answer, ''), 1, 200), " +
-                      total_tokens_expr(b) + ", " + score +
-                      " FROM sessions WHERE " + where + " ORDER BY " + order + " LIMIT " +
-                      bind_param(p, Param::num(limit + 1));
+    std::string sql =
+        "SELECT id, substr(task, 1, 400), status, review_status, " + ts_out(b, "created_at") + ", " +
+        ts_out(b, "completed_at") + ", " + reward_score_expr(b) + ", " + json_key_text(b, "metadata", "learning_key") +
+        ", " + json_key_text(b, "metadata", "execution_mode") + ", substr(COALESCE(final_answer, ''), 1, 200), " +
+        total_tokens_expr(b) + ", " + score + " FROM sessions WHERE " + where + " ORDER BY " + order + " LIMIT " +
+        bind_param(p, Param::num(limit + 1));
     auto rows = c.query(sql, p, 12);
     bool more = rows.size() > static_cast<size_t>(limit);
     if (more) rows.resize(static_cast<size_t>(limit));
@@ -204,7 +204,8 @@ std::string op_review_ui_sessions(Pool& pool, const Value& req) {
       other.RemoveMember("review_status");
       std::vector<Param> cp;
       std::string cw = ui_filters(b, other, cp);
-      auto counts = c.query("SELECT review_status, COUNT(*) FROM sessions WHERE " + cw + " GROUP BY review_status", cp, 2);
+      auto counts =
+          c.query("SELECT review_status, COUNT(*) FROM sessions WHERE " + cw + " GROUP BY review_status", cp, 2);
       auto total = c.query_one("SELECT COUNT(*) FROM sessions WHERE " + base_where, base_params, 1);
       w.Key("count");
       w.Int64(total && (*total)[0] ? std::stoll(*(*total)[0]) : 0);
@@ -228,12 +229,16 @@ std::string op_review_ui_learning_keys(Pool& pool, const Value& req) {
     const Backend b = c.backend();
     const std::string key = json_key_text(b, "metadata", "learning_key");
     std::vector<Param> p;
-    auto rows = c.query("SELECT k, n, avg_reward, last_at, (SELECT substr(task, 1, 120) FROM sessions WHERE id = last_id) "
-                        "FROM (SELECT " + key + " AS k, COUNT(*) AS n, AVG(" + reward_score_expr(b) +
-                            ") AS avg_reward, " + ts_out(b, "MAX(created_at)") + " AS last_at, MAX(id) AS last_id "
-                            "FROM sessions WHERE " + key + " IS NOT NULL GROUP BY " + key +
-                            ") g ORDER BY last_id DESC LIMIT " + bind_param(p, Param::num(limit)),
-                        p, 5);
+    auto rows = c.query(
+        "SELECT k, n, avg_reward, last_at, (SELECT substr(task, 1, 120) FROM sessions WHERE id = last_id) "
+        "FROM (SELECT " +
+            key + " AS k, COUNT(*) AS n, AVG(" + reward_score_expr(b) + ") AS avg_reward, " +
+            ts_out(b, "MAX(created_at)") +
+            " AS last_at, MAX(id) AS last_id "
+            "FROM sessions WHERE " +
+            key + " IS NOT NULL GROUP BY " + key + ") g ORDER BY last_id DESC LIMIT " +
+            bind_param(p, Param::num(limit)),
+        p, 5);
     rapidjson::StringBuffer sb;
     Writer w(sb);
     w.StartObject();
@@ -264,8 +269,7 @@ std::string op_review_ui_learning(Pool& pool, const Value& req) {
     std::string match = json_key_text(b, "metadata", "learning_key") + " = " + bind_param(p, Param::str(key));
     // The newest `limit` sessions, returned oldest first.
     auto rows = c.query("SELECT * FROM (SELECT id, " + ts_out(b, "created_at") + ", " + reward_score_expr(b) + ", " +
-                            total_tokens_expr(b) +
-                            ", status, review_status, student_learning, " +
+                            total_tokens_expr(b) + ", status, review_status, student_learning, " +
                             json_key_text(b, "metadata", "execution_mode") + " FROM sessions WHERE " + match +
                             " ORDER BY id DESC LIMIT " + bind_param(p, Param::num(limit)) + ") t ORDER BY id ASC",
                         p, 8);

@@ -303,7 +303,8 @@ TEST_P(ReviewUiApi, BulkChangeNeedsAPreviewedConfirmationAndAReason) {
   auto ids = seed_default();
   start();
   login_local();
-  auto preview = post("/ui/api/bulk/preview", R"({"status":"quarantined","filters":{"lane":"coach","review":"pending"}})");
+  auto preview =
+      post("/ui/api/bulk/preview", R"({"status":"quarantined","filters":{"lane":"coach","review":"pending"}})");
   ASSERT_TRUE(preview);
   ASSERT_EQ(preview->status, 200) << preview->body;
   auto p = json::parse(preview->body);

@@ -223,6 +223,18 @@ assert.ok(lines[0].includes('injection bugs'), 'the approved session is the one 
 const cliSha = execFileSync('sha256sum', [out], { encoding: 'utf8' }).split(' ')[0];
 assert.equal(uiSha, cliSha, 'the UI export and `atlas-host export` write the same bytes');
 
+// ---- [serve] ui = true: the same UI on the gateway's server, the gateway routes still there
+const gw = await startListening(['serve', '-c', configPath, '--listen', '127.0.0.1:0', '--no-preflight'], 'atlas-host serve',
+  /^listening on (http:\/\/\S+)$/, env);
+const gwPage = await fetch(`${gw.url}/ui/`);
+assert.equal(gwPage.status, 200);
+assert.match(gwPage.headers.get('content-security-policy'), /script-src 'self'/);
+const gwApi = await fetch(`${gw.url}/ui/api/sessions`);
+assert.equal(gwApi.status, 401, 'the gateway-mounted UI wants the reviewer login too');
+const health = await fetch(`${gw.url}/healthz`);
+assert.equal(health.status, 200);
+gw.child.kill('SIGTERM');
+
 assert.deepEqual(pageErrors, [], 'no script error on any page');
 await browser.close();
 ui.child.kill('SIGTERM');

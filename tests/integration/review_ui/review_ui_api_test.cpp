@@ -148,14 +148,17 @@ class ReviewUiApi : public BackendTest {
     return out;
   }
 
-  // The session's review_events rows, as stored.
+  // The session's review_events rows, as stored, after the one finish_session wrote (actor
+  // "runtime": the initial status).
   json::Document review_events(const std::string& id) {
     auto out = store_->execute("read_session", "{\"session_id\":\"" + id + "\"}");
     EXPECT_TRUE(out.is_ok());
     auto doc = json::parse(*out);
     json::Document events(rapidjson::kArrayType);
     if (const json::Value* r = json::find(*doc, "review_events"); r && r->IsArray())
-      events.CopyFrom(*r, events.GetAllocator());
+      for (const auto& e : r->GetArray())
+        if (json::get_string(e, "actor") != "runtime")
+          events.PushBack(json::Value(e, events.GetAllocator()), events.GetAllocator());
     return events;
   }
 
@@ -206,7 +209,8 @@ TEST_P(ReviewUiApi, ListFiltersSearchSortAndCounts) {
     for (auto& id : ids_of(p)) seen.push_back(id);
     const json::Value* next = json::find(p, "next");
     if (!next || !next->IsString()) break;
-    after = httplib::detail::encode_url(next->GetString());
+    after = next->GetString();
+    if (size_t bar = after.find('|'); bar != std::string::npos) after.replace(bar, 1, "%7C");
   }
   EXPECT_EQ(seen, (std::vector<std::string>{ids[0], ids[5], ids[2], ids[6], ids[3], ids[1], ids[4]}));
 }
@@ -290,7 +294,7 @@ TEST_P(ReviewUiApi, DecisionsNeedTheLoginAndTheCsrfTokenAndRecordTheActor) {
   // The full session shows the history.
   auto one = get_json("/ui/api/sessions/" + ids[0]);
   EXPECT_EQ(json::get_string(one, "review_status"), "approved");
-  EXPECT_EQ(one["review_events"].Size(), 3u);
+  EXPECT_EQ(one["review_events"].Size(), 4u);  // with the initial row finish_session wrote
   EXPECT_TRUE(json::find(one, "ui_cost") != nullptr);
 
   // A JSON body is required (a form post from another site cannot be one without a preflight).
@@ -453,12 +457,12 @@ TEST_P(ReviewUiApi, NonLoopbackWithoutTokensIsRefused) {
   auto ui = ReviewUi::create(*store_, o);
   ASSERT_FALSE(ui.is_ok());
   EXPECT_NE(ui.status().message().find("ui_tokens_env"), std::string::npos) << ui.status().message();
-  ::setenv("ATLAS_TEST_UI_TOKENS_BAD", "alice=short", 1);
+  ::setenv("ATLAS_TEST_UI_TOKENS_BAD", "alice=tooweak1", 1);
   o.tokens_env = "ATLAS_TEST_UI_TOKENS_BAD";
   auto weak = ReviewUi::create(*store_, o);
   ASSERT_FALSE(weak.is_ok());
   EXPECT_NE(weak.status().message().find("16 characters"), std::string::npos) << weak.status().message();
-  EXPECT_EQ(weak.status().message().find("short"), std::string::npos);  // the token itself is never shown
+  EXPECT_EQ(weak.status().message().find("tooweak1"), std::string::npos);  // the token itself is never shown
   ::unsetenv("ATLAS_TEST_UI_TOKENS_BAD");
   o.tokens_env = "ATLAS_TEST_UI_TOKENS_UNSET";
   EXPECT_FALSE(ReviewUi::create(*store_, o).is_ok());

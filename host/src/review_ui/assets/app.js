@@ -368,6 +368,8 @@ function buildFilters(f, apply) {
     h('label', { class: 'field' }, 'Created', h('span', { class: 'pair' }, since, until)),
     h('label', { class: 'field' }, 'Sort', sort));
   form.addEventListener('submit', (e) => { e.preventDefault(); apply(collect()); });
+  // A form without a submit button does not submit on Enter: the search box applies itself.
+  q.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); apply(collect()); } });
   for (const el of [status, lane, key, sort, since, until, minR, maxR]) el.addEventListener('change', () => apply(collect()));
   return form;
 }

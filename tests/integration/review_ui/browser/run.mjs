@@ -81,7 +81,7 @@ const tasks = [
   'Review this file upload handler for path traversal: fs.writeFile(path.join(dir, req.body.name), data)',
 ];
 for (const task of tasks) {
-  execFileSync(hostBin, ['run', '-c', configPath, '--task', task], { cwd: work, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'], timeout: 300000 });
+  execFileSync(hostBin, ['run', '-c', configPath, '--no-preflight', '--task', task], { cwd: work, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'], timeout: 300000 });
 }
 const sql = (q) => execFileSync('sqlite3', [db, q], { encoding: 'utf8' }).trim();
 assert.equal(sql('SELECT COUNT(*) FROM sessions'), String(tasks.length));
@@ -133,7 +133,7 @@ assert.equal(await page.evaluate(() => window.__pwned), undefined, 'the task\'s 
 assert.equal(await page.$$eval('#rows img', (i) => i.length), 0);
 
 // ---- filter: free text
-await page.type('#f-q', 'injection');
+await page.type('#f-q', 'db.query');
 await page.keyboard.press('Enter');
 await waitRows(1);
 assert.match(await page.$eval('#rows td.task .t', (e) => e.textContent), /injection bugs/);

@@ -13,6 +13,7 @@ packages=(
   python3 file dpkg-dev ccache clang-format clang-tidy
   librsvg2-bin
   clang libclang-rt-14-dev
+  chromium
 )
 
 missing=()

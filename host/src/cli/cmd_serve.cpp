@@ -7,6 +7,7 @@
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
 #include "cli/runtime_metrics.hpp"
+#include "cli/serve_ui.hpp"
 #include "common/secrets.hpp"
 #include "data/open.hpp"
 #include "data/spool.hpp"
@@ -23,7 +24,9 @@ int run_serve(const Args& args) {
       "HOST:PORT to listen on (default [serve] listen, 127.0.0.1:8787; port 0 = any)")(
       "plugin-dir", po::value<std::vector<std::string>>(), "extra plugin folder (repeatable)")(
       "no-preflight", "do not check the teacher and judge models before serving")(
-      "json", "print {\"url\": ..., \"port\": ...} instead of \"listening on URL\"");
+      "json", "print {\"url\": ..., \"port\": ...} instead of \"listening on URL\"")(
+      "ui-only", "serve only the review UI (/ui/): no gateway routes, no upstream (docs/review-ui.md)")(
+      "database-url", po::value<std::string>(), "with --ui-only: the database (sqlite://PATH or postgresql://...)");
   po::variables_map vm = parse_options(args, opts);
   if (vm.count("help")) {
     std::cout << opts
@@ -33,6 +36,7 @@ int run_serve(const Args& args) {
                  "Ctrl-C drains: calls in flight finish and every open episode is stored. docs/serve.md.\n";
     return kExitOk;
   }
+  if (vm.count("ui-only")) return run_serve_ui_only(vm);
   std::string config_file = required_config_path(vm, "it names the upstream models, the teacher and storage");
   data::OpenRequest request;
   request.config_path = config_file;
@@ -67,6 +71,20 @@ int run_serve(const Args& args) {
   int signo = 0;
   {
     StoreCollectors metric_collectors((*rt)->store());
+    std::unique_ptr<review_ui::ReviewUi> ui;
+    if ((*rt)->config().serve.ui) {
+      if (!(*rt)->store()) {
+        std::cerr << "atlas-host serve: [serve] ui = true needs storage (the UI shows stored sessions)\n";
+        return kExitFailure;
+      }
+      auto made = make_review_ui((*rt)->config(), *(*rt)->store(), listen->host);
+      if (!made) {
+        std::cerr << "atlas-host serve: " << made.status().message() << "\n";
+        return kExitFailure;
+      }
+      ui = std::move(*made);
+      listen->extra_routes = [&ui](httplib::Server& s) { ui->mount(s); };
+    }
     serve::Gateway gateway((*rt)->config(), **rt);
     auto port = gateway.start(*listen);
     if (!port) {

@@ -313,6 +313,7 @@ struct ServeConfig {
   bool supervise = true;                   // playbook injection and the paired/coach lanes
   double drain_seconds = 30.0;             // SIGTERM: finish and store within this
   bool ui = false;                         // the review UI on the same server (issue 16)
+  std::string ui_tokens_env;               // env var with reviewer tokens "name=TOKEN,..." (docs/review-ui.md)
   std::optional<ModelConfig> openai, anthropic, gemini;
 };
 

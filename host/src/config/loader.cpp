@@ -357,6 +357,8 @@ void read_serve(SectionReader& root, Config& cfg) {
   s.read("supervise", v.supervise);
   s.read_double("drain_seconds", v.drain_seconds, 0.0, 3600.0);
   s.read("ui", v.ui);
+  if (s.read("ui_tokens_env", v.ui_tokens_env) && !v.ui_tokens_env.empty() && !valid_env_name(v.ui_tokens_env))
+    s.error("ui_tokens_env", "expected the NAME of an environment variable, e.g. \"ATLAS_UI_TOKENS\"");
   for (auto [key, slot, provider] : {std::tuple{"openai", &v.openai, "openai"},
                                      std::tuple{"anthropic", &v.anthropic, "anthropic"},
                                      std::tuple{"gemini", &v.gemini, "gemini"}}) {

@@ -251,7 +251,8 @@ std::vector<std::pair<std::string, toml::table>> sections(const Config& c) {
                     {"rate_limit_burst", i64(sv.rate_limit_burst)},
                     {"supervise", sv.supervise},
                     {"drain_seconds", sv.drain_seconds},
-                    {"ui", sv.ui}};
+                    {"ui", sv.ui},
+                    {"ui_tokens_env", sv.ui_tokens_env}};
   // Printing the upstream blocks also registers their api_key_env as secrets (secret_registration.cpp).
   for (auto [name, block] : {std::pair{"openai", &sv.openai}, {"anthropic", &sv.anthropic}, {"gemini", &sv.gemini}})
     if (*block) serve.insert(name, model(**block));

@@ -291,6 +291,7 @@ Result<int> Gateway::Impl::start(const GatewayOptions& options) {
                              "/v1beta/models/{model}:generateContent|streamGenerateContent, GET /v1/models and "
                              "/atlas/v1/sessions/{id}/end|feedback (docs/serve.md)"));
   };
+  if (options.extra_routes) options.extra_routes(server_);
   server_.Post(R"(/.*)", unknown);
   server_.Get(R"(/.*)", unknown);
 

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -20,11 +21,17 @@
 #include "config/config.hpp"
 #include "runtime/runtime.hpp"
 
+namespace httplib {
+class Server;
+}
+
 namespace atlas::serve {
 
 struct GatewayOptions {
   std::string host = "127.0.0.1";
   int port = 8787;
+  // More routes on the same server (the review UI, [serve] ui), added before the catch-all.
+  std::function<void(httplib::Server&)> extra_routes;
 };
 
 // Splits "HOST:PORT" ([serve] listen, --listen).

@@ -14,6 +14,7 @@
 #include <map>
 
 #include "ops_queue.hpp"
+#include "ops_review_ui.hpp"
 #include "schema.hpp"
 
 namespace atlas_soci {
@@ -1119,6 +1120,12 @@ std::string op_list_training_runs(Pool& pool, const Value& req) {
 
 }  // namespace
 
+// For the op files next to this one (ops_review_ui.hpp).
+std::string session_filters_sql(Backend b, const Value& req, std::vector<Param>& params) {
+  return session_filters(b, req, params);
+}
+std::string bind_param(std::vector<Param>& params, Param v) { return ph(params, std::move(v)); }
+
 std::string run_op(Pool& pool, std::string_view op, std::string_view request_json) {
   using Fn = std::string (*)(Pool&, const Value&);
   static const std::map<std::string_view, Fn> table = {
@@ -1151,6 +1158,9 @@ std::string run_op(Pool& pool, std::string_view op, std::string_view request_jso
       {"queue_retry", &op_queue_retry},
       {"queue_cancel", &op_queue_cancel},
       {"queue_task", &op_queue_task},
+      {"review_ui_sessions", &op_review_ui_sessions},
+      {"review_ui_learning_keys", &op_review_ui_learning_keys},
+      {"review_ui_learning", &op_review_ui_learning},
   };
   auto it = table.find(op);
   if (it == table.end()) {

@@ -109,6 +109,17 @@ std::vector<std::string> host_additions(Backend b) {
   };
 }
 
+// Migration 5: the review UI's list (docs/review-ui.md): its per-review-status counts and the
+// lane filter read an index instead of every session row.
+std::vector<std::string> review_ui_indexes(Backend b) {
+  const std::string lane = b == Backend::kPostgres ? "((metadata->>'execution_mode'))"
+                                                   : "(json_extract(metadata, '$.execution_mode'))";
+  return {
+      "CREATE INDEX sessions_review_status_idx ON sessions (review_status)",
+      "CREATE INDEX sessions_execution_mode_idx ON sessions " + lane,
+  };
+}
+
 std::vector<std::string> statements_for(int version, Backend b) {
   switch (version) {
     case 1:
@@ -117,6 +128,8 @@ std::vector<std::string> statements_for(int version, Backend b) {
       return host_additions(b);
     case 4:
       return work_queue_schema(b);  // the work queue (ops_queue.cpp, docs/scaling.md)
+    case 5:
+      return review_ui_indexes(b);
     default:
       return {};
   }
@@ -138,6 +151,7 @@ const std::vector<Migration>& migrations() {
       {1, "atlas schema (sessions, plans, steps, attempts, guidance, events, discovery, learning)"},
       {2, "host additions (session/event idempotency keys, learning versions, review_events, training_runs)"},
       {4, "work queue (queue_tasks, sessions.queue_task_id: one stored session per task)"},
+      {5, "review UI indexes (review status, lane)"},
   };
   return list;
 }

@@ -1,0 +1,33 @@
+// Storage operations of the review web UI (docs/review-ui.md): the session list with the UI's
+// filters (lane, free text), sorting, cursor paging and counts, and the learning view. They live
+// next to ops.cpp and reuse its filter builder; ops.cpp only registers them.
+#pragma once
+
+#include <rapidjson/document.h>
+
+#include <string>
+#include <vector>
+
+#include "db.hpp"
+
+namespace atlas_soci {
+
+// Defined in ops.cpp: the WHERE clause of query_sessions/count_sessions for `req`, and one
+// bound parameter (":pN", appended to `params`).
+std::string session_filters_sql(Backend b, const rapidjson::Value& req, std::vector<Param>& params);
+std::string bind_param(std::vector<Param>& params, Param v);
+
+// review_ui_sessions: query_sessions' filters plus "lane" (metadata.execution_mode) and "text"
+// (case-insensitive substring of task or final answer); "sort" newest|oldest|reward_desc|
+// reward_asc; "after" = the previous page's "next" cursor; "with_counts" adds "count" (matching
+// sessions) and "counts" (per review status, the review_status filter left out);
+// "ids_only" returns {"ids":[...]} (up to "limit", 1..5000) for bulk actions.
+std::string op_review_ui_sessions(Pool& pool, const rapidjson::Value& req);
+// review_ui_learning_keys: every learning key with its session count, average reward, newest
+// session time and a readable label (the task of its newest session).
+std::string op_review_ui_learning_keys(Pool& pool, const rapidjson::Value& req);
+// review_ui_learning: one key's sessions oldest first (id, created_at, reward, tokens, status,
+// review_status, student_learning), up to "limit" (default 500), and its learning_registry row.
+std::string op_review_ui_learning(Pool& pool, const rapidjson::Value& req);
+
+}  // namespace atlas_soci

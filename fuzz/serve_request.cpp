@@ -38,6 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::vector<std::string> before = turn_roles(req->messages);
   atlas::serve::prepend_system_text(*req, "playbook <<>> \"quoted\"");
   atlas::serve::append_guidance(*req, "draft", "guidance");
+  atlas::serve::append_guidance_before_call(*req, "coach guidance");
   const std::string forwarded = atlas::json::dump(req->body);
   auto again = atlas::serve::read_client_request(wire, forwarded, "fuzz-model", false);
   if (!again) abort();  // the gateway would forward a request it refuses itself

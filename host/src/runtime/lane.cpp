@@ -45,8 +45,8 @@ config::Lane lane_for_confidence(double c, const config::RoutingThresholds& t) {
   return config::Lane::kCoach;
 }
 
-LaneDecision decide_lane(const config::OrchestrationConfig& orch, const config::RoutingConfig& routing,
-                         int64_t history_count, const ProbeFn& probe) {
+std::optional<LaneDecision> static_lane_decision(const config::OrchestrationConfig& orch,
+                                                 const config::RoutingConfig& routing) {
   LaneDecision d;
   if (orch.forced_mode) {
     d.lane = *orch.forced_mode;
@@ -65,6 +65,13 @@ LaneDecision decide_lane(const config::OrchestrationConfig& orch, const config::
     d.source = "mode_override";
     return d;
   }
+  return std::nullopt;
+}
+
+LaneDecision decide_lane(const config::OrchestrationConfig& orch, const config::RoutingConfig& routing,
+                         int64_t history_count, const ProbeFn& probe) {
+  if (auto fixed = static_lane_decision(orch, routing)) return *fixed;
+  LaneDecision d;
   if (history_count <= 0) {
     d.lane = config::Lane::kPaired;
     d.source = "no_learning_history";

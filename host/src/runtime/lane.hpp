@@ -39,6 +39,10 @@ config::Lane lane_for_confidence(double confidence, const config::RoutingThresho
 
 using ProbeFn = std::function<Result<ProbeAnswer>()>;
 
+// The lane when the configuration alone decides it (forced_mode, routing disabled, mode_override):
+// no history or probe needed. nullopt when routing needs them.
+std::optional<LaneDecision> static_lane_decision(const config::OrchestrationConfig& orchestration,
+                                                 const config::RoutingConfig& routing);
 LaneDecision decide_lane(const config::OrchestrationConfig& orchestration, const config::RoutingConfig& routing,
                          int64_t history_count, const ProbeFn& probe);
 

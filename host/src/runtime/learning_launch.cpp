@@ -1,5 +1,7 @@
 // Learning launch: after a session's result is final, its evidence goes to the learning
 // model in the background (runtime/learning.hpp does the synthesis and the versioned write).
+#include <algorithm>
+
 #include "common/json.hpp"
 #include "common/log.hpp"
 #include "common/secrets.hpp"
@@ -48,8 +50,28 @@ void Session::launch_learning(const rewards::RewardOutcome& reward) {
   auto client = rt_.client;
   const config::Config* cfg = &cfg_;
   std::string root = root_event_;
-  std::lock_guard<std::mutex> g(rt_.background_mu);
-  rt_.background.emplace_back([store, events, ledger, client, cfg, root, req] {
+  Runtime::Impl* rt = &rt_;
+  std::unique_lock<std::mutex> lk(rt_.background_mu);
+  rt_.background_cv.wait(lk, [&] { return rt_.background_running < Runtime::Impl::kMaxBackground; });
+  for (const auto& id : rt_.background_finished) {
+    auto it = std::find_if(rt_.background.begin(), rt_.background.end(),
+                           [&](const std::thread& t) { return t.get_id() == id; });
+    if (it == rt_.background.end()) continue;
+    it->join();  // it has finished its work: returns at once
+    rt_.background.erase(it);
+  }
+  rt_.background_finished.clear();
+  ++rt_.background_running;
+  rt_.background.emplace_back([store, events, ledger, client, cfg, root, req, rt] {
+    struct Done {
+      Runtime::Impl* rt;
+      ~Done() {
+        std::lock_guard<std::mutex> g(rt->background_mu);
+        rt->background_finished.push_back(std::this_thread::get_id());
+        --rt->background_running;
+        rt->background_cv.notify_all();
+      }
+    } done{rt};
     std::string ev = events->emit(event_type::kLearning, "synthesis_start", "learning", root, "{}");
     LlmCall call = [&](llm::Request r) -> Result<llm::Response> {
       auto model = resolve_model_ref(*cfg, "learning");
@@ -64,6 +86,8 @@ void Session::launch_learning(const rewards::RewardOutcome& reward) {
     };
     auto out = synthesize_and_store(*store, cfg->learning, req, call);
     if (out) {
+      // The next episode of this key opened without storage gets this playbook (prepare_episode).
+      if (auto state = store->learning_get(req.learning_key)) rt->remember_learning(req.learning_key, *state);
       events->emit(event_type::kLearning, "synthesis_end", "learning", ev,
                    "{\"updated\":true,\"version\":" + std::to_string(out->version) + ",\"write_attempts\":" +
                        std::to_string(out->write_attempts) + ",\"accepted\":" + std::to_string(out->report.accepted) +

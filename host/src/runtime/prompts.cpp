@@ -45,6 +45,13 @@ std::string_view teacher_guidance() {
          "this step only.\nReply with JSON only: {\"guidance\": \"...\"}";
 }
 
+std::string_view teacher_guidance_before_call() {
+  return "You are the teacher of a student agent that is about to make its next model call for a task. From "
+         "the task and the conversation so far, write guidance for the student's next reply: at most three "
+         "sentences, concrete, about this reply only. When the student needs none, give an empty string.\n"
+         "Reply with JSON only: {\"guidance\": \"...\"}";
+}
+
 std::string_view learning_synthesizer() {
   return "You maintain the playbook a student agent and its teacher read before every task with the same "
          "learning key. From the finished session below (task, reward with the judges' rationale, and the "

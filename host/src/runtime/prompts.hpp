@@ -14,6 +14,8 @@ std::string_view student_synthesizer();
 std::string_view teacher_plan_review();
 std::string_view teacher_validation();
 std::string_view teacher_guidance();
+// Coach lane of the capture gateway: guidance before the student's next model call.
+std::string_view teacher_guidance_before_call();
 std::string_view learning_synthesizer();
 
 // The system prompt actually sent: playbook block (may be ""), then either `custom` with

@@ -9,6 +9,9 @@
 #include "mcp/mcp_client.hpp"
 #include "plugin/registry_options.hpp"
 #include "rewards/from_config.hpp"
+#include "runtime/lane.hpp"
+#include "runtime/learning_key.hpp"
+#include "runtime/playbook.hpp"
 #include "runtime/runtime_impl.hpp"
 #include "runtime/session.hpp"
 
@@ -136,6 +139,51 @@ std::shared_ptr<Episode> Runtime::begin_episode(const TaskSpec& task, SessionRep
   return nullptr;
 }
 
+std::shared_ptr<PreparedEpisode> Runtime::prepare_episode(const TaskSpec& task) {
+  const config::Config& cfg = impl_->config;
+  if (impl_->cancelled()) return nullptr;
+  if (cfg.limits.max_task_bytes > 0 && task.task.size() > static_cast<size_t>(cfg.limits.max_task_bytes))
+    return nullptr;
+  auto out = std::make_shared<PreparedEpisode>();
+  auto session = std::make_shared<Session>(*impl_, task);
+  if (auto fixed = static_lane_decision(cfg.orchestration, cfg.routing)) out->lane = fixed->lane;
+  if (!cfg.learning.enabled || !impl_->store) {
+    out->playbook_known = true;
+  } else {
+    // The key as Session::begin derives it: from the caller's metadata and the task.
+    json::Document caller;
+    caller.SetObject();
+    if (auto parsed = json::parse(task.metadata_json.empty() ? "{}" : task.metadata_json, "task metadata");
+        parsed && parsed->IsObject())
+      caller = std::move(*parsed);
+    std::string key = derive_learning_key(cfg.agent.name, task.task, &caller);
+    if (auto state = impl_->known_learning(key)) {
+      out->playbook_known = true;
+      if (cfg.learning.apply_to_prompts && state->found)
+        out->playbook_block = playbook_block("student", state->student_learning, state->version, state->updated_at,
+                                             static_cast<size_t>(cfg.learning.playbook_char_budget));
+      session->preload_learning(std::move(*state));
+    }
+  }
+  out->episode = std::make_shared<Episode>(session);
+  return out;
+}
+
+void Runtime::Impl::remember_learning(const std::string& key, const data::LearningState& state) {
+  std::lock_guard<std::mutex> g(learning_cache_mu);
+  if (learning_cache.size() >= 10000 && !learning_cache.count(key)) learning_cache.clear();  // bounded
+  learning_cache[key] = {state, std::chrono::steady_clock::now()};
+}
+
+std::optional<data::LearningState> Runtime::Impl::known_learning(const std::string& key) {
+  std::lock_guard<std::mutex> g(learning_cache_mu);
+  auto it = learning_cache.find(key);
+  if (it == learning_cache.end() ||
+      std::chrono::steady_clock::now() - it->second.second > std::chrono::duration<double>(kLearningCacheSeconds))
+    return std::nullopt;
+  return it->second.first;
+}
+
 SessionReport Runtime::run(const TaskSpec& task) {
   try {
     return impl_->run(task);
@@ -153,6 +201,7 @@ void Runtime::wait_for_background() {
     {
       std::lock_guard<std::mutex> g(impl_->background_mu);
       threads.swap(impl_->background);
+      impl_->background_finished.clear();
     }
     if (threads.empty()) break;
     for (auto& t : threads) t.join();

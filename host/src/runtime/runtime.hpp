@@ -103,6 +103,7 @@ struct CapturedCall {
     std::string guidance;
   };
   std::vector<Rejected> rejected;
+  std::string guidance_before_call;  // coach lane: the teacher's guidance added before the call ("" = none)
   std::string final_verdict_json;  // "" = the reply was not validated
   bool final_accepted = true;      // false: the teacher rejected the reply the client got
 };
@@ -138,10 +139,21 @@ class Episode {
   // The student playbook block for the system prompt ("" = none learned yet, or disabled).
   const std::string& playbook_block() const;
   bool stored() const;
+  // Opens an episode made by Runtime::prepare_episode (session row, learning history, lane), off
+  // the request path. False (with the report saying why) when the session ended at once.
+  bool begin(SessionReport* ended_at_once = nullptr);
   ReplyCheck check_reply(const std::string& output, const std::vector<std::string>& guidance_so_far, int attempt,
                          int call_number);
+  // Coach lane: the teacher's guidance for the coming call (recorded as a "guidance" event with
+  // detail "before_call"); "" when it gives none.
+  std::string guidance_before_call(const std::vector<llm::Message>& messages, int call_number,
+                                   const std::vector<std::string>& guidance_so_far);
   void record(const CapturedCall& call);
   SessionReport end(const EpisodeOutcome& outcome);
+  // The [limits] bound (tokens, model calls of every role, deadline) the episode went past, ""
+  // while within them; note_limit() records a bound the caller enforced (a "limit" event).
+  std::string limit_reason() const;
+  void note_limit(const std::string& reason);
 
  private:
   std::shared_ptr<Session> session_;
@@ -158,6 +170,16 @@ struct RuntimeOptions {
   std::function<void(const Event& event)> on_event;
 };
 
+// An episode prepared without touching storage (Runtime::prepare_episode): what its first call
+// needs before it is forwarded, when the configuration and the recently read learning state of
+// its key already decide it.
+struct PreparedEpisode {
+  std::shared_ptr<Episode> episode;  // not begun: Episode::begin() opens it
+  std::optional<config::Lane> lane;  // set when the configuration fixes the lane (no history or probe)
+  bool playbook_known = false;       // playbook_block is what begin() will apply
+  std::string playbook_block;        // the student playbook block ("" = none)
+};
+
 class Runtime {
  public:
   static Result<std::unique_ptr<Runtime>> create(config::Config config, RuntimeOptions options = {});
@@ -170,6 +192,11 @@ class Runtime {
   // Opens a captured episode: the session row, learning state and lane, as run() begins. Null
   // (with the report saying why) when the session ended at once (interrupted, task too large).
   std::shared_ptr<Episode> begin_episode(const TaskSpec& task, SessionReport* ended_at_once = nullptr);
+  // Prepares an episode without storage: the caller may forward the first call at once (with
+  // `lane` and `playbook_block` when known) and run episode->begin() later, in order before
+  // anything is recorded. Null when the session would end at once (interrupted, task too large):
+  // use begin_episode for the report.
+  std::shared_ptr<PreparedEpisode> prepare_episode(const TaskSpec& task);
   // Waits for every background learning synthesis started so far.
   void wait_for_background();
   // Stops every session (Ctrl-C), for good: model calls in flight are aborted, sessions under

@@ -3,8 +3,12 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -37,9 +41,25 @@ class Runtime::Impl {
   bool cancelled() const { return cancellation->cancelled(); }
   // Step bodies abandoned in a plugin call that never returned (they may still run).
   std::atomic<int> abandoned_steps{0};
+  // Background learning syntheses: at most kMaxBackground at once (a long-running gateway ends
+  // many episodes a second; launching waits for a slot, off any request path), finished threads
+  // joined at the next launch so that nothing accumulates.
+  static constexpr int kMaxBackground = 4;
   std::mutex background_mu;
+  std::condition_variable background_cv;
+  int background_running = 0;
   std::vector<std::thread> background;
+  std::vector<std::thread::id> background_finished;
   std::mutex progress_mu;
+  // The latest learning state seen per learning key (read by a session's begin, written after a
+  // synthesis), so that an episode can be opened without waiting for storage
+  // (Runtime::prepare_episode). Entries older than kLearningCacheSeconds are not used: another
+  // process may have written the key since.
+  static constexpr double kLearningCacheSeconds = 10.0;
+  std::mutex learning_cache_mu;
+  std::map<std::string, std::pair<data::LearningState, std::chrono::steady_clock::time_point>> learning_cache;
+  void remember_learning(const std::string& key, const data::LearningState& state);
+  std::optional<data::LearningState> known_learning(const std::string& key);
 
   SessionReport run(const TaskSpec& task);
   void print_progress(const Event& e);

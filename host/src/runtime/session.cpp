@@ -743,12 +743,17 @@ bool Session::begin() {
     } else {
       log::warn("runtime", "learning history unavailable: " + hist.status().to_string());
     }
-    if (cfg_.learning.enabled) {
+    if (cfg_.learning.enabled && !preloaded_learning_) {
       auto state = rt_.store->learning_get(learning_key_);
-      if (state) learning_state_ = *state;
-      else log::warn("runtime", "learning state unavailable: " + state.status().to_string());
+      if (state) {
+        learning_state_ = *state;
+        rt_.remember_learning(learning_key_, *state);
+      } else {
+        log::warn("runtime", "learning state unavailable: " + state.status().to_string());
+      }
     }
   }
+  if (cfg_.learning.enabled && preloaded_learning_) learning_state_ = *preloaded_learning_;
   if (history_.ObjectEmpty()) history_ = aggregate_learning_history(Value(rapidjson::kArrayType), cfg_.routing.learning_history_limit);
   if (cfg_.learning.enabled && cfg_.learning.apply_to_prompts && learning_state_.found) {
     auto budget = static_cast<size_t>(cfg_.learning.playbook_char_budget);

@@ -45,6 +45,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // when the session ended at once (report() final).
   bool begin();
   const SessionReport& report() const { return report_; }
+  // begin() uses this learning state instead of reading it (Runtime::prepare_episode).
+  void preload_learning(data::LearningState state) { preloaded_learning_ = std::move(state); }
 
   // Capture mode (runtime::Episode, session_capture.cpp): the calls an outside agent made.
   const std::string& session_id() const { return session_id_; }
@@ -54,7 +56,16 @@ class Session : public std::enable_shared_from_this<Session> {
   ReplyCheck check_captured_reply(const std::string& output, const std::vector<std::string>& guidance_so_far,
                                   int attempt, int call_number);
   void record_captured_call(const CapturedCall& call);
+  std::string captured_guidance_before_call(const std::vector<llm::Message>& messages, int call_number,
+                                            const std::vector<std::string>& guidance_so_far);
   SessionReport end_captured(const EpisodeOutcome& outcome);
+  // The [limits] bound that stopped the session ("" = none yet); note_limit() records one the
+  // gateway found first (a "limit" event; the session ends failed with it as its error).
+  std::string limit_reason() {
+    std::lock_guard<std::mutex> g(limit_mu_);
+    return limit_reason_;
+  }
+  void note_limit(const std::string& reason) { stop_for(reason); }
 
  private:
   // Plugin events (llm_call, tool_call, anything else) from a call on behalf of this session.
@@ -111,6 +122,7 @@ class Session : public std::enable_shared_from_this<Session> {
   json::Document metadata_;
   json::Document history_;
   data::LearningState learning_state_;
+  std::optional<data::LearningState> preloaded_learning_;
   std::string student_block_, teacher_block_;
   LaneDecision decision_;
   Plan plan_;

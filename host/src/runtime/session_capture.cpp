@@ -6,6 +6,7 @@
 
 #include "common/clock.hpp"
 #include "common/json.hpp"
+#include "common/secrets.hpp"
 #include "llm/llm_json.hpp"
 #include "runtime/events.hpp"
 #include "runtime/runtime.hpp"
@@ -79,6 +80,8 @@ std::string call_event_json(const CapturedCall& call) {
   }
   d.AddMember("tools", tools, a);
   d.AddMember("rejected_attempts", static_cast<int64_t>(call.rejected.size()), a);
+  if (!call.guidance_before_call.empty())
+    d.AddMember("guidance_before_call", json::str(call.guidance_before_call, a), a);
   return json::dump(d);
 }
 
@@ -109,6 +112,28 @@ ReplyCheck Session::check_captured_reply(const std::string& output, const std::v
                   "{\"guidance\":" + json::quote(check.guidance) + "}", std::to_string(call_number));
   }
   return check;
+}
+
+std::string Session::captured_guidance_before_call(const std::vector<llm::Message>& messages, int call_number,
+                                                   const std::vector<std::string>& guidance_so_far) {
+  // The conversation as the teacher reads it: role, text and tool calls, the latest 8 KiB.
+  std::string convo;
+  for (const auto& m : messages) {
+    convo += m.role + ": " + m.content;
+    for (const auto& tc : m.tool_calls) convo += " [tool call " + tc.name + " " + tc.arguments_json + "]";
+    convo += "\n";
+  }
+  constexpr size_t kMax = 8192;
+  if (convo.size() > kMax) {
+    size_t cut = convo.size() - kMax;
+    while (cut < convo.size() && (static_cast<unsigned char>(convo[cut]) & 0xC0) == 0x80) ++cut;  // UTF-8 boundary
+    convo = "[...]\n" + convo.substr(cut);
+  }
+  std::string guidance = teacher_->guidance_before_call(task_.task, call_number, convo, guidance_so_far);
+  if (!guidance.empty())
+    events_->emit(event_type::kGuidance, "before_call", "teacher", root_event_,
+                  "{\"guidance\":" + json::quote(guidance) + "}", std::to_string(call_number));
+  return guidance;
 }
 
 void Session::record_captured_call(const CapturedCall& call) {
@@ -144,6 +169,7 @@ void Session::record_captured_call(const CapturedCall& call) {
   st->event_id = events_->emit(event_type::kLlmCall, call.model, "student", root_event_, call_event_json(call), sid);
   ledger_->add("student", call.reply.usage.prompt_tokens, call.reply.usage.completion_tokens,
                call.reply.usage.total_tokens, call.latency_seconds, call.ok);
+  if (!call.guidance_before_call.empty()) st->guidance.push_back(call.guidance_before_call);
   int attempt = 1;
   for (const auto& r : call.rejected) {
     Attempt at;
@@ -232,12 +258,31 @@ const std::string& Episode::playbook_block() const {
 bool Episode::stored() const {
   return session_->report().stored;
 }
+bool Episode::begin(SessionReport* ended_at_once) {
+  try {
+    if (session_->begin()) return true;
+    if (ended_at_once) *ended_at_once = session_->report();
+  } catch (const std::exception& e) {
+    if (ended_at_once) ended_at_once->error = std::string("internal error: ") + secrets::redact(e.what());
+  }
+  return false;
+}
 ReplyCheck Episode::check_reply(const std::string& output, const std::vector<std::string>& guidance_so_far, int attempt,
                                 int call_number) {
   return session_->check_captured_reply(output, guidance_so_far, attempt, call_number);
 }
+std::string Episode::guidance_before_call(const std::vector<llm::Message>& messages, int call_number,
+                                          const std::vector<std::string>& guidance_so_far) {
+  return session_->captured_guidance_before_call(messages, call_number, guidance_so_far);
+}
 void Episode::record(const CapturedCall& call) {
   session_->record_captured_call(call);
+}
+std::string Episode::limit_reason() const {
+  return session_->limit_reason();
+}
+void Episode::note_limit(const std::string& reason) {
+  session_->note_limit(reason);
 }
 SessionReport Episode::end(const EpisodeOutcome& outcome) {
   return session_->end_captured(outcome);

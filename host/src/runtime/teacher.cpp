@@ -158,4 +158,18 @@ std::string Teacher::guidance(const ValidationInput& in, const Verdict& verdict)
   return json::get_string(*doc, "guidance");
 }
 
+std::string Teacher::guidance_before_call(std::string_view task, int call_number, std::string_view conversation,
+                                          const std::vector<std::string>& prior_guidance) const {
+  std::string user = "{\"task\":" + json::quote(task) + ",\"next_model_call\":" + std::to_string(call_number) +
+                     ",\"conversation_so_far\":" + json::quote(conversation) +
+                     ",\"prior_guidance\":" + guidance_text(prior_guidance) + "}\nReturn json.";
+  auto reply = call_(make_request(system_prompt("", prompts::teacher_guidance_before_call()), std::move(user),
+                                  config_.guidance_max_tokens ? config_.guidance_max_tokens
+                                                              : config_.llm.max_output_tokens));
+  if (!reply) return {};
+  auto doc = json::parse_lenient_object(reply->content);
+  if (!doc) return {};
+  return json::get_string(*doc, "guidance");
+}
+
 }  // namespace atlas::runtime

@@ -61,6 +61,10 @@ class Teacher {
   Verdict validate(const ValidationInput& input) const;
   // Guidance when a verdict said "invalid" without any; "" when the teacher gives none.
   std::string guidance(const ValidationInput& input, const Verdict& verdict) const;
+  // Coach lane of the capture gateway: guidance for the student's next model call, from the task
+  // and the conversation so far; "" when the teacher gives none or cannot be reached.
+  std::string guidance_before_call(std::string_view task, int call_number, std::string_view conversation,
+                                   const std::vector<std::string>& prior_guidance) const;
 
   // Parsing, exposed for tests.
   static Verdict parse_verdict(std::string_view reply);

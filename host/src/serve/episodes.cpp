@@ -1,5 +1,9 @@
 #include "serve/episodes.hpp"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include "common/log.hpp"
 #include "runtime/events.hpp"
 
@@ -48,6 +52,9 @@ bool StorageQueue::wait_idle(std::chrono::steady_clock::time_point deadline) {
 }
 
 void StorageQueue::work() {
+  // Storage, judges and learning (threads started from here inherit it) yield the CPU to the
+  // relay: on a busy machine the calls in flight come first, the bounded queue absorbs the rest.
+  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
   std::unique_lock<std::mutex> lk(mu_);
   for (;;) {
     // Stopping still drains: every admitted record is stored before the queue goes away.

@@ -1,8 +1,11 @@
 // The gateway's open episodes and the queue that takes their storage work off the request path.
 //
-// An episode is opened by its first model call (the session row, learning state and lane are
-// read then, because supervision needs them before the reply goes out); every later call only
-// hands its captured record to the StorageQueue and returns. Each episode's storage work runs in
+// An episode is opened by its first model call. When the configuration fixes the lane to auto
+// and the learning state of its key was read recently (runtime::Runtime::prepare_episode), the
+// session row, history and lane are read off the request path, as the first job of the
+// episode's strand; otherwise (paired/coach lanes, a probe, a key not seen for a while) the
+// first call waits for them, because supervision needs them before the reply goes out. Every
+// later call only hands its captured record to the StorageQueue and returns. Each episode's storage work runs in
 // order (a strand) on the queue's worker threads; different episodes run in parallel.
 #pragma once
 
@@ -27,12 +30,21 @@ struct OpenEpisode {
   const std::string id;
 
   std::mutex mu;                              // guards everything below; held while the episode opens
-  std::shared_ptr<runtime::Episode> episode;  // null until the first call opened it
+  std::shared_ptr<runtime::Episode> episode;  // null until the first call prepared or opened it
+  bool opened = false;                        // episode->begin() succeeded (session row, lane): its getters may be read
   bool open_failed = false;                   // the session ended at once (too large a task, Ctrl-C)
   std::string open_error;
+  // What the calls forward with, decided when the episode was prepared (before begin() when it
+  // opens off the request path) or read from the opened episode.
+  config::Lane lane = config::Lane::kAuto;
+  std::string playbook_block;
   int calls = 0;
   int64_t last_activity_ms = 0;
   std::vector<std::string> feedback;  // feedback documents posted while open
+  // What the episode's model calls used so far, as the gateway counts them (student calls,
+  // retries included), for [limits] (refused beyond them; the first refusal is recorded).
+  int64_t model_calls = 0, tokens = 0;
+  bool limit_noted = false;
 
   // The strand (guarded by the StorageQueue's lock, not `mu`).
   std::deque<std::function<void()>> pending;

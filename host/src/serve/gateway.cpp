@@ -142,14 +142,17 @@ class Gateway::Impl {
   bool admit(ClientWire wire, const httplib::Request& req, httplib::Response& res);
   void handle_call(ClientWire wire, const httplib::Request& req, httplib::Response& res, const std::string& path_id,
                    const std::string& path_model, bool path_streams, const std::string& client_path);
-  // Opens the episode on its first call (under ep->mu). False when the session could not begin.
-  void open_episode(OpenEpisode& ep, const ClientRequest& creq, const httplib::Request& req);
+  // Opens the episode on its first call (under ep->mu): off the request path when the lane and
+  // playbook are known without storage (see episodes.hpp), else at once.
+  void open_episode(const std::shared_ptr<OpenEpisode>& ep, const ClientRequest& creq, const httplib::Request& req);
   // One upstream call, buffered (the reply body whole). Streaming requests are read as a stream.
   Result<UpstreamReply> call_buffered(Upstream& up, const std::string& path, const ClientRequest& creq,
                                       const httplib::Request& req);
   void relay_stream(const std::shared_ptr<OpenEpisode>& ep, Upstream& up, const std::string& path, ClientRequest creq,
                     runtime::CapturedCall call, const httplib::Request& req, httplib::Response& res);
   void record(const std::shared_ptr<OpenEpisode>& ep, runtime::CapturedCall call);
+  // The [limits] bound the episode went past ("" = within them). Under ep.mu.
+  std::string limit_reached(OpenEpisode& ep) const;
   void end_episode(const std::shared_ptr<OpenEpisode>& ep, runtime::EpisodeOutcome outcome,
                    const std::shared_ptr<std::promise<std::string>>& done);
   void handle_end(const httplib::Request& req, httplib::Response& res, const std::string& id);
@@ -340,26 +343,59 @@ bool Gateway::Impl::admit(ClientWire wire, const httplib::Request& req, httplib:
   return true;
 }
 
-void Gateway::Impl::open_episode(OpenEpisode& ep, const ClientRequest& creq, const httplib::Request& req) {
+void Gateway::Impl::open_episode(const std::shared_ptr<OpenEpisode>& ep, const ClientRequest& creq,
+                                 const httplib::Request& req) {
   runtime::TaskSpec task;
   task.task = first_user_text(creq.messages);
   if (task.task.empty()) task.task = "(the first call of the episode had no user message)";
   json::Document meta(rapidjson::kObjectType);
   auto& a = meta.GetAllocator();
   json::set(meta, "source", "atlas-host serve", a);
-  json::set(meta, "episode_id", ep.id, a);
+  json::set(meta, "episode_id", ep->id, a);
   json::set(meta, "wire", std::string(client_wire_name(creq.wire)), a);
   std::string key_override = req.get_header_value(kLearningKeyHeader);
   if (!key_override.empty()) json::set(meta, "learning_key_override", key_override, a);
   task.metadata_json = json::dump(meta);
-  runtime::SessionReport at_once;
-  ep.episode = rt_.begin_episode(task, &at_once);
   ++episodes_opened_;
-  if (!ep.episode) {
-    ep.open_failed = true;
-    ep.open_error = at_once.error;
-    log::warn("serve", "episode " + ep.id + " could not be recorded: " + at_once.error);
+  auto prepared = rt_.prepare_episode(task);
+  const bool off_path =
+      prepared && (!serve_.supervise || (prepared->lane == config::Lane::kAuto && prepared->playbook_known));
+  if (off_path) {
+    ep->episode = prepared->episode;
+    ep->lane = prepared->lane.value_or(config::Lane::kAuto);
+    if (serve_.supervise) ep->playbook_block = prepared->playbook_block;
+    // The strand's first job: every record and the end of this episode run after it.
+    queue_.submit(ep, [ep, episode = prepared->episode] {
+      runtime::SessionReport at_once;
+      bool ok = episode->begin(&at_once);
+      std::lock_guard<std::mutex> g(ep->mu);
+      if (ok) {
+        ep->opened = true;
+      } else {
+        ep->open_failed = true;
+        ep->open_error = at_once.error;
+        log::warn("serve", "episode " + ep->id + " could not be recorded: " + at_once.error);
+      }
+    });
+    return;
   }
+  runtime::SessionReport at_once;
+  std::shared_ptr<runtime::Episode> episode;
+  if (prepared) {
+    if (prepared->episode->begin(&at_once)) episode = prepared->episode;
+  } else {
+    episode = rt_.begin_episode(task, &at_once);
+  }
+  if (!episode) {
+    ep->open_failed = true;
+    ep->open_error = at_once.error;
+    log::warn("serve", "episode " + ep->id + " could not be recorded: " + at_once.error);
+    return;
+  }
+  ep->episode = episode;
+  ep->opened = true;
+  ep->lane = episode->lane();
+  ep->playbook_block = episode->playbook_block();
 }
 
 Result<UpstreamReply> Gateway::Impl::call_buffered(Upstream& up, const std::string& path, const ClientRequest& creq,
@@ -382,14 +418,39 @@ Result<UpstreamReply> Gateway::Impl::call_buffered(Upstream& up, const std::stri
   return reply;
 }
 
+std::string Gateway::Impl::limit_reached(OpenEpisode& ep) const {
+  const config::LimitsConfig& lim = config_.limits;
+  if (lim.max_model_calls_per_session > 0 && ep.model_calls >= lim.max_model_calls_per_session)
+    return "the episode made " + std::to_string(ep.model_calls) +
+           " model calls, the most [limits] max_model_calls_per_session = " +
+           std::to_string(lim.max_model_calls_per_session) + " allows";
+  if (lim.max_tokens_per_session > 0 && ep.tokens >= lim.max_tokens_per_session)
+    return "the episode used " + std::to_string(ep.tokens) +
+           " tokens, [limits] max_tokens_per_session = " + std::to_string(lim.max_tokens_per_session);
+  // The session's own count: every role (teacher checks too), as `run` counts it.
+  if (ep.opened) return ep.episode->limit_reason();
+  return "";
+}
+
 void Gateway::Impl::record(const std::shared_ptr<OpenEpisode>& ep, runtime::CapturedCall call) {
   std::shared_ptr<runtime::Episode> episode;
   {
     std::lock_guard<std::mutex> g(ep->mu);
+    ep->model_calls += 1 + static_cast<int64_t>(call.rejected.size());
+    const llm::Usage& u = call.reply.usage;
+    ep->tokens += u.total_tokens > 0 ? u.total_tokens : u.prompt_tokens + u.completion_tokens;
+    if (ep->open_failed) return;
     episode = ep->episode;
   }
   if (!episode) return;
-  queue_.submit(ep, [episode, call = std::move(call)] { episode->record(call); });
+  // On the strand, after the episode's begin(): `opened` is final by then.
+  queue_.submit(ep, [ep, episode, call = std::move(call)] {
+    {
+      std::lock_guard<std::mutex> g(ep->mu);
+      if (!ep->opened) return;
+    }
+    episode->record(call);
+  });
 }
 
 void Gateway::Impl::handle_call(ClientWire wire, const httplib::Request& req, httplib::Response& res,
@@ -437,6 +498,9 @@ void Gateway::Impl::handle_call(ClientWire wire, const httplib::Request& req, ht
                                  "episode " + id + " has ended; start a new episode with a new X-Atlas-Session id"));
   int call_number = 0;
   std::shared_ptr<runtime::Episode> episode;
+  config::Lane lane = config::Lane::kAuto;
+  std::string playbook;
+  bool opened = false;
   {
     std::lock_guard<std::mutex> g(ep->mu);
     if (ep->calls >= serve_.max_calls_per_episode) {
@@ -446,27 +510,54 @@ void Gateway::Impl::handle_call(ClientWire wire, const httplib::Request& req, ht
                                    "episode " + id + " reached [serve] max_calls_per_episode = " +
                                        std::to_string(serve_.max_calls_per_episode) + "; end it and start a new one"));
     }
+    if (std::string limit = limit_reached(*ep); !limit.empty()) {
+      ++rejected_;
+      if (!ep->limit_noted && ep->episode) {  // recorded once, in order with the episode's calls
+        ep->limit_noted = true;
+        queue_.submit(ep, [ep, episode = ep->episode, limit] {
+          {
+            std::lock_guard<std::mutex> g(ep->mu);
+            if (!ep->opened) return;
+          }
+          episode->note_limit(limit);
+        });
+      }
+      // 400, not 429: waiting does not help, and SDKs retry a 429 on their own.
+      return json_reply(res, 400,
+                        error_body(wire, 400, "invalid_request_error",
+                                   "episode " + id + " reached its limit: " + limit +
+                                       "; the call was not forwarded. End the episode (POST /atlas/v1/sessions/" + id +
+                                       "/end) and start a new one, or raise the limit in [limits]"));
+    }
     call_number = ++ep->calls;
     ep->last_activity_ms = clock::now_unix_ms();
-    if (!ep->episode && !ep->open_failed) open_episode(*ep, *creq, req);
-    episode = ep->episode;
+    if (!ep->episode && !ep->open_failed) open_episode(ep, *creq, req);
+    if (!ep->open_failed) {
+      episode = ep->episode;
+      lane = ep->lane;
+      playbook = ep->playbook_block;
+      opened = ep->opened;
+    }
   }
-  if (episode) res.set_header("X-Atlas-Session-Id", episode->session_id());
+  // Known once the session row exists (the first call of an episode opened off the request
+  // path goes out before it does).
+  if (opened) res.set_header("X-Atlas-Session-Id", episode->session_id());
 
   runtime::CapturedCall call;
   call.wire = std::string(client_wire_name(wire));
   call.model = creq->model;
-  call.messages = creq->messages;
-  call.tools = creq->tools;
+  call.messages = std::move(creq->messages);  // not read again: the body is what is forwarded
+  call.tools = std::move(creq->tools);
   call.streamed = creq->stream;
   const bool supervised = serve_.supervise && episode;
-  if (supervised && !episode->playbook_block().empty()) {
-    call.system_injected = episode->playbook_block();
+  if (supervised && !playbook.empty()) {
+    call.system_injected = std::move(playbook);
     prepend_system_text(*creq, call.system_injected);
   }
   const std::string path =
       up->path_for(client_path) + (req.params.count("alt") ? "?alt=" + req.get_param_value("alt") : "");
-  const bool validate = supervised && episode->lane() != config::Lane::kAuto;
+  // Validation lanes always open at once (open_episode), so `episode` is begun here.
+  const bool validate = supervised && lane != config::Lane::kAuto;
   call.started_us = clock::now_unix_us();
   double t0 = clock::monotonic_seconds();
 
@@ -477,6 +568,15 @@ void Gateway::Impl::handle_call(ClientWire wire, const httplib::Request& req, ht
 
   // Buffered: the reply is complete before it goes out (the teacher may check it first).
   std::vector<std::string> guidance;
+  if (validate && lane == config::Lane::kCoach) {
+    // Coach: the teacher's guidance before every call, added to the request as a user turn.
+    std::string before = episode->guidance_before_call(call.messages, call_number, guidance);
+    if (!before.empty()) {
+      append_guidance_before_call(*creq, before);
+      guidance.push_back(before);
+      call.guidance_before_call = std::move(before);
+    }
+  }
   const int max_attempts = validate ? config_.orchestration.max_retries + 1 : 1;
   Result<UpstreamReply> reply = unavailable("no call made");
   for (int attempt = 1; attempt <= max_attempts; ++attempt) {
@@ -486,7 +586,7 @@ void Gateway::Impl::handle_call(ClientWire wire, const httplib::Request& req, ht
     if (!parsed) break;
     call.reply = std::move(*parsed);
     // Paired checks the answers; coach checks every reply, tool calls included.
-    bool check = validate && (episode->lane() == config::Lane::kCoach || call.reply.tool_calls.empty());
+    bool check = validate && (lane == config::Lane::kCoach || call.reply.tool_calls.empty());
     if (!check) break;
     std::string output = call.reply.content;
     for (const auto& tc : call.reply.tool_calls) output += "\n[tool call] " + tc.name + " " + tc.arguments_json;
@@ -649,10 +749,15 @@ void Gateway::Impl::end_episode(const std::shared_ptr<OpenEpisode>& ep, runtime:
     outcome.feedback_json = joined + "]";
   }
   const std::string id = ep->id;
-  queue_.submit(ep, [this, episode, outcome, id, done] {
+  queue_.submit(ep, [this, ep, episode, outcome, id, done] {
     EndedEpisode e;
     e.state = "ended";
-    if (episode) {
+    bool opened;
+    {
+      std::lock_guard<std::mutex> g(ep->mu);
+      opened = ep->opened;
+    }
+    if (episode && opened) {
       runtime::SessionReport report = episode->end(outcome);
       e.session_id = report.session_id;
       e.report_json = report.to_json();
@@ -687,7 +792,7 @@ void Gateway::Impl::handle_end(const httplib::Request& req, httplib::Response& r
   std::string session_id;
   if (auto open = table_.find(id)) {
     std::lock_guard<std::mutex> g(open->mu);
-    if (open->episode) session_id = open->episode->session_id();
+    if (open->opened) session_id = open->episode->session_id();
   }
   auto ep = table_.take_for_end(id, session_id);
   if (!ep) {
@@ -734,9 +839,8 @@ void Gateway::Impl::handle_get(httplib::Response& res, const std::string& id) {
     std::lock_guard<std::mutex> g(ep->mu);
     return json_reply(res, 200,
                       "{\"episode\":" + json::quote(id) + ",\"state\":\"open\",\"calls\":" + std::to_string(ep->calls) +
-                          ",\"session_id\":" + (ep->episode ? json::quote(ep->episode->session_id()) : "null") +
-                          ",\"lane\":" + (ep->episode ? json::quote(config::lane_name(ep->episode->lane())) : "null") +
-                          "}");
+                          ",\"session_id\":" + (ep->opened ? json::quote(ep->episode->session_id()) : "null") +
+                          ",\"lane\":" + (ep->episode ? json::quote(config::lane_name(ep->lane)) : "null") + "}");
   }
   auto e = table_.ended(id);
   if (!e) return json_reply(res, 404, gateway_error("no episode " + id));

@@ -209,7 +209,8 @@ void responses_prepend_instructions(json::Document& body, std::string_view text)
   detail::prepend_to_content(body["instructions"], text, "", a);
 }
 
-void responses_append_guidance(json::Document& body, std::string_view rejected_output, std::string_view guidance_text) {
+void responses_append_guidance(json::Document& body, const std::string_view* rejected_output,
+                               std::string_view guidance_text) {
   auto& a = body.GetAllocator();
   Value& input = body["input"];
   if (input.IsString()) {  // "input": "text" is one user message
@@ -225,7 +226,7 @@ void responses_append_guidance(json::Document& body, std::string_view rejected_o
     m.AddMember("content", json::str(text, a), a);
     input.PushBack(m, a);
   };
-  message("assistant", rejected_output);
+  if (rejected_output) message("assistant", *rejected_output);
   message("user", guidance_text);
 }
 

@@ -18,9 +18,10 @@ Status read_responses_request(ClientRequest& r);
 
 // Puts `text` in front of "instructions" (adding them when absent).
 void responses_prepend_instructions(json::Document& body, std::string_view text);
-// Appends the rejected reply (an assistant message) and the guidance (a user message) to
-// "input", turning a string input into a one-message list first.
-void responses_append_guidance(json::Document& body, std::string_view rejected_output, std::string_view guidance_text);
+// Appends the rejected reply (an assistant message; none when null) and the guidance (a user
+// message) to "input", turning a string input into a one-message list first.
+void responses_append_guidance(json::Document& body, const std::string_view* rejected_output,
+                               std::string_view guidance_text);
 
 // A whole Responses body ({"object":"response","output":[...],"usage":{...}}).
 Result<llm::Response> parse_responses_reply(std::string_view body);

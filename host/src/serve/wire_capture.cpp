@@ -318,10 +318,13 @@ void prepend_system_text(ClientRequest& req, std::string_view text) {
   }
 }
 
-void append_guidance(ClientRequest& req, std::string_view rejected_output, std::string_view guidance) {
-  std::string text = "Your previous reply was reviewed and not accepted.\n\nPrevious reply:\n" +
-                     std::string(rejected_output) + "\n\nGuidance:\n" + std::string(guidance) +
-                     "\n\nReply again, following the guidance.";
+namespace {
+
+// Adds `text` as a user turn after the conversation (Anthropic: a block of the last user turn,
+// turns alternate). Responses: `responses_text` instead, after the rejected reply as the
+// assistant's own turn when there is one.
+void append_user_text(ClientRequest& req, const std::string& text, const std::string_view* rejected_output,
+                      std::string_view responses_text) {
   auto& a = req.body.GetAllocator();
   Value turn(rapidjson::kObjectType);
   switch (req.wire) {
@@ -366,12 +369,26 @@ void append_guidance(ClientRequest& req, std::string_view rejected_output, std::
       break;
     }
     case ClientWire::kOpenAIResponses:
-      // The rejected reply goes in as the assistant's own turn, so the text says only the guidance.
-      responses_append_guidance(req.body, rejected_output,
-                                "Your previous reply was reviewed and not accepted.\n\nGuidance:\n" +
-                                    std::string(guidance) + "\n\nReply again, following the guidance.");
+      responses_append_guidance(req.body, rejected_output, responses_text);
       break;
   }
+}
+
+}  // namespace
+
+void append_guidance(ClientRequest& req, std::string_view rejected_output, std::string_view guidance) {
+  std::string text = "Your previous reply was reviewed and not accepted.\n\nPrevious reply:\n" +
+                     std::string(rejected_output) + "\n\nGuidance:\n" + std::string(guidance) +
+                     "\n\nReply again, following the guidance.";
+  // Responses: the rejected reply goes in as the assistant's own turn, so the text says only the guidance.
+  append_user_text(req, text, &rejected_output,
+                   "Your previous reply was reviewed and not accepted.\n\nGuidance:\n" + std::string(guidance) +
+                       "\n\nReply again, following the guidance.");
+}
+
+void append_guidance_before_call(ClientRequest& req, std::string_view guidance) {
+  std::string text = "Guidance from your reviewer for this reply:\n" + std::string(guidance);
+  append_user_text(req, text, nullptr, text);
 }
 
 Result<llm::Response> read_reply(ClientWire wire, std::string_view body, bool streamed) {

@@ -43,6 +43,8 @@ std::string first_user_text(const std::vector<llm::Message>& messages);
 void prepend_system_text(ClientRequest& req, std::string_view text);
 // Appends the teacher's guidance for a retry as a user turn after the conversation.
 void append_guidance(ClientRequest& req, std::string_view rejected_output, std::string_view guidance);
+// Coach lane: appends the teacher's guidance for the coming reply as a user turn.
+void append_guidance_before_call(ClientRequest& req, std::string_view guidance);
 
 // The reply body the upstream sent (a whole JSON body, or the whole SSE stream).
 Result<llm::Response> read_reply(ClientWire wire, std::string_view body, bool streamed);

@@ -152,7 +152,8 @@ TEST(Gateway, AToolUsingOpenAIEpisodeIsOneJudgedStoredSession) {
   ASSERT_TRUE(r1);
   ASSERT_EQ(r1->status, 200) << r1->body;
   EXPECT_EQ(r1->get_header_value("X-Atlas-Session"), "weather-1");
-  EXPECT_FALSE(r1->get_header_value("X-Atlas-Session-Id").empty());
+  // X-Atlas-Session-Id: absent on this first call (the auto-lane episode opens off the request
+  // path, docs/serve.md); the report below names the session.
   EXPECT_NE(r1->body.find("get_weather"), std::string::npos);
   std::string second =
       std::string(
@@ -524,9 +525,11 @@ TEST(Gateway, IdleEpisodesEndOnTheirOwn) {
                     {{"X-Atlas-Session", "idle-1"}})
                 ->status,
             200);
-  // Waits for the state change itself (bounded), not for a fixed time.
+  // Waits for the state change itself, up to a deadline (the end is judged and stored by
+  // low-priority workers, slow on a busy machine), not for a fixed time.
   std::string state;
-  for (int i = 0; i < 3000 && state.find("\"state\":\"ended\"") == std::string::npos; ++i) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline && state.find("\"state\":\"ended\"") == std::string::npos) {
     auto r = gw.client().Get("/atlas/v1/sessions/idle-1");
     ASSERT_TRUE(r);
     state = r->body;
@@ -552,6 +555,130 @@ TEST(Gateway, DrainStoresOpenEpisodesAsInterrupted) {
   EXPECT_EQ(refused->status, 503);
   EXPECT_EQ(gw.query("SELECT status FROM sessions ORDER BY id"),
             (std::vector<std::string>{"interrupted", "interrupted"}));
+}
+
+TEST(Gateway, CallsPastTheEpisodesModelCallLimitAreRefusedAndTheLimitIsRecorded) {
+  GatewayFixture gw("limit-calls",
+                    scenario(R"({"name":"a","match":{"last_user_contains":"say hi"},"response":{"text":"hello"}})"),
+                    "[orchestration]\nforced_mode = \"auto\"\n[limits]\nmax_model_calls_per_session = 2\n");
+  ASSERT_TRUE(gw.ok());
+  const std::string body = R"({"model":"m","messages":[{"role":"user","content":"say hi please"}]})";
+  httplib::Headers h{{"X-Atlas-Session", "lim-1"}};
+  ASSERT_EQ(gw.post("/v1/chat/completions", body, h)->status, 200);
+  ASSERT_EQ(gw.post("/v1/chat/completions", body, h)->status, 200);
+  auto refused = gw.post("/v1/chat/completions", body, h);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 400) << refused->body;
+  // The OpenAI error shape, with a message that says which limit and what to do.
+  auto err = json::parse(refused->body);
+  ASSERT_TRUE(err.is_ok()) << refused->body;
+  const std::string message = json::get_string((*err)["error"], "message");
+  EXPECT_NE(message.find("max_model_calls_per_session = 2"), std::string::npos) << message;
+  EXPECT_NE(message.find("/atlas/v1/sessions/lim-1/end"), std::string::npos) << message;
+  EXPECT_EQ(json::get_string((*err)["error"], "type"), "invalid_request_error");
+  int forwarded = 0;
+  for (const auto& q : gw.mock_.requests("openai.chat"))
+    if (q.body.find("say hi please") != std::string::npos) ++forwarded;
+  EXPECT_EQ(forwarded, 2) << "the refused call never reached the upstream";
+
+  json::Document end = gw.end("lim-1");
+  const json::Value& report = end["report"];
+  EXPECT_EQ(json::get_string(report, "status"), "failed") << json::dump(report);
+  EXPECT_NE(json::get_string(report, "error").find("max_model_calls_per_session"), std::string::npos)
+      << json::dump(report);
+  EXPECT_EQ(report["steps"].Size(), 2u);
+  std::string sid = json::get_string(report, "session_id");
+  auto limit_events = gw.query("SELECT event FROM trajectory_events WHERE session_id = " + sid +
+                               " AND event LIKE '%\"limit\"%' AND event LIKE '%max_model_calls_per_session%'");
+  EXPECT_EQ(limit_events.size(), 1u) << "the limit is recorded once";
+}
+
+TEST(Gateway, CallsPastTheEpisodesTokenLimitAreRefusedInTheAnthropicShape) {
+  GatewayFixture gw(
+      "limit-tokens",
+      scenario(
+          R"({"name":"a","match":{"wire":"anthropic"},"response":{"text":"from claude","usage":{"prompt_tokens":20,"completion_tokens":7}}})"),
+      "[orchestration]\nforced_mode = \"auto\"\n[limits]\nmax_tokens_per_session = 30\n");
+  ASSERT_TRUE(gw.ok());
+  const std::string body = R"({"model":"claude-x","max_tokens":64,"messages":[{"role":"user","content":"hi claude"}]})";
+  httplib::Headers h{{"X-Atlas-Session", "lim-2"}, {"anthropic-version", "2023-06-01"}};
+  ASSERT_EQ(gw.post("/v1/messages", body, h)->status, 200);  // 27 tokens
+  ASSERT_EQ(gw.post("/v1/messages", body, h)->status, 200);  // 54: over
+  auto refused = gw.post("/v1/messages", body, h);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 400) << refused->body;
+  auto err = json::parse(refused->body);
+  ASSERT_TRUE(err.is_ok()) << refused->body;
+  EXPECT_EQ(json::get_string(*err, "type"), "error") << refused->body;
+  EXPECT_EQ(json::get_string((*err)["error"], "type"), "invalid_request_error");
+  EXPECT_NE(json::get_string((*err)["error"], "message").find("max_tokens_per_session = 30"), std::string::npos)
+      << refused->body;
+  json::Document end = gw.end("lim-2");
+  EXPECT_NE(json::get_string(end["report"], "error").find("tokens"), std::string::npos) << json::dump(end["report"]);
+}
+
+TEST(Gateway, CoachLaneGivesTheTeachersGuidanceBeforeEveryCallAndStoresIt) {
+  GatewayFixture gw("coach", scenario(R"(
+      {"name":"before","match":{"system_contains":"about to make its next model call"},"response":{"json":{"guidance":"Answer with the city name first."}}},
+      {"name":"teacher-accepts","match":{"system_contains":"You are the teacher"},"response":{"json":{"valid":true}}},
+      {"name":"guided","match":{"last_user_contains":"Answer with the city name first."},"response":{"text":"Paris: sunny."}},
+      {"name":"unguided","match":{"last_user_contains":"weather"},"response":{"text":"no guidance seen"}})"),
+                    "[orchestration]\nforced_mode = \"coach\"\n");
+  ASSERT_TRUE(gw.ok());
+  auto r = gw.post("/v1/chat/completions", R"({"model":"m","messages":[{"role":"user","content":"weather please"}]})",
+                   {{"X-Atlas-Session", "coach-1"}});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_NE(r->body.find("Paris: sunny."), std::string::npos) << r->body;
+  // The upstream saw the guidance as a user turn after the client's conversation.
+  bool seen = false;
+  for (const auto& q : gw.mock_.requests("openai.chat")) {
+    auto d = json::parse(q.body);
+    if (!d || !d->IsObject() || !json::find(*d, "messages")) continue;
+    const json::Value& msgs = (*d)["messages"];
+    if (msgs.Size() == 2 && json::get_string(msgs[0], "content") == "weather please" &&
+        json::get_string(msgs[1], "role") == "user" &&
+        json::get_string(msgs[1], "content").find("Answer with the city name first.") != std::string::npos)
+      seen = true;
+  }
+  EXPECT_TRUE(seen) << "the student call carries the teacher's guidance";
+  json::Document end = gw.end("coach-1");
+  const json::Value& report = end["report"];
+  EXPECT_EQ(json::get_string(report, "lane"), "coach");
+  std::string sid = json::get_string(report, "session_id");
+  auto guidance = gw.query("SELECT event FROM trajectory_events WHERE session_id = " + sid +
+                           " AND event LIKE '%\"type\":\"guidance\"%' AND event LIKE '%before_call%'");
+  ASSERT_EQ(guidance.size(), 1u);
+  EXPECT_NE(guidance[0].find("Answer with the city name first."), std::string::npos) << guidance[0];
+  auto calls = gw.query("SELECT event FROM trajectory_events WHERE session_id = " + sid +
+                        " AND event LIKE '%\"type\":\"llm_call\"%' AND event LIKE '%guidance_before_call%'");
+  EXPECT_EQ(calls.size(), 1u) << "the stored call says what guidance the student got";
+}
+
+TEST(Gateway, AnAutoLaneEpisodeOpensOffTheRequestPathAndIsStoredWhole) {
+  GatewayFixture gw("async-open", scenario(R"({"response":{"text":"ok"}})"),
+                    "[orchestration]\nforced_mode = \"auto\"\n");
+  ASSERT_TRUE(gw.ok());
+  const std::string body = R"({"model":"m","messages":[{"role":"user","content":"same task"}]})";
+  // The first episode of a learning key waits for its learning state; the next ones do not.
+  auto first = gw.post("/v1/chat/completions", body, {{"X-Atlas-Session", "a-1"}});
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->status, 200);
+  EXPECT_FALSE(first->get_header_value("X-Atlas-Session-Id").empty()) << "opened before the call went out";
+  for (int i = 0; i < 3; ++i) {
+    auto r = gw.post("/v1/chat/completions", body, {{"X-Atlas-Session", "a-2"}});
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    // The session row is written by the episode's first storage job, after this reply.
+    if (i == 0) {
+      EXPECT_TRUE(r->get_header_value("X-Atlas-Session-Id").empty()) << "opened off the request path";
+    }
+  }
+  json::Document e1 = gw.end("a-1");
+  json::Document e2 = gw.end("a-2");
+  EXPECT_EQ(e2["report"]["steps"].Size(), 3u) << "every call recorded, in order, after the episode opened";
+  EXPECT_EQ(json::get_string(e2["report"], "lane"), "auto");
+  EXPECT_EQ(gw.query("SELECT count(*) FROM sessions"), (std::vector<std::string>{"2"}));
 }
 
 }  // namespace

@@ -112,6 +112,17 @@ TEST(WireCaptureResponses, GuidanceTurnsAStringInputIntoItems) {
   EXPECT_EQ(items->body["input"].Size(), 3u);
 }
 
+TEST(WireCaptureResponses, GuidanceBeforeACallAddsOnlyAUserItem) {
+  auto r = read_client_request(kWire, R"({"model":"m","input":"hi"})");
+  ASSERT_TRUE(r.is_ok());
+  append_guidance_before_call(*r, "greet by name");
+  const auto& input = r->body["input"];
+  ASSERT_TRUE(input.IsArray());
+  ASSERT_EQ(input.Size(), 2u);
+  EXPECT_EQ(json::get_string(input[1], "role"), "user");
+  EXPECT_NE(json::get_string(input[1], "content").find("greet by name"), std::string::npos);
+}
+
 const char* kReplyBody = R"({"id":"resp_1","object":"response","created_at":1750000000,"status":"completed",
   "model":"gpt-4.1-2025","output":[
     {"type":"reasoning","id":"rs_1","summary":[{"type":"summary_text","text":"Look it up."}]},

@@ -139,6 +139,32 @@ TEST(WireCapture, GuidanceOnAnAnthropicUserTurnWithoutContent) {
   EXPECT_NE(json::get_string(content[0], "text").find("say hello back"), std::string::npos);
 }
 
+TEST(WireCapture, GuidanceBeforeACallIsAUserTurnAfterTheConversation) {
+  auto oa = read_client_request(
+      ClientWire::kOpenAIChat,
+      R"({"model":"m","messages":[{"role":"system","content":"S"},{"role":"user","content":"hi"}]})");
+  ASSERT_TRUE(oa.is_ok());
+  append_guidance_before_call(*oa, "greet by name");
+  ASSERT_EQ(oa->body["messages"].Size(), 3u);
+  EXPECT_EQ(json::get_string(oa->body["messages"][2], "role"), "user");
+  EXPECT_NE(json::get_string(oa->body["messages"][2], "content").find("greet by name"), std::string::npos);
+  EXPECT_EQ(json::get_string(oa->body["messages"][2], "content").find("not accepted"), std::string::npos)
+      << "nothing was rejected before the call";
+
+  auto an = read_client_request(ClientWire::kAnthropicMessages,
+                                R"({"model":"m","messages":[{"role":"user","content":"hi"}]})");
+  ASSERT_TRUE(an.is_ok());
+  append_guidance_before_call(*an, "greet by name");
+  ASSERT_EQ(an->body["messages"].Size(), 1u) << "Anthropic turns still alternate";
+  ASSERT_EQ(an->body["messages"][0]["content"].Size(), 2u);
+
+  auto ge = read_client_request(ClientWire::kGeminiGenerate,
+                                R"({"contents":[{"role":"user","parts":[{"text":"hi"}]}]})", "gemini-x");
+  ASSERT_TRUE(ge.is_ok()) << ge.status().message();
+  append_guidance_before_call(*ge, "greet by name");
+  ASSERT_EQ(ge->body["contents"].Size(), 2u);
+}
+
 TEST(WireCapture, ErrorBodiesUseEachWiresShape) {
   auto oa = json::parse(error_body(ClientWire::kOpenAIChat, 429, "rate_limit_error", "slow down"));
   ASSERT_TRUE(oa.is_ok());

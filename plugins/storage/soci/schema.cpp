@@ -1,5 +1,7 @@
 #include "schema.hpp"
 
+#include "ops_playbook.hpp"
+
 #include <algorithm>
 
 namespace atlas_soci {
@@ -113,6 +115,8 @@ std::vector<std::string> statements_for(int version, Backend b) {
       return atlas_schema(b);
     case 2:
       return host_additions(b);
+    case 6:
+      return playbook_versions_schema(b);
     default:
       return {};
   }
@@ -133,6 +137,7 @@ const std::vector<Migration>& migrations() {
   static const std::vector<Migration> list = {
       {1, "atlas schema (sessions, plans, steps, attempts, guidance, events, discovery, learning)"},
       {2, "host additions (session/event idempotency keys, learning versions, review_events, training_runs)"},
+      {6, "playbook history (learning_versions: every playbook version with its actor)"},
   };
   return list;
 }

@@ -46,7 +46,7 @@ std::string llm_call_event_json(const llm::CallRecord& r, std::string_view model
   w.Int(r.retries);
   text("outcome", r.outcome);
   if (!r.error.empty()) text("error", secrets::redact(r.error));
-  if (r.tokens.requested) {  // capture_tokens (docs/llm-model.md, "Token-level capture")
+  if (r.tokens.requested && r.outcome == "ok") {  // capture_tokens (docs/llm-model.md, "Token-level capture")
     w.Key("tokens");
     llm::write_token_capture(w, r.tokens);
   }

@@ -273,7 +273,7 @@ std::string unified_diff(std::string_view a_text, std::string_view b_text, std::
   while (i < n || j < m) {
     if (i < n && j < m && a[i] == b[j]) {
       ops.push_back({' ', i++, j++});
-    } else if (j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j])) {
+    } else if (j < m && (i == n || lcs[i][j + 1] > lcs[i + 1][j])) {
       ops.push_back({'+', i, j++});
     } else {
       ops.push_back({'-', i++, j});

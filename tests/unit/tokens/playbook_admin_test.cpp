@@ -70,7 +70,7 @@ TEST(UnifiedDiff, GnuShapeWithContextAndSeparateHunks) {
 TEST(RejectedCandidates, OncePerSynthesisWithEntryAndReasons) {
   // A real merge: one candidate without a cue is refused by the gates.
   config::LearningConfig cfg;
-  auto syn = json::parse(R"({"playbook_entries":[{"audience":"student","imperative":"do it",
+  auto syn = json::parse(R"({"playbook_entries":[{"audience":"student","action":{"imperative":"do it"},
       "cue":{"type":"keyword","pattern":""}}]})");
   ASSERT_TRUE(syn.is_ok());
   MergeReport report;

@@ -23,7 +23,8 @@ void usage(std::ostream& os) {
   os << "Usage:\n"
         "  atlas-host export --format F --output FILE [filters] [--json]\n"
         "  (--output - writes the records to standard output; the summary then goes to stderr)\n\n"
-        "Formats: atlas-jsonl (Atlas AtlasSessionTrace lines), trl-sft, trl-grpo, trl-dpo, openai-ft\n"
+        "Formats: atlas-jsonl (Atlas AtlasSessionTrace lines), trl-sft, trl-grpo, trl-dpo, openai-ft,\n"
+        "tokens-jsonl (token ids and logprobs of local-model calls for RL trainers)\n"
         "(docs/export-formats.md). Only approved sessions by default (the [review] policy and the\n"
         "ATLAS_REVIEW_* environment variables apply), succeeded sessions only (failed ones with\n"
         "--include-failed); running and interrupted sessions never.\n\n"
@@ -73,7 +74,8 @@ int run_export(const Args& args) {
     usage(std::cout);
     return kExitOk;
   }
-  if (!vm.count("format")) throw UsageError("--format is required (atlas-jsonl|trl-sft|trl-grpo|trl-dpo|openai-ft)");
+  if (!vm.count("format"))
+    throw UsageError("--format is required (atlas-jsonl|trl-sft|trl-grpo|trl-dpo|openai-ft|tokens-jsonl)");
   auto format = data::parse_export_format(vm["format"].as<std::string>());
   if (!format.is_ok()) throw UsageError(format.status().message());
   if (vm.count("print-schema")) {

@@ -21,6 +21,8 @@ const std::vector<Command>& commands() {
       {"review", "Review stored sessions (list|show|approve|quarantine|note)", &run_review},
       {"export", "Export sessions for training (atlas-jsonl, trl-sft, trl-grpo, trl-dpo, openai-ft)", &run_export},
       {"train", "Export with the [train] filters and run the configured trainer", &run_train},
+      {"playbook", "Learning playbooks: show, history, diff, edit, reset, rejected candidates", &run_playbook},
+      {"tokens", "Token-level capture: check stored prompt token ids against the server's tokenizer (check)", &run_tokens},
       {"report", "Learning report: reward trend, lanes, teacher interventions, tokens (text/JSON/SVG)", &run_report},
       {"scan", "Find tool schemas and generate an adapter plugin (DIR, --mcp, --openapi, --out)", &run_scan},
   };

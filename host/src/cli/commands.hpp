@@ -15,6 +15,8 @@ int run_review(const Args& args);
 int run_export(const Args& args);
 int run_train(const Args& args);
 int run_report(const Args& args);
+int run_playbook(const Args& args);
+int run_tokens(const Args& args);
 int run_scan(const Args& args);
 int run_mock_llm(const Args& args);
 int run_serve(const Args& args);

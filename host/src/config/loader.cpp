@@ -148,6 +148,10 @@ bool read_model(SectionReader& parent, std::string_view key, ModelConfig& out, s
   s.read_choice("reasoning_effort", m.reasoning_effort, {"", "low", "medium", "high"});
   s.read_double("input_cost_per_mtok", m.input_cost_per_mtok, 0.0, 1e9);
   s.read_double("output_cost_per_mtok", m.output_cost_per_mtok, 0.0, 1e9);
+  if (s.read("capture_tokens", m.capture_tokens) && m.capture_tokens && (m.provider == "anthropic" ||
+                                                                         m.provider == "gemini" || m.provider == "google"))
+    s.error("capture_tokens", "token ids and logprobs come from OpenAI-compatible local servers (vLLM, SGLang, "
+                              "llama.cpp server); use provider = \"openai\" with api_base, or remove capture_tokens");
   if (model_required && !s.has("model"))
     parent.error(key, "the model block has no 'model' (e.g. model = \"gpt-4o-mini\")");
   s.finish();

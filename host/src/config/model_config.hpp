@@ -33,6 +33,10 @@ struct ModelConfig {
   // Optional price table entries, USD per million tokens, for cost reports.
   std::optional<double> input_cost_per_mtok;
   std::optional<double> output_cost_per_mtok;
+  // Ask an OpenAI-compatible local server (vLLM, SGLang, llama.cpp server) for prompt and
+  // completion token ids and per-token logprobs, and store them with each call
+  // (docs/llm-model.md, "Token-level capture"). OpenAI wire only.
+  bool capture_tokens = false;
 
   bool configured() const { return !model.empty(); }
 };

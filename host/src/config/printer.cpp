@@ -41,6 +41,7 @@ toml::table model(const ModelConfig& m) {
   t.insert("reasoning_effort", m.reasoning_effort);
   if (m.input_cost_per_mtok) t.insert("input_cost_per_mtok", *m.input_cost_per_mtok);
   if (m.output_cost_per_mtok) t.insert("output_cost_per_mtok", *m.output_cost_per_mtok);
+  if (m.capture_tokens) t.insert("capture_tokens", true);
   return t;
 }
 

@@ -16,6 +16,7 @@
 #include "common/json.hpp"
 #include "config/loader.hpp"
 #include "data/export_schema.hpp"
+#include "data/export_tokens.hpp"
 #include "data/session_cost.hpp"
 #include "data/session_trace.hpp"
 
@@ -29,8 +30,9 @@ Result<ExportFormat> parse_export_format(std::string_view name) {
   if (name == "trl-grpo") return ExportFormat::kTrlGrpo;
   if (name == "trl-dpo") return ExportFormat::kTrlDpo;
   if (name == "openai-ft") return ExportFormat::kOpenAiFt;
+  if (name == "tokens-jsonl") return ExportFormat::kTokensJsonl;
   return invalid_argument("unknown export format '" + std::string(name) +
-                          "'; use one of atlas-jsonl, trl-sft, trl-grpo, trl-dpo, openai-ft");
+                          "'; use one of atlas-jsonl, trl-sft, trl-grpo, trl-dpo, openai-ft, tokens-jsonl");
 }
 
 std::string_view export_format_name(ExportFormat f) {
@@ -45,6 +47,8 @@ std::string_view export_format_name(ExportFormat f) {
       return "trl-dpo";
     case ExportFormat::kOpenAiFt:
       return "openai-ft";
+    case ExportFormat::kTokensJsonl:
+      return "tokens-jsonl";
   }
   return "atlas-jsonl";
 }
@@ -446,6 +450,10 @@ class Exporter {
         return write_dpo(session);
       case ExportFormat::kTrlGrpo:
         break;
+      case ExportFormat::kTokensJsonl:  // data/export_tokens.hpp
+        return tokens_rows(session, [&](json::Document& row, int64_t step_id) {
+          return write_row(row, {{&session}, step_id});
+        });
     }
     return Status::ok();
   }

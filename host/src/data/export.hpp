@@ -19,7 +19,7 @@
 
 namespace atlas::data {
 
-enum class ExportFormat { kAtlasJsonl, kTrlSft, kTrlGrpo, kTrlDpo, kOpenAiFt };
+enum class ExportFormat { kAtlasJsonl, kTrlSft, kTrlGrpo, kTrlDpo, kOpenAiFt, kTokensJsonl };
 Result<ExportFormat> parse_export_format(std::string_view name);  // INVALID_ARGUMENT lists the names
 std::string_view export_format_name(ExportFormat f);
 

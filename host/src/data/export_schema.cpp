@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 
+#include "data/export_tokens.hpp"
+
 namespace atlas::data {
 
 namespace {
@@ -173,7 +175,7 @@ constexpr std::string_view kOpenAiFt = R"json({
   }
 })json";
 
-constexpr size_t kFormats = 5;
+constexpr size_t kFormats = 6;
 
 size_t index_of(ExportFormat format) {
   return static_cast<size_t>(format);
@@ -193,6 +195,8 @@ std::string export_schema_text(ExportFormat format) {
       return with_trl_definitions(kTrlDpo);
     case ExportFormat::kOpenAiFt:
       return std::string(kOpenAiFt);
+    case ExportFormat::kTokensJsonl:
+      return std::string(kTokensJsonlSchema);
   }
   return std::string(kAtlasJsonl);
 }

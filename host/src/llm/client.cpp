@@ -102,6 +102,7 @@ struct PreparedCall {
   std::string model_name;
   double timeout_seconds = 0;
   config::RetryPolicy retry;
+  std::string capture_request;  // capture_tokens: {"messages","tools"} as sent
 };
 
 Status cancelled_call(const std::string& what) {
@@ -147,6 +148,7 @@ Result<PreparedCall> prepare(const config::ModelConfig& model, const Request& re
   p.model_name = model.model;
   p.timeout_seconds = model.timeout_seconds;
   p.retry = model.retry;
+  if (model.capture_tokens && wire == WireKind::kOpenAI) p.capture_request = capture_request_from_body(p.http.body);
   return p;
 }
 
@@ -227,6 +229,7 @@ CallRecord labels_of(const config::ModelConfig& model, const Request& request) {
   r.model = model.model;
   r.price = token_price(model);
   r.session_id = request.session_id;
+  r.tokens.requested = model.capture_tokens;
   return r;
 }
 
@@ -237,6 +240,11 @@ void finish_record(const Result<Response>& result, double latency, int retries, 
     record->retries = retries;
     if (result) {
       record->usage = result->usage;
+      std::string request_json = std::move(record->tokens.request_json);
+      bool requested = record->tokens.requested;
+      record->tokens = result->tokens;
+      record->tokens.requested = requested;
+      record->tokens.request_json = std::move(request_json);
       record->outcome = "ok";
       record->error.clear();
     } else {
@@ -277,8 +285,10 @@ std::shared_ptr<Client> CurlClient::bound_to(CallPolicy policy) {
 Result<Response> CurlClient::complete(const config::ModelConfig& model, const Request& request, CallRecord* record) {
   double start = clock::monotonic_seconds();
   int retries = 0;
+  std::string capture_request;
   Result<Response> result = [&]() -> Result<Response> {
     ATLAS_ASSIGN_OR_RETURN(PreparedCall p, prepare(model, request, policy_));
+    capture_request = std::move(p.capture_request);
     for (int attempt = 1;; ++attempt) {
       retries = attempt - 1;
       if (cancelled()) return cancelled_call(p.what);
@@ -291,7 +301,10 @@ Result<Response> CurlClient::complete(const config::ModelConfig& model, const Re
       }
     }
   }();
-  if (record) *record = labels_of(model, request);
+  if (record) {
+    *record = labels_of(model, request);
+    record->tokens.request_json = std::move(capture_request);
+  }
   finish_record(result, clock::monotonic_seconds() - start, retries, record);
   return result;
 }
@@ -321,6 +334,7 @@ void CurlClient::start(const config::ModelConfig& model, const Request& request,
   call->prepared = std::move(p).value();
   call->http = std::make_shared<const HttpRequest>(std::move(call->prepared.http));
   call->record = labels_of(model, request);
+  call->record.tokens.request_json = std::move(call->prepared.capture_request);
   call->done = std::move(done);
   call->start = start;
   attempt(call);

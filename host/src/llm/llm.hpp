@@ -17,6 +17,7 @@
 #include "common/status.hpp"
 #include "config/model_config.hpp"
 #include "llm/cost.hpp"
+#include "llm/token_capture.hpp"
 
 namespace atlas::llm {
 
@@ -65,6 +66,7 @@ struct Response {
   std::string finish_reason;  // stop, length, tool_calls, content_filter, ...
   std::string model;          // as reported by the provider
   std::string reasoning;      // provider reasoning/thinking text when exposed
+  TokenCapture tokens;        // token ids / logprobs the server returned (llm/token_capture.hpp)
 };
 
 // What every call records, success or failure (issue 3 "accounting").
@@ -80,6 +82,9 @@ struct CallRecord {
   int retries = 0;             // tries after the first
   std::string outcome = "ok";  // ok, or the failing status code name
   std::string error;           // redacted message when outcome != ok
+  // With the model block's capture_tokens: the request as sent and the token ids and
+  // logprobs of the reply (docs/llm-model.md, "Token-level capture").
+  TokenCapture tokens;
 };
 
 // One call of a batch (complete_many).

@@ -284,6 +284,7 @@ Result<config::ModelConfig> model_config_from_json(const Value& v) {
       if (it->value.IsString()) m.additional_headers[it->name.GetString()] = it->value.GetString();
   }
   m.reasoning_effort = json::get_string(v, "reasoning_effort");
+  m.capture_tokens = json::get_bool(v, "capture_tokens");
   if (m.retry.attempts < 1 || m.retry.attempts > 6)
     return invalid_argument("llm request: model.retry.attempts must be between 1 and 6");
   if (m.timeout_seconds <= 0) return invalid_argument("llm request: model.timeout_seconds must be > 0");

@@ -161,6 +161,19 @@ Result<WireHttp> openai_build(const config::ModelConfig& model, const Request& r
     w.Key("reasoning_effort");
     str(w, model.reasoning_effort);
   }
+  if (model.capture_tokens) {
+    // The sampled token's logprob per position (top_logprobs 1: llama.cpp server sends no
+    // probabilities with 0), and vLLM's token ids, which OpenAI itself would refuse
+    // (docs/llm-model.md, "Token-level capture").
+    w.Key("logprobs");
+    w.Bool(true);
+    w.Key("top_logprobs");
+    w.Int(1);
+    if (!model.api_base.empty()) {
+      w.Key("return_token_ids");
+      w.Bool(true);
+    }
+  }
   if (request.stream) {
     w.Key("stream");
     w.Bool(true);
@@ -221,6 +234,7 @@ Result<Response> openai_parse_reply(std::string_view body) {
   }
   if (const Value* u = json::find(doc, "usage"); u && u->IsObject()) r.usage = usage_from(*u);
   r.model = json::get_string(doc, "model");
+  read_openai_tokens(doc, false, r.tokens);
   return r;
 }
 
@@ -243,6 +257,7 @@ Result<Response> openai_parse_stream(std::string_view body) {
     if (ev.event == "error") return unavailable("openai stream failed after HTTP 200: " + ev.data.substr(0, 300));
     if (r.model.empty()) r.model = json::get_string(*doc, "model");
     if (const Value* u = json::find(*doc, "usage"); u && u->IsObject()) r.usage = usage_from(*u);
+    read_openai_tokens(*doc, true, r.tokens);
     const Value* choices = json::find(*doc, "choices");
     if (!choices || !choices->IsArray()) continue;  // vLLM: usage chunk with "choices": null
     for (const auto& choice : choices->GetArray()) {

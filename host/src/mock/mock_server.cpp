@@ -14,6 +14,7 @@
 #include "common/json.hpp"
 #include "common/log.hpp"
 #include "mock/http_server.hpp"
+#include "mock/mock_tokens.hpp"
 #include "mock/mock_wire.hpp"
 
 namespace atlas::mock {
@@ -60,6 +61,11 @@ bool matches(const Match& m, const IncomingCall& c) {
   if (m.has_tools && *m.has_tools != c.has_tools) return false;
   if (!m.role.empty() && m.role != c.role) return false;
   return true;
+}
+
+std::string openai_style_error(const std::string& message) {
+  return "{\"error\":{\"message\":" + json::quote("mock-llm: " + message) +
+         ",\"type\":\"BadRequestError\",\"code\":400}}";
 }
 
 std::string malformed(const std::string& body) {
@@ -217,6 +223,12 @@ void MockLlmServer::State::handle_call(Wire wire, const httplib::Request& req, h
     return;
   }
   Outgoing out = render_reply(call, reply, rec.seq);
+  if (wire == Wire::kOpenAI) {  // vLLM's token ids and logprobs, when asked for (docs/mock-llm.md, "Token ids")
+    if (Status added = add_token_fields(out, req.body, reply); !added.is_ok()) {
+      send(render_error(wire, 400, "mock-llm: " + added.message(), -1, false, rec.seq));
+      return;
+    }
+  }
   if (reply.fault == Fault::kMidStreamError && !out.streaming) {
     // A non-streaming call cannot fail mid-stream; send the provider's error object with 200.
     std::string ev = render_stream_error_event(wire, reply.error_message);
@@ -410,6 +422,23 @@ Result<int> MockLlmServer::start(Scenario scenario, const MockOptions& options) 
     st->record(rec);
     res.set_content(sb.GetString(), "application/json");
   });
+  // vLLM's tokenizer endpoint (at the server root, not under /v1), with the mock's tokenizer.
+  auto tokenize = [st](const httplib::Request& req, httplib::Response& res) {
+    RecordedRequest rec = st->begin(req, "tokenize");
+    int64_t drift_at = -1;
+    {
+      std::lock_guard<std::mutex> lock(st->mu);
+      drift_at = st->scenario.tokenize_drift_at;
+    }
+    auto body = tokenize_body(req.body, drift_at);
+    rec.fault = "none";
+    rec.status = body ? 200 : 400;
+    st->record(rec);
+    res.status = rec.status;
+    res.set_content(body ? *body : openai_style_error(body.status().message()), "application/json");
+  };
+  server->Post("/tokenize", tokenize);
+  server->Post("/v1/tokenize", tokenize);
   server->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("{\"status\":\"ok\"}", "application/json");
   });
@@ -423,7 +452,7 @@ Result<int> MockLlmServer::start(Scenario scenario, const MockOptions& options) 
         "{\"error\":{\"message\":\"mock-llm: no route " + req.method + " " + json::quote(req.path).substr(1) +
             ",\"hint\":\"served: POST /v1/chat/completions, POST /v1/responses, POST /v1/messages, POST "
             "/v1beta/models/{model}:generateContent, POST /v1beta/models/{model}:streamGenerateContent?alt=sse, "
-            "GET /v1/models, GET /healthz\"}}",
+            "POST /tokenize, GET /v1/models, GET /healthz\"}}",
         "application/json");
   };
   server->Post(R"(/.*)", unknown);

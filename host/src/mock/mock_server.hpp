@@ -32,7 +32,7 @@ struct RecordedRequest {
   int64_t received_unix_us = 0;   // wall clock when the request was read
   double received_monotonic = 0;  // clock::monotonic_seconds() at the same moment
   std::string route;              // openai.chat, openai.responses, anthropic.messages, gemini.generate,
-                                  // gemini.stream, models, healthz
+                                  // gemini.stream, models, tokenize, healthz
   std::string method;
   std::string path;  // including the query string
   std::map<std::string, std::string> headers;  // lower-case names; auth header values replaced by "[redacted]"

@@ -57,7 +57,7 @@ Result<Reply> parse_reply(const Value& v, const std::string& at) {
   ATLAS_RETURN_IF_ERROR(check_keys(v,
                                    {"text", "json", "tool_calls", "reasoning", "echo", "usage", "finish_reason",
                                     "model", "latency_ms", "fault", "status", "retry_after", "retry_after_ms",
-                                    "error_message", "hang_ms"},
+                                    "error_message", "hang_ms", "token_ids"},
                                    at));
   Reply r;
   if (const Value* t = json::find(v, "text")) {
@@ -95,6 +95,10 @@ Result<Reply> parse_reply(const Value& v, const std::string& at) {
   }
   r.reasoning = json::get_string(v, "reasoning");
   r.echo = json::get_bool(v, "echo");
+  if (const Value* t = json::find(v, "token_ids")) {
+    if (!t->IsBool()) return invalid_argument(at + ".token_ids: must be true or false");
+    r.token_ids = t->GetBool();
+  }
   if (const Value* u = json::find(v, "usage")) {
     if (!u->IsObject()) return invalid_argument(at + ".usage: must be an object");
     if (json::find(*u, "prompt_tokens")) r.prompt_tokens = json::get_int(*u, "prompt_tokens");
@@ -226,7 +230,7 @@ std::string_view fault_name(Fault f) {
 Result<Scenario> parse_scenario(std::string_view json_text, std::string_view what) {
   ATLAS_ASSIGN_OR_RETURN(json::Document doc, json::parse(json_text, what));
   if (!doc.IsObject()) return invalid_argument(std::string(what) + ": the scenario must be a JSON object");
-  ATLAS_RETURN_IF_ERROR(check_keys(doc, {"default", "latency_ms", "models", "rules", "description"}, what));
+  ATLAS_RETURN_IF_ERROR(check_keys(doc, {"default", "latency_ms", "models", "rules", "description", "tokenizer"}, what));
   Scenario s;
   std::string def = json::get_string(doc, "default", "echo");
   if (def != "echo" && def != "error")
@@ -234,6 +238,14 @@ Result<Scenario> parse_scenario(std::string_view json_text, std::string_view wha
   s.default_echo = def == "echo";
   s.latency_ms = static_cast<int>(json::get_int(doc, "latency_ms", 0));
   if (s.latency_ms < 0) return invalid_argument(where(what, "latency_ms") + ": must be >= 0");
+  if (const Value* tok = json::find(doc, "tokenizer")) {
+    if (!tok->IsObject()) return invalid_argument(where(what, "tokenizer") + ": must be an object {\"drift_at\": N}");
+    ATLAS_RETURN_IF_ERROR(check_keys(*tok, {"drift_at"}, where(what, "tokenizer")));
+    const Value* d = json::find(*tok, "drift_at");
+    if (d && (!d->IsInt64() || d->GetInt64() < 0))
+      return invalid_argument(where(what, "tokenizer.drift_at") + ": must be a token position >= 0");
+    if (d) s.tokenize_drift_at = d->GetInt64();
+  }
   if (const Value* models = json::find(doc, "models")) {
     if (!models->IsArray()) return invalid_argument(where(what, "models") + ": must be an array of strings");
     s.models.clear();

@@ -58,6 +58,9 @@ struct Reply {
   bool retry_after_in_ms = false;     // send retry-after-ms instead of retry-after
   std::string error_message;
   int hang_ms = 60000;  // kTimeout: give up after this long (the client normally gives up first)
+  // false: leave out token ids and logprobs even when the request asks for them (a server that
+  // does not offer them; docs/mock-llm.md, "Token ids").
+  bool token_ids = true;
 };
 
 struct Match {
@@ -88,6 +91,9 @@ struct Scenario {
   bool default_echo = true;  // "default": "echo" | "error"
   int latency_ms = 0;        // global default latency per response
   std::vector<std::string> models = {"mock-model"};  // GET /v1/models
+  // "tokenizer": {"drift_at": N}: POST /tokenize changes the id at position N, as a tokenizer
+  // different from the one that served the calls would. -1 = no drift.
+  int64_t tokenize_drift_at = -1;
 };
 
 // Parses a scenario document. `what` names it in errors (a file path).

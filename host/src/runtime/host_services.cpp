@@ -46,6 +46,10 @@ std::string llm_call_event_json(const llm::CallRecord& r, std::string_view model
   w.Int(r.retries);
   text("outcome", r.outcome);
   if (!r.error.empty()) text("error", secrets::redact(r.error));
+  if (r.tokens.requested && r.outcome == "ok") {  // capture_tokens (docs/llm-model.md, "Token-level capture")
+    w.Key("tokens");
+    llm::write_token_capture(w, r.tokens);
+  }
   w.EndObject();
   return std::string(sb.GetString(), sb.GetSize());
 }

@@ -276,6 +276,9 @@ LearningSnapshot merge_synthesis(const LearningSnapshot& base, const json::Value
       summary.AddMember("audience", json::Value(*json::find(entry, "audience"), a), a);
       summary.AddMember("rubric", json::Value(rubric, a), a);
       summary.AddMember("accepted", !g.blocking(), a);
+      // A rejected candidate is kept whole: `atlas-host playbook rejected` shows what the gates
+      // refused and why (the rubric's failure_reasons), version by version.
+      if (g.blocking()) summary.AddMember("entry", json::Value(entry, a), a);
       candidates_summary.PushBack(summary, a);
       if (g.blocking()) {
         ++local.rejected;

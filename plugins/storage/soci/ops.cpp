@@ -15,6 +15,7 @@
 
 #include "ops_queue.hpp"
 #include "ops_review_ui.hpp"
+#include "ops_playbook.hpp"
 #include "schema.hpp"
 
 namespace atlas_soci {
@@ -661,6 +662,7 @@ std::string op_learning_put(Pool& pool, const Value& req) {
                                      ", expected " + std::to_string(expected) +
                                      " (another session updated it first; re-read and retry)");
     }
+    if (n > 0) record_learning_version(c, key, version, req, now);  // migration 6: history kept
     long long sessions_updated = 0;
     if (session) {
       std::string sid = str_or(*session, "session_id");
@@ -1138,6 +1140,8 @@ std::string run_op(Pool& pool, std::string_view op, std::string_view request_jso
       {"learning_history", &op_learning_history},
       {"learning_get", &op_learning_get},
       {"learning_put", &op_learning_put},
+      {"learning_versions", &op_learning_versions},
+      {"learning_keys", &op_learning_keys},
       {"reward_baseline", &op_reward_baseline},
       {"set_review", &op_set_review},
       {"add_review_note", &op_add_review_note},

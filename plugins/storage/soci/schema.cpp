@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "ops_playbook.hpp"
 #include "ops_queue.hpp"
 
 namespace atlas_soci {
@@ -130,6 +131,8 @@ std::vector<std::string> statements_for(int version, Backend b) {
       return work_queue_schema(b);  // the work queue (ops_queue.cpp, docs/scaling.md)
     case 5:
       return review_ui_indexes(b);
+    case 6:
+      return playbook_versions_schema(b);
     default:
       return {};
   }
@@ -152,6 +155,7 @@ const std::vector<Migration>& migrations() {
       {2, "host additions (session/event idempotency keys, learning versions, review_events, training_runs)"},
       {4, "work queue (queue_tasks, sessions.queue_task_id: one stored session per task)"},
       {5, "review UI indexes (review status, lane)"},
+      {6, "playbook history (learning_versions: every playbook version with its actor)"},
   };
   return list;
 }

@@ -1,0 +1,171 @@
+#include "ops_playbook.hpp"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <atlas/sdk.hpp>
+
+namespace atlas_soci {
+
+using atlas::sdk::Error;
+using rapidjson::Value;
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+namespace {
+
+std::string text_field(const Value& v, const char* key, const std::string& fallback = {}) {
+  if (!v.IsObject()) return fallback;
+  auto it = v.FindMember(key);
+  if (it == v.MemberEnd() || it->value.IsNull()) return fallback;
+  if (!it->value.IsString()) throw Error(ATLAS_INVALID_ARGUMENT, std::string("'") + key + "' must be a string");
+  return std::string(it->value.GetString(), it->value.GetStringLength());
+}
+
+std::optional<long long> int_field(const Value& v, const char* key) {
+  auto it = v.FindMember(key);
+  if (it == v.MemberEnd() || it->value.IsNull()) return std::nullopt;
+  if (!it->value.IsInt64()) throw Error(ATLAS_INVALID_ARGUMENT, std::string("'") + key + "' must be an integer");
+  return it->value.GetInt64();
+}
+
+void put_cell(Writer& w, const char* key, const Cell& c) {
+  w.Key(key);
+  if (c)
+    w.String(c->data(), static_cast<rapidjson::SizeType>(c->size()));
+  else
+    w.Null();
+}
+
+void put_json(Writer& w, const char* key, const Cell& c) {
+  w.Key(key);
+  if (c && !c->empty())
+    w.RawValue(c->data(), c->size(), rapidjson::kObjectType);
+  else
+    w.Null();
+}
+
+}  // namespace
+
+std::vector<std::string> playbook_versions_schema(Backend b) {
+  const bool pg = b == Backend::kPostgres;
+  const std::string id = pg ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT";
+  const std::string json = pg ? "JSONB" : "TEXT";
+  const std::string ts = pg ? "TIMESTAMPTZ" : "TEXT";
+  return {
+      "CREATE TABLE learning_versions (id " + id +
+          ", learning_key TEXT NOT NULL, version BIGINT NOT NULL, "
+          "student_learning TEXT, teacher_learning TEXT, metadata " +
+          json +
+          ", actor TEXT NOT NULL, action TEXT NOT NULL, "
+          "note TEXT, session_id TEXT, created_at " +
+          ts + " NOT NULL)",
+      "CREATE UNIQUE INDEX learning_versions_key_idx ON learning_versions (learning_key, version)",
+      // What was there before: each key's current version (earlier ones were overwritten).
+      "INSERT INTO learning_versions (learning_key, version, student_learning, teacher_learning, metadata, actor, "
+      "action, note, created_at) SELECT learning_key, version, student_learning, teacher_learning, metadata, "
+      "'migration', 'imported', 'the version stored when playbook history began (migration 6)', updated_at "
+      "FROM learning_registry",
+  };
+}
+
+void record_learning_version(Conn& c, const std::string& key, long long version, const Value& req,
+                             const std::string& now) {
+  const Backend b = c.backend();
+  std::string session_id;
+  if (auto it = req.FindMember("session"); it != req.MemberEnd() && it->value.IsObject())
+    session_id = text_field(it->value, "session_id");
+  std::string actor = text_field(req, "actor", "learning");
+  if (actor.empty()) throw Error(ATLAS_INVALID_ARGUMENT, "learning_put: 'actor' must not be empty");
+  std::optional<std::string> meta;
+  if (auto it = req.FindMember("metadata"); it != req.MemberEnd() && !it->value.IsNull()) {
+    rapidjson::StringBuffer sb;
+    Writer w(sb);
+    it->value.Accept(w);
+    meta = std::string(sb.GetString(), sb.GetSize());
+  }
+  auto opt = [&](const char* k) -> std::optional<std::string> {
+    auto it = req.FindMember(k);
+    if (it == req.MemberEnd() || it->value.IsNull()) return std::nullopt;
+    return text_field(req, k);
+  };
+  std::string note = text_field(req, "note");
+  c.exec(
+      "INSERT INTO learning_versions (learning_key, version, student_learning, teacher_learning, metadata, actor, "
+      "action, note, session_id, created_at) VALUES (:p0, :p1, :p2, :p3, " +
+          json_in(b, ":p4") + ", :p5, :p6, :p7, :p8, " + ts_in(b, ":p9") + ")",
+      {Param::str(key), Param::num(version), Param::opt_str(opt("student_learning")),
+       Param::opt_str(opt("teacher_learning")), Param::opt_str(meta), Param::str(actor),
+       Param::str(text_field(req, "action", "synthesis")), note.empty() ? Param::null() : Param::str(note),
+       session_id.empty() ? Param::null() : Param::str(session_id), Param::str(now)});
+}
+
+std::string op_learning_versions(Pool& pool, const Value& req) {
+  std::string key = text_field(req, "learning_key");
+  if (key.empty()) throw Error(ATLAS_INVALID_ARGUMENT, "learning_versions: 'learning_key' is required");
+  std::optional<long long> only = int_field(req, "version");
+  return with_conn(pool, "learning_versions", [&](Conn& c) {
+    const Backend b = c.backend();
+    std::vector<Param> p = {Param::str(key)};
+    std::string sql = "SELECT version, actor, action, note, session_id, " + ts_out(b, "created_at") +
+                      ", student_learning, teacher_learning, " + json_out(b, "metadata") +
+                      " FROM learning_versions WHERE learning_key = :p0";
+    if (only) {
+      sql += " AND version = :p1";
+      p.push_back(Param::num(*only));
+    }
+    sql += " ORDER BY version";
+    rapidjson::StringBuffer sb;
+    Writer w(sb);
+    w.StartObject();
+    w.Key("learning_key");
+    w.String(key.c_str(), static_cast<rapidjson::SizeType>(key.size()));
+    w.Key("versions");
+    w.StartArray();
+    for (const Row& r : c.query(sql, p, 9)) {
+      w.StartObject();
+      w.Key("version");
+      w.Int64(std::stoll(r[0].value_or("0")));
+      put_cell(w, "actor", r[1]);
+      put_cell(w, "action", r[2]);
+      put_cell(w, "note", r[3]);
+      put_cell(w, "session_id", r[4]);
+      put_cell(w, "created_at", r[5]);
+      put_cell(w, "student_learning", r[6]);
+      put_cell(w, "teacher_learning", r[7]);
+      put_json(w, "metadata", r[8]);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    return std::string(sb.GetString(), sb.GetSize());
+  });
+}
+
+std::string op_learning_keys(Pool& pool, const Value&) {
+  return with_conn(pool, "learning_keys", [&](Conn& c) {
+    const Backend b = c.backend();
+    const std::string key_expr = json_key_text(b, "s.metadata", "learning_key");
+    std::string sql = "SELECT r.learning_key, r.version, " + ts_out(b, "r.updated_at") +
+                      ", (SELECT s.task FROM sessions s WHERE " + key_expr +
+                      " = r.learning_key ORDER BY s.id LIMIT 1) FROM learning_registry r ORDER BY r.learning_key";
+    rapidjson::StringBuffer sb;
+    Writer w(sb);
+    w.StartObject();
+    w.Key("keys");
+    w.StartArray();
+    for (const Row& r : c.query(sql, {}, 4)) {
+      w.StartObject();
+      put_cell(w, "learning_key", r[0]);
+      w.Key("version");
+      w.Int64(std::stoll(r[1].value_or("0")));
+      put_cell(w, "updated_at", r[2]);
+      put_cell(w, "first_task", r[3]);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    return std::string(sb.GetString(), sb.GetSize());
+  });
+}
+
+}  // namespace atlas_soci

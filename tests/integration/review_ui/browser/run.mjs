@@ -225,7 +225,7 @@ assert.equal(uiSha, cliSha, 'the UI export and `atlas-host export` write the sam
 
 // ---- [serve] ui = true: the same UI on the gateway's server, the gateway routes still there
 const gw = await startListening(['serve', '-c', configPath, '--listen', '127.0.0.1:0', '--no-preflight'], 'atlas-host serve',
-  /^listening on (http:\/\/\S+)$/, env);
+  /^listening on (http:\/\/\S+)$/, { ...env, OPENAI_API_KEY: 'unused-by-mock-llm' });
 const gwPage = await fetch(`${gw.url}/ui/`);
 assert.equal(gwPage.status, 200);
 assert.match(gwPage.headers.get('content-security-policy'), /script-src 'self'/);

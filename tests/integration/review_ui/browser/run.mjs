@@ -99,7 +99,8 @@ const page = await browser.newPage();
 await page.setViewport({ width: 1440, height: 900 });
 const pageErrors = [];
 page.on('pageerror', (e) => pageErrors.push(String(e)));
-page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
+// Refused requests (the login before it, the CSRF check) log "Failed to load resource": expected, not script errors.
+page.on('console', (m) => { if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) pageErrors.push(m.text()); });
 page.on('dialog', (d) => { pageErrors.push('unexpected dialog: ' + d.message()); d.dismiss(); });
 const shot = async (name) => page.screenshot({ path: path.join(shots, name + '.png'), fullPage: false });
 const rowIds = () => page.$$eval('#rows tr.item', (trs) => trs.map((t) => t.dataset.id));

@@ -157,7 +157,8 @@ async function learningKeys() {
 function keyLabel(key) {
   if (!key) return '–';
   const k = (state.keys || []).find((x) => x.learning_key === key);
-  return k && k.label ? k.label : key.slice(0, 12) + '…';
+  if (!k || !k.label) return key.slice(0, 12) + '…';
+  return k.label.length > 60 ? k.label.slice(0, 57) + '…' : k.label;
 }
 
 // ---------------------------------------------------------------- login and frame

@@ -99,7 +99,8 @@ const page = await browser.newPage();
 await page.setViewport({ width: 1440, height: 900 });
 const pageErrors = [];
 page.on('pageerror', (e) => pageErrors.push(String(e)));
-page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
+// Refused requests (the login before it, the CSRF check) log "Failed to load resource": expected, not script errors.
+page.on('console', (m) => { if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) pageErrors.push(m.text()); });
 page.on('dialog', (d) => { pageErrors.push('unexpected dialog: ' + d.message()); d.dismiss(); });
 const shot = async (name) => page.screenshot({ path: path.join(shots, name + '.png'), fullPage: false });
 const rowIds = () => page.$$eval('#rows tr.item', (trs) => trs.map((t) => t.dataset.id));
@@ -225,7 +226,7 @@ assert.equal(uiSha, cliSha, 'the UI export and `atlas-host export` write the sam
 
 // ---- [serve] ui = true: the same UI on the gateway's server, the gateway routes still there
 const gw = await startListening(['serve', '-c', configPath, '--listen', '127.0.0.1:0', '--no-preflight'], 'atlas-host serve',
-  /^listening on (http:\/\/\S+)$/, env);
+  /^listening on (http:\/\/\S+)$/, { ...env, OPENAI_API_KEY: 'unused-by-mock-llm' });
 const gwPage = await fetch(`${gw.url}/ui/`);
 assert.equal(gwPage.status, 200);
 assert.match(gwPage.headers.get('content-security-policy'), /script-src 'self'/);

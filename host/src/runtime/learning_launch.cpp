@@ -6,6 +6,7 @@
 #include "llm/llm_json.hpp"
 #include "runtime/learning.hpp"
 #include "runtime/model_directory.hpp"
+#include "runtime/rollout.hpp"
 #include "runtime/session.hpp"
 
 namespace atlas::runtime {
@@ -48,8 +49,7 @@ void Session::launch_learning(const rewards::RewardOutcome& reward) {
   auto client = rt_.client;
   const config::Config* cfg = &cfg_;
   std::string root = root_event_;
-  std::lock_guard<std::mutex> g(rt_.background_mu);
-  rt_.background.emplace_back([store, events, ledger, client, cfg, root, req] {
+  auto launch = [store, events, ledger, client, cfg, root, req] {
     std::string ev = events->emit(event_type::kLearning, "synthesis_start", "learning", root, "{}");
     LlmCall call = [&](llm::Request r) -> Result<llm::Response> {
       auto model = resolve_model_ref(*cfg, "learning");
@@ -74,7 +74,15 @@ void Session::launch_learning(const rewards::RewardOutcome& reward) {
                    "{\"updated\":false,\"error\":" + json::quote(out.status().to_string()) + "}");
     }
     (void)store->flush(events->session_id());
-  });
+  };
+  // A rollout sibling's update waits for the end of its group: every sibling must see the same
+  // learning state (runtime/rollout.hpp); Runtime::run_rollouts starts it.
+  if (rollout_.group) {
+    rollout_.group->defer(std::move(launch));
+    return;
+  }
+  std::lock_guard<std::mutex> g(rt_.background_mu);
+  rt_.background.emplace_back(std::move(launch));
 }
 
 }  // namespace atlas::runtime

@@ -20,6 +20,8 @@
 
 namespace atlas::runtime {
 
+struct RolloutSlot;  // runtime/rollout.hpp
+
 class Runtime::Impl {
  public:
   config::Config config;
@@ -41,7 +43,8 @@ class Runtime::Impl {
   std::vector<std::thread> background;
   std::mutex progress_mu;
 
-  SessionReport run(const TaskSpec& task);
+  // `rollout`: the sibling's group and index (run_rollouts), null for a lone session.
+  SessionReport run(const TaskSpec& task, const RolloutSlot* rollout = nullptr);
   void print_progress(const Event& e);
 };
 

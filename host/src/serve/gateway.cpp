@@ -15,6 +15,7 @@
 #include "data/store.hpp"
 #include "llm/wire.hpp"
 #include "mock/http_server.hpp"
+#include "runtime/rollout.hpp"
 #include "serve/episodes.hpp"
 #include "serve/upstream.hpp"
 #include "serve/wire_capture.hpp"
@@ -348,6 +349,13 @@ void Gateway::Impl::open_episode(OpenEpisode& ep, const ClientRequest& creq, con
   json::set(meta, "wire", std::string(client_wire_name(creq.wire)), a);
   std::string key_override = req.get_header_value(kLearningKeyHeader);
   if (!key_override.empty()) json::set(meta, "learning_key_override", key_override, a);
+  // A sibling of a rollout group (docs/serve.md, "Rollout groups").
+  if (std::string group = req.get_header_value("X-Atlas-Rollout-Group"); !group.empty()) {
+    if (std::string why = runtime::rollout_group_id_error(group); why.empty())
+      json::set(meta, "rollout_group", group, a);
+    else
+      log::warn("serve", "episode " + ep.id + ": X-Atlas-Rollout-Group ignored: " + why);
+  }
   task.metadata_json = json::dump(meta);
   runtime::SessionReport at_once;
   ep.episode = rt_.begin_episode(task, &at_once);

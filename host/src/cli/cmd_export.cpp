@@ -24,6 +24,7 @@ void usage(std::ostream& os) {
         "  atlas-host export --format F --output FILE [filters] [--json]\n"
         "  (--output - writes the records to standard output; the summary then goes to stderr)\n\n"
         "Formats: atlas-jsonl (Atlas AtlasSessionTrace lines), trl-sft, trl-grpo, trl-dpo, openai-ft,\n"
+        "trl-sft-corrections (accepted retries and demonstrations), trl-kto, trl-prm,\n"
         "tokens-jsonl (token ids and logprobs of local-model calls for RL trainers)\n"
         "(docs/export-formats.md). Only approved sessions by default (the [review] policy and the\n"
         "ATLAS_REVIEW_* environment variables apply), succeeded sessions only (failed ones with\n"
@@ -47,6 +48,12 @@ void usage(std::ostream& os) {
         "every tool it was offered with its schema.\n"
         "  --strip-playbook         remove the injected playbook (\">>> Student Playbook >>>\" block)\n"
         "                           from the system message; kept by default\n"
+        "Corrections (trl-sft-corrections, trl-kto, trl-dpo also pairs a demonstration with the answer):\n"
+        "  --guidance context|exclude  the teacher's guidance in a retried step's prompt: as the student\n"
+        "                           saw it (default) or left out\n"
+        "  --label-threshold X      trl-kto / trl-prm: a reward >= X is desirable / a correct step (0.5)\n"
+        "trl-grpo: one row per rollout group (run --rollouts), else per learning key and task.\n"
+        "  --drop-zero-variance     leave out groups whose rewards are all equal\n"
         "Lineage (session, step, judges, reviewer, cost, content hash) is in session_metadata.lineage\n"
         "for atlas-jsonl and in FILE.lineage.jsonl (one line per row) for the other formats.\n"
         "Common options: -c/--config FILE, --database-url URL, --plugin-dir DIR, --quiet.\n"
@@ -66,8 +73,9 @@ int run_export(const Args& args) {
       "include-all-statuses", "")("status", po::value<std::vector<std::string>>(), "")("include-failed", "")(
       "min-reward", po::value<double>(), "")("learning-key", po::value<std::string>(), "")(
       "created-after", po::value<std::string>(), "")("session-id", po::value<std::vector<std::string>>(), "")(
-      "limit", po::value<int64_t>(), "")("schema", po::value<std::string>(), "")("print-schema", "")("strip-playbook",
-                                                                                                     "");
+      "limit", po::value<int64_t>(), "")("schema", po::value<std::string>(), "")("print-schema", "")(
+      "strip-playbook", "")("drop-zero-variance", "")("guidance", po::value<std::string>(), "")(
+      "label-threshold", po::value<double>(), "");
   add_store_options(desc);
   po::variables_map vm = parse_options(args, desc);
   if (vm.count("help")) {
@@ -75,7 +83,9 @@ int run_export(const Args& args) {
     return kExitOk;
   }
   if (!vm.count("format"))
-    throw UsageError("--format is required (atlas-jsonl|trl-sft|trl-grpo|trl-dpo|openai-ft|tokens-jsonl)");
+    throw UsageError(
+        "--format is required (atlas-jsonl|trl-sft|trl-grpo|trl-dpo|openai-ft|trl-sft-corrections|trl-kto|trl-prm|"
+        "tokens-jsonl)");
   auto format = data::parse_export_format(vm["format"].as<std::string>());
   if (!format.is_ok()) throw UsageError(format.status().message());
   if (vm.count("print-schema")) {
@@ -118,6 +128,25 @@ int run_export(const Args& args) {
   eo.format = *format;
   eo.output = vm["output"].as<std::string>();
   eo.strip_playbook = vm.count("strip-playbook") != 0;
+  eo.drop_zero_variance = vm.count("drop-zero-variance") != 0;
+  if (eo.drop_zero_variance && eo.format != data::ExportFormat::kTrlGrpo)
+    throw UsageError("--drop-zero-variance applies to groups: use it with --format trl-grpo");
+  if (vm.count("guidance")) {
+    const std::string g = vm["guidance"].as<std::string>();
+    if (g == "context")
+      eo.guidance = data::ExportOptions::Guidance::kContext;
+    else if (g == "exclude")
+      eo.guidance = data::ExportOptions::Guidance::kExclude;
+    else
+      throw UsageError("--guidance " + g + ": use context (the guidance as the student saw it) or exclude");
+  }
+  if (vm.count("label-threshold")) {
+    if (eo.format != data::ExportFormat::kTrlKto && eo.format != data::ExportFormat::kTrlPrm)
+      throw UsageError("--label-threshold sets the labels of trl-kto and trl-prm rows; this format has none");
+    eo.label_threshold = vm["label-threshold"].as<double>();
+    if (eo.label_threshold < 0.0 || eo.label_threshold > 1.0)
+      throw UsageError("--label-threshold must be between 0 and 1 (rewards are 0..1)");
+  }
   if (vm.count("schema")) {
     eo.extra_schema_json = extra_schema;
     eo.extra_schema_name = "the schema " + vm["schema"].as<std::string>();
@@ -162,8 +191,11 @@ int run_export(const Args& args) {
         statuses += (statuses.empty() ? "" : ", ") + std::string(status_name(s));
     }
     std::cerr << "atlas-host export: no session matched (review status: " << statuses << "; " << r->sessions
-              << " candidate session(s) produced no " << data::export_format_name(eo.format)
-              << " record). Approve sessions with `atlas-host review approve ID`, add --include-status pending, "
+              << " candidate session(s) produced no " << data::export_format_name(eo.format) << " record"
+              << (r->groups_dropped ? "; " + std::to_string(r->groups_dropped) +
+                                          " group(s) left out by --drop-zero-variance, all their rewards equal"
+                                    : std::string())
+              << "). Approve sessions with `atlas-host review approve ID`, add --include-status pending, "
                  "or set ATLAS_REVIEW_REQUIRE_APPROVAL=0.\n";
     return kExitFailure;
   }
@@ -172,7 +204,8 @@ int run_export(const Args& args) {
                 << ",\"format\":" << json::quote(data::export_format_name(eo.format)) << ",\"sessions\":" << r->sessions
                 << ",\"records\":" << r->records << ",\"steps\":" << r->steps << ",\"bytes\":" << r->bytes
                 << ",\"sha256\":" << json::quote(r->sha256) << ",\"cost_usd\":" << json_usd(r->cost_usd)
-                << ",\"cost_per_record_usd\":" << json_usd(r->cost_per_record_usd()) << "}\n";
+                << ",\"cost_per_record_usd\":" << json_usd(r->cost_per_record_usd())
+                << ",\"groups_dropped\":" << r->groups_dropped << "}\n";
   } else if (!quiet) {
     summary_out << "Exported " << r->sessions << " session(s) as " << r->records << " "
                 << data::export_format_name(eo.format) << " record(s) (" << r->steps << " steps, " << r->bytes
@@ -184,6 +217,8 @@ int run_export(const Args& args) {
       summary_out << " (" << r->sessions_cost_unknown
                   << " session(s) without a price or usage: docs/runtime.md, \"Cost\")";
     summary_out << "\n";
+    if (r->groups_dropped > 0)
+      summary_out << r->groups_dropped << " group(s) left out by --drop-zero-variance (all rewards equal)\n";
   }
   return kExitOk;
 }

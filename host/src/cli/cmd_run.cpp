@@ -8,6 +8,7 @@
 #include <iostream>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include "cli/commands.hpp"
@@ -19,9 +20,46 @@
 #include "data/open.hpp"
 #include "data/store.hpp"
 #include "runtime/console.hpp"
+#include "runtime/rollout.hpp"
 #include "runtime/runtime.hpp"
 
 namespace atlas::cli {
+namespace {
+
+// --rollouts N [--rollout-temperatures T,T,...] [--rollout-group ID]; nullopt without --rollouts.
+std::optional<runtime::RolloutOptions> rollout_options(const po::variables_map& vm, int concurrency) {
+  if (!vm.count("rollouts")) {
+    for (const char* k : {"rollout-temperatures", "rollout-group"})
+      if (vm.count(k)) throw UsageError(std::string("--") + k + " needs --rollouts N");
+    return std::nullopt;
+  }
+  runtime::RolloutOptions o;
+  o.siblings = vm["rollouts"].as<int>();
+  if (o.siblings < 2 || o.siblings > 64)
+    throw UsageError("--rollouts must be between 2 and 64 (a group of one has no group-relative signal)");
+  o.parallel = concurrency;
+  if (vm.count("rollout-temperatures")) {
+    std::stringstream list(vm["rollout-temperatures"].as<std::string>());
+    for (std::string item; std::getline(list, item, ',');) {
+      char* end = nullptr;
+      double t = std::strtod(item.c_str(), &end);
+      if (item.empty() || end == item.c_str() || *end != '\0' || t < 0.0 || t > 2.0)
+        throw UsageError("--rollout-temperatures: '" + item +
+                         "' is not a temperature between 0 and 2; give a comma-separated list such as 0.3,0.7,1.0");
+      o.temperatures.push_back(t);
+    }
+  }
+  if (vm.count("rollout-group")) {
+    if (vm.count("tasks"))
+      throw UsageError("--rollout-group names one group: use it with --task, not --tasks (each task gets its own group)");
+    o.group_id = vm["rollout-group"].as<std::string>();
+    if (std::string why = runtime::rollout_group_id_error(o.group_id); !why.empty())
+      throw UsageError("--rollout-group: " + why);
+  }
+  return o;
+}
+
+}  // namespace
 
 int run_run(const Args& args) {
   po::options_description opts("atlas-host run [-c FILE] (--task TEXT | --tasks FILE.jsonl) [options]");
@@ -31,7 +69,12 @@ int run_run(const Args& args) {
       "concurrency", po::value<int>()->default_value(1), "sessions in parallel with --tasks (1-64)")(
       "metadata", po::value<std::string>(), "session metadata JSON for --task (e.g. {\"learning_key_override\":\"k\"})")(
       "plugin-dir", po::value<std::vector<std::string>>(), "extra plugin folder (repeatable)")(
-      "no-preflight", "do not check the models before the first task")("json", "machine-readable output");
+      "no-preflight", "do not check the models before the first task")(
+      "rollouts", po::value<int>(), "run N sibling sessions of each task as a rollout group (2-64; docs/runtime.md)")(
+      "rollout-temperatures", po::value<std::string>(),
+      "with --rollouts: sibling i samples at the i-th of these comma-separated temperatures (0-2), cycling")(
+      "rollout-group", po::value<std::string>(), "with --rollouts and --task: the group id (default: a new one)")(
+      "json", "machine-readable output");
   po::variables_map vm = parse_options(args, opts);
   if (vm.count("help")) {
     std::cout << opts;
@@ -42,6 +85,7 @@ int run_run(const Args& args) {
   int concurrency = vm["concurrency"].as<int>();
   if (concurrency < 1 || concurrency > 64) throw UsageError("--concurrency must be between 1 and 64");
   bool json_out = vm.count("json") > 0;
+  std::optional<runtime::RolloutOptions> rollouts = rollout_options(vm, concurrency);
 
   std::vector<TaskLine> tasks;
   if (vm.count("task")) {
@@ -61,7 +105,7 @@ int run_run(const Args& args) {
 
   runtime::RuntimeOptions ro;
   bool tty = isatty(STDERR_FILENO) != 0;
-  ro.progress = tty && tasks.size() == 1 && !json_out;
+  ro.progress = tty && tasks.size() == 1 && !json_out && !rollouts;
   ro.color = runtime::console::color_enabled(STDERR_FILENO);
   auto srt = open_session_runtime(vm, config_file, "atlas-host run", std::move(ro));
   if (!srt) return kExitFailure;
@@ -73,6 +117,31 @@ int run_run(const Args& args) {
 
   std::vector<runtime::SessionReport> reports(tasks.size());
   for (auto& r : reports) r.status = SessionStatus::kNotStarted;
+  if (rollouts) {
+    // One group after the other; the siblings of a group run --concurrency at a time.
+    std::vector<TaskLine> siblings;
+    std::vector<runtime::SessionReport> sibling_reports;
+    for (const auto& t : tasks) {
+      if (interrupts->signal()) break;
+      if (!t.error.empty()) {
+        runtime::SessionReport refused;
+        refused.task = t.spec.task;
+        refused.status = SessionStatus::kFailed;
+        refused.error = t.error;
+        siblings.push_back(t);
+        sibling_reports.push_back(std::move(refused));
+        continue;
+      }
+      for (auto& r : rt->run_rollouts(t.spec, *rollouts)) {
+        siblings.push_back(t);
+        sibling_reports.push_back(std::move(r));
+      }
+      if (tty && !json_out) std::cerr << "\r" << runtime::console::progress_bar(siblings.size(), tasks.size() * rollouts->siblings) << std::flush;
+    }
+    if (tty && !json_out) std::cerr << "\n";
+    tasks = std::move(siblings);
+    reports = std::move(sibling_reports);
+  }
   std::atomic<size_t> next{0}, done{0};
   std::mutex out_mu;
   auto worker = [&] {
@@ -92,9 +161,10 @@ int run_run(const Args& args) {
     }
   };
   std::vector<std::thread> threads;
-  for (int i = 0; i < std::min<int>(concurrency, static_cast<int>(tasks.size())); ++i) threads.emplace_back(worker);
+  for (int i = 0; !rollouts && i < std::min<int>(concurrency, static_cast<int>(tasks.size())); ++i)
+    threads.emplace_back(worker);
   for (auto& t : threads) t.join();
-  if (tty && tasks.size() > 1 && !json_out) std::cerr << "\n";
+  if (!rollouts && tty && tasks.size() > 1 && !json_out) std::cerr << "\n";
   rt->wait_for_background();
   const int signo = interrupts->signal();
   interrupts.reset();

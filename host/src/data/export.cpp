@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cmath>
@@ -30,9 +31,13 @@ Result<ExportFormat> parse_export_format(std::string_view name) {
   if (name == "trl-grpo") return ExportFormat::kTrlGrpo;
   if (name == "trl-dpo") return ExportFormat::kTrlDpo;
   if (name == "openai-ft") return ExportFormat::kOpenAiFt;
+  if (name == "trl-sft-corrections") return ExportFormat::kTrlSftCorrections;
+  if (name == "trl-kto") return ExportFormat::kTrlKto;
+  if (name == "trl-prm") return ExportFormat::kTrlPrm;
   if (name == "tokens-jsonl") return ExportFormat::kTokensJsonl;
   return invalid_argument("unknown export format '" + std::string(name) +
-                          "'; use one of atlas-jsonl, trl-sft, trl-grpo, trl-dpo, openai-ft, tokens-jsonl");
+                          "'; use one of atlas-jsonl, trl-sft, trl-grpo, trl-dpo, openai-ft, trl-sft-corrections, "
+                          "trl-kto, trl-prm, tokens-jsonl");
 }
 
 std::string_view export_format_name(ExportFormat f) {
@@ -47,6 +52,12 @@ std::string_view export_format_name(ExportFormat f) {
       return "trl-dpo";
     case ExportFormat::kOpenAiFt:
       return "openai-ft";
+    case ExportFormat::kTrlSftCorrections:
+      return "trl-sft-corrections";
+    case ExportFormat::kTrlKto:
+      return "trl-kto";
+    case ExportFormat::kTrlPrm:
+      return "trl-prm";
     case ExportFormat::kTokensJsonl:
       return "tokens-jsonl";
   }
@@ -283,6 +294,10 @@ Value chat_message(const char* role, const std::string& content, json::Allocator
   return m;
 }
 
+// The heading of the teacher's guidance in a retried step's user message (runtime/session.cpp,
+// Session::run_step, appends it and then "\n- <note>" per note).
+constexpr const char kGuidanceHeading[] = "Guidance from your teacher on earlier attempts:";
+
 // A one-message conversation.
 Value single_message(const char* role, const std::string& content, json::Allocator& a) {
   Value conversation(rapidjson::kArrayType);
@@ -342,6 +357,7 @@ class Exporter {
       }));
       ATLAS_RETURN_IF_ERROR(flush_page());
     }
+    summary.groups_dropped = groups_dropped_;
     if (out_->lines() == 0) {
       // Sessions matched but none produced a record (e.g. DPO without a rejected attempt).
       summary.sessions = done_;
@@ -447,7 +463,13 @@ class Exporter {
         return write_row(rec, {{&session}, std::nullopt});
       }
       case ExportFormat::kTrlDpo:
-        return write_dpo(session);
+        ATLAS_RETURN_IF_ERROR(write_dpo(session));
+        return write_demonstration_pair(session);
+      case ExportFormat::kTrlSftCorrections:
+      case ExportFormat::kTrlKto:
+        return write_corrections(session);
+      case ExportFormat::kTrlPrm:
+        return write_prm(session);
       case ExportFormat::kTrlGrpo:
         break;
       case ExportFormat::kTokensJsonl:  // data/export_tokens.hpp
@@ -458,12 +480,22 @@ class Exporter {
     return Status::ok();
   }
 
-  // One preference row per step whose first attempt was rejected and whose last attempt was
-  // accepted after teacher guidance.
-  Status write_dpo(const Value& session) {
+  // ---- corrections as data (docs/export-formats.md, "Corrections") ----------------------------
+
+  // A step whose first rejected attempt was followed by an accepted one (the teacher's guidance
+  // led to it): the step's prompt, both outputs and the guidance the retry carried.
+  struct RetryCorrection {
+    int64_t step_id = 0;
+    std::string prompt;  // the task (+ "Step N: description" in a multi-step plan), without guidance
+    std::string rejected, accepted;
+    std::vector<std::string> guidance;
+  };
+
+  static std::vector<RetryCorrection> retry_corrections(const Value& session) {
+    std::vector<RetryCorrection> out;
     const Value* steps = json::find(session, "steps");
-    if (!steps || !steps->IsArray()) return Status::ok();
-    std::string task = json::get_string(session, "task");
+    if (!steps || !steps->IsArray()) return out;
+    const std::string task = json::get_string(session, "task");
     const Value* plan = json::find(session, "plan");
     size_t plan_steps = 0;
     if (plan && json::find(*plan, "steps") && (*plan)["steps"].IsArray()) plan_steps = (*plan)["steps"].Size();
@@ -471,43 +503,166 @@ class Exporter {
       const Value* details = json::find(s, "attempt_details");
       if (!details || !details->IsArray() || details->Size() < 2) continue;
       const Value* rejected = nullptr;
-      const Value* accepted = nullptr;
       for (const Value& d : details->GetArray()) {
         const Value* ev = json::find(d, "evaluation");
-        if (!ev) continue;
-        if (!rejected && attempt_rejected(*ev)) rejected = ev;
+        if (ev && !rejected && attempt_rejected(*ev)) rejected = ev;
       }
       const Value* last = json::find((*details)[details->Size() - 1], "evaluation");
-      if (last && attempt_accepted(*last)) accepted = last;
+      const Value* accepted = last && attempt_accepted(*last) ? last : nullptr;
       if (!rejected || !accepted || rejected == accepted) continue;
-      std::string bad = json::get_string(*rejected, "output");
-      std::string good = json::get_string(*accepted, "output");
-      if (good.empty()) good = json::get_string(s, "output");
-      if (bad.empty() || good.empty() || bad == good) continue;
-      json::Document rec(rapidjson::kObjectType);
-      auto& a = rec.GetAllocator();
-      std::string prompt = task;
+      RetryCorrection c;
+      c.step_id = json::get_int(s, "step_id");
+      c.rejected = json::get_string(*rejected, "output");
+      c.accepted = json::get_string(*accepted, "output");
+      if (c.accepted.empty()) c.accepted = json::get_string(s, "output");
+      if (c.rejected.empty() || c.accepted.empty() || c.rejected == c.accepted) continue;
+      c.prompt = task;
       const Value* meta = json::find(s, "metadata");
       std::string desc = meta ? json::get_string(*meta, "description") : "";
-      if (plan_steps > 1 && !desc.empty())
-        prompt += "\n\nStep " + std::to_string(json::get_int(s, "step_id")) + ": " + desc;
-      rec.AddMember("prompt", prompt_messages(student_system_prompt(session, transcript_options()), prompt, a), a);
-      rec.AddMember("chosen", single_message("assistant", good, a), a);
-      rec.AddMember("rejected", single_message("assistant", bad, a), a);
-      rec.AddMember("session_id", json::str(json::get_string(session, "session_id"), a), a);
-      rec.AddMember("step_id", Value(json::get_int(s, "step_id")), a);
-      const Value* g = json::find(s, "guidance");
-      rec.AddMember("guidance", g && g->IsArray() ? Value(*g, a) : Value(rapidjson::kArrayType), a);
-      ATLAS_RETURN_IF_ERROR(write_row(rec, {{&session}, json::get_int(s, "step_id")}));
+      if (plan_steps > 1 && !desc.empty()) c.prompt += "\n\nStep " + std::to_string(c.step_id) + ": " + desc;
+      if (const Value* g = json::find(s, "guidance"); g && g->IsArray())
+        for (const Value& note : g->GetArray())
+          if (note.IsString()) c.guidance.emplace_back(note.GetString());
+      out.push_back(std::move(c));
+    }
+    return out;
+  }
+
+  // The user turn of a retry: with --guidance context, the guidance block exactly as the
+  // runtime appends it to the step's user message (runtime/session.cpp, run_step).
+  std::string retry_user_turn(const RetryCorrection& c) const {
+    std::string user = c.prompt;
+    if (o_.guidance == ExportOptions::Guidance::kContext && !c.guidance.empty()) {
+      user += std::string("\n\n") + kGuidanceHeading;
+      for (const auto& g : c.guidance) user += "\n- " + g;
+    }
+    return user;
+  }
+
+  // The session's latest demonstration (`review demonstrate`): its answer, "" when none.
+  static std::string demonstration_of(const Value& session) {
+    std::string answer;
+    if (const Value* events = json::find(session, "review_events"); events && events->IsArray())
+      for (const Value& e : events->GetArray())
+        if (json::get_string(e, "action") == "demonstration") answer = json::get_string(e, "note");
+    return answer;
+  }
+
+  // A demonstration that differs from the session's answer: chosen = demonstration,
+  // rejected = the session's final answer, same prompt (trl-dpo).
+  Status write_demonstration_pair(const Value& session) {
+    const std::string demo = demonstration_of(session);
+    const std::string answer = json::get_string(session, "final_answer");
+    if (demo.empty() || answer.empty() || demo == answer) return Status::ok();
+    json::Document rec(rapidjson::kObjectType);
+    auto& a = rec.GetAllocator();
+    rec.AddMember(
+        "prompt",
+        prompt_messages(student_system_prompt(session, transcript_options()), json::get_string(session, "task"), a), a);
+    rec.AddMember("chosen", single_message("assistant", demo, a), a);
+    rec.AddMember("rejected", single_message("assistant", answer, a), a);
+    rec.AddMember("session_id", json::str(json::get_string(session, "session_id"), a), a);
+    rec.AddMember("source", "demonstration", a);
+    return write_row(rec, {{&session}, std::nullopt});
+  }
+
+  // trl-sft-corrections: one row per accepted retry (the accepted output after its prompt, with
+  // or without the guidance) and one per demonstration (the task, then the demonstration).
+  // trl-kto: the same corrections as single completions with a desirable flag, plus the
+  // session's own answer (desirable when its reward reaches --label-threshold; undesirable when
+  // a reviewer replaced it with a demonstration).
+  Status write_corrections(const Value& session) {
+    const bool kto = o_.format == ExportFormat::kTrlKto;
+    const std::string system = student_system_prompt(session, transcript_options());
+    const std::string session_id = json::get_string(session, "session_id");
+    auto emit = [&](const std::string& user, const std::string& completion, std::optional<bool> label,
+                    const char* source, std::optional<int64_t> step_id) -> Status {
+      json::Document rec(rapidjson::kObjectType);
+      auto& a = rec.GetAllocator();
+      if (kto) {
+        rec.AddMember("prompt", prompt_messages(system, user, a), a);
+        rec.AddMember("completion", single_message("assistant", completion, a), a);
+        rec.AddMember("label", label.value_or(true), a);
+      } else {
+        Value messages = prompt_messages(system, user, a);
+        messages.PushBack(chat_message("assistant", completion, a), a);
+        rec.AddMember("messages", messages, a);
+      }
+      rec.AddMember("session_id", json::str(session_id, a), a);
+      if (step_id) rec.AddMember("step_id", Value(*step_id), a);
+      rec.AddMember("source", Value(rapidjson::StringRef(source)), a);
+      return write_row(rec, {{&session}, step_id});
+    };
+    for (const RetryCorrection& c : retry_corrections(session)) {
+      // The rejected attempt was made before any guidance: its prompt has none.
+      if (kto) ATLAS_RETURN_IF_ERROR(emit(c.prompt, c.rejected, false, "teacher_retry", c.step_id));
+      ATLAS_RETURN_IF_ERROR(emit(retry_user_turn(c), c.accepted, true, "teacher_retry", c.step_id));
+    }
+    const std::string task = json::get_string(session, "task");
+    const std::string answer = json::get_string(session, "final_answer");
+    const std::string demo = demonstration_of(session);
+    if (!demo.empty()) ATLAS_RETURN_IF_ERROR(emit(task, demo, true, "demonstration", std::nullopt));
+    if (kto && !answer.empty() && demo != answer) {
+      if (!demo.empty()) {
+        ATLAS_RETURN_IF_ERROR(emit(task, answer, false, "session", std::nullopt));
+      } else if (auto score = session_score(session)) {
+        ATLAS_RETURN_IF_ERROR(emit(task, answer, *score >= o_.label_threshold, "session", std::nullopt));
+      }
     }
     return Status::ok();
   }
 
-  // Groups: (learning key, task). Pass 1 keeps only ids and rewards per group; pass 2 reads
-  // each group's sessions and writes one row with group-relative advantages.
+  // trl-prm: TRL stepwise supervision (standard format): the task, each step's output in plan
+  // order, and one label per step: its step reward >= --label-threshold. A session with a step
+  // no judge scored is left out (a made-up label would teach the reward model a guess).
+  Status write_prm(const Value& session) {
+    const Value* steps = json::find(session, "steps");
+    if (!steps || !steps->IsArray() || steps->Empty()) return Status::ok();
+    json::Document rec(rapidjson::kObjectType);
+    auto& a = rec.GetAllocator();
+    Value completions(rapidjson::kArrayType), labels(rapidjson::kArrayType), rewards(rapidjson::kArrayType);
+    for (const Value& step : steps->GetArray()) {
+      auto score = step_score(step);
+      if (!score) return Status::ok();
+      completions.PushBack(json::str(json::get_string(step, "output"), a), a);
+      labels.PushBack(*score >= o_.label_threshold, a);
+      rewards.PushBack(*score, a);
+    }
+    rec.AddMember("prompt", json::str(json::get_string(session, "task"), a), a);
+    rec.AddMember("completions", completions, a);
+    rec.AddMember("labels", labels, a);
+    rec.AddMember("step_rewards", rewards, a);
+    rec.AddMember("session_id", json::str(json::get_string(session, "session_id"), a), a);
+    return write_row(rec, {{&session}, std::nullopt});
+  }
+
+  // One preference row per step whose first attempt was rejected and whose last attempt was
+  // accepted after teacher guidance.
+  Status write_dpo(const Value& session) {
+    for (const RetryCorrection& c : retry_corrections(session)) {
+      json::Document rec(rapidjson::kObjectType);
+      auto& a = rec.GetAllocator();
+      // Both attempts answer the same prompt: the rejected one was made before any guidance.
+      rec.AddMember("prompt", prompt_messages(student_system_prompt(session, transcript_options()), c.prompt, a), a);
+      rec.AddMember("chosen", single_message("assistant", c.accepted, a), a);
+      rec.AddMember("rejected", single_message("assistant", c.rejected, a), a);
+      rec.AddMember("session_id", json::str(json::get_string(session, "session_id"), a), a);
+      rec.AddMember("step_id", Value(c.step_id), a);
+      Value guidance(rapidjson::kArrayType);
+      for (const auto& g : c.guidance) guidance.PushBack(json::str(g, a), a);
+      rec.AddMember("guidance", guidance, a);
+      rec.AddMember("source", "teacher_retry", a);
+      ATLAS_RETURN_IF_ERROR(write_row(rec, {{&session}, c.step_id}));
+    }
+    return Status::ok();
+  }
+
+  // Groups: the rollout group (run --rollouts, X-Atlas-Rollout-Group) when the session has one,
+  // else (learning key, task). Pass 1 keeps only ids and rewards per group; pass 2 reads each
+  // group's sessions and writes one row with group-relative advantages.
   Status run_grpo(const std::string& filters) {
     struct Group {
-      std::string learning_key, task;
+      std::string learning_key, task, rollout_group;
       std::vector<std::pair<std::string, double>> members;
     };
     std::map<std::string, Group> groups;
@@ -516,13 +671,25 @@ class Exporter {
       if (!r || !r->IsNumber()) return Status::ok();  // no reward, no signal
       std::string lk = json::get_string(s, "learning_key");
       std::string task = json::get_string(s, "task");
-      Group& g = groups[lk + '\x1f' + task];
-      g.learning_key = lk;
-      g.task = task;
+      std::string rollout = json::get_string(s, "rollout_group");
+      Group& g = groups[rollout.empty() ? "t\x1f" + lk + '\x1f' + task : "r\x1f" + rollout];
+      if (g.members.empty()) {
+        g.learning_key = lk;
+        g.task = task;
+        g.rollout_group = rollout;
+      }
       g.members.emplace_back(json::get_string(s, "session_id"), r->GetDouble());
       return Status::ok();
     }));
     for (auto& [key, g] : groups) {
+      // --drop-zero-variance: a group whose rewards are all equal has every advantage 0 and
+      // teaches a group-relative trainer nothing (a group of one included).
+      if (o_.drop_zero_variance && std::all_of(g.members.begin(), g.members.end(),
+                                               [&](const auto& m) { return m.second == g.members[0].second; })) {
+        ++groups_dropped_;
+        for (size_t i = 0; i < g.members.size(); ++i) tick();
+        continue;
+      }
       double mean = 0.0;
       for (auto& m : g.members) mean += m.second;
       mean /= static_cast<double>(g.members.size());
@@ -588,7 +755,12 @@ class Exporter {
       rec.AddMember("atlas_step_rewards", step_rewards, a);
       rec.AddMember("atlas_reward_uncertainty", uncertainties, a);
       rec.AddMember("atlas_advantages", advantages, a);
-      rec.AddMember("atlas_group_id", json::str(g.learning_key.empty() ? g.task : g.learning_key, a), a);
+      // Unique per group: the rollout group id, else a digest of (learning key, task) (the key
+      // alone is shared by every task of the key).
+      rec.AddMember("atlas_group_id",
+                    json::str(g.rollout_group.empty() ? "task-" + sha256_hex(key).substr(0, 16) : g.rollout_group, a),
+                    a);
+      rec.AddMember("atlas_group_source", Value(rapidjson::StringRef(g.rollout_group.empty() ? "task" : "rollout")), a);
       rec.AddMember("atlas_group_size", static_cast<int64_t>(g.members.size()), a);
       rec.AddMember("atlas_reward_mean", mean, a);
       rec.AddMember("atlas_reward_std", sd, a);
@@ -698,7 +870,8 @@ class Exporter {
   const json::Schema* schema_ = nullptr;
   std::optional<json::Schema> extra_schema_;
   uint64_t total_ = 0, done_ = 0, steps_ = 0;
-  CostSum cost_;  // of the sessions written
+  uint64_t groups_dropped_ = 0;  // trl-grpo --drop-zero-variance
+  CostSum cost_;                 // of the sessions written
 };
 
 }  // namespace

@@ -19,7 +19,17 @@
 
 namespace atlas::data {
 
-enum class ExportFormat { kAtlasJsonl, kTrlSft, kTrlGrpo, kTrlDpo, kOpenAiFt, kTokensJsonl };
+enum class ExportFormat {
+  kAtlasJsonl,
+  kTrlSft,
+  kTrlGrpo,
+  kTrlDpo,
+  kOpenAiFt,
+  kTrlSftCorrections,
+  kTrlKto,
+  kTrlPrm,
+  kTokensJsonl
+};
 Result<ExportFormat> parse_export_format(std::string_view name);  // INVALID_ARGUMENT lists the names
 std::string_view export_format_name(ExportFormat f);
 
@@ -49,6 +59,15 @@ struct ExportOptions {
   ExportFilters filters;
   int page_size = 100;
   double grpo_epsilon = 1e-4;  // advantage = (r - mean) / (std + epsilon)
+  // trl-grpo: leave out groups whose session rewards are all equal (--drop-zero-variance).
+  bool drop_zero_variance = false;
+  // Teacher guidance a retry was sent with (--guidance): kept as the context the student saw
+  // (the runtime appends it to the step's user message) or left out (docs/export-formats.md,
+  // "Teacher guidance").
+  enum class Guidance { kContext, kExclude };
+  Guidance guidance = Guidance::kContext;
+  // trl-kto and trl-prm: a reward at or above this is desirable / a correct step (--label-threshold).
+  double label_threshold = 0.5;
   // Remove the injected playbook from the student's system message (--strip-playbook). Off by
   // default: a row is the conversation the student saw, and its replies were conditioned on the
   // playbook (docs/export-formats.md, "What the student saw").
@@ -66,7 +85,8 @@ struct ExportSummary {
   uint64_t records = 0;   // lines written
   uint64_t steps = 0;
   uint64_t bytes = 0;
-  std::string sha256;  // of the output file
+  std::string sha256;           // of the output file
+  uint64_t groups_dropped = 0;  // trl-grpo groups left out by --drop-zero-variance
   // What the exported sessions cost (docs/runtime.md, "Cost"): unknown (nullopt) when any
   // exported session's cost is unknown; per record = cost / records.
   std::optional<double> cost_usd;

@@ -106,6 +106,7 @@ constexpr std::string_view kTrlGrpo = R"json({
     "atlas_reward_uncertainty": {"type": "array", "items": {"type": ["number", "null"]}},
     "atlas_advantages": {"type": "array", "items": {"type": "number"}},
     "atlas_group_id": {"type": "string"},
+    "atlas_group_source": {"enum": ["rollout", "task"]},
     "atlas_group_size": {"type": "integer", "minimum": 1},
     "atlas_reward_mean": {"type": "number"},
     "atlas_reward_std": {"type": "number"},
@@ -125,7 +126,51 @@ constexpr std::string_view kTrlDpo = R"json({
     "rejected": {"$ref": "#/definitions/conversation"},
     "session_id": {"type": "string"},
     "step_id": {"type": "integer"},
-    "guidance": {"type": "array", "items": {"type": "string"}}
+    "guidance": {"type": "array", "items": {"type": "string"}},
+    "source": {"enum": ["teacher_retry", "demonstration"]}
+  }
+})json";
+
+// Corrections as SFT rows: TRL conversational language modelling, ending on the corrected answer.
+constexpr std::string_view kTrlSftCorrections = R"json({
+  "title": "trl-sft-corrections row: a corrected answer (accepted retry or demonstration) as TRL language modelling",
+  "type": "object",
+  "required": ["messages", "source"],
+  "properties": {
+    "messages": {"type": "array", "minItems": 2, "items": {"$ref": "#/definitions/message"}},
+    "session_id": {"type": "string"},
+    "step_id": {"type": "integer"},
+    "source": {"enum": ["teacher_retry", "demonstration"]}
+  }
+})json";
+
+// TRL unpaired preference (KTOTrainer): prompt, completion, label (bool: desirable or not).
+constexpr std::string_view kTrlKto = R"json({
+  "title": "trl-kto row: TRL unpaired preference (prompt, completion, label)",
+  "type": "object",
+  "required": ["prompt", "completion", "label"],
+  "properties": {
+    "prompt": {"$ref": "#/definitions/conversation"},
+    "completion": {"$ref": "#/definitions/conversation"},
+    "label": {"type": "boolean"},
+    "session_id": {"type": "string"},
+    "step_id": {"type": "integer"},
+    "source": {"enum": ["teacher_retry", "demonstration", "session"]}
+  }
+})json";
+
+// TRL stepwise supervision (PRMTrainer), standard format: strings and one bool label per step
+// (equal lengths are checked by the exporter: draft-04 cannot say it).
+constexpr std::string_view kTrlPrm = R"json({
+  "title": "trl-prm row: TRL stepwise supervision (prompt, completions, labels)",
+  "type": "object",
+  "required": ["prompt", "completions", "labels"],
+  "properties": {
+    "prompt": {"type": "string"},
+    "completions": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+    "labels": {"type": "array", "minItems": 1, "items": {"type": "boolean"}},
+    "step_rewards": {"type": "array", "items": {"type": "number"}},
+    "session_id": {"type": "string"}
   }
 })json";
 
@@ -175,7 +220,7 @@ constexpr std::string_view kOpenAiFt = R"json({
   }
 })json";
 
-constexpr size_t kFormats = 6;
+constexpr size_t kFormats = 9;
 
 size_t index_of(ExportFormat format) {
   return static_cast<size_t>(format);
@@ -195,6 +240,12 @@ std::string export_schema_text(ExportFormat format) {
       return with_trl_definitions(kTrlDpo);
     case ExportFormat::kOpenAiFt:
       return std::string(kOpenAiFt);
+    case ExportFormat::kTrlSftCorrections:
+      return with_trl_definitions(kTrlSftCorrections);
+    case ExportFormat::kTrlKto:
+      return with_trl_definitions(kTrlKto);
+    case ExportFormat::kTrlPrm:
+      return std::string(kTrlPrm);
     case ExportFormat::kTokensJsonl:
       return std::string(kTokensJsonlSchema);
   }

@@ -8,6 +8,7 @@
 #include "llm/llm_json.hpp"
 #include "runtime/learning.hpp"
 #include "runtime/model_directory.hpp"
+#include "runtime/rollout.hpp"
 #include "runtime/session.hpp"
 
 namespace atlas::runtime {
@@ -51,27 +52,7 @@ void Session::launch_learning(const rewards::RewardOutcome& reward) {
   const config::Config* cfg = &cfg_;
   std::string root = root_event_;
   Runtime::Impl* rt = &rt_;
-  std::unique_lock<std::mutex> lk(rt_.background_mu);
-  rt_.background_cv.wait(lk, [&] { return rt_.background_running < Runtime::Impl::kMaxBackground; });
-  for (const auto& id : rt_.background_finished) {
-    auto it = std::find_if(rt_.background.begin(), rt_.background.end(),
-                           [&](const std::thread& t) { return t.get_id() == id; });
-    if (it == rt_.background.end()) continue;
-    it->join();  // it has finished its work: returns at once
-    rt_.background.erase(it);
-  }
-  rt_.background_finished.clear();
-  ++rt_.background_running;
-  rt_.background.emplace_back([store, events, ledger, client, cfg, root, req, rt] {
-    struct Done {
-      Runtime::Impl* rt;
-      ~Done() {
-        std::lock_guard<std::mutex> g(rt->background_mu);
-        rt->background_finished.push_back(std::this_thread::get_id());
-        --rt->background_running;
-        rt->background_cv.notify_all();
-      }
-    } done{rt};
+  auto launch = [store, events, ledger, client, cfg, root, req, rt] {
     std::string ev = events->emit(event_type::kLearning, "synthesis_start", "learning", root, "{}");
     LlmCall call = [&](llm::Request r) -> Result<llm::Response> {
       auto model = resolve_model_ref(*cfg, "learning");
@@ -98,6 +79,36 @@ void Session::launch_learning(const rewards::RewardOutcome& reward) {
                    "{\"updated\":false,\"error\":" + json::quote(out.status().to_string()) + "}");
     }
     (void)store->flush(events->session_id());
+  };
+  // A rollout sibling's update waits for the end of its group: every sibling must see the same
+  // learning state (runtime/rollout.hpp); Runtime::run_rollouts starts it.
+  if (rollout_.group) {
+    rollout_.group->defer(std::move(launch));
+    return;
+  }
+  // At most kMaxBackground syntheses at once: a long-running gateway ends episodes all day.
+  std::unique_lock<std::mutex> lk(rt_.background_mu);
+  rt_.background_cv.wait(lk, [&] { return rt_.background_running < Runtime::Impl::kMaxBackground; });
+  for (const auto& id : rt_.background_finished) {
+    auto it = std::find_if(rt_.background.begin(), rt_.background.end(),
+                           [&](const std::thread& t) { return t.get_id() == id; });
+    if (it == rt_.background.end()) continue;
+    it->join();  // it has finished its work: returns at once
+    rt_.background.erase(it);
+  }
+  rt_.background_finished.clear();
+  ++rt_.background_running;
+  rt_.background.emplace_back([launch = std::move(launch), rt] {
+    struct Done {
+      Runtime::Impl* rt;
+      ~Done() {
+        std::lock_guard<std::mutex> g(rt->background_mu);
+        rt->background_finished.push_back(std::this_thread::get_id());
+        --rt->background_running;
+        rt->background_cv.notify_all();
+      }
+    } done{rt};
+    launch();
   });
 }
 

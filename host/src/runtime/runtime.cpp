@@ -1,6 +1,9 @@
 // Runtime assembly: Runtime::create turns the configuration into the plugins, storage,
 // rewards and MCP tools every session of the runtime uses.
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
+#include <thread>
 
 #include "common/json.hpp"
 #include "common/log.hpp"
@@ -12,6 +15,7 @@
 #include "runtime/lane.hpp"
 #include "runtime/learning_key.hpp"
 #include "runtime/playbook.hpp"
+#include "runtime/rollout.hpp"
 #include "runtime/runtime_impl.hpp"
 #include "runtime/session.hpp"
 
@@ -45,8 +49,9 @@ void Runtime::Impl::print_progress(const Event& e) {
   std::fprintf(stderr, "%s  [%s] %s%s\n", dim, e.parent_id.empty() ? "" : "session", line.c_str(), reset);
 }
 
-SessionReport Runtime::Impl::run(const TaskSpec& task) {
-  auto session = std::make_shared<Session>(*this, task);  // shared with step bodies that may outlive run()
+SessionReport Runtime::Impl::run(const TaskSpec& task, const RolloutSlot* rollout) {
+  auto session = std::make_shared<Session>(*this, task);
+  if (rollout) session->set_rollout(*rollout);  // shared with step bodies that may outlive run()
   return session->run();
 }
 
@@ -193,6 +198,41 @@ SessionReport Runtime::run(const TaskSpec& task) {
     r.error = std::string("internal error: ") + secrets::redact(e.what());
     return r;
   }
+}
+
+std::vector<SessionReport> Runtime::run_rollouts(const TaskSpec& task, const RolloutOptions& options) {
+  auto group = std::make_shared<RolloutGroup>();
+  group->id = options.group_id.empty() ? new_rollout_group_id() : options.group_id;
+  group->size = std::max(1, options.siblings);
+  group->temperatures = options.temperatures;
+  std::vector<SessionReport> reports(static_cast<size_t>(group->size));
+  std::atomic<int> next{0};
+  auto worker = [&] {
+    for (int i = next++; i < group->size; i = next++) {
+      const RolloutSlot slot{group, i};
+      try {
+        reports[static_cast<size_t>(i)] = impl_->run(task, &slot);
+      } catch (const std::exception& e) {
+        reports[static_cast<size_t>(i)].task = task.task;
+        reports[static_cast<size_t>(i)].error = std::string("internal error: ") + secrets::redact(e.what());
+      }
+    }
+  };
+  const int threads = std::clamp(options.parallel, 1, group->size);
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+  // The group has ended: its learning updates run now, one after the other (each reads the
+  // playbook the previous one wrote), in the background like any session's.
+  std::vector<std::function<void()>> updates = group->take_deferred();
+  if (!updates.empty()) {
+    std::lock_guard<std::mutex> g(impl_->background_mu);
+    impl_->background.emplace_back([updates = std::move(updates)] {
+      for (const auto& update : updates) update();
+    });
+  }
+  return reports;
 }
 
 void Runtime::wait_for_background() {

@@ -40,6 +40,14 @@ struct TaskSpec {
   std::string expected_json;         // expected answer for verifiable judges ("" = none)
 };
 
+// run --rollouts N: N sibling sessions of one task (docs/runtime.md, "Rollout groups").
+struct RolloutOptions {
+  int siblings = 2;                  // 1..64
+  std::vector<double> temperatures;  // sibling i samples at temperatures[i % size]; empty = the model's own
+  int parallel = 1;                  // siblings run at once (1..64)
+  std::string group_id;              // "" = a new random id ("rg-" + 16 hex digits)
+};
+
 struct StepReport {
   int id = 0;
   std::string description;
@@ -75,6 +83,8 @@ struct SessionReport {
   int64_t applied_playbook_version = 0;  // learning_registry version injected (0 = none)
   size_t playbook_entries = 0;           // entries in the state that was applied
   bool stored = false;
+  std::string rollout_group;             // run --rollouts: the group id ("" = not a rollout)
+  int rollout_index = 0;                 // the sibling's index in its group (0-based)
   bool plan_fallback = false;            // coach plan unusable -> one step
   std::string plan_fallback_reason;
   std::string to_json() const;
@@ -189,6 +199,11 @@ class Runtime {
 
   // Runs one session to the end. Never throws; failures are in the report. Thread-safe.
   SessionReport run(const TaskSpec& task);
+  // Runs `options.siblings` sibling sessions of one task as a rollout group: one learning state
+  // (playbook and learning history) read once for the whole group, distinct seeds (and the given
+  // temperatures) per sibling, every session stored with the group id and its index, and the
+  // learning updates of the group started only after its last sibling ended. Thread-safe.
+  std::vector<SessionReport> run_rollouts(const TaskSpec& task, const RolloutOptions& options);
   // Opens a captured episode: the session row, learning state and lane, as run() begins. Null
   // (with the report saying why) when the session ended at once (interrupted, task too large).
   std::shared_ptr<Episode> begin_episode(const TaskSpec& task, SessionReport* ended_at_once = nullptr);

@@ -24,6 +24,8 @@
 
 namespace atlas::runtime {
 
+struct RolloutSlot;  // runtime/rollout.hpp
+
 class Runtime::Impl {
  public:
   config::Config config;
@@ -61,7 +63,8 @@ class Runtime::Impl {
   void remember_learning(const std::string& key, const data::LearningState& state);
   std::optional<data::LearningState> known_learning(const std::string& key);
 
-  SessionReport run(const TaskSpec& task);
+  // `rollout`: the sibling's group and index (run_rollouts), null for a lone session.
+  SessionReport run(const TaskSpec& task, const RolloutSlot* rollout = nullptr);
   void print_progress(const Event& e);
 };
 

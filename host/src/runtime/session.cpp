@@ -29,6 +29,7 @@
 #include "runtime/plan.hpp"
 #include "runtime/playbook.hpp"
 #include "runtime/prompts.hpp"
+#include "runtime/rollout.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/teacher.hpp"
 
@@ -251,6 +252,19 @@ Result<std::string> Session::call_student(std::string_view role, std::vector<llm
   text(session_id_);
   w.Key("step_id");
   text(step_id);
+  if (rollout_.group) {
+    // Rollout siblings sample differently: adapters that can set a seed or a temperature do
+    // (docs/plugin-contracts.md, adapter "sampling"); the others ignore the key.
+    w.Key("sampling");
+    w.StartObject();
+    w.Key("seed");
+    w.Int64(rollout_.group->seed_of(rollout_.index));
+    if (auto t = rollout_.group->temperature_of(rollout_.index)) {
+      w.Key("temperature");
+      w.Double(*t);
+    }
+    w.EndObject();
+  }
   w.Key("metadata");
   w.StartObject();
   w.Key("learning_key");
@@ -699,6 +713,7 @@ bool Session::begin() {
   report_.learning_key = learning_key_;
   json::set(metadata_, "learning_key", json::str(learning_key_, metadata_.GetAllocator()), metadata_.GetAllocator());
   if (!json::find(metadata_, "source")) json::set(metadata_, "source", "atlas-host run", metadata_.GetAllocator());
+  note_rollout();
   if (rt_.store) {
     auto id = rt_.store->begin_session(task_.task, json::dump(metadata_));
     if (id) {
@@ -736,23 +751,7 @@ bool Session::begin() {
 
   // 2. Learning state and history.
   history_.SetObject();
-  if (rt_.store && report_.stored) {
-    auto hist = rt_.store->learning_history(learning_key_, effective_history_limit(cfg_.routing.learning_history_limit));
-    if (hist) {
-      history_ = aggregate_learning_history(*hist, cfg_.routing.learning_history_limit);
-    } else {
-      log::warn("runtime", "learning history unavailable: " + hist.status().to_string());
-    }
-    if (cfg_.learning.enabled && !preloaded_learning_) {
-      auto state = rt_.store->learning_get(learning_key_);
-      if (state) {
-        learning_state_ = *state;
-        rt_.remember_learning(learning_key_, *state);
-      } else {
-        log::warn("runtime", "learning state unavailable: " + state.status().to_string());
-      }
-    }
-  }
+  if (rt_.store && report_.stored) read_learning();
   if (cfg_.learning.enabled && preloaded_learning_) learning_state_ = *preloaded_learning_;
   if (history_.ObjectEmpty()) history_ = aggregate_learning_history(Value(rapidjson::kArrayType), cfg_.routing.learning_history_limit);
   if (cfg_.learning.enabled && cfg_.learning.apply_to_prompts && learning_state_.found) {
@@ -786,6 +785,48 @@ bool Session::begin() {
   report_.lane_source = decision_.source;
   events_->emit(event_type::kRoute, report_.lane, "host", root_event_, decision_.to_json());
   return true;
+}
+
+void Session::read_learning() {
+  auto read = [this] {
+    RolloutGroup::Snapshot out;
+    auto hist = rt_.store->learning_history(learning_key_, effective_history_limit(cfg_.routing.learning_history_limit));
+    if (hist) {
+      out.history_json = json::dump(aggregate_learning_history(*hist, cfg_.routing.learning_history_limit));
+    } else {
+      log::warn("runtime", "learning history unavailable: " + hist.status().to_string());
+    }
+    if (cfg_.learning.enabled && !preloaded_learning_) {
+      auto state = rt_.store->learning_get(learning_key_);
+      if (state) {
+        out.state = *state;
+        rt_.remember_learning(learning_key_, *state);
+      } else {
+        log::warn("runtime", "learning state unavailable: " + state.status().to_string());
+      }
+    }
+    return out;
+  };
+  // A rollout sibling sees the state its group read once (runtime/rollout.hpp).
+  RolloutGroup::Snapshot snap = rollout_.group ? rollout_.group->snapshot(learning_key_, read) : read();
+  if (!snap.history_json.empty())
+    if (auto h = json::parse(snap.history_json, "learning history"); h && h->IsObject()) history_ = std::move(*h);
+  if (snap.state) learning_state_ = *snap.state;
+}
+
+void Session::note_rollout() {
+  auto& a = metadata_.GetAllocator();
+  if (rollout_.group) {
+    const RolloutGroup& g = *rollout_.group;
+    json::set(metadata_, "rollout_group", g.id, a);
+    json::set(metadata_, "rollout_index", static_cast<int64_t>(rollout_.index), a);
+    json::set(metadata_, "rollout_size", static_cast<int64_t>(g.size), a);
+    json::set(metadata_, "rollout_seed", g.seed_of(rollout_.index), a);
+    if (auto t = g.temperature_of(rollout_.index)) json::set(metadata_, "rollout_temperature", *t, a);
+  }
+  // A captured episode's group comes from the gateway's X-Atlas-Rollout-Group header.
+  report_.rollout_group = json::get_string(metadata_, "rollout_group");
+  report_.rollout_index = static_cast<int>(json::get_int(metadata_, "rollout_index"));
 }
 
 void Session::finish() {

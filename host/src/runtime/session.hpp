@@ -18,6 +18,7 @@
 #include "runtime/dag_executor.hpp"
 #include "runtime/lane.hpp"
 #include "runtime/plan.hpp"
+#include "runtime/rollout.hpp"
 #include "runtime/runtime_impl.hpp"
 #include "runtime/session_state.hpp"
 #include "runtime/session_verdict.hpp"
@@ -40,6 +41,8 @@ class Session : public std::enable_shared_from_this<Session> {
         events_(std::make_shared<EventLog>()),
         ledger_(std::make_shared<TokenLedger>(rt.config)) {}
 
+  // A rollout sibling (Runtime::run_rollouts): set before run().
+  void set_rollout(const RolloutSlot& slot) { rollout_ = slot; }
   SessionReport run();
   // Steps 1-3 of run(): metadata and learning key, session row, learning state, routing. False
   // when the session ended at once (report() final).
@@ -100,6 +103,12 @@ class Session : public std::enable_shared_from_this<Session> {
   // Rewards, drift and the review decision (session_verdict.cpp).
   // Only a succeeded session is judged.
   SessionVerdict judge(bool store_ok, SessionStatus status, const std::string& unvalidated_step);
+  // The learning history and playbook of the session's key (a rollout sibling: its group's
+  // snapshot, read once for the group).
+  void read_learning();
+  // Rollout group metadata (rollout_group, rollout_index, rollout_size, rollout_seed,
+  // rollout_temperature) and the report's group fields.
+  void note_rollout();
   // Background playbook synthesis from this session's evidence (learning_launch.cpp).
   void launch_learning(const rewards::RewardOutcome& reward);
   // The session stops making model calls: Ctrl-C, or a [limits] bound (stop_for).
@@ -137,8 +146,9 @@ class Session : public std::enable_shared_from_this<Session> {
   int64_t deadline_ms_ = 0;  // [limits] session_timeout_seconds (0 = none)
   std::shared_ptr<std::atomic<bool>> stop_ = std::make_shared<std::atomic<bool>>(false);
   std::mutex limit_mu_;
-  std::string limit_reason_;          // the [limits] bound that stopped the session (guarded by limit_mu_)
-  bool capture_interrupted_ = false;  // a captured episode cut short by the gateway's shutdown
+  std::string limit_reason_;  // the [limits] bound that stopped the session (guarded by limit_mu_)
+  bool capture_interrupted_ = false;
+  RolloutSlot rollout_;  // group null: not a rollout sibling  // a captured episode cut short by the gateway's shutdown
 };
 
 }  // namespace atlas::runtime

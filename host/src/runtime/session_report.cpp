@@ -47,6 +47,10 @@ std::string SessionReport::to_json() const {
   d.AddMember("steps", steps_v, a);
   d.AddMember("applied_playbook_version", applied_playbook_version, a);
   d.AddMember("playbook_entries", static_cast<int64_t>(playbook_entries), a);
+  if (!rollout_group.empty()) {
+    d.AddMember("rollout_group", json::str(rollout_group, a), a);
+    d.AddMember("rollout_index", rollout_index, a);
+  }
   d.AddMember("stored", stored, a);
   if (plan_fallback) d.AddMember("plan_fallback_reason", json::str(plan_fallback_reason, a), a);
   return json::dump(d);

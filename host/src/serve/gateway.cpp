@@ -16,6 +16,7 @@
 #include "llm/wire.hpp"
 #include "metrics/http.hpp"
 #include "mock/http_server.hpp"
+#include "runtime/rollout.hpp"
 #include "serve/episodes.hpp"
 #include "serve/upstream.hpp"
 #include "serve/wire_capture.hpp"
@@ -355,6 +356,13 @@ void Gateway::Impl::open_episode(const std::shared_ptr<OpenEpisode>& ep, const C
   json::set(meta, "wire", std::string(client_wire_name(creq.wire)), a);
   std::string key_override = req.get_header_value(kLearningKeyHeader);
   if (!key_override.empty()) json::set(meta, "learning_key_override", key_override, a);
+  // A sibling of a rollout group (docs/serve.md, "Rollout groups").
+  if (std::string group = req.get_header_value("X-Atlas-Rollout-Group"); !group.empty()) {
+    if (std::string why = runtime::rollout_group_id_error(group); why.empty())
+      json::set(meta, "rollout_group", group, a);
+    else
+      log::warn("serve", "episode " + ep.id + ": X-Atlas-Rollout-Group ignored: " + why);
+  }
   task.metadata_json = json::dump(meta);
   ++episodes_opened_;
   auto prepared = rt_.prepare_episode(task);

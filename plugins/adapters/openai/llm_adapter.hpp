@@ -170,7 +170,17 @@ class LlmAdapter : public atlas::sdk::Adapter {
       v.CopyFrom(rf->value, a);
       out.AddMember("response_format", v, a);
     }
-    if (has_temperature_) out.AddMember("temperature", temperature_, a);
+    // A rollout sibling's own temperature (the request's "sampling", docs/plugin-contracts.md)
+    // wins over the configured one; the host's LLM clients carry no seed, so it is not sent.
+    const Value* sampled = nullptr;
+    if (auto sampling = req.FindMember("sampling"); sampling != req.MemberEnd() && sampling->value.IsObject())
+      if (auto t = sampling->value.FindMember("temperature"); t != sampling->value.MemberEnd() && t->value.IsNumber())
+        sampled = &t->value;
+    if (sampled) {
+      out.AddMember("temperature", sampled->GetDouble(), a);
+    } else if (has_temperature_) {
+      out.AddMember("temperature", temperature_, a);
+    }
     if (max_output_tokens_ > 0) out.AddMember("max_output_tokens", max_output_tokens_, a);
     if (stream_) out.AddMember("stream", true, a);
     std::string session = std::string(call.session_id());

@@ -849,9 +849,10 @@ std::string op_query_sessions(Pool& pool, const Value& req) {
     std::string sql = "SELECT id, task, status, review_status, " + ts_out(b, "created_at") + ", " +
                       ts_out(b, "completed_at") + ", " + reward_score_expr(b) + ", " +
                       json_key_text(b, "metadata", "learning_key") + ", " +
-                      json_key_text(b, "metadata", "execution_mode") + ", review_notes FROM sessions WHERE " + where +
+                      json_key_text(b, "metadata", "execution_mode") + ", review_notes, " +
+                      json_key_text(b, "metadata", "rollout_group") + " FROM sessions WHERE " + where +
                       " ORDER BY id " + (asc ? "ASC" : "DESC") + " LIMIT " + ph(p, Param::num(limit + 1));
-    auto rows = c.query(sql, p, 10);
+    auto rows = c.query(sql, p, 11);
     bool more = rows.size() > static_cast<size_t>(limit);
     if (more) rows.resize(static_cast<size_t>(limit));
     rapidjson::StringBuffer sb;
@@ -876,6 +877,7 @@ std::string op_query_sessions(Pool& pool, const Value& req) {
       w_cell(w, "learning_key", r[7]);
       w_cell(w, "execution_mode", r[8]);
       w_cell(w, "review_notes", r[9]);
+      w_cell(w, "rollout_group", r[10]);  // run --rollouts / X-Atlas-Rollout-Group (null = none)
       w.EndObject();
     }
     w.EndArray();

@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "common/clock.hpp"
@@ -834,6 +836,133 @@ TEST(Deadline, TheSessionDeadlineBoundsACoachPlan) {
   EXPECT_EQ(r.steps[0].status, StepStatus::kTimeout);
   EXPECT_NE(r.steps[0].reason.find("session_timeout_seconds"), std::string::npos) << r.steps[0].reason;
   EXPECT_LT(r.seconds, 20.0);
+}
+
+}  // namespace
+}  // namespace atlas::runtime
+
+namespace atlas::runtime {
+namespace {
+
+// run --rollouts: N siblings of one task see one learning state (read once for the group),
+// sample at their own temperature, are stored with the group id and their index, and the
+// group's learning updates start only after its last sibling ended.
+TEST(RuntimeRollouts, SiblingsShareOneLearningStateAndTheirUpdatesWaitForTheWholeGroup) {
+  fs::path dir = temp_dir("rollouts");
+  std::string url = "sqlite://" + (dir / "atlas.db").string();
+  testing::MockLlm mock(scenario(R"(
+    {"name":"s","match":{"system_contains":"You are the student agent"},"after":"cycle",
+     "responses":[{"text":"answer one"},{"text":"answer two"},{"text":"answer three"}]})"));
+  std::vector<Event> events;
+  std::mutex mu;
+  auto rt = make_runtime(
+      config_text(mock, "[orchestration]\nforced_mode = \"auto\"\n[review]\nrequire_approval = false\n", url), &events,
+      &mu);
+  ASSERT_TRUE(rt);
+  const std::string md = R"({"learning_key_override":"rollout-key"})";
+  SessionReport first = rt->run({"Review this code", md, ""});
+  ASSERT_EQ(first.status, SessionStatus::kSucceeded) << first.error;
+  rt->wait_for_background();  // playbook version 1
+  {
+    std::lock_guard<std::mutex> g(mu);
+    events.clear();
+  }
+  RolloutOptions o;
+  o.siblings = 3;
+  o.temperatures = {0.2, 0.9};
+  std::vector<SessionReport> group = rt->run_rollouts({"Review this code", md, ""}, o);
+  ASSERT_EQ(group.size(), 3u);
+  std::set<std::string> answers;
+  for (size_t i = 0; i < group.size(); ++i) {
+    EXPECT_EQ(group[i].status, SessionStatus::kSucceeded) << group[i].error;
+    EXPECT_EQ(group[i].rollout_group, group[0].rollout_group);
+    EXPECT_EQ(group[i].rollout_index, static_cast<int>(i));
+    EXPECT_EQ(group[i].applied_playbook_version, 1) << "sibling " << i << " saw another learning state";
+    answers.insert(group[i].final_answer);
+  }
+  EXPECT_EQ(group[0].rollout_group.rfind("rg-", 0), 0u) << group[0].rollout_group;
+  EXPECT_EQ(answers.size(), 3u);
+  rt->wait_for_background();
+  {
+    // Every synthesis of the group started after the group's last session ended.
+    std::lock_guard<std::mutex> g(mu);
+    size_t last_end = 0, first_synthesis = events.size(), syntheses = 0;
+    for (size_t i = 0; i < events.size(); ++i) {
+      if (events[i].type == "session" && events[i].name == "end") last_end = i;
+      if (events[i].type == "learning" && events[i].name == "synthesis_start") {
+        first_synthesis = std::min(first_synthesis, i);
+        ++syntheses;
+      }
+    }
+    EXPECT_EQ(syntheses, 3u);
+    EXPECT_GT(first_synthesis, last_end) << "a learning update ran while siblings were still running";
+  }
+  // Each sibling asked the model at its own temperature (0.2, 0.9, 0.2).
+  std::vector<double> temperatures;
+  for (const auto& q : requests_with_role(mock, "student")) {
+    auto body = json::parse(q.body);
+    if (body && body->HasMember("temperature") && q.body.find("Review this code") != std::string::npos)
+      temperatures.push_back((*body)["temperature"].GetDouble());
+  }
+  ASSERT_GE(temperatures.size(), 4u);
+  EXPECT_EQ(std::vector<double>(temperatures.end() - 3, temperatures.end()), (std::vector<double>{0.2, 0.9, 0.2}));
+  // After the group: the playbook went on from version 1, one update per sibling.
+  auto store = rt->store();
+  ASSERT_NE(store, nullptr);
+  auto state = store->learning_get("rollout-key");
+  ASSERT_TRUE(state.is_ok());
+  EXPECT_EQ(state->version, 4);
+  rt.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir / "atlas.db").string().c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db,
+                               "SELECT json_extract(metadata,'$.rollout_group'), json_extract(metadata,'$.rollout_index'),"
+                               " json_extract(metadata,'$.rollout_size'), json_extract(metadata,'$.rollout_seed'),"
+                               " json_extract(metadata,'$.rollout_temperature') FROM sessions WHERE id > 1 ORDER BY id",
+                               -1, &st, nullptr),
+            SQLITE_OK);
+  std::set<int64_t> seeds;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    EXPECT_EQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), group[0].rollout_group);
+    EXPECT_EQ(sqlite3_column_int(st, 1), i);
+    EXPECT_EQ(sqlite3_column_int(st, 2), 3);
+    seeds.insert(sqlite3_column_int64(st, 3));
+    EXPECT_DOUBLE_EQ(sqlite3_column_double(st, 4), i == 1 ? 0.9 : 0.2);
+  }
+  EXPECT_EQ(seeds.size(), 3u) << "every sibling has its own seed";
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  fs::remove_all(dir);
+}
+
+TEST(Cli, RunRolloutsRefusesBadGroupSettingsWithTheReason) {
+  testing::MockLlm mock(scenario(R"({"match":{"system_contains":"You are the student agent"},"response":{"text":"fine"}})"));
+  fs::path dir = temp_dir("rollout-cli");
+  std::ofstream(dir / "atlas.toml") << config_text(
+      mock, "[plugins]\ndirs = [\"" + std::string(ATLAS_TEST_PLUGIN_DIR) + "\"]\n[orchestration]\nforced_mode = \"auto\"\n",
+      "sqlite://" + (dir / "a.db").string());
+  for (const auto& [args, says] : std::vector<std::pair<std::string, std::string>>{
+           {"--rollouts 1", "between 2 and 64"},
+           {"--rollouts 3 --rollout-temperatures 0.2,hot", "'hot' is not a temperature"},
+           {"--rollouts 3 --rollout-temperatures 2.5", "'2.5' is not a temperature"},
+           {"--rollout-temperatures 0.2", "needs --rollouts"},
+           {"--rollouts 2 --rollout-group 'bad id'", "may hold only"}}) {
+    auto [code, out] = run_cli(dir, "run --config atlas.toml --task 'a task' " + args);
+    EXPECT_EQ(code, 2) << args << "\n" << out;
+    EXPECT_NE(out.find(says), std::string::npos) << args << "\n" << out;
+  }
+  auto [code, out] = run_cli(dir, "run --config atlas.toml --task 'a task' --rollouts 2 --rollout-group grp-1 --json");
+  EXPECT_EQ(code, 0) << out;
+  auto doc = json::parse(out.substr(out.find('[')));
+  ASSERT_TRUE(doc.is_ok()) << out;
+  ASSERT_EQ(doc->Size(), 2u);
+  for (rapidjson::SizeType i = 0; i < 2; ++i) {
+    EXPECT_EQ(json::get_string((*doc)[i], "rollout_group"), "grp-1");
+    EXPECT_EQ(json::get_int((*doc)[i], "rollout_index"), static_cast<int64_t>(i));
+  }
+  fs::remove_all(dir);
 }
 
 }  // namespace

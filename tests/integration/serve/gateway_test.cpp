@@ -143,7 +143,8 @@ const char* kTools =
 TEST(Gateway, AToolUsingOpenAIEpisodeIsOneJudgedStoredSession) {
   GatewayFixture gw("tools", scenario(kWeatherRules), "[orchestration]\nforced_mode = \"auto\"\n");
   ASSERT_TRUE(gw.ok());
-  httplib::Headers h{{"X-Atlas-Session", "weather-1"}};
+  // X-Atlas-Rollout-Group: the episode is stored as a sibling of that group (docs/serve.md).
+  httplib::Headers h{{"X-Atlas-Session", "weather-1"}, {"X-Atlas-Rollout-Group", "grp-7"}};
   std::string first =
       std::string(
           R"({"model":"gpt-4o","messages":[{"role":"system","content":"You help."},{"role":"user","content":"Weather in Paris?"}],"tools":)") +
@@ -183,6 +184,8 @@ TEST(Gateway, AToolUsingOpenAIEpisodeIsOneJudgedStoredSession) {
   ASSERT_EQ(meta.size(), 1u);
   EXPECT_NE(meta[0].find("\"episode_id\":\"weather-1\""), std::string::npos) << meta[0];
   EXPECT_NE(meta[0].find("\"comment\":\"fine\""), std::string::npos) << meta[0];
+  EXPECT_NE(meta[0].find("\"rollout_group\":\"grp-7\""), std::string::npos) << meta[0];
+  EXPECT_EQ(json::get_string(report, "rollout_group"), "grp-7");
   EXPECT_EQ(gw.query("SELECT status FROM sessions WHERE id = " + sid), (std::vector<std::string>{"succeeded"}));
   EXPECT_EQ(gw.query("SELECT count(*) FROM step_results WHERE session_id = " + sid), (std::vector<std::string>{"2"}));
   auto tool_events = gw.query("SELECT event FROM trajectory_events WHERE session_id = " + sid +

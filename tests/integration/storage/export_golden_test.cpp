@@ -7,12 +7,14 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "common/digest.hpp"
 #include "data/export.hpp"
 #include "data/report.hpp"
 #include "integration/storage/storage_fixture.hpp"
+#include "support/trainer_rules.hpp"
 
 namespace atlas::test {
 namespace {
@@ -518,6 +520,196 @@ TEST_P(ExportConversation, StripPlaybookRemovesExactlyThePlaybookBlock) {
   auto grpo = export_row(data::ExportFormat::kTrlGrpo, true);
   EXPECT_EQ(json::get_string(grpo["prompt"][0], "content"), kStudentPrompt) << "the group's prompt too";
 }
+
+// Rollout groups (run --rollouts, X-Atlas-Rollout-Group): trl-grpo rows follow the stored group
+// id, not the task text; --drop-zero-variance leaves out groups whose rewards are all equal.
+class ExportRollouts : public ExportGolden {
+ protected:
+  void SetUp() override {
+    ExportGolden::SetUp();
+    if (IsSkipped()) return;
+    auto h = handle();
+    int minute = 10;
+    // Same task text as sessions 1 and 2, but two groups of their own.
+    for (const auto& [group, score] : std::vector<std::pair<std::string, double>>{
+             {"rg-a", 0.9}, {"rg-a", 0.3}, {"rg-a", 0.6}, {"rg-b", 0.5}, {"rg-b", 0.5}}) {
+      auto b = call(h, "begin_session",
+                    begin("Summarise a.txt", R"(,"rollout_group":")" + group + R"(","rollout_index":0)", minute));
+      ASSERT_TRUE(b.is_ok()) << b.status().to_string();
+      std::string id = json::get_string(*b, "session_id");
+      ASSERT_TRUE(call(h, "append_events", events(id, minute)).is_ok());
+      ASSERT_TRUE(call(h, "finish_session", finish(id, score, "approved", false, minute)).is_ok());
+      ids_[group].push_back(id);
+      ++minute;
+    }
+  }
+
+  std::vector<json::Document> grpo_rows(bool drop_zero_variance, data::ExportSummary* summary = nullptr) {
+    data::ExportOptions o;
+    o.format = data::ExportFormat::kTrlGrpo;
+    o.output = dir_ / "grpo-rollouts.jsonl";
+    o.drop_zero_variance = drop_zero_variance;
+    auto r = data::export_sessions(*store_, o);
+    EXPECT_TRUE(r.is_ok()) << r.status().to_string();
+    if (r && summary) *summary = *r;
+    std::vector<json::Document> rows;
+    for (const auto& line : lines_of(o.output)) {
+      rows.push_back(json::parse(line).value());
+      EXPECT_EQ(atlas::testing::trainer_rules::trl_grpo(rows.back()), "") << line;
+    }
+    return rows;
+  }
+
+  static const json::Value* row_of(const std::vector<json::Document>& rows, const std::string& group) {
+    for (const auto& r : rows)
+      if (json::get_string(r, "atlas_group_id") == group) return &r;
+    return nullptr;
+  }
+
+  std::map<std::string, std::vector<std::string>> ids_;
+};
+
+TEST_P(ExportRollouts, GrpoRowsFollowTheRolloutGroupNotTheTaskText) {
+  auto rows = grpo_rows(false);
+  ASSERT_EQ(rows.size(), 4u);  // lk-files/"Summarise a.txt" (1, 2), "List b/" (4), rg-a, rg-b
+  const json::Value* a = row_of(rows, "rg-a");
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(json::get_string(*a, "atlas_group_source"), "rollout");
+  ASSERT_EQ((*a)["atlas_session_ids"].Size(), 3u);
+  for (rapidjson::SizeType i = 0; i < 3; ++i)
+    EXPECT_EQ(std::string((*a)["atlas_session_ids"][i].GetString()), ids_["rg-a"][i]);
+  EXPECT_EQ((*a)["atlas_session_rewards"][0].GetDouble(), 0.9);
+  EXPECT_EQ((*a)["atlas_step_rewards"][1][0].GetDouble(), 0.3) << "step rewards stay per sibling";
+  EXPECT_EQ((*a)["atlas_reward_uncertainty"][2].GetDouble(), 0.1);
+  double advantages = 0;
+  for (const auto& v : (*a)["atlas_advantages"].GetArray()) advantages += v.GetDouble();
+  EXPECT_NEAR(advantages, 0.0, 1e-9);
+  const json::Value* by_task = nullptr;
+  for (const auto& r : rows)
+    if (json::get_string(r["prompt"][0], "content") == "Summarise a.txt" &&
+        json::get_string(r, "atlas_group_source") == "task")
+      by_task = &r;
+  ASSERT_NE(by_task, nullptr);
+  EXPECT_EQ(json::get_string(*by_task, "atlas_group_id").rfind("task-", 0), 0u);
+  EXPECT_EQ(json::get_string(*by_task, "atlas_group_source"), "task");
+  EXPECT_EQ((*by_task)["atlas_session_ids"].Size(), 2u) << "the rollout siblings are not mixed into the task group";
+}
+
+TEST_P(ExportRollouts, DropZeroVarianceLeavesOutGroupsWhoseRewardsAreAllEqual) {
+  data::ExportSummary summary;
+  auto rows = grpo_rows(true, &summary);
+  EXPECT_EQ(summary.groups_dropped, 2u);  // rg-b (0.5, 0.5) and "List b/" (a group of one)
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_NE(row_of(rows, "rg-a"), nullptr);
+  EXPECT_EQ(row_of(rows, "rg-b"), nullptr);
+  for (const auto& r : rows) EXPECT_NE(json::get_string(r["prompt"][0], "content"), "List b/");
+}
+
+// Corrections as data: session 1's step was rejected, then accepted after the guidance "read
+// the file first"; a reviewer demonstrated a better answer for session 2.
+class ExportCorrections : public ExportGolden {
+ protected:
+  void SetUp() override {
+    ExportGolden::SetUp();
+    if (IsSkipped()) return;
+    auto h = handle();
+    auto d = call(h, "add_demonstration",
+                  R"({"session_id":"2","answer":"a.txt says: hello","actor":"ana","reason":"more precise"})");
+    ASSERT_TRUE(d.is_ok()) << d.status().to_string();
+  }
+
+  std::vector<json::Document> rows(data::ExportFormat f, data::ExportOptions o = {}) {
+    o.format = f;
+    o.output = dir_ / ("corrections-" + std::string(data::export_format_name(f)) + ".jsonl");
+    auto r = data::export_sessions(*store_, o);
+    EXPECT_TRUE(r.is_ok()) << r.status().to_string();
+    std::vector<json::Document> out;
+    for (const auto& line : lines_of(o.output)) out.push_back(json::parse(line).value());
+    EXPECT_EQ(lines_of(data::lineage_sidecar_path(o.output)).size(), out.size()) << "one lineage line per row";
+    return out;
+  }
+
+  static std::string last_content(const json::Value& conversation) {
+    return json::get_string(conversation[conversation.Size() - 1], "content");
+  }
+};
+
+TEST_P(ExportCorrections, AcceptedRetriesAndDemonstrationsBecomeSftRowsWithOrWithoutTheGuidance) {
+  namespace rules = atlas::testing::trainer_rules;
+  auto with = rows(data::ExportFormat::kTrlSftCorrections);
+  ASSERT_EQ(with.size(), 2u);
+  for (const auto& r : with) EXPECT_EQ(rules::trl_sft(r), "") << json::dump(r);
+  EXPECT_EQ(json::get_string(with[0], "source"), "teacher_retry");
+  EXPECT_EQ(json::get_int(with[0], "step_id"), 1);
+  const json::Value& m = with[0]["messages"];
+  EXPECT_EQ(json::get_string(m[m.Size() - 2], "content"),
+            "Summarise a.txt\n\nGuidance from your teacher on earlier attempts:\n- read the file first")
+      << "the guidance as the runtime showed it to the student";
+  EXPECT_EQ(last_content(m), "The file says hello");
+  EXPECT_EQ(json::get_string(with[1], "source"), "demonstration");
+  EXPECT_EQ(json::get_string(with[1], "session_id"), "2");
+  EXPECT_EQ(last_content(with[1]["messages"]), "a.txt says: hello");
+  data::ExportOptions exclude;
+  exclude.guidance = data::ExportOptions::Guidance::kExclude;
+  auto without = rows(data::ExportFormat::kTrlSftCorrections, exclude);
+  ASSERT_EQ(without.size(), 2u);
+  const json::Value& w = without[0]["messages"];
+  EXPECT_EQ(json::get_string(w[w.Size() - 2], "content"), "Summarise a.txt");
+}
+
+TEST_P(ExportCorrections, DpoPairsTheDemonstrationWithTheSessionsAnswer) {
+  auto pairs = rows(data::ExportFormat::kTrlDpo);
+  ASSERT_EQ(pairs.size(), 2u);
+  for (const auto& r : pairs) EXPECT_EQ(atlas::testing::trainer_rules::trl_preference(r), "") << json::dump(r);
+  EXPECT_EQ(json::get_string(pairs[0], "source"), "teacher_retry");
+  EXPECT_EQ(last_content(pairs[0]["rejected"]), "I guess: hi");
+  EXPECT_EQ(json::get_string(pairs[1], "source"), "demonstration");
+  EXPECT_EQ(last_content(pairs[1]["chosen"]), "a.txt says: hello");
+  EXPECT_EQ(last_content(pairs[1]["rejected"]), "The file says hello");
+  EXPECT_TRUE(pairs[0]["prompt"] == pairs[0]["prompt"]);
+  EXPECT_EQ(last_content(pairs[1]["prompt"]), "Summarise a.txt") << "the same prompt for both answers";
+}
+
+TEST_P(ExportCorrections, KtoRowsFlagEachCompletionDesirableOrNot) {
+  auto kto = rows(data::ExportFormat::kTrlKto);
+  // Session 1: rejected attempt (false), accepted retry (true), answer 0.9 (true);
+  // session 2: demonstration (true), the answer it replaced (false); session 4: answer 0.6 (true).
+  ASSERT_EQ(kto.size(), 6u);
+  std::vector<std::pair<std::string, bool>> got;
+  for (const auto& r : kto) {
+    EXPECT_EQ(atlas::testing::trainer_rules::trl_unpaired_preference(r), "") << json::dump(r);
+    got.emplace_back(json::get_string(r, "source") + ":" + last_content(r["completion"]), r["label"].GetBool());
+  }
+  EXPECT_EQ(got, (std::vector<std::pair<std::string, bool>>{{"teacher_retry:I guess: hi", false},
+                                                            {"teacher_retry:The file says hello", true},
+                                                            {"session:The file says hello", true},
+                                                            {"demonstration:a.txt says: hello", true},
+                                                            {"session:The file says hello", false},
+                                                            {"session:The file says hello", true}}));
+  data::ExportOptions strict;
+  strict.label_threshold = 0.95;
+  auto high = rows(data::ExportFormat::kTrlKto, strict);
+  ASSERT_EQ(high.size(), 6u);
+  EXPECT_FALSE(high[2]["label"].GetBool()) << "0.9 is below the 0.95 threshold";
+}
+
+TEST_P(ExportCorrections, PrmRowsLabelEveryStepFromItsStepReward) {
+  data::ExportOptions o;
+  o.label_threshold = 0.55;
+  auto prm = rows(data::ExportFormat::kTrlPrm, o);
+  ASSERT_EQ(prm.size(), 3u);  // sessions 1 (0.9), 2 (0.5), 4 (0.6): one judged step each
+  std::vector<bool> labels;
+  for (const auto& r : prm) {
+    EXPECT_EQ(atlas::testing::trainer_rules::trl_stepwise_supervision(r), "") << json::dump(r);
+    labels.push_back(r["labels"][0].GetBool());
+    EXPECT_EQ(std::string(r["completions"][0].GetString()), "The file says hello");
+  }
+  EXPECT_EQ(labels, (std::vector<bool>{true, false, true}));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ExportCorrections, ::testing::Values("sqlite", "postgresql"), backend_name);
+
+INSTANTIATE_TEST_SUITE_P(Backends, ExportRollouts, ::testing::Values("sqlite", "postgresql"), backend_name);
 
 INSTANTIATE_TEST_SUITE_P(Backends, ExportConversation, ::testing::Values("sqlite", "postgresql"), backend_name);
 

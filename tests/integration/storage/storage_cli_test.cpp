@@ -229,7 +229,8 @@ TEST(StorageCli, SecretsInEveryInputChannelAppearInNoByteWritten) {
   record(run_atlas_host(dir, "review note -c atlas.toml " + id + " 'note " + key + "'"));
   record(run_atlas_host(dir, "review show -c atlas.toml " + id));
   record(run_atlas_host(dir, "review list -c atlas.toml"));
-  for (const char* f : {"atlas-jsonl", "trl-sft", "trl-grpo", "trl-dpo", "openai-ft"}) {
+  for (const char* f :
+       {"atlas-jsonl", "trl-sft", "trl-grpo", "trl-dpo", "openai-ft", "trl-sft-corrections", "trl-kto", "trl-prm"}) {
     record(run_atlas_host(dir, std::string("export -c atlas.toml --include-all-statuses --format ") + f +
                                    " --output export-" + f + ".jsonl"));
   }
@@ -313,6 +314,20 @@ TEST(StorageCli, ExportRefusesARowMissingARequiredFieldAndWritesNothing) {
   r = run_atlas_host(dir, base + "--output out.jsonl");
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_TRUE(std::filesystem::exists(dir / "out.jsonl.lineage.jsonl"));
+  // Options that do not fit the format are refused with the reason (exit 2).
+  for (const auto& [args, says] :
+       std::vector<std::pair<std::string, std::string>>{{"--drop-zero-variance", "use it with --format trl-grpo"},
+                                                        {"--label-threshold 0.7", "trl-kto and trl-prm"},
+                                                        {"--guidance sometimes", "use context"}}) {
+    r = run_atlas_host(dir, base + args + " --output opt.jsonl");
+    EXPECT_EQ(r.exit_code, 2) << args << ": " << r.err;
+    EXPECT_NE(r.err.find(says), std::string::npos) << args << ": " << r.err;
+  }
+  r = run_atlas_host(dir,
+                     "export -c atlas.toml --include-all-statuses --include-failed --format trl-kto "
+                     "--label-threshold 1.5 --output opt.jsonl");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("between 0 and 1"), std::string::npos) << r.err;
   r = run_atlas_host(dir, "export --format trl-grpo --print-schema");
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("atlas_completions"), std::string::npos);

@@ -27,8 +27,10 @@ TEST(SessionUncertainty, ComesFromRewardStats) {
   EXPECT_FALSE(session_uncertainty(without).has_value());
 }
 
-constexpr ExportFormat kFormats[] = {ExportFormat::kAtlasJsonl, ExportFormat::kTrlSft, ExportFormat::kTrlGrpo,
-                                     ExportFormat::kTrlDpo, ExportFormat::kOpenAiFt};
+constexpr ExportFormat kFormats[] = {ExportFormat::kAtlasJsonl, ExportFormat::kTrlSft,
+                                     ExportFormat::kTrlGrpo,    ExportFormat::kTrlDpo,
+                                     ExportFormat::kOpenAiFt,   ExportFormat::kTrlSftCorrections,
+                                     ExportFormat::kTrlKto,     ExportFormat::kTrlPrm};
 
 TEST(ExportSchema, EveryFormatHasASchemaThatUsesOnlyKeywordsTheCheckerKnows) {
   for (ExportFormat f : kFormats) {
@@ -50,7 +52,8 @@ TEST(ExportSchema, GrpoRefusesAColumnThatWouldCollideWithTrlRewardArguments) {
     "atlas_session_rewards":[0.5],"atlas_step_rewards":[[0.5]],"atlas_reward_uncertainty":[null],"atlas_advantages":[0.0],
     "atlas_group_id":"k","atlas_group_size":1,"atlas_session_ids":["1"])";
   EXPECT_FALSE(check(ExportFormat::kTrlGrpo, row + "}").has_value());
-  for (const char* reserved : {"completions", "prompts", "completion_ids", "trainer_state"}) {
+  for (const char* reserved :
+       {"completions", "prompts", "completion_ids", "trainer_state", "log_extra", "log_metric"}) {
     auto e = check(ExportFormat::kTrlGrpo, row + ",\"" + reserved + "\":[]}");
     ASSERT_TRUE(e.has_value()) << reserved;
     EXPECT_EQ(e->keyword, "additionalProperties") << reserved;
@@ -79,6 +82,32 @@ TEST(ExportSchema, OpenAiWantsArgumentsAsStringsAndNoExtraKeys) {
   EXPECT_FALSE(check(ExportFormat::kOpenAiFt, R"({"messages":[{"role":"user","content":"t"},
     {"role":"assistant","content":"a"}],"parallel_tool_calls":false})")
                    .has_value());
+}
+
+TEST(ExportSchema, KtoNeedsABooleanLabel) {
+  const std::string row =
+      R"({"prompt":[{"role":"user","content":"t"}],"completion":[{"role":"assistant","content":"a"}])";
+  EXPECT_FALSE(check(ExportFormat::kTrlKto, row + R"(,"label":true})").has_value());
+  auto missing = check(ExportFormat::kTrlKto, row + "}");
+  ASSERT_TRUE(missing.has_value());
+  EXPECT_NE(missing->message.find("label"), std::string::npos) << missing->message;
+  EXPECT_TRUE(check(ExportFormat::kTrlKto, row + R"(,"label":1})").has_value()) << "a number is no desirable flag";
+}
+
+TEST(ExportSchema, PrmWantsStringsAndBooleanLabelsInTheStandardFormat) {
+  EXPECT_FALSE(check(ExportFormat::kTrlPrm, R"({"prompt":"t","completions":["a","b"],"labels":[true,false]})"));
+  EXPECT_TRUE(check(ExportFormat::kTrlPrm, R"({"prompt":[{"role":"user","content":"t"}],"completions":["a"],
+    "labels":[true]})"))
+      << "stepwise supervision is standard (string) format only";
+  EXPECT_TRUE(check(ExportFormat::kTrlPrm, R"({"prompt":"t","completions":["a"],"labels":[0.9]})"));
+  EXPECT_TRUE(check(ExportFormat::kTrlPrm, R"({"prompt":"t","completions":["a"]})"));
+}
+
+TEST(ExportSchema, SftCorrectionsNeedItsSource) {
+  EXPECT_TRUE(check(ExportFormat::kTrlSftCorrections, R"({"messages":[{"role":"user","content":"t"},
+    {"role":"assistant","content":"a"}]})"));
+  EXPECT_FALSE(check(ExportFormat::kTrlSftCorrections, R"({"messages":[{"role":"user","content":"t"},
+    {"role":"assistant","content":"a"}],"source":"demonstration"})"));
 }
 
 TEST(ExportSchema, SftNeedsMessages) {

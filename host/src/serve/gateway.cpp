@@ -361,7 +361,7 @@ void Gateway::Impl::open_episode(const std::shared_ptr<OpenEpisode>& ep, const C
     if (std::string why = runtime::rollout_group_id_error(group); why.empty())
       json::set(meta, "rollout_group", group, a);
     else
-      log::warn("serve", "episode " + ep.id + ": X-Atlas-Rollout-Group ignored: " + why);
+      log::warn("serve", "episode " + ep->id + ": X-Atlas-Rollout-Group ignored: " + why);
   }
   task.metadata_json = json::dump(meta);
   ++episodes_opened_;

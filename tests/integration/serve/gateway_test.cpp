@@ -92,7 +92,9 @@ class GatewayFixture {
     if (!rt) return;
     rt_ = std::move(*rt);
     gateway_ = std::make_unique<Gateway>(rt_->config(), *rt_);
-    auto port = gateway_->start({"127.0.0.1", 0});
+    GatewayOptions listen;
+    listen.port = 0;  // any free port
+    auto port = gateway_->start(listen);
     EXPECT_TRUE(port.is_ok()) << port.status().to_string();
     if (port) port_ = *port;
   }

@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 
+#include "ops_json.hpp"
 #include "ops_queue.hpp"
 #include "ops_review_ui.hpp"
 #include "ops_playbook.hpp"
@@ -23,7 +24,6 @@ namespace atlas_soci {
 using atlas::sdk::Error;
 using rapidjson::Document;
 using rapidjson::Value;
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 namespace {
 
@@ -125,28 +125,7 @@ std::string lower(std::string s) {
 
 // ---- response helpers ---------------------------------------------------------------------
 
-void w_str(Writer& w, const char* key, const std::string& s) {
-  w.Key(key);
-  w.String(s.c_str(), static_cast<rapidjson::SizeType>(s.size()));
-}
-void w_cell(Writer& w, const char* key, const Cell& c) {
-  w.Key(key);
-  if (c) {
-    w.String(c->c_str(), static_cast<rapidjson::SizeType>(c->size()));
-  } else {
-    w.Null();
-  }
-}
-// Stored JSON text embedded as-is (it was validated when written).
-void w_raw_json(Writer& w, const char* key, const Cell& c) {
-  w.Key(key);
-  if (c && !c->empty()) {
-    w.RawValue(c->c_str(), c->size(), rapidjson::kObjectType);
-  } else {
-    w.Null();
-  }
-}
-std::string done(rapidjson::StringBuffer& sb) { return std::string(sb.GetString(), sb.GetSize()); }
+// w_str, w_cell, w_raw_json and done are in ops_json.hpp (shared with the other ops files).
 
 // Placeholder list ":pN, :pN+1, ..." appending params.
 std::string in_list(std::vector<Param>& params, const std::vector<Param>& values) {

@@ -5,11 +5,12 @@
 
 #include <atlas/sdk.hpp>
 
+#include "ops_json.hpp"
+
 namespace atlas_soci {
 
 using atlas::sdk::Error;
 using rapidjson::Value;
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 namespace {
 
@@ -26,22 +27,6 @@ std::optional<long long> int_field(const Value& v, const char* key) {
   if (it == v.MemberEnd() || it->value.IsNull()) return std::nullopt;
   if (!it->value.IsInt64()) throw Error(ATLAS_INVALID_ARGUMENT, std::string("'") + key + "' must be an integer");
   return it->value.GetInt64();
-}
-
-void put_cell(Writer& w, const char* key, const Cell& c) {
-  w.Key(key);
-  if (c)
-    w.String(c->data(), static_cast<rapidjson::SizeType>(c->size()));
-  else
-    w.Null();
-}
-
-void put_json(Writer& w, const char* key, const Cell& c) {
-  w.Key(key);
-  if (c && !c->empty())
-    w.RawValue(c->data(), c->size(), rapidjson::kObjectType);
-  else
-    w.Null();
 }
 
 }  // namespace
@@ -125,14 +110,14 @@ std::string op_learning_versions(Pool& pool, const Value& req) {
       w.StartObject();
       w.Key("version");
       w.Int64(std::stoll(r[0].value_or("0")));
-      put_cell(w, "actor", r[1]);
-      put_cell(w, "action", r[2]);
-      put_cell(w, "note", r[3]);
-      put_cell(w, "session_id", r[4]);
-      put_cell(w, "created_at", r[5]);
-      put_cell(w, "student_learning", r[6]);
-      put_cell(w, "teacher_learning", r[7]);
-      put_json(w, "metadata", r[8]);
+      w_cell(w, "actor", r[1]);
+      w_cell(w, "action", r[2]);
+      w_cell(w, "note", r[3]);
+      w_cell(w, "session_id", r[4]);
+      w_cell(w, "created_at", r[5]);
+      w_cell(w, "student_learning", r[6]);
+      w_cell(w, "teacher_learning", r[7]);
+      w_raw_json(w, "metadata", r[8]);
       w.EndObject();
     }
     w.EndArray();
@@ -155,11 +140,11 @@ std::string op_learning_keys(Pool& pool, const Value&) {
     w.StartArray();
     for (const Row& r : c.query(sql, {}, 4)) {
       w.StartObject();
-      put_cell(w, "learning_key", r[0]);
+      w_cell(w, "learning_key", r[0]);
       w.Key("version");
       w.Int64(std::stoll(r[1].value_or("0")));
-      put_cell(w, "updated_at", r[2]);
-      put_cell(w, "first_task", r[3]);
+      w_cell(w, "updated_at", r[2]);
+      w_cell(w, "first_task", r[3]);
       w.EndObject();
     }
     w.EndArray();

@@ -8,12 +8,13 @@
 #include <cstdio>
 #include <random>
 
+#include "ops_json.hpp"
+
 namespace atlas_soci {
 
 using atlas::sdk::Error;
 using rapidjson::Document;
 using rapidjson::Value;
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 namespace {
 
@@ -59,17 +60,6 @@ std::string dump(const Value& v) {
   return std::string(sb.GetString(), sb.GetSize());
 }
 
-std::string finish(rapidjson::StringBuffer& sb) {
-  return std::string(sb.GetString(), sb.GetSize());
-}
-
-void put(Writer& w, const char* key, const Cell& c) {
-  w.Key(key);
-  if (c)
-    w.String(c->c_str(), static_cast<rapidjson::SizeType>(c->size()));
-  else
-    w.Null();
-}
 void put_int(Writer& w, const char* key, const Cell& c) {
   w.Key(key);
   if (c)
@@ -88,16 +78,16 @@ std::string random_token() {
 // A task row as JSON (the columns of kColumns).
 void write_task(Writer& w, const Row& r) {
   w.StartObject();
-  put(w, "task_id", r[0]);
-  put(w, "state", r[1]);
+  w_cell(w, "task_id", r[0]);
+  w_cell(w, "state", r[1]);
   put_int(w, "priority", r[2]);
   put_int(w, "attempts", r[3]);
   put_int(w, "max_attempts", r[4]);
-  put(w, "leased_by", r[5]);
+  w_cell(w, "leased_by", r[5]);
   put_int(w, "lease_expires_ms", r[6]);
-  put(w, "last_error", r[7]);
-  put(w, "session_id", r[8]);
-  put(w, "group", r[9]);
+  w_cell(w, "last_error", r[7]);
+  w_cell(w, "session_id", r[8]);
+  w_cell(w, "group", r[9]);
   put_int(w, "rollout", r[10]);
   w.EndObject();
 }
@@ -218,19 +208,19 @@ std::string op_queue_claim(Pool& pool, const Value& req) {
     w.StartArray();
     for (const Row& r : rows) {
       w.StartObject();
-      put(w, "task_id", r[0]);
+      w_cell(w, "task_id", r[0]);
       w.Key("payload");
       w.RawValue(r[1] ? r[1]->c_str() : "{}", r[1] ? r[1]->size() : 2, rapidjson::kObjectType);
       put_int(w, "attempts", r[2]);
       put_int(w, "max_attempts", r[3]);
       put_int(w, "priority", r[4]);
-      put(w, "group", r[5]);
+      w_cell(w, "group", r[5]);
       put_int(w, "rollout", r[6]);
       w.EndObject();
     }
     w.EndArray();
     w.EndObject();
-    return finish(sb);
+    return done(sb);
   });
 }
 
@@ -262,7 +252,7 @@ std::string op_queue_heartbeat(Pool& pool, const Value& req) {
     for (const auto& id : lost) w.String(id.c_str());
     w.EndArray();
     w.EndObject();
-    return finish(sb);
+    return done(sb);
   });
 }
 
@@ -374,7 +364,7 @@ std::string op_queue_status(Pool& pool, const Value& req) {
       w.EndArray();
     }
     w.EndObject();
-    return finish(sb);
+    return done(sb);
   });
 }
 
@@ -438,7 +428,7 @@ std::string op_queue_task(Pool& pool, const Value& req) {
     rapidjson::StringBuffer sb;
     Writer w(sb);
     write_task(w, *r);
-    std::string out = finish(sb);
+    std::string out = done(sb);
     return "{\"found\":true," + out.substr(1);
   });
 }

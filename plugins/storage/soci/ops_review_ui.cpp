@@ -6,11 +6,12 @@
 #include <algorithm>
 #include <cctype>
 
+#include "ops_json.hpp"
+
 namespace atlas_soci {
 
 using atlas::sdk::Error;
 using rapidjson::Value;
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 namespace {
 
@@ -31,15 +32,6 @@ long long limit_of(const Value& req, long long fallback, long long max) {
 bool flag(const Value& req, const char* key) {
   auto it = req.FindMember(key);
   return it != req.MemberEnd() && it->value.IsBool() && it->value.GetBool();
-}
-
-void put(Writer& w, const char* key, const Cell& c) {
-  w.Key(key);
-  if (c) {
-    w.String(c->c_str(), static_cast<rapidjson::SizeType>(c->size()));
-  } else {
-    w.Null();
-  }
 }
 
 void put_number(Writer& w, const char* key, const Cell& c) {
@@ -176,16 +168,16 @@ std::string op_review_ui_sessions(Pool& pool, const Value& req) {
     w.StartArray();
     for (const Row& r : rows) {
       w.StartObject();
-      put(w, "session_id", r[0]);
-      put(w, "task", r[1]);
-      put(w, "status", r[2]);
-      put(w, "review_status", r[3]);
-      put(w, "created_at", r[4]);
-      put(w, "completed_at", r[5]);
+      w_cell(w, "session_id", r[0]);
+      w_cell(w, "task", r[1]);
+      w_cell(w, "status", r[2]);
+      w_cell(w, "review_status", r[3]);
+      w_cell(w, "created_at", r[4]);
+      w_cell(w, "completed_at", r[5]);
       put_number(w, "reward", r[6]);
-      put(w, "learning_key", r[7]);
-      put(w, "execution_mode", r[8]);
-      put(w, "final_answer", r[9]);
+      w_cell(w, "learning_key", r[7]);
+      w_cell(w, "execution_mode", r[8]);
+      w_cell(w, "final_answer", r[9]);
       put_number(w, "total_tokens", r[10]);
       w.EndObject();
     }
@@ -246,11 +238,11 @@ std::string op_review_ui_learning_keys(Pool& pool, const Value& req) {
     w.StartArray();
     for (const Row& r : rows) {
       w.StartObject();
-      put(w, "learning_key", r[0]);
+      w_cell(w, "learning_key", r[0]);
       put_number(w, "sessions", r[1]);
       put_number(w, "average_reward", r[2]);
-      put(w, "last_at", r[3]);
-      put(w, "label", r[4]);
+      w_cell(w, "last_at", r[3]);
+      w_cell(w, "label", r[4]);
       w.EndObject();
     }
     w.EndArray();
@@ -285,22 +277,22 @@ std::string op_review_ui_learning(Pool& pool, const Value& req) {
     w.StartArray();
     for (const Row& r : rows) {
       w.StartObject();
-      put(w, "session_id", r[0]);
-      put(w, "created_at", r[1]);
+      w_cell(w, "session_id", r[0]);
+      w_cell(w, "created_at", r[1]);
       put_number(w, "reward", r[2]);
       put_number(w, "total_tokens", r[3]);
-      put(w, "status", r[4]);
-      put(w, "review_status", r[5]);
-      put(w, "student_learning", r[6]);
-      put(w, "execution_mode", r[7]);
+      w_cell(w, "status", r[4]);
+      w_cell(w, "review_status", r[5]);
+      w_cell(w, "student_learning", r[6]);
+      w_cell(w, "execution_mode", r[7]);
       w.EndObject();
     }
     w.EndArray();
     w.Key("registry");
     if (reg) {
       w.StartObject();
-      put(w, "student_learning", (*reg)[0]);
-      put(w, "teacher_learning", (*reg)[1]);
+      w_cell(w, "student_learning", (*reg)[0]);
+      w_cell(w, "teacher_learning", (*reg)[1]);
       w.Key("metadata");
       const Cell& m = (*reg)[2];
       if (m && !m->empty()) {
@@ -309,7 +301,7 @@ std::string op_review_ui_learning(Pool& pool, const Value& req) {
         w.Null();
       }
       put_number(w, "version", (*reg)[3]);
-      put(w, "updated_at", (*reg)[4]);
+      w_cell(w, "updated_at", (*reg)[4]);
       w.EndObject();
     } else {
       w.Null();

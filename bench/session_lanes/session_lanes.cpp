@@ -132,7 +132,7 @@ int main(int argc, char** argv) {
     long waits0 = blocking_waits();
     int failed = 0;
     for (int i = 0; i < sessions; ++i)
-      if ((*rt)->run({task, "{}", ""}).status != "succeeded") ++failed;
+      if ((*rt)->run({task, "{}", ""}).status != atlas::SessionStatus::kSucceeded) ++failed;
     double wall = (atlas::clock::monotonic_seconds() - wall0) / sessions;
     double cpu = (cpu_seconds() - cpu0) / sessions;
     double waits = static_cast<double>(blocking_waits() - waits0) / sessions;

@@ -19,10 +19,9 @@
 //   (chat-format lines: `messages` with system/developer/user/assistant/tool roles, optional
 //   `tools` and `parallel_tool_calls`; `weight` 0 or 1 on assistant messages only; at least one
 //   assistant message; function arguments are JSON strings).
-// - OpenAI, Chat Completions API reference, "messages": https://platform.openai.com/docs/api-reference/chat/create
-//   (the chat format the fine-tuning lines use: a tool message has `content` and the
-//   `tool_call_id` of the tool call it answers; an assistant tool call's `function.arguments` is
-//   "the arguments to call the function with ... in JSON format").
+// - OpenAI, function calling guide: https://platform.openai.com/docs/guides/function-calling
+//   (the chat format the fine-tuning lines use: a tool result is a `tool` message with `content`
+//   and the `tool_call_id` of the call it answers; a call's `arguments` is JSON-encoded text).
 #pragma once
 
 #include <set>

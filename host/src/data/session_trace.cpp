@@ -724,7 +724,8 @@ std::vector<StepTurns> build_conversation(const Value& session, Value& messages,
         push_tool_call_turns(*call, n, messages, a);
       }
       t.tool_turns_unattributed = unattributed && any_attempt_rejected(step);
-      if (ev.tool_calls.empty() || !tool_only_reply(ev.captured_call, output)) messages.PushBack(text_message("assistant", output, a), a);
+      if (ev.tool_calls.empty() || !tool_only_reply(ev.captured_call, output))
+        messages.PushBack(text_message("assistant", output, a), a);
       t.end = messages.Size();
       out.push_back(std::move(t));
     }

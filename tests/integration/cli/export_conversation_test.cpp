@@ -114,7 +114,9 @@ class ExportConversationCli : public ::testing::Test {
     return out;
   }
 
-  static bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+  static bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+  }
 
   // Every assistant turn with its weight: "weight content".
   static std::vector<std::string> weighted_assistant_turns(const json::Value& row) {
@@ -141,6 +143,10 @@ TEST_F(ExportConversationCli, PerSessionIsTheDefaultAndCarriesEveryStepInOrder) 
   EXPECT_TRUE(def[0] == explicit_rows[0]) << "per-session is the default";
   const json::Value& row = def[0];
   EXPECT_EQ(rules::trl_sft(row), "") << json::dump(row);
+  // The rejected attempt is stored (its tool call and answer are in the session trace), so the
+  // conversation leaving it out is the exporter's doing.
+  const std::string trace = json::dump(rows("--format atlas-jsonl")[0]);
+  EXPECT_TRUE(contains(trace, "ECHO-ping") && contains(trace, "draft two")) << trace;
   auto t = turns(row);
   ASSERT_EQ(t.size(), 11u) << json::dump(row);
   EXPECT_EQ(t[0].rfind("system: ", 0), 0u);

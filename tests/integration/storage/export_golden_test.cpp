@@ -537,7 +537,8 @@ class ExportCapturedEpisode : public ExportGolden {
     auto llm_call = [](const std::string& id, int step, int tool_calls) {
       return R"({"event":{"id":")" + id + R"(","type":"llm_call","name":"m","role":"student","step_id":")" +
              std::to_string(step) + R"(","data":{"wire":"openai.chat","model":"m","tool_calls":)" +
-             std::to_string(tool_calls) + R"(,"system_prompt":"You read files.","tools":[]}},"created_at":"2026-01-01T00:07:01.000000Z"})";
+             std::to_string(tool_calls) +
+             R"(,"system_prompt":"You read files.","tools":[]}},"created_at":"2026-01-01T00:07:01.000000Z"})";
     };
     auto tool_call = [](const std::string& parent, int step, const std::string& call_id, const std::string& path,
                         const std::string& result) {
@@ -558,13 +559,14 @@ class ExportCapturedEpisode : public ExportGolden {
                "attempt_details":[{"attempt":1,"evaluation":{"validation":{"valid":true},"status":"passed","output":)" +
              json::quote(output) + R"(}}],"guidance":)" + guidance + "}";
     };
-    const std::string finished = R"({"session_id":")" + id_ + R"(","status":"succeeded","final_answer":"a says hello, b says world",
+    const std::string finished =
+        R"({"session_id":")" + id_ + R"(","status":"succeeded","final_answer":"a says hello, b says world",
       "completed_at":"2026-01-01T00:07:30.000000Z","metadata":{"learning_key":"lk-files","execution_mode":"coach"},
       "plan":{"steps":[{"id":1,"description":"model call"},{"id":2,"description":"model call"},{"id":3,"description":"model call"}]},
-      "steps":[)" + step(1, R"([{"tool":"read_file","arguments":{"path":"a.txt"}}])", "[]") +
-                                 "," + step(2, R"([{"tool":"read_file","arguments":{"path":"b.txt"}}])",
-                                            R"(["cite both files"])") +
-                                 "," + step(3, "a says hello, b says world", "[]") + R"(],
+      "steps":[)" +
+        step(1, R"([{"tool":"read_file","arguments":{"path":"a.txt"}}])", "[]") + "," +
+        step(2, R"([{"tool":"read_file","arguments":{"path":"b.txt"}}])", R"(["cite both files"])") + "," +
+        step(3, "a says hello, b says world", "[]") + R"(],
       "reward":{"score":0.8},"reward_stats":{"score":0.8},"review_status":"approved","review_actor":"runtime"})";
     auto f = call(h, "finish_session", finished);
     ASSERT_TRUE(f.is_ok()) << f.status().to_string();
@@ -599,7 +601,8 @@ class ExportCapturedEpisode : public ExportGolden {
       if (m.HasMember("weight")) t += "[" + std::to_string(m["weight"].GetInt()) + "]";
       if (m.HasMember("tool_calls")) {
         const json::Value& args = m["tool_calls"][0]["function"]["arguments"];
-        t += ": call " + json::get_string(args.IsString() ? json::parse(args.GetString()).value() : args, "path");
+        t += ": call " + (args.IsString() ? json::get_string(json::parse(args.GetString()).value(), "path")
+                                          : json::get_string(args, "path"));
       } else {
         t += ": " + json::get_string(m, "content");
       }
@@ -615,10 +618,10 @@ TEST_P(ExportCapturedEpisode, PerSessionIsTheEpisodesConversationWithGuidanceAsA
   using C = data::ExportOptions::Conversation;
   auto rows = export_rows(data::ExportFormat::kOpenAiFt, C::kPerSession);
   ASSERT_EQ(rows.size(), 1u);
-  EXPECT_EQ(turns(rows[0]), (std::vector<std::string>{"system: You read files.", "user: Summarise a.txt",
-                                                       "assistant[1]: call a.txt", "tool: hello",
-                                                       "user: cite both files", "assistant[1]: call b.txt",
-                                                       "tool: world", "assistant[1]: a says hello, b says world"}));
+  EXPECT_EQ(turns(rows[0]),
+            (std::vector<std::string>{"system: You read files.", "user: Summarise a.txt", "assistant[1]: call a.txt",
+                                      "tool: hello", "user: cite both files", "assistant[1]: call b.txt", "tool: world",
+                                      "assistant[1]: a says hello, b says world"}));
   auto excluded = export_rows(data::ExportFormat::kTrlSft, C::kPerSession, data::ExportOptions::Guidance::kExclude);
   ASSERT_EQ(excluded.size(), 1u);
   EXPECT_EQ(turns(excluded[0]).size(), 7u) << "no guidance turn";
@@ -631,9 +634,9 @@ TEST_P(ExportCapturedEpisode, PerStepRowsEndAtTheirCallsReplyWithTheEarlierCalls
   EXPECT_EQ(turns(rows[0]),
             (std::vector<std::string>{"system: You read files.", "user: Summarise a.txt", "assistant[1]: call a.txt"}))
       << "the tool result came with the next call";
-  EXPECT_EQ(turns(rows[1]), (std::vector<std::string>{"system: You read files.", "user: Summarise a.txt",
-                                                       "assistant[0]: call a.txt", "tool: hello",
-                                                       "user: cite both files", "assistant[1]: call b.txt"}));
+  EXPECT_EQ(turns(rows[1]),
+            (std::vector<std::string>{"system: You read files.", "user: Summarise a.txt", "assistant[0]: call a.txt",
+                                      "tool: hello", "user: cite both files", "assistant[1]: call b.txt"}));
   EXPECT_EQ(turns(rows[2]).back(), "assistant[1]: a says hello, b says world");
   EXPECT_EQ(turns(rows[2])[5], "assistant[0]: call b.txt");
   auto sft = export_rows(data::ExportFormat::kTrlSft, data::ExportOptions::Conversation::kPerStep);

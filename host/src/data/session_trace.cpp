@@ -715,7 +715,11 @@ std::vector<StepTurns> build_conversation(const Value& session, Value& messages,
       bool unattributed = false;
       for (const Value* call : ev.tool_calls) {
         const std::string parent = json::get_string(*call, "parent_id");
-        if (!accepted_id.empty() && parent != accepted_id) {
+        if (accepted_id.empty()) {
+          // A captured call's calls are all its reply's (a rejected reply never reached the
+          // client); a run step stored without attempt events cannot say whose they are.
+          unattributed = unattributed || t.own_prompt;
+        } else if (parent != accepted_id) {
           bool from_rejected = std::any_of(ev.attempts.begin(), ev.attempts.end(),
                                            [&](const Value* at) { return json::get_string(*at, "id") == parent; });
           if (from_rejected) continue;

@@ -647,6 +647,46 @@ TEST_P(ExportCapturedEpisode, PerStepRowsEndAtTheirCallsReplyWithTheEarlierCalls
   EXPECT_EQ(json::get_int(json::parse(lineage[2]).value(), "step_id"), 3);
 }
 
+// A coach session stored before attempts recorded their prompts: no attempt events, a tool call
+// without its attempt, step 2 rejected once then accepted after guidance.
+TEST_P(ExportCapturedEpisode, OlderCoachSessionsFallBackToTheTaskAndStepAndWeighUnattributedCallsZero) {
+  auto h = handle();
+  auto b = call(h, "begin_session", begin("Summarise a.txt", "", 8));
+  ASSERT_TRUE(b.is_ok()) << b.status().to_string();
+  const std::string id = json::get_string(*b, "session_id");
+  ASSERT_TRUE(call(h, "append_events", events(id, 8)).is_ok());  // read_file a.txt, step 1 (no parent)
+  const std::string finished = R"({"session_id":")" + id + R"(","status":"succeeded","final_answer":"FINAL",
+    "completed_at":"2026-01-01T00:08:30.000000Z","metadata":{"learning_key":"lk-files","execution_mode":"coach"},
+    "plan":{"steps":[{"id":1,"description":"read it"},{"id":2,"description":"summarise it"}]},
+    "steps":[{"step_id":1,"output":"hello","evaluation":{"reward":{"score":0.8}},"attempts":2,
+              "metadata":{"description":"read it"},"guidance":["read the file first"],
+              "attempt_details":[{"attempt":1,"evaluation":{"validation":{"valid":false},"status":"failed","output":"guess"}},
+                                 {"attempt":2,"evaluation":{"validation":{"valid":true},"status":"passed","output":"hello"}}]},
+             {"step_id":2,"output":"it says hello","evaluation":{"reward":{"score":0.8}},"attempts":1,
+              "metadata":{"description":"summarise it"},"guidance":[],
+              "attempt_details":[{"attempt":1,"evaluation":{"validation":{"valid":true},"status":"passed","output":"it says hello"}}]}],
+    "reward":{"score":0.8},"reward_stats":{"score":0.8},"review_status":"approved","review_actor":"runtime"})";
+  ASSERT_TRUE(call(h, "finish_session", finished).is_ok());
+  data::ExportOptions o;
+  o.format = data::ExportFormat::kOpenAiFt;
+  o.output = dir_ / "older.jsonl";
+  o.filters.session_ids = {id};
+  ASSERT_TRUE(data::export_sessions(*store_, o).is_ok());
+  auto rows = lines_of(o.output);
+  ASSERT_EQ(rows.size(), 1u);
+  auto row = json::parse(rows[0]).value();
+  EXPECT_EQ(atlas::testing::trainer_rules::openai_chat(row), "") << rows[0];
+  EXPECT_EQ(turns(row),
+            (std::vector<std::string>{
+                "user: Summarise a.txt",
+                "user: Summarise a.txt\n\nStep 1: read it\n\nGuidance from your teacher on earlier "
+                "attempts:\n- read the file first",
+                "assistant[0]: call a.txt", "tool: hello", "assistant[1]: hello",
+                "user: Summarise a.txt\n\nStep 2: summarise it", "assistant[1]: it says hello", "assistant[1]: FINAL"}))
+      << "a call that cannot be told apart from the rejected attempt's is context only";
+  EXPECT_EQ(rows[0].find("guess"), std::string::npos) << "the rejected answer is no turn";
+}
+
 // Rollout groups (run --rollouts, X-Atlas-Rollout-Group): trl-grpo rows follow the stored group
 // id, not the task text; --drop-zero-variance leaves out groups whose rewards are all equal.
 class ExportRollouts : public ExportGolden {

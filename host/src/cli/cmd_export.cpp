@@ -119,6 +119,21 @@ int run_export(const Args& args) {
     return kExitOk;
   }
   if (!vm.count("output")) throw UsageError("--output FILE is required");
+  // Checked before the store is opened: a usage error, whatever the database.
+  data::ExportOptions::Conversation conversation = data::ExportOptions::Conversation::kPerSession;
+  if (vm.count("conversation")) {
+    const std::string c = vm["conversation"].as<std::string>();
+    if (c == "per-session")
+      conversation = data::ExportOptions::Conversation::kPerSession;
+    else if (c == "per-step")
+      conversation = data::ExportOptions::Conversation::kPerStep;
+    else
+      throw UsageError("--conversation " + c +
+                       ": use per-session (one conversation per session) or per-step (one row per step)");
+    if (*format != data::ExportFormat::kTrlSft && *format != data::ExportFormat::kOpenAiFt)
+      throw UsageError("--conversation applies to conversation rows: use it with --format trl-sft or openai-ft (" +
+                       std::string(data::export_format_name(*format)) + " " + conversation_shape(*format) + ")");
+  }
   std::string extra_schema;
   if (vm.count("schema")) {
     const std::string path = vm["schema"].as<std::string>();
@@ -154,6 +169,7 @@ int run_export(const Args& args) {
   eo.format = *format;
   eo.output = vm["output"].as<std::string>();
   eo.strip_playbook = vm.count("strip-playbook") != 0;
+  eo.conversation = conversation;
   eo.drop_zero_variance = vm.count("drop-zero-variance") != 0;
   if (eo.drop_zero_variance && eo.format != data::ExportFormat::kTrlGrpo)
     throw UsageError("--drop-zero-variance applies to groups: use it with --format trl-grpo");
@@ -165,19 +181,6 @@ int run_export(const Args& args) {
       eo.guidance = data::ExportOptions::Guidance::kExclude;
     else
       throw UsageError("--guidance " + g + ": use context (the guidance as the student saw it) or exclude");
-  }
-  if (vm.count("conversation")) {
-    const std::string c = vm["conversation"].as<std::string>();
-    if (c == "per-session")
-      eo.conversation = data::ExportOptions::Conversation::kPerSession;
-    else if (c == "per-step")
-      eo.conversation = data::ExportOptions::Conversation::kPerStep;
-    else
-      throw UsageError("--conversation " + c +
-                       ": use per-session (one conversation per session) or per-step (one row per step)");
-    if (eo.format != data::ExportFormat::kTrlSft && eo.format != data::ExportFormat::kOpenAiFt)
-      throw UsageError("--conversation applies to conversation rows: use it with --format trl-sft or openai-ft (" +
-                       std::string(data::export_format_name(eo.format)) + " " + conversation_shape(eo.format) + ")");
   }
   if (vm.count("label-threshold")) {
     if (eo.format != data::ExportFormat::kTrlKto && eo.format != data::ExportFormat::kTrlPrm)

@@ -263,6 +263,12 @@ TEST_F(ExportConversationCli, ConversationOnAnotherFormatOrAnUnknownValueIsAUsag
   CliResult unknown = export_cli("--output " + sh_quote(out.string()) + " --format trl-sft --conversation per-turn");
   EXPECT_EQ(unknown.exit_code, 2) << unknown.all();
   EXPECT_TRUE(contains(unknown.err, "--conversation per-turn: use per-session")) << unknown.err;
+  // Refused before any database is opened.
+  CliResult no_db = run_cli(dir_->path(),
+                            "export --format trl-dpo --conversation per-step --output x.jsonl "
+                            "--database-url sqlite:///nonexistent/dir/none.db");
+  EXPECT_EQ(no_db.exit_code, 2) << no_db.all();
+  EXPECT_TRUE(contains(no_db.err, "--conversation applies to conversation rows")) << no_db.err;
   CliResult guidance = export_cli("--output " + sh_quote(out.string()) + " --format trl-sft --guidance teacher");
   EXPECT_EQ(guidance.exit_code, 2) << guidance.all();
   EXPECT_FALSE(fs::exists(out));

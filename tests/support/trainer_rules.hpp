@@ -19,6 +19,9 @@
 //   (chat-format lines: `messages` with system/developer/user/assistant/tool roles, optional
 //   `tools` and `parallel_tool_calls`; `weight` 0 or 1 on assistant messages only; at least one
 //   assistant message; function arguments are JSON strings).
+// - OpenAI, function calling guide: https://platform.openai.com/docs/guides/function-calling
+//   (the chat format the fine-tuning lines use: a tool result is a `tool` message with `content`
+//   and the `tool_call_id` of the call it answers; a call's `arguments` is JSON-encoded text).
 #pragma once
 
 #include <set>
@@ -111,16 +114,26 @@ inline std::string openai_chat(const json::Value& row) {
   static const std::set<std::string> roles{"system", "developer", "user", "assistant", "tool"};
   if (!row.HasMember("messages") || !is_message_list(row["messages"], roles)) return "`messages` is required";
   bool assistant = false;
+  std::set<std::string> call_ids;  // tool calls made so far
   for (const auto& m : row["messages"].GetArray()) {
     const std::string role = json::get_string(m, "role");
+    if (role == "tool") {
+      if (!m.HasMember("content")) return "a tool message has `content`";
+      if (!call_ids.count(json::get_string(m, "tool_call_id")))
+        return "a tool message answers an earlier tool call by its `tool_call_id`";
+    }
     if (m.HasMember("weight")) {
       if (role != "assistant") return "`weight` is for assistant messages only";
       if (!m["weight"].IsInt() || (m["weight"].GetInt() != 0 && m["weight"].GetInt() != 1)) return "`weight` is 0 or 1";
     }
     if (role == "assistant") assistant = true;
     if (m.HasMember("tool_calls"))
-      for (const auto& c : m["tool_calls"].GetArray())
+      for (const auto& c : m["tool_calls"].GetArray()) {
         if (!c["function"]["arguments"].IsString()) return "function arguments are a JSON string";
+        if (!json::parse(c["function"]["arguments"].GetString(), "arguments").is_ok())
+          return "function arguments are JSON text";
+        call_ids.insert(json::get_string(c, "id"));
+      }
   }
   return assistant ? "" : "at least one assistant message";
 }

@@ -48,9 +48,13 @@ void usage(std::ostream& os) {
         "every tool it was offered with its schema.\n"
         "  --strip-playbook         remove the injected playbook (\">>> Student Playbook >>>\" block)\n"
         "                           from the system message; kept by default\n"
-        "Corrections (trl-sft-corrections, trl-kto, trl-dpo also pairs a demonstration with the answer):\n"
-        "  --guidance context|exclude  the teacher's guidance in a retried step's prompt: as the student\n"
-        "                           saw it (default) or left out\n"
+        "  --conversation per-session|per-step  trl-sft, openai-ft: a session of several steps as one\n"
+        "                           conversation (default; a one-step session exports as before) or\n"
+        "                           one row per step, its prompt as the student got it\n"
+        "Corrections (trl-sft-corrections, trl-kto, trl-dpo also pairs a demonstration with the answer)\n"
+        "and multi-step trl-sft / openai-ft conversations:\n"
+        "  --guidance context|exclude  the teacher's guidance the student received: as context turns,\n"
+        "                           where it saw it (default), or left out; never an assistant turn\n"
         "  --label-threshold X      trl-kto / trl-prm: a reward >= X is desirable / a correct step (0.5)\n"
         "trl-grpo: one row per rollout group (run --rollouts), else per learning key and task.\n"
         "  --drop-zero-variance     leave out groups whose rewards are all equal\n"
@@ -58,6 +62,28 @@ void usage(std::ostream& os) {
         "for atlas-jsonl and in FILE.lineage.jsonl (one line per row) for the other formats.\n"
         "Common options: -c/--config FILE, --database-url URL, --plugin-dir DIR, --quiet.\n"
         "Exit 1 with a message when no session matches.\n";
+}
+
+// Why --conversation does not apply to a format: what its rows already are.
+const char* conversation_shape(data::ExportFormat format) {
+  switch (format) {
+    case data::ExportFormat::kAtlasJsonl:
+      return "rows are whole session traces with every step";
+    case data::ExportFormat::kTrlSftCorrections:
+    case data::ExportFormat::kTrlDpo:
+    case data::ExportFormat::kTrlKto:
+      return "rows are already one per corrected step, its prompt as the student got it";
+    case data::ExportFormat::kTrlPrm:
+      return "rows list every step's output with its label";
+    case data::ExportFormat::kTrlGrpo:
+      return "rows are one prompt per group of sessions";
+    case data::ExportFormat::kTokensJsonl:
+      return "rows are already one per model call";
+    case data::ExportFormat::kTrlSft:
+    case data::ExportFormat::kOpenAiFt:
+      break;
+  }
+  return "";
 }
 
 std::string json_usd(std::optional<double> usd) {
@@ -75,7 +101,7 @@ int run_export(const Args& args) {
       "created-after", po::value<std::string>(), "")("session-id", po::value<std::vector<std::string>>(), "")(
       "limit", po::value<int64_t>(), "")("schema", po::value<std::string>(), "")("print-schema", "")(
       "strip-playbook", "")("drop-zero-variance", "")("guidance", po::value<std::string>(), "")(
-      "label-threshold", po::value<double>(), "");
+      "label-threshold", po::value<double>(), "")("conversation", po::value<std::string>(), "");
   add_store_options(desc);
   po::variables_map vm = parse_options(args, desc);
   if (vm.count("help")) {
@@ -93,6 +119,21 @@ int run_export(const Args& args) {
     return kExitOk;
   }
   if (!vm.count("output")) throw UsageError("--output FILE is required");
+  // Checked before the store is opened: a usage error, whatever the database.
+  data::ExportOptions::Conversation conversation = data::ExportOptions::Conversation::kPerSession;
+  if (vm.count("conversation")) {
+    const std::string c = vm["conversation"].as<std::string>();
+    if (c == "per-session")
+      conversation = data::ExportOptions::Conversation::kPerSession;
+    else if (c == "per-step")
+      conversation = data::ExportOptions::Conversation::kPerStep;
+    else
+      throw UsageError("--conversation " + c +
+                       ": use per-session (one conversation per session) or per-step (one row per step)");
+    if (*format != data::ExportFormat::kTrlSft && *format != data::ExportFormat::kOpenAiFt)
+      throw UsageError("--conversation applies to conversation rows: use it with --format trl-sft or openai-ft (" +
+                       std::string(data::export_format_name(*format)) + " " + conversation_shape(*format) + ")");
+  }
   std::string extra_schema;
   if (vm.count("schema")) {
     const std::string path = vm["schema"].as<std::string>();
@@ -128,6 +169,7 @@ int run_export(const Args& args) {
   eo.format = *format;
   eo.output = vm["output"].as<std::string>();
   eo.strip_playbook = vm.count("strip-playbook") != 0;
+  eo.conversation = conversation;
   eo.drop_zero_variance = vm.count("drop-zero-variance") != 0;
   if (eo.drop_zero_variance && eo.format != data::ExportFormat::kTrlGrpo)
     throw UsageError("--drop-zero-variance applies to groups: use it with --format trl-grpo");

@@ -244,33 +244,19 @@ Value optional_number(std::optional<double> v) {
   return v ? Value(*v) : Value();
 }
 
-bool attempt_rejected(const Value& ev) {
-  if (const Value* v = json::find(ev, "validation"); v && v->IsObject()) {
-    if (const Value* ok = json::find(*v, "valid"); ok && ok->IsBool()) return !ok->GetBool();
-  }
-  std::string st = json::get_string(ev, "status");
-  return st == "failed" || st == "rejected" || st == "invalid" || st == "error";
-}
-bool attempt_accepted(const Value& ev) {
-  if (const Value* v = json::find(ev, "validation"); v && v->IsObject()) {
-    if (const Value* ok = json::find(*v, "valid"); ok && ok->IsBool()) return ok->GetBool();
-  }
-  std::string st = json::get_string(ev, "status");
-  return st == "passed" || st == "accepted" || st == "succeeded" || st == "ok";
-}
-
-// OpenAI's `weight` on assistant turns: 1 on the final answer, the turn the session was judged
-// and accepted on. Earlier (tool-calling) turns get 1 only when no step of the session had an
-// attempt rejected: tool_call events do not say which attempt made them, and a rejected
-// attempt's calls are no behaviour to train on (docs/export-formats.md, "openai-ft").
-void set_openai_weights(Value& messages, bool earlier_turns_accepted, json::Allocator& a) {
-  Value* last_assistant = nullptr;
-  for (Value& m : messages.GetArray()) {
-    if (json::get_string(m, "role") != "assistant") continue;
-    json::set(m, "weight", Value(earlier_turns_accepted ? 1 : 0), a);
-    last_assistant = &m;
-  }
-  if (last_assistant) json::set(*last_assistant, "weight", Value(1), a);
+// OpenAI's `weight` of the transcript's turns (index = message; only assistant turns use it): 1
+// on the final answer, the turn the session was judged and accepted on. Earlier (tool-calling)
+// turns get 1 only when no step of the session had an attempt rejected: the transcript takes
+// every tool_call event of the session, and a rejected attempt's calls are no behaviour to
+// train on (docs/export-formats.md, "openai-ft").
+std::vector<char> transcript_weights(const Value& messages, bool earlier_turns_accepted) {
+  std::vector<char> trained(messages.Size(), earlier_turns_accepted ? 1 : 0);
+  for (rapidjson::SizeType i = messages.Size(); i-- > 0;)
+    if (json::get_string(messages[i], "role") == "assistant") {
+      trained[i] = 1;
+      break;
+    }
+  return trained;
 }
 
 // True when some step of the session had an attempt the teacher rejected.
@@ -293,10 +279,6 @@ Value chat_message(const char* role, const std::string& content, json::Allocator
   m.AddMember("content", json::str(content, a), a);
   return m;
 }
-
-// The heading of the teacher's guidance in a retried step's user message (runtime/session.cpp,
-// Session::run_step, appends it and then "\n- <note>" per note).
-constexpr const char kGuidanceHeading[] = "Guidance from your teacher on earlier attempts:";
 
 // A one-message conversation.
 Value single_message(const char* role, const std::string& content, json::Allocator& a) {
@@ -443,25 +425,8 @@ class Exporter {
         build_atlas_trace(session, rec, a);
         return write_row(rec, {{&session}, std::nullopt});
       case ExportFormat::kTrlSft:
-      case ExportFormat::kOpenAiFt: {
-        bool openai = o_.format == ExportFormat::kOpenAiFt;
-        Value messages, tools;
-        build_transcript(session, messages, a, transcript_options());
-        build_tools(session, messages, tools, a);
-        to_wire_messages(messages, openai, a);
-        if (openai) set_openai_weights(messages, !had_rejected_attempt(session), a);
-        rec.AddMember("messages", messages, a);
-        if (!tools.Empty()) rec.AddMember("tools", tools, a);
-        if (openai) {
-          rec.AddMember("parallel_tool_calls", false, a);
-        } else {
-          // Provenance for people; TRL ignores extra columns.
-          rec.AddMember("session_id", json::str(json::get_string(session, "session_id"), a), a);
-          auto score = session_score(session);
-          rec.AddMember("reward", score ? Value(*score) : Value(), a);
-        }
-        return write_row(rec, {{&session}, std::nullopt});
-      }
+      case ExportFormat::kOpenAiFt:
+        return write_conversation(session);
       case ExportFormat::kTrlDpo:
         ATLAS_RETURN_IF_ERROR(write_dpo(session));
         return write_demonstration_pair(session);
@@ -480,13 +445,107 @@ class Exporter {
     return Status::ok();
   }
 
+  // ---- conversations (docs/export-formats.md, "trl-sft", "openai-ft", "Multi-step conversations")
+
+  // trl-sft / openai-ft. A session of one step (or none): one row, the transcript (system, task,
+  // tool calls, final answer) as before --conversation existed. Several steps: per-session, one
+  // row with every accepted step's turns; per-step, one row per accepted step.
+  Status write_conversation(const Value& session) {
+    const Value* steps = json::find(session, "steps");
+    const size_t step_count = steps && steps->IsArray() ? steps->Size() : 0;
+    if (step_count == 0 || (step_count == 1 && o_.conversation == ExportOptions::Conversation::kPerSession)) {
+      json::Document rec(rapidjson::kObjectType);
+      Value messages;
+      build_transcript(session, messages, rec.GetAllocator(), transcript_options());
+      const std::vector<char> trained = transcript_weights(messages, !had_rejected_attempt(session));
+      return write_conversation_row(session, rec, messages, std::nullopt, trained);
+    }
+    json::Document whole(rapidjson::kObjectType);
+    Value messages;
+    const ConversationOptions co{transcript_options(), o_.guidance == ExportOptions::Guidance::kContext};
+    const std::vector<StepTurns> turns = build_conversation(session, messages, whole.GetAllocator(), co);
+    if (o_.conversation == ExportOptions::Conversation::kPerSession) {
+      json::Document rec(rapidjson::kObjectType);
+      Value row(messages, rec.GetAllocator());
+      // Every assistant turn is an accepted step's (or the final answer), except tool calls that
+      // cannot be told apart from a rejected attempt's.
+      std::vector<char> trained(row.Size(), 1);
+      for (const StepTurns& t : turns)
+        if (t.tool_turns_unattributed) untrain_tool_turns(row, t.first_reply, t.end, trained);
+      return write_conversation_row(session, rec, row, std::nullopt, trained);
+    }
+    for (const StepTurns& t : turns) {
+      json::Document rec(rapidjson::kObjectType);
+      auto& a = rec.GetAllocator();
+      Value row(rapidjson::kArrayType);
+      std::vector<char> trained;
+      // A run step was a conversation of its own (its prompt carries its dependencies' results);
+      // a captured call continued the episode's, so the earlier turns are its context.
+      if (t.own_prompt) {
+        const std::string system =
+            t.system_prompt.empty() ? student_system_prompt(session, transcript_options()) : t.system_prompt;
+        if (!system.empty()) {
+          row.PushBack(chat_message("system", system, a), a);
+          trained.push_back(0);
+        }
+      }
+      for (size_t i = t.own_prompt ? t.begin : 0; i < t.end; ++i) {
+        row.PushBack(Value(messages[static_cast<rapidjson::SizeType>(i)], a), a);
+        trained.push_back(i >= t.first_reply ? 1 : 0);
+      }
+      if (t.tool_turns_unattributed) untrain_tool_turns(row, row.Size() - (t.end - t.first_reply), row.Size(), trained);
+      // A captured call's reply ends at its tool calls: their results came with the next call.
+      while (!t.own_prompt && row.Size() > 1 && json::get_string(row[row.Size() - 1], "role") == "tool") {
+        row.PopBack();
+        trained.pop_back();
+      }
+      ATLAS_RETURN_IF_ERROR(write_conversation_row(session, rec, row, t.step_id, trained));
+    }
+    return Status::ok();
+  }
+
+  // trained[i] = 0 for the tool-calling assistant turns in [from, to).
+  static void untrain_tool_turns(const Value& messages, size_t from, size_t to, std::vector<char>& trained) {
+    for (size_t i = from; i < to && i < trained.size(); ++i)
+      if (json::find(messages[static_cast<rapidjson::SizeType>(i)], "tool_calls")) trained[i] = 0;
+  }
+
+  // One trl-sft / openai-ft row from `messages` (adapter-contract shape): the offered tools, the
+  // tool calls in the format's wire shape and, for OpenAI, `weight` on every assistant turn from
+  // `trained` (index = message). trl-sft rows carry session_id, reward and (per-step) step_id.
+  Status write_conversation_row(const Value& session, json::Document& rec, Value& messages,
+                                std::optional<int64_t> step_id, const std::vector<char>& trained) {
+    auto& a = rec.GetAllocator();
+    const bool openai = o_.format == ExportFormat::kOpenAiFt;
+    Value tools;
+    build_tools(session, messages, tools, a);
+    to_wire_messages(messages, openai, a);
+    if (openai)
+      for (rapidjson::SizeType i = 0; i < messages.Size(); ++i)
+        if (json::get_string(messages[i], "role") == "assistant")
+          json::set(messages[i], "weight", Value(i < trained.size() && trained[i] ? 1 : 0), a);
+    rec.AddMember("messages", messages, a);
+    if (!tools.Empty()) rec.AddMember("tools", tools, a);
+    if (openai) {
+      rec.AddMember("parallel_tool_calls", false, a);
+    } else {
+      // Provenance for people; TRL ignores extra columns.
+      rec.AddMember("session_id", json::str(json::get_string(session, "session_id"), a), a);
+      auto score = session_score(session);
+      rec.AddMember("reward", score ? Value(*score) : Value(), a);
+      if (step_id) rec.AddMember("step_id", Value(*step_id), a);
+    }
+    return write_row(rec, {{&session}, step_id});
+  }
+
   // ---- corrections as data (docs/export-formats.md, "Corrections") ----------------------------
 
   // A step whose first rejected attempt was followed by an accepted one (the teacher's guidance
   // led to it): the step's prompt, both outputs and the guidance the retry carried.
   struct RetryCorrection {
     int64_t step_id = 0;
-    std::string prompt;  // the task (+ "Step N: description" in a multi-step plan), without guidance
+    std::string prompt;                // the step's user turn without guidance (step_user_prompt)
+    std::string prompt_with_guidance;  // as the accepted retry was sent it
     std::string rejected, accepted;
     std::vector<std::string> guidance;
   };
@@ -495,10 +554,6 @@ class Exporter {
     std::vector<RetryCorrection> out;
     const Value* steps = json::find(session, "steps");
     if (!steps || !steps->IsArray()) return out;
-    const std::string task = json::get_string(session, "task");
-    const Value* plan = json::find(session, "plan");
-    size_t plan_steps = 0;
-    if (plan && json::find(*plan, "steps") && (*plan)["steps"].IsArray()) plan_steps = (*plan)["steps"].Size();
     for (const Value& s : steps->GetArray()) {
       const Value* details = json::find(s, "attempt_details");
       if (!details || !details->IsArray() || details->Size() < 2) continue;
@@ -516,10 +571,8 @@ class Exporter {
       c.accepted = json::get_string(*accepted, "output");
       if (c.accepted.empty()) c.accepted = json::get_string(s, "output");
       if (c.rejected.empty() || c.accepted.empty() || c.rejected == c.accepted) continue;
-      c.prompt = task;
-      const Value* meta = json::find(s, "metadata");
-      std::string desc = meta ? json::get_string(*meta, "description") : "";
-      if (plan_steps > 1 && !desc.empty()) c.prompt += "\n\nStep " + std::to_string(c.step_id) + ": " + desc;
+      c.prompt = step_user_prompt(session, s, false);
+      c.prompt_with_guidance = step_user_prompt(session, s, true);
       if (const Value* g = json::find(s, "guidance"); g && g->IsArray())
         for (const Value& note : g->GetArray())
           if (note.IsString()) c.guidance.emplace_back(note.GetString());
@@ -528,15 +581,10 @@ class Exporter {
     return out;
   }
 
-  // The user turn of a retry: with --guidance context, the guidance block exactly as the
-  // runtime appends it to the step's user message (runtime/session.cpp, run_step).
+  // The user turn of a retry: with --guidance context, as the accepted attempt was sent it, the
+  // guidance the runtime appended included (runtime/session.cpp, run_step).
   std::string retry_user_turn(const RetryCorrection& c) const {
-    std::string user = c.prompt;
-    if (o_.guidance == ExportOptions::Guidance::kContext && !c.guidance.empty()) {
-      user += std::string("\n\n") + kGuidanceHeading;
-      for (const auto& g : c.guidance) user += "\n- " + g;
-    }
-    return user;
+    return o_.guidance == ExportOptions::Guidance::kContext ? c.prompt_with_guidance : c.prompt;
   }
 
   // The session's latest demonstration (`review demonstrate`): its answer, "" when none.

@@ -66,6 +66,11 @@ struct ExportOptions {
   // "Teacher guidance").
   enum class Guidance { kContext, kExclude };
   Guidance guidance = Guidance::kContext;
+  // trl-sft and openai-ft: a session of several steps as one conversation (per-session, the
+  // default) or one row per step (per-step); a session of one step exports as before either way
+  // in per-session (docs/export-formats.md, "Multi-step conversations").
+  enum class Conversation { kPerSession, kPerStep };
+  Conversation conversation = Conversation::kPerSession;
   // trl-kto and trl-prm: a reward at or above this is desirable / a correct step (--label-threshold).
   double label_threshold = 0.5;
   // Remove the injected playbook from the student's system message (--strip-playbook). Off by

@@ -85,7 +85,8 @@ constexpr std::string_view kTrlSft = R"json({
     "messages": {"type": "array", "minItems": 2, "items": {"$ref": "#/definitions/message"}},
     "tools": {"type": "array", "items": {"$ref": "#/definitions/tool"}},
     "session_id": {"type": "string"},
-    "reward": {"type": ["number", "null"]}
+    "reward": {"type": ["number", "null"]},
+    "step_id": {"type": "integer"}
   }
 })json";
 

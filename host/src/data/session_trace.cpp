@@ -1,5 +1,7 @@
 #include "data/session_trace.hpp"
 
+#include <algorithm>
+#include <map>
 #include <set>
 
 #include "data/atlas_events.hpp"
@@ -397,6 +399,138 @@ std::string function_tool_name(const Value& tool) {
   return fn && fn->IsObject() ? json::get_string(*fn, "name") : json::get_string(tool, "name");
 }
 
+// A stored tool_call event (its `event` object) as two turns: the assistant's call (adapter-
+// contract shape, arguments as an object) and the tool's result. `n` numbers calls without an id.
+void push_tool_call_turns(const Value& body, int& n, Value& messages, Allocator& a) {
+  const Value* data = json::find(body, "data");
+  if (!data || !data->IsObject()) data = &body;
+  std::string name = json::get_string(*data, "exposed_name");
+  if (name.empty()) name = json::get_string(*data, "tool");
+  if (name.empty()) name = json::get_string(body, "name");
+  std::string id = json::get_string(*data, "call_id");
+  if (id.empty()) id = "call_" + std::to_string(++n);
+  Value args(rapidjson::kObjectType);
+  if (const Value* av = json::find(*data, "arguments")) {
+    if (av->IsObject()) {
+      args.CopyFrom(*av, a);
+    } else if (av->IsString()) {
+      auto parsed = json::parse(av->GetString(), "tool arguments");
+      if (parsed.is_ok() && parsed->IsObject()) args.CopyFrom(*parsed, a);
+    }
+  }
+  Value call(rapidjson::kObjectType);
+  call.AddMember("id", json::str(id, a), a);
+  call.AddMember("name", json::str(name, a), a);
+  call.AddMember("arguments", args, a);
+  Value calls(rapidjson::kArrayType);
+  calls.PushBack(call, a);
+  Value asst(rapidjson::kObjectType);
+  asst.AddMember("role", "assistant", a);
+  asst.AddMember("content", "", a);
+  asst.AddMember("tool_calls", calls, a);
+  messages.PushBack(asst, a);
+  Value tool(rapidjson::kObjectType);
+  tool.AddMember("role", "tool", a);
+  tool.AddMember("tool_call_id", json::str(id, a), a);
+  tool.AddMember("name", json::str(name, a), a);
+  tool.AddMember("content", json::str(json::get_string(*data, "result"), a), a);
+  messages.PushBack(tool, a);
+}
+
+Value text_message(const char* role, const std::string& content, Allocator& a) {
+  Value m(rapidjson::kObjectType);
+  m.AddMember("role", Value(rapidjson::StringRef(role)), a);
+  m.AddMember("content", json::str(content, a), a);
+  return m;
+}
+
+// The events of one step (by step_id), oldest first: the run's `attempt` start events, the
+// gateway's `llm_call` event of a captured call, and the tool calls.
+struct StepEvents {
+  std::vector<const Value*> attempts;  // `event` objects
+  const Value* captured_call = nullptr;
+  std::vector<const Value*> tool_calls;
+};
+
+std::map<std::string, StepEvents> events_by_step(const Value& session) {
+  std::map<std::string, StepEvents> out;
+  const Value* events = json::find(session, "trajectory_events");
+  if (!events || !events->IsArray()) return out;
+  for (const Value& e : events->GetArray()) {
+    const Value* body = json::find(e, "event");
+    if (!body || !body->IsObject()) continue;
+    const std::string step = json::get_string(*body, "step_id");
+    if (step.empty()) continue;
+    const std::string type = json::get_string(*body, "type");
+    const bool student = json::get_string(*body, "role") == "student";
+    const Value* data = json::find(*body, "data");
+    if (type == "tool_call") {
+      out[step].tool_calls.push_back(body);
+    } else if (student && type == "attempt" && json::get_string(*body, "name") == "start") {
+      out[step].attempts.push_back(body);
+    } else if (student && type == "llm_call" && data && json::find(*data, "wire")) {
+      out[step].captured_call = body;
+    }
+  }
+  return out;
+}
+
+std::string data_string(const Value* body, const char* key) {
+  const Value* data = body ? json::find(*body, "data") : nullptr;
+  return data && data->IsObject() ? json::get_string(*data, key) : "";
+}
+
+bool has_data_key(const Value* body, const char* key) {
+  const Value* data = body ? json::find(*body, "data") : nullptr;
+  return data && data->IsObject() && json::find(*data, key);
+}
+
+std::string recorded_user_prompt(const Value& session, const Value& step, const StepEvents& events,
+                                 bool with_guidance) {
+  const Value* attempt = events.attempts.empty() ? nullptr
+                         : with_guidance         ? events.attempts.back()
+                                                 : events.attempts.front();
+  if (has_data_key(attempt, "user_prompt")) return data_string(attempt, "user_prompt");
+  std::string prompt = json::get_string(session, "task");
+  const Value* plan = json::find(session, "plan");
+  const Value* plan_steps = plan ? json::find(*plan, "steps") : nullptr;
+  const Value* meta = json::find(step, "metadata");
+  const std::string desc = meta ? json::get_string(*meta, "description") : "";
+  if (plan_steps && plan_steps->IsArray() && plan_steps->Size() > 1 && !desc.empty())
+    prompt += "\n\nStep " + std::to_string(json::get_int(step, "step_id")) + ": " + desc;
+  const Value* guidance = json::find(step, "guidance");
+  if (with_guidance && guidance && guidance->IsArray() && !guidance->Empty()) {
+    prompt += std::string("\n\n") + kGuidanceHeading;
+    for (const Value& note : guidance->GetArray())
+      if (note.IsString()) prompt += std::string("\n- ") + note.GetString();
+  }
+  return prompt;
+}
+
+// The stored evaluation of a step's last attempt (nullptr when it has none).
+const Value* last_attempt_evaluation(const Value& step) {
+  const Value* details = json::find(step, "attempt_details");
+  if (!details || !details->IsArray() || details->Empty()) return nullptr;
+  return json::find((*details)[details->Size() - 1], "evaluation");
+}
+
+bool any_attempt_rejected(const Value& step) {
+  const Value* details = json::find(step, "attempt_details");
+  if (!details || !details->IsArray()) return false;
+  for (const Value& d : details->GetArray())
+    if (const Value* ev = json::find(d, "evaluation"); ev && attempt_rejected(*ev)) return true;
+  return false;
+}
+
+// A captured reply that only called tools: its stored output is the calls as JSON
+// (session_capture.cpp, output_of), already in the conversation as tool-call turns.
+bool tool_only_reply(const Value* captured_call, const std::string& output) {
+  const Value* data = captured_call ? json::find(*captured_call, "data") : nullptr;
+  if (!data || json::get_int(*data, "tool_calls") <= 0 || output.empty() || output[0] != '[') return false;
+  auto parsed = json::parse(output, "captured reply");
+  return parsed.is_ok() && parsed->IsArray();
+}
+
 }  // namespace
 
 std::string strip_playbook(std::string_view system_prompt, std::string_view injected) {
@@ -480,40 +614,7 @@ void build_transcript(const Value& session, Value& messages, Allocator& a, const
   if (const Value* evs = json::find(session, "trajectory_events"); evs && evs->IsArray()) {
     for (const Value& e : evs->GetArray()) {
       const Value* body = json::find(e, "event");
-      if (!body || json::get_string(*body, "type") != "tool_call") continue;
-      const Value* data = json::find(*body, "data");
-      if (!data || !data->IsObject()) data = body;
-      std::string name = json::get_string(*data, "exposed_name");
-      if (name.empty()) name = json::get_string(*data, "tool");
-      if (name.empty()) name = json::get_string(*body, "name");
-      std::string id = json::get_string(*data, "call_id");
-      if (id.empty()) id = "call_" + std::to_string(++n);
-      Value args(rapidjson::kObjectType);
-      if (const Value* av = json::find(*data, "arguments")) {
-        if (av->IsObject()) {
-          args.CopyFrom(*av, a);
-        } else if (av->IsString()) {
-          auto parsed = json::parse(av->GetString(), "tool arguments");
-          if (parsed.is_ok() && parsed->IsObject()) args.CopyFrom(*parsed, a);
-        }
-      }
-      Value call(rapidjson::kObjectType);
-      call.AddMember("id", json::str(id, a), a);
-      call.AddMember("name", json::str(name, a), a);
-      call.AddMember("arguments", args, a);
-      Value calls(rapidjson::kArrayType);
-      calls.PushBack(call, a);
-      Value asst(rapidjson::kObjectType);
-      asst.AddMember("role", "assistant", a);
-      asst.AddMember("content", "", a);
-      asst.AddMember("tool_calls", calls, a);
-      messages.PushBack(asst, a);
-      Value tool(rapidjson::kObjectType);
-      tool.AddMember("role", "tool", a);
-      tool.AddMember("tool_call_id", json::str(id, a), a);
-      tool.AddMember("name", json::str(name, a), a);
-      tool.AddMember("content", json::str(json::get_string(*data, "result"), a), a);
-      messages.PushBack(tool, a);
+      if (body && json::get_string(*body, "type") == "tool_call") push_tool_call_turns(*body, n, messages, a);
     }
   }
   Value fin(rapidjson::kObjectType);
@@ -552,6 +653,93 @@ void build_tools(const Value& session, const Value& messages, Value& tools, Allo
       tools.PushBack(function_tool(stub, a), a);
     }
   }
+}
+
+bool attempt_rejected(const Value& ev) {
+  if (const Value* v = json::find(ev, "validation"); v && v->IsObject()) {
+    if (const Value* ok = json::find(*v, "valid"); ok && ok->IsBool()) return !ok->GetBool();
+  }
+  std::string st = json::get_string(ev, "status");
+  return st == "failed" || st == "rejected" || st == "invalid" || st == "error";
+}
+
+bool attempt_accepted(const Value& ev) {
+  if (const Value* v = json::find(ev, "validation"); v && v->IsObject()) {
+    if (const Value* ok = json::find(*v, "valid"); ok && ok->IsBool()) return ok->GetBool();
+  }
+  std::string st = json::get_string(ev, "status");
+  return st == "passed" || st == "accepted" || st == "succeeded" || st == "ok";
+}
+
+std::string step_user_prompt(const Value& session, const Value& step, bool with_guidance) {
+  auto events = events_by_step(session);
+  return recorded_user_prompt(session, step, events[std::to_string(json::get_int(step, "step_id"))], with_guidance);
+}
+
+std::vector<StepTurns> build_conversation(const Value& session, Value& messages, Allocator& a,
+                                          const ConversationOptions& options) {
+  messages.SetArray();
+  std::vector<StepTurns> out;
+  const std::string system = student_system_prompt(session, options.transcript);
+  if (!system.empty()) messages.PushBack(text_message("system", system, a), a);
+  messages.PushBack(text_message("user", json::get_string(session, "task"), a), a);
+  auto events = events_by_step(session);
+  const Value* steps = json::find(session, "steps");
+  int n = 0;
+  if (steps && steps->IsArray()) {
+    for (const Value& step : steps->GetArray()) {
+      // A step whose final attempt the teacher rejected (or that never ran) is no behaviour to
+      // learn; its rejected attempts are never turns either.
+      const Value* last = last_attempt_evaluation(step);
+      const std::string output = json::get_string(step, "output");
+      if ((last && attempt_rejected(*last)) || output.empty()) continue;
+      StepTurns t;
+      t.step_id = json::get_int(step, "step_id");
+      const StepEvents& ev = events[std::to_string(t.step_id)];
+      t.begin = messages.Size();
+      // Not a captured call: a run step, even one stored before attempts recorded their prompts.
+      t.own_prompt = ev.captured_call == nullptr;
+      if (t.own_prompt) {
+        messages.PushBack(text_message("user", recorded_user_prompt(session, step, ev, options.guidance), a), a);
+        const std::string sent = ev.attempts.empty() ? "" : data_string(ev.attempts.back(), "system_prompt");
+        t.system_prompt = options.transcript.strip_playbook ? strip_playbook(sent) : sent;
+      } else if (const Value* g = json::find(step, "guidance"); options.guidance && g && g->IsArray()) {
+        // The gateway adds its guidance to the call as user turns (docs/export-formats.md).
+        for (const Value& note : g->GetArray())
+          if (note.IsString()) messages.PushBack(text_message("user", note.GetString(), a), a);
+      }
+      t.first_reply = messages.Size();
+      // The accepted attempt's tool calls: those whose parent is its start event. A call made
+      // under a rejected attempt is left out; one stored without its attempt cannot be told apart.
+      const std::string accepted_id = ev.attempts.empty() ? "" : json::get_string(*ev.attempts.back(), "id");
+      bool unattributed = false;
+      for (const Value* call : ev.tool_calls) {
+        const std::string parent = json::get_string(*call, "parent_id");
+        if (accepted_id.empty()) {
+          // A captured call's calls are all its reply's (a rejected reply never reached the
+          // client); a run step stored without attempt events cannot say whose they are.
+          unattributed = unattributed || t.own_prompt;
+        } else if (parent != accepted_id) {
+          bool from_rejected = std::any_of(ev.attempts.begin(), ev.attempts.end(),
+                                           [&](const Value* at) { return json::get_string(*at, "id") == parent; });
+          if (from_rejected) continue;
+          unattributed = true;
+        }
+        push_tool_call_turns(*call, n, messages, a);
+      }
+      t.tool_turns_unattributed = unattributed && any_attempt_rejected(step);
+      if (ev.tool_calls.empty() || !tool_only_reply(ev.captured_call, output))
+        messages.PushBack(text_message("assistant", output, a), a);
+      t.end = messages.Size();
+      out.push_back(std::move(t));
+    }
+  }
+  const std::string final_answer = json::get_string(session, "final_answer");
+  const Value& last = messages[messages.Size() - 1];
+  if (!final_answer.empty() &&
+      !(json::get_string(last, "role") == "assistant" && json::get_string(last, "content") == final_answer))
+    messages.PushBack(text_message("assistant", final_answer, a), a);
+  return out;
 }
 
 }  // namespace atlas::data

@@ -4,6 +4,7 @@
 // formats need (chat transcript reconstruction).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -47,6 +48,50 @@ void build_transcript(const json::Value& session, json::Value& messages, json::A
 // of its attempt/llm_call events, first offer of each name), then a stub for any tool called
 // but never recorded as offered.
 void build_tools(const json::Value& session, const json::Value& messages, json::Value& tools, json::Allocator& a);
+
+// An attempt's stored evaluation (steps[].attempt_details[].evaluation) the teacher rejected:
+// validation.valid == false, else status failed/rejected/invalid/error.
+bool attempt_rejected(const json::Value& evaluation);
+// One it accepted: validation.valid == true, else status passed/accepted/succeeded/ok.
+bool attempt_accepted(const json::Value& evaluation);
+
+// The heading of the teacher's guidance in a retried step's user message (runtime/session.cpp,
+// Session::run_step, appends it and then "\n- <note>" per note).
+inline constexpr char kGuidanceHeading[] = "Guidance from your teacher on earlier attempts:";
+
+// The user message a stored step's student was sent: `user_prompt` of the step's `attempt`
+// start events (the last attempt's with_guidance, the guidance the retry carried included; the
+// first attempt's without, made before any guidance). Sessions stored before the runtime
+// recorded it: the task (+ "\n\nStep N: description" in a plan of several steps), and with
+// with_guidance the step's guidance under kGuidanceHeading as the runtime appends it.
+std::string step_user_prompt(const json::Value& session, const json::Value& step, bool with_guidance);
+
+// A session as one multi-step conversation (docs/export-formats.md, "Multi-step
+// conversations"): the student's system prompt, the user task, then per step whose final
+// attempt was not rejected, in plan order: its user turn (run steps: the prompt as sent,
+// step_user_prompt; captured calls have none, their conversation continues), the guidance notes
+// as user turns (captured calls, with guidance), the accepted attempt's tool calls and results,
+// and its output as an assistant turn; the final answer closes it when it is not the last output.
+struct ConversationOptions {
+  TranscriptOptions transcript;
+  bool guidance = true;  // teacher guidance the student received, as context turns (never assistant)
+};
+// Where one step's turns are in the conversation.
+struct StepTurns {
+  int64_t step_id = 0;
+  size_t begin = 0;        // its first turn (its user turn or guidance; else its first reply turn)
+  size_t first_reply = 0;  // its first assistant turn
+  size_t end = 0;          // one past its last turn
+  // Run steps: each attempt was a fresh conversation [system, user turn], so the turns from
+  // `begin` are all the student saw; captured calls continue the episode's conversation.
+  bool own_prompt = false;
+  std::string system_prompt;  // run steps: the system prompt of the accepted attempt
+  // Its tool calls cannot be told apart from a rejected attempt's (stored without the attempt
+  // that made them): context, not behaviour to train on.
+  bool tool_turns_unattributed = false;
+};
+std::vector<StepTurns> build_conversation(const json::Value& session, json::Value& messages, json::Allocator& a,
+                                          const ConversationOptions& options = {});
 
 // reward_stats.score of a read_session response, if any.
 std::optional<double> session_score(const json::Value& session);

@@ -311,7 +311,8 @@ Result<std::string> Session::call_student(std::string_view role, std::vector<llm
   return content;
 }
 
-std::string Session::attempt_start_json(int attempt, std::string_view system_prompt) const {
+std::string Session::attempt_start_json(int attempt, std::string_view system_prompt,
+                                        std::string_view user_prompt) const {
   rapidjson::StringBuffer sb;
   rapidjson::Writer<rapidjson::StringBuffer> w(sb);
   w.StartObject();
@@ -319,6 +320,8 @@ std::string Session::attempt_start_json(int attempt, std::string_view system_pro
   w.Int(attempt);
   w.Key("system_prompt");
   json::write_string(w, system_prompt);
+  w.Key("user_prompt");
+  json::write_string(w, user_prompt);
   w.Key("tools");
   w.StartArray();  // the [agent] tools, then the MCP tools, in the order the tool loop offers them
   for (const auto& t : cfg_.agent.tools) write_tool_spec(w, t);
@@ -368,7 +371,7 @@ Status Session::run_step(StepState& st, bool validate, const std::string& prior_
                     {}, {}, {}});
     msgs.push_back({"user", user, {}, {}, {}});
     std::string attempt_event = events_->emit(event_type::kAttempt, "start", "student", st.event_id,
-                                              attempt_start_json(attempt, msgs.front().content), sid);
+                                              attempt_start_json(attempt, msgs.front().content, msgs.back().content), sid);
     auto out = call_student("executor", std::move(msgs), false, attempt_event, sid, control.deadline_unix_ms,
                             control.cancelled, &st);
     if (!out) {

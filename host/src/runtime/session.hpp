@@ -90,10 +90,11 @@ class Session : public std::enable_shared_from_this<Session> {
                                    std::string_view parent, std::string_view step_id, int64_t deadline,
                                    std::shared_ptr<std::atomic<bool>> stop, StepState* state);
   Status run_step(StepState& st, bool validate, const std::string& prior_json, const StepControl& control);
-  // The `attempt` `start` event's payload: the attempt number, the system prompt the student is
-  // sent and every tool it is offered with its schema, so exports carry the conversation the
-  // student saw (docs/export-formats.md, "What the student saw").
-  std::string attempt_start_json(int attempt, std::string_view system_prompt) const;
+  // The `attempt` `start` event's payload: the attempt number, the system prompt and the user
+  // message the student is sent (the step's prompt with its dependencies' results and, on a
+  // retry, the teacher's guidance) and every tool it is offered with its schema, so exports carry
+  // the conversation the student saw (docs/export-formats.md, "What the student saw").
+  std::string attempt_start_json(int attempt, std::string_view system_prompt, std::string_view user_prompt) const;
   LaneDecision route();
   void run_auto_or_paired(bool validate);
   void run_coach();

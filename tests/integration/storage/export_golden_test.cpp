@@ -521,6 +521,172 @@ TEST_P(ExportConversation, StripPlaybookRemovesExactlyThePlaybookBlock) {
   EXPECT_EQ(json::get_string(grpo["prompt"][0], "content"), kStudentPrompt) << "the group's prompt too";
 }
 
+// A captured gateway episode of three model calls (one step each): call 1 read a file, call 2
+// was sent the teacher's guidance before it and read another, call 3 answered. Stored the way
+// runtime/session_capture.cpp stores it: an llm_call event per call, tool_call events under the
+// call that made them, a tool-only reply's output being its calls as JSON.
+class ExportCapturedEpisode : public ExportGolden {
+ protected:
+  void SetUp() override {
+    ExportGolden::SetUp();
+    if (IsSkipped()) return;
+    auto h = handle();
+    auto b = call(h, "begin_session", begin("Summarise a.txt", "", 7));
+    ASSERT_TRUE(b.is_ok()) << b.status().to_string();
+    id_ = json::get_string(*b, "session_id");
+    auto llm_call = [](const std::string& id, int step, int tool_calls) {
+      return R"({"event":{"id":")" + id + R"(","type":"llm_call","name":"m","role":"student","step_id":")" +
+             std::to_string(step) + R"(","data":{"wire":"openai.chat","model":"m","tool_calls":)" +
+             std::to_string(tool_calls) +
+             R"(,"system_prompt":"You read files.","tools":[]}},"created_at":"2026-01-01T00:07:01.000000Z"})";
+    };
+    auto tool_call = [](const std::string& parent, int step, const std::string& call_id, const std::string& path,
+                        const std::string& result) {
+      return R"({"event":{"id":"t)" + call_id + R"(","parent_id":")" + parent +
+             R"(","type":"tool_call","name":"read_file","role":"student","step_id":")" + std::to_string(step) +
+             R"(","data":{"call_id":")" + call_id + R"(","tool":"read_file","arguments":{"path":")" + path +
+             R"("},"result":")" + result + R"("}},"created_at":"2026-01-01T00:07:02.000000Z"})";
+    };
+    ASSERT_TRUE(call(h, "append_events",
+                     R"({"session_id":")" + id_ + R"(","events":[)" + llm_call("l1", 1, 1) + "," +
+                         tool_call("l1", 1, "c1", "a.txt", "hello") + "," + llm_call("l2", 2, 1) + "," +
+                         tool_call("l2", 2, "c2", "b.txt", "world") + "," + llm_call("l3", 3, 0) + "]}")
+                    .is_ok());
+    auto step = [](int id, const std::string& output, const std::string& guidance) {
+      return R"({"step_id":)" + std::to_string(id) + R"(,"trace":"","output":)" + json::quote(output) +
+             R"(,"evaluation":{"validation":{"valid":true},"reward":{"score":0.8}},"attempts":1,
+               "metadata":{"description":"model call","status":"passed"},
+               "attempt_details":[{"attempt":1,"evaluation":{"validation":{"valid":true},"status":"passed","output":)" +
+             json::quote(output) + R"(}}],"guidance":)" + guidance + "}";
+    };
+    const std::string finished =
+        R"({"session_id":")" + id_ + R"(","status":"succeeded","final_answer":"a says hello, b says world",
+      "completed_at":"2026-01-01T00:07:30.000000Z","metadata":{"learning_key":"lk-files","execution_mode":"coach"},
+      "plan":{"steps":[{"id":1,"description":"model call"},{"id":2,"description":"model call"},{"id":3,"description":"model call"}]},
+      "steps":[)" +
+        step(1, R"([{"tool":"read_file","arguments":{"path":"a.txt"}}])", "[]") + "," +
+        step(2, R"([{"tool":"read_file","arguments":{"path":"b.txt"}}])", R"(["cite both files"])") + "," +
+        step(3, "a says hello, b says world", "[]") + R"(],
+      "reward":{"score":0.8},"reward_stats":{"score":0.8},"review_status":"approved","review_actor":"runtime"})";
+    auto f = call(h, "finish_session", finished);
+    ASSERT_TRUE(f.is_ok()) << f.status().to_string();
+  }
+
+  std::vector<json::Document> export_rows(data::ExportFormat f, data::ExportOptions::Conversation c,
+                                          data::ExportOptions::Guidance g = data::ExportOptions::Guidance::kContext) {
+    data::ExportOptions o;
+    o.format = f;
+    o.output = dir_ / "captured.jsonl";
+    o.filters.session_ids = {id_};
+    o.conversation = c;
+    o.guidance = g;
+    auto r = data::export_sessions(*store_, o);
+    EXPECT_TRUE(r.is_ok()) << r.status().to_string();
+    std::vector<json::Document> rows;
+    for (const auto& line : lines_of(o.output)) {
+      rows.push_back(json::parse(line).value());
+      EXPECT_EQ(f == data::ExportFormat::kOpenAiFt ? atlas::testing::trainer_rules::openai_chat(rows.back())
+                                                   : atlas::testing::trainer_rules::trl_sft(rows.back()),
+                "")
+          << line;
+    }
+    return rows;
+  }
+
+  // "role[weight]: content or the called path"
+  static std::vector<std::string> turns(const json::Value& row) {
+    std::vector<std::string> out;
+    for (const auto& m : row["messages"].GetArray()) {
+      std::string t = json::get_string(m, "role");
+      if (m.HasMember("weight")) t += "[" + std::to_string(m["weight"].GetInt()) + "]";
+      if (m.HasMember("tool_calls")) {
+        const json::Value& args = m["tool_calls"][0]["function"]["arguments"];
+        t += ": call " + (args.IsString() ? json::get_string(json::parse(args.GetString()).value(), "path")
+                                          : json::get_string(args, "path"));
+      } else {
+        t += ": " + json::get_string(m, "content");
+      }
+      out.push_back(t);
+    }
+    return out;
+  }
+
+  std::string id_;
+};
+
+TEST_P(ExportCapturedEpisode, PerSessionIsTheEpisodesConversationWithGuidanceAsAUserTurn) {
+  using C = data::ExportOptions::Conversation;
+  auto rows = export_rows(data::ExportFormat::kOpenAiFt, C::kPerSession);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(turns(rows[0]),
+            (std::vector<std::string>{"system: You read files.", "user: Summarise a.txt", "assistant[1]: call a.txt",
+                                      "tool: hello", "user: cite both files", "assistant[1]: call b.txt", "tool: world",
+                                      "assistant[1]: a says hello, b says world"}));
+  auto excluded = export_rows(data::ExportFormat::kTrlSft, C::kPerSession, data::ExportOptions::Guidance::kExclude);
+  ASSERT_EQ(excluded.size(), 1u);
+  EXPECT_EQ(turns(excluded[0]).size(), 7u) << "no guidance turn";
+  EXPECT_EQ(json::dump(excluded[0]).find("cite both files"), std::string::npos);
+}
+
+TEST_P(ExportCapturedEpisode, PerStepRowsEndAtTheirCallsReplyWithTheEarlierCallsAsContext) {
+  auto rows = export_rows(data::ExportFormat::kOpenAiFt, data::ExportOptions::Conversation::kPerStep);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(turns(rows[0]),
+            (std::vector<std::string>{"system: You read files.", "user: Summarise a.txt", "assistant[1]: call a.txt"}))
+      << "the tool result came with the next call";
+  EXPECT_EQ(turns(rows[1]),
+            (std::vector<std::string>{"system: You read files.", "user: Summarise a.txt", "assistant[0]: call a.txt",
+                                      "tool: hello", "user: cite both files", "assistant[1]: call b.txt"}));
+  EXPECT_EQ(turns(rows[2]).back(), "assistant[1]: a says hello, b says world");
+  EXPECT_EQ(turns(rows[2])[5], "assistant[0]: call b.txt");
+  auto sft = export_rows(data::ExportFormat::kTrlSft, data::ExportOptions::Conversation::kPerStep);
+  ASSERT_EQ(sft.size(), 3u);
+  for (size_t i = 0; i < sft.size(); ++i) EXPECT_EQ(json::get_int(sft[i], "step_id"), static_cast<int64_t>(i + 1));
+  const auto lineage = lines_of(data::lineage_sidecar_path(dir_ / "captured.jsonl"));
+  ASSERT_EQ(lineage.size(), 3u);
+  EXPECT_EQ(json::get_int(json::parse(lineage[2]).value(), "step_id"), 3);
+}
+
+// A coach session stored before attempts recorded their prompts: no attempt events, a tool call
+// without its attempt, step 2 rejected once then accepted after guidance.
+TEST_P(ExportCapturedEpisode, OlderCoachSessionsFallBackToTheTaskAndStepAndWeighUnattributedCallsZero) {
+  auto h = handle();
+  auto b = call(h, "begin_session", begin("Summarise a.txt", "", 8));
+  ASSERT_TRUE(b.is_ok()) << b.status().to_string();
+  const std::string id = json::get_string(*b, "session_id");
+  ASSERT_TRUE(call(h, "append_events", events(id, 8)).is_ok());  // read_file a.txt, step 1 (no parent)
+  const std::string finished = R"({"session_id":")" + id + R"(","status":"succeeded","final_answer":"FINAL",
+    "completed_at":"2026-01-01T00:08:30.000000Z","metadata":{"learning_key":"lk-files","execution_mode":"coach"},
+    "plan":{"steps":[{"id":1,"description":"read it"},{"id":2,"description":"summarise it"}]},
+    "steps":[{"step_id":1,"output":"hello","evaluation":{"reward":{"score":0.8}},"attempts":2,
+              "metadata":{"description":"read it"},"guidance":["read the file first"],
+              "attempt_details":[{"attempt":1,"evaluation":{"validation":{"valid":false},"status":"failed","output":"guess"}},
+                                 {"attempt":2,"evaluation":{"validation":{"valid":true},"status":"passed","output":"hello"}}]},
+             {"step_id":2,"output":"it says hello","evaluation":{"reward":{"score":0.8}},"attempts":1,
+              "metadata":{"description":"summarise it"},"guidance":[],
+              "attempt_details":[{"attempt":1,"evaluation":{"validation":{"valid":true},"status":"passed","output":"it says hello"}}]}],
+    "reward":{"score":0.8},"reward_stats":{"score":0.8},"review_status":"approved","review_actor":"runtime"})";
+  ASSERT_TRUE(call(h, "finish_session", finished).is_ok());
+  data::ExportOptions o;
+  o.format = data::ExportFormat::kOpenAiFt;
+  o.output = dir_ / "older.jsonl";
+  o.filters.session_ids = {id};
+  ASSERT_TRUE(data::export_sessions(*store_, o).is_ok());
+  auto rows = lines_of(o.output);
+  ASSERT_EQ(rows.size(), 1u);
+  auto row = json::parse(rows[0]).value();
+  EXPECT_EQ(atlas::testing::trainer_rules::openai_chat(row), "") << rows[0];
+  EXPECT_EQ(turns(row),
+            (std::vector<std::string>{
+                "user: Summarise a.txt",
+                "user: Summarise a.txt\n\nStep 1: read it\n\nGuidance from your teacher on earlier "
+                "attempts:\n- read the file first",
+                "assistant[0]: call a.txt", "tool: hello", "assistant[1]: hello",
+                "user: Summarise a.txt\n\nStep 2: summarise it", "assistant[1]: it says hello", "assistant[1]: FINAL"}))
+      << "a call that cannot be told apart from the rejected attempt's is context only";
+  EXPECT_EQ(rows[0].find("guess"), std::string::npos) << "the rejected answer is no turn";
+}
+
 // Rollout groups (run --rollouts, X-Atlas-Rollout-Group): trl-grpo rows follow the stored group
 // id, not the task text; --drop-zero-variance leaves out groups whose rewards are all equal.
 class ExportRollouts : public ExportGolden {
@@ -712,6 +878,8 @@ INSTANTIATE_TEST_SUITE_P(Backends, ExportCorrections, ::testing::Values("sqlite"
 INSTANTIATE_TEST_SUITE_P(Backends, ExportRollouts, ::testing::Values("sqlite", "postgresql"), backend_name);
 
 INSTANTIATE_TEST_SUITE_P(Backends, ExportConversation, ::testing::Values("sqlite", "postgresql"), backend_name);
+
+INSTANTIATE_TEST_SUITE_P(Backends, ExportCapturedEpisode, ::testing::Values("sqlite", "postgresql"), backend_name);
 
 INSTANTIATE_TEST_SUITE_P(Backends, ExportGolden, ::testing::Values("sqlite", "postgresql"), backend_name);
 

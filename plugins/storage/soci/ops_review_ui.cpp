@@ -83,7 +83,9 @@ Selection ui_filters(Backend b, const Value& req, std::vector<Param>& p) {
       std::string phrase = "\"";
       for (char ch : text) phrase += ch == '"' ? std::string("\"\"") : std::string(1, ch);
       phrase += "\"";
-      sel.from = "sessions_text JOIN sessions ON sessions.id = sessions_text.rowid";
+      // CROSS JOIN: SQLite keeps the trigram index as the outer loop (its candidates in rowid
+      // order) instead of probing it once per row of another index.
+      sel.from = "sessions_text CROSS JOIN sessions ON sessions.id = sessions_text.rowid";
       sel.where += " AND sessions_text MATCH " + bind_param(p, Param::str(phrase));
       sel.fts_join = true;
     }
@@ -180,13 +182,18 @@ long long count_cap_of(const Value& req) {
 
 std::vector<std::string> review_ui_list_schema(Backend b) {
   const std::string order = "CREATE INDEX sessions_reward_order_idx ON sessions ((" + reward_order_expr(b) + "), id)";
-  // The review tabs and the review filter compare LOWER(review_status) (ops.cpp), with id order.
+  // The review tabs and the review filter compare LOWER(review_status) (ops.cpp), with id order;
+  // a tab's count with a learning key or a date range reads a range of one of the other two.
   const std::string review = "CREATE INDEX sessions_review_order_idx ON sessions (LOWER(review_status), id)";
+  const std::string review_key = "CREATE INDEX sessions_key_review_idx ON sessions ((" +
+                                 json_key_text(b, "metadata", "learning_key") + "), LOWER(review_status), id)";
+  const std::string review_date =
+      "CREATE INDEX sessions_review_created_idx ON sessions (LOWER(review_status), created_at)";
   if (b == Backend::kPostgres) {
     // Trigram indexes serve ILIKE '%text%'. pg_trgm ships in postgresql-contrib and is a
     // trusted extension (a database owner may create it); where it is missing or not allowed,
     // the migration goes on without it and text search scans (docs/review-ui.md, "Speed").
-    return {order, review,
+    return {order, review, review_key, review_date,
             "DO $$ BEGIN "
             "CREATE EXTENSION IF NOT EXISTS pg_trgm; "
             "CREATE INDEX sessions_task_trgm_idx ON sessions USING GIN (task gin_trgm_ops); "
@@ -202,7 +209,7 @@ std::vector<std::string> review_ui_list_schema(Backend b) {
   const std::string del =
       "INSERT INTO sessions_text (sessions_text, rowid, t, a) "
       "VALUES ('delete', old.id, old.task, old.final_answer);";
-  return {order, review,
+  return {order, review, review_key, review_date,
           "CREATE VIRTUAL TABLE sessions_text USING fts5(t, a, content='', tokenize='trigram')",
           "INSERT INTO sessions_text (rowid, t, a) SELECT id, task, final_answer FROM sessions",
           "CREATE TRIGGER sessions_text_insert AFTER INSERT ON sessions BEGIN " + ins + " END",

@@ -833,9 +833,10 @@ function versionsView(versions) {
   const select = (k) => {
     for (const [idx, el] of [...list.children].entries()) el.classList.toggle('active', idx === k);
     clear(view);
-    const prev = k > 0 ? versions[k - 1].text : '';
+    // The first version has nothing before it: all of its lines are new (no empty removed line).
+    const prev = k > 0 ? versions[k - 1].text : null;
     view.appendChild(h('div', { class: 'muted small' }, k > 0 ? `Changes from version ${versions[k - 1].version} to ${versions[k].version}` : `Version ${versions[k].version}: the first stored`));
-    view.appendChild(h('div', { class: 'diff' }, diffLines(prev, versions[k].text).map((d) => h('div', { class: d.t }, (d.t === 'add' ? '+ ' : d.t === 'del' ? '− ' : '  ') + d.s))));
+    view.appendChild(h('div', { class: 'diff' }, (prev === null ? versions[k].text.split('\n').map((x) => ({ t: 'add', s: x })) : diffLines(prev, versions[k].text)).map((d) => h('div', { class: d.t }, (d.t === 'add' ? '+ ' : d.t === 'del' ? '− ' : '  ') + d.s))));
   };
   versions.forEach((v, k) => list.appendChild(h('div', { class: 'v', 'data-version': v.version, onclick: () => select(k) },
     `Version ${v.version}`, h('div', { class: 'muted small' }, (v.action || '') + ' by ' + (v.actor || '?') + (v.session ? ' · session ' + v.session : '') + ' · ' + fmtWhen(v.at)),

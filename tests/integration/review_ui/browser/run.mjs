@@ -160,6 +160,9 @@ await page.waitForFunction(() => document.querySelector('#history').textContent.
 // ---- a hostile session in detail: still text
 const hostileId = sql("SELECT id FROM sessions WHERE task LIKE '<script>%'");
 await page.goto(`${ui.url}#/session/${hostileId}`, { waitUntil: 'networkidle0' });
+// Only the hash changed: wait for this session's page, not the previous one still on screen.
+await page.waitForFunction((id) => document.querySelector('#session-title') && document.querySelector('#session-title').textContent === 'Session ' + id,
+  { timeout: 20000 }, hostileId);
 await page.waitForSelector('#task-text');
 assert.ok((await page.$eval('#task-text', (e) => e.textContent)).includes('<img src=x onerror='));
 assert.equal(await page.evaluate(() => window.__pwned), undefined);

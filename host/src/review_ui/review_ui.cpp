@@ -386,10 +386,8 @@ void ReviewUi::Impl::mount(httplib::Server& s) {
         guard(Need::kLogin, [this](const httplib::Request&, httplib::Response& res, const Login&) {
           reply(res, store_.execute("review_ui_learning_keys", "{}"));
         }));
-  s.Get("/ui/api/learning",
-        guard(Need::kLogin, [this](const httplib::Request& req, httplib::Response& res, const Login&) {
-          handle_learning(req, res);
-        }));
+  s.Get("/ui/api/learning", guard(Need::kLogin, [this](const httplib::Request& req, httplib::Response& res,
+                                                       const Login&) { handle_learning(req, res); }));
   s.Post("/ui/api/export/count", guard(Need::kCsrf, [this](const httplib::Request& req, httplib::Response& res,
                                                            const Login&) { handle_export_count(req, res); }));
   s.Post("/ui/api/export", guard(Need::kCsrf, [this](const httplib::Request& req, httplib::Response& res,
@@ -467,7 +465,8 @@ void ReviewUi::Impl::handle_learning(const httplib::Request& req, httplib::Respo
   for (const auto& v : *versions) list.PushBack(runtime::playbook_version_json(v, true, a), a);
   json::set(*doc, "versions", std::move(list), a);
   Value rejected(rapidjson::kArrayType);
-  for (const auto& r : runtime::rejected_candidates(*versions)) rejected.PushBack(runtime::rejected_candidate_json(r, a), a);
+  for (const auto& r : runtime::rejected_candidates(*versions))
+    rejected.PushBack(runtime::rejected_candidate_json(r, a), a);
   json::set(*doc, "rejected", std::move(rejected), a);
   send_json(res, 200, secrets::redact(json::dump(*doc)));
 }

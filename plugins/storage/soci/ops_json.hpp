@@ -21,7 +21,9 @@ using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 // ---- request readers ----------------------------------------------------------------------
 
 // "op: " in front of a field's error when the caller names its operation.
-inline std::string field_error_prefix(const char* op) { return op ? std::string(op) + ": " : std::string(); }
+inline std::string field_error_prefix(const char* op) {
+  return op ? std::string(op) + ": " : std::string();
+}
 
 // Member `key` of a request object; nullptr when `v` is not an object or the member is absent
 // or null (a JSON null means "not given" everywhere).

@@ -231,7 +231,8 @@ std::string op_queue_heartbeat(Pool& pool, const Value& req) {
 // {"task_id", "lease_token", "reason"} -> {"released": bool}: back to `pending` at once; the
 // attempt does not count (a draining worker gives back what it did not start or finish).
 std::string op_queue_release(Pool& pool, const Value& req) {
-  const std::string id = required_str(req, "task_id", "queue_release"), token = required_str(req, "lease_token", "queue_release");
+  const std::string id = required_str(req, "task_id", "queue_release"),
+                    token = required_str(req, "lease_token", "queue_release");
   return with_conn(pool, "queue_release", [&](Conn& c) {
     const Backend b = c.backend();
     long long n = c.exec(
@@ -239,8 +240,7 @@ std::string op_queue_release(Pool& pool, const Value& req) {
         "lease_expires_ms = NULL, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, "
         "available_ms = 0, last_error = COALESCE(:p2, last_error), updated_ms = " +
             now_ms(b) + " WHERE " + kMyLease,
-        {Param::str(id), Param::str(token),
-         Param::opt_str(opt_str(req, "reason", "queue_release"))});
+        {Param::str(id), Param::str(token), Param::opt_str(opt_str(req, "reason", "queue_release"))});
     return std::string("{\"released\":") + (n > 0 ? "true" : "false") + "}";
   });
 }
@@ -269,7 +269,8 @@ std::string fail_task(Conn& c, const std::string& id, const std::string& token, 
 
 // {"task_id", "lease_token", "error", "retry_delay_ms"} -> {"state": "pending"|"dead"|null}.
 std::string op_queue_fail(Pool& pool, const Value& req) {
-  const std::string id = required_str(req, "task_id", "queue_fail"), token = required_str(req, "lease_token", "queue_fail");
+  const std::string id = required_str(req, "task_id", "queue_fail"),
+                    token = required_str(req, "lease_token", "queue_fail");
   const std::string error = str_or(req, "error", {}, "queue_fail");
   const long long delay = std::max<long long>(0, int_or(req, "retry_delay_ms", 1000, "queue_fail"));
   return with_conn(pool, "queue_fail", [&](Conn& c) {
@@ -410,7 +411,8 @@ std::string queue_settle_in_finish(Conn& c, long long session_id, std::string& s
   if (meta.HasParseError() || !meta.IsObject()) return {};
   const Value* q = member(meta, "atlas_queue");
   if (!q || !q->IsObject() || !member(*q, "task_id") || !member(*q, "lease_token")) return {};
-  const std::string id = required_str(*q, "task_id", "finish_session"), token = required_str(*q, "lease_token", "finish_session");
+  const std::string id = required_str(*q, "task_id", "finish_session"),
+                    token = required_str(*q, "lease_token", "finish_session");
   const Backend b = c.backend();
   std::string outcome;
   if (status == "succeeded") {

@@ -119,7 +119,9 @@ long long parse_cursor_id(const std::string& s) {
 
 // The reward order: exactly the expression of sessions_reward_order_idx (migration 7), so a
 // reward-sorted page walks that index instead of sorting every row.
-std::string reward_order_expr(Backend b) { return "COALESCE(" + reward_score_expr(b) + ", -1)"; }
+std::string reward_order_expr(Backend b) {
+  return "COALESCE(" + reward_score_expr(b) + ", -1)";
+}
 
 // The review statuses the list has tabs for (docs/review-ui.md).
 constexpr const char* kReviewTabs[] = {"pending", "approved", "quarantined"};
@@ -209,7 +211,10 @@ std::vector<std::string> review_ui_list_schema(Backend b) {
   const std::string del =
       "INSERT INTO sessions_text (sessions_text, rowid, t, a) "
       "VALUES ('delete', old.id, old.task, old.final_answer);";
-  return {order, review, review_key, review_date,
+  return {order,
+          review,
+          review_key,
+          review_date,
           "CREATE VIRTUAL TABLE sessions_text USING fts5(t, a, content='', tokenize='trigram')",
           "INSERT INTO sessions_text (rowid, t, a) SELECT id, task, final_answer FROM sessions",
           "CREATE TRIGGER sessions_text_insert AFTER INSERT ON sessions BEGIN " + ins + " END",

@@ -502,9 +502,10 @@ TEST_P(ReviewUiApi, TextSearchMatchesTheSubstringSemanticsOnTrickyText) {
     return out;
   };
   const std::vector<std::string> queries = {
-      "%",      "_",        "0%",     "50%_",  "e_c",  "10%",  "'s \"q", "\"hi\"", "\\sl", "c:\\d",
-      "日本語", "本",       "café",   "caf",   "af",   "été",  "ascii",  "SPECIAL",   "special", "t%s",
-      "r_s",    "xyz%",     "abc",    "ab",    "zzz",  "a",    "PLAIN ascii title", "\"",
+      "%",       "_",      "0%",  "50%_", "e_c", "10%", "'s \"q", "\"hi\"", "\\sl",
+      "c:\\d",   "日本語", "本",  "café", "caf", "af",  "été",    "ascii",  "SPECIAL",
+      "special", "t%s",    "r_s", "xyz%", "abc", "ab",  "zzz",    "a",      "PLAIN ascii title",
+      "\"",
   };
   for (const std::string& q : queries) {
     std::vector<std::string> expect;

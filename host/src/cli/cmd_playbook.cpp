@@ -49,22 +49,6 @@ std::string version_line(const runtime::PlaybookVersion& v) {
   return line;
 }
 
-json::Value version_json(const runtime::PlaybookVersion& v, bool with_content, json::Allocator& a) {
-  json::Value o(rapidjson::kObjectType);
-  json::set(o, "version", v.version, a);
-  json::set(o, "actor", v.actor, a);
-  json::set(o, "action", v.action, a);
-  json::set(o, "note", v.note, a);
-  json::set(o, "session_id", v.session_id, a);
-  json::set(o, "created_at", v.created_at, a);
-  if (with_content) {
-    json::set(o, "student_learning", v.student_learning, a);
-    json::set(o, "teacher_learning", v.teacher_learning, a);
-    json::set(o, "metadata", json::parsed_or_null(v.metadata_json, a), a);
-  }
-  return o;
-}
-
 int fail(const std::string& message, int code = kExitFailure) {
   std::cerr << "atlas-host playbook: " << message << "\n";
   return code;
@@ -177,7 +161,7 @@ int run_playbook(const Args& args) {
       json::set(d, "learning_key", k, a);
       json::set(d, "label", key->label, a);
       json::set(d, "current_version", key->version, a);
-      json::set(d, "playbook", version_json(v, true, a), a);
+      json::set(d, "playbook", runtime::playbook_version_json(v, true, a), a);
       std::cout << json::dump(d) << "\n";
     } else {
       std::cout << "Learning key: " << key->label << "\n";
@@ -198,7 +182,7 @@ int run_playbook(const Args& args) {
       json::set(d, "learning_key", k, a);
       json::set(d, "label", key->label, a);
       json::Value list(rapidjson::kArrayType);
-      for (const auto& v : *versions) list.PushBack(version_json(v, false, a), a);
+      for (const auto& v : *versions) list.PushBack(runtime::playbook_version_json(v, false, a), a);
       json::set(d, "versions", std::move(list), a);
       std::cout << json::dump(d) << "\n";
     } else {
@@ -259,18 +243,7 @@ int run_playbook(const Args& args) {
     if (vm.count("json")) {
       json::Document d(rapidjson::kArrayType);
       auto& a = d.GetAllocator();
-      for (const auto& r : rejected) {
-        json::Value o(rapidjson::kObjectType);
-        json::set(o, "version", r.version, a);
-        json::set(o, "session_id", r.session_id, a);
-        json::set(o, "evaluated_at", r.evaluated_at, a);
-        json::set(o, "entry_id", r.entry_id, a);
-        json::set(o, "entry", json::parsed_or_null(r.entry_json, a), a);
-        json::Value reasons(rapidjson::kArrayType);
-        for (const auto& x : r.reasons) reasons.PushBack(json::str(x, a), a);
-        json::set(o, "reasons", std::move(reasons), a);
-        d.PushBack(o, a);
-      }
+      for (const auto& r : rejected) d.PushBack(runtime::rejected_candidate_json(r, a), a);
       std::cout << json::dump(d) << "\n";
     } else if (rejected.empty()) {
       std::cout << "The learning gates refused no candidate for " << key->label << ".\n";

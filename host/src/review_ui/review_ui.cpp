@@ -16,6 +16,7 @@
 #include "data/session_cost.hpp"
 #include "review_ui/assets.hpp"
 #include "review_ui/auth.hpp"
+#include "runtime/playbook_admin.hpp"
 
 namespace atlas::review_ui {
 
@@ -291,6 +292,8 @@ class ReviewUi::Impl {
   void handle_me(const httplib::Request& req, httplib::Response& res);
   void handle_login(const httplib::Request& req, httplib::Response& res);
   void handle_list(const httplib::Request& req, httplib::Response& res);
+  void handle_counts(const httplib::Request& req, httplib::Response& res);
+  void handle_learning(const httplib::Request& req, httplib::Response& res);
   void handle_session(const std::string& id, httplib::Response& res);
   void handle_review(const httplib::Request& req, httplib::Response& res, const Login& l, const std::string& id);
   void handle_note(const httplib::Request& req, httplib::Response& res, const Login& l, const std::string& id);
@@ -357,6 +360,8 @@ void ReviewUi::Impl::mount(httplib::Server& s) {
          }));
   s.Get("/ui/api/sessions", guard(Need::kLogin, [this](const httplib::Request& req, httplib::Response& res,
                                                        const Login&) { handle_list(req, res); }));
+  s.Get("/ui/api/sessions/counts", guard(Need::kLogin, [this](const httplib::Request& req, httplib::Response& res,
+                                                              const Login&) { handle_counts(req, res); }));
   s.Get(R"(/ui/api/sessions/(\d+))",
         guard(Need::kLogin, [this](const httplib::Request& req, httplib::Response& res, const Login&) {
           handle_session(req.matches[1], res);
@@ -381,12 +386,8 @@ void ReviewUi::Impl::mount(httplib::Server& s) {
         guard(Need::kLogin, [this](const httplib::Request&, httplib::Response& res, const Login&) {
           reply(res, store_.execute("review_ui_learning_keys", "{}"));
         }));
-  s.Get("/ui/api/learning",
-        guard(Need::kLogin, [this](const httplib::Request& req, httplib::Response& res, const Login&) {
-          std::string key = req.get_param_value("key");
-          if (key.empty()) return send_error(res, 400, "name the learning key: /ui/api/learning?key=KEY");
-          reply(res, store_.execute("review_ui_learning", "{\"learning_key\":" + json::quote(key) + "}"));
-        }));
+  s.Get("/ui/api/learning", guard(Need::kLogin, [this](const httplib::Request& req, httplib::Response& res,
+                                                       const Login&) { handle_learning(req, res); }));
   s.Post("/ui/api/export/count", guard(Need::kCsrf, [this](const httplib::Request& req, httplib::Response& res,
                                                            const Login&) { handle_export_count(req, res); }));
   s.Post("/ui/api/export", guard(Need::kCsrf, [this](const httplib::Request& req, httplib::Response& res,
@@ -437,6 +438,37 @@ void ReviewUi::Impl::handle_list(const httplib::Request& req, httplib::Response&
   if (!r) return send_error(res, 400, r.status().message());
   json::set(*r, "with_counts", req.get_param_value("counts") != "0", r->GetAllocator());
   reply(res, store_.execute("review_ui_sessions", json::dump(*r)));
+}
+
+// The counts of the list's tabs for the same filters, asked after the rows (the page shows its
+// rows first): review_ui_counts, each count capped (docs/review-ui.md, "Speed").
+void ReviewUi::Impl::handle_counts(const httplib::Request& req, httplib::Response& res) {
+  auto r = list_request(Input(req));
+  if (!r) return send_error(res, 400, r.status().message());
+  reply(res, store_.execute("review_ui_counts", json::dump(*r)));
+}
+
+// One learning key: its sessions and registry row (review_ui_learning), every stored playbook
+// version and the candidates the gates rejected, read by the functions behind `atlas-host
+// playbook history|rejected` (runtime/playbook_admin.hpp).
+void ReviewUi::Impl::handle_learning(const httplib::Request& req, httplib::Response& res) {
+  std::string key = req.get_param_value("key");
+  if (key.empty()) return send_error(res, 400, "name the learning key: /ui/api/learning?key=KEY");
+  auto out = store_.execute("review_ui_learning", "{\"learning_key\":" + json::quote(key) + "}");
+  if (!out) return send_error(res, http_status(out.status()), out.status().message());
+  auto doc = json::parse(*out, "review_ui_learning response");
+  if (!doc) return send_error(res, 500, doc.status().message());
+  auto versions = runtime::playbook_versions(store_, key);
+  if (!versions) return send_error(res, http_status(versions.status()), versions.status().message());
+  auto& a = doc->GetAllocator();
+  Value list(rapidjson::kArrayType);
+  for (const auto& v : *versions) list.PushBack(runtime::playbook_version_json(v, true, a), a);
+  json::set(*doc, "versions", std::move(list), a);
+  Value rejected(rapidjson::kArrayType);
+  for (const auto& r : runtime::rejected_candidates(*versions))
+    rejected.PushBack(runtime::rejected_candidate_json(r, a), a);
+  json::set(*doc, "rejected", std::move(rejected), a);
+  send_json(res, 200, secrets::redact(json::dump(*doc)));
 }
 
 void ReviewUi::Impl::handle_session(const std::string& id, httplib::Response& res) {

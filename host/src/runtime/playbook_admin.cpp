@@ -109,6 +109,22 @@ Result<std::vector<PlaybookVersion>> playbook_versions(data::Store& store, std::
   return out;
 }
 
+json::Value playbook_version_json(const PlaybookVersion& v, bool with_content, json::Allocator& a) {
+  json::Value o(rapidjson::kObjectType);
+  json::set(o, "version", v.version, a);
+  json::set(o, "actor", v.actor, a);
+  json::set(o, "action", v.action, a);
+  json::set(o, "note", v.note, a);
+  json::set(o, "session_id", v.session_id, a);
+  json::set(o, "created_at", v.created_at, a);
+  if (with_content) {
+    json::set(o, "student_learning", v.student_learning, a);
+    json::set(o, "teacher_learning", v.teacher_learning, a);
+    json::set(o, "metadata", json::parsed_or_null(v.metadata_json, a), a);
+  }
+  return o;
+}
+
 // ---- the editable document ----------------------------------------------------------------
 
 namespace {
@@ -345,6 +361,19 @@ std::vector<RejectedCandidate> rejected_candidates(const std::vector<PlaybookVer
     }
   }
   return out;
+}
+
+json::Value rejected_candidate_json(const RejectedCandidate& r, json::Allocator& a) {
+  json::Value o(rapidjson::kObjectType);
+  json::set(o, "version", r.version, a);
+  json::set(o, "session_id", r.session_id, a);
+  json::set(o, "evaluated_at", r.evaluated_at, a);
+  json::set(o, "entry_id", r.entry_id, a);
+  json::set(o, "entry", json::parsed_or_null(r.entry_json, a), a);
+  json::Value reasons(rapidjson::kArrayType);
+  for (const auto& x : r.reasons) reasons.PushBack(json::str(x, a), a);
+  json::set(o, "reasons", std::move(reasons), a);
+  return o;
 }
 
 }  // namespace atlas::runtime

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/json.hpp"
 #include "common/status.hpp"
 #include "data/store.hpp"
 
@@ -41,6 +42,11 @@ struct PlaybookVersion {
 // Oldest first; `only` = that version alone (NOT_FOUND when it is not stored).
 Result<std::vector<PlaybookVersion>> playbook_versions(data::Store& store, std::string_view learning_key,
                                                        std::optional<int64_t> only = std::nullopt);
+
+// A version as JSON ({version, actor, action, note, session_id, created_at} and, with
+// `with_content`, {student_learning, teacher_learning, metadata}): `playbook history|show
+// --json` and the review UI's learning page print the same.
+json::Value playbook_version_json(const PlaybookVersion& v, bool with_content, json::Allocator& a);
 
 // The editable text form of a version: two pamphlet sections and the entries as JSON.
 //   # comment lines
@@ -82,5 +88,9 @@ struct RejectedCandidate {
 // The candidates the gates refused, oldest first, once per synthesis (metadata.last_evaluation
 // of each version).
 std::vector<RejectedCandidate> rejected_candidates(const std::vector<PlaybookVersion>& versions);
+
+// {version, session_id, evaluated_at, entry_id, entry (object or null), reasons: [...]}: what
+// `playbook rejected --json` prints per candidate and the review UI shows.
+json::Value rejected_candidate_json(const RejectedCandidate& r, json::Allocator& a);
 
 }  // namespace atlas::runtime

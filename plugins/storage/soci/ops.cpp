@@ -42,46 +42,7 @@ Document parse_request(std::string_view op, std::string_view text) {
   return d;
 }
 
-const Value* member(const Value& v, const char* key) {
-  if (!v.IsObject()) return nullptr;
-  auto it = v.FindMember(key);
-  if (it == v.MemberEnd() || it->value.IsNull()) return nullptr;
-  return &it->value;
-}
-
-std::string str_or(const Value& v, const char* key, const std::string& fallback = {}) {
-  const Value* m = member(v, key);
-  if (!m) return fallback;
-  if (m->IsString()) return std::string(m->GetString(), m->GetStringLength());
-  if (m->IsInt64()) return std::to_string(m->GetInt64());
-  throw Error(ATLAS_INVALID_ARGUMENT, std::string("'") + key + "' must be a string");
-}
-
-std::optional<std::string> opt_str(const Value& v, const char* key) {
-  if (!member(v, key)) return std::nullopt;
-  return str_or(v, key);
-}
-
-long long int_or(const Value& v, const char* key, long long fallback) {
-  const Value* m = member(v, key);
-  if (!m) return fallback;
-  if (m->IsInt64()) return m->GetInt64();
-  if (m->IsNumber()) return static_cast<long long>(m->GetDouble());
-  if (m->IsString()) {
-    try {
-      return std::stoll(m->GetString());
-    } catch (...) {
-    }
-  }
-  throw Error(ATLAS_INVALID_ARGUMENT, std::string("'") + key + "' must be an integer");
-}
-
-std::string dump(const Value& v) {
-  rapidjson::StringBuffer sb;
-  Writer w(sb);
-  v.Accept(w);
-  return std::string(sb.GetString(), sb.GetSize());
-}
+// member, str_or, opt_str, int_or and dump are in ops_json.hpp (shared with the other ops files).
 
 // JSON text of member `key` (nullopt when absent or null).
 std::optional<std::string> opt_json(const Value& v, const char* key) {
@@ -1144,6 +1105,7 @@ std::string run_op(Pool& pool, std::string_view op, std::string_view request_jso
       {"queue_cancel", &op_queue_cancel},
       {"queue_task", &op_queue_task},
       {"review_ui_sessions", &op_review_ui_sessions},
+      {"review_ui_counts", &op_review_ui_counts},
       {"review_ui_learning_keys", &op_review_ui_learning_keys},
       {"review_ui_learning", &op_review_ui_learning},
   };

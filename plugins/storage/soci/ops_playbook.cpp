@@ -12,24 +12,7 @@ namespace atlas_soci {
 using atlas::sdk::Error;
 using rapidjson::Value;
 
-namespace {
-
-std::string text_field(const Value& v, const char* key, const std::string& fallback = {}) {
-  if (!v.IsObject()) return fallback;
-  auto it = v.FindMember(key);
-  if (it == v.MemberEnd() || it->value.IsNull()) return fallback;
-  if (!it->value.IsString()) throw Error(ATLAS_INVALID_ARGUMENT, std::string("'") + key + "' must be a string");
-  return std::string(it->value.GetString(), it->value.GetStringLength());
-}
-
-std::optional<long long> int_field(const Value& v, const char* key) {
-  auto it = v.FindMember(key);
-  if (it == v.MemberEnd() || it->value.IsNull()) return std::nullopt;
-  if (!it->value.IsInt64()) throw Error(ATLAS_INVALID_ARGUMENT, std::string("'") + key + "' must be an integer");
-  return it->value.GetInt64();
-}
-
-}  // namespace
+// Request fields are read with ops_json.hpp's str_or / opt_str / opt_int.
 
 std::vector<std::string> playbook_versions_schema(Backend b) {
   const bool pg = b == Backend::kPostgres;
@@ -57,37 +40,27 @@ void record_learning_version(Conn& c, const std::string& key, long long version,
                              const std::string& now) {
   const Backend b = c.backend();
   std::string session_id;
-  if (auto it = req.FindMember("session"); it != req.MemberEnd() && it->value.IsObject())
-    session_id = text_field(it->value, "session_id");
-  std::string actor = text_field(req, "actor", "learning");
+  if (const Value* session = member(req, "session"); session && session->IsObject())
+    session_id = str_or(*session, "session_id");
+  std::string actor = str_or(req, "actor", "learning");
   if (actor.empty()) throw Error(ATLAS_INVALID_ARGUMENT, "learning_put: 'actor' must not be empty");
   std::optional<std::string> meta;
-  if (auto it = req.FindMember("metadata"); it != req.MemberEnd() && !it->value.IsNull()) {
-    rapidjson::StringBuffer sb;
-    Writer w(sb);
-    it->value.Accept(w);
-    meta = std::string(sb.GetString(), sb.GetSize());
-  }
-  auto opt = [&](const char* k) -> std::optional<std::string> {
-    auto it = req.FindMember(k);
-    if (it == req.MemberEnd() || it->value.IsNull()) return std::nullopt;
-    return text_field(req, k);
-  };
-  std::string note = text_field(req, "note");
+  if (const Value* m = member(req, "metadata")) meta = dump(*m);
+  std::string note = str_or(req, "note");
   c.exec(
       "INSERT INTO learning_versions (learning_key, version, student_learning, teacher_learning, metadata, actor, "
       "action, note, session_id, created_at) VALUES (:p0, :p1, :p2, :p3, " +
           json_in(b, ":p4") + ", :p5, :p6, :p7, :p8, " + ts_in(b, ":p9") + ")",
-      {Param::str(key), Param::num(version), Param::opt_str(opt("student_learning")),
-       Param::opt_str(opt("teacher_learning")), Param::opt_str(meta), Param::str(actor),
-       Param::str(text_field(req, "action", "synthesis")), note.empty() ? Param::null() : Param::str(note),
+      {Param::str(key), Param::num(version), Param::opt_str(opt_str(req, "student_learning")),
+       Param::opt_str(opt_str(req, "teacher_learning")), Param::opt_str(meta), Param::str(actor),
+       Param::str(str_or(req, "action", "synthesis")), note.empty() ? Param::null() : Param::str(note),
        session_id.empty() ? Param::null() : Param::str(session_id), Param::str(now)});
 }
 
 std::string op_learning_versions(Pool& pool, const Value& req) {
-  std::string key = text_field(req, "learning_key");
+  std::string key = str_or(req, "learning_key");
   if (key.empty()) throw Error(ATLAS_INVALID_ARGUMENT, "learning_versions: 'learning_key' is required");
-  std::optional<long long> only = int_field(req, "version");
+  std::optional<long long> only = opt_int(req, "version", "learning_versions");
   return with_conn(pool, "learning_versions", [&](Conn& c) {
     const Backend b = c.backend();
     std::vector<Param> p = {Param::str(key)};

@@ -31,34 +31,7 @@ std::string now_ms(Backend b) {
                                  : "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
 }
 
-const Value* field(const Value& v, const char* key) {
-  if (!v.IsObject()) return nullptr;
-  auto it = v.FindMember(key);
-  if (it == v.MemberEnd() || it->value.IsNull()) return nullptr;
-  return &it->value;
-}
-
-std::string text(const Value& v, const char* key, const char* op, bool required = true) {
-  const Value* f = field(v, key);
-  if (f && f->IsString()) return std::string(f->GetString(), f->GetStringLength());
-  if (!f && !required) return {};
-  throw Error(ATLAS_INVALID_ARGUMENT, std::string(op) + ": '" + key + "' (a string) is required");
-}
-
-long long integer(const Value& v, const char* key, long long fallback, const char* op) {
-  const Value* f = field(v, key);
-  if (!f) return fallback;
-  if (f->IsInt64()) return f->GetInt64();
-  if (f->IsDouble()) return static_cast<long long>(f->GetDouble());
-  throw Error(ATLAS_INVALID_ARGUMENT, std::string(op) + ": '" + key + "' must be a number");
-}
-
-std::string dump(const Value& v) {
-  rapidjson::StringBuffer sb;
-  Writer w(sb);
-  v.Accept(w);
-  return std::string(sb.GetString(), sb.GetSize());
-}
+// Request fields are read with ops_json.hpp's member / str_or / required_str / int_or.
 
 void put_int(Writer& w, const char* key, const Cell& c) {
   w.Key(key);
@@ -94,7 +67,7 @@ void write_task(Writer& w, const Row& r) {
 
 std::vector<std::string> id_list(const Value& req, const char* op) {
   std::vector<std::string> out;
-  const Value* ids = field(req, "task_ids");
+  const Value* ids = member(req, "task_ids");
   if (!ids) return out;
   if (!ids->IsArray()) throw Error(ATLAS_INVALID_ARGUMENT, std::string(op) + ": 'task_ids' must be a list of strings");
   for (const Value& v : ids->GetArray()) {
@@ -138,15 +111,15 @@ std::vector<std::string> work_queue_schema(Backend b) {
 // -> {"inserted": N, "existing": M}. One transaction; a task id already queued (in any state)
 // is left as it is, so enqueuing a file twice queues nothing twice.
 std::string op_queue_enqueue(Pool& pool, const Value& req) {
-  const Value* tasks = field(req, "tasks");
+  const Value* tasks = member(req, "tasks");
   if (!tasks || !tasks->IsArray())
     throw Error(ATLAS_INVALID_ARGUMENT, "queue_enqueue: 'tasks' (a list of task objects) is required");
   for (const Value& t : tasks->GetArray()) {
-    if (text(t, "task_id", "queue_enqueue").empty())
+    if (required_str(t, "task_id", "queue_enqueue").empty())
       throw Error(ATLAS_INVALID_ARGUMENT, "queue_enqueue: 'task_id' must not be empty");
-    const Value* p = field(t, "payload");
+    const Value* p = member(t, "payload");
     if (!p || !p->IsObject()) throw Error(ATLAS_INVALID_ARGUMENT, "queue_enqueue: every task needs a 'payload' object");
-    if (integer(t, "max_attempts", 3, "queue_enqueue") < 1)
+    if (int_or(t, "max_attempts", 3, "queue_enqueue") < 1)
       throw Error(ATLAS_INVALID_ARGUMENT, "queue_enqueue: 'max_attempts' must be at least 1");
   }
   return with_conn(pool, "queue_enqueue", [&](Conn& c) {
@@ -159,12 +132,11 @@ std::string op_queue_enqueue(Pool& pool, const Value& req) {
         json_in(b, ":p2") + ", :p3, :p4, :p5, " + now_ms(b) + ", " + now_ms(b) + ") ON CONFLICT (task_id) DO NOTHING";
     for (const Value& t : tasks->GetArray()) {
       inserted +=
-          c.exec(sql, {Param::str(text(t, "task_id", "queue_enqueue")),
-                       Param::num(integer(t, "priority", 0, "queue_enqueue")), Param::str(dump(*field(t, "payload"))),
-                       Param::opt_str(field(t, "group") ? std::optional<std::string>(text(t, "group", "queue_enqueue"))
-                                                        : std::nullopt),
-                       Param::num(integer(t, "rollout", 0, "queue_enqueue")),
-                       Param::num(integer(t, "max_attempts", 3, "queue_enqueue"))});
+          c.exec(sql, {Param::str(required_str(t, "task_id", "queue_enqueue")),
+                       Param::num(int_or(t, "priority", 0, "queue_enqueue")), Param::str(dump(*member(t, "payload"))),
+                       Param::opt_str(opt_str(t, "group", "queue_enqueue")),
+                       Param::num(int_or(t, "rollout", 0, "queue_enqueue")),
+                       Param::num(int_or(t, "max_attempts", 3, "queue_enqueue"))});
     }
     tx.commit();
     return "{\"inserted\":" + std::to_string(inserted) +
@@ -177,9 +149,9 @@ std::string op_queue_enqueue(Pool& pool, const Value& req) {
 // `SELECT ... FOR UPDATE SKIP LOCKED` (concurrent workers never wait on each other's rows);
 // SQLite: the same UPDATE inside BEGIN IMMEDIATE (one writer at a time).
 std::string op_queue_claim(Pool& pool, const Value& req) {
-  const std::string worker = text(req, "worker", "queue_claim");
-  const long long limit = std::clamp<long long>(integer(req, "limit", 1, "queue_claim"), 1, 1000);
-  const long long lease_ms = integer(req, "lease_seconds", 60, "queue_claim") * 1000;
+  const std::string worker = required_str(req, "worker", "queue_claim");
+  const long long limit = std::clamp<long long>(int_or(req, "limit", 1, "queue_claim"), 1, 1000);
+  const long long lease_ms = int_or(req, "lease_seconds", 60, "queue_claim") * 1000;
   if (lease_ms < 1000) throw Error(ATLAS_INVALID_ARGUMENT, "queue_claim: 'lease_seconds' must be at least 1");
   const std::string token = random_token();
   return with_conn(pool, "queue_claim", [&](Conn& c) {
@@ -227,8 +199,8 @@ std::string op_queue_claim(Pool& pool, const Value& req) {
 // {"lease_seconds": S, "leases": [{"task_id", "lease_token"}]} -> {"lost": [task ids]}: extends
 // every lease still held; a lease that is no longer the caller's is reported lost.
 std::string op_queue_heartbeat(Pool& pool, const Value& req) {
-  const long long lease_ms = integer(req, "lease_seconds", 60, "queue_heartbeat") * 1000;
-  const Value* leases = field(req, "leases");
+  const long long lease_ms = int_or(req, "lease_seconds", 60, "queue_heartbeat") * 1000;
+  const Value* leases = member(req, "leases");
   if (!leases || !leases->IsArray())
     throw Error(ATLAS_INVALID_ARGUMENT, "queue_heartbeat: 'leases' (a list) is required");
   return with_conn(pool, "queue_heartbeat", [&](Conn& c) {
@@ -236,11 +208,11 @@ std::string op_queue_heartbeat(Pool& pool, const Value& req) {
     Tx tx(c);
     std::vector<std::string> lost;
     for (const Value& l : leases->GetArray()) {
-      std::string id = text(l, "task_id", "queue_heartbeat");
+      std::string id = required_str(l, "task_id", "queue_heartbeat");
       long long n =
           c.exec("UPDATE queue_tasks SET lease_expires_ms = " + now_ms(b) + " + :p2, updated_ms = " + now_ms(b) +
                      " WHERE " + kMyLease,
-                 {Param::str(id), Param::str(text(l, "lease_token", "queue_heartbeat")), Param::num(lease_ms)});
+                 {Param::str(id), Param::str(required_str(l, "lease_token", "queue_heartbeat")), Param::num(lease_ms)});
       if (n == 0) lost.push_back(id);
     }
     tx.commit();
@@ -259,7 +231,8 @@ std::string op_queue_heartbeat(Pool& pool, const Value& req) {
 // {"task_id", "lease_token", "reason"} -> {"released": bool}: back to `pending` at once; the
 // attempt does not count (a draining worker gives back what it did not start or finish).
 std::string op_queue_release(Pool& pool, const Value& req) {
-  const std::string id = text(req, "task_id", "queue_release"), token = text(req, "lease_token", "queue_release");
+  const std::string id = required_str(req, "task_id", "queue_release"),
+                    token = required_str(req, "lease_token", "queue_release");
   return with_conn(pool, "queue_release", [&](Conn& c) {
     const Backend b = c.backend();
     long long n = c.exec(
@@ -267,9 +240,7 @@ std::string op_queue_release(Pool& pool, const Value& req) {
         "lease_expires_ms = NULL, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, "
         "available_ms = 0, last_error = COALESCE(:p2, last_error), updated_ms = " +
             now_ms(b) + " WHERE " + kMyLease,
-        {Param::str(id), Param::str(token),
-         Param::opt_str(field(req, "reason") ? std::optional<std::string>(text(req, "reason", "queue_release"))
-                                             : std::nullopt)});
+        {Param::str(id), Param::str(token), Param::opt_str(opt_str(req, "reason", "queue_release"))});
     return std::string("{\"released\":") + (n > 0 ? "true" : "false") + "}";
   });
 }
@@ -298,9 +269,10 @@ std::string fail_task(Conn& c, const std::string& id, const std::string& token, 
 
 // {"task_id", "lease_token", "error", "retry_delay_ms"} -> {"state": "pending"|"dead"|null}.
 std::string op_queue_fail(Pool& pool, const Value& req) {
-  const std::string id = text(req, "task_id", "queue_fail"), token = text(req, "lease_token", "queue_fail");
-  const std::string error = text(req, "error", "queue_fail", false);
-  const long long delay = std::max<long long>(0, integer(req, "retry_delay_ms", 1000, "queue_fail"));
+  const std::string id = required_str(req, "task_id", "queue_fail"),
+                    token = required_str(req, "lease_token", "queue_fail");
+  const std::string error = str_or(req, "error", {}, "queue_fail");
+  const long long delay = std::max<long long>(0, int_or(req, "retry_delay_ms", 1000, "queue_fail"));
   return with_conn(pool, "queue_fail", [&](Conn& c) {
     Tx tx(c);
     std::string state =
@@ -331,8 +303,8 @@ std::string op_queue_reclaim(Pool& pool, const Value&) {
 
 // {"list": "dead"|..., "limit": N} -> {"counts": {state: n}, "oldest_pending_age_ms", "tasks": [...]}.
 std::string op_queue_status(Pool& pool, const Value& req) {
-  const std::string list = text(req, "list", "queue_status", false);
-  const long long limit = std::clamp<long long>(integer(req, "limit", 50, "queue_status"), 1, 10000);
+  const std::string list = str_or(req, "list", {}, "queue_status");
+  const long long limit = std::clamp<long long>(int_or(req, "limit", 50, "queue_status"), 1, 10000);
   return with_conn(pool, "queue_status", [&](Conn& c) {
     const Backend b = c.backend();
     rapidjson::StringBuffer sb;
@@ -372,7 +344,7 @@ std::string op_queue_status(Pool& pool, const Value& req) {
 // a fresh attempt count. Done tasks are never re-run (their session is stored).
 std::string op_queue_retry(Pool& pool, const Value& req) {
   std::vector<std::string> ids = id_list(req, "queue_retry");
-  const std::string state = text(req, "state", "queue_retry", false);
+  const std::string state = str_or(req, "state", {}, "queue_retry");
   if (ids.empty() && state != "dead" && state != "cancelled")
     throw Error(ATLAS_INVALID_ARGUMENT, "queue_retry: give 'task_ids' or 'state' (\"dead\" or \"cancelled\")");
   return with_conn(pool, "queue_retry", [&](Conn& c) {
@@ -397,7 +369,7 @@ std::string op_queue_retry(Pool& pool, const Value& req) {
 // handed out; a leased task's session, when it ends, is stored `interrupted` (lease lost).
 std::string op_queue_cancel(Pool& pool, const Value& req) {
   std::vector<std::string> ids = id_list(req, "queue_cancel");
-  const Value* all = field(req, "all");
+  const Value* all = member(req, "all");
   const bool everything = all && all->IsBool() && all->GetBool();
   if (ids.empty() && !everything) throw Error(ATLAS_INVALID_ARGUMENT, "queue_cancel: give 'task_ids' or \"all\": true");
   return with_conn(pool, "queue_cancel", [&](Conn& c) {
@@ -420,7 +392,7 @@ std::string op_queue_cancel(Pool& pool, const Value& req) {
 
 // {"task_id"} -> the task's row ({"found": false} when there is none).
 std::string op_queue_task(Pool& pool, const Value& req) {
-  const std::string id = text(req, "task_id", "queue_task");
+  const std::string id = required_str(req, "task_id", "queue_task");
   return with_conn(pool, "queue_task", [&](Conn& c) {
     auto r =
         c.query_one(std::string("SELECT ") + kColumns + " FROM queue_tasks WHERE task_id = :p0", {Param::str(id)}, 11);
@@ -437,9 +409,10 @@ std::string queue_settle_in_finish(Conn& c, long long session_id, std::string& s
   Document meta;
   atlas::sdk::parse_json(meta, merged_metadata.c_str());
   if (meta.HasParseError() || !meta.IsObject()) return {};
-  const Value* q = field(meta, "atlas_queue");
-  if (!q || !q->IsObject() || !field(*q, "task_id") || !field(*q, "lease_token")) return {};
-  const std::string id = text(*q, "task_id", "finish_session"), token = text(*q, "lease_token", "finish_session");
+  const Value* q = member(meta, "atlas_queue");
+  if (!q || !q->IsObject() || !member(*q, "task_id") || !member(*q, "lease_token")) return {};
+  const std::string id = required_str(*q, "task_id", "finish_session"),
+                    token = required_str(*q, "lease_token", "finish_session");
   const Backend b = c.backend();
   std::string outcome;
   if (status == "succeeded") {
@@ -454,10 +427,10 @@ std::string queue_settle_in_finish(Conn& c, long long session_id, std::string& s
       outcome = "done";
     }
   } else if (status == "failed") {
-    const Value* err = field(meta, "error");
+    const Value* err = member(meta, "error");
     std::string error = err && err->IsString() ? std::string(err->GetString(), err->GetStringLength())
                                                : "the session failed (session " + std::to_string(session_id) + ")";
-    long long delay = integer(*q, "retry_delay_ms", 1000, "finish_session");
+    long long delay = int_or(*q, "retry_delay_ms", 1000, "finish_session");
     std::string state = fail_task(c, id, token, error, delay, session_id);
     if (!state.empty()) outcome = state == "dead" ? "dead" : "retry";
   } else {  // interrupted: give the task back, the attempt does not count

@@ -15,23 +15,10 @@ using rapidjson::Value;
 
 namespace {
 
-std::string text_of(const Value& req, const char* key) {
-  auto it = req.FindMember(key);
-  if (it == req.MemberEnd() || it->value.IsNull()) return {};
-  if (!it->value.IsString()) throw Error(ATLAS_INVALID_ARGUMENT, std::string("'") + key + "' must be a string");
-  return std::string(it->value.GetString(), it->value.GetStringLength());
-}
+// Request fields are read with ops_json.hpp's str_or / int_or / flag.
 
 long long limit_of(const Value& req, long long fallback, long long max) {
-  auto it = req.FindMember("limit");
-  if (it == req.MemberEnd() || it->value.IsNull()) return fallback;
-  if (!it->value.IsInt64()) throw Error(ATLAS_INVALID_ARGUMENT, "'limit' must be an integer");
-  return std::clamp<long long>(it->value.GetInt64(), 1, max);
-}
-
-bool flag(const Value& req, const char* key) {
-  auto it = req.FindMember(key);
-  return it != req.MemberEnd() && it->value.IsBool() && it->value.GetBool();
+  return std::clamp<long long>(int_or(req, "limit", fallback), 1, max);
 }
 
 void put_number(Writer& w, const char* key, const Cell& c) {
@@ -63,20 +50,52 @@ std::string like_pattern(const std::string& text) {
   return p + "%";
 }
 
+// Characters (UTF-8 code points) in `text`: the trigram index needs at least 3.
+size_t code_points(const std::string& text) {
+  size_t n = 0;
+  for (unsigned char ch : text) n += (ch & 0xC0) != 0x80;
+  return n;
+}
+
+// The rows a list request selects: FROM and WHERE. On SQLite a text search of 3 characters or
+// more reads its candidates from the trigram index sessions_text (migration 7) and then applies
+// the same LIKE as without it, so the index only narrows and the result is the LIKE's.
+struct Selection {
+  std::string from = "sessions";
+  std::string where;
+  // The candidates come from sessions_text joined in id order: "newest"/"oldest" pages follow
+  // its rowid (no sort), and the cursor compares sessions.id.
+  bool fts_join = false;
+};
+
 // query_sessions' filters (ops.cpp) plus the UI's own: lane and free text.
-std::string ui_filters(Backend b, const Value& req, std::vector<Param>& p) {
-  std::string where = session_filters_sql(b, req, p);
-  std::string lane = text_of(req, "lane");
+Selection ui_filters(Backend b, const Value& req, std::vector<Param>& p) {
+  Selection sel;
+  sel.where = session_filters_sql(b, req, p);
+  std::string lane = str_or(req, "lane");
   if (!lane.empty())
-    where += " AND " + json_key_text(b, "metadata", "execution_mode") + " = " + bind_param(p, Param::str(lane));
-  std::string text = text_of(req, "text");
+    sel.where += " AND " + json_key_text(b, "metadata", "execution_mode") + " = " + bind_param(p, Param::str(lane));
+  std::string text = str_or(req, "text");
   if (!text.empty()) {
     if (text.size() > 500) throw Error(ATLAS_INVALID_ARGUMENT, "'text' is longer than 500 characters");
+    if (b == Backend::kSqlite && code_points(text) >= 3) {
+      // A trigram phrase matches the text as a substring (case-folded); quotes are doubled.
+      std::string phrase = "\"";
+      for (char ch : text) phrase += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+      phrase += "\"";
+      // CROSS JOIN: SQLite keeps the trigram index as the outer loop (its candidates in rowid
+      // order) instead of probing it once per row of another index.
+      sel.from = "sessions_text CROSS JOIN sessions ON sessions.id = sessions_text.rowid";
+      sel.where += " AND sessions_text MATCH " + bind_param(p, Param::str(phrase));
+      sel.fts_join = true;
+    }
+    // ILIKE on PostgreSQL (pg_trgm indexes when the extension is there, migration 7); LIKE
+    // (ASCII case-insensitive) on SQLite. NULL final_answer never matches, as before.
     std::string like = b == Backend::kPostgres ? " ILIKE " : " LIKE ";
     std::string q = bind_param(p, Param::str(like_pattern(text)));
-    where += " AND (task" + like + q + " ESCAPE '\\' OR COALESCE(final_answer, '')" + like + q + " ESCAPE '\\')";
+    sel.where += " AND (task" + like + q + " ESCAPE '\\' OR final_answer" + like + q + " ESCAPE '\\')";
   }
-  return where;
+  return sel;
 }
 
 struct Sort {
@@ -98,24 +117,129 @@ long long parse_cursor_id(const std::string& s) {
   return std::stoll(s);
 }
 
+// The reward order: exactly the expression of sessions_reward_order_idx (migration 7), so a
+// reward-sorted page walks that index instead of sorting every row.
+std::string reward_order_expr(Backend b) {
+  return "COALESCE(" + reward_score_expr(b) + ", -1)";
+}
+
+// The review statuses the list has tabs for (docs/review-ui.md).
+constexpr const char* kReviewTabs[] = {"pending", "approved", "quarantined"};
+
+constexpr long long kDefaultCountCap = 1000;
+
+// "count" (this selection) and "counts" (per review status, the review filter left out), each
+// counted up to `cap` rows: a value over the cap is written as the cap, and "count_capped" /
+// "counts_capped" say which ones have more (the UI shows "1000+"). One statement; every count
+// stops at cap + 1 rows, so its cost is bounded by the cap, not by the table.
+void write_counts(Conn& c, const Value& req, long long cap, Writer& w) {
+  const Backend b = c.backend();
+  std::vector<Param> p;
+  auto capped = [&](const Value& filters) {
+    Selection sel = ui_filters(b, filters, p);
+    return "(SELECT COUNT(*) FROM (SELECT 1 FROM " + sel.from + " WHERE " + sel.where + " LIMIT " +
+           bind_param(p, Param::num(cap + 1)) + ") capped)";
+  };
+  std::string sql = "SELECT " + capped(req);
+  rapidjson::Document other;
+  other.CopyFrom(req, other.GetAllocator());
+  other.RemoveMember("review_status");
+  for (const char* status : kReviewTabs) {
+    rapidjson::Value one(rapidjson::kArrayType);
+    one.PushBack(rapidjson::StringRef(status), other.GetAllocator());
+    other.RemoveMember("review_status");
+    other.AddMember("review_status", one, other.GetAllocator());
+    sql += ", " + capped(other);
+  }
+  auto row = c.query_one(sql, p, 1 + static_cast<int>(std::size(kReviewTabs)));
+  auto value = [&](size_t i) { return row && (*row)[i] ? std::stoll(*(*row)[i]) : 0LL; };
+  w.Key("count");
+  w.Int64(std::min(value(0), cap));
+  w.Key("count_capped");
+  w.Bool(value(0) > cap);
+  w.Key("counts");
+  w.StartObject();
+  for (size_t i = 0; i < std::size(kReviewTabs); ++i) {
+    w.Key(kReviewTabs[i]);
+    w.Int64(std::min(value(i + 1), cap));
+  }
+  w.EndObject();
+  w.Key("counts_capped");
+  w.StartObject();
+  for (size_t i = 0; i < std::size(kReviewTabs); ++i) {
+    if (value(i + 1) <= cap) continue;
+    w.Key(kReviewTabs[i]);
+    w.Bool(true);
+  }
+  w.EndObject();
+  w.Key("count_cap");
+  w.Int64(cap);
+}
+
+long long count_cap_of(const Value& req) {
+  return std::clamp<long long>(int_or(req, "count_cap", kDefaultCountCap), 1, 1000000);
+}
+
 }  // namespace
 
+std::vector<std::string> review_ui_list_schema(Backend b) {
+  const std::string order = "CREATE INDEX sessions_reward_order_idx ON sessions ((" + reward_order_expr(b) + "), id)";
+  // The review tabs and the review filter compare LOWER(review_status) (ops.cpp), with id order;
+  // a tab's count with a learning key or a date range reads a range of one of the other two.
+  const std::string review = "CREATE INDEX sessions_review_order_idx ON sessions (LOWER(review_status), id)";
+  const std::string review_key = "CREATE INDEX sessions_key_review_idx ON sessions ((" +
+                                 json_key_text(b, "metadata", "learning_key") + "), LOWER(review_status), id)";
+  const std::string review_date =
+      "CREATE INDEX sessions_review_created_idx ON sessions (LOWER(review_status), created_at)";
+  if (b == Backend::kPostgres) {
+    // Trigram indexes serve ILIKE '%text%'. pg_trgm ships in postgresql-contrib and is a
+    // trusted extension (a database owner may create it); where it is missing or not allowed,
+    // the migration goes on without it and text search scans (docs/review-ui.md, "Speed").
+    return {order, review, review_key, review_date,
+            "DO $$ BEGIN "
+            "CREATE EXTENSION IF NOT EXISTS pg_trgm; "
+            "CREATE INDEX sessions_task_trgm_idx ON sessions USING GIN (task gin_trgm_ops); "
+            "CREATE INDEX sessions_final_answer_trgm_idx ON sessions USING GIN (final_answer gin_trgm_ops); "
+            "EXCEPTION WHEN OTHERS THEN "
+            "RAISE WARNING 'atlas migration 7: no pg_trgm (%), review UI text search will scan', SQLERRM; "
+            "END $$"};
+  }
+  // SQLite: a contentless FTS5 trigram index of task (column t) and final_answer (column a) (Debian's libsqlite3 has
+  // FTS5 and the trigram tokenizer, SQLite >= 3.34), kept by triggers; the list re-checks every
+  // candidate with LIKE, so the index only narrows.
+  const std::string ins = "INSERT INTO sessions_text (rowid, t, a) VALUES (new.id, new.task, new.final_answer);";
+  const std::string del =
+      "INSERT INTO sessions_text (sessions_text, rowid, t, a) "
+      "VALUES ('delete', old.id, old.task, old.final_answer);";
+  return {order,
+          review,
+          review_key,
+          review_date,
+          "CREATE VIRTUAL TABLE sessions_text USING fts5(t, a, content='', tokenize='trigram')",
+          "INSERT INTO sessions_text (rowid, t, a) SELECT id, task, final_answer FROM sessions",
+          "CREATE TRIGGER sessions_text_insert AFTER INSERT ON sessions BEGIN " + ins + " END",
+          "CREATE TRIGGER sessions_text_delete AFTER DELETE ON sessions BEGIN " + del + " END",
+          "CREATE TRIGGER sessions_text_update AFTER UPDATE OF task, final_answer ON sessions BEGIN " + del + " " +
+              ins + " END"};
+}
+
 std::string op_review_ui_sessions(Pool& pool, const Value& req) {
-  const Sort sort = parse_sort(text_of(req, "sort"));
+  const Sort sort = parse_sort(str_or(req, "sort"));
   const bool ids_only = flag(req, "ids_only");
   const long long limit = limit_of(req, 50, ids_only ? 5000 : 500);
-  const std::string after = text_of(req, "after");
+  const std::string after = str_or(req, "after");
+  const long long cap = count_cap_of(req);
   return with_conn(pool, "review_ui_sessions", [&](Conn& c) {
     const Backend b = c.backend();
-    const std::string score = "COALESCE(" + reward_score_expr(b) + ", -1)";
+    const std::string score = reward_order_expr(b);
     std::vector<Param> p;
-    std::string where = ui_filters(b, req, p);
-    const std::string base_where = where;
-    const std::vector<Param> base_params = p;
+    Selection sel = ui_filters(b, req, p);
+    std::string where = sel.where;
     const char* cmp = sort.asc ? ">" : "<";
     if (!after.empty()) {
       if (sort.by_reward) {
-        // Cursor "score|id": rows strictly after it in (score, id) order.
+        // Cursor "score|id": rows strictly after it in (score, id) order (a row-value
+        // comparison, which both databases turn into a range of the reward index).
         size_t bar = after.find('|');
         if (bar == std::string::npos)
           throw Error(ATLAS_INVALID_ARGUMENT, "'after' is not a cursor of a reward-sorted page");
@@ -126,23 +250,26 @@ std::string op_review_ui_sessions(Pool& pool, const Value& req) {
           throw Error(ATLAS_INVALID_ARGUMENT, "'after' is not a cursor of a reward-sorted page");
         }
         long long id = parse_cursor_id(after.substr(bar + 1));
-        std::string ps = bind_param(p, Param::real_num(s));
-        std::string ps2 = bind_param(p, Param::real_num(s));
-        where += " AND (" + score + " " + cmp + " " + ps + " OR (" + score + " = " + ps2 + " AND id " + cmp + " " +
-                 bind_param(p, Param::num(id)) + "))";
+        where += " AND (" + score + ", sessions.id) " + cmp + " (" + bind_param(p, Param::real_num(s)) + ", " +
+                 bind_param(p, Param::num(id)) + ")";
       } else {
-        where += std::string(" AND id ") + cmp + " " + bind_param(p, Param::num(parse_cursor_id(after)));
+        where += std::string(" AND sessions.id ") + cmp + " " + bind_param(p, Param::num(parse_cursor_id(after)));
       }
     }
     const char* dir = sort.asc ? " ASC" : " DESC";
-    std::string order = sort.by_reward ? score + dir + ", id" + dir : std::string("id") + dir;
+    // Id order follows the trigram index's rowid when the rows come from it (no sort).
+    const std::string id_col = sel.fts_join && !sort.by_reward ? "sessions_text.rowid" : "sessions.id";
+    std::string inner_order = sort.by_reward ? score + dir + ", sessions.id" + dir : id_col + dir;
+    std::string outer_order = sort.by_reward ? score + dir + ", id" + dir : std::string("id") + dir;
+    // The page's ids first, from the indexes alone where they cover the filters; then only
+    // those rows are read (no sort of wide rows).
+    std::string page_ids = "SELECT sessions.id FROM " + sel.from + " WHERE " + where + " ORDER BY " + inner_order +
+                           " LIMIT " + bind_param(p, Param::num(limit + 1));
     rapidjson::StringBuffer sb;
     Writer w(sb);
     w.StartObject();
     if (ids_only) {
-      auto rows = c.query("SELECT id FROM sessions WHERE " + where + " ORDER BY " + order + " LIMIT " +
-                              bind_param(p, Param::num(limit + 1)),
-                          p, 1);
+      auto rows = c.query(page_ids, p, 1);
       w.Key("ids");
       w.StartArray();
       for (size_t i = 0; i < rows.size() && i < static_cast<size_t>(limit); ++i) {
@@ -159,8 +286,7 @@ std::string op_review_ui_sessions(Pool& pool, const Value& req) {
         "SELECT id, substr(task, 1, 400), status, review_status, " + ts_out(b, "created_at") + ", " +
         ts_out(b, "completed_at") + ", " + reward_score_expr(b) + ", " + json_key_text(b, "metadata", "learning_key") +
         ", " + json_key_text(b, "metadata", "execution_mode") + ", substr(COALESCE(final_answer, ''), 1, 200), " +
-        total_tokens_expr(b) + ", " + score + " FROM sessions WHERE " + where + " ORDER BY " + order + " LIMIT " +
-        bind_param(p, Param::num(limit + 1));
+        total_tokens_expr(b) + ", " + score + " FROM sessions WHERE id IN (" + page_ids + ") ORDER BY " + outer_order;
     auto rows = c.query(sql, p, 12);
     bool more = rows.size() > static_cast<size_t>(limit);
     if (more) rows.resize(static_cast<size_t>(limit));
@@ -189,27 +315,19 @@ std::string op_review_ui_sessions(Pool& pool, const Value& req) {
     } else {
       w.Null();
     }
-    if (flag(req, "with_counts")) {
-      // Per review status over the other filters (the tabs), and the total of this selection.
-      rapidjson::Document other;
-      other.CopyFrom(req, other.GetAllocator());
-      other.RemoveMember("review_status");
-      std::vector<Param> cp;
-      std::string cw = ui_filters(b, other, cp);
-      auto counts =
-          c.query("SELECT review_status, COUNT(*) FROM sessions WHERE " + cw + " GROUP BY review_status", cp, 2);
-      auto total = c.query_one("SELECT COUNT(*) FROM sessions WHERE " + base_where, base_params, 1);
-      w.Key("count");
-      w.Int64(total && (*total)[0] ? std::stoll(*(*total)[0]) : 0);
-      w.Key("counts");
-      w.StartObject();
-      for (const Row& r : counts) {
-        std::string k = r[0].value_or("pending");
-        w.Key(k.c_str(), static_cast<rapidjson::SizeType>(k.size()));
-        w.Int64(r[1] ? std::stoll(*r[1]) : 0);
-      }
-      w.EndObject();
-    }
+    if (flag(req, "with_counts")) write_counts(c, req, cap, w);
+    w.EndObject();
+    return std::string(sb.GetString(), sb.GetSize());
+  });
+}
+
+std::string op_review_ui_counts(Pool& pool, const Value& req) {
+  const long long cap = count_cap_of(req);
+  return with_conn(pool, "review_ui_counts", [&](Conn& c) {
+    rapidjson::StringBuffer sb;
+    Writer w(sb);
+    w.StartObject();
+    write_counts(c, req, cap, w);
     w.EndObject();
     return std::string(sb.GetString(), sb.GetSize());
   });
@@ -252,7 +370,7 @@ std::string op_review_ui_learning_keys(Pool& pool, const Value& req) {
 }
 
 std::string op_review_ui_learning(Pool& pool, const Value& req) {
-  const std::string key = text_of(req, "learning_key");
+  const std::string key = str_or(req, "learning_key");
   if (key.empty()) throw Error(ATLAS_INVALID_ARGUMENT, "review_ui_learning: 'learning_key' is required");
   const long long limit = limit_of(req, 500, 5000);
   return with_conn(pool, "review_ui_learning", [&](Conn& c) {

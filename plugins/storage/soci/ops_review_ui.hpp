@@ -17,12 +17,22 @@ namespace atlas_soci {
 std::string session_filters_sql(Backend b, const rapidjson::Value& req, std::vector<Param>& params);
 std::string bind_param(std::vector<Param>& params, Param v);
 
+// Migration 7: what keeps the list fast on large tables (docs/review-ui.md, "Speed"): an index
+// on the exact reward-order expression, one on (LOWER(review_status), id), and a text index for
+// the free-text search (SQLite: FTS5 trigram table sessions_text with its triggers;
+// PostgreSQL: pg_trgm GIN indexes when the extension can be created).
+std::vector<std::string> review_ui_list_schema(Backend b);
+
 // review_ui_sessions: query_sessions' filters plus "lane" (metadata.execution_mode) and "text"
 // (case-insensitive substring of task or final answer); "sort" newest|oldest|reward_desc|
-// reward_asc; "after" = the previous page's "next" cursor; "with_counts" adds "count" (matching
-// sessions) and "counts" (per review status, the review_status filter left out);
-// "ids_only" returns {"ids":[...]} (up to "limit", 1..5000) for bulk actions.
+// reward_asc; "after" = the previous page's "next" cursor; "with_counts" adds review_ui_counts'
+// fields; "ids_only" returns {"ids":[...]} (up to "limit", 1..5000) for bulk actions.
 std::string op_review_ui_sessions(Pool& pool, const rapidjson::Value& req);
+// review_ui_counts: the same filters -> {"count", "count_capped", "counts": {pending, approved,
+// quarantined}, "counts_capped": {status: true}, "count_cap"}: "count" is this selection,
+// "counts" per review status with the review filter left out; each counted up to "count_cap"
+// (default 1000) rows, a capped one reported as the cap and flagged.
+std::string op_review_ui_counts(Pool& pool, const rapidjson::Value& req);
 // review_ui_learning_keys: every learning key with its session count, average reward, newest
 // session time and a readable label (the task of its newest session).
 std::string op_review_ui_learning_keys(Pool& pool, const rapidjson::Value& req);

@@ -4,6 +4,7 @@
 
 #include "ops_playbook.hpp"
 #include "ops_queue.hpp"
+#include "ops_review_ui.hpp"
 
 namespace atlas_soci {
 
@@ -133,6 +134,8 @@ std::vector<std::string> statements_for(int version, Backend b) {
       return review_ui_indexes(b);
     case 6:
       return playbook_versions_schema(b);
+    case 7:
+      return review_ui_list_schema(b);  // ops_review_ui.cpp: indexes the list's queries read
     default:
       return {};
   }
@@ -156,6 +159,7 @@ const std::vector<Migration>& migrations() {
       {4, "work queue (queue_tasks, sessions.queue_task_id: one stored session per task)"},
       {5, "review UI indexes (review status, lane)"},
       {6, "playbook history (learning_versions: every playbook version with its actor)"},
+      {7, "review UI list speed (reward-order and review-status indexes, text search index)"},
   };
   return list;
 }

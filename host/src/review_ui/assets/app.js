@@ -80,6 +80,11 @@ function fmtNum(n) {
   return Number(n).toLocaleString('en-US');
 }
 
+// A count the server stopped at its cap (review_ui_counts): "1,000+".
+function fmtCount(n, capped) {
+  return fmtNum(n) + (capped ? '+' : '');
+}
+
 function fmtUsd(v) {
   if (v === null || v === undefined) return 'unknown';
   return v < 0.01 ? '$' + v.toFixed(5) : '$' + v.toFixed(4);
@@ -271,12 +276,20 @@ async function viewSessions(params) {
 
   let rows = [];
   let cursorIndex = -1;
-  const load = async (after) => {
-    const page = await api('GET', '/ui/api/sessions?' + qs(Object.assign({}, f, { after, counts: after ? '0' : '1', limit: 50 })));
-    if (!after) {
-      renderTabs(tabs, f, page.counts || {});
-      renderBulk(bulk, f, page.count);
+  // The rows first, then the counts of the tabs in a second request (docs/review-ui.md, "Speed").
+  const loadCounts = async () => {
+    renderTabs(tabs, f, null);
+    renderBulk(bulk, f, null);
+    try {
+      const c = await api('GET', '/ui/api/sessions/counts?' + qs(f));
+      renderTabs(tabs, f, c);
+      renderBulk(bulk, f, c);
+    } catch (e) {
+      toast('Counts: ' + e.message, true);
     }
+  };
+  const load = async (after) => {
+    const page = await api('GET', '/ui/api/sessions?' + qs(Object.assign({}, f, { after, counts: '0', limit: 50 })));
     for (const s of page.sessions) {
       const tr = sessionRow(s);
       rows.push({ s, tr });
@@ -287,6 +300,7 @@ async function viewSessions(params) {
     if (page.next) more.appendChild(h('button', { class: 'btn', id: 'more', onclick: () => load(page.next) }, 'Load more'));
   };
   await load(null);
+  loadCounts();
   const move = (d) => {
     if (!rows.length) return;
     if (cursorIndex >= 0) rows[cursorIndex].tr.classList.remove('cursor');
@@ -315,21 +329,27 @@ function sessionRow(s) {
     h('td', { class: 'when' }, fmtWhen(s.created_at)));
 }
 
-function renderTabs(tabs, f, counts) {
+// `c` = a review_ui_counts answer, or null while it loads.
+function renderTabs(tabs, f, c) {
   clear(tabs);
+  const counts = c ? c.counts || {} : {};
+  const capped = c ? c.counts_capped || {} : {};
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
+  const totalCapped = Object.values(capped).some(Boolean);
   for (const [value, label] of REVIEW_TABS) {
-    const n = value ? counts[value] || 0 : total;
+    const n = !c ? '…' : value ? fmtCount(counts[value] || 0, capped[value]) : fmtCount(total, totalCapped);
     const nf = Object.assign({}, f, { review: value });
     tabs.appendChild(h('a', { href: '#/sessions?' + qs(nf), class: (f.review || '') === value ? 'active' : '', 'data-review': value },
-      label, h('span', { class: 'n' }, fmtNum(n))));
+      label, h('span', { class: 'n' }, n)));
   }
 }
 
-function renderBulk(bar, f, count) {
+function renderBulk(bar, f, c) {
   clear(bar);
+  const count = c ? c.count : null;
   append(bar, [
-    h('span', null, h('b', { id: 'match-count' }, fmtNum(count)), count === 1 ? ' session matches' : ' sessions match'),
+    h('span', null, h('b', { id: 'match-count' }, c ? fmtCount(count, c.count_capped) : '…'),
+      count === 1 && !c.count_capped ? ' session matches' : ' sessions match'),
     h('span', { class: 'spacer' }),
     h('span', { class: 'muted small' }, 'Apply to every matching session:'),
     h('button', { class: 'btn', id: 'bulk-approve', disabled: !count, onclick: () => bulkDialog(f, 'approved') }, 'Approve all…'),
@@ -679,7 +699,7 @@ async function viewQueue(params) {
       setKeys(null);
       return;
     }
-    append(bar, [h('h1', null, 'Review queue'), h('span', { class: 'muted', id: 'queue-pos' }, `${i + 1} of ${ids.length}` + (page.count > ids.length ? ` (of ${fmtNum(page.count)} pending)` : ' pending')),
+    append(bar, [h('h1', null, 'Review queue'), h('span', { class: 'muted', id: 'queue-pos' }, `${i + 1} of ${ids.length}` + (page.count > ids.length || page.count_capped ? ` (of ${fmtCount(page.count, page.count_capped)} pending)` : ' pending')),
       h('span', { class: 'spacer' }),
       h('button', { class: 'btn', type: 'button', onclick: () => go(-1), disabled: i === 0 }, '← Previous ', h('kbd', null, 'k')),
       h('button', { class: 'btn', type: 'button', onclick: () => go(1), disabled: i >= ids.length - 1 }, 'Next ', h('kbd', null, 'j'))]);
@@ -722,14 +742,12 @@ async function viewLearning(key) {
   }
   const d = await api('GET', '/ui/api/learning?' + qs({ key }));
   const sessions = d.sessions || [];
-  const versions = [];
-  for (const x of sessions) {
-    if (x.student_learning && (!versions.length || versions[versions.length - 1].text !== x.student_learning))
-      versions.push({ text: x.student_learning, session: x.session_id, at: x.created_at });
-  }
-  if (d.registry && d.registry.student_learning && (!versions.length || versions[versions.length - 1].text !== d.registry.student_learning))
-    versions.push({ text: d.registry.student_learning, session: null, at: d.registry.updated_at });
-  const rejected = d.registry && d.registry.metadata ? (d.registry.metadata.rejected_candidates || d.registry.metadata.rejected || null) : null;
+  // Every stored playbook version (learning_versions, as `atlas-host playbook history` lists them).
+  const versions = (d.versions || []).map((v) => ({
+    version: v.version, text: v.student_learning || '', session: v.session_id, at: v.created_at,
+    actor: v.actor, action: v.action, note: v.note,
+  }));
+  const rejected = d.rejected || [];
   append(root, [
     h('div', { class: 'row' }, h('a', { href: '#/learning' }, '← Learning')),
     h('h1', null, keyLabel(key)), h('div', { class: 'muted mono small' }, key),
@@ -739,8 +757,7 @@ async function viewLearning(key) {
       d.registry ? folded(d.registry.student_learning || '(empty)') : h('p', { class: 'muted' }, 'No playbook stored for this key yet.'),
       d.registry && d.registry.teacher_learning ? [h('h3', null, 'Teacher playbook'), folded(d.registry.teacher_learning)] : null),
     section('Versions and changes', versionsView(versions)),
-    section('Candidates the gates rejected', rejected ? h('pre', null, pretty(rejected))
-      : h('p', { class: 'muted' }, 'None recorded. The learning step stores how many candidates it rejected in each session\'s timeline (learning/synthesis_end).')),
+    section('Candidates the gates rejected (' + rejected.length + ')', rejectedView(rejected)),
   ]);
   for (const el of root.querySelectorAll('.lg-reward')) el.style.background = 'var(--ok)';
   for (const el of root.querySelectorAll('.lg-tokens')) el.style.background = 'var(--accent)';
@@ -797,6 +814,18 @@ function diffLines(a, b) {
   return out;
 }
 
+// The candidates the learning gates refused, as `atlas-host playbook rejected` lists them.
+function rejectedView(rejected) {
+  if (!rejected.length) return h('p', { class: 'muted', id: 'rejected-none' }, 'The learning gates refused no candidate for this key.');
+  return h('div', { class: 'rejected', id: 'rejected' }, rejected.map((r) => h('div', { class: 'cand' },
+    h('div', { class: 'head' }, h('b', { class: 'mono' }, r.entry_id || '(no id)'),
+      h('span', { class: 'muted small' }, ' refused in version ' + r.version + (r.session_id ? ' · session ' : ''),
+        r.session_id ? h('a', { href: '#/session/' + encodeURIComponent(r.session_id) }, r.session_id) : null,
+        ' · ' + fmtWhen(r.evaluated_at))),
+    h('ul', { class: 'reasons' }, (r.reasons || []).length ? r.reasons.map((x) => h('li', null, x)) : h('li', { class: 'muted' }, 'no reason recorded')),
+    r.entry ? folded(pretty(r.entry)) : null)));
+}
+
 function versionsView(versions) {
   if (!versions.length) return h('p', { class: 'muted' }, 'No playbook versions yet.');
   const list = h('div');
@@ -804,12 +833,14 @@ function versionsView(versions) {
   const select = (k) => {
     for (const [idx, el] of [...list.children].entries()) el.classList.toggle('active', idx === k);
     clear(view);
-    const prev = k > 0 ? versions[k - 1].text : '';
-    view.appendChild(h('div', { class: 'muted small' }, k > 0 ? `Changes from version ${k} to ${k + 1}` : 'First version'));
-    view.appendChild(h('div', { class: 'diff' }, diffLines(prev, versions[k].text).map((d) => h('div', { class: d.t }, (d.t === 'add' ? '+ ' : d.t === 'del' ? '− ' : '  ') + d.s))));
+    // The first version has nothing before it: all of its lines are new (no empty removed line).
+    const prev = k > 0 ? versions[k - 1].text : null;
+    view.appendChild(h('div', { class: 'muted small' }, k > 0 ? `Changes from version ${versions[k - 1].version} to ${versions[k].version}` : `Version ${versions[k].version}: the first stored`));
+    view.appendChild(h('div', { class: 'diff' }, (prev === null ? versions[k].text.split('\n').map((x) => ({ t: 'add', s: x })) : diffLines(prev, versions[k].text)).map((d) => h('div', { class: d.t }, (d.t === 'add' ? '+ ' : d.t === 'del' ? '− ' : '  ') + d.s))));
   };
-  versions.forEach((v, k) => list.appendChild(h('div', { class: 'v', onclick: () => select(k) },
-    `Version ${k + 1}`, h('div', { class: 'muted small' }, (v.session ? 'after session ' + v.session + ' · ' : 'current · ') + fmtWhen(v.at)))));
+  versions.forEach((v, k) => list.appendChild(h('div', { class: 'v', 'data-version': v.version, onclick: () => select(k) },
+    `Version ${v.version}`, h('div', { class: 'muted small' }, (v.action || '') + ' by ' + (v.actor || '?') + (v.session ? ' · session ' + v.session : '') + ' · ' + fmtWhen(v.at)),
+    v.note ? h('div', { class: 'muted small note' }, v.note) : null)));
   select(versions.length - 1);
   return h('div', { class: 'versions' }, list, view);
 }

@@ -124,7 +124,9 @@ assert.ok(sessionCookie && sessionCookie.httpOnly && sessionCookie.sameSite === 
 
 // ---- the list
 await waitRows(tasks.length);
-assert.equal(await page.$eval('#match-count', (e) => e.textContent), String(tasks.length));
+// The counts arrive in their own request after the rows.
+await page.waitForFunction((n) => document.querySelector('#match-count').textContent === n, { timeout: 20000 }, String(tasks.length));
+assert.equal(await page.$eval('#tabs a[data-review=pending] .n', (e) => e.textContent), String(tasks.length));
 await shot('02-sessions');
 
 // The hostile task renders as text: no script ran, no <img> element was made from it.
@@ -158,6 +160,9 @@ await page.waitForFunction(() => document.querySelector('#history').textContent.
 // ---- a hostile session in detail: still text
 const hostileId = sql("SELECT id FROM sessions WHERE task LIKE '<script>%'");
 await page.goto(`${ui.url}#/session/${hostileId}`, { waitUntil: 'networkidle0' });
+// Only the hash changed: wait for this session's page, not the previous one still on screen.
+await page.waitForFunction((id) => document.querySelector('#session-title') && document.querySelector('#session-title').textContent === 'Session ' + id,
+  { timeout: 20000 }, hostileId);
 await page.waitForSelector('#task-text');
 assert.ok((await page.$eval('#task-text', (e) => e.textContent)).includes('<img src=x onerror='));
 assert.equal(await page.evaluate(() => window.__pwned), undefined);
@@ -175,6 +180,7 @@ assert.match(refused.body, /CSRF/);
 // ---- bulk quarantine of the pending ones in the list
 await page.goto(`${ui.url}#/sessions?review=pending`, { waitUntil: 'networkidle0' });
 await waitRows(tasks.length - 1);
+await page.waitForSelector('#bulk-quarantine:not([disabled])', { timeout: 20000 });
 await page.click('#bulk-quarantine');
 await page.waitForSelector('#bulk-confirm');
 assert.match(await page.$eval('#bulk-confirm', (e) => e.textContent), new RegExp(`Quarantine ${tasks.length - 1} sessions`));
@@ -196,6 +202,17 @@ await page.goto(`${ui.url}#/learning`, { waitUntil: 'networkidle0' });
 await page.waitForSelector('.keys-list .k .label');
 await page.click('.keys-list .k:not(.muted)');
 await page.waitForSelector('svg.chart');
+await page.waitForSelector('#rejected, #rejected-none');
+// Versions and rejected candidates: the same as `atlas-host playbook history|rejected` say.
+const learningKey = decodeURIComponent(new URL(page.url()).hash.replace('#/learning/', ''));
+const cli = (args) => JSON.parse(execFileSync(hostBin, ['playbook', ...args, learningKey, '--json', '-c', configPath],
+  { cwd: work, env: { ...process.env, ...env }, encoding: 'utf8' }));
+const history = cli(['history']);
+assert.ok(history.versions.length >= 1, 'the runs\' learning synthesis stored a playbook version');
+assert.deepEqual(await page.$$eval('.versions .v', (vs) => vs.map((v) => Number(v.dataset.version))),
+  history.versions.map((v) => v.version));
+const refusedByGates = cli(['rejected']);
+assert.equal(await page.$$eval('#rejected .cand', (c) => c.length), refusedByGates.length);
 await shot('08-learning');
 await page.goto(`${ui.url}#/export`, { waitUntil: 'networkidle0' });
 await page.waitForFunction(() => /1 session will be exported/.test(document.querySelector('#x-count').textContent), { timeout: 20000 });

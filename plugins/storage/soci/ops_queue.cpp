@@ -9,6 +9,7 @@
 #include <random>
 
 #include "ops_json.hpp"
+#include "ops_request.hpp"
 
 namespace atlas_soci {
 
@@ -23,50 +24,6 @@ namespace {
 constexpr const char* kColumns =
     "task_id, state, priority, attempts, max_attempts, leased_by, lease_expires_ms, "
     "last_error, session_id, group_key, rollout";
-
-// Milliseconds since the epoch on the database's clock: every worker compares leases against
-// one clock, whatever the clocks of the machines it runs on say.
-std::string now_ms(Backend b) {
-  return b == Backend::kPostgres ? "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
-                                 : "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
-}
-
-const Value* field(const Value& v, const char* key) {
-  if (!v.IsObject()) return nullptr;
-  auto it = v.FindMember(key);
-  if (it == v.MemberEnd() || it->value.IsNull()) return nullptr;
-  return &it->value;
-}
-
-std::string text(const Value& v, const char* key, const char* op, bool required = true) {
-  const Value* f = field(v, key);
-  if (f && f->IsString()) return std::string(f->GetString(), f->GetStringLength());
-  if (!f && !required) return {};
-  throw Error(ATLAS_INVALID_ARGUMENT, std::string(op) + ": '" + key + "' (a string) is required");
-}
-
-long long integer(const Value& v, const char* key, long long fallback, const char* op) {
-  const Value* f = field(v, key);
-  if (!f) return fallback;
-  if (f->IsInt64()) return f->GetInt64();
-  if (f->IsDouble()) return static_cast<long long>(f->GetDouble());
-  throw Error(ATLAS_INVALID_ARGUMENT, std::string(op) + ": '" + key + "' must be a number");
-}
-
-std::string dump(const Value& v) {
-  rapidjson::StringBuffer sb;
-  Writer w(sb);
-  v.Accept(w);
-  return std::string(sb.GetString(), sb.GetSize());
-}
-
-void put_int(Writer& w, const char* key, const Cell& c) {
-  w.Key(key);
-  if (c)
-    w.Int64(std::stoll(*c));
-  else
-    w.Null();
-}
 
 std::string random_token() {
   std::random_device rd;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "ops_gateway.hpp"
 #include "ops_playbook.hpp"
 #include "ops_queue.hpp"
 
@@ -133,6 +134,8 @@ std::vector<std::string> statements_for(int version, Backend b) {
       return review_ui_indexes(b);
     case 6:
       return playbook_versions_schema(b);
+    case 8:
+      return gateway_episodes_schema(b);  // shared gateway episodes (ops_gateway.cpp, docs/serve.md)
     default:
       return {};
   }
@@ -156,6 +159,7 @@ const std::vector<Migration>& migrations() {
       {4, "work queue (queue_tasks, sessions.queue_task_id: one stored session per task)"},
       {5, "review UI indexes (review status, lane)"},
       {6, "playbook history (learning_versions: every playbook version with its actor)"},
+      {8, "shared gateway episodes (gateway_episodes, gateway_calls, gateway_feedback)"},
   };
   return list;
 }

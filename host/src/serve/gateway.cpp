@@ -637,11 +637,13 @@ std::string Gateway::Impl::limit_reached(OpenEpisode& ep) const {
 
 Status Gateway::Impl::record(const std::shared_ptr<OpenEpisode>& ep, runtime::CapturedCall call) {
   if (shared_) {
+    std::shared_ptr<runtime::Episode> local;
     {
       std::lock_guard<std::mutex> g(ep->mu);
       if (ep->open_failed) return Status::ok();  // forwarded, not recorded (the session ended at once)
+      local = ep->episode;
     }
-    Status kept = shared_->append(ep->id, call);
+    Status kept = shared_->append(ep->id, call, local.get());
     if (!kept.is_ok()) log::warn("serve", "episode " + ep->id + ": a call was not stored: " + kept.message());
     return kept;
   }

@@ -23,6 +23,10 @@ Result<data::GatewayEpisode> SharedEpisodes::start_call(const std::string& id, c
       std::shared_ptr<runtime::Episode> episode = open_session(&error);
       data::GatewayEpisodeOpened what;
       if (episode) {
+        // The session's first events (start, route) are durable before another replica can take
+        // the episode up: they are written in batches, and this process may be killed.
+        if (Status st = store_.flush(episode->session_id()); !st.is_ok())
+          log::warn("serve", "episode " + id + ": the session's first events wait in the spool: " + st.message());
         what.session_id = episode->session_id();
         what.learning_key = episode->learning_key();
         what.lane = std::string(config::lane_name(episode->lane()));
@@ -69,7 +73,12 @@ std::shared_ptr<runtime::Episode> SharedEpisodes::resume(const data::GatewayEpis
   return rt_.resume_episode(row.resume_state);
 }
 
-Status SharedEpisodes::append(const std::string& id, const runtime::CapturedCall& call) {
+Status SharedEpisodes::append(const std::string& id, const runtime::CapturedCall& call,
+                              const runtime::Episode* local) {
+  if (local) {
+    if (Status st = store_.flush(local->session_id()); !st.is_ok())
+      log::warn("serve", "episode " + id + ": the call's teacher events wait in the spool: " + st.message());
+  }
   const llm::Usage& u = call.reply.usage;
   const int64_t tokens = u.total_tokens > 0 ? u.total_tokens : u.prompt_tokens + u.completion_tokens;
   auto done = db_.append_call(id, runtime::captured_call_to_json(call), 1 + static_cast<int64_t>(call.rejected.size()),

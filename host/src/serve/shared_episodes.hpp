@@ -25,7 +25,7 @@ namespace atlas::serve {
 
 class SharedEpisodes {
  public:
-  SharedEpisodes(runtime::Runtime& rt, data::Store& store) : rt_(rt), db_(store) {}
+  SharedEpisodes(runtime::Runtime& rt, data::Store& store) : rt_(rt), store_(store), db_(store) {}
 
   // Opens the session for a new episode: the episode, or null with `error` set when it could not
   // be recorded (the session ended at once).
@@ -41,7 +41,9 @@ class SharedEpisodes {
   std::shared_ptr<runtime::Episode> resume(const data::GatewayEpisode& row);
   // Stores a served call, committed before it returns. FAILED_PRECONDITION when the episode is
   // no longer open (another replica ended it meanwhile).
-  Status append(const std::string& id, const runtime::CapturedCall& call);
+  // `local` (the session opened or taken up here, may be null): its events (teacher checks) are
+  // flushed first, so a replica killed after the reply loses nothing of the call.
+  Status append(const std::string& id, const runtime::CapturedCall& call, const runtime::Episode* local);
   Status note_limit(const std::string& id, const std::string& reason) { return db_.note_limit(id, reason); }
   Result<data::GatewayEndClaim> claim_end(const std::string& id, const std::string& ended_by) {
     return db_.claim_end(id, ended_by);
@@ -63,6 +65,7 @@ class SharedEpisodes {
  private:
   Result<data::GatewayEpisode> wait_until_open(const std::string& id);
   runtime::Runtime& rt_;
+  data::Store& store_;
   data::GatewayEpisodes db_;
 };
 

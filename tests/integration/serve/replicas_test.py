@@ -191,6 +191,17 @@ def main():
     try:
         mock_url = json.loads(mock.stdout.readline())["url"]
         cfg = config(work, mock_url, url)
+
+        # ---- shared episodes without storage: refused at start, with the reason
+        with open(cfg) as f:
+            text = f.read()
+        nostore = os.path.join(work, "nostore.toml")
+        with open(nostore, "w") as f:
+            f.write(text.replace(f'database_url = "{url}"', "enabled = false"))
+        r = subprocess.run([os.path.join(bin_dir, "atlas-host"), "serve", "-c", nostore, "--listen", "127.0.0.1:0",
+                            "--no-preflight"], capture_output=True, text=True, timeout=120)
+        check(r.returncode != 0 and "shared_episodes = true" in r.stderr and "storage is off" in r.stderr,
+              f"shared_episodes without storage must refuse to start: {r.returncode} {r.stderr[-500:]}")
         a, b = Replica(bin_dir, cfg, "a", work), Replica(bin_dir, cfg, "b", work)
         replicas += [a, b]
         check(a.port and b.port, "both replicas listen")

@@ -50,12 +50,12 @@ Result<std::pair<bool, GatewayEpisode>> GatewayEpisodes::claim(const std::string
 }
 
 Status GatewayEpisodes::opened(const std::string& id, const GatewayEpisodeOpened& what) {
-  auto doc = queue_call(store_, "gateway_episode_opened",
-                        "{\"episode_id\":" + json::quote(id) + ",\"session_id\":" + json::quote(what.session_id) +
-                            ",\"learning_key\":" + json::quote(what.learning_key) + ",\"lane\":" +
-                            json::quote(what.lane) + ",\"playbook_block\":" + json::quote(what.playbook_block) +
-                            ",\"resume_state\":" + json::quote(what.resume_state) +
-                            ",\"recorded\":" + (what.recorded ? "true" : "false") + "}");
+  auto doc =
+      queue_call(store_, "gateway_episode_opened",
+                 "{\"episode_id\":" + json::quote(id) + ",\"session_id\":" + json::quote(what.session_id) +
+                     ",\"learning_key\":" + json::quote(what.learning_key) + ",\"lane\":" + json::quote(what.lane) +
+                     ",\"playbook_block\":" + json::quote(what.playbook_block) + ",\"resume_state\":" +
+                     json::quote(what.resume_state) + ",\"recorded\":" + (what.recorded ? "true" : "false") + "}");
   if (!doc) return doc.status();
   if (!json::get_bool(*doc, "updated"))
     return Status(StatusCode::kFailedPrecondition, "episode " + id + " was not opening any more");
@@ -71,9 +71,8 @@ Result<std::optional<GatewayEpisode>> GatewayEpisodes::get(const std::string& id
 Result<GatewayAppend> GatewayEpisodes::append_call(const std::string& id, const std::string& call_json,
                                                    int64_t model_calls, int64_t tokens) {
   auto doc = queue_call(store_, "gateway_call_append",
-                        "{\"episode_id\":" + json::quote(id) + ",\"call\":" + call_json +
-                            ",\"model_calls\":" + std::to_string(model_calls) + ",\"tokens\":" +
-                            std::to_string(tokens) + "}");
+                        "{\"episode_id\":" + json::quote(id) + ",\"call\":" + call_json + ",\"model_calls\":" +
+                            std::to_string(model_calls) + ",\"tokens\":" + std::to_string(tokens) + "}");
   if (!doc) return doc.status();
   GatewayAppend out;
   out.appended = json::get_bool(*doc, "appended");
@@ -121,9 +120,9 @@ Status GatewayEpisodes::finish(const std::string& id, const std::string& session
 }
 
 Result<std::vector<std::string>> GatewayEpisodes::idle(double idle_seconds, int limit) {
-  auto doc = queue_call(store_, "gateway_episodes_idle",
-                        "{\"idle_seconds\":" + std::to_string(idle_seconds) + ",\"limit\":" + std::to_string(limit) +
-                            "}");
+  auto doc =
+      queue_call(store_, "gateway_episodes_idle",
+                 "{\"idle_seconds\":" + std::to_string(idle_seconds) + ",\"limit\":" + std::to_string(limit) + "}");
   if (!doc) return doc.status();
   std::vector<std::string> out;
   if (const json::Value* a = json::find(*doc, "episode_ids"); a && a->IsArray())

@@ -23,7 +23,7 @@ struct GatewayEpisode {
   int64_t calls = 0, model_calls = 0, tokens = 0, feedback_count = 0;
   std::string limit_note;  // the first [limits] refusal ("" = none)
   std::string ended_by;
-  std::string report_json;  // the end report once ended ("" before)
+  std::string report_json;                   // the end report once ended ("" before)
   int64_t last_activity_ms = 0, now_ms = 0;  // on the database's clock
 };
 

@@ -13,7 +13,8 @@ std::string captured_call_to_json(const CapturedCall& call) {
   conversation.tools = call.tools;
   json::Document d;
   d.SetObject();
-  if (auto parsed = json::parse(llm::request_to_json(conversation), "captured conversation"); parsed && parsed->IsObject())
+  if (auto parsed = json::parse(llm::request_to_json(conversation), "captured conversation");
+      parsed && parsed->IsObject())
     d.CopyFrom(*parsed, d.GetAllocator());
   auto& a = d.GetAllocator();
   d.RemoveMember("role");

@@ -183,7 +183,7 @@ class Gateway::Impl {
     std::shared_ptr<runtime::Episode> episode;  // null: not opened yet (off the path) or not taken up here
     config::Lane lane = config::Lane::kAuto;
     std::string playbook;
-    std::string session_id;  // "" until the session row exists
+    std::string session_id;   // "" until the session row exists
     bool supervised = false;  // playbook injection (and, in paired/coach with `episode`, the teacher's checks)
   };
   // The episode of a call in this process (EpisodeTable), or in the database (shared episodes).
@@ -544,9 +544,10 @@ std::optional<Gateway::Impl::CallPlan> Gateway::Impl::start_shared_call(ClientWi
   auto row = shared_->start_call(id, open_session, &opened_here);
   if (!row) {
     res.set_header("Retry-After", "1");
-    json_reply(res, 503,
-               error_body(wire, 503, "overloaded_error",
-                          "the gateway could not read episode " + id + " from its database: " + row.status().message()));
+    json_reply(
+        res, 503,
+        error_body(wire, 503, "overloaded_error",
+                   "the gateway could not read episode " + id + " from its database: " + row.status().message()));
     return std::nullopt;
   }
   if (row->state != "open") {
@@ -595,7 +596,8 @@ std::optional<Gateway::Impl::CallPlan> Gateway::Impl::start_shared_call(ClientWi
   if (plan.supervised && plan.lane != config::Lane::kAuto && !ep->episode) {
     ep->episode = shared_->resume(*row);
     ep->opened = ep->episode != nullptr;
-    if (!ep->episode) log::warn("serve", "episode " + id + ": its session could not be taken up; the call goes out unchecked");
+    if (!ep->episode)
+      log::warn("serve", "episode " + id + ": its session could not be taken up; the call goes out unchecked");
   }
   plan.episode = ep->episode;
   return plan;
@@ -1051,7 +1053,8 @@ void Gateway::Impl::handle_feedback(const httplib::Request& req, httplib::Respon
   std::optional<EndedEpisode> ended;
   if (shared_) {
     auto added = shared_->add_feedback(id, text);
-    if (!added) return json_reply(res, 503, gateway_error("the feedback could not be stored: " + added.status().message()));
+    if (!added)
+      return json_reply(res, 503, gateway_error("the feedback could not be stored: " + added.status().message()));
     if (added->first)
       return json_reply(res, 202, "{\"episode\":" + json::quote(id) + ",\"stored_with\":\"the episode's end\"}");
     if (added->second == "missing") return json_reply(res, 404, gateway_error("no episode " + id));
@@ -1075,15 +1078,16 @@ void Gateway::Impl::handle_feedback(const httplib::Request& req, httplib::Respon
 void Gateway::Impl::handle_get(httplib::Response& res, const std::string& id) {
   if (shared_) {
     auto row = shared_->get(id);
-    if (!row) return json_reply(res, 503, gateway_error("the episode store could not be read: " + row.status().message()));
+    if (!row)
+      return json_reply(res, 503, gateway_error("the episode store could not be read: " + row.status().message()));
     if (!*row) return json_reply(res, 404, gateway_error("no episode " + id));
     const data::GatewayEpisode& e = **row;
     const bool open = e.state == "open" || e.state == "opening";
     return json_reply(res, 200,
                       "{\"episode\":" + json::quote(id) + ",\"state\":" + json::quote(e.state) +
-                          ",\"calls\":" + std::to_string(e.calls) + ",\"session_id\":" +
-                          (e.session_id.empty() ? "null" : json::quote(e.session_id)) + ",\"lane\":" +
-                          (e.lane.empty() ? "null" : json::quote(e.lane)) +
+                          ",\"calls\":" + std::to_string(e.calls) +
+                          ",\"session_id\":" + (e.session_id.empty() ? "null" : json::quote(e.session_id)) +
+                          ",\"lane\":" + (e.lane.empty() ? "null" : json::quote(e.lane)) +
                           (open || e.report_json.empty() ? "" : ",\"report\":" + e.report_json) + "}");
   }
   if (auto ep = table_.find(id)) {

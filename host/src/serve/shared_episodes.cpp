@@ -73,20 +73,19 @@ std::shared_ptr<runtime::Episode> SharedEpisodes::resume(const data::GatewayEpis
   return rt_.resume_episode(row.resume_state);
 }
 
-Status SharedEpisodes::append(const std::string& id, const runtime::CapturedCall& call,
-                              const runtime::Episode* local) {
+Status SharedEpisodes::append(const std::string& id, const runtime::CapturedCall& call, const runtime::Episode* local) {
   if (local) {
     if (Status st = store_.flush(local->session_id()); !st.is_ok())
       log::warn("serve", "episode " + id + ": the call's teacher events wait in the spool: " + st.message());
   }
   const llm::Usage& u = call.reply.usage;
   const int64_t tokens = u.total_tokens > 0 ? u.total_tokens : u.prompt_tokens + u.completion_tokens;
-  auto done = db_.append_call(id, runtime::captured_call_to_json(call), 1 + static_cast<int64_t>(call.rejected.size()),
-                              tokens);
+  auto done =
+      db_.append_call(id, runtime::captured_call_to_json(call), 1 + static_cast<int64_t>(call.rejected.size()), tokens);
   if (!done) return done.status();
   if (!done->appended)
-    return Status(StatusCode::kFailedPrecondition,
-                  "episode " + id + " ended on another gateway replica (" + done->state + ") before this call was stored");
+    return Status(StatusCode::kFailedPrecondition, "episode " + id + " ended on another gateway replica (" +
+                                                       done->state + ") before this call was stored");
   return Status::ok();
 }
 

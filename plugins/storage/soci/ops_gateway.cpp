@@ -71,13 +71,15 @@ std::string episode_answer(const std::optional<Row>& row, Extra&& extra) {
 
 std::string episode_id(const Value& req, const char* op) {
   std::string id = text(req, "episode_id", op);
-  if (id.empty() || id.size() > 128) throw Error(ATLAS_INVALID_ARGUMENT, std::string(op) + ": 'episode_id' must be 1-128 characters");
+  if (id.empty() || id.size() > 128)
+    throw Error(ATLAS_INVALID_ARGUMENT, std::string(op) + ": 'episode_id' must be 1-128 characters");
   return id;
 }
 
 const Value& object_field(const Value& req, const char* key, const char* op) {
   const Value* f = field(req, key);
-  if (!f || !f->IsObject()) throw Error(ATLAS_INVALID_ARGUMENT, std::string(op) + ": '" + key + "' (an object) is required");
+  if (!f || !f->IsObject())
+    throw Error(ATLAS_INVALID_ARGUMENT, std::string(op) + ": '" + key + "' (an object) is required");
   return *f;
 }
 
@@ -124,9 +126,11 @@ std::string op_gateway_episode_claim(Pool& pool, const Value& req) {
   return with_conn(pool, "gateway_episode_claim", [&](Conn& c) {
     const Backend b = c.backend();
     Tx tx(c);
-    long long inserted = c.exec("INSERT INTO gateway_episodes (episode_id, state, opened_ms, last_activity_ms) VALUES "
-                                "(:p0, 'opening', " + now_ms(b) + ", " + now_ms(b) + ") ON CONFLICT (episode_id) DO NOTHING",
-                                {Param::str(id)});
+    long long inserted = c.exec(
+        "INSERT INTO gateway_episodes (episode_id, state, opened_ms, last_activity_ms) VALUES "
+        "(:p0, 'opening', " +
+            now_ms(b) + ", " + now_ms(b) + ") ON CONFLICT (episode_id) DO NOTHING",
+        {Param::str(id)});
     auto row = read_episode(c, id);
     tx.commit();
     return episode_answer(row, [&](Writer& w) {
@@ -148,9 +152,10 @@ std::string op_gateway_episode_opened(Pool& pool, const Value& req) {
         "UPDATE gateway_episodes SET state = 'open', session_id = :p1, learning_key = :p2, lane = :p3, "
         "playbook_block = :p4, resume_state = :p5, recorded = :p6, last_activity_ms = " +
             now_ms(c.backend()) + " WHERE episode_id = :p0 AND state = 'opening'",
-        {Param::str(id), Param::str(text(req, "session_id", op, false)), Param::str(text(req, "learning_key", op, false)),
-         Param::str(text(req, "lane", op, false)), Param::str(text(req, "playbook_block", op, false)),
-         Param::str(text(req, "resume_state", op, false)), Param::num(is_recorded ? 1 : 0)});
+        {Param::str(id), Param::str(text(req, "session_id", op, false)),
+         Param::str(text(req, "learning_key", op, false)), Param::str(text(req, "lane", op, false)),
+         Param::str(text(req, "playbook_block", op, false)), Param::str(text(req, "resume_state", op, false)),
+         Param::num(is_recorded ? 1 : 0)});
     return std::string("{\"updated\":") + (n == 1 ? "true" : "false") + "}";
   });
 }
@@ -178,10 +183,10 @@ std::string op_gateway_call_append(Pool& pool, const Value& req) {
   return with_conn(pool, op, [&](Conn& c) {
     const Backend b = c.backend();
     Tx tx(c);
-    auto seq = bump_open_episode(c, id,
-                                 "calls = calls + 1, model_calls = model_calls + " + std::to_string(model_calls) +
-                                     ", tokens = tokens + " + std::to_string(tokens) + ", last_activity_ms = " +
-                                     now_ms(b));
+    auto seq =
+        bump_open_episode(c, id,
+                          "calls = calls + 1, model_calls = model_calls + " + std::to_string(model_calls) +
+                              ", tokens = tokens + " + std::to_string(tokens) + ", last_activity_ms = " + now_ms(b));
     if (!seq) {
       std::string state = state_of(c, id);
       return "{\"appended\":false,\"state\":\"" + state + "\"}";
@@ -236,9 +241,10 @@ std::string op_gateway_episode_end(Pool& pool, const Value& req) {
   const std::string id = episode_id(req, op);
   return with_conn(pool, op, [&](Conn& c) {
     Tx tx(c);
-    long long n = c.exec("UPDATE gateway_episodes SET state = 'ending', ended_by = :p1 WHERE episode_id = :p0 AND "
-                         "state = 'open'",
-                         {Param::str(id), Param::str(text(req, "ended_by", op, false))});
+    long long n = c.exec(
+        "UPDATE gateway_episodes SET state = 'ending', ended_by = :p1 WHERE episode_id = :p0 AND "
+        "state = 'open'",
+        {Param::str(id), Param::str(text(req, "ended_by", op, false))});
     std::vector<Row> calls, feedback;
     if (n == 1) {
       calls = c.query("SELECT call FROM gateway_calls WHERE episode_id = :p0 ORDER BY seq", {Param::str(id)}, 1);
@@ -268,10 +274,11 @@ std::string op_gateway_episode_finish(Pool& pool, const Value& req) {
   const std::string report = dump(object_field(req, "report", op));
   return with_conn(pool, op, [&](Conn& c) {
     Tx tx(c);
-    long long n = c.exec("UPDATE gateway_episodes SET state = 'ended', session_id = COALESCE(NULLIF(:p1, ''), "
-                         "session_id), report = :p2, ended_ms = " +
-                             now_ms(c.backend()) + " WHERE episode_id = :p0 AND state = 'ending'",
-                         {Param::str(id), Param::str(text(req, "session_id", op, false)), Param::str(report)});
+    long long n = c.exec(
+        "UPDATE gateway_episodes SET state = 'ended', session_id = COALESCE(NULLIF(:p1, ''), "
+        "session_id), report = :p2, ended_ms = " +
+            now_ms(c.backend()) + " WHERE episode_id = :p0 AND state = 'ending'",
+        {Param::str(id), Param::str(text(req, "session_id", op, false)), Param::str(report)});
     if (n == 1) {
       c.exec("DELETE FROM gateway_calls WHERE episode_id = :p0", {Param::str(id)});
       c.exec("DELETE FROM gateway_feedback WHERE episode_id = :p0", {Param::str(id)});

@@ -38,8 +38,8 @@ class GatewayOps : public BackendTest {
   }
   json::Document append(plugin::StorageHandle& h, const std::string& id, const std::string& tag, int tokens = 10) {
     return ok(h, "gateway_call_append",
-              R"({"episode_id":")" + id + R"(","call":{"tag":")" + tag + R"(","messages":[]},"model_calls":2,"tokens":)" +
-                  std::to_string(tokens) + "}");
+              R"({"episode_id":")" + id + R"(","call":{"tag":")" + tag +
+                  R"(","messages":[]},"model_calls":2,"tokens":)" + std::to_string(tokens) + "}");
   }
   json::Document episode(plugin::StorageHandle& h, const std::string& id) {
     auto g = ok(h, "gateway_episode_get", R"({"episode_id":")" + id + R"("})");

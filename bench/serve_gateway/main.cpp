@@ -7,7 +7,12 @@
 // path, the added p50/p99, the achieved rate, and failed requests (target: zero).
 //
 //   bench_serve_gateway [--rates 100,2000] [--seconds 5] [--connections 32] [--calls-per-episode 10]
-//                       [--only plain|stream] [--host-bin PATH]
+//                       [--only plain|stream] [--host-bin PATH] [--database-url URL] [--shared-episodes]
+//
+// --shared-episodes runs the gateway with [serve] shared_episodes = true (episode state in the
+// database, every call stored before its reply: docs/serve.md, "Several gateway replicas");
+// --database-url picks its database (default: a fresh SQLite file), e.g. the PostgreSQL of
+// tests/support/postgres.sh.
 //
 // Both servers are the real `atlas-host` binary (next to this one unless --host-bin), started as
 // child processes; the load generator is this process (one thread per connection).
@@ -38,6 +43,8 @@ struct Options {
   double seconds = 5;
   int connections = 32;
   int calls_per_episode = 10;
+  std::string database_url;  // "" = a fresh SQLite file
+  bool shared_episodes = false;
   std::string only;
   std::string host_bin;
 };
@@ -174,10 +181,15 @@ Options parse(int argc, char** argv) {
       o.only = next();
     } else if (a == "--host-bin") {
       o.host_bin = next();
+    } else if (a == "--database-url") {
+      o.database_url = next();
+    } else if (a == "--shared-episodes") {
+      o.shared_episodes = true;
     } else {
       std::fprintf(stderr,
                    "usage: bench_serve_gateway [--rates 100,2000] [--seconds 5] [--connections 32] "
-                   "[--calls-per-episode 10] [--only plain|stream] [--host-bin PATH]\n");
+                   "[--calls-per-episode 10] [--only plain|stream] [--host-bin PATH] [--database-url URL] "
+                   "[--shared-episodes]\n");
       std::exit(2);
     }
   }
@@ -221,16 +233,18 @@ int main(int argc, char** argv) {
   write_file(work / "atlas.toml",
              "[agent]\nadapter = \"openai\"\nname = \"bench\"\n\n" + model("student.llm") + model("teacher.llm") +
                  model("rewards.small_model") + model("rewards.large_model") + model("learning.llm") +
-                 "[orchestration]\nforced_mode = \"auto\"\n\n[storage]\ndatabase_url = \"sqlite://" +
-                 (work / "atlas.db").string() +
+                 "[orchestration]\nforced_mode = \"auto\"\n\n[storage]\ndatabase_url = \"" +
+                 (o.database_url.empty() ? "sqlite://" + (work / "atlas.db").string() : o.database_url) +
                  "\"\n\n[serve]\nmax_calls_per_episode = 1000000\n"
-                 "storage_queue = 1000000\nthreads = 128\ndrain_seconds = 600\n");
+                 "storage_queue = 1000000\nthreads = 128\ndrain_seconds = 600\n" +
+                 (o.shared_episodes ? "shared_episodes = true\n" : ""));
   const std::string gw_url =
       start_server(gateway, o.host_bin,
                    {"serve", "-c", (work / "atlas.toml").string(), "--listen", "127.0.0.1:0", "--no-preflight"});
 
-  std::printf("atlas-host serve: added latency, open loop, %d connections, %.1f s per row, episodes of %d calls\n",
-              o.connections, o.seconds, o.calls_per_episode);
+  std::printf("atlas-host serve: added latency, open loop, %d connections, %.1f s per row, episodes of %d calls%s\n",
+              o.connections, o.seconds, o.calls_per_episode,
+              o.shared_episodes ? ", shared episodes ([serve] shared_episodes = true)" : "");
   std::printf("  (latency in ms from each request's scheduled start; rate = successful requests/s)\n");
   int failures = 0;
   int round = 0;

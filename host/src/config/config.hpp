@@ -312,6 +312,9 @@ struct ServeConfig {
   int rate_limit_burst = 0;                // bucket size (0 = max(1, rate))
   bool supervise = true;                   // playbook injection and the paired/coach lanes
   double drain_seconds = 30.0;             // SIGTERM: finish and store within this
+  // Episode state in the database (gateway_episodes, migration 8): any replica on the same
+  // database serves any call of an episode (docs/serve.md, "Several gateway replicas").
+  bool shared_episodes = false;
   bool ui = false;                         // the review UI on the same server (issue 16)
   std::string ui_tokens_env;               // env var with reviewer tokens "name=TOKEN,..." (docs/review-ui.md)
   std::optional<ModelConfig> openai, anthropic, gemini;

@@ -252,6 +252,7 @@ std::vector<std::pair<std::string, toml::table>> sections(const Config& c) {
                     {"rate_limit_burst", i64(sv.rate_limit_burst)},
                     {"supervise", sv.supervise},
                     {"drain_seconds", sv.drain_seconds},
+                    {"shared_episodes", sv.shared_episodes},
                     {"ui", sv.ui},
                     {"ui_tokens_env", sv.ui_tokens_env}};
   // Printing the upstream blocks also registers their api_key_env as secrets (secret_registration.cpp).

@@ -77,21 +77,26 @@ std::string message_content(const Value& c) {
 
 }  // namespace
 
-Result<Request> request_from_json(const Value& v) {
+namespace {
+
+// `strict`: a request to send (known roles, tool results with ids, at least one message); else a
+// conversation as it was captured on the wire, read back as it was written.
+Result<Request> read_request(const Value& v, bool strict) {
   if (!v.IsObject()) return invalid_argument("llm request: must be a JSON object");
   Request r;
   r.role = json::get_string(v, "role", "student");
   const Value* msgs = json::find(v, "messages");
-  if (!msgs || !msgs->IsArray() || msgs->Empty())
+  if (!strict && msgs && msgs->IsArray() && msgs->Empty()) msgs = nullptr;
+  if (strict && (!msgs || !msgs->IsArray() || msgs->Empty()))
     return invalid_argument("llm request: \"messages\" must be a non-empty array of {role, content}");
-  for (rapidjson::SizeType i = 0; i < msgs->Size(); ++i) {
+  for (rapidjson::SizeType i = 0; msgs && i < msgs->Size(); ++i) {
     const Value& m = (*msgs)[i];
     std::string at = "llm request: messages[" + std::to_string(i) + "]";
     if (!m.IsObject()) return invalid_argument(at + ": must be an object {role, content}");
     Message msg;
     msg.role = json::get_string(m, "role");
-    if (msg.role == "developer") msg.role = "system";
-    if (msg.role != "system" && msg.role != "user" && msg.role != "assistant" && msg.role != "tool")
+    if (strict && msg.role == "developer") msg.role = "system";
+    if (strict && msg.role != "system" && msg.role != "user" && msg.role != "assistant" && msg.role != "tool")
       return invalid_argument(at + ".role: \"" + msg.role + "\" is not one of system, user, assistant, tool");
     if (const Value* c = json::find(m, "content")) msg.content = message_content(*c);
     if (const Value* tcs = json::find(m, "tool_calls")) {
@@ -99,7 +104,7 @@ Result<Request> request_from_json(const Value& v) {
     }
     msg.tool_call_id = json::get_string(m, "tool_call_id");
     msg.name = json::get_string(m, "name");
-    if (msg.role == "tool" && msg.tool_call_id.empty())
+    if (strict && msg.role == "tool" && msg.tool_call_id.empty())
       return invalid_argument(at + ": a tool message needs \"tool_call_id\" (the id of the call it answers)");
     r.messages.push_back(std::move(msg));
   }
@@ -153,6 +158,16 @@ Result<Request> request_from_json(const Value& v) {
   r.stream = json::get_bool(v, "stream");
   r.session_id = json::get_string(v, "session_id");
   return r;
+}
+
+}  // namespace
+
+Result<Request> request_from_json(const Value& v) {
+  return read_request(v, true);
+}
+
+Result<Request> captured_conversation_from_json(const Value& v) {
+  return read_request(v, false);
 }
 
 Result<Request> request_from_json(std::string_view text) {

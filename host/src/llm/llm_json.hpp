@@ -31,6 +31,10 @@ using ModelResolver = std::function<Result<config::ModelConfig>(std::string_view
 Result<Request> request_from_json(const json::Value& v);
 Result<Request> request_from_json(std::string_view text);
 std::string request_to_json(const Request& r);
+// A conversation captured on the wire (messages and tools as request_to_json wrote them), read
+// back as it was: roles as the client sent them, tool results without an id (Gemini), no
+// messages at all. For stored gateway calls (runtime/captured_call_json.hpp).
+Result<Request> captured_conversation_from_json(const json::Value& v);
 
 Result<Response> response_from_json(const json::Value& v);
 Result<Response> response_from_json(std::string_view text);

@@ -164,6 +164,9 @@ class Episode {
   // while within them; note_limit() records a bound the caller enforced (a "limit" event).
   std::string limit_reason() const;
   void note_limit(const std::string& reason);
+  // What begin() decided, for Runtime::resume_episode on another gateway replica (shared
+  // episodes, docs/serve.md).
+  std::string resume_state_json() const;
 
  private:
   std::shared_ptr<Session> session_;
@@ -212,6 +215,10 @@ class Runtime {
   // anything is recorded. Null when the session would end at once (interrupted, task too large):
   // use begin_episode for the report.
   std::shared_ptr<PreparedEpisode> prepare_episode(const TaskSpec& task);
+  // Takes up an episode another process opened (Episode::resume_state_json): the same session
+  // row, lane, playbook and learning history, without storage reads or a second session row.
+  // Null when the state is not one.
+  std::shared_ptr<Episode> resume_episode(const std::string& state_json);
   // Waits for every background learning synthesis started so far.
   void wait_for_background();
   // Stops every session (Ctrl-C), for good: model calls in flight are aborted, sessions under

@@ -728,20 +728,7 @@ bool Session::begin() {
   }
   if (session_id_.empty()) session_id_ = "local-" + random_id().substr(0, 12);
   report_.session_id = session_id_;
-  events_->set_session_id(session_id_);
-  if (rt_.store && report_.stored) {
-    auto store = rt_.store;
-    std::string sid = session_id_;
-    events_->add_sink([store, sid](const Event&, const std::string& text) { store->append_event(sid, text); });
-  }
-  if (rt_.options.on_event) {
-    auto cb = rt_.options.on_event;
-    events_->add_sink([cb](const Event& e, const std::string&) { cb(e); });
-  }
-  if (rt_.options.progress) {
-    Runtime::Impl* rt = &rt_;
-    events_->add_sink([rt](const Event& e, const std::string&) { rt->print_progress(e); });
-  }
+  attach_event_sinks();
   root_event_ = events_->emit(event_type::kSession, "start", "host", "",
                               "{\"task\":" + json::quote(task_.task) + ",\"learning_key\":" + json::quote(learning_key_) + "}");
 
@@ -778,9 +765,7 @@ bool Session::begin() {
     }
     json::set(metadata_, "applied_learning_version", learning_state_.version, a);
   }
-  teacher_ = std::make_unique<Teacher>(cfg_.teacher, cfg_.agent.system_prompt,
-                                       [this](llm::Request r) { return call_llm("teacher", std::move(r), root_event_, "", 0); });
-  teacher_->set_playbook_block(teacher_block_);
+  make_teacher();
 
   // 3. Route.
   decision_ = route();
@@ -788,6 +773,29 @@ bool Session::begin() {
   report_.lane_source = decision_.source;
   events_->emit(event_type::kRoute, report_.lane, "host", root_event_, decision_.to_json());
   return true;
+}
+
+void Session::attach_event_sinks() {
+  events_->set_session_id(session_id_);
+  if (rt_.store && report_.stored) {
+    auto store = rt_.store;
+    std::string sid = session_id_;
+    events_->add_sink([store, sid](const Event&, const std::string& text) { store->append_event(sid, text); });
+  }
+  if (rt_.options.on_event) {
+    auto cb = rt_.options.on_event;
+    events_->add_sink([cb](const Event& e, const std::string&) { cb(e); });
+  }
+  if (rt_.options.progress) {
+    Runtime::Impl* rt = &rt_;
+    events_->add_sink([rt](const Event& e, const std::string&) { rt->print_progress(e); });
+  }
+}
+
+void Session::make_teacher() {
+  teacher_ = std::make_unique<Teacher>(cfg_.teacher, cfg_.agent.system_prompt,
+                                       [this](llm::Request r) { return call_llm("teacher", std::move(r), root_event_, "", 0); });
+  teacher_->set_playbook_block(teacher_block_);
 }
 
 void Session::read_learning() {

@@ -62,6 +62,11 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string captured_guidance_before_call(const std::vector<llm::Message>& messages, int call_number,
                                             const std::vector<std::string>& guidance_so_far);
   SessionReport end_captured(const EpisodeOutcome& outcome);
+  // Shared gateway episodes (session_resume.cpp): what begin() decided, as JSON, and a session
+  // that takes it up on another process without a second session row (no "session start"
+  // event, no learning read, no routing).
+  std::string resume_state_json() const;
+  bool resume(const std::string& state_json);
   // The [limits] bound that stopped the session ("" = none yet); note_limit() records one the
   // gateway found first (a "limit" event; the session ends failed with it as its error).
   std::string limit_reason() {
@@ -110,6 +115,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // Rollout group metadata (rollout_group, rollout_index, rollout_size, rollout_seed,
   // rollout_temperature) and the report's group fields.
   void note_rollout();
+  // The sinks that carry this session's events to storage, the caller and the progress lines.
+  void attach_event_sinks();
+  void make_teacher();
   // Background playbook synthesis from this session's evidence (learning_launch.cpp).
   void launch_learning(const rewards::RewardOutcome& reward);
   // The session stops making model calls: Ctrl-C, or a [limits] bound (stop_for).

@@ -151,6 +151,24 @@ size_t EpisodeTable::open_count() const {
   return open_.size();
 }
 
+void EpisodeTable::evict(const std::string& id) {
+  std::lock_guard<std::mutex> g(mu_);
+  open_.erase(id);
+}
+
+void EpisodeTable::evict_idle(int64_t idle_before_ms) {
+  std::lock_guard<std::mutex> g(mu_);
+  for (auto it = open_.begin(); it != open_.end();) {
+    std::unique_lock<std::mutex> eg(it->second->mu, std::try_to_lock);  // in use: not idle
+    if (eg.owns_lock() && it->second->last_activity_ms < idle_before_ms) {
+      eg.unlock();
+      it = open_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 void EpisodeTable::remember(const std::string& id, EndedEpisode e) {
   ended_[id] = std::move(e);
   ended_order_.push_back(id);
@@ -158,6 +176,13 @@ void EpisodeTable::remember(const std::string& id, EndedEpisode e) {
     ended_.erase(ended_order_.front());
     ended_order_.pop_front();
   }
+}
+
+std::string feedback_array(const std::vector<std::string>& documents) {
+  if (documents.empty()) return "";
+  std::string joined = "[";
+  for (size_t i = 0; i < documents.size(); ++i) joined += (i ? "," : "") + documents[i];
+  return joined + "]";
 }
 
 std::string new_episode_id() {

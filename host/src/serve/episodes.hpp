@@ -100,6 +100,10 @@ class EpisodeTable {
   void set_ended(const std::string& id, EndedEpisode ended);
   std::optional<EndedEpisode> ended(const std::string& id) const;
   size_t open_count() const;
+  // Shared episodes (the database has their state; the table only caches this replica's view):
+  // drops `id`, or every episode idle since before `idle_before_ms`, without remembering it ended.
+  void evict(const std::string& id);
+  void evict_idle(int64_t idle_before_ms);
 
  private:
   void remember(const std::string& id, EndedEpisode e);
@@ -109,6 +113,10 @@ class EpisodeTable {
   std::deque<std::string> ended_order_;
   size_t max_ended_;
 };
+
+// The feedback documents posted for an episode as one JSON array ("" when there are none), as
+// the session stores them (metadata.episode.feedback).
+std::string feedback_array(const std::vector<std::string>& documents);
 
 // A fresh episode id ("ep_" + 24 hex digits).
 std::string new_episode_id();

@@ -18,6 +18,7 @@
 #include "mock/http_server.hpp"
 #include "runtime/rollout.hpp"
 #include "serve/episodes.hpp"
+#include "serve/shared_episodes.hpp"
 #include "serve/upstream.hpp"
 #include "serve/wire_capture.hpp"
 
@@ -88,6 +89,38 @@ std::string gateway_error(std::string_view message) {
   return "{\"error\":{\"message\":" + json::quote(message) + ",\"type\":\"atlas_gateway_error\"}}";
 }
 
+void reject_max_calls(ClientWire wire, const std::string& id, int max_calls, httplib::Response& res) {
+  json_reply(res, 429,
+             error_body(wire, 429, "rate_limit_error",
+                        "episode " + id + " reached [serve] max_calls_per_episode = " + std::to_string(max_calls) +
+                            "; end it and start a new one"));
+}
+
+void reject_limit(ClientWire wire, const std::string& id, const std::string& limit, httplib::Response& res) {
+  // 400, not 429: waiting does not help, and SDKs retry a 429 on their own.
+  json_reply(res, 400,
+             error_body(wire, 400, "invalid_request_error",
+                        "episode " + id + " reached its limit: " + limit +
+                            "; the call was not forwarded. End the episode (POST /atlas/v1/sessions/" + id +
+                            "/end) and start a new one, or raise the limit in [limits]"));
+}
+
+// A repeated end: 409, with the stored report once the episode has ended.
+void already_ended(httplib::Response& res, const std::string& id, const EndedEpisode& e) {
+  std::string body = gateway_error("episode " + id + " has already ended (state: " + e.state + ")");
+  body.pop_back();
+  body += ",\"episode\":" + json::quote(id) + ",\"state\":" + json::quote(e.state) +
+          ",\"session_id\":" + (e.session_id.empty() ? "null" : json::quote(e.session_id)) +
+          (e.report_json.empty() ? "" : ",\"report\":" + e.report_json) + "}";
+  json_reply(res, 409, body);
+}
+
+void reject_ended(ClientWire wire, const std::string& id, httplib::Response& res) {
+  json_reply(res, 409,
+             error_body(wire, 409, "invalid_request_error",
+                        "episode " + id + " has ended; start a new episode with a new X-Atlas-Session id"));
+}
+
 }  // namespace
 
 Result<GatewayOptions> parse_listen(std::string_view listen) {
@@ -143,6 +176,24 @@ class Gateway::Impl {
   bool admit(ClientWire wire, const httplib::Request& req, httplib::Response& res);
   void handle_call(ClientWire wire, const httplib::Request& req, httplib::Response& res, const std::string& path_id,
                    const std::string& path_model, bool path_streams, const std::string& client_path);
+  // What a call forwards with: its episode, call number, lane and playbook.
+  struct CallPlan {
+    std::shared_ptr<OpenEpisode> ep;
+    int call_number = 0;
+    std::shared_ptr<runtime::Episode> episode;  // null: not opened yet (off the path) or not taken up here
+    config::Lane lane = config::Lane::kAuto;
+    std::string playbook;
+    std::string session_id;   // "" until the session row exists
+    bool supervised = false;  // playbook injection (and, in paired/coach with `episode`, the teacher's checks)
+  };
+  // The episode of a call in this process (EpisodeTable), or in the database (shared episodes).
+  // nullopt when the call may not go on (the reply is written).
+  std::optional<CallPlan> start_local_call(ClientWire wire, const std::string& id, const ClientRequest& creq,
+                                           const httplib::Request& req, httplib::Response& res);
+  std::optional<CallPlan> start_shared_call(ClientWire wire, const std::string& id, const ClientRequest& creq,
+                                            const httplib::Request& req, httplib::Response& res);
+  // The task and metadata a new episode's session opens with.
+  runtime::TaskSpec episode_task(const std::string& id, const ClientRequest& creq, const httplib::Request& req);
   // Opens the episode on its first call (under ep->mu): off the request path when the lane and
   // playbook are known without storage (see episodes.hpp), else at once.
   void open_episode(const std::shared_ptr<OpenEpisode>& ep, const ClientRequest& creq, const httplib::Request& req);
@@ -151,15 +202,25 @@ class Gateway::Impl {
                                       const httplib::Request& req);
   void relay_stream(const std::shared_ptr<OpenEpisode>& ep, Upstream& up, const std::string& path, ClientRequest creq,
                     runtime::CapturedCall call, const httplib::Request& req, httplib::Response& res);
-  void record(const std::shared_ptr<OpenEpisode>& ep, runtime::CapturedCall call);
+  // Keeps a served call: queued for the episode's session, or (shared episodes) stored in the
+  // database before this returns. Not OK when a shared episode could not keep it.
+  Status record(const std::shared_ptr<OpenEpisode>& ep, runtime::CapturedCall call);
   // The [limits] bound the episode went past ("" = within them). Under ep.mu.
   std::string limit_reached(OpenEpisode& ep) const;
   void end_episode(const std::shared_ptr<OpenEpisode>& ep, runtime::EpisodeOutcome outcome,
                    const std::shared_ptr<std::promise<std::string>>& done);
+  // Shared episodes: ends an episode this replica claimed (open -> ending), on the storage queue.
+  void end_claimed(const data::GatewayEndClaim& claim, runtime::EpisodeOutcome outcome,
+                   const std::shared_ptr<std::promise<std::string>>& done);
   void handle_end(const httplib::Request& req, httplib::Response& res, const std::string& id);
+  void handle_shared_end(const httplib::Request& req, httplib::Response& res, const std::string& id,
+                         runtime::EpisodeOutcome outcome);
   void handle_feedback(const httplib::Request& req, httplib::Response& res, const std::string& id);
   void handle_get(httplib::Response& res, const std::string& id);
   void reap_idle();
+  // Shared episodes: every replica's reaper looks for idle episodes in the database (on its
+  // clock); the one whose claim wins ends each.
+  void reap_shared_idle(int64_t local_idle_before_ms);
 
   const config::Config& config_;
   const config::ServeConfig& serve_;
@@ -171,6 +232,7 @@ class Gateway::Impl {
   RateLimiter limiter_;
   EpisodeTable table_;
   StorageQueue queue_;
+  std::unique_ptr<SharedEpisodes> shared_;  // [serve] shared_episodes
   mock::HttpServer server_;
   std::thread listener_, reaper_;
   std::mutex reaper_mu_;
@@ -236,6 +298,13 @@ Status Gateway::Impl::load_client_keys(const GatewayOptions& options) {
 }
 
 Result<int> Gateway::Impl::start(const GatewayOptions& options) {
+  if (serve_.shared_episodes) {
+    if (!rt_.store())
+      return failed_precondition(
+          "[serve] shared_episodes = true keeps the gateway's episodes in the database, and storage is off; set "
+          "[storage] database_url (PostgreSQL for replicas on several machines) or set shared_episodes = false");
+    shared_ = std::make_unique<SharedEpisodes>(rt_, *rt_.store());
+  }
   if (Status st = configure_upstreams(); !st.is_ok()) return st;
   if (Status st = load_client_keys(options); !st.is_ok()) return st;
   server_.set_stream_writes(true);
@@ -344,15 +413,15 @@ bool Gateway::Impl::admit(ClientWire wire, const httplib::Request& req, httplib:
   return true;
 }
 
-void Gateway::Impl::open_episode(const std::shared_ptr<OpenEpisode>& ep, const ClientRequest& creq,
-                                 const httplib::Request& req) {
+runtime::TaskSpec Gateway::Impl::episode_task(const std::string& id, const ClientRequest& creq,
+                                              const httplib::Request& req) {
   runtime::TaskSpec task;
   task.task = first_user_text(creq.messages);
   if (task.task.empty()) task.task = "(the first call of the episode had no user message)";
   json::Document meta(rapidjson::kObjectType);
   auto& a = meta.GetAllocator();
   json::set(meta, "source", "atlas-host serve", a);
-  json::set(meta, "episode_id", ep->id, a);
+  json::set(meta, "episode_id", id, a);
   json::set(meta, "wire", std::string(client_wire_name(creq.wire)), a);
   std::string key_override = req.get_header_value(kLearningKeyHeader);
   if (!key_override.empty()) json::set(meta, "learning_key_override", key_override, a);
@@ -361,9 +430,15 @@ void Gateway::Impl::open_episode(const std::shared_ptr<OpenEpisode>& ep, const C
     if (std::string why = runtime::rollout_group_id_error(group); why.empty())
       json::set(meta, "rollout_group", group, a);
     else
-      log::warn("serve", "episode " + ep->id + ": X-Atlas-Rollout-Group ignored: " + why);
+      log::warn("serve", "episode " + id + ": X-Atlas-Rollout-Group ignored: " + why);
   }
   task.metadata_json = json::dump(meta);
+  return task;
+}
+
+void Gateway::Impl::open_episode(const std::shared_ptr<OpenEpisode>& ep, const ClientRequest& creq,
+                                 const httplib::Request& req) {
+  runtime::TaskSpec task = episode_task(ep->id, creq, req);
   ++episodes_opened_;
   auto prepared = rt_.prepare_episode(task);
   const bool off_path =
@@ -406,6 +481,128 @@ void Gateway::Impl::open_episode(const std::shared_ptr<OpenEpisode>& ep, const C
   ep->playbook_block = episode->playbook_block();
 }
 
+std::optional<Gateway::Impl::CallPlan> Gateway::Impl::start_local_call(ClientWire wire, const std::string& id,
+                                                                       const ClientRequest& creq,
+                                                                       const httplib::Request& req,
+                                                                       httplib::Response& res) {
+  std::optional<EndedEpisode> ended;
+  auto ep = table_.open(id, &ended);
+  if (!ep) {
+    reject_ended(wire, id, res);
+    return std::nullopt;
+  }
+  CallPlan plan;
+  plan.ep = ep;
+  std::lock_guard<std::mutex> g(ep->mu);
+  if (ep->calls >= serve_.max_calls_per_episode) {
+    ++rejected_;
+    reject_max_calls(wire, id, serve_.max_calls_per_episode, res);
+    return std::nullopt;
+  }
+  if (std::string limit = limit_reached(*ep); !limit.empty()) {
+    ++rejected_;
+    if (!ep->limit_noted && ep->episode) {  // recorded once, in order with the episode's calls
+      ep->limit_noted = true;
+      queue_.submit(ep, [ep, episode = ep->episode, limit] {
+        {
+          std::lock_guard<std::mutex> g(ep->mu);
+          if (!ep->opened) return;
+        }
+        episode->note_limit(limit);
+      });
+    }
+    reject_limit(wire, id, limit, res);
+    return std::nullopt;
+  }
+  plan.call_number = ++ep->calls;
+  ep->last_activity_ms = clock::now_unix_ms();
+  if (!ep->episode && !ep->open_failed) open_episode(ep, creq, req);
+  if (!ep->open_failed) {
+    plan.episode = ep->episode;
+    plan.lane = ep->lane;
+    plan.playbook = ep->playbook_block;
+    if (ep->opened) plan.session_id = ep->episode->session_id();
+  }
+  plan.supervised = serve_.supervise && plan.episode;
+  return plan;
+}
+
+std::optional<Gateway::Impl::CallPlan> Gateway::Impl::start_shared_call(ClientWire wire, const std::string& id,
+                                                                        const ClientRequest& creq,
+                                                                        const httplib::Request& req,
+                                                                        httplib::Response& res) {
+  // The session opens at once on the replica that takes the first call: the others need its
+  // resume state before they can serve the episode's next call.
+  auto open_session = [&](std::string* error) -> std::shared_ptr<runtime::Episode> {
+    ++episodes_opened_;
+    runtime::SessionReport at_once;
+    auto episode = rt_.begin_episode(episode_task(id, creq, req), &at_once);
+    if (!episode) *error = at_once.error;
+    return episode;
+  };
+  std::shared_ptr<runtime::Episode> opened_here;
+  auto row = shared_->start_call(id, open_session, &opened_here);
+  if (!row) {
+    res.set_header("Retry-After", "1");
+    json_reply(
+        res, 503,
+        error_body(wire, 503, "overloaded_error",
+                   "the gateway could not read episode " + id + " from its database: " + row.status().message()));
+    return std::nullopt;
+  }
+  if (row->state != "open") {
+    reject_ended(wire, id, res);
+    return std::nullopt;
+  }
+  auto ep = table_.open(id, nullptr);  // this replica's cache: the session taken up here, if any
+  if (!ep) {
+    reject_ended(wire, id, res);
+    return std::nullopt;
+  }
+  CallPlan plan;
+  plan.ep = ep;
+  std::lock_guard<std::mutex> g(ep->mu);
+  ep->calls = static_cast<int>(row->calls);
+  ep->model_calls = row->model_calls;
+  ep->tokens = row->tokens;
+  ep->last_activity_ms = clock::now_unix_ms();
+  ep->open_failed = !row->recorded;
+  ep->lane = config::parse_lane(row->lane).value_or(config::Lane::kAuto);
+  ep->playbook_block = row->playbook_block;
+  if (opened_here) {
+    ep->episode = opened_here;
+    ep->opened = true;
+  }
+  if (ep->calls >= serve_.max_calls_per_episode) {
+    ++rejected_;
+    reject_max_calls(wire, id, serve_.max_calls_per_episode, res);
+    return std::nullopt;
+  }
+  if (std::string limit = limit_reached(*ep); !limit.empty()) {
+    ++rejected_;
+    if (row->limit_note.empty() && row->recorded) {  // the first refusal, recorded when the episode ends
+      if (Status st = shared_->note_limit(id, limit); !st.is_ok())
+        log::warn("serve", "episode " + id + ": the limit refusal could not be stored: " + st.message());
+    }
+    reject_limit(wire, id, limit, res);
+    return std::nullopt;
+  }
+  plan.call_number = ep->calls + 1;
+  plan.lane = ep->lane;
+  plan.session_id = row->session_id;
+  plan.supervised = serve_.supervise && row->recorded;
+  if (plan.supervised) plan.playbook = row->playbook_block;
+  // The teacher checks paired/coach calls through the session, taken up once per replica.
+  if (plan.supervised && plan.lane != config::Lane::kAuto && !ep->episode) {
+    ep->episode = shared_->resume(*row);
+    ep->opened = ep->episode != nullptr;
+    if (!ep->episode)
+      log::warn("serve", "episode " + id + ": its session could not be taken up; the call goes out unchecked");
+  }
+  plan.episode = ep->episode;
+  return plan;
+}
+
 Result<UpstreamReply> Gateway::Impl::call_buffered(Upstream& up, const std::string& path, const ClientRequest& creq,
                                                    const httplib::Request& req) {
   std::string body = json::dump(creq.body);
@@ -440,17 +637,28 @@ std::string Gateway::Impl::limit_reached(OpenEpisode& ep) const {
   return "";
 }
 
-void Gateway::Impl::record(const std::shared_ptr<OpenEpisode>& ep, runtime::CapturedCall call) {
+Status Gateway::Impl::record(const std::shared_ptr<OpenEpisode>& ep, runtime::CapturedCall call) {
+  if (shared_) {
+    std::shared_ptr<runtime::Episode> local;
+    {
+      std::lock_guard<std::mutex> g(ep->mu);
+      if (ep->open_failed) return Status::ok();  // forwarded, not recorded (the session ended at once)
+      local = ep->episode;
+    }
+    Status kept = shared_->append(ep->id, call, local.get());
+    if (!kept.is_ok()) log::warn("serve", "episode " + ep->id + ": a call was not stored: " + kept.message());
+    return kept;
+  }
   std::shared_ptr<runtime::Episode> episode;
   {
     std::lock_guard<std::mutex> g(ep->mu);
     ep->model_calls += 1 + static_cast<int64_t>(call.rejected.size());
     const llm::Usage& u = call.reply.usage;
     ep->tokens += u.total_tokens > 0 ? u.total_tokens : u.prompt_tokens + u.completion_tokens;
-    if (ep->open_failed) return;
+    if (ep->open_failed) return Status::ok();
     episode = ep->episode;
   }
-  if (!episode) return;
+  if (!episode) return Status::ok();
   // On the strand, after the episode's begin(): `opened` is final by then.
   queue_.submit(ep, [ep, episode, call = std::move(call)] {
     {
@@ -459,6 +667,7 @@ void Gateway::Impl::record(const std::shared_ptr<OpenEpisode>& ep, runtime::Capt
     }
     episode->record(call);
   });
+  return Status::ok();
 }
 
 void Gateway::Impl::handle_call(ClientWire wire, const httplib::Request& req, httplib::Response& res,
@@ -498,58 +707,16 @@ void Gateway::Impl::handle_call(ClientWire wire, const httplib::Request& req, ht
   auto creq = read_client_request(wire, req.body, path_model, path_streams);
   if (!creq) return json_reply(res, 400, error_body(wire, 400, "invalid_request_error", creq.status().message()));
 
-  std::optional<EndedEpisode> ended;
-  auto ep = table_.open(id, &ended);
-  if (!ep)
-    return json_reply(res, 409,
-                      error_body(wire, 409, "invalid_request_error",
-                                 "episode " + id + " has ended; start a new episode with a new X-Atlas-Session id"));
-  int call_number = 0;
-  std::shared_ptr<runtime::Episode> episode;
-  config::Lane lane = config::Lane::kAuto;
-  std::string playbook;
-  bool opened = false;
-  {
-    std::lock_guard<std::mutex> g(ep->mu);
-    if (ep->calls >= serve_.max_calls_per_episode) {
-      ++rejected_;
-      return json_reply(res, 429,
-                        error_body(wire, 429, "rate_limit_error",
-                                   "episode " + id + " reached [serve] max_calls_per_episode = " +
-                                       std::to_string(serve_.max_calls_per_episode) + "; end it and start a new one"));
-    }
-    if (std::string limit = limit_reached(*ep); !limit.empty()) {
-      ++rejected_;
-      if (!ep->limit_noted && ep->episode) {  // recorded once, in order with the episode's calls
-        ep->limit_noted = true;
-        queue_.submit(ep, [ep, episode = ep->episode, limit] {
-          {
-            std::lock_guard<std::mutex> g(ep->mu);
-            if (!ep->opened) return;
-          }
-          episode->note_limit(limit);
-        });
-      }
-      // 400, not 429: waiting does not help, and SDKs retry a 429 on their own.
-      return json_reply(res, 400,
-                        error_body(wire, 400, "invalid_request_error",
-                                   "episode " + id + " reached its limit: " + limit +
-                                       "; the call was not forwarded. End the episode (POST /atlas/v1/sessions/" + id +
-                                       "/end) and start a new one, or raise the limit in [limits]"));
-    }
-    call_number = ++ep->calls;
-    ep->last_activity_ms = clock::now_unix_ms();
-    if (!ep->episode && !ep->open_failed) open_episode(ep, *creq, req);
-    if (!ep->open_failed) {
-      episode = ep->episode;
-      lane = ep->lane;
-      playbook = ep->playbook_block;
-      opened = ep->opened;
-    }
-  }
+  auto plan = shared_ ? start_shared_call(wire, id, *creq, req, res) : start_local_call(wire, id, *creq, req, res);
+  if (!plan) return;
+  const std::shared_ptr<OpenEpisode>& ep = plan->ep;
+  const int call_number = plan->call_number;
+  const std::shared_ptr<runtime::Episode>& episode = plan->episode;
+  const config::Lane lane = plan->lane;
+  std::string playbook = std::move(plan->playbook);
   // Known once the session row exists (the first call of an episode opened off the request
   // path goes out before it does).
-  if (opened) res.set_header("X-Atlas-Session-Id", episode->session_id());
+  if (!plan->session_id.empty()) res.set_header("X-Atlas-Session-Id", plan->session_id);
 
   runtime::CapturedCall call;
   call.wire = std::string(client_wire_name(wire));
@@ -557,15 +724,16 @@ void Gateway::Impl::handle_call(ClientWire wire, const httplib::Request& req, ht
   call.messages = std::move(creq->messages);  // not read again: the body is what is forwarded
   call.tools = std::move(creq->tools);
   call.streamed = creq->stream;
-  const bool supervised = serve_.supervise && episode;
+  const bool supervised = plan->supervised;
   if (supervised && !playbook.empty()) {
     call.system_injected = std::move(playbook);
     prepend_system_text(*creq, call.system_injected);
   }
   const std::string path =
       up->path_for(client_path) + (req.params.count("alt") ? "?alt=" + req.get_param_value("alt") : "");
-  // Validation lanes always open at once (open_episode), so `episode` is begun here.
-  const bool validate = supervised && lane != config::Lane::kAuto;
+  // Validation lanes always open at once (open_episode), so `episode` is begun here (a shared
+  // episode's is taken up from the database; without it the call goes out unchecked).
+  const bool validate = supervised && lane != config::Lane::kAuto && episode;
   call.started_us = clock::now_unix_us();
   double t0 = clock::monotonic_seconds();
 
@@ -612,7 +780,7 @@ void Gateway::Impl::handle_call(ClientWire wire, const httplib::Request& req, ht
     ++upstream_errors_;
     call.ok = false;
     call.error = reply.status().message();
-    record(ep, std::move(call));
+    (void)record(ep, std::move(call));  // the client gets the upstream's failure either way
     return json_reply(res, 502, error_body(wire, 502, "api_error", reply.status().message()));
   }
   if (reply->status >= 400) {
@@ -624,7 +792,15 @@ void Gateway::Impl::handle_call(ClientWire wire, const httplib::Request& req, ht
     call.ok = false;
     call.error = "the upstream's reply could not be read: " + parsed.status().message();
   }
-  record(ep, std::move(call));
+  // Shared episodes: the reply goes out only once the call is stored, so the episode's next call,
+  // on whichever replica, finds it (docs/serve.md, "Several gateway replicas").
+  if (Status kept = record(ep, std::move(call)); !kept.is_ok()) {
+    const bool ended = kept.code() == StatusCode::kFailedPrecondition;
+    if (!ended) res.set_header("Retry-After", "1");
+    return json_reply(res, ended ? 409 : 503,
+                      error_body(wire, ended ? 409 : 503, ended ? "invalid_request_error" : "overloaded_error",
+                                 "the call was made but could not be stored with its episode: " + kept.message()));
+  }
   if (!reply->retry_after.empty()) res.set_header("Retry-After", reply->retry_after);
   res.status = reply->status;
   res.set_content(reply->body, reply->content_type.empty() ? "application/json" : reply->content_type);
@@ -697,10 +873,10 @@ void Gateway::Impl::relay_stream(const std::shared_ptr<OpenEpisode>& ep, Upstrea
       call.error = "the upstream's stream could not be read: " + parsed.status().message();
     }
     if (relay->client_gone) call.error += call.error.empty() ? "the client left before the stream ended" : "";
-    record(ep, std::move(call));
+    return record(ep, std::move(call));
   };
   if (!relay->head) {  // the upstream could not be reached at all
-    finish();
+    (void)finish();
     return json_reply(res, 502, error_body(wire, 502, "api_error", relay->result.message()));
   }
   res.status = relay->status;
@@ -708,9 +884,15 @@ void Gateway::Impl::relay_stream(const std::shared_ptr<OpenEpisode>& ep, Upstrea
   std::string ct = relay->content_type.empty() ? "text/event-stream" : relay->content_type;
   // Recorded before the client sees the end of the stream (a client that ends the episode right
   // after must find this call in it), or when the connection closes early; never twice.
+  // A shared episode's call that could not be stored ends the stream without its end, so the
+  // client sees a failed call rather than one its episode lacks.
   struct Once {
     std::once_flag flag;
-    std::function<void()> fn;
+    std::function<Status()> fn;
+    Status kept;
+    void run() {
+      std::call_once(flag, [this] { kept = fn(); });
+    }
   };
   auto finish_once = std::make_shared<Once>();
   finish_once->fn = std::move(finish);
@@ -730,14 +912,15 @@ void Gateway::Impl::relay_stream(const std::shared_ptr<OpenEpisode>& ep, Upstrea
           return false;
         }
         if (done) {
-          std::call_once(finish_once->flag, finish_once->fn);
+          finish_once->run();
+          if (!finish_once->kept.is_ok()) return false;
           sink.done();
         }
         return true;
       },
       [relay, finish_once](bool success) {
         if (!success) relay->client_gone = true;
-        std::call_once(finish_once->flag, finish_once->fn);
+        finish_once->run();
       });
 }
 
@@ -751,11 +934,7 @@ void Gateway::Impl::end_episode(const std::shared_ptr<OpenEpisode>& ep, runtime:
     feedback = ep->feedback;
   }
   if (!outcome.feedback_json.empty()) feedback.push_back(outcome.feedback_json);
-  if (!feedback.empty()) {
-    std::string joined = "[";
-    for (size_t i = 0; i < feedback.size(); ++i) joined += (i ? "," : "") + feedback[i];
-    outcome.feedback_json = joined + "]";
-  }
+  outcome.feedback_json = feedback_array(feedback);
   const std::string id = ep->id;
   queue_.submit(ep, [this, ep, episode, outcome, id, done] {
     EndedEpisode e;
@@ -797,6 +976,7 @@ void Gateway::Impl::handle_end(const httplib::Request& req, httplib::Response& r
       outcome.feedback_json = json::dump(*fb);
     }
   }
+  if (shared_) return handle_shared_end(req, res, id, std::move(outcome));
   std::string session_id;
   if (auto open = table_.find(id)) {
     std::lock_guard<std::mutex> g(open->mu);
@@ -804,14 +984,56 @@ void Gateway::Impl::handle_end(const httplib::Request& req, httplib::Response& r
   }
   auto ep = table_.take_for_end(id, session_id);
   if (!ep) {
-    if (auto e = table_.ended(id))
-      return json_reply(res, 409, gateway_error("episode " + id + " has already ended (state: " + e->state + ")"));
+    if (auto e = table_.ended(id)) return already_ended(res, id, *e);
     return json_reply(res, 404,
                       gateway_error("no open episode " + id + "; an episode begins with its first model call"));
   }
   const bool wait = req.get_param_value("wait") == "true" || req.get_param_value("wait") == "1";
   auto done = wait ? std::make_shared<std::promise<std::string>>() : nullptr;
   end_episode(ep, outcome, done);
+  if (wait) {
+    std::string report = done->get_future().get();
+    return json_reply(res, 200, "{\"episode\":" + json::quote(id) + ",\"state\":\"ended\",\"report\":" + report + "}");
+  }
+  json_reply(res, 202,
+             "{\"episode\":" + json::quote(id) + ",\"state\":\"ending\",\"session_id\":" +
+                 (session_id.empty() ? "null" : json::quote(session_id)) + "}");
+}
+
+void Gateway::Impl::end_claimed(const data::GatewayEndClaim& claim, runtime::EpisodeOutcome outcome,
+                                const std::shared_ptr<std::promise<std::string>>& done) {
+  const std::string id = claim.episode->episode_id;
+  table_.evict(id);
+  // A strand of its own: the judges and learning run on the storage queue's threads, as in the
+  // default mode, and a drain waits for them.
+  auto strand = std::make_shared<OpenEpisode>(id);
+  queue_.submit(strand, [this, claim, outcome = std::move(outcome), done] {
+    SharedEpisodes::Ended e = shared_->finish_end(claim, outcome);
+    ++episodes_ended_;
+    if (done) done->set_value(e.report_json);
+  });
+}
+
+void Gateway::Impl::handle_shared_end(const httplib::Request& req, httplib::Response& res, const std::string& id,
+                                      runtime::EpisodeOutcome outcome) {
+  auto claim = shared_->claim_end(id, outcome.ended_by);
+  if (!claim) {
+    res.set_header("Retry-After", "1");
+    return json_reply(res, 503, gateway_error("the episode store could not be reached: " + claim.status().message()));
+  }
+  if (!claim->claimed) {
+    if (!claim->episode)
+      return json_reply(res, 404,
+                        gateway_error("no open episode " + id + "; an episode begins with its first model call"));
+    const data::GatewayEpisode& row = *claim->episode;
+    if (row.state == "opening")
+      return json_reply(res, 409, gateway_error("episode " + id + " is still being opened by its first call; retry"));
+    return already_ended(res, id, EndedEpisode{row.state, row.session_id, row.report_json});
+  }
+  const std::string session_id = claim->episode->session_id;
+  const bool wait = req.get_param_value("wait") == "true" || req.get_param_value("wait") == "1";
+  auto done = wait ? std::make_shared<std::promise<std::string>>() : nullptr;
+  end_claimed(*claim, std::move(outcome), done);
   if (wait) {
     std::string report = done->get_future().get();
     return json_reply(res, 200, "{\"episode\":" + json::quote(id) + ",\"state\":\"ended\",\"report\":" + report + "}");
@@ -828,12 +1050,23 @@ void Gateway::Impl::handle_feedback(const httplib::Request& req, httplib::Respon
                       gateway_error("the body must be a JSON object, e.g. {\"metrics\": {\"passed\": true}, "
                                     "\"comment\": \"...\"}"));
   std::string text = json::dump(*body);
-  if (auto ep = table_.find(id)) {
+  std::optional<EndedEpisode> ended;
+  if (shared_) {
+    auto added = shared_->add_feedback(id, text);
+    if (!added)
+      return json_reply(res, 503, gateway_error("the feedback could not be stored: " + added.status().message()));
+    if (added->first)
+      return json_reply(res, 202, "{\"episode\":" + json::quote(id) + ",\"stored_with\":\"the episode's end\"}");
+    if (added->second == "missing") return json_reply(res, 404, gateway_error("no episode " + id));
+    auto row = shared_->get(id);
+    if (!row || !*row) return json_reply(res, 503, gateway_error("episode " + id + " could not be read; retry"));
+    ended = EndedEpisode{(*row)->state, (*row)->session_id, (*row)->report_json};
+  } else if (auto ep = table_.find(id)) {
     std::lock_guard<std::mutex> g(ep->mu);
     ep->feedback.push_back(text);
     return json_reply(res, 202, "{\"episode\":" + json::quote(id) + ",\"stored_with\":\"the episode's end\"}");
   }
-  auto e = table_.ended(id);
+  auto e = shared_ ? ended : table_.ended(id);
   if (!e) return json_reply(res, 404, gateway_error("no episode " + id));
   if (e->state != "ended" || e->session_id.empty() || !rt_.store())
     return json_reply(res, 409, gateway_error("episode " + id + " is still being stored, or was not stored; retry"));
@@ -843,6 +1076,20 @@ void Gateway::Impl::handle_feedback(const httplib::Request& req, httplib::Respon
 }
 
 void Gateway::Impl::handle_get(httplib::Response& res, const std::string& id) {
+  if (shared_) {
+    auto row = shared_->get(id);
+    if (!row)
+      return json_reply(res, 503, gateway_error("the episode store could not be read: " + row.status().message()));
+    if (!*row) return json_reply(res, 404, gateway_error("no episode " + id));
+    const data::GatewayEpisode& e = **row;
+    const bool open = e.state == "open" || e.state == "opening";
+    return json_reply(res, 200,
+                      "{\"episode\":" + json::quote(id) + ",\"state\":" + json::quote(e.state) +
+                          ",\"calls\":" + std::to_string(e.calls) +
+                          ",\"session_id\":" + (e.session_id.empty() ? "null" : json::quote(e.session_id)) +
+                          ",\"lane\":" + (e.lane.empty() ? "null" : json::quote(e.lane)) +
+                          (open || e.report_json.empty() ? "" : ",\"report\":" + e.report_json) + "}");
+  }
   if (auto ep = table_.find(id)) {
     std::lock_guard<std::mutex> g(ep->mu);
     return json_reply(res, 200,
@@ -865,12 +1112,34 @@ void Gateway::Impl::reap_idle() {
   while (!reaper_cv_.wait_for(lk, period, [this] { return reaper_stop_; })) {
     lk.unlock();
     int64_t before = clock::now_unix_ms() - static_cast<int64_t>(serve_.idle_timeout_seconds * 1000);
+    if (shared_) {
+      reap_shared_idle(before);
+      lk.lock();
+      continue;
+    }
     for (auto& ep : table_.take_idle(before)) {
       runtime::EpisodeOutcome outcome;
       outcome.ended_by = "idle_timeout";
       end_episode(ep, outcome, nullptr);
     }
     lk.lock();
+  }
+}
+
+void Gateway::Impl::reap_shared_idle(int64_t local_idle_before_ms) {
+  table_.evict_idle(local_idle_before_ms);
+  auto idle = shared_->idle(serve_.idle_timeout_seconds);
+  if (!idle) {
+    log::warn("serve", "idle episodes could not be read: " + idle.status().message());
+    return;
+  }
+  for (const std::string& id : *idle) {
+    if (!queue_.has_room()) return;  // the next round takes the rest
+    auto claim = shared_->claim_end(id, "idle_timeout");
+    if (!claim || !claim->claimed) continue;  // another replica's reaper (or /end) was first
+    runtime::EpisodeOutcome outcome;
+    outcome.ended_by = "idle_timeout";
+    end_claimed(*claim, outcome, nullptr);
   }
 }
 
@@ -882,7 +1151,9 @@ bool Gateway::Impl::drain(std::chrono::steady_clock::time_point deadline) {
     reaper_cv_.wait_for(lk, std::chrono::milliseconds(5));
   }
   bool calls_done = in_flight_.load() == 0;
-  for (auto& ep : table_.take_idle(-1)) {
+  // Shared episodes stay open in the database: another replica (or this one after a restart)
+  // serves their next calls, and an idle timeout ends them.
+  for (auto& ep : shared_ ? std::vector<std::shared_ptr<OpenEpisode>>{} : table_.take_idle(-1)) {
     runtime::EpisodeOutcome outcome;
     outcome.ended_by = "shutdown";
     end_episode(ep, outcome, nullptr);

@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 
+#include "ops_gateway.hpp"
 #include "ops_json.hpp"
 #include "ops_queue.hpp"
 #include "ops_review_ui.hpp"
@@ -1108,6 +1109,15 @@ std::string run_op(Pool& pool, std::string_view op, std::string_view request_jso
       {"review_ui_counts", &op_review_ui_counts},
       {"review_ui_learning_keys", &op_review_ui_learning_keys},
       {"review_ui_learning", &op_review_ui_learning},
+      {"gateway_episode_claim", &op_gateway_episode_claim},
+      {"gateway_episode_opened", &op_gateway_episode_opened},
+      {"gateway_episode_get", &op_gateway_episode_get},
+      {"gateway_call_append", &op_gateway_call_append},
+      {"gateway_feedback_add", &op_gateway_feedback_add},
+      {"gateway_episode_note_limit", &op_gateway_episode_note_limit},
+      {"gateway_episode_end", &op_gateway_episode_end},
+      {"gateway_episode_finish", &op_gateway_episode_finish},
+      {"gateway_episodes_idle", &op_gateway_episodes_idle},
   };
   auto it = table.find(op);
   if (it == table.end()) {

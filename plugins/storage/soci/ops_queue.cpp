@@ -9,6 +9,7 @@
 #include <random>
 
 #include "ops_json.hpp"
+#include "ops_request.hpp"
 
 namespace atlas_soci {
 
@@ -23,23 +24,6 @@ namespace {
 constexpr const char* kColumns =
     "task_id, state, priority, attempts, max_attempts, leased_by, lease_expires_ms, "
     "last_error, session_id, group_key, rollout";
-
-// Milliseconds since the epoch on the database's clock: every worker compares leases against
-// one clock, whatever the clocks of the machines it runs on say.
-std::string now_ms(Backend b) {
-  return b == Backend::kPostgres ? "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
-                                 : "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
-}
-
-// Request fields are read with ops_json.hpp's member / str_or / required_str / int_or.
-
-void put_int(Writer& w, const char* key, const Cell& c) {
-  w.Key(key);
-  if (c)
-    w.Int64(std::stoll(*c));
-  else
-    w.Null();
-}
 
 std::string random_token() {
   std::random_device rd;

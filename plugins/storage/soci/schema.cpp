@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "ops_gateway.hpp"
 #include "ops_playbook.hpp"
 #include "ops_queue.hpp"
 #include "ops_review_ui.hpp"
@@ -136,6 +137,8 @@ std::vector<std::string> statements_for(int version, Backend b) {
       return playbook_versions_schema(b);
     case 7:
       return review_ui_list_schema(b);  // ops_review_ui.cpp: indexes the list's queries read
+    case 8:
+      return gateway_episodes_schema(b);  // shared gateway episodes (ops_gateway.cpp, docs/serve.md)
     default:
       return {};
   }
@@ -160,6 +163,7 @@ const std::vector<Migration>& migrations() {
       {5, "review UI indexes (review status, lane)"},
       {6, "playbook history (learning_versions: every playbook version with its actor)"},
       {7, "review UI list speed (reward-order and review-status indexes, text search index)"},
+      {8, "shared gateway episodes (gateway_episodes, gateway_calls, gateway_feedback)"},
   };
   return list;
 }

@@ -15,6 +15,7 @@ pods run as non-root. Usage:
 import copy
 import os
 import sys
+import tomllib
 
 import yaml
 
@@ -181,6 +182,7 @@ class Checker:
             elif kind == "Secret":
                 for k, v in {**d.get("data", {}), **d.get("stringData", {})}.items():
                     self.typed(where, v, str, k)
+        self.gateway_replicas(docs_list)
         for path, d in docs_list:
             if isinstance(d, dict) and d.get("kind") == "Service":
                 where = f"{path} Service/{d['metadata'].get('name')}"
@@ -192,6 +194,35 @@ class Checker:
                     if match and p.get("targetPort") not in deployments[match[0]][1]:
                         self.err(where, f"targetPort {p.get('targetPort')!r} is not a port of {match[0]}")
         return self.problems
+
+
+    def gateway_replicas(self, docs_list):
+        """More than one `atlas-host serve` replica needs [serve] shared_episodes = true in the
+        atlas.toml it mounts, or a Service with session affinity (docs/serve.md)."""
+        maps = {d["metadata"].get("name"): d for _, d in docs_list if isinstance(d, dict) and d.get("kind") == "ConfigMap"}
+        sticky = any(isinstance(d, dict) and d.get("kind") == "Service" and (d.get("spec") or {}).get("sessionAffinity") == "ClientIP"
+                     for _, d in docs_list)
+        for path, d in docs_list:
+            if not isinstance(d, dict) or d.get("kind") != "Deployment":
+                continue
+            spec = d.get("spec") or {}
+            pod = (spec.get("template") or {}).get("spec") or {}
+            serves = any((c.get("args") or [None])[0] == "serve" for c in pod.get("containers", []))
+            if not serves or spec.get("replicas", 1) <= 1 or sticky:
+                continue
+            shared = False
+            for v in pod.get("volumes", []):
+                cm = maps.get((v.get("configMap") or {}).get("name"))
+                text = (cm or {}).get("data", {}).get("atlas.toml")
+                if text:
+                    try:
+                        shared = tomllib.loads(text).get("serve", {}).get("shared_episodes") is True
+                    except tomllib.TOMLDecodeError as e:
+                        self.err(f"{path} ConfigMap", f"atlas.toml does not parse: {e}")
+            if not shared:
+                self.err(f"{path} Deployment/{d['metadata'].get('name')}",
+                         f"{spec.get('replicas')} gateway replicas without [serve] shared_episodes = true in the atlas.toml "
+                         "they mount (or a Service with sessionAffinity): an episode's calls would open several sessions")
 
 
 def load(folder):
@@ -243,9 +274,13 @@ def main():
                       "a missing Secret")
         bad += broken(lambda d: find(d, "Job")["spec"]["template"]["spec"]["securityContext"].__setitem__("runAsNonRoot", False),
                       "a root pod")
+        def unshared(d):
+            cm = find(d, "ConfigMap")
+            cm["data"]["atlas.toml"] = cm["data"]["atlas.toml"].replace("shared_episodes = true", "")
+        bad += broken(unshared, "two gateway replicas without shared episodes")
         if bad:
             return 1
-        print("check_manifests: self-test: 6 broken copies refused")
+        print("check_manifests: self-test: 7 broken copies refused")
     return 0
 
 

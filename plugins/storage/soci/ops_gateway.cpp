@@ -152,10 +152,9 @@ std::string op_gateway_episode_opened(Pool& pool, const Value& req) {
         "UPDATE gateway_episodes SET state = 'open', session_id = :p1, learning_key = :p2, lane = :p3, "
         "playbook_block = :p4, resume_state = :p5, recorded = :p6, last_activity_ms = " +
             now_ms(c.backend()) + " WHERE episode_id = :p0 AND state = 'opening'",
-        {Param::str(id), Param::str(str_or(req, "session_id", {}, op)),
-         Param::str(str_or(req, "learning_key", {}, op)), Param::str(str_or(req, "lane", {}, op)),
-         Param::str(str_or(req, "playbook_block", {}, op)), Param::str(str_or(req, "resume_state", {}, op)),
-         Param::num(is_recorded ? 1 : 0)});
+        {Param::str(id), Param::str(str_or(req, "session_id", {}, op)), Param::str(str_or(req, "learning_key", {}, op)),
+         Param::str(str_or(req, "lane", {}, op)), Param::str(str_or(req, "playbook_block", {}, op)),
+         Param::str(str_or(req, "resume_state", {}, op)), Param::num(is_recorded ? 1 : 0)});
     return std::string("{\"updated\":") + (n == 1 ? "true" : "false") + "}";
   });
 }

@@ -4,8 +4,6 @@
 // stored in one transaction (docs/scaling.md). SIGTERM/SIGINT drains: no new claims, sessions
 // under way get --drain-seconds to finish, then they are stopped (stored `interrupted`) and
 // their tasks released for another worker.
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -22,6 +20,7 @@
 #include "cli/session_runner.hpp"
 #include "common/json.hpp"
 #include "common/log.hpp"
+#include "common/process_name.hpp"
 #include "common/secrets.hpp"
 #include "data/store.hpp"
 #include "data/work_queue.hpp"
@@ -34,12 +33,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string this_worker() {
-  char host[256] = {0};
-  if (gethostname(host, sizeof(host) - 1) != 0) std::snprintf(host, sizeof(host), "unknown");
-  return std::string(host) + ":" + std::to_string(getpid());
-}
-
 struct Lease {
   std::string task_id;
   std::string token;
@@ -51,7 +44,7 @@ class Worker {
          bool exit_when_empty)
       : rt_(rt),
         store_(store),
-        name_(this_worker()),
+        name_(host_and_pid()),
         lease_seconds_(lease_seconds),
         retry_delay_ms_(retry_delay_ms),
         poll_seconds_(poll_seconds),

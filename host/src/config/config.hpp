@@ -315,6 +315,9 @@ struct ServeConfig {
   // Episode state in the database (gateway_episodes, migration 8): any replica on the same
   // database serves any call of an episode (docs/serve.md, "Several gateway replicas").
   bool shared_episodes = false;
+  // shared_episodes: a replica opening or ending an episode renews a lease on its row; another
+  // replica takes the row over once the lease is this old (the owner died mid-way).
+  double episode_lease_seconds = 60.0;
   bool ui = false;                         // the review UI on the same server (issue 16)
   std::string ui_tokens_env;               // env var with reviewer tokens "name=TOKEN,..." (docs/review-ui.md)
   std::optional<ModelConfig> openai, anthropic, gemini;

@@ -253,6 +253,7 @@ std::vector<std::pair<std::string, toml::table>> sections(const Config& c) {
                     {"supervise", sv.supervise},
                     {"drain_seconds", sv.drain_seconds},
                     {"shared_episodes", sv.shared_episodes},
+                    {"episode_lease_seconds", sv.episode_lease_seconds},
                     {"ui", sv.ui},
                     {"ui_tokens_env", sv.ui_tokens_env}};
   // Printing the upstream blocks also registers their api_key_env as secrets (secret_registration.cpp).

@@ -26,6 +26,8 @@ GatewayEpisode episode_from(const json::Value& v) {
   if (const json::Value* r = json::find(v, "report"); r && r->IsObject()) e.report_json = json::dump(*r);
   e.last_activity_ms = json::get_int(v, "last_activity_ms");
   e.now_ms = json::get_int(v, "now_ms");
+  e.owner = json::get_string(v, "owner");
+  if (const json::Value* o = json::find(v, "end_outcome"); o && o->IsObject()) e.end_outcome_json = json::dump(*o);
   return e;
 }
 
@@ -41,8 +43,12 @@ std::string id_request(const std::string& id) {
 
 }  // namespace
 
+std::string GatewayEpisodes::lease_member() const {
+  return ",\"owner\":" + json::quote(owner_) + ",\"lease_seconds\":" + std::to_string(lease_seconds_);
+}
+
 Result<std::pair<bool, GatewayEpisode>> GatewayEpisodes::claim(const std::string& id) {
-  auto doc = queue_call(store_, "gateway_episode_claim", id_request(id));
+  auto doc = queue_call(store_, "gateway_episode_claim", "{\"episode_id\":" + json::quote(id) + lease_member() + "}");
   if (!doc) return doc.status();
   auto e = episode_in(*doc);
   if (!e) return Status(StatusCode::kInternal, "gateway_episode_claim: the storage plugin answered no episode");
@@ -54,11 +60,13 @@ Status GatewayEpisodes::opened(const std::string& id, const GatewayEpisodeOpened
       queue_call(store_, "gateway_episode_opened",
                  "{\"episode_id\":" + json::quote(id) + ",\"session_id\":" + json::quote(what.session_id) +
                      ",\"learning_key\":" + json::quote(what.learning_key) + ",\"lane\":" + json::quote(what.lane) +
-                     ",\"playbook_block\":" + json::quote(what.playbook_block) + ",\"resume_state\":" +
-                     json::quote(what.resume_state) + ",\"recorded\":" + (what.recorded ? "true" : "false") + "}");
+                     ",\"playbook_block\":" + json::quote(what.playbook_block) +
+                     ",\"resume_state\":" + json::quote(what.resume_state) +
+                     ",\"recorded\":" + (what.recorded ? "true" : "false") + ",\"owner\":" + json::quote(owner_) + "}");
   if (!doc) return doc.status();
   if (!json::get_bool(*doc, "updated"))
-    return Status(StatusCode::kFailedPrecondition, "episode " + id + " was not opening any more");
+    return Status(StatusCode::kFailedPrecondition,
+                  "episode " + id + " was not opening any more, or another replica took its opening over");
   return Status::ok();
 }
 
@@ -95,12 +103,15 @@ Status GatewayEpisodes::note_limit(const std::string& id, const std::string& rea
   return doc ? Status::ok() : doc.status();
 }
 
-Result<GatewayEndClaim> GatewayEpisodes::claim_end(const std::string& id, const std::string& ended_by) {
+Result<GatewayEndClaim> GatewayEpisodes::claim_end(const std::string& id, const std::string& ended_by,
+                                                   const std::string& outcome_json) {
   auto doc = queue_call(store_, "gateway_episode_end",
-                        "{\"episode_id\":" + json::quote(id) + ",\"ended_by\":" + json::quote(ended_by) + "}");
+                        "{\"episode_id\":" + json::quote(id) + ",\"ended_by\":" + json::quote(ended_by) +
+                            (outcome_json.empty() ? "" : ",\"outcome\":" + outcome_json) + lease_member() + "}");
   if (!doc) return doc.status();
   GatewayEndClaim out;
   out.claimed = json::get_bool(*doc, "claimed");
+  out.took_over = json::get_bool(*doc, "took_over");
   out.episode = episode_in(*doc);
   for (auto [key, list] : {std::pair{"calls", &out.calls}, std::pair{"feedback", &out.feedback}}) {
     if (const json::Value* a = json::find(*doc, key); a && a->IsArray())
@@ -112,23 +123,32 @@ Result<GatewayEndClaim> GatewayEpisodes::claim_end(const std::string& id, const 
 Status GatewayEpisodes::finish(const std::string& id, const std::string& session_id, const std::string& report_json) {
   auto doc = queue_call(store_, "gateway_episode_finish",
                         "{\"episode_id\":" + json::quote(id) + ",\"session_id\":" + json::quote(session_id) +
-                            ",\"report\":" + report_json + "}");
+                            ",\"report\":" + report_json + ",\"owner\":" + json::quote(owner_) + "}");
   if (!doc) return doc.status();
   if (!json::get_bool(*doc, "finished"))
-    return Status(StatusCode::kFailedPrecondition, "episode " + id + " was not ending any more");
+    return Status(StatusCode::kFailedPrecondition,
+                  "episode " + id + " was not ending any more, or another replica took its end over");
   return Status::ok();
 }
 
-Result<std::vector<std::string>> GatewayEpisodes::idle(double idle_seconds, int limit) {
-  auto doc =
-      queue_call(store_, "gateway_episodes_idle",
-                 "{\"idle_seconds\":" + std::to_string(idle_seconds) + ",\"limit\":" + std::to_string(limit) + "}");
+Result<GatewayIdle> GatewayEpisodes::idle(double idle_seconds, int limit) {
+  auto doc = queue_call(store_, "gateway_episodes_idle",
+                        "{\"idle_seconds\":" + std::to_string(idle_seconds) + ",\"limit\":" + std::to_string(limit) +
+                            lease_member() + "}");
   if (!doc) return doc.status();
-  std::vector<std::string> out;
-  if (const json::Value* a = json::find(*doc, "episode_ids"); a && a->IsArray())
-    for (const json::Value& v : a->GetArray())
-      if (v.IsString()) out.emplace_back(v.GetString());
+  GatewayIdle out;
+  for (auto [key, list] : {std::pair{"episode_ids", &out.idle}, std::pair{"stale_ending_ids", &out.stale_ending}}) {
+    if (const json::Value* a = json::find(*doc, key); a && a->IsArray())
+      for (const json::Value& v : a->GetArray())
+        if (v.IsString()) list->emplace_back(v.GetString());
+  }
   return out;
+}
+
+Result<int64_t> GatewayEpisodes::heartbeat() {
+  auto doc = queue_call(store_, "gateway_episodes_heartbeat", "{\"owner\":" + json::quote(owner_) + "}");
+  if (!doc) return doc.status();
+  return json::get_int(*doc, "renewed");
 }
 
 }  // namespace atlas::data

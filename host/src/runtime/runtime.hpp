@@ -123,7 +123,7 @@ struct EpisodeOutcome {
   std::string final_answer;      // "" = the last assistant reply
   std::optional<bool> success;   // the client's own verdict, when it gave one
   std::string feedback_json;     // {"metrics":{...},"comment":...,"demonstration":...} or ""
-  std::string ended_by = "client";  // client | idle_timeout | shutdown
+  std::string ended_by = "client";  // client | idle_timeout | shutdown | superseded (shared_episodes)
 };
 
 // The teacher's check of a reply before the gateway returns it (paired/coach lanes).

@@ -225,6 +225,11 @@ SessionReport Session::end_captured(const EpisodeOutcome& outcome) {
     if (outcome.ended_by == "shutdown") {
       capture_interrupted_ = true;
       error_ = "the gateway shut down before the client ended the episode";
+    } else if (outcome.ended_by == "superseded") {
+      failed_ = true;
+      error_ =
+          "another gateway replica took this episode's opening over (this one stalled past [serve] "
+          "episode_lease_seconds); the episode's calls are in the session that replica opened";
     } else if (!last) {
       failed_ = true;
       error_ = "the episode ended without a model call";

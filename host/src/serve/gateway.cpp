@@ -238,6 +238,7 @@ class Gateway::Impl {
   std::mutex reaper_mu_;
   std::condition_variable reaper_cv_;
   bool reaper_stop_ = false;
+  std::chrono::steady_clock::time_point next_heartbeat_{};  // shared_episodes: when the reaper renews leases
   std::atomic<bool> draining_{false};
   std::atomic<int> in_flight_{0};
   std::atomic<int64_t> calls_{0}, episodes_opened_{0}, episodes_ended_{0}, rejected_{0}, upstream_errors_{0};
@@ -303,7 +304,7 @@ Result<int> Gateway::Impl::start(const GatewayOptions& options) {
       return failed_precondition(
           "[serve] shared_episodes = true keeps the gateway's episodes in the database, and storage is off; set "
           "[storage] database_url (PostgreSQL for replicas on several machines) or set shared_episodes = false");
-    shared_ = std::make_unique<SharedEpisodes>(rt_, *rt_.store());
+    shared_ = std::make_unique<SharedEpisodes>(rt_, *rt_.store(), serve_.episode_lease_seconds);
   }
   if (Status st = configure_upstreams(); !st.is_ok()) return st;
   if (Status st = load_client_keys(options); !st.is_ok()) return st;
@@ -1016,7 +1017,7 @@ void Gateway::Impl::end_claimed(const data::GatewayEndClaim& claim, runtime::Epi
 
 void Gateway::Impl::handle_shared_end(const httplib::Request& req, httplib::Response& res, const std::string& id,
                                       runtime::EpisodeOutcome outcome) {
-  auto claim = shared_->claim_end(id, outcome.ended_by);
+  auto claim = shared_->claim_end(id, outcome);
   if (!claim) {
     res.set_header("Retry-After", "1");
     return json_reply(res, 503, gateway_error("the episode store could not be reached: " + claim.status().message()));
@@ -1128,17 +1129,34 @@ void Gateway::Impl::reap_idle() {
 
 void Gateway::Impl::reap_shared_idle(int64_t local_idle_before_ms) {
   table_.evict_idle(local_idle_before_ms);
+  const auto now = std::chrono::steady_clock::now();
+  if (now >= next_heartbeat_) {
+    // Renews the leases of the episodes this replica is opening or ending, so no other replica
+    // takes them over while it is alive.
+    next_heartbeat_ = now + std::chrono::milliseconds(static_cast<int64_t>(shared_->lease_seconds() * 250));
+    if (auto renewed = shared_->heartbeat(); !renewed)
+      log::warn("serve", "the episode leases could not be renewed: " + renewed.status().message());
+  }
   auto idle = shared_->idle(serve_.idle_timeout_seconds);
   if (!idle) {
     log::warn("serve", "idle episodes could not be read: " + idle.status().message());
     return;
   }
-  for (const std::string& id : *idle) {
+  for (const std::string& id : idle->idle) {
     if (!queue_.has_room()) return;  // the next round takes the rest
-    auto claim = shared_->claim_end(id, "idle_timeout");
-    if (!claim || !claim->claimed) continue;  // another replica's reaper (or /end) was first
     runtime::EpisodeOutcome outcome;
     outcome.ended_by = "idle_timeout";
+    auto claim = shared_->claim_end(id, outcome);
+    if (!claim || !claim->claimed) continue;  // another replica's reaper (or /end) was first
+    end_claimed(*claim, outcome, nullptr);
+  }
+  // Ends whose replica died (kill -9, lost node) before storing them: ended here, with the
+  // outcome the client's /end gave.
+  for (const std::string& id : idle->stale_ending) {
+    if (!queue_.has_room()) return;
+    runtime::EpisodeOutcome outcome;
+    auto claim = shared_->take_over_end(id, &outcome);
+    if (!claim || !claim->claimed) continue;
     end_claimed(*claim, outcome, nullptr);
   }
 }

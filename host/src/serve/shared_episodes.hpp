@@ -9,6 +9,10 @@
 //   end (/end, idle timeout)  open -> ending in one conditional UPDATE (one replica wins), then
 //                             that replica resumes the session, replays the stored calls into it
 //                             (the calls' events are written here, once) and ends it as usual
+//   leases                    the replica opening or ending a row renews its lease (heartbeat);
+//                             when it dies, another replica takes the row over after
+//                             [serve] episode_lease_seconds: the next call opens the session
+//                             again, the reaper ends the episode with the outcome /end stored
 #pragma once
 
 #include <functional>
@@ -25,7 +29,7 @@ namespace atlas::serve {
 
 class SharedEpisodes {
  public:
-  SharedEpisodes(runtime::Runtime& rt, data::Store& store) : rt_(rt), store_(store), db_(store) {}
+  SharedEpisodes(runtime::Runtime& rt, data::Store& store, double lease_seconds);
 
   // Opens the session for a new episode: the episode, or null with `error` set when it could not
   // be recorded (the session ended at once).
@@ -33,7 +37,8 @@ class SharedEpisodes {
 
   // The row a new call of episode `id` forwards with. The first call of an episode (no row yet)
   // claims it and runs `open_session` (its episode comes back in `opened_here`); a call that
-  // finds another replica opening it waits (up to 30 s) until it is open.
+  // finds another replica opening it waits (up to 30 s) until it is open, or takes the opening
+  // over when that replica's lease expires.
   Result<data::GatewayEpisode> start_call(const std::string& id, const OpenSession& open_session,
                                           std::shared_ptr<runtime::Episode>* opened_here);
   // The session of an open episode taken up on this replica (teacher checks of paired/coach
@@ -45,9 +50,12 @@ class SharedEpisodes {
   // flushed first, so a replica killed after the reply loses nothing of the call.
   Status append(const std::string& id, const runtime::CapturedCall& call, const runtime::Episode* local);
   Status note_limit(const std::string& id, const std::string& reason) { return db_.note_limit(id, reason); }
-  Result<data::GatewayEndClaim> claim_end(const std::string& id, const std::string& ended_by) {
-    return db_.claim_end(id, ended_by);
-  }
+  // open -> ending; `outcome` is kept on the row for a replica that takes the end over.
+  Result<data::GatewayEndClaim> claim_end(const std::string& id, const runtime::EpisodeOutcome& outcome);
+  // Takes over the end of an episode whose ending replica's lease expired: claimed (with the
+  // first /end's outcome in `outcome`) or not (another replica was first, or the lease was
+  // renewed meanwhile).
+  Result<data::GatewayEndClaim> take_over_end(const std::string& id, runtime::EpisodeOutcome* outcome);
   struct Ended {
     std::string session_id;
     std::string report_json;
@@ -60,12 +68,20 @@ class SharedEpisodes {
   Result<std::pair<bool, std::string>> add_feedback(const std::string& id, const std::string& feedback_json) {
     return db_.add_feedback(id, feedback_json);
   }
-  Result<std::vector<std::string>> idle(double idle_seconds) { return db_.idle(idle_seconds, 100); }
+  Result<data::GatewayIdle> idle(double idle_seconds) { return db_.idle(idle_seconds, 100); }
+  // Renews this replica's leases; called by the reaper every quarter lease.
+  Result<int64_t> heartbeat() { return db_.heartbeat(); }
+  double lease_seconds() const { return lease_seconds_; }
 
  private:
-  Result<data::GatewayEpisode> wait_until_open(const std::string& id);
+  Result<data::GatewayEpisode> open_claimed(const std::string& id, data::GatewayEpisode claimed,
+                                            const OpenSession& open_session,
+                                            std::shared_ptr<runtime::Episode>* opened_here);
+  Result<data::GatewayEpisode> wait_until_open(const std::string& id, const OpenSession& open_session,
+                                               std::shared_ptr<runtime::Episode>* opened_here);
   runtime::Runtime& rt_;
   data::Store& store_;
+  double lease_seconds_;
   data::GatewayEpisodes db_;
 };
 

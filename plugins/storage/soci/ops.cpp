@@ -1118,6 +1118,7 @@ std::string run_op(Pool& pool, std::string_view op, std::string_view request_jso
       {"gateway_episode_end", &op_gateway_episode_end},
       {"gateway_episode_finish", &op_gateway_episode_finish},
       {"gateway_episodes_idle", &op_gateway_episodes_idle},
+      {"gateway_episodes_heartbeat", &op_gateway_episodes_heartbeat},
   };
   auto it = table.find(op);
   if (it == table.end()) {

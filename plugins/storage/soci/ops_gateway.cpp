@@ -18,12 +18,17 @@ namespace {
 // States: opening (the first call's replica is creating the session) -> open -> ending (one
 // replica won the end and is judging and storing) -> ended (report kept for repeated ends and
 // GET). Every transition is one conditional UPDATE on the row, so two replicas never both win.
+// While a row is opening or ending it is leased: `owner` names the replica doing the work and
+// `last_activity_ms` is its lease, renewed by gateway_episodes_heartbeat. A lease older than the
+// caller's `lease_seconds` means the owner died (kill -9, lost node): another replica takes the
+// row over (opening: the next call opens the session again; ending: the reaper ends it with the
+// outcome the first /end stored), and the dead owner's late writes are refused (owner check).
 std::string episode_columns(Backend b) {
   return "episode_id, state, session_id, learning_key, lane, playbook_block, resume_state, recorded, calls, "
          "model_calls, tokens, limit_note, ended_by, report, feedback_count, last_activity_ms, " +
-         now_ms(b);
+         now_ms(b) + ", owner, end_outcome";
 }
-constexpr size_t kEpisodeColumnCount = 17;
+constexpr size_t kEpisodeColumnCount = 19;
 
 void write_episode(Writer& w, const Row& r) {
   w.StartObject();
@@ -45,6 +50,8 @@ void write_episode(Writer& w, const Row& r) {
   put_int(w, "feedback_count", r[14]);
   put_int(w, "last_activity_ms", r[15]);
   put_int(w, "now_ms", r[16]);
+  w_cell(w, "owner", r[17]);
+  w_raw_json(w, "end_outcome", r[18]);
   w.EndObject();
 }
 
@@ -93,6 +100,24 @@ std::optional<long long> bump_open_episode(Conn& c, const std::string& id, const
   return std::stoll(*(*r)[0]);
 }
 
+// The replica making the request ("" for callers outside the lease protocol).
+std::string owner_of(const Value& req, const char* op) {
+  return str_or(req, "owner", {}, op);
+}
+
+// The SQL condition "the lease of this opening/ending row has expired": `lease_seconds` of the
+// request (default 60) on the database's clock, bound as :p<param_index>.
+std::string lease_expired(Backend b, int param_index) {
+  return "last_activity_ms < " + now_ms(b) + " - :p" + std::to_string(param_index);
+}
+long long lease_ms(const Value& req, const char* op) {
+  const Value* s = member(req, "lease_seconds");
+  if (!s) return 60000;
+  if (!s->IsNumber() || s->GetDouble() < 0)
+    throw Error(ATLAS_INVALID_ARGUMENT, std::string(op) + ": 'lease_seconds' must be a number >= 0");
+  return static_cast<long long>(s->GetDouble() * 1000.0);
+}
+
 std::string state_of(Conn& c, const std::string& id) {
   auto r = c.query_one("SELECT state FROM gateway_episodes WHERE episode_id = :p0", {Param::str(id)}, 1);
   return r && (*r)[0] ? *(*r)[0] : "missing";
@@ -108,9 +133,13 @@ std::vector<std::string> gateway_episodes_schema(Backend b) {
       "learning_key TEXT, lane TEXT, playbook_block TEXT, resume_state TEXT, recorded INTEGER NOT NULL DEFAULT 1, "
       "calls INTEGER NOT NULL DEFAULT 0, model_calls BIGINT NOT NULL DEFAULT 0, tokens BIGINT NOT NULL DEFAULT 0, "
       "limit_note TEXT, ended_by TEXT, report TEXT, feedback_count INTEGER NOT NULL DEFAULT 0, "
-      "opened_ms BIGINT NOT NULL, last_activity_ms BIGINT NOT NULL, ended_ms BIGINT)",
+      "opened_ms BIGINT NOT NULL, last_activity_ms BIGINT NOT NULL, ended_ms BIGINT, owner TEXT, end_outcome TEXT)",
       // What the idle reaper of every replica reads.
       "CREATE INDEX gateway_episodes_idle_idx ON gateway_episodes (last_activity_ms) WHERE state = 'open'",
+      // Leases: each replica's heartbeat (by owner) and the reapers' search for expired ones.
+      "CREATE INDEX gateway_episodes_owner_idx ON gateway_episodes (owner) WHERE state IN ('opening', 'ending')",
+      "CREATE INDEX gateway_episodes_lease_idx ON gateway_episodes (last_activity_ms) WHERE state IN ('opening', "
+      "'ending')",
       std::string("CREATE TABLE gateway_calls (episode_id TEXT NOT NULL REFERENCES gateway_episodes(episode_id) ON "
                   "DELETE CASCADE, seq INTEGER NOT NULL, call TEXT NOT NULL, created_ms BIGINT NOT NULL, ") +
           "PRIMARY KEY (episode_id, seq))",
@@ -119,29 +148,42 @@ std::vector<std::string> gateway_episodes_schema(Backend b) {
   };
 }
 
-// {"episode_id"} -> {"claimed": bool, "episode": row}. Inserts the episode as `opening` unless it
-// exists; `claimed` = this caller inserted it and must open the session (gateway_episode_opened).
+// {"episode_id", "owner", "lease_seconds"?} -> {"claimed": bool, "took_over": bool, "episode":
+// row}. Inserts the episode as `opening` owned by the caller unless it exists, or takes over an
+// opening row whose lease expired; `claimed` = the caller must open the session
+// (gateway_episode_opened).
 std::string op_gateway_episode_claim(Pool& pool, const Value& req) {
-  const std::string id = episode_id(req, "gateway_episode_claim");
-  return with_conn(pool, "gateway_episode_claim", [&](Conn& c) {
+  const char* op = "gateway_episode_claim";
+  const std::string id = episode_id(req, op);
+  const std::string owner = owner_of(req, op);
+  const long long lease = lease_ms(req, op);
+  return with_conn(pool, op, [&](Conn& c) {
     const Backend b = c.backend();
     Tx tx(c);
     long long inserted = c.exec(
-        "INSERT INTO gateway_episodes (episode_id, state, opened_ms, last_activity_ms) VALUES "
+        "INSERT INTO gateway_episodes (episode_id, state, opened_ms, last_activity_ms, owner) VALUES "
         "(:p0, 'opening', " +
-            now_ms(b) + ", " + now_ms(b) + ") ON CONFLICT (episode_id) DO NOTHING",
-        {Param::str(id)});
+            now_ms(b) + ", " + now_ms(b) + ", :p1) ON CONFLICT (episode_id) DO NOTHING",
+        {Param::str(id), Param::str(owner)});
+    long long took_over = 0;
+    if (inserted == 0)
+      took_over = c.exec("UPDATE gateway_episodes SET owner = :p1, last_activity_ms = " + now_ms(b) +
+                             " WHERE episode_id = :p0 AND state = 'opening' AND " + lease_expired(b, 2),
+                         {Param::str(id), Param::str(owner), Param::num(lease)});
     auto row = read_episode(c, id);
     tx.commit();
     return episode_answer(row, [&](Writer& w) {
       w.Key("claimed");
-      w.Bool(inserted == 1);
+      w.Bool(inserted == 1 || took_over == 1);
+      w.Key("took_over");
+      w.Bool(took_over == 1);
     });
   });
 }
 
-// {"episode_id", "session_id", "learning_key", "lane", "playbook_block", "resume_state",
-// "recorded"} -> {"updated": bool}: `opening` becomes `open` with what the session decided.
+// {"episode_id", "owner", "session_id", "learning_key", "lane", "playbook_block", "resume_state",
+// "recorded"} -> {"updated": bool}: `opening` becomes `open` with what the session decided, when
+// the caller still owns the row (its lease was not taken over).
 std::string op_gateway_episode_opened(Pool& pool, const Value& req) {
   const char* op = "gateway_episode_opened";
   const std::string id = episode_id(req, op);
@@ -151,10 +193,12 @@ std::string op_gateway_episode_opened(Pool& pool, const Value& req) {
     long long n = c.exec(
         "UPDATE gateway_episodes SET state = 'open', session_id = :p1, learning_key = :p2, lane = :p3, "
         "playbook_block = :p4, resume_state = :p5, recorded = :p6, last_activity_ms = " +
-            now_ms(c.backend()) + " WHERE episode_id = :p0 AND state = 'opening'",
+            now_ms(c.backend()) +
+            ", owner = NULL WHERE episode_id = :p0 AND state = 'opening' AND COALESCE(owner, '') = :p7",
         {Param::str(id), Param::str(str_or(req, "session_id", {}, op)), Param::str(str_or(req, "learning_key", {}, op)),
          Param::str(str_or(req, "lane", {}, op)), Param::str(str_or(req, "playbook_block", {}, op)),
-         Param::str(str_or(req, "resume_state", {}, op)), Param::num(is_recorded ? 1 : 0)});
+         Param::str(str_or(req, "resume_state", {}, op)), Param::num(is_recorded ? 1 : 0),
+         Param::str(owner_of(req, op))});
     return std::string("{\"updated\":") + (n == 1 ? "true" : "false") + "}";
   });
 }
@@ -231,19 +275,33 @@ std::string op_gateway_episode_note_limit(Pool& pool, const Value& req) {
   });
 }
 
-// {"episode_id", "ended_by"} -> {"claimed": bool, "episode": row, "calls": [...], "feedback":
-// [...]}. `open` becomes `ending` in one conditional UPDATE: exactly one caller (of any replica)
-// claims the end and gets every stored call (by seq) and feedback document with it; the others
-// get claimed=false and the row as it is.
+// {"episode_id", "owner", "ended_by", "outcome"?: {...}, "lease_seconds"?} -> {"claimed": bool,
+// "took_over": bool, "episode": row, "calls": [...], "feedback": [...]}. `open` becomes `ending`
+// (owned by the caller, with the outcome kept on the row) in one conditional UPDATE: exactly one
+// caller of any replica claims the end and gets every stored call (by seq) and feedback document
+// with it; the others get claimed=false and the row as it is. An `ending` row whose lease expired
+// is taken over the same way (took_over = true), keeping the first claim's ended_by and outcome.
 std::string op_gateway_episode_end(Pool& pool, const Value& req) {
   const char* op = "gateway_episode_end";
   const std::string id = episode_id(req, op);
+  const Value* outcome = member(req, "outcome");
+  if (outcome && !outcome->IsObject() && !outcome->IsNull())
+    throw Error(ATLAS_INVALID_ARGUMENT, std::string(op) + ": 'outcome' must be an object");
   return with_conn(pool, op, [&](Conn& c) {
+    const Backend b = c.backend();
     Tx tx(c);
     long long n = c.exec(
-        "UPDATE gateway_episodes SET state = 'ending', ended_by = :p1 WHERE episode_id = :p0 AND "
-        "state = 'open'",
-        {Param::str(id), Param::str(str_or(req, "ended_by", {}, op))});
+        "UPDATE gateway_episodes SET state = 'ending', ended_by = :p1, owner = :p2, end_outcome = :p3, "
+        "last_activity_ms = " +
+            now_ms(b) + " WHERE episode_id = :p0 AND state = 'open'",
+        {Param::str(id), Param::str(str_or(req, "ended_by", {}, op)), Param::str(owner_of(req, op)),
+         outcome && outcome->IsObject() ? Param::str(dump(*outcome)) : Param::null()});
+    long long took_over = 0;
+    if (n == 0)
+      took_over = c.exec("UPDATE gateway_episodes SET owner = :p1, last_activity_ms = " + now_ms(b) +
+                             " WHERE episode_id = :p0 AND state = 'ending' AND " + lease_expired(b, 2),
+                         {Param::str(id), Param::str(owner_of(req, op)), Param::num(lease_ms(req, op))});
+    n += took_over;
     std::vector<Row> calls, feedback;
     if (n == 1) {
       calls = c.query("SELECT call FROM gateway_calls WHERE episode_id = :p0 ORDER BY seq", {Param::str(id)}, 1);
@@ -255,6 +313,8 @@ std::string op_gateway_episode_end(Pool& pool, const Value& req) {
     return episode_answer(row, [&](Writer& w) {
       w.Key("claimed");
       w.Bool(n == 1);
+      w.Key("took_over");
+      w.Bool(took_over == 1);
       for (auto [key, rows] : {std::pair{"calls", &calls}, std::pair{"feedback", &feedback}}) {
         w.Key(key);
         w.StartArray();
@@ -265,8 +325,9 @@ std::string op_gateway_episode_end(Pool& pool, const Value& req) {
   });
 }
 
-// {"episode_id", "session_id", "report": {...}} -> {"finished": bool}: `ending` becomes `ended`
-// with the report; the episode's calls and feedback (now in the stored session) are deleted.
+// {"episode_id", "owner", "session_id", "report": {...}} -> {"finished": bool}: `ending` becomes
+// `ended` with the report when the caller still owns the end; the episode's calls and feedback
+// (now in the stored session) are deleted.
 std::string op_gateway_episode_finish(Pool& pool, const Value& req) {
   const char* op = "gateway_episode_finish";
   const std::string id = episode_id(req, op);
@@ -275,9 +336,10 @@ std::string op_gateway_episode_finish(Pool& pool, const Value& req) {
     Tx tx(c);
     long long n = c.exec(
         "UPDATE gateway_episodes SET state = 'ended', session_id = COALESCE(NULLIF(:p1, ''), "
-        "session_id), report = :p2, ended_ms = " +
-            now_ms(c.backend()) + " WHERE episode_id = :p0 AND state = 'ending'",
-        {Param::str(id), Param::str(str_or(req, "session_id", {}, op)), Param::str(report)});
+        "session_id), report = :p2, owner = NULL, ended_ms = " +
+            now_ms(c.backend()) + " WHERE episode_id = :p0 AND state = 'ending' AND COALESCE(owner, '') = :p3",
+        {Param::str(id), Param::str(str_or(req, "session_id", {}, op)), Param::str(report),
+         Param::str(owner_of(req, op))});
     if (n == 1) {
       c.exec("DELETE FROM gateway_calls WHERE episode_id = :p0", {Param::str(id)});
       c.exec("DELETE FROM gateway_feedback WHERE episode_id = :p0", {Param::str(id)});
@@ -287,8 +349,10 @@ std::string op_gateway_episode_finish(Pool& pool, const Value& req) {
   });
 }
 
-// {"idle_seconds": S, "limit": N} -> {"episode_ids": [...]}: open episodes whose last call is
-// older than S on the database's clock (every replica's reaper agrees on one clock).
+// {"idle_seconds": S, "limit": N, "lease_seconds"?} -> {"episode_ids": [...],
+// "stale_ending_ids": [...]}: open episodes whose last call is older than S, and ending episodes
+// whose owner's lease expired, on the database's clock (every replica's reaper agrees on one
+// clock).
 std::string op_gateway_episodes_idle(Pool& pool, const Value& req) {
   const char* op = "gateway_episodes_idle";
   const Value* s = member(req, "idle_seconds");
@@ -297,18 +361,36 @@ std::string op_gateway_episodes_idle(Pool& pool, const Value& req) {
   const auto idle_ms = static_cast<long long>(s->GetDouble() * 1000.0);
   const long long limit = std::clamp<long long>(int_or(req, "limit", 100, op), 1, 10000);
   return with_conn(pool, op, [&](Conn& c) {
-    auto rows = c.query("SELECT episode_id FROM gateway_episodes WHERE state = 'open' AND last_activity_ms < " +
+    auto idle = c.query("SELECT episode_id FROM gateway_episodes WHERE state = 'open' AND last_activity_ms < " +
                             now_ms(c.backend()) + " - :p0 ORDER BY last_activity_ms LIMIT :p1",
                         {Param::num(idle_ms), Param::num(limit)}, 1);
+    auto stale = c.query("SELECT episode_id FROM gateway_episodes WHERE state = 'ending' AND " +
+                             lease_expired(c.backend(), 0) + " ORDER BY last_activity_ms LIMIT :p1",
+                         {Param::num(lease_ms(req, op)), Param::num(limit)}, 1);
     rapidjson::StringBuffer sb;
     Writer w(sb);
     w.StartObject();
-    w.Key("episode_ids");
-    w.StartArray();
-    for (const Row& r : rows) w.String(r[0]->c_str(), static_cast<rapidjson::SizeType>(r[0]->size()));
-    w.EndArray();
+    for (auto [key, rows] : {std::pair{"episode_ids", &idle}, std::pair{"stale_ending_ids", &stale}}) {
+      w.Key(key);
+      w.StartArray();
+      for (const Row& r : *rows) w.String(r[0]->c_str(), static_cast<rapidjson::SizeType>(r[0]->size()));
+      w.EndArray();
+    }
     w.EndObject();
     return done(sb);
+  });
+}
+
+// {"owner"} -> {"renewed": N}: renews the lease of every opening/ending row the caller owns.
+std::string op_gateway_episodes_heartbeat(Pool& pool, const Value& req) {
+  const char* op = "gateway_episodes_heartbeat";
+  const std::string owner = required_str(req, "owner", op);
+  if (owner.empty()) throw Error(ATLAS_INVALID_ARGUMENT, std::string(op) + ": 'owner' must not be empty");
+  return with_conn(pool, op, [&](Conn& c) {
+    long long n = c.exec("UPDATE gateway_episodes SET last_activity_ms = " + now_ms(c.backend()) +
+                             " WHERE owner = :p0 AND state IN ('opening', 'ending')",
+                         {Param::str(owner)});
+    return "{\"renewed\":" + std::to_string(n) + "}";
   });
 }
 

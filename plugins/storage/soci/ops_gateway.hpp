@@ -1,6 +1,7 @@
 // Shared gateway episodes (docs/serve.md, "Several gateway replicas"): the episode rows, captured
 // calls and feedback that let any `atlas-host serve` replica take any call of an episode, and
-// the conditional state transitions that let exactly one replica end it. Tables: migration 8.
+// the conditional state transitions that let exactly one replica end it, with leases so a dead
+// replica's opening or ending is taken over. Tables: migration 8.
 #pragma once
 
 #include <rapidjson/document.h>
@@ -23,5 +24,6 @@ std::string op_gateway_episode_note_limit(Pool& pool, const rapidjson::Value& re
 std::string op_gateway_episode_end(Pool& pool, const rapidjson::Value& req);
 std::string op_gateway_episode_finish(Pool& pool, const rapidjson::Value& req);
 std::string op_gateway_episodes_idle(Pool& pool, const rapidjson::Value& req);
+std::string op_gateway_episodes_heartbeat(Pool& pool, const rapidjson::Value& req);
 
 }  // namespace atlas_soci

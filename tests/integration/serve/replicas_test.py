@@ -9,7 +9,10 @@ serves them).
     llm_call event per call, the tool result attached, judged; GET works on both; a repeated
     /end answers 409 with the stored report; a call after the end is refused;
   - /end sent to both replicas at once: one wins, one stored session;
-  - kill -9 of a replica mid-episode: the other continues and ends it, nothing lost.
+  - kill -9 of a replica mid-episode: the other continues and ends it, nothing lost;
+  - kill -9 of a replica while it ends an episode (its judge is slow): once its lease expires
+    ([serve] episode_lease_seconds) another replica's reaper takes the end over and stores the
+    session with the outcome the client's /end gave, exactly once.
 
 Needs ATLAS_TEST_PG_URL (tests/support/postgres.sh start); exits 77 (skipped) without it.
 
@@ -50,8 +53,12 @@ def wait_until(pred, seconds, what):
     return False
 
 
+LEASE_SECONDS = 5
 SCENARIO = {"default": "echo", "models": ["mock-model"], "rules": [
     {"name": "teacher", "match": {"role": "teacher"}, "response": {"json": {"valid": True, "guidance": "ok", "rationale": "fine"}}},
+    # Ends of the SLOWEND episode take a while, so a replica can be killed in the middle of one.
+    {"name": "slow-judge", "match": {"system_contains": "impartial evaluator", "any_contains": "SLOWEND"},
+     "response": {"json": {"score": 0.8, "uncertainty": 0.1, "rationale": "ok", "principles": []}, "latency_ms": 2 * LEASE_SECONDS * 1000}},
     {"name": "judge", "match": {"system_contains": "impartial evaluator"},
      "response": {"json": {"score": 0.9, "uncertainty": 0.1, "rationale": "ok", "principles": []}}},
     {"name": "arbiter", "match": {"system_contains": "senior arbiter"},
@@ -74,7 +81,7 @@ def config(work, mock_url, db_url):
             model("rewards.small_model") + model("rewards.large_model") +
             '[orchestration]\nforced_mode = "paired"\n\n[learning]\nenabled = false\n\n'
             f'[storage]\ndatabase_url = "{db_url}"\nspool_path = "{work}/spool.jsonl"\n\n'
-            '[serve]\nshared_episodes = true\nidle_timeout_seconds = 600\n')
+            f'[serve]\nshared_episodes = true\nidle_timeout_seconds = 600\nepisode_lease_seconds = {LEASE_SECONDS}\n')
     path = os.path.join(work, "atlas.toml")
     with open(path, "w") as f:
         f.write(text)
@@ -279,12 +286,37 @@ def main():
         s, doc, _ = b.request("POST", f"/atlas/v1/sessions/{ep3}/end?wait=true", {})
         check(s == 200 and len(doc.get("report", {}).get("steps", [])) == 3, f"ep3 ended on B with 3 steps: {s} {doc}")
         check_one_session(url, ep3, 3, "kill -9 mid-episode")
+
+        # ---- kill -9 of the replica ending an episode
+        c = Replica(bin_dir, cfg, "c", work)
+        replicas.append(c)
+        ep4 = f"ep-slowend-{os.getpid()}"
+        s, _, _ = c.chat(ep4, [{"role": "user", "content": "SLOWEND: say hello"}], tools=False)
+        check(s == 200, f"ep4 call 1 on C: {s}")
+        s, doc, _ = c.request("POST", f"/atlas/v1/sessions/{ep4}/end", {"final_answer": "hello from the client", "success": True})
+        check(s == 202 and doc.get("state") == "ending", f"/end on C is accepted: {s} {doc}")
+        row = sql(url, f"SELECT state, owner IS NOT NULL FROM gateway_episodes WHERE episode_id = '{ep4}'")
+        check(row == ["ending|t"], f"the end is claimed and leased by C: {row}")
+        c.stop(signal.SIGKILL)  # its judge takes 2 leases: C dies before it stores anything
+        left = sql(url, f"SELECT COUNT(*) FROM gateway_calls WHERE episode_id = '{ep4}'")
+        check(left == ["1"], f"the episode's call is kept for the takeover when C dies: {left}")
+        ended = wait_until(lambda: b.request("GET", f"/atlas/v1/sessions/{ep4}")[1].get("state") == "ended",
+                           120, "B to take the end of ep4 over after C's lease expired")
+        if ended:
+            sid = check_one_session(url, ep4, 1, "kill -9 while ending")
+            if sid:
+                got = sql(url, f"SELECT final_answer, metadata->'episode'->>'ended_by', metadata->'episode'->>'success', status "
+                               f"FROM sessions WHERE id = {sid}")
+                check(got == ["hello from the client|client|true|succeeded"],
+                      f"the taken-over end stores the outcome the client's /end gave: {got}")
+            with open(os.path.join(work, "b.err")) as f:
+                check("took over its end" in f.read(), "B logs that it took the end over")
     finally:
         for r in replicas:
             r.stop()
         mock.send_signal(signal.SIGTERM)
         mock.wait(timeout=60)
-        for name in ("a", "b"):
+        for name in ("a", "b", "c"):
             p = os.path.join(work, name + ".err")
             if FAILS and os.path.exists(p):
                 print(f"--- replica {name} stderr (tail)", file=sys.stderr)

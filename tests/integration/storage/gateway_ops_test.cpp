@@ -1,7 +1,8 @@
 // The shared gateway episodes' storage operations (plugins/storage/soci/ops_gateway.cpp) on SQLite
 // and PostgreSQL: the opening claim, appends numbered by the database under concurrent writers,
 // feedback, the first limit refusal, the one-winner end claim that hands over every call in
-// order, the finish that keeps the report and drops the calls, idle episodes, bad requests.
+// order, the finish that keeps the report and drops the calls, idle episodes, leases and their
+// takeover, bad requests.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -175,6 +176,72 @@ TEST_P(GatewayOps, IdleEpisodesAreFoundOnTheDatabaseClock) {
   EXPECT_TRUE(ids("0").empty());  // ending: no other reaper claims it
 }
 
+// Replica A dies while opening and again while ending; replica B takes each over only once A's
+// lease is older than B's lease_seconds, and A's late writes are refused.
+TEST_P(GatewayOps, ExpiredLeasesLetAnotherReplicaTakeOverAnOpeningOrAnEnd) {
+  auto h = handle();
+  ASSERT_TRUE(call(h, "migrate", "{}").is_ok());
+  auto claim = [&](const std::string& owner, const std::string& lease) {
+    return ok(h, "gateway_episode_claim",
+              R"({"episode_id":"lease-1","owner":")" + owner + R"(","lease_seconds":)" + lease + "}");
+  };
+  auto a = claim("A", "60");
+  ASSERT_TRUE(get_bool(a, "claimed"));
+  EXPECT_FALSE(get_bool(a, "took_over"));
+  EXPECT_EQ(get_string(a["episode"], "owner"), "A");
+  auto b_early = claim("B", "3600");
+  EXPECT_FALSE(get_bool(b_early, "claimed"));  // A's lease is fresh
+  EXPECT_EQ(get_int(ok(h, "gateway_episodes_heartbeat", R"({"owner":"A"})"), "renewed"), 1);
+  EXPECT_EQ(get_int(ok(h, "gateway_episodes_heartbeat", R"({"owner":"B"})"), "renewed"), 0);
+  // A stops renewing; with a lease of 0 s, B takes over as soon as the database clock moves on.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  json::Document b(rapidjson::kObjectType);
+  while (!get_bool(b, "claimed") && std::chrono::steady_clock::now() < deadline) b = claim("B", "0");
+  ASSERT_TRUE(get_bool(b, "claimed"));
+  EXPECT_TRUE(get_bool(b, "took_over"));
+  EXPECT_EQ(get_string(b["episode"], "owner"), "B");
+  const std::string opened = R"(","session_id":"21","lane":"auto","resume_state":"{}","recorded":true})";
+  EXPECT_FALSE(get_bool(ok(h, "gateway_episode_opened", R"({"episode_id":"lease-1","owner":"A)" + opened), "updated"))
+      << "the dead opener's late write must be refused";
+  ASSERT_TRUE(get_bool(ok(h, "gateway_episode_opened", R"({"episode_id":"lease-1","owner":"B)" + opened), "updated"));
+  EXPECT_EQ(get_string(episode(h, "lease-1"), "owner"), "");
+  EXPECT_TRUE(get_bool(append(h, "lease-1", "c1"), "appended"));
+
+  // A wins the end with the client's outcome, then dies.
+  auto end = [&](const std::string& owner, const std::string& lease, const std::string& extra) {
+    return ok(h, "gateway_episode_end",
+              R"({"episode_id":"lease-1","owner":")" + owner + R"(","lease_seconds":)" + lease + extra + "}");
+  };
+  auto a_end = end("A", "60", R"(,"ended_by":"client","outcome":{"final_answer":"42","success":true})");
+  ASSERT_TRUE(get_bool(a_end, "claimed"));
+  EXPECT_FALSE(get_bool(a_end, "took_over"));
+  auto stale = [&](const std::string& lease) {
+    auto r = ok(h, "gateway_episodes_idle", R"({"idle_seconds":3600,"lease_seconds":)" + lease + "}");
+    std::vector<std::string> out;
+    for (const auto& v : r["stale_ending_ids"].GetArray()) out.emplace_back(v.GetString());
+    return out;
+  };
+  EXPECT_TRUE(stale("3600").empty());
+  EXPECT_FALSE(get_bool(end("B", "3600", ""), "claimed"));  // A's end lease is fresh
+  std::vector<std::string> found;
+  while (found.empty() && std::chrono::steady_clock::now() < deadline + std::chrono::seconds(10)) found = stale("0");
+  EXPECT_EQ(found, std::vector<std::string>{"lease-1"});
+  json::Document b_end(rapidjson::kObjectType);
+  while (!get_bool(b_end, "claimed") && std::chrono::steady_clock::now() < deadline + std::chrono::seconds(20))
+    b_end = end("B", "0", R"(,"ended_by":"")");
+  ASSERT_TRUE(get_bool(b_end, "claimed"));
+  EXPECT_TRUE(get_bool(b_end, "took_over"));
+  EXPECT_EQ(b_end["calls"].Size(), 1u);                           // the calls come with the takeover
+  EXPECT_EQ(get_string(b_end["episode"], "ended_by"), "client");  // the first claim's, kept
+  EXPECT_EQ(get_string(b_end["episode"]["end_outcome"], "final_answer"), "42");
+  const std::string report = R"(","session_id":"21","report":{"status":"succeeded"}})";
+  EXPECT_FALSE(get_bool(ok(h, "gateway_episode_finish", R"({"episode_id":"lease-1","owner":"A)" + report), "finished"))
+      << "the dead ender's late finish must be refused";
+  EXPECT_TRUE(get_bool(ok(h, "gateway_episode_finish", R"({"episode_id":"lease-1","owner":"B)" + report), "finished"));
+  EXPECT_EQ(get_string(episode(h, "lease-1"), "state"), "ended");
+  EXPECT_TRUE(stale("0").empty());
+}
+
 TEST_P(GatewayOps, BadRequestsSayWhatIsWrong) {
   auto h = handle();
   ASSERT_TRUE(call(h, "migrate", "{}").is_ok());
@@ -188,6 +255,12 @@ TEST_P(GatewayOps, BadRequestsSayWhatIsWrong) {
   auto no_idle = call(h, "gateway_episodes_idle", R"({"idle_seconds":-1})");
   ASSERT_FALSE(no_idle.is_ok());
   EXPECT_NE(no_idle.status().message().find("idle_seconds"), std::string::npos);
+  auto bad_lease = call(h, "gateway_episode_claim", R"({"episode_id":"e","lease_seconds":"soon"})");
+  ASSERT_FALSE(bad_lease.is_ok());
+  EXPECT_NE(bad_lease.status().message().find("'lease_seconds' must be a number"), std::string::npos);
+  auto no_owner = call(h, "gateway_episodes_heartbeat", "{}");
+  ASSERT_FALSE(no_owner.is_ok());
+  EXPECT_NE(no_owner.status().message().find("'owner'"), std::string::npos) << no_owner.status().message();
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, GatewayOps, ::testing::Values("sqlite", "postgresql"), backend_name);

@@ -162,7 +162,8 @@ Result<WireHttp> openai_build(const config::ModelConfig& model, const Request& r
     str(w, model.reasoning_effort);
   }
   if (model.capture_tokens) {
-    for (const auto& field : token_request_fields(!model.api_base.empty()).GetObject()) {
+    const json::Document fields = token_request_fields(!model.api_base.empty());
+    for (const auto& field : fields.GetObject()) {
       w.Key(field.name.GetString(), field.name.GetStringLength());
       field.value.Accept(w);
     }

@@ -10,7 +10,8 @@ with real processes: `atlas-host mock-llm` as the upstream whose model block set
     ask for (the streamed chunks included) and keeps the logprobs it asked for;
   - an upstream reply without token fields: the call succeeds, its step is text-only with the reason;
   - a Responses API call: text-only, its wire has no token ids;
-  - tokens-jsonl has one row per token-exact call with those ids; `tokens check` finds no drift.
+  - tokens-jsonl has one row per token-exact call with those ids; `tokens check` finds no drift;
+  - all of it again with [serve] shared_episodes = true (the captures go through the database).
 
     tokens_test.py --bin build/asan/bin
 """
@@ -26,14 +27,15 @@ import urllib.request
 
 FAILS = []
 PASSES = [0]
+MODE = [""]  # which run a failure belongs to
 
 
 def check(cond, what):
     if cond:
         PASSES[0] += 1
     else:
-        FAILS.append(what)
-        print("FAIL:", what, file=sys.stderr)
+        FAILS.append(MODE[0] + what)
+        print("FAIL:", MODE[0] + what, file=sys.stderr)
 
 
 SCENARIO = {"default": "echo", "models": ["mock-model"], "rules": [
@@ -64,7 +66,7 @@ def completion(text):
     return ids, [-(1 + i % 16) / 64 for i in ids]
 
 
-def config(work, mock_url):
+def config(work, mock_url, shared):
     model = lambda section, extra="": (f'[{section}]\nprovider = "openai"\nmodel = "mock-model"\n'
                                        f'api_base = "{mock_url}/v1"\napi_key_env = ""\ntimeout_seconds = 30\n{extra}\n')
     text = ('[agent]\nadapter = "openai"\nname = "gateway-tokens"\n\n' +
@@ -72,6 +74,7 @@ def config(work, mock_url):
             model("rewards.small_model") + model("rewards.large_model") +
             '[orchestration]\nforced_mode = "auto"\n\n[learning]\nenabled = false\n\n'
             '[review]\nrequire_approval = false\n\n'
+            f'[serve]\nshared_episodes = {"true" if shared else "false"}\n\n'
             f'[storage]\ndatabase_url = "sqlite://{work}/atlas.db"\nspool_path = "{work}/spool.jsonl"\n')
     path = os.path.join(work, "atlas.toml")
     with open(path, "w") as f:
@@ -94,7 +97,7 @@ def stream_chunks(text):
     return [json.loads(line[6:]) for line in text.split("\n") if line.startswith("data: {")]
 
 
-def run(bin_dir, work):
+def run(bin_dir, work, shared):
     atlas = os.path.join(bin_dir, "atlas-host")
     scenario = os.path.join(work, "scenario.json")
     with open(scenario, "w") as f:
@@ -105,7 +108,7 @@ def run(bin_dir, work):
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         procs.append(mock)
         mock_url = json.loads(mock.stdout.readline())["url"]
-        cfg = config(work, mock_url)
+        cfg = config(work, mock_url, shared)
         err = open(os.path.join(work, "serve.err"), "w")
         serve = subprocess.Popen([atlas, "serve", "-c", cfg, "--listen", "127.0.0.1:0", "--json", "--no-preflight"],
                                  stdout=subprocess.PIPE, stderr=err, text=True)
@@ -115,7 +118,7 @@ def run(bin_dir, work):
         if not line:
             return
         port = json.loads(line)["port"]
-        ep = f"ep-tokens-{os.getpid()}"
+        ep = f"ep-tokens-{os.getpid()}-{'shared' if shared else 'local'}"
         chat = "/v1/chat/completions"
 
         # 1. A plain call: the client's reply has no token field it did not ask for.
@@ -215,8 +218,12 @@ def run(bin_dir, work):
 
 def main():
     bin_dir = sys.argv[sys.argv.index("--bin") + 1] if "--bin" in sys.argv else "build/asan/bin"
-    with tempfile.TemporaryDirectory(prefix="atlas-gateway-tokens-") as work:
-        run(bin_dir, work)
+    for shared in (False, True):
+        with tempfile.TemporaryDirectory(prefix="atlas-gateway-tokens-") as work:
+            before = len(FAILS)
+            MODE[0] = f"[shared_episodes = {str(shared).lower()}] "
+            run(bin_dir, work, shared)
+            print(f"shared_episodes = {shared}: {len(FAILS) - before} failed")
     print(f"{PASSES[0]} passed, {len(FAILS)} failed")
     return 1 if FAILS else 0
 

@@ -853,9 +853,14 @@ void Gateway::Impl::relay_stream(const std::shared_ptr<OpenEpisode>& ep, Upstrea
           relay->cv.notify_all();
         },
         [&](const char* data, size_t len) {
-          std::string out = stripper.feed(std::string_view(data, len));
+          const bool strip = stripper.active();
+          std::string stripped = strip ? stripper.feed(std::string_view(data, len)) : std::string();
           std::lock_guard<std::mutex> g(relay->mu);
-          relay->pending += out;
+          if (strip) {
+            relay->pending += stripped;
+          } else {
+            relay->pending.append(data, len);
+          }
           relay->captured.append(data, len);
           relay->cv.notify_all();
           return !relay->client_gone.load();

@@ -35,6 +35,8 @@ std::string without_added_fields(std::string body, bool streamed, const AddedTok
 class StreamFieldStripper {
  public:
   explicit StreamFieldStripper(AddedTokenFields added) : added_(added) {}
+  // False: there is nothing to take out, the stream can be passed on as it comes.
+  bool active() const { return added_.any(); }
   // What can go to the client now.
   std::string feed(std::string_view piece);
   // The rest at the end of the stream (a last line without its newline, unchanged).

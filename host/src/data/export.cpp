@@ -449,7 +449,8 @@ class Exporter {
 
   // trl-sft / openai-ft. A session of one step (or none): one row, the transcript (system, task,
   // tool calls, final answer) as before --conversation existed. Several steps: per-session, one
-  // row with every accepted step's turns; per-step, one row per accepted step.
+  // row with every accepted step's turns; per-step, one row per accepted step, then one for the
+  // final answer synthesis when the session made one.
   Status write_conversation(const Value& session) {
     const Value* steps = json::find(session, "steps");
     const size_t step_count = steps && steps->IsArray() ? steps->Size() : 0;
@@ -501,7 +502,11 @@ class Exporter {
       }
       ATLAS_RETURN_IF_ERROR(write_conversation_row(session, rec, row, t.step_id, trained));
     }
-    return Status::ok();
+    json::Document rec(rapidjson::kObjectType);
+    Value synthesis;
+    if (!build_synthesis(session, synthesis, rec.GetAllocator(), transcript_options())) return Status::ok();
+    const std::vector<char> trained(synthesis.Size(), 1);  // its tool calls and the final answer
+    return write_conversation_row(session, rec, synthesis, std::nullopt, trained, true);
   }
 
   // trained[i] = 0 for the tool-calling assistant turns in [from, to).
@@ -512,9 +517,11 @@ class Exporter {
 
   // One trl-sft / openai-ft row from `messages` (adapter-contract shape): the offered tools, the
   // tool calls in the format's wire shape and, for OpenAI, `weight` on every assistant turn from
-  // `trained` (index = message). trl-sft rows carry session_id, reward and (per-step) step_id.
+  // `trained` (index = message). trl-sft rows carry session_id, reward and (per-step) step_id, or
+  // `synthesis: true` for the final answer synthesis row.
   Status write_conversation_row(const Value& session, json::Document& rec, Value& messages,
-                                std::optional<int64_t> step_id, const std::vector<char>& trained) {
+                                std::optional<int64_t> step_id, const std::vector<char>& trained,
+                                bool synthesis = false) {
     auto& a = rec.GetAllocator();
     const bool openai = o_.format == ExportFormat::kOpenAiFt;
     Value tools;
@@ -534,8 +541,9 @@ class Exporter {
       auto score = session_score(session);
       rec.AddMember("reward", score ? Value(*score) : Value(), a);
       if (step_id) rec.AddMember("step_id", Value(*step_id), a);
+      if (synthesis) rec.AddMember("synthesis", true, a);
     }
-    return write_row(rec, {{&session}, step_id});
+    return write_row(rec, {{&session}, step_id, synthesis});
   }
 
   // ---- corrections as data (docs/export-formats.md, "Corrections") ----------------------------
@@ -822,6 +830,7 @@ class Exporter {
   struct RowSource {
     std::vector<const Value*> sessions;  // read_session responses
     std::optional<int64_t> step_id;      // trl-dpo: the step the preference pair comes from
+    bool synthesis = false;              // per-step conversations: the final answer synthesis row
   };
 
   // Checks the row against its format's schema (and --schema), then writes it with its lineage:
@@ -855,7 +864,7 @@ class Exporter {
     return out_->write_line(line);
   }
 
-  // {"row", "format", "content_sha256", "step_id"?, "sessions": [{"session_id", "learning_key",
+  // {"row", "format", "content_sha256", "step_id"?, "synthesis"?, "sessions": [{"session_id", "learning_key",
   //  "review_status", "reviewer", "judges", "cost_usd"}]}
   json::Document row_lineage(uint64_t row, const std::string& content_sha256, const RowSource& source) const {
     json::Document d(rapidjson::kObjectType);
@@ -864,6 +873,7 @@ class Exporter {
     json::set(d, "format", std::string(export_format_name(o_.format)), a);
     json::set(d, "content_sha256", content_sha256, a);
     if (source.step_id) json::set(d, "step_id", *source.step_id, a);
+    if (source.synthesis) json::set(d, "synthesis", true, a);
     Value sessions(rapidjson::kArrayType);
     for (const Value* s : source.sessions) {
       Value o(rapidjson::kObjectType);

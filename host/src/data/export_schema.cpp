@@ -86,7 +86,8 @@ constexpr std::string_view kTrlSft = R"json({
     "tools": {"type": "array", "items": {"$ref": "#/definitions/tool"}},
     "session_id": {"type": "string"},
     "reward": {"type": ["number", "null"]},
-    "step_id": {"type": "integer"}
+    "step_id": {"type": "integer"},
+    "synthesis": {"type": "boolean"}
   }
 })json";
 

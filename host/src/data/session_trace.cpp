@@ -742,4 +742,34 @@ std::vector<StepTurns> build_conversation(const Value& session, Value& messages,
   return out;
 }
 
+bool build_synthesis(const Value& session, Value& messages, Allocator& a, const TranscriptOptions& options) {
+  messages.SetArray();
+  const std::string final_answer = json::get_string(session, "final_answer");
+  const Value* events = json::find(session, "trajectory_events");
+  if (final_answer.empty() || !events || !events->IsArray()) return false;
+  const Value* synthesis = nullptr;
+  std::vector<const Value*> tool_calls;  // made by the synthesis call (their parent is its event)
+  for (const Value& e : events->GetArray()) {
+    const Value* body = json::find(e, "event");
+    if (!body || !body->IsObject()) continue;
+    const std::string type = json::get_string(*body, "type");
+    if (type == "synthesis" && json::get_string(*body, "role") == "student" && has_data_key(body, "user_prompt")) {
+      synthesis = body;
+      tool_calls.clear();
+    } else if (type == "tool_call" && synthesis &&
+               json::get_string(*body, "parent_id") == json::get_string(*synthesis, "id")) {
+      tool_calls.push_back(body);
+    }
+  }
+  if (!synthesis) return false;
+  const std::string sent = data_string(synthesis, "system_prompt");
+  const std::string system = options.strip_playbook ? strip_playbook(sent) : sent;
+  if (!system.empty()) messages.PushBack(text_message("system", system, a), a);
+  messages.PushBack(text_message("user", data_string(synthesis, "user_prompt"), a), a);
+  int n = 0;
+  for (const Value* call : tool_calls) push_tool_call_turns(*call, n, messages, a);
+  messages.PushBack(text_message("assistant", final_answer, a), a);
+  return true;
+}
+
 }  // namespace atlas::data

@@ -93,6 +93,16 @@ struct StepTurns {
 std::vector<StepTurns> build_conversation(const json::Value& session, json::Value& messages, json::Allocator& a,
                                           const ConversationOptions& options = {});
 
+// The session's final answer synthesis as one conversation (docs/export-formats.md, "Multi-step
+// conversations"): a coach session of several steps ends with one more student call that writes
+// the final answer from the step results. Its `synthesis` event recorded what it was sent: the
+// system prompt and the user message (the task and every step's result), then the tool calls it
+// made and the final answer. False (and `messages` empty) when the session has no such call: one
+// step (its output is the final answer), a captured episode (no call of the gateway's writes it),
+// a session stored before the synthesis recorded its prompts, or no final answer.
+bool build_synthesis(const json::Value& session, json::Value& messages, json::Allocator& a,
+                     const TranscriptOptions& options = {});
+
 // reward_stats.score of a read_session response, if any.
 std::optional<double> session_score(const json::Value& session);
 // reward_stats.uncertainty_mean of a read_session response, if any.

@@ -162,16 +162,10 @@ Result<WireHttp> openai_build(const config::ModelConfig& model, const Request& r
     str(w, model.reasoning_effort);
   }
   if (model.capture_tokens) {
-    // The sampled token's logprob per position (top_logprobs 1: llama.cpp server sends no
-    // probabilities with 0), and vLLM's token ids, which OpenAI itself would refuse
-    // (docs/llm-model.md, "Token-level capture").
-    w.Key("logprobs");
-    w.Bool(true);
-    w.Key("top_logprobs");
-    w.Int(1);
-    if (!model.api_base.empty()) {
-      w.Key("return_token_ids");
-      w.Bool(true);
+    const json::Document fields = token_request_fields(!model.api_base.empty());
+    for (const auto& field : fields.GetObject()) {
+      w.Key(field.name.GetString(), field.name.GetStringLength());
+      field.value.Accept(w);
     }
   }
   if (request.stream) {

@@ -10,11 +10,13 @@ namespace atlas::llm {
 using json::Value;
 
 bool TokenCapture::token_exact() const {
-  return prompt_ids && completion_ids && logprobs && logprobs->size() == completion_ids->size() && !prompt_ids->empty();
+  return text_only_because.empty() && prompt_ids && completion_ids && logprobs &&
+         logprobs->size() == completion_ids->size() && !prompt_ids->empty();
 }
 
 std::string TokenCapture::text_only_reason() const {
   if (token_exact()) return {};
+  if (!text_only_because.empty()) return text_only_because;
   if (!requested) return "token capture was not requested (capture_tokens is off for this model)";
   std::string missing;
   auto add = [&](const char* what) { missing += (missing.empty() ? "" : ", ") + std::string(what); };
@@ -53,7 +55,27 @@ bool append_ids(const Value& arr, std::vector<int64_t>& out) {
   return true;
 }
 
+// The integers of a stored id array; nullopt when it is absent, null or not all integers.
+std::optional<std::vector<int64_t>> stored_ids(const Value& stored, const char* key) {
+  const Value* v = json::find(stored, key);
+  if (!v || !v->IsArray()) return std::nullopt;
+  std::vector<int64_t> ids;
+  if (!append_ids(*v, ids)) return std::nullopt;
+  return ids;
+}
+
 }  // namespace
+
+json::Document token_request_fields(bool custom_api_base) {
+  // The sampled token's logprob per position (top_logprobs 1: llama.cpp server sends no
+  // probabilities with 0), and vLLM's token ids (docs/llm-model.md, "Token-level capture").
+  json::Document d(rapidjson::kObjectType);
+  auto& a = d.GetAllocator();
+  d.AddMember("logprobs", true, a);
+  d.AddMember("top_logprobs", 1, a);
+  if (custom_api_base) d.AddMember("return_token_ids", true, a);
+  return d;
+}
 
 void read_openai_tokens(const Value& reply, bool chunk, TokenCapture& out) {
   if (const Value* p = json::find(reply, "prompt_token_ids"); p && p->IsArray()) {
@@ -142,6 +164,29 @@ void write_token_capture(rapidjson::Writer<rapidjson::StringBuffer>& w, const To
     w.RawValue(t.request_json.data(), t.request_json.size(), rapidjson::kObjectType);
   }
   w.EndObject();
+}
+
+std::string token_capture_json(const TokenCapture& t) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  write_token_capture(w, t);
+  return std::string(sb.GetString(), sb.GetSize());
+}
+
+TokenCapture read_token_capture(const Value& stored) {
+  TokenCapture t;
+  t.requested = true;
+  t.prompt_ids = stored_ids(stored, "prompt_ids");
+  t.completion_ids = stored_ids(stored, "completion_ids");
+  if (const Value* lp = json::find(stored, "logprobs"); lp && lp->IsArray()) {
+    std::vector<double> values;
+    for (const Value& x : lp->GetArray()) values.push_back(x.IsNumber() ? x.GetDouble() : kLogprobFloor);
+    t.logprobs = std::move(values);
+  }
+  if (const Value* req = json::find(stored, "request"); req && req->IsObject()) t.request_json = json::dump(*req);
+  if (json::get_string(stored, "capture") != "token_exact")
+    t.text_only_because = json::get_string(stored, "reason", "the stored capture was text-only");
+  return t;
 }
 
 }  // namespace atlas::llm

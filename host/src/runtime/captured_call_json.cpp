@@ -26,6 +26,8 @@ std::string captured_call_to_json(const CapturedCall& call) {
   Value reply;
   llm::response_to_value(call.reply, reply, a);
   json::set(d, "reply", std::move(reply), a);
+  if (call.reply.tokens.requested)  // token capture, as the session's llm_call event stores it
+    json::set(d, "tokens", json::parsed_or_null(llm::token_capture_json(call.reply.tokens), a), a);
   json::set(d, "latency_seconds", call.latency_seconds, a);
   json::set(d, "started_us", call.started_us, a);
   json::set(d, "ended_us", call.ended_us, a);
@@ -62,6 +64,8 @@ Result<CapturedCall> captured_call_from_json(std::string_view text) {
   if (const Value* reply = json::find(d, "reply")) {
     ATLAS_ASSIGN_OR_RETURN(call.reply, llm::response_from_json(*reply));
   }
+  if (const Value* tokens = json::find(d, "tokens"); tokens && tokens->IsObject())
+    call.reply.tokens = llm::read_token_capture(*tokens);
   call.latency_seconds = json::get_double(d, "latency_seconds");
   call.started_us = json::get_int(d, "started_us");
   call.ended_us = json::get_int(d, "ended_us");

@@ -651,13 +651,16 @@ void Session::run_coach() {
       results.PushBack(o, a);
     }
   }
-  std::string syn_event = events_->emit(event_type::kSynthesis, "final_answer", "student", root_event_, "{}");
   std::vector<llm::Message> smsgs;
   smsgs.push_back({"system",
                    prompts::compose(student_block_, cfg_.agent.system_prompt, cfg_.student.prompts.synthesizer,
                                     prompts::student_synthesizer()),
                    {}, {}, {}});
   smsgs.push_back({"user", "Task:\n" + task_.task + "\n\nStep results (JSON):\n" + json::dump(results), {}, {}, {}});
+  // What the synthesizer was sent, as an attempt records it: the final row of a per-step export
+  // (docs/export-formats.md, "Multi-step conversations").
+  std::string syn_event = events_->emit(event_type::kSynthesis, "final_answer", "student", root_event_,
+                                        attempt_start_json(1, smsgs.front().content, smsgs.back().content));
   int64_t deadline = step_deadline();
   auto answer = call_student("synthesizer", std::move(smsgs), false, syn_event, "", deadline, nullptr, nullptr);
   if (!answer) {

@@ -98,7 +98,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // The `attempt` `start` event's payload: the attempt number, the system prompt and the user
   // message the student is sent (the step's prompt with its dependencies' results and, on a
   // retry, the teacher's guidance) and every tool it is offered with its schema, so exports carry
-  // the conversation the student saw (docs/export-formats.md, "What the student saw").
+  // the conversation the student saw (docs/export-formats.md, "What the student saw"). Also the
+  // payload of the final answer's `synthesis` event (its one call, attempt 1).
   std::string attempt_start_json(int attempt, std::string_view system_prompt, std::string_view user_prompt) const;
   LaneDecision route();
   void run_auto_or_paired(bool validate);

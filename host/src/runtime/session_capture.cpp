@@ -82,6 +82,8 @@ std::string call_event_json(const CapturedCall& call) {
   d.AddMember("rejected_attempts", static_cast<int64_t>(call.rejected.size()), a);
   if (!call.guidance_before_call.empty())
     d.AddMember("guidance_before_call", json::str(call.guidance_before_call, a), a);
+  if (call.ok && call.reply.tokens.requested)  // as `run` stores it (docs/llm-model.md, "Token-level capture")
+    d.AddMember("tokens", json::parsed_or_null(llm::token_capture_json(call.reply.tokens), a), a);
   return json::dump(d);
 }
 

@@ -19,6 +19,7 @@
 #include "runtime/rollout.hpp"
 #include "serve/episodes.hpp"
 #include "serve/shared_episodes.hpp"
+#include "serve/token_fields.hpp"
 #include "serve/upstream.hpp"
 #include "serve/wire_capture.hpp"
 
@@ -200,8 +201,10 @@ class Gateway::Impl {
   // One upstream call, buffered (the reply body whole). Streaming requests are read as a stream.
   Result<UpstreamReply> call_buffered(Upstream& up, const std::string& path, const ClientRequest& creq,
                                       const httplib::Request& req);
+  // `added`: the token fields the gateway asked for, taken out of what the client receives.
   void relay_stream(const std::shared_ptr<OpenEpisode>& ep, Upstream& up, const std::string& path, ClientRequest creq,
-                    runtime::CapturedCall call, const httplib::Request& req, httplib::Response& res);
+                    runtime::CapturedCall call, AddedTokenFields added, const httplib::Request& req,
+                    httplib::Response& res);
   // Keeps a served call: queued for the episode's session, or (shared episodes) stored in the
   // database before this returns. Not OK when a shared episode could not keep it.
   Status record(const std::shared_ptr<OpenEpisode>& ep, runtime::CapturedCall call);
@@ -730,6 +733,10 @@ void Gateway::Impl::handle_call(ClientWire wire, const httplib::Request& req, ht
     call.system_injected = std::move(playbook);
     prepend_system_text(*creq, call.system_injected);
   }
+  // Token-level capture (docs/serve.md, "Token-level capture"): asked for on Chat Completions calls.
+  AddedTokenFields added_fields;
+  if (up->capture_tokens() && wire == ClientWire::kOpenAIChat)
+    added_fields = request_token_fields(creq->body, creq->body.GetAllocator(), up->custom_base());
   const std::string path =
       up->path_for(client_path) + (req.params.count("alt") ? "?alt=" + req.get_param_value("alt") : "");
   // Validation lanes always open at once (open_episode), so `episode` is begun here (a shared
@@ -739,7 +746,7 @@ void Gateway::Impl::handle_call(ClientWire wire, const httplib::Request& req, ht
   double t0 = clock::monotonic_seconds();
 
   if (creq->stream && !validate) {
-    relay_stream(ep, *up, path, std::move(*creq), std::move(call), req, res);
+    relay_stream(ep, *up, path, std::move(*creq), std::move(call), added_fields, req, res);
     return;
   }
 
@@ -792,6 +799,8 @@ void Gateway::Impl::handle_call(ClientWire wire, const httplib::Request& req, ht
   } else if (auto parsed = read_reply(wire, reply->body, creq->stream); !parsed) {
     call.ok = false;
     call.error = "the upstream's reply could not be read: " + parsed.status().message();
+  } else {
+    note_token_capture(wire, up->capture_tokens(), json::dump(creq->body), call.reply.tokens);
   }
   // Shared episodes: the reply goes out only once the call is stored, so the episode's next call,
   // on whichever replica, finds it (docs/serve.md, "Several gateway replicas").
@@ -804,14 +813,16 @@ void Gateway::Impl::handle_call(ClientWire wire, const httplib::Request& req, ht
   }
   if (!reply->retry_after.empty()) res.set_header("Retry-After", reply->retry_after);
   res.status = reply->status;
-  res.set_content(reply->body, reply->content_type.empty() ? "application/json" : reply->content_type);
+  std::string body = reply->status < 400 ? without_added_fields(std::move(reply->body), creq->stream, added_fields)
+                                         : std::move(reply->body);
+  res.set_content(body, reply->content_type.empty() ? "application/json" : reply->content_type);
 }
 
 // Streams the upstream's reply to the client as it arrives; a relay thread reads the upstream,
 // the connection thread writes, and the captured copy is recorded when the stream ends.
 void Gateway::Impl::relay_stream(const std::shared_ptr<OpenEpisode>& ep, Upstream& up, const std::string& path,
-                                 ClientRequest creq, runtime::CapturedCall call, const httplib::Request& req,
-                                 httplib::Response& res) {
+                                 ClientRequest creq, runtime::CapturedCall call, AddedTokenFields added,
+                                 const httplib::Request& req, httplib::Response& res) {
   struct Relay {
     std::mutex mu;
     std::condition_variable cv;
@@ -819,17 +830,22 @@ void Gateway::Impl::relay_stream(const std::shared_ptr<OpenEpisode>& ep, Upstrea
     int status = 0;
     std::string content_type, retry_after;
     std::string pending;   // received, not yet written to the client
-    std::string captured;  // the whole stream
+    std::string captured;  // the whole stream, as the upstream sent it
     Status result;
     std::atomic<bool> client_gone{false};
     std::thread reader;
   };
   auto relay = std::make_shared<Relay>();
   double t0 = clock::monotonic_seconds();
-  relay->reader = std::thread([relay, &up, path, body = json::dump(creq.body), headers = req.headers] {
+  std::string body = json::dump(creq.body);
+  std::string sent_for_capture = up.capture_tokens() ? body : std::string();
+  relay->reader = std::thread([relay, &up, path, body = std::move(body), headers = req.headers, added] {
+    // Only the reader thread touches it. Error bodies (status >= 400) pass as they came.
+    StreamFieldStripper stripper(added);
     Status st = up.post_streaming(
         path, body, headers,
         [&](int status, const std::string& ct, const std::string& retry) {
+          if (status >= 400) stripper = StreamFieldStripper(AddedTokenFields{});
           std::lock_guard<std::mutex> g(relay->mu);
           relay->head = true;
           relay->status = status;
@@ -838,13 +854,21 @@ void Gateway::Impl::relay_stream(const std::shared_ptr<OpenEpisode>& ep, Upstrea
           relay->cv.notify_all();
         },
         [&](const char* data, size_t len) {
+          const bool strip = stripper.active();
+          std::string stripped = strip ? stripper.feed(std::string_view(data, len)) : std::string();
           std::lock_guard<std::mutex> g(relay->mu);
-          relay->pending.append(data, len);
+          if (strip) {
+            relay->pending += stripped;
+          } else {
+            relay->pending.append(data, len);
+          }
           relay->captured.append(data, len);
           relay->cv.notify_all();
           return !relay->client_gone.load();
         });
+    std::string rest = stripper.finish();
     std::lock_guard<std::mutex> g(relay->mu);
+    relay->pending += rest;
     relay->done = true;
     relay->result = st;
     relay->cv.notify_all();
@@ -854,7 +878,8 @@ void Gateway::Impl::relay_stream(const std::shared_ptr<OpenEpisode>& ep, Upstrea
     relay->cv.wait(lk, [&] { return relay->head || relay->done; });
   }
   const ClientWire wire = creq.wire;
-  auto finish = [this, relay, ep, wire, t0, call = std::move(call)]() mutable {
+  auto finish = [this, relay, ep, wire, t0, capture = up.capture_tokens(), sent = std::move(sent_for_capture),
+                 call = std::move(call)]() mutable {
     if (relay->reader.joinable()) relay->reader.join();
     call.ended_us = clock::now_unix_us();
     call.latency_seconds = clock::monotonic_seconds() - t0;
@@ -869,6 +894,7 @@ void Gateway::Impl::relay_stream(const std::shared_ptr<OpenEpisode>& ep, Upstrea
                    llm::parse_error_body(provider_wire(wire), relay->captured).message;
     } else if (auto parsed = read_reply(wire, relay->captured, true)) {
       call.reply = std::move(*parsed);
+      note_token_capture(wire, capture, sent, call.reply.tokens);
     } else {
       call.ok = false;
       call.error = "the upstream's stream could not be read: " + parsed.status().message();

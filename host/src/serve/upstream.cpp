@@ -31,6 +31,8 @@ Result<std::unique_ptr<Upstream>> Upstream::create(ClientWire wire, const config
   u->wire_ = wire;
   u->timeout_seconds_ = model.timeout_seconds > 0 ? model.timeout_seconds : 600.0;
   u->connect_timeout_seconds_ = model.connect_timeout_seconds > 0 ? model.connect_timeout_seconds : 10.0;
+  u->capture_tokens_ = model.capture_tokens;
+  u->custom_base_ = !model.api_base.empty();
   std::string base =
       model.api_base.empty() ? llm::default_base_url(provider_wire(wire), model.provider) : model.api_base;
   size_t scheme_end = base.find("://");

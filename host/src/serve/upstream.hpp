@@ -36,6 +36,10 @@ class Upstream {
   // ".../v1" + "/responses").
   std::string path_for(std::string_view client_path) const;
   std::string describe() const { return origin_ + base_path_; }
+  // The block sets capture_tokens (docs/serve.md, "Token-level capture").
+  bool capture_tokens() const { return capture_tokens_; }
+  // The block names its own api_base (a local server), not the provider's default.
+  bool custom_base() const { return custom_base_; }
 
   // UNAVAILABLE (connection refused, reset, timed out) with the reason.
   Result<UpstreamReply> post(const std::string& path, const std::string& body, const httplib::Headers& client_headers);
@@ -57,6 +61,8 @@ class Upstream {
   httplib::Headers fixed_headers_;  // auth and the block's additional headers
   double timeout_seconds_ = 60;
   double connect_timeout_seconds_ = 10;
+  bool capture_tokens_ = false;
+  bool custom_base_ = false;
   std::mutex mu_;
   std::vector<std::unique_ptr<httplib::Client>> idle_;
 };

@@ -206,9 +206,9 @@ TEST_F(ExportConversationCli, OpenAiPerSessionWeighsEveryAcceptedTurnAndKeepsGui
 TEST_F(ExportConversationCli, PerStepGivesOneRowPerStepAsTheStudentSawIt) {
   std::vector<json::Document> lineage;
   auto sft = rows("--format trl-sft --conversation per-step", &lineage);
-  ASSERT_EQ(sft.size(), 3u);
-  ASSERT_EQ(lineage.size(), 3u);
-  for (size_t i = 0; i < sft.size(); ++i) {
+  ASSERT_EQ(sft.size(), 4u) << "three steps, then the final answer synthesis";
+  ASSERT_EQ(lineage.size(), 4u);
+  for (size_t i = 0; i < 3; ++i) {
     EXPECT_EQ(rules::trl_sft(sft[i]), "") << json::dump(sft[i]);
     EXPECT_EQ(json::get_int(sft[i], "step_id"), static_cast<int64_t>(i + 1));
     EXPECT_EQ(json::get_int(lineage[i], "step_id"), static_cast<int64_t>(i + 1)) << "the sidecar names the step";
@@ -227,15 +227,47 @@ TEST_F(ExportConversationCli, PerStepGivesOneRowPerStepAsTheStudentSawIt) {
   EXPECT_TRUE(contains(turns(sft[2])[1], "step two: pong")) << "step 3 saw step 2's validated result";
 
   auto excluded = rows("--format trl-sft --conversation per-step --guidance exclude");
-  ASSERT_EQ(excluded.size(), 3u);
+  ASSERT_EQ(excluded.size(), 4u);
   EXPECT_FALSE(contains(turns(excluded[1])[1], "MENTION-PONG")) << turns(excluded[1])[1];
   EXPECT_TRUE(contains(turns(excluded[1])[1], "Step 2: ask the echo tool"));
 
   auto openai = rows("--format openai-ft --conversation per-step");
-  ASSERT_EQ(openai.size(), 3u);
+  ASSERT_EQ(openai.size(), 4u);
   for (const auto& r : openai) EXPECT_EQ(rules::openai_chat(r), "") << json::dump(r);
   EXPECT_EQ(weighted_assistant_turns(openai[1]),
             (std::vector<std::string>{"1 call echo {\"text\":\"ECHO-pong\"}", "1 step two: pong"}));
+}
+
+TEST_F(ExportConversationCli, PerStepEndsWithTheFinalAnswerSynthesisAsTheStudentWasAskedForIt) {
+  std::vector<json::Document> lineage;
+  auto sft = rows("--format trl-sft --conversation per-step", &lineage);
+  ASSERT_EQ(sft.size(), 4u);
+  const json::Value& row = sft[3];
+  EXPECT_EQ(rules::trl_sft(row), "") << json::dump(row);
+  EXPECT_TRUE(json::get_bool(row, "synthesis")) << json::dump(row);
+  EXPECT_EQ(json::find(row, "step_id"), nullptr) << "the synthesis is no step";
+  EXPECT_TRUE(json::get_bool(lineage[3], "synthesis")) << json::dump(lineage[3]);
+  EXPECT_EQ(json::find(lineage[3], "step_id"), nullptr);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(json::find(sft[i], "synthesis"), nullptr) << "step rows are no synthesis";
+  auto t = turns(row);
+  ASSERT_EQ(t.size(), 3u) << json::dump(row);
+  // The synthesizer's own system prompt (the mock matched it by this text), not the executor's.
+  EXPECT_TRUE(contains(t[0], "writing the final answer")) << t[0];
+  EXPECT_NE(t[0], turns(sft[0])[0]) << "step 1 was sent the executor's system prompt";
+  // Its user message as sent: the task and every step's validated result, as JSON.
+  EXPECT_EQ(t[1].rfind(std::string("user: Task:\n") + kTask + "\n\nStep results (JSON):\n", 0), 0u) << t[1];
+  for (const char* result : {"step one: facts", "step two: pong", "step three: summary of pong"})
+    EXPECT_TRUE(contains(t[1], result)) << result << " in " << t[1];
+  EXPECT_FALSE(contains(t[1], "draft two")) << "the rejected attempt's answer is no step result: " << t[1];
+  EXPECT_EQ(t[2], "assistant: FINAL: the server says pong");
+
+  auto openai = rows("--format openai-ft --conversation per-step");
+  ASSERT_EQ(openai.size(), 4u);
+  EXPECT_EQ(rules::openai_chat(openai[3]), "") << json::dump(openai[3]);
+  EXPECT_EQ(weighted_assistant_turns(openai[3]), (std::vector<std::string>{"1 FINAL: the server says pong"}));
+  auto per_session = rows("--format trl-sft");
+  ASSERT_EQ(per_session.size(), 1u);
+  EXPECT_EQ(json::find(per_session[0], "synthesis"), nullptr) << "per-session rows are unchanged";
 }
 
 TEST_F(ExportConversationCli, CorrectionsUseTheStepPromptAsSent) {

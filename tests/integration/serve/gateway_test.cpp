@@ -52,6 +52,9 @@ std::vector<std::string> sql(const fs::path& db, const std::string& query) {
   return out;
 }
 
+// Stands for the mock's OpenAI base URL in a fixture's extra TOML (the mock starts with it).
+constexpr const char* kMockOpenAIBase = "@MOCK_OPENAI_BASE@";
+
 // A gateway with its runtime, upstream mock-llm and SQLite database in a fresh folder.
 class GatewayFixture {
  public:
@@ -80,7 +83,14 @@ class GatewayFixture {
             base + "\"\n\n";
     toml += "[storage]\ndatabase_url = \"sqlite://" + (dir_ / "atlas.db").string() + "\"\nspool_path = \"" +
             (dir_ / "spool.jsonl").string() + "\"\n\n";
-    toml += extra_toml;
+    for (std::string extra = extra_toml;;) {
+      size_t at = extra.find(kMockOpenAIBase);
+      if (at == std::string::npos) {
+        toml += extra;
+        break;
+      }
+      extra.replace(at, std::string_view(kMockOpenAIBase).size(), mock_.openai_base());
+    }
     auto cfg = config::parse_config(toml, "serve-test.toml");
     EXPECT_TRUE(cfg.is_ok()) << cfg.status().message();
     if (!cfg) return;
@@ -453,6 +463,48 @@ TEST(Gateway, PairedLaneRetriesWithTheTeachersGuidanceBeforeTheClientSeesTheRepl
   auto attempts = gw.query("SELECT evaluation FROM step_attempts WHERE session_id = " + sid + " ORDER BY attempt");
   ASSERT_EQ(attempts.size(), 2u);
   EXPECT_NE(attempts[0].find("Name the city."), std::string::npos) << attempts[0];
+}
+
+TEST(Gateway, APairedStreamedCallCapturesTheTokensOfTheReplyTheClientGotAndShowsItNoneItDidNotAskFor) {
+  GatewayFixture gw(
+      "paired-tokens", scenario(R"(
+      {"name":"teacher-rejects","match":{"system_contains":"You are the teacher","last_user_contains":"draft answer"},"response":{"json":{"valid":false,"guidance":"Name the city."}}},
+      {"name":"teacher-accepts","match":{"system_contains":"You are the teacher"},"response":{"json":{"valid":true}}},
+      {"name":"better","match":{"last_user_contains":"Name the city."},"response":{"text":"Paris is sunny."}},
+      {"name":"draft","match":{"last_user_contains":"weather"},"response":{"text":"draft answer"}})"),
+      "[orchestration]\nforced_mode = \"paired\"\nmax_retries = 2\n[serve.openai]\nprovider = \"openai\"\n"
+      "api_key_env = \"ATLAS_MOCK_LLM_UNSET_KEY\"\ncapture_tokens = true\napi_base = \"" +
+          std::string(kMockOpenAIBase) + "\"\n");
+  ASSERT_TRUE(gw.ok());
+  auto r = gw.post("/v1/chat/completions",
+                   R"({"model":"m","stream":true,"messages":[{"role":"user","content":"weather please"}]})",
+                   {{"X-Atlas-Session", "paired-tokens-1"}});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_NE(r->body.find("Paris"), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("data: [DONE]"), std::string::npos) << "the buffered stream is whole";
+  EXPECT_EQ(r->body.find("token_ids"), std::string::npos) << "no field the client did not ask for: " << r->body;
+  EXPECT_EQ(r->body.find("\"logprob\""), std::string::npos) << r->body;
+  json::Document end = gw.end("paired-tokens-1");
+  std::string sid = json::get_string(end["report"], "session_id");
+  auto tokens =
+      gw.query("SELECT json_extract(event, '$.data.tokens') FROM trajectory_events WHERE session_id = " + sid +
+               " AND json_extract(event, '$.type') = 'llm_call' AND json_extract(event, '$.role') = "
+               "'student'");
+  ASSERT_EQ(tokens.size(), 1u);
+  auto capture = json::parse(tokens[0]);
+  ASSERT_TRUE(capture.is_ok()) << tokens[0];
+  EXPECT_EQ(json::get_string(*capture, "capture"), "token_exact") << tokens[0];
+  // The ids of the reply the client got ("Paris is sunny.", one id per byte), and the request of
+  // that attempt: the rejected draft and the guidance are in its conversation.
+  std::vector<int64_t> completion;
+  for (const auto& id : (*capture)["completion_ids"].GetArray()) completion.push_back(id.GetInt64());
+  const std::string reply = "Paris is sunny.";
+  EXPECT_EQ(completion, std::vector<int64_t>(reply.begin(), reply.end()));
+  EXPECT_EQ((*capture)["logprobs"].Size(), reply.size());
+  const std::string request = json::dump((*capture)["request"]);
+  EXPECT_NE(request.find("draft answer"), std::string::npos) << request;
+  EXPECT_NE(request.find("Name the city."), std::string::npos) << request;
 }
 
 TEST(Gateway, PairedLaneRetriesAResponsesCallWithTheRejectedReplyAndGuidanceInItsInput) {

@@ -685,6 +685,14 @@ TEST_P(ExportCapturedEpisode, OlderCoachSessionsFallBackToTheTaskAndStepAndWeigh
                 "user: Summarise a.txt\n\nStep 2: summarise it", "assistant[1]: it says hello", "assistant[1]: FINAL"}))
       << "a call that cannot be told apart from the rejected attempt's is context only";
   EXPECT_EQ(rows[0].find("guess"), std::string::npos) << "the rejected answer is no turn";
+  // Per-step: its synthesizer's prompt was not stored, so there is no synthesis row to make up.
+  o.conversation = data::ExportOptions::Conversation::kPerStep;
+  o.format = data::ExportFormat::kTrlSft;
+  o.output = dir_ / "older-per-step.jsonl";
+  ASSERT_TRUE(data::export_sessions(*store_, o).is_ok());
+  auto per_step = lines_of(o.output);
+  ASSERT_EQ(per_step.size(), 2u) << "one row per step, no synthesis row";
+  for (const auto& line : per_step) EXPECT_EQ(line.find("\"synthesis\""), std::string::npos) << line;
 }
 
 // Rollout groups (run --rollouts, X-Atlas-Rollout-Group): trl-grpo rows follow the stored group

@@ -10,6 +10,7 @@
 #include "llm/tokenize.hpp"
 #include "llm/wire.hpp"
 #include "mock/mock_tokens.hpp"
+#include "runtime/captured_call_json.hpp"
 #include "runtime/token_check.hpp"
 
 namespace atlas {
@@ -115,6 +116,57 @@ TEST(TokenCaptureWire, StreamingChunksAccumulate) {
   EXPECT_EQ(*r->tokens.prompt_ids, (std::vector<int64_t>{5, 6}));
   EXPECT_EQ(*r->tokens.completion_ids, (std::vector<int64_t>{97, 98}));
   EXPECT_EQ(r->tokens.logprobs->size(), 2u);
+}
+
+TEST(TokenCaptureWire, TheRequestFieldsAreOneListForRunAndTheGateway) {
+  auto local = llm::token_request_fields(true);
+  EXPECT_EQ(json::dump(local), R"({"logprobs":true,"top_logprobs":1,"return_token_ids":true})");
+  EXPECT_EQ(json::dump(llm::token_request_fields(false)), R"({"logprobs":true,"top_logprobs":1})");
+}
+
+TEST(TokenCaptureWire, AStoredCaptureReadsBackAsItWasWritten) {
+  llm::TokenCapture exact;
+  exact.requested = true;
+  exact.prompt_ids = std::vector<int64_t>{1, 2};
+  exact.completion_ids = std::vector<int64_t>{3};
+  exact.logprobs = std::vector<double>{-0.5};
+  exact.request_json = R"({"messages":[{"role":"user","content":"hi"}]})";
+  llm::TokenCapture missing;
+  missing.requested = true;
+  missing.logprobs = std::vector<double>{-0.5};
+  llm::TokenCapture wire;
+  wire.requested = true;
+  wire.text_only_because = "the openai.responses wire carries no token ids";
+  for (const llm::TokenCapture* t : {&exact, &missing, &wire}) {
+    const std::string text = llm::token_capture_json(*t);
+    auto doc = json::parse(text);
+    ASSERT_TRUE(doc.is_ok()) << text;
+    llm::TokenCapture back = llm::read_token_capture(*doc);
+    EXPECT_EQ(llm::token_capture_json(back), text);
+    EXPECT_EQ(back.token_exact(), t->token_exact());
+    EXPECT_EQ(back.text_only_reason(), t->text_only_reason());
+  }
+  EXPECT_EQ(wire.text_only_reason(), "the openai.responses wire carries no token ids");
+  EXPECT_FALSE(wire.token_exact());
+}
+
+TEST(TokenCaptureWire, ASharedEpisodesStoredCallKeepsItsCapture) {
+  runtime::CapturedCall call;
+  call.wire = "openai.chat";
+  call.messages.push_back({"user", "hi", {}, {}, {}});
+  call.reply.content = "ok";
+  call.reply.tokens.requested = true;
+  call.reply.tokens.prompt_ids = std::vector<int64_t>{257, 104, 105, 260, 258};
+  call.reply.tokens.completion_ids = std::vector<int64_t>{111, 107};
+  call.reply.tokens.logprobs = std::vector<double>{-0.25, -0.2};
+  auto back = runtime::captured_call_from_json(runtime::captured_call_to_json(call));
+  ASSERT_TRUE(back.is_ok()) << back.status().to_string();
+  EXPECT_TRUE(back->reply.tokens.token_exact());
+  EXPECT_EQ(llm::token_capture_json(back->reply.tokens), llm::token_capture_json(call.reply.tokens));
+  runtime::CapturedCall plain;
+  auto plain_back = runtime::captured_call_from_json(runtime::captured_call_to_json(plain));
+  ASSERT_TRUE(plain_back.is_ok());
+  EXPECT_FALSE(plain_back->reply.tokens.requested) << "no capture stored, none read back";
 }
 
 TEST(MockTokenizer, ChatTemplateIsDeterministicAndDocumented) {

@@ -187,6 +187,10 @@ int main(int argc, char** argv) {
       {"text search, no counts", "/ui/api/sessions?q=off-by-one&counts=0"},
       {"text search, rare, no counts", "/ui/api/sessions?q=%2377777%3A&counts=0"},
       {"reward_desc + text, no counts", "/ui/api/sessions?sort=reward_desc&q=translate&counts=0"},
+      {"reward_desc + rare text", "/ui/api/sessions?sort=reward_desc&q=%2377777%3A&counts=0"},
+      // A common term that no session of the key has: the walk in reward order finds nothing.
+      {"reward_desc + text + key, none", "/ui/api/sessions?sort=reward_desc&q=translate&key=key-3&counts=0"},
+      {"reward_desc deep cursor", "/ui/api/sessions?sort=reward_desc&counts=0&after=0.2%7C50000"},
       // What the page does: the rows (counts=0), then the tabs' counts in a second request.
       {"counts request", "/ui/api/sessions/counts"},
       {"counts: lane+key+reward", "/ui/api/sessions/counts?lane=coach&key=key-2&min_reward=0.3&max_reward=0.9"},

@@ -1070,6 +1070,7 @@ std::string session_filters_sql(Backend b, const Value& req, std::vector<Param>&
   return session_filters(b, req, params);
 }
 std::string bind_param(std::vector<Param>& params, Param v) { return ph(params, std::move(v)); }
+std::string bind_list(std::vector<Param>& params, const std::vector<Param>& values) { return in_list(params, values); }
 
 std::string run_op(Pool& pool, std::string_view op, std::string_view request_json) {
   using Fn = std::string (*)(Pool&, const Value&);

@@ -13,9 +13,10 @@
 namespace atlas_soci {
 
 // Defined in ops.cpp: the WHERE clause of query_sessions/count_sessions for `req`, and one
-// bound parameter (":pN", appended to `params`).
+// bound parameter (":pN", appended to `params`), or a list of them (":pN, :pN+1, ...").
 std::string session_filters_sql(Backend b, const rapidjson::Value& req, std::vector<Param>& params);
 std::string bind_param(std::vector<Param>& params, Param v);
+std::string bind_list(std::vector<Param>& params, const std::vector<Param>& values);
 
 // Migration 7: what keeps the list fast on large tables (docs/review-ui.md, "Speed"): an index
 // on the exact reward-order expression, one on (LOWER(review_status), id), and a text index for

@@ -1071,6 +1071,11 @@ std::string session_filters_sql(Backend b, const Value& req, std::vector<Param>&
 }
 std::string bind_param(std::vector<Param>& params, Param v) { return ph(params, std::move(v)); }
 std::string bind_list(std::vector<Param>& params, const std::vector<Param>& values) { return in_list(params, values); }
+std::vector<std::string> review_status_filter(const Value& req) {
+  std::vector<std::string> statuses = str_list(req, "review_status");
+  for (std::string& s : statuses) s = lower(s);
+  return statuses;
+}
 
 std::string run_op(Pool& pool, std::string_view op, std::string_view request_json) {
   using Fn = std::string (*)(Pool&, const Value&);

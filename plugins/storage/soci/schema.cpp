@@ -139,6 +139,8 @@ std::vector<std::string> statements_for(int version, Backend b) {
       return review_ui_list_schema(b);  // ops_review_ui.cpp: indexes the list's queries read
     case 8:
       return gateway_episodes_schema(b);  // shared gateway episodes (ops_gateway.cpp, docs/serve.md)
+    case 9:
+      return review_ui_counts_schema(b);  // ops_review_ui.cpp: lane + learning key counts
     default:
       return {};
   }
@@ -164,6 +166,7 @@ const std::vector<Migration>& migrations() {
       {6, "playbook history (learning_versions: every playbook version with its actor)"},
       {7, "review UI list speed (reward-order and review-status indexes, text search index)"},
       {8, "shared gateway episodes (gateway_episodes, gateway_calls, gateway_feedback)"},
+      {9, "review UI counts index (learning key, lane, review status)"},
   };
   return list;
 }

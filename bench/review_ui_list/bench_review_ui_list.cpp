@@ -1,8 +1,9 @@
 // Review UI list page benchmark (prints figures; not a test): the time GET /ui/api/sessions
 // takes on N stored sessions (default 100k), through the real UI server and soci plugin, for the
-// first page with counts and for filtered, searched, reward-sorted and deep cursor pages, and for
-// the counts request the page makes after its rows (GET /ui/api/sessions/counts). The
-// client is on loopback, so each figure is the server's time plus one local round trip.
+// first page with counts and for filtered, searched (common and rare terms, by id and by reward),
+// reward-sorted and deep cursor pages, and for the counts request the page makes after its rows
+// (GET /ui/api/sessions/counts). The client is on loopback, so each figure is the server's time
+// plus one local round trip.
 // Target: p99 < 200 ms for every page.
 //   bench_review_ui_list [--sessions 100000] [--requests 50] [--backend sqlite|postgresql]
 // PostgreSQL needs ATLAS_TEST_PG_URL (tests/support/postgres.sh start).

@@ -232,6 +232,7 @@ std::optional<std::vector<Param>> walk_reward_order(Conn& c, const Value& req, c
   // Without an end row the walk went through every row after the cursor: its page is complete.
   if (end && rows.size() <= static_cast<size_t>(limit)) return std::nullopt;
   std::vector<Param> ids;
+  ids.reserve(rows.size());
   for (const Row& r : rows) ids.push_back(Param::num(std::stoll(r[0].value())));
   return ids;
 }
@@ -284,10 +285,8 @@ void write_counts(Conn& c, const Value& req, long long cap, Writer& w) {
   std::optional<long long> count;
   for (size_t i = 0; i < std::size(kReviewTabs) && !count; ++i) {
     const bool in_selection = review.empty() || std::count(review.begin(), review.end(), kReviewTabs[i]) > 0;
-    if (review.size() == 1 && review[0] == kReviewTabs[i])
-      count = tabs[i];
-    else if (in_selection && tabs[i] > cap)
-      count = tabs[i];
+    const bool only_this_tab = review.size() == 1 && review[0] == kReviewTabs[i];
+    if (only_this_tab || (in_selection && tabs[i] > cap)) count = tabs[i];
   }
   if (!count) {
     p.clear();

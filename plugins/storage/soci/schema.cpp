@@ -25,6 +25,7 @@ std::vector<std::string> atlas_schema(Backend b) {
         "ALTER TABLE sessions ADD COLUMN IF NOT EXISTS reward_stats JSONB",
         "ALTER TABLE sessions ADD COLUMN IF NOT EXISTS reward_audit JSONB",
         "CREATE INDEX IF NOT EXISTS sessions_learning_key_idx ON sessions ((metadata->>'learning_key'))",
+        // NOLINTNEXTLINE(bugprone-suspicious-missing-comma): one statement over two lines
         "CREATE INDEX IF NOT EXISTS sessions_reward_score_idx ON sessions "
         "(((reward_stats->>'score')::float)) WHERE reward_stats IS NOT NULL",
         "CREATE INDEX IF NOT EXISTS sessions_created_at_idx ON sessions (created_at DESC)",
@@ -59,6 +60,7 @@ std::vector<std::string> atlas_schema(Backend b) {
       "review_status TEXT NOT NULL DEFAULT 'pending', review_notes TEXT, "
       "created_at TEXT NOT NULL DEFAULT " + now + ", completed_at TEXT)",
       "CREATE INDEX IF NOT EXISTS sessions_learning_key_idx ON sessions (json_extract(metadata, '$.learning_key'))",
+      // NOLINTNEXTLINE(bugprone-suspicious-missing-comma): one statement over two lines
       "CREATE INDEX IF NOT EXISTS sessions_reward_score_idx ON sessions "
       "(CAST(json_extract(reward_stats, '$.score') AS REAL)) WHERE reward_stats IS NOT NULL",
       "CREATE INDEX IF NOT EXISTS sessions_created_at_idx ON sessions (created_at DESC)",

@@ -1,8 +1,9 @@
 // Review UI list page benchmark (prints figures; not a test): the time GET /ui/api/sessions
 // takes on N stored sessions (default 100k), through the real UI server and soci plugin, for the
-// first page with counts and for filtered, searched, reward-sorted and deep cursor pages, and for
-// the counts request the page makes after its rows (GET /ui/api/sessions/counts). The
-// client is on loopback, so each figure is the server's time plus one local round trip.
+// first page with counts and for filtered, searched (common and rare terms, by id and by reward),
+// reward-sorted and deep cursor pages, and for the counts request the page makes after its rows
+// (GET /ui/api/sessions/counts). The client is on loopback, so each figure is the server's time
+// plus one local round trip.
 // Target: p99 < 200 ms for every page.
 //   bench_review_ui_list [--sessions 100000] [--requests 50] [--backend sqlite|postgresql]
 // PostgreSQL needs ATLAS_TEST_PG_URL (tests/support/postgres.sh start).
@@ -187,6 +188,10 @@ int main(int argc, char** argv) {
       {"text search, no counts", "/ui/api/sessions?q=off-by-one&counts=0"},
       {"text search, rare, no counts", "/ui/api/sessions?q=%2377777%3A&counts=0"},
       {"reward_desc + text, no counts", "/ui/api/sessions?sort=reward_desc&q=translate&counts=0"},
+      {"reward_desc + rare text", "/ui/api/sessions?sort=reward_desc&q=%2377777%3A&counts=0"},
+      // A common term that no session of the key has: the walk in reward order finds nothing.
+      {"reward_desc + text + key, none", "/ui/api/sessions?sort=reward_desc&q=translate&key=key-3&counts=0"},
+      {"reward_desc deep cursor", "/ui/api/sessions?sort=reward_desc&counts=0&after=0.2%7C50000"},
       // What the page does: the rows (counts=0), then the tabs' counts in a second request.
       {"counts request", "/ui/api/sessions/counts"},
       {"counts: lane+key+reward", "/ui/api/sessions/counts?lane=coach&key=key-2&min_reward=0.3&max_reward=0.9"},

@@ -735,6 +735,7 @@ std::string session_filters(Backend b, const Value& req, std::vector<Param>& p) 
     std::vector<std::string> vals = str_list(req, key);
     if (vals.empty()) return;
     std::vector<Param> ps;
+    ps.reserve(vals.size());
     for (auto& v : vals) ps.push_back(Param::str(lowercase ? lower(v) : v));
     where += std::string(" AND ") + (lowercase ? "LOWER(" + std::string(col) + ")" : col) + " IN (" + in_list(p, ps) +
              ")";
@@ -748,6 +749,7 @@ std::string session_filters(Backend b, const Value& req, std::vector<Param>& p) 
   std::vector<std::string> ids = str_list(req, "session_ids");
   if (!ids.empty()) {
     std::vector<Param> ps;
+    ps.reserve(ids.size());
     for (auto& v : ids) ps.push_back(Param::num(parse_id(v, "session_ids")));
     where += " AND id IN (" + in_list(p, ps) + ")";
   }
@@ -857,6 +859,7 @@ void write_sessions(Conn& c, const std::vector<long long>& ids, long long event_
     id_match = "= ANY(CAST(" + ph(id_params, Param::str(array + "}")) + " AS BIGINT[]))";
   } else {
     std::vector<Param> idp;
+    idp.reserve(ids.size());
     for (long long id : ids) idp.push_back(Param::num(id));
     id_match = "IN (" + in_list(id_params, idp) + ")";
   }
@@ -1070,6 +1073,12 @@ std::string session_filters_sql(Backend b, const Value& req, std::vector<Param>&
   return session_filters(b, req, params);
 }
 std::string bind_param(std::vector<Param>& params, Param v) { return ph(params, std::move(v)); }
+std::string bind_list(std::vector<Param>& params, const std::vector<Param>& values) { return in_list(params, values); }
+std::vector<std::string> review_status_filter(const Value& req) {
+  std::vector<std::string> statuses = str_list(req, "review_status");
+  for (std::string& s : statuses) s = lower(s);
+  return statuses;
+}
 
 std::string run_op(Pool& pool, std::string_view op, std::string_view request_json) {
   using Fn = std::string (*)(Pool&, const Value&);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 
 #include "ops_json.hpp"
 
@@ -50,11 +51,20 @@ std::string like_pattern(const std::string& text) {
   return p + "%";
 }
 
-// Characters (UTF-8 code points) in `text`: the trigram index needs at least 3.
-size_t code_points(const std::string& text) {
+// Whether a trigram index can serve a search for `text`: it needs 3 characters (UTF-8 code
+// points) or more.
+bool trigram_searchable(const std::string& text) {
   size_t n = 0;
   for (unsigned char ch : text) n += (ch & 0xC0) != 0x80;
-  return n;
+  return n >= 3;
+}
+
+// The trigram index takes the search text as one FTS5 phrase, which matches it as a substring
+// (case-folded); quotes are doubled.
+std::string trigram_phrase(const std::string& text) {
+  std::string phrase = "\"";
+  for (char ch : text) phrase += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+  return phrase + "\"";
 }
 
 // The rows a list request selects: FROM and WHERE. On SQLite a text search of 3 characters or
@@ -68,8 +78,11 @@ struct Selection {
   bool fts_join = false;
 };
 
+// kSkip: the LIKE alone tests each row (the reward-order walk of walk_reward_order).
+enum class TextIndex { kUse, kSkip };
+
 // query_sessions' filters (ops.cpp) plus the UI's own: lane and free text.
-Selection ui_filters(Backend b, const Value& req, std::vector<Param>& p) {
+Selection ui_filters(Backend b, const Value& req, std::vector<Param>& p, TextIndex text_index = TextIndex::kUse) {
   Selection sel;
   sel.where = session_filters_sql(b, req, p);
   std::string lane = str_or(req, "lane");
@@ -78,15 +91,11 @@ Selection ui_filters(Backend b, const Value& req, std::vector<Param>& p) {
   std::string text = str_or(req, "text");
   if (!text.empty()) {
     if (text.size() > 500) throw Error(ATLAS_INVALID_ARGUMENT, "'text' is longer than 500 characters");
-    if (b == Backend::kSqlite && code_points(text) >= 3) {
-      // A trigram phrase matches the text as a substring (case-folded); quotes are doubled.
-      std::string phrase = "\"";
-      for (char ch : text) phrase += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-      phrase += "\"";
+    if (b == Backend::kSqlite && trigram_searchable(text) && text_index == TextIndex::kUse) {
       // CROSS JOIN: SQLite keeps the trigram index as the outer loop (its candidates in rowid
       // order) instead of probing it once per row of another index.
       sel.from = "sessions_text CROSS JOIN sessions ON sessions.id = sessions_text.rowid";
-      sel.where += " AND sessions_text MATCH " + bind_param(p, Param::str(phrase));
+      sel.where += " AND sessions_text MATCH " + bind_param(p, Param::str(trigram_phrase(text)));
       sel.fts_join = true;
     }
     // ILIKE on PostgreSQL (pg_trgm indexes when the extension is there, migration 7); LIKE
@@ -123,6 +132,111 @@ std::string reward_order_expr(Backend b) {
   return "COALESCE(" + reward_score_expr(b) + ", -1)";
 }
 
+// The reward order as the text of a cursor: every digit, so that the next page starts exactly
+// after the row (SQLite renders a real with 15 digits, PostgreSQL with as many as it takes).
+std::string reward_cursor_expr(Backend b) {
+  return b == Backend::kSqlite ? "printf('%!.17g', " + reward_order_expr(b) + ")" : reward_order_expr(b);
+}
+
+// Where the previous page ended: its last row ("score|id" for a reward sort, "id" otherwise).
+struct Cursor {
+  bool set = false;
+  double score = 0;
+  long long id = 0;
+};
+
+Cursor parse_cursor(const std::string& after, const Sort& sort) {
+  Cursor at;
+  if (after.empty()) return at;
+  at.set = true;
+  if (!sort.by_reward) {
+    at.id = parse_cursor_id(after);
+    return at;
+  }
+  size_t bar = after.find('|');
+  if (bar == std::string::npos) throw Error(ATLAS_INVALID_ARGUMENT, "'after' is not a cursor of a reward-sorted page");
+  try {
+    at.score = std::stod(after.substr(0, bar));
+  } catch (...) {
+    throw Error(ATLAS_INVALID_ARGUMENT, "'after' is not a cursor of a reward-sorted page");
+  }
+  at.id = parse_cursor_id(after.substr(bar + 1));
+  return at;
+}
+
+// " AND" the rows of the reward order of `sort` strictly after (score, id), or with `through`
+// the rows up to and including it. A row-value comparison, plus the same bound on the score
+// alone: SQLite reads a range of sessions_reward_order_idx only for the latter (it scans the
+// whole index for a row value on an expression).
+std::string reward_bound(Backend b, const Sort& sort, double score, long long id, bool through, std::vector<Param>& p) {
+  const std::string expr = reward_order_expr(b);
+  const bool greater = sort.asc != through;
+  const char* row_cmp = through ? (greater ? " >= " : " <= ") : (greater ? " > " : " < ");
+  std::string sql = " AND " + expr + (greater ? " >= " : " <= ") + bind_param(p, Param::real_num(score));
+  return sql + " AND (" + expr + ", sessions.id)" + row_cmp + "(" + bind_param(p, Param::real_num(score)) + ", " +
+         bind_param(p, Param::num(id)) + ")";
+}
+
+// " AND" the rows after the cursor in the page order ("" on the first page).
+std::string after_cursor(Backend b, const Sort& sort, const Cursor& at, std::vector<Param>& p) {
+  if (!at.set) return "";
+  if (sort.by_reward) return reward_bound(b, sort, at.score, at.id, false, p);
+  return std::string(" AND sessions.id ") + (sort.asc ? ">" : "<") + " " + bind_param(p, Param::num(at.id));
+}
+
+std::string order_by(Backend b, const Sort& sort, const std::string& id_col) {
+  const char* dir = sort.asc ? " ASC" : " DESC";
+  return sort.by_reward ? reward_order_expr(b) + dir + ", " + id_col + dir : id_col + dir;
+}
+
+// How many rows a reward-sorted text search may walk per row of its page before it reads the
+// trigram candidates instead: the walk pays while at least one row in 40 matches.
+constexpr long long kWalkRowsPerPageRow = 40;
+
+// The page of a reward-sorted text search on SQLite, which has two ways to it:
+//  - candidates: read every trigram candidate, re-check it with LIKE and sort by reward; the cost
+//    follows the candidates (a term in 20 % of 100k sessions: 20,000 rows read);
+//  - walk: read sessions_reward_order_idx in page order and test each row until the page is
+//    full; the cost follows page rows / share of rows that match.
+// The trigram index counts the candidates up to budget = kWalkRowsPerPageRow x page rows (index
+// only, no row read). Fewer than the budget: the candidates are the cheaper way (nullopt).
+// Otherwise the walk goes at most `budget` rows, up to the budget-th row after the cursor
+// (index only); when that does not fill the page (other filters leave few matches), nullopt:
+// the candidates after all. The wasted walk is at most the budget, itself at most the
+// candidates, so a page never costs more than twice the candidates' way, and a common term
+// costs about page / share rows. Returns the page's ids (up to limit + 1) otherwise.
+std::optional<std::vector<Param>> walk_reward_order(Conn& c, const Value& req, const Sort& sort, const Cursor& at,
+                                                    long long limit) {
+  const Backend b = c.backend();
+  const long long budget = kWalkRowsPerPageRow * (limit + 1);
+  std::vector<Param> probe;
+  std::string probe_sql = "SELECT COUNT(*) FROM (SELECT 1 FROM sessions_text WHERE sessions_text MATCH " +
+                          bind_param(probe, Param::str(trigram_phrase(str_or(req, "text")))) + " LIMIT " +
+                          bind_param(probe, Param::num(budget)) + ") candidates";
+  auto candidates = c.query_one(probe_sql, probe, 1);
+  if (!candidates || !(*candidates)[0] || std::stoll(*(*candidates)[0]) < budget) return std::nullopt;
+
+  const std::string order = order_by(b, sort, "sessions.id");
+  std::vector<Param> end_p;
+  auto end = c.query_one("SELECT " + reward_cursor_expr(b) + ", sessions.id FROM sessions WHERE 1 = 1" +
+                             after_cursor(b, sort, at, end_p) + " ORDER BY " + order + " LIMIT 1 OFFSET " +
+                             bind_param(end_p, Param::num(budget - 1)),
+                         end_p, 2);
+  std::vector<Param> p;
+  Selection sel = ui_filters(b, req, p, TextIndex::kSkip);
+  std::string where = sel.where + after_cursor(b, sort, at, p);
+  if (end) where += reward_bound(b, sort, std::stod(*(*end)[0]), std::stoll(*(*end)[1]), true, p);
+  auto rows = c.query("SELECT sessions.id FROM sessions WHERE " + where + " ORDER BY " + order + " LIMIT " +
+                          bind_param(p, Param::num(limit + 1)),
+                      p, 1);
+  // Without an end row the walk went through every row after the cursor: its page is complete.
+  if (end && rows.size() <= static_cast<size_t>(limit)) return std::nullopt;
+  std::vector<Param> ids;
+  ids.reserve(rows.size());
+  for (const Row& r : rows) ids.push_back(Param::num(std::stoll(r[0].value())));
+  return ids;
+}
+
 // The review statuses the list has tabs for (docs/review-ui.md).
 constexpr const char* kReviewTabs[] = {"pending", "approved", "quarantined"};
 
@@ -130,29 +244,57 @@ constexpr long long kDefaultCountCap = 1000;
 
 // "count" (this selection) and "counts" (per review status, the review filter left out), each
 // counted up to `cap` rows: a value over the cap is written as the cap, and "count_capped" /
-// "counts_capped" say which ones have more (the UI shows "1000+"). One statement; every count
-// stops at cap + 1 rows, so its cost is bounded by the cap, not by the table.
+// "counts_capped" say which ones have more (the UI shows "1000+"). Every count stops at cap + 1
+// rows, so its cost is bounded by the cap, not by the table. The tabs are counted first (one
+// statement); "count" then often follows from them without a scan of its own (the costliest
+// one for a common search term): a tab the selection's review filter takes in (every tab
+// without a filter) is a subset of the selection, so one over the cap puts "count" over it,
+// and a filter of exactly one tab selects that tab's rows.
+// PostgreSQL, text search: the planner takes a scan that tests ILIKE on row after row (it prices
+// ILIKE on a long text like an integer comparison, ~15 us a row in fact) over the pg_trgm
+// bitmap (~1 us per match of the term), 400 ms against 100 ms for a term in 20 % of 100k
+// sessions; SET LOCAL enable_seqscan = off (this transaction only) steers it to the index.
 void write_counts(Conn& c, const Value& req, long long cap, Writer& w) {
   const Backend b = c.backend();
+  std::optional<Tx> steer;
+  if (b == Backend::kPostgres && trigram_searchable(str_or(req, "text"))) {
+    steer.emplace(c);
+    c.exec("SET LOCAL enable_seqscan = off");
+  }
   std::vector<Param> p;
   auto capped = [&](const Value& filters) {
     Selection sel = ui_filters(b, filters, p);
     return "(SELECT COUNT(*) FROM (SELECT 1 FROM " + sel.from + " WHERE " + sel.where + " LIMIT " +
            bind_param(p, Param::num(cap + 1)) + ") capped)";
   };
-  std::string sql = "SELECT " + capped(req);
+  std::string sql = "SELECT ";
   rapidjson::Document other;
   other.CopyFrom(req, other.GetAllocator());
-  other.RemoveMember("review_status");
-  for (const char* status : kReviewTabs) {
+  for (size_t i = 0; i < std::size(kReviewTabs); ++i) {
     rapidjson::Value one(rapidjson::kArrayType);
-    one.PushBack(rapidjson::StringRef(status), other.GetAllocator());
+    one.PushBack(rapidjson::StringRef(kReviewTabs[i]), other.GetAllocator());
     other.RemoveMember("review_status");
     other.AddMember("review_status", one, other.GetAllocator());
-    sql += ", " + capped(other);
+    sql += (i == 0 ? "" : ", ") + capped(other);
   }
-  auto row = c.query_one(sql, p, 1 + static_cast<int>(std::size(kReviewTabs)));
-  auto value = [&](size_t i) { return row && (*row)[i] ? std::stoll(*(*row)[i]) : 0LL; };
+  auto row = c.query_one(sql, p, std::size(kReviewTabs));
+  std::vector<long long> tabs;
+  for (size_t i = 0; i < std::size(kReviewTabs); ++i) tabs.push_back(row && (*row)[i] ? std::stoll(*(*row)[i]) : 0LL);
+
+  const std::vector<std::string> review = review_status_filter(req);
+  std::optional<long long> count;
+  for (size_t i = 0; i < std::size(kReviewTabs) && !count; ++i) {
+    const bool in_selection = review.empty() || std::count(review.begin(), review.end(), kReviewTabs[i]) > 0;
+    const bool only_this_tab = review.size() == 1 && review[0] == kReviewTabs[i];
+    if (only_this_tab || (in_selection && tabs[i] > cap)) count = tabs[i];
+  }
+  if (!count) {
+    p.clear();
+    auto own = c.query_one("SELECT " + capped(req), p, 1);
+    count = own && (*own)[0] ? std::stoll(*(*own)[0]) : 0LL;
+  }
+  if (steer) steer->commit();
+  auto value = [&](size_t i) { return i == 0 ? *count : tabs[i - 1]; };
   w.Key("count");
   w.Int64(std::min(value(0), cap));
   w.Key("count_capped");
@@ -223,53 +365,44 @@ std::vector<std::string> review_ui_list_schema(Backend b) {
               ins + " END"};
 }
 
+std::vector<std::string> review_ui_counts_schema(Backend b) {
+  // A lane and a learning key together: without it SQLite reads one of the two single-column
+  // indexes (it guessed the lane's, a quarter of the rows) and every row of it to test the other.
+  return {"CREATE INDEX sessions_key_lane_review_idx ON sessions ((" + json_key_text(b, "metadata", "learning_key") +
+          "), (" + json_key_text(b, "metadata", "execution_mode") + "), LOWER(review_status), id)"};
+}
+
 std::string op_review_ui_sessions(Pool& pool, const Value& req) {
   const Sort sort = parse_sort(str_or(req, "sort"));
   const bool ids_only = flag(req, "ids_only");
   const long long limit = limit_of(req, 50, ids_only ? 5000 : 500);
-  const std::string after = str_or(req, "after");
+  const Cursor at = parse_cursor(str_or(req, "after"), sort);
   const long long cap = count_cap_of(req);
   return with_conn(pool, "review_ui_sessions", [&](Conn& c) {
     const Backend b = c.backend();
-    const std::string score = reward_order_expr(b);
     std::vector<Param> p;
     Selection sel = ui_filters(b, req, p);
-    std::string where = sel.where;
-    const char* cmp = sort.asc ? ">" : "<";
-    if (!after.empty()) {
-      if (sort.by_reward) {
-        // Cursor "score|id": rows strictly after it in (score, id) order (a row-value
-        // comparison, which both databases turn into a range of the reward index).
-        size_t bar = after.find('|');
-        if (bar == std::string::npos)
-          throw Error(ATLAS_INVALID_ARGUMENT, "'after' is not a cursor of a reward-sorted page");
-        double s = 0;
-        try {
-          s = std::stod(after.substr(0, bar));
-        } catch (...) {
-          throw Error(ATLAS_INVALID_ARGUMENT, "'after' is not a cursor of a reward-sorted page");
-        }
-        long long id = parse_cursor_id(after.substr(bar + 1));
-        where += " AND (" + score + ", sessions.id) " + cmp + " (" + bind_param(p, Param::real_num(s)) + ", " +
-                 bind_param(p, Param::num(id)) + ")";
-      } else {
-        where += std::string(" AND sessions.id ") + cmp + " " + bind_param(p, Param::num(parse_cursor_id(after)));
-      }
-    }
-    const char* dir = sort.asc ? " ASC" : " DESC";
-    // Id order follows the trigram index's rowid when the rows come from it (no sort).
-    const std::string id_col = sel.fts_join && !sort.by_reward ? "sessions_text.rowid" : "sessions.id";
-    std::string inner_order = sort.by_reward ? score + dir + ", sessions.id" + dir : id_col + dir;
-    std::string outer_order = sort.by_reward ? score + dir + ", id" + dir : std::string("id") + dir;
     // The page's ids first, from the indexes alone where they cover the filters; then only
     // those rows are read (no sort of wide rows).
-    std::string page_ids = "SELECT sessions.id FROM " + sel.from + " WHERE " + where + " ORDER BY " + inner_order +
-                           " LIMIT " + bind_param(p, Param::num(limit + 1));
+    std::string page_ids;
+    std::optional<std::vector<Param>> walked;
+    if (sort.by_reward && sel.fts_join) walked = walk_reward_order(c, req, sort, at, limit);
+    if (walked) {
+      p.clear();
+      page_ids = walked->empty() ? "NULL" : bind_list(p, *walked);
+    } else {
+      // Id order follows the trigram index's rowid when the rows come from it (no sort).
+      const std::string id_col = sel.fts_join && !sort.by_reward ? "sessions_text.rowid" : "sessions.id";
+      page_ids = "SELECT sessions.id FROM " + sel.from + " WHERE " + sel.where + after_cursor(b, sort, at, p) +
+                 " ORDER BY " + order_by(b, sort, id_col) + " LIMIT " + bind_param(p, Param::num(limit + 1));
+    }
+    const std::string outer_order = order_by(b, sort, "id");
     rapidjson::StringBuffer sb;
     Writer w(sb);
     w.StartObject();
     if (ids_only) {
-      auto rows = c.query(page_ids, p, 1);
+      // In page order: the walk's ids as they are, otherwise the rows the page_ids query returns.
+      auto rows = c.query("SELECT id FROM sessions WHERE id IN (" + page_ids + ") ORDER BY " + outer_order, p, 1);
       w.Key("ids");
       w.StartArray();
       for (size_t i = 0; i < rows.size() && i < static_cast<size_t>(limit); ++i) {
@@ -282,11 +415,12 @@ std::string op_review_ui_sessions(Pool& pool, const Value& req) {
       w.EndObject();
       return std::string(sb.GetString(), sb.GetSize());
     }
-    std::string sql =
-        "SELECT id, substr(task, 1, 400), status, review_status, " + ts_out(b, "created_at") + ", " +
-        ts_out(b, "completed_at") + ", " + reward_score_expr(b) + ", " + json_key_text(b, "metadata", "learning_key") +
-        ", " + json_key_text(b, "metadata", "execution_mode") + ", substr(COALESCE(final_answer, ''), 1, 200), " +
-        total_tokens_expr(b) + ", " + score + " FROM sessions WHERE id IN (" + page_ids + ") ORDER BY " + outer_order;
+    std::string sql = "SELECT id, substr(task, 1, 400), status, review_status, " + ts_out(b, "created_at") + ", " +
+                      ts_out(b, "completed_at") + ", " + reward_score_expr(b) + ", " +
+                      json_key_text(b, "metadata", "learning_key") + ", " +
+                      json_key_text(b, "metadata", "execution_mode") +
+                      ", substr(COALESCE(final_answer, ''), 1, 200), " + total_tokens_expr(b) + ", " +
+                      reward_cursor_expr(b) + " FROM sessions WHERE id IN (" + page_ids + ") ORDER BY " + outer_order;
     auto rows = c.query(sql, p, 12);
     bool more = rows.size() > static_cast<size_t>(limit);
     if (more) rows.resize(static_cast<size_t>(limit));

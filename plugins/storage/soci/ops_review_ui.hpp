@@ -13,15 +13,21 @@
 namespace atlas_soci {
 
 // Defined in ops.cpp: the WHERE clause of query_sessions/count_sessions for `req`, and one
-// bound parameter (":pN", appended to `params`).
+// bound parameter (":pN", appended to `params`), or a list of them (":pN, :pN+1, ...").
 std::string session_filters_sql(Backend b, const rapidjson::Value& req, std::vector<Param>& params);
 std::string bind_param(std::vector<Param>& params, Param v);
+std::string bind_list(std::vector<Param>& params, const std::vector<Param>& values);
+// The request's review filter as session_filters_sql compares it (lowercase; empty = none).
+std::vector<std::string> review_status_filter(const rapidjson::Value& req);
 
 // Migration 7: what keeps the list fast on large tables (docs/review-ui.md, "Speed"): an index
 // on the exact reward-order expression, one on (LOWER(review_status), id), and a text index for
 // the free-text search (SQLite: FTS5 trigram table sessions_text with its triggers;
 // PostgreSQL: pg_trgm GIN indexes when the extension can be created).
 std::vector<std::string> review_ui_list_schema(Backend b);
+// Migration 9: (learning_key, execution_mode, LOWER(review_status), id), which serves the capped
+// counts (and pages) of a lane and a learning key together.
+std::vector<std::string> review_ui_counts_schema(Backend b);
 
 // review_ui_sessions: query_sessions' filters plus "lane" (metadata.execution_mode) and "text"
 // (case-insensitive substring of task or final answer); "sort" newest|oldest|reward_desc|

@@ -25,6 +25,7 @@ std::vector<std::string> atlas_schema(Backend b) {
         "ALTER TABLE sessions ADD COLUMN IF NOT EXISTS reward_stats JSONB",
         "ALTER TABLE sessions ADD COLUMN IF NOT EXISTS reward_audit JSONB",
         "CREATE INDEX IF NOT EXISTS sessions_learning_key_idx ON sessions ((metadata->>'learning_key'))",
+        // NOLINTNEXTLINE(bugprone-suspicious-missing-comma): one statement over two lines
         "CREATE INDEX IF NOT EXISTS sessions_reward_score_idx ON sessions "
         "(((reward_stats->>'score')::float)) WHERE reward_stats IS NOT NULL",
         "CREATE INDEX IF NOT EXISTS sessions_created_at_idx ON sessions (created_at DESC)",
@@ -59,6 +60,7 @@ std::vector<std::string> atlas_schema(Backend b) {
       "review_status TEXT NOT NULL DEFAULT 'pending', review_notes TEXT, "
       "created_at TEXT NOT NULL DEFAULT " + now + ", completed_at TEXT)",
       "CREATE INDEX IF NOT EXISTS sessions_learning_key_idx ON sessions (json_extract(metadata, '$.learning_key'))",
+      // NOLINTNEXTLINE(bugprone-suspicious-missing-comma): one statement over two lines
       "CREATE INDEX IF NOT EXISTS sessions_reward_score_idx ON sessions "
       "(CAST(json_extract(reward_stats, '$.score') AS REAL)) WHERE reward_stats IS NOT NULL",
       "CREATE INDEX IF NOT EXISTS sessions_created_at_idx ON sessions (created_at DESC)",
@@ -139,6 +141,8 @@ std::vector<std::string> statements_for(int version, Backend b) {
       return review_ui_list_schema(b);  // ops_review_ui.cpp: indexes the list's queries read
     case 8:
       return gateway_episodes_schema(b);  // shared gateway episodes (ops_gateway.cpp, docs/serve.md)
+    case 9:
+      return review_ui_counts_schema(b);  // ops_review_ui.cpp: lane + learning key counts
     default:
       return {};
   }
@@ -164,6 +168,7 @@ const std::vector<Migration>& migrations() {
       {6, "playbook history (learning_versions: every playbook version with its actor)"},
       {7, "review UI list speed (reward-order and review-status indexes, text search index)"},
       {8, "shared gateway episodes (gateway_episodes, gateway_calls, gateway_feedback)"},
+      {9, "review UI counts index (learning key, lane, review status)"},
   };
   return list;
 }

@@ -40,17 +40,17 @@ TEST_P(StorageSuite, MigrateIsIdempotentAndStatusReportsTheSchema) {
   auto h = handle();
   auto first = call(h, "migrate", "{}");
   ASSERT_TRUE(first.is_ok()) << first.status().to_string();
-  EXPECT_EQ(get_int(*first, "schema_version"), 8);
+  EXPECT_EQ(get_int(*first, "schema_version"), 9);
   // 1, 2, 4 (work queue), 5 (review UI indexes), 6 (playbook history), 7 (review UI list speed),
-  // 8 (shared gateway episodes)
-  EXPECT_EQ((*first)["applied"].Size(), 7u);
+  // 8 (shared gateway episodes), 9 (review UI counts index)
+  EXPECT_EQ((*first)["applied"].Size(), 8u);
   auto again = call(h, "migrate", "{}");
   ASSERT_TRUE(again.is_ok());
   EXPECT_EQ((*again)["applied"].Size(), 0u);
   auto st = call(h, "status", "{}");
   ASSERT_TRUE(st.is_ok());
   EXPECT_EQ(get_string(*st, "backend"), GetParam());
-  EXPECT_EQ(get_int(*st, "schema_version"), 8);
+  EXPECT_EQ(get_int(*st, "schema_version"), 9);
   EXPECT_EQ((*st)["pending_migrations"].Size(), 0u);
 }
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package atlas-host needs to build, test and package.
 # Idempotent: packages already present are left alone. Run as root.
+#   --container   also podman and debootstrap, for packaging/container/build-image.sh (the OCI
+#                 image; not needed by the build or the test suite)
 set -euo pipefail
 
 packages=(
@@ -15,6 +17,12 @@ packages=(
   clang libclang-rt-14-dev
   chromium
 )
+for arg in "$@"; do
+  case "$arg" in
+    --container) packages+=(podman debootstrap) ;;
+    *) echo "install-deps: unknown option '$arg' (known: --container)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

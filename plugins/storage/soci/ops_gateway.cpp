@@ -118,6 +118,16 @@ long long lease_ms(const Value& req, const char* op) {
   return static_cast<long long>(s->GetDouble() * 1000.0);
 }
 
+// Makes `owner` the owner of episode `id` when it is in `state` (opening or ending) and its lease
+// is older than `lease` ms; 1 when it did.
+long long take_over_expired(Conn& c, const std::string& id, const char* state, const std::string& owner,
+                            long long lease) {
+  const Backend b = c.backend();
+  return c.exec("UPDATE gateway_episodes SET owner = :p1, last_activity_ms = " + now_ms(b) +
+                    " WHERE episode_id = :p0 AND state = :p3 AND " + lease_expired(b, 2),
+                {Param::str(id), Param::str(owner), Param::num(lease), Param::str(state)});
+}
+
 std::string state_of(Conn& c, const std::string& id) {
   auto r = c.query_one("SELECT state FROM gateway_episodes WHERE episode_id = :p0", {Param::str(id)}, 1);
   return r && (*r)[0] ? *(*r)[0] : "missing";
@@ -166,10 +176,7 @@ std::string op_gateway_episode_claim(Pool& pool, const Value& req) {
             now_ms(b) + ", " + now_ms(b) + ", :p1) ON CONFLICT (episode_id) DO NOTHING",
         {Param::str(id), Param::str(owner)});
     long long took_over = 0;
-    if (inserted == 0)
-      took_over = c.exec("UPDATE gateway_episodes SET owner = :p1, last_activity_ms = " + now_ms(b) +
-                             " WHERE episode_id = :p0 AND state = 'opening' AND " + lease_expired(b, 2),
-                         {Param::str(id), Param::str(owner), Param::num(lease)});
+    if (inserted == 0) took_over = take_over_expired(c, id, "opening", owner, lease);
     auto row = read_episode(c, id);
     tx.commit();
     return episode_answer(row, [&](Writer& w) {
@@ -297,10 +304,7 @@ std::string op_gateway_episode_end(Pool& pool, const Value& req) {
         {Param::str(id), Param::str(str_or(req, "ended_by", {}, op)), Param::str(owner_of(req, op)),
          outcome && outcome->IsObject() ? Param::str(dump(*outcome)) : Param::null()});
     long long took_over = 0;
-    if (n == 0)
-      took_over = c.exec("UPDATE gateway_episodes SET owner = :p1, last_activity_ms = " + now_ms(b) +
-                             " WHERE episode_id = :p0 AND state = 'ending' AND " + lease_expired(b, 2),
-                         {Param::str(id), Param::str(owner_of(req, op)), Param::num(lease_ms(req, op))});
+    if (n == 0) took_over = take_over_expired(c, id, "ending", owner_of(req, op), lease_ms(req, op));
     n += took_over;
     std::vector<Row> calls, feedback;
     if (n == 1) {

@@ -22,24 +22,8 @@ import tempfile
 import time
 
 BIN = None
-FAILS = []
-
-
-def check(cond, what):
-    if not cond:
-        FAILS.append(what)
-        print("FAIL:", what, file=sys.stderr)
-
-
-def wait_until(pred, seconds, what):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)  # polling a condition, bounded by the deadline
-    FAILS.append("timed out waiting for " + what)
-    print("FAIL: timed out waiting for", what, file=sys.stderr)
-    return False
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
+from checks import FAILS, check, wait_until  # noqa: E402
 
 
 def host(*args, **kw):

@@ -25,32 +25,13 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import urllib.error
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PG_SCRIPT = os.path.join(HERE, "..", "..", "support", "postgres.sh")
-FAILS = []
-PASSES = [0]
-
-
-def check(cond, what):
-    if cond:
-        PASSES[0] += 1
-    else:
-        FAILS.append(what)
-        print("FAIL:", what, file=sys.stderr)
-
-
-def wait_until(pred, seconds, what):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)  # polling a condition, bounded by the deadline
-    check(False, "timed out waiting for " + what)
-    return False
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
+from checks import FAILS, PASSES, check, wait_until  # noqa: E402
 
 
 LEASE_SECONDS = 5

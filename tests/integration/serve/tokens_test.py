@@ -25,17 +25,8 @@ import tempfile
 import urllib.error
 import urllib.request
 
-FAILS = []
-PASSES = [0]
-MODE = [""]  # which run a failure belongs to
-
-
-def check(cond, what):
-    if cond:
-        PASSES[0] += 1
-    else:
-        FAILS.append(MODE[0] + what)
-        print("FAIL:", MODE[0] + what, file=sys.stderr)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
+from checks import FAILS, MODE, PASSES, check  # noqa: E402
 
 
 SCENARIO = {"default": "echo", "models": ["mock-model"], "rules": [

@@ -403,6 +403,7 @@ int run_worker(const Args& args) {
   });
   std::thread beat([&] { worker.heartbeat(); });
   std::vector<std::thread> slots;
+  slots.reserve(static_cast<size_t>(concurrency));
   for (int i = 0; i < concurrency; ++i) slots.emplace_back([&] { worker.slot(); });
   for (auto& t : slots) t.join();
   {

@@ -148,8 +148,8 @@ std::vector<std::string> gateway_episodes_schema(Backend b) {
       "CREATE INDEX gateway_episodes_idle_idx ON gateway_episodes (last_activity_ms) WHERE state = 'open'",
       // Leases: each replica's heartbeat (by owner) and the reapers' search for expired ones.
       "CREATE INDEX gateway_episodes_owner_idx ON gateway_episodes (owner) WHERE state IN ('opening', 'ending')",
-      "CREATE INDEX gateway_episodes_lease_idx ON gateway_episodes (last_activity_ms) WHERE state IN ('opening', "
-      "'ending')",
+      std::string("CREATE INDEX gateway_episodes_lease_idx ON gateway_episodes (last_activity_ms) ") +
+          "WHERE state IN ('opening', 'ending')",
       std::string("CREATE TABLE gateway_calls (episode_id TEXT NOT NULL REFERENCES gateway_episodes(episode_id) ON "
                   "DELETE CASCADE, seq INTEGER NOT NULL, call TEXT NOT NULL, created_ms BIGINT NOT NULL, ") +
           "PRIMARY KEY (episode_id, seq))",

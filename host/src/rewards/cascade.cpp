@@ -6,8 +6,8 @@
 
 #include "common/clock.hpp"
 #include "common/secrets.hpp"
+#include "common/worker_pool.hpp"
 #include "rewards/judge_request.hpp"
-#include "rewards/parallel.hpp"
 #include "rewards/sample.hpp"
 #include "rewards/stats.hpp"
 
@@ -246,7 +246,7 @@ void run_cascades(std::vector<std::unique_ptr<CascadeJob>>& jobs, const CascadeO
       for (size_t i = 0; i < samples; ++i) slots.push_back({j, i, 1});
     }
   }
-  parallel_for(slots.size(), opt.max_threads, [&](size_t s) {
+  WorkerPool::shared().run_all(slots.size(), opt.max_threads, [&](size_t s) {
     const Slot& slot = slots[s];
     const CascadeJob& job = *jobs[slot.job];
     if (slot.count > 1) {
@@ -298,7 +298,7 @@ void run_cascades(std::vector<std::unique_ptr<CascadeJob>>& jobs, const CascadeO
 
   // Phase 2: the arbiters, concurrently.
   std::vector<CallOutcome> arbiter_results(needs_arbiter.size());
-  parallel_for(needs_arbiter.size(), opt.max_threads, [&](size_t a) {
+  WorkerPool::shared().run_all(needs_arbiter.size(), opt.max_threads, [&](size_t a) {
     CascadeJob& job = *jobs[needs_arbiter[a]];
     std::string req = sample_request(job.base_request, opt.settings.arbiter_temperature, true, valid[needs_arbiter[a]]);
     arbiter_results[a] = call_judge(job, opt, req, opt.settings.arbiter_temperature, true);

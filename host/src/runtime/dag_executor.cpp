@@ -9,7 +9,7 @@
 #include <mutex>
 
 #include "common/clock.hpp"
-#include "runtime/worker_pool.hpp"
+#include "common/worker_pool.hpp"
 
 namespace atlas::runtime {
 

@@ -1,7 +1,5 @@
 // Learning launch: after a session's result is final, its evidence goes to the learning
 // model in the background (runtime/learning.hpp does the synthesis and the versioned write).
-#include <algorithm>
-
 #include "common/json.hpp"
 #include "common/log.hpp"
 #include "common/secrets.hpp"
@@ -87,29 +85,7 @@ void Session::launch_learning(const rewards::RewardOutcome& reward) {
     return;
   }
   // At most kMaxBackground syntheses at once: a long-running gateway ends episodes all day.
-  std::unique_lock<std::mutex> lk(rt_.background_mu);
-  rt_.background_cv.wait(lk, [&] { return rt_.background_running < Runtime::Impl::kMaxBackground; });
-  for (const auto& id : rt_.background_finished) {
-    auto it = std::find_if(rt_.background.begin(), rt_.background.end(),
-                           [&](const std::thread& t) { return t.get_id() == id; });
-    if (it == rt_.background.end()) continue;
-    it->join();  // it has finished its work: returns at once
-    rt_.background.erase(it);
-  }
-  rt_.background_finished.clear();
-  ++rt_.background_running;
-  rt_.background.emplace_back([launch = std::move(launch), rt] {
-    struct Done {
-      Runtime::Impl* rt;
-      ~Done() {
-        std::lock_guard<std::mutex> g(rt->background_mu);
-        rt->background_finished.push_back(std::this_thread::get_id());
-        --rt->background_running;
-        rt->background_cv.notify_all();
-      }
-    } done{rt};
-    launch();
-  });
+  rt_.run_in_background(std::move(launch), /*wait_for_slot=*/true);
 }
 
 }  // namespace atlas::runtime

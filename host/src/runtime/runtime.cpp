@@ -226,26 +226,41 @@ std::vector<SessionReport> Runtime::run_rollouts(const TaskSpec& task, const Rol
   // The group has ended: its learning updates run now, one after the other (each reads the
   // playbook the previous one wrote), in the background like any session's.
   std::vector<std::function<void()>> updates = group->take_deferred();
-  if (!updates.empty()) {
-    std::lock_guard<std::mutex> g(impl_->background_mu);
-    impl_->background.emplace_back([updates = std::move(updates)] {
-      for (const auto& update : updates) update();
-    });
-  }
+  if (!updates.empty())
+    impl_->run_in_background(
+        [updates = std::move(updates)] {
+          for (const auto& update : updates) update();
+        },
+        /*wait_for_slot=*/false);
   return reports;
 }
 
-void Runtime::wait_for_background() {
-  for (;;) {
-    std::vector<std::thread> threads;
-    {
-      std::lock_guard<std::mutex> g(impl_->background_mu);
-      threads.swap(impl_->background);
-      impl_->background_finished.clear();
-    }
-    if (threads.empty()) break;
-    for (auto& t : threads) t.join();
+void Runtime::Impl::run_in_background(std::function<void()> task, bool wait_for_slot) {
+  {
+    std::unique_lock<std::mutex> lk(background_mu);
+    if (wait_for_slot) background_cv.wait(lk, [&] { return background_running < kMaxBackground; });
+    ++background_running;
   }
+  background_pool.run([this, task = std::move(task)] {
+    struct Done {
+      Impl* rt;
+      ~Done() {
+        std::lock_guard<std::mutex> g(rt->background_mu);
+        --rt->background_running;
+        rt->background_cv.notify_all();
+      }
+    } done{this};
+    task();
+  });
+}
+
+void Runtime::Impl::wait_background_idle() {
+  std::unique_lock<std::mutex> lk(background_mu);
+  background_cv.wait(lk, [&] { return background_running == 0; });
+}
+
+void Runtime::wait_for_background() {
+  impl_->wait_background_idle();
   if (impl_->store) (void)impl_->store->flush_all();
 }
 

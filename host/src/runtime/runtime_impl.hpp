@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/worker_pool.hpp"
 #include "config/config.hpp"
 #include "data/store.hpp"
 #include "llm/llm.hpp"
@@ -44,14 +45,19 @@ class Runtime::Impl {
   // Step bodies abandoned in a plugin call that never returned (they may still run).
   std::atomic<int> abandoned_steps{0};
   // Background learning syntheses: at most kMaxBackground at once (a long-running gateway ends
-  // many episodes a second; launching waits for a slot, off any request path), finished threads
-  // joined at the next launch so that nothing accumulates.
+  // many episodes a second; launching waits for a slot, off any request path), on threads kept
+  // between syntheses: a gateway ending 200 episodes a second used to start 200 threads a
+  // second, whose stacks are mapped and unmapped under the process's memory-map lock that every
+  // relay thread's page fault also takes.
   static constexpr int kMaxBackground = 4;
+  // Runs `task` in the background; with `wait_for_slot`, first waits until fewer than
+  // kMaxBackground run (a rollout group's deferred updates do not wait: the group has ended).
+  void run_in_background(std::function<void()> task, bool wait_for_slot);
+  void wait_background_idle();
   std::mutex background_mu;
   std::condition_variable background_cv;
   int background_running = 0;
-  std::vector<std::thread> background;
-  std::vector<std::thread::id> background_finished;
+  WorkerPool background_pool{kMaxBackground};
   std::mutex progress_mu;
   // The latest learning state seen per learning key (read by a session's begin, written after a
   // synthesis), so that an episode can be opened without waiting for storage

@@ -45,6 +45,7 @@ struct Options {
   int calls_per_episode = 10;
   std::string database_url;  // "" = a fresh SQLite file
   bool shared_episodes = false;
+  bool judges_elsewhere = false;
   std::string only;
   std::string host_bin;
 };
@@ -185,11 +186,13 @@ Options parse(int argc, char** argv) {
       o.database_url = next();
     } else if (a == "--shared-episodes") {
       o.shared_episodes = true;
+    } else if (a == "--judges-elsewhere") {
+      o.judges_elsewhere = true;
     } else {
       std::fprintf(stderr,
                    "usage: bench_serve_gateway [--rates 100,2000] [--seconds 5] [--connections 32] "
                    "[--calls-per-episode 10] [--only plain|stream] [--host-bin PATH] [--database-url URL] "
-                   "[--shared-episodes]\n");
+                   "[--shared-episodes] [--judges-elsewhere]\n");
       std::exit(2);
     }
   }
@@ -226,13 +229,22 @@ int main(int argc, char** argv) {
   const std::string mock_url =
       start_server(mock, o.host_bin, {"mock-llm", "--scenario", (work / "scenario.json").string(), "--port", "0"});
 
-  auto model = [&](const char* section) {
-    return std::string("[") + section + "]\nprovider = \"openai\"\nmodel = \"mock-model\"\napi_base = \"" + mock_url +
+  // --judges-elsewhere: the teacher, judge and learning models are a second mock-llm under
+  // SCHED_IDLE, standing in for a model served on other machines (as in production), so that
+  // serving ~10 judge calls per episode does not compete for these two cores with the relay.
+  atlas::sdk::ChildProcess judge_mock;
+  const std::string judge_url = o.judges_elsewhere ? start_server(judge_mock, "/usr/bin/chrt",
+                                                                  {"--idle", "0", o.host_bin, "mock-llm", "--scenario",
+                                                                   (work / "scenario.json").string(), "--port", "0"})
+                                                   : mock_url;
+  auto model = [&](const char* section, const std::string& url) {
+    return std::string("[") + section + "]\nprovider = \"openai\"\nmodel = \"mock-model\"\napi_base = \"" + url +
            "/v1\"\napi_key_env = \"\"\n\n";
   };
   write_file(work / "atlas.toml",
-             "[agent]\nadapter = \"openai\"\nname = \"bench\"\n\n" + model("student.llm") + model("teacher.llm") +
-                 model("rewards.small_model") + model("rewards.large_model") + model("learning.llm") +
+             "[agent]\nadapter = \"openai\"\nname = \"bench\"\n\n" + model("student.llm", mock_url) +
+                 model("teacher.llm", judge_url) + model("rewards.small_model", judge_url) +
+                 model("rewards.large_model", judge_url) + model("learning.llm", judge_url) +
                  "[orchestration]\nforced_mode = \"auto\"\n\n[storage]\ndatabase_url = \"" +
                  (o.database_url.empty() ? "sqlite://" + (work / "atlas.db").string() : o.database_url) +
                  "\"\n\n[serve]\nmax_calls_per_episode = 1000000\n"
@@ -242,9 +254,10 @@ int main(int argc, char** argv) {
       start_server(gateway, o.host_bin,
                    {"serve", "-c", (work / "atlas.toml").string(), "--listen", "127.0.0.1:0", "--no-preflight"});
 
-  std::printf("atlas-host serve: added latency, open loop, %d connections, %.1f s per row, episodes of %d calls%s\n",
+  std::printf("atlas-host serve: added latency, open loop, %d connections, %.1f s per row, episodes of %d calls%s%s\n",
               o.connections, o.seconds, o.calls_per_episode,
-              o.shared_episodes ? ", shared episodes ([serve] shared_episodes = true)" : "");
+              o.shared_episodes ? ", shared episodes ([serve] shared_episodes = true)" : "",
+              o.judges_elsewhere ? ", judge/teacher/learning model on a SCHED_IDLE mock" : "");
   std::printf("  (latency in ms from each request's scheduled start; rate = successful requests/s)\n");
   int failures = 0;
   int round = 0;
@@ -263,6 +276,7 @@ int main(int argc, char** argv) {
       failures += direct.failed + through.failed;
       mock.drain_stderr();
       gateway.drain_stderr();
+      if (o.judges_elsewhere) judge_mock.drain_stderr();
     }
   }
   // Everything captured must reach storage: SIGTERM drains, and exit 0 says all was stored.
@@ -275,6 +289,7 @@ int main(int argc, char** argv) {
               std::chrono::duration<double>(Clock::now() - drain_start).count());
   gateway.stop(0);
   mock.stop(0);
+  if (o.judges_elsewhere) judge_mock.stop(0);
   fs::remove_all(work);
   return failures == 0 && ended == "exit status 0" ? 0 : 1;
 }

@@ -6,6 +6,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cerrno>
+
 #include "common/log.hpp"
 #include "runtime/events.hpp"
 
@@ -14,38 +16,57 @@ namespace atlas::serve {
 // ------------------------------------------------------------------------------- StorageQueue
 
 StorageQueue::StorageQueue(size_t capacity, int workers) : capacity_(capacity) {
+  sem_init(&wake_, 0, 0);
   for (int i = 0; i < std::max(1, workers); ++i) workers_.emplace_back([this] { work(); });
 }
 
 StorageQueue::~StorageQueue() {
-  {
-    std::lock_guard<std::mutex> g(mu_);
-    stopping_ = true;
-  }
-  ready_cv_.notify_all();
+  stopping_ = true;
+  wake_all_workers();
   for (auto& t : workers_) t.join();
+  sem_destroy(&wake_);
 }
 
 bool StorageQueue::has_room() const {
-  std::lock_guard<std::mutex> g(mu_);
-  return queued_ < capacity_;
+  return queued_.load(std::memory_order_relaxed) < capacity_;
 }
 
 size_t StorageQueue::depth() const {
-  std::lock_guard<std::mutex> g(mu_);
-  return queued_;
+  return queued_.load(std::memory_order_relaxed);
 }
 
 size_t StorageQueue::submit(const std::shared_ptr<OpenEpisode>& episode, std::function<void()> op) {
-  std::lock_guard<std::mutex> g(mu_);
-  episode->pending.push_back(std::move(op));
-  ++queued_;
-  if (!episode->scheduled) {
-    episode->scheduled = true;
-    ready_.push_back(episode);
-    ready_cv_.notify_one();
+  auto* s = new Submitted{episode, std::move(op), nullptr};
+  const size_t depth = queued_.fetch_add(1) + 1;
+  s->next = submitted_.load(std::memory_order_relaxed);
+  while (!submitted_.compare_exchange_weak(s->next, s, std::memory_order_release, std::memory_order_relaxed)) {
   }
-  return queued_;
+  sem_post(&wake_);
+  return depth;
+}
+
+void StorageQueue::wake_all_workers() {
+  for (size_t i = 0; i < workers_.size(); ++i) sem_post(&wake_);
+}
+
+void StorageQueue::take_submitted_locked() {
+  Submitted* newest = submitted_.exchange(nullptr, std::memory_order_acquire);
+  Submitted* oldest = nullptr;  // reverse: submission order
+  while (newest) {
+    Submitted* next = newest->next;
+    newest->next = oldest;
+    oldest = newest;
+    newest = next;
+  }
+  while (oldest) {
+    std::unique_ptr<Submitted> s(oldest);
+    oldest = s->next;
+    s->episode->pending.push_back(std::move(s->op));
+    if (!s->episode->scheduled) {
+      s->episode->scheduled = true;
+      ready_.push_back(std::move(s->episode));
+    }
+  }
 }
 
 bool StorageQueue::wait_idle(std::chrono::steady_clock::time_point deadline) {
@@ -61,15 +82,28 @@ void StorageQueue::work() {
   sched_param idle{};
   if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle) != 0)
     (void)setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
-  std::unique_lock<std::mutex> lk(mu_);
   for (;;) {
-    // Stopping still drains: every admitted record is stored before the queue goes away.
-    ready_cv_.wait(lk, [this] { return !ready_.empty() || (stopping_ && queued_ == 0); });
-    if (ready_.empty()) return;
-    std::shared_ptr<OpenEpisode> ep = std::move(ready_.front());
-    ready_.pop_front();
-    // One op at a time per episode: the episode stays "scheduled" until its queue is empty.
-    while (!ep->pending.empty()) {
+    std::shared_ptr<OpenEpisode> ep;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      take_submitted_locked();
+      if (!ready_.empty()) {
+        ep = std::move(ready_.front());
+        ready_.pop_front();
+      }
+    }
+    if (!ep) {
+      // Stopping still drains: every admitted record is stored before the queue goes away.
+      if (stopping_ && queued_ == 0) return;
+      while (sem_wait(&wake_) != 0 && errno == EINTR) {
+      }
+      continue;
+    }
+    // One op at a time per episode: the episode stays "scheduled" until its strand is empty.
+    std::unique_lock<std::mutex> lk(mu_);
+    for (;;) {
+      if (ep->pending.empty()) take_submitted_locked();
+      if (ep->pending.empty()) break;
       std::function<void()> op = std::move(ep->pending.front());
       ep->pending.pop_front();
       lk.unlock();
@@ -78,14 +112,14 @@ void StorageQueue::work() {
       } catch (const std::exception& e) {
         log::error("serve", "storage work for episode " + ep->id + " failed: " + e.what());
       }
+      op = nullptr;  // its captures are released outside the lock
       lk.lock();
-      --queued_;
+      if (--queued_ == 0) {
+        idle_cv_.notify_all();
+        if (stopping_) wake_all_workers();
+      }
     }
     ep->scheduled = false;
-    if (queued_ == 0) {
-      idle_cv_.notify_all();
-      if (stopping_) ready_cv_.notify_all();
-    }
   }
 }
 

@@ -9,6 +9,9 @@
 // order (a strand) on the queue's worker threads; different episodes run in parallel.
 #pragma once
 
+#include <semaphore.h>
+
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -31,9 +34,10 @@ struct OpenEpisode {
 
   std::mutex mu;                              // guards everything below; held while the episode opens
   std::shared_ptr<runtime::Episode> episode;  // null until the first call prepared or opened it
-  bool opened = false;                        // episode->begin() succeeded (session row, lane): its getters may be read
-  bool open_failed = false;                   // the session ended at once (too large a task, Ctrl-C)
-  std::string open_error;
+  // Atomics, not under `mu`: the storage workers (SCHED_IDLE) read and set them, and must not
+  // hold a lock a relay thread waits for.
+  std::atomic<bool> opened{false};       // episode->begin() succeeded (session row, lane): its getters may be read
+  std::atomic<bool> open_failed{false};  // the session ended at once (too large a task, Ctrl-C)
   // What the calls forward with, decided when the episode was prepared (before begin() when it
   // opens off the request path) or read from the opened episode.
   config::Lane lane = config::Lane::kAuto;
@@ -46,13 +50,19 @@ struct OpenEpisode {
   int64_t model_calls = 0, tokens = 0;
   bool limit_noted = false;
 
-  // The strand (guarded by the StorageQueue's lock, not `mu`).
+  // The strand (guarded by the StorageQueue's workers' lock, not `mu`).
   std::deque<std::function<void()>> pending;
   bool scheduled = false;
 };
 
 // A bounded queue of storage work with per-episode ordering. Never blocks a request: full means
 // the caller answers 429.
+//
+// The request side takes no lock: the workers run under SCHED_IDLE (episodes.cpp), and a worker
+// preempted while holding a lock the relay also needs stalls the relay until a CPU falls idle
+// (milliseconds at 2,000 requests/s: it was most of the gateway's p99). submit() pushes onto a
+// lock-free stack and posts a semaphore; the workers move what was pushed into the episodes'
+// strands under a lock only they take.
 class StorageQueue {
  public:
   StorageQueue(size_t capacity, int workers);
@@ -69,13 +79,24 @@ class StorageQueue {
   bool wait_idle(std::chrono::steady_clock::time_point deadline);
 
  private:
+  struct Submitted {
+    std::shared_ptr<OpenEpisode> episode;
+    std::function<void()> op;
+    Submitted* next = nullptr;
+  };
   void work();
+  // Moves everything submitted so far into the strands, in submission order (mu_ held).
+  void take_submitted_locked();
+  void wake_all_workers();
+
   const size_t capacity_;
-  mutable std::mutex mu_;
-  std::condition_variable ready_cv_, idle_cv_;
+  std::atomic<size_t> queued_{0};               // ops submitted, not yet finished
+  std::atomic<Submitted*> submitted_{nullptr};  // newest first
+  sem_t wake_;                                  // one post per submit (and per worker when stopping)
+  std::atomic<bool> stopping_{false};
+  std::mutex mu_;  // the workers' (and wait_idle's): ready_ and every episode's strand
+  std::condition_variable idle_cv_;
   std::deque<std::shared_ptr<OpenEpisode>> ready_;
-  size_t queued_ = 0;  // ops queued, not yet finished
-  bool stopping_ = false;
   std::vector<std::thread> workers_;
 };
 

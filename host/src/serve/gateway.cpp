@@ -454,13 +454,10 @@ void Gateway::Impl::open_episode(const std::shared_ptr<OpenEpisode>& ep, const C
     // The strand's first job: every record and the end of this episode run after it.
     queue_.submit(ep, [ep, episode = prepared->episode] {
       runtime::SessionReport at_once;
-      bool ok = episode->begin(&at_once);
-      std::lock_guard<std::mutex> g(ep->mu);
-      if (ok) {
+      if (episode->begin(&at_once)) {
         ep->opened = true;
       } else {
         ep->open_failed = true;
-        ep->open_error = at_once.error;
         log::warn("serve", "episode " + ep->id + " could not be recorded: " + at_once.error);
       }
     });
@@ -475,7 +472,6 @@ void Gateway::Impl::open_episode(const std::shared_ptr<OpenEpisode>& ep, const C
   }
   if (!episode) {
     ep->open_failed = true;
-    ep->open_error = at_once.error;
     log::warn("serve", "episode " + ep->id + " could not be recorded: " + at_once.error);
     return;
   }
@@ -508,11 +504,7 @@ std::optional<Gateway::Impl::CallPlan> Gateway::Impl::start_local_call(ClientWir
     if (!ep->limit_noted && ep->episode) {  // recorded once, in order with the episode's calls
       ep->limit_noted = true;
       queue_.submit(ep, [ep, episode = ep->episode, limit] {
-        {
-          std::lock_guard<std::mutex> g(ep->mu);
-          if (!ep->opened) return;
-        }
-        episode->note_limit(limit);
+        if (ep->opened) episode->note_limit(limit);
       });
     }
     reject_limit(wire, id, limit, res);
@@ -665,11 +657,7 @@ Status Gateway::Impl::record(const std::shared_ptr<OpenEpisode>& ep, runtime::Ca
   if (!episode) return Status::ok();
   // On the strand, after the episode's begin(): `opened` is final by then.
   queue_.submit(ep, [ep, episode, call = std::move(call)] {
-    {
-      std::lock_guard<std::mutex> g(ep->mu);
-      if (!ep->opened) return;
-    }
-    episode->record(call);
+    if (ep->opened) episode->record(call);
   });
   return Status::ok();
 }
@@ -966,12 +954,7 @@ void Gateway::Impl::end_episode(const std::shared_ptr<OpenEpisode>& ep, runtime:
   queue_.submit(ep, [this, ep, episode, outcome, id, done] {
     EndedEpisode e;
     e.state = "ended";
-    bool opened;
-    {
-      std::lock_guard<std::mutex> g(ep->mu);
-      opened = ep->opened;
-    }
-    if (episode && opened) {
+    if (episode && ep->opened) {
       runtime::SessionReport report = episode->end(outcome);
       e.session_id = report.session_id;
       e.report_json = report.to_json();

@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <future>
+#include <thread>
+#include <vector>
 
 namespace atlas::serve {
 namespace {
@@ -53,6 +55,67 @@ TEST(StorageQueue, ReportsFullWithoutDroppingWhatWasAdmitted) {
     release.set_value();
   }  // the destructor finishes queued work
   EXPECT_EQ(ran.load(), 2);
+}
+
+// Relay threads submit without a lock: many at once, to shared and own episodes. Every op runs
+// exactly once, each episode's ops in the order one thread submitted them, never two of one
+// episode at the same time, and nothing is lost when the queue is destroyed right after.
+TEST(StorageQueue, ManySubmittersKeepEachEpisodesOrderAndLoseNothing) {
+  constexpr int kThreads = 8, kEpisodes = 16, kPerThread = 2000;
+  struct Seen {
+    std::mutex mu;
+    std::vector<std::pair<int, int>> ops;  // (thread, sequence)
+    std::atomic<int> running{0};
+    bool overlapped = false;
+  };
+  std::vector<Seen> seen(kEpisodes);
+  std::atomic<int> total{0};
+  {
+    StorageQueue q(1u << 30, 4);
+    std::vector<std::shared_ptr<OpenEpisode>> eps;
+    for (int e = 0; e < kEpisodes; ++e) eps.push_back(std::make_shared<OpenEpisode>("e" + std::to_string(e)));
+    std::vector<std::thread> submitters;
+    for (int t = 0; t < kThreads; ++t)
+      submitters.emplace_back([&, t] {
+        for (int i = 0; i < kPerThread; ++i) {
+          const int e = (t * 7 + i) % kEpisodes;
+          q.submit(eps[static_cast<size_t>(e)], [&, e, t, i] {
+            Seen& s = seen[static_cast<size_t>(e)];
+            if (s.running.fetch_add(1) != 0) s.overlapped = true;
+            {
+              std::lock_guard<std::mutex> g(s.mu);
+              s.ops.emplace_back(t, i);
+            }
+            s.running.fetch_sub(1);
+            ++total;
+          });
+        }
+      });
+    for (auto& th : submitters) th.join();
+  }  // destroyed at once: must still run everything admitted
+  EXPECT_EQ(total.load(), kThreads * kPerThread);
+  for (int e = 0; e < kEpisodes; ++e) {
+    Seen& s = seen[static_cast<size_t>(e)];
+    EXPECT_FALSE(s.overlapped) << "two ops of episode " << e << " ran at the same time";
+    std::vector<int> last(kThreads, -1);
+    for (auto [t, i] : s.ops) {
+      EXPECT_GT(i, last[static_cast<size_t>(t)]) << "episode " << e << ": thread " << t << "'s ops out of order";
+      last[static_cast<size_t>(t)] = i;
+    }
+  }
+}
+
+TEST(StorageQueue, WaitIdleTimesOutWhileWorkRunsAndSucceedsAfter) {
+  std::promise<void> release;
+  std::shared_future<void> gate = release.get_future().share();
+  StorageQueue q(10, 2);
+  auto ep = std::make_shared<OpenEpisode>("e");
+  q.submit(ep, [gate] { gate.wait(); });
+  EXPECT_EQ(q.depth(), 1u);
+  EXPECT_FALSE(q.wait_idle(std::chrono::steady_clock::now() + std::chrono::milliseconds(50)));
+  release.set_value();
+  EXPECT_TRUE(q.wait_idle(std::chrono::steady_clock::now() + std::chrono::seconds(30)));
+  EXPECT_EQ(q.depth(), 0u);
 }
 
 TEST(EpisodeTable, EndedEpisodesAreRememberedAndRefused) {

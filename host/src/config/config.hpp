@@ -318,6 +318,9 @@ struct ServeConfig {
   // shared_episodes: a replica opening or ending an episode renews a lease on its row; another
   // replica takes the row over once the lease is this old (the owner died mid-way).
   double episode_lease_seconds = 60.0;
+  // Responses calls naming a previous_response_id this gateway relayed are forwarded with the
+  // earlier turns in "input" instead of the id (for upstreams that keep no conversations).
+  bool expand_previous_response = false;
   bool ui = false;                         // the review UI on the same server (issue 16)
   std::string ui_tokens_env;               // env var with reviewer tokens "name=TOKEN,..." (docs/review-ui.md)
   std::optional<ModelConfig> openai, anthropic, gemini;

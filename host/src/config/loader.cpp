@@ -362,6 +362,7 @@ void read_serve(SectionReader& root, Config& cfg) {
   s.read_double("drain_seconds", v.drain_seconds, 0.0, 3600.0);
   s.read("shared_episodes", v.shared_episodes);
   s.read_double("episode_lease_seconds", v.episode_lease_seconds, 0.5, 3600.0);
+  s.read("expand_previous_response", v.expand_previous_response);
   s.read("ui", v.ui);
   if (s.read("ui_tokens_env", v.ui_tokens_env) && !v.ui_tokens_env.empty() && !valid_env_name(v.ui_tokens_env))
     s.error("ui_tokens_env", "expected the NAME of an environment variable, e.g. \"ATLAS_UI_TOKENS\"");

@@ -254,6 +254,7 @@ std::vector<std::pair<std::string, toml::table>> sections(const Config& c) {
                     {"drain_seconds", sv.drain_seconds},
                     {"shared_episodes", sv.shared_episodes},
                     {"episode_lease_seconds", sv.episode_lease_seconds},
+                    {"expand_previous_response", sv.expand_previous_response},
                     {"ui", sv.ui},
                     {"ui_tokens_env", sv.ui_tokens_env}};
   // Printing the upstream blocks also registers their api_key_env as secrets (secret_registration.cpp).

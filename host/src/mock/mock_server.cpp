@@ -6,9 +6,9 @@
 
 
 #include <algorithm>
-#include <cstdlib>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 
 #include "common/clock.hpp"
 #include "common/json.hpp"
@@ -83,6 +83,10 @@ struct MockLlmServer::State {
   mutable std::condition_variable recorded;  // a request was added to `requests`
   int64_t seq = 0;
   std::ofstream log;
+  // Responses API: the conversation text of every response served (id -> text), so that a call
+  // naming previous_response_id is matched against the whole conversation, as the provider
+  // would continue it; an id the mock did not serve is refused as OpenAI refuses it.
+  std::map<std::string, std::string> responses;
 
   std::mutex stop_mu;
   std::condition_variable stop_cv;
@@ -176,6 +180,24 @@ void MockLlmServer::State::handle_call(Wire wire, const httplib::Request& req, h
   }
   IncomingCall& call = *parsed;
   call.role = req.get_header_value("X-Atlas-Role");  // what "match.role" compares against
+  if (!call.previous_response_id.empty()) {
+    std::string earlier;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      auto it = responses.find(call.previous_response_id);
+      if (it != responses.end()) earlier = it->second;
+    }
+    if (earlier.empty()) {
+      rec.rule = "previous-response-not-found";
+      rec.fault = "none";
+      rec.status = 400;
+      record(rec);
+      send(render_error(wire, 400, "Previous response with id '" + call.previous_response_id + "' not found.", -1,
+                        false, rec.seq));
+      return;
+    }
+    call.all_text = earlier + "\n" + call.all_text;
+  }
   rec.model = call.model;
   rec.stream = call.stream;
   std::string rule_name;
@@ -223,6 +245,12 @@ void MockLlmServer::State::handle_call(Wire wire, const httplib::Request& req, h
     return;
   }
   Outgoing out = render_reply(call, reply, rec.seq);
+  if (wire == Wire::kOpenAIResponses) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (responses.size() >= 100000) responses.clear();  // bounded: a long run forgets, like a provider's TTL
+    responses["resp_mock_" + std::to_string(rec.seq)] =
+        call.all_text + "\n" + (reply.echo ? "echo: " + call.last_user : reply.text);
+  }
   if (wire == Wire::kOpenAI) {  // vLLM's token ids and logprobs, when asked for (docs/mock-llm.md, "Token ids")
     if (Status added = add_token_fields(out, req.body, reply); !added.is_ok()) {
       send(render_error(wire, 400, "mock-llm: " + added.message(), -1, false, rec.seq));

@@ -59,6 +59,7 @@ void append_line(std::string& all, const std::string& s) {
 // OpenAI Responses: "instructions" plus "input", a string or a list of items (messages,
 // function_call, function_call_output, reasoning).
 Status read_responses_input(const Value& doc, IncomingCall& c) {
+  c.previous_response_id = json::get_string(doc, "previous_response_id");
   if (const Value* ins = json::find(doc, "instructions"); ins && ins->IsString()) c.system = ins->GetString();
   append_line(c.all_text, c.system);
   const Value* input = json::find(doc, "input");

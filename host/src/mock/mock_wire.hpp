@@ -22,7 +22,8 @@ struct IncomingCall {
   std::string last_message;  // text of the final message of any role
   std::string all_text;      // every message, system and tool result, newline-joined
   bool has_tools = false;
-  std::string role;  // X-Atlas-Role header
+  std::string role;                  // X-Atlas-Role header
+  std::string previous_response_id;  // Responses: the stored conversation this call continues
 };
 
 // `model_from_path` is used for Gemini (the model is in the URL).

@@ -18,6 +18,8 @@
 #include "mock/http_server.hpp"
 #include "runtime/rollout.hpp"
 #include "serve/episodes.hpp"
+#include "serve/response_chain.hpp"
+#include "serve/responses_wire.hpp"
 #include "serve/shared_episodes.hpp"
 #include "serve/token_fields.hpp"
 #include "serve/upstream.hpp"
@@ -201,9 +203,21 @@ class Gateway::Impl {
   // One upstream call, buffered (the reply body whole). Streaming requests are read as a stream.
   Result<UpstreamReply> call_buffered(Upstream& up, const std::string& path, const ClientRequest& creq,
                                       const httplib::Request& req);
+  // A Responses call's own input items and the response it continues, remembered with its reply
+  // so that a later call can continue it (serve/response_chain.hpp).
+  struct ResponsesTurn {
+    bool responses = false;
+    std::string previous_id, input_items;
+  };
+  // Responses calls: reads the turn; when it continues a response this gateway relayed, the
+  // captured messages get the earlier turns, an episode-less call joins that response's episode
+  // (`id`), and with expand_previous_response the forwarded body carries the turns instead of the id.
+  ResponsesTurn continue_conversation(ClientRequest& creq, std::string& id);
+  void remember_turn(const ResponsesTurn& turn, const std::string& id, std::string_view reply_body, bool stream,
+                     const llm::Response& reply);
   // `added`: the token fields the gateway asked for, taken out of what the client receives.
   void relay_stream(const std::shared_ptr<OpenEpisode>& ep, Upstream& up, const std::string& path, ClientRequest creq,
-                    runtime::CapturedCall call, AddedTokenFields added, const httplib::Request& req,
+                    runtime::CapturedCall call, AddedTokenFields added, ResponsesTurn turn, const httplib::Request& req,
                     httplib::Response& res);
   // Keeps a served call: queued for the episode's session, or (shared episodes) stored in the
   // database before this returns. Not OK when a shared episode could not keep it.
@@ -235,6 +249,7 @@ class Gateway::Impl {
   RateLimiter limiter_;
   EpisodeTable table_;
   StorageQueue queue_;
+  ResponseChain responses_;
   std::unique_ptr<SharedEpisodes> shared_;  // [serve] shared_episodes
   mock::HttpServer server_;
   std::thread listener_, reaper_;
@@ -689,15 +704,16 @@ void Gateway::Impl::handle_call(ClientWire wire, const httplib::Request& req, ht
                    "the gateway's storage is falling behind ([serve] storage_queue is full); retry shortly"));
   }
   std::string id = path_id.empty() ? req.get_header_value(kSessionHeader) : path_id;
-  if (id.empty()) id = new_episode_id();
-  if (!valid_episode_id(id))
+  if (!id.empty() && !valid_episode_id(id))
     return json_reply(res, 400,
                       error_body(wire, 400, "invalid_request_error",
                                  "the episode id must be 1-128 characters of A-Z a-z 0-9 . _ : - (X-Atlas-Session or "
                                  "/s/<id>/)"));
-  res.set_header(kSessionHeader, id);
   auto creq = read_client_request(wire, req.body, path_model, path_streams);
   if (!creq) return json_reply(res, 400, error_body(wire, 400, "invalid_request_error", creq.status().message()));
+  ResponsesTurn turn = wire == ClientWire::kOpenAIResponses ? continue_conversation(*creq, id) : ResponsesTurn{};
+  if (id.empty()) id = new_episode_id();
+  res.set_header(kSessionHeader, id);
 
   auto plan = shared_ ? start_shared_call(wire, id, *creq, req, res) : start_local_call(wire, id, *creq, req, res);
   if (!plan) return;
@@ -734,7 +750,7 @@ void Gateway::Impl::handle_call(ClientWire wire, const httplib::Request& req, ht
   double t0 = clock::monotonic_seconds();
 
   if (creq->stream && !validate) {
-    relay_stream(ep, *up, path, std::move(*creq), std::move(call), added_fields, req, res);
+    relay_stream(ep, *up, path, std::move(*creq), std::move(call), added_fields, std::move(turn), req, res);
     return;
   }
 
@@ -789,6 +805,7 @@ void Gateway::Impl::handle_call(ClientWire wire, const httplib::Request& req, ht
     call.error = "the upstream's reply could not be read: " + parsed.status().message();
   } else {
     note_token_capture(wire, up->capture_tokens(), json::dump(creq->body), call.reply.tokens);
+    remember_turn(turn, id, reply->body, creq->stream, call.reply);
   }
   // Shared episodes: the reply goes out only once the call is stored, so the episode's next call,
   // on whichever replica, finds it (docs/serve.md, "Several gateway replicas").
@@ -806,11 +823,57 @@ void Gateway::Impl::handle_call(ClientWire wire, const httplib::Request& req, ht
   res.set_content(body, reply->content_type.empty() ? "application/json" : reply->content_type);
 }
 
+Gateway::Impl::ResponsesTurn Gateway::Impl::continue_conversation(ClientRequest& creq, std::string& id) {
+  ResponsesTurn turn;
+  turn.responses = true;
+  const Value* input = json::find(creq.body, "input");
+  turn.input_items = input ? responses_input_items(*input) : "[]";
+  turn.previous_id = json::get_string(creq.body, "previous_response_id");
+  if (turn.previous_id.empty()) return turn;
+  auto chain = responses_.resolve(turn.previous_id);
+  if (!chain) {
+    log::warn("serve", "episode " + (id.empty() ? std::string("(new)") : id) + ": " + chain.status().message() +
+                           "; forwarded as sent, and the step holds only this call's input");
+    return turn;
+  }
+  // Shared episodes: the chain is this replica's, so an episode is never joined on its word.
+  if (id.empty() && !shared_ && !table_.ended(chain->episode_id)) id = chain->episode_id;
+  json::Document whole_body;
+  auto& a = whole_body.GetAllocator();
+  whole_body.CopyFrom(creq.body, a);
+  Value items(rapidjson::kArrayType);
+  for (const std::string* part : {&chain->items_json, &turn.input_items})
+    if (auto doc = json::parse(*part, "conversation items"); doc && doc->IsArray())
+      for (auto& item : doc->GetArray()) items.PushBack(Value(item, a), a);
+  if (whole_body.HasMember("input"))
+    whole_body["input"] = items;
+  else
+    whole_body.AddMember("input", items, a);
+  whole_body.RemoveMember("previous_response_id");
+  ClientRequest whole;
+  whole.wire = creq.wire;
+  whole.body.Swap(whole_body);
+  if (Status st = read_responses_request(whole); !st.is_ok()) {
+    log::warn("serve", "episode " + id + ": the conversation before " + turn.previous_id + " could not be read (" +
+                           st.message() + "); the step holds only this call's input");
+    return turn;
+  }
+  creq.messages = std::move(whole.messages);
+  if (serve_.expand_previous_response) creq.body.Swap(whole.body);
+  return turn;
+}
+
+void Gateway::Impl::remember_turn(const ResponsesTurn& turn, const std::string& id, std::string_view reply_body,
+                                  bool stream, const llm::Response& reply) {
+  if (turn.responses)
+    responses_.remember(responses_reply_id(reply_body, stream), id, turn.previous_id, turn.input_items, reply);
+}
+
 // Streams the upstream's reply to the client as it arrives; a relay thread reads the upstream,
 // the connection thread writes, and the captured copy is recorded when the stream ends.
 void Gateway::Impl::relay_stream(const std::shared_ptr<OpenEpisode>& ep, Upstream& up, const std::string& path,
                                  ClientRequest creq, runtime::CapturedCall call, AddedTokenFields added,
-                                 const httplib::Request& req, httplib::Response& res) {
+                                 ResponsesTurn turn, const httplib::Request& req, httplib::Response& res) {
   struct Relay {
     std::mutex mu;
     std::condition_variable cv;
@@ -867,7 +930,7 @@ void Gateway::Impl::relay_stream(const std::shared_ptr<OpenEpisode>& ep, Upstrea
   }
   const ClientWire wire = creq.wire;
   auto finish = [this, relay, ep, wire, t0, capture = up.capture_tokens(), sent = std::move(sent_for_capture),
-                 call = std::move(call)]() mutable {
+                 call = std::move(call), turn = std::move(turn)]() mutable {
     if (relay->reader.joinable()) relay->reader.join();
     call.ended_us = clock::now_unix_us();
     call.latency_seconds = clock::monotonic_seconds() - t0;
@@ -883,6 +946,7 @@ void Gateway::Impl::relay_stream(const std::shared_ptr<OpenEpisode>& ep, Upstrea
     } else if (auto parsed = read_reply(wire, relay->captured, true)) {
       call.reply = std::move(*parsed);
       note_token_capture(wire, capture, sent, call.reply.tokens);
+      remember_turn(turn, ep->id, relay->captured, true, call.reply);
     } else {
       call.ok = false;
       call.error = "the upstream's stream could not be read: " + parsed.status().message();

@@ -303,6 +303,81 @@ TEST(Gateway, AToolUsingResponsesEpisodeIsOneStoredSession) {
   EXPECT_NE(calls[0].find("\"offered_tools\":1"), std::string::npos) << calls[0];
 }
 
+// A Responses conversation continued by previous_response_id, with no episode header: every turn
+// joins the first call's episode and is recorded with the earlier turns. The upstream (mock-llm,
+// which like OpenAI keeps the responses it served and refuses ids it did not) gets the id as sent,
+// or with expand_previous_response the earlier turns in "input" instead.
+void continues_a_responses_conversation(bool expand) {
+  const char* rules = R"(
+    {"name":"remember","match":{"wire":"openai.responses","any_contains":"My name is Ada","last_message_contains":"my name?"},"response":{"text":"Your name is Ada."}})";
+  GatewayFixture gw(expand ? "responses-chain-expand" : "responses-chain", scenario(rules),
+                    std::string("[orchestration]\nforced_mode = \"auto\"\n[serve]\nexpand_previous_response = ") +
+                        (expand ? "true\n" : "false\n"));
+  ASSERT_TRUE(gw.ok());
+  auto r1 =
+      gw.post("/v1/responses", R"({"model":"gpt-4.1","instructions":"You are terse.","input":"My name is Ada."})");
+  ASSERT_TRUE(r1);
+  ASSERT_EQ(r1->status, 200) << r1->body;
+  const std::string episode = r1->get_header_value("X-Atlas-Session");
+  auto d1 = json::parse(r1->body);
+  ASSERT_TRUE(d1.is_ok());
+  const std::string id1 = json::get_string(*d1, "id");
+  ASSERT_FALSE(id1.empty()) << r1->body;
+
+  auto r2 = gw.post("/v1/responses", R"({"model":"gpt-4.1","instructions":"You are terse.","input":"What is my name?",)"
+                                     R"("previous_response_id":")" +
+                                         id1 + "\"}");
+  ASSERT_TRUE(r2);
+  ASSERT_EQ(r2->status, 200) << r2->body;
+  EXPECT_EQ(r2->get_header_value("X-Atlas-Session"), episode) << "the continuation joins the episode";
+  EXPECT_NE(r2->body.find("Your name is Ada."), std::string::npos) << r2->body;
+  const std::string forwarded = gw.mock_.requests("openai.responses").back().body;
+  if (expand) {
+    EXPECT_EQ(forwarded.find("previous_response_id"), std::string::npos) << forwarded;
+    EXPECT_NE(forwarded.find("My name is Ada."), std::string::npos) << forwarded;
+    EXPECT_NE(forwarded.find("echo: My name is Ada."), std::string::npos) << "the first reply is an input item";
+  } else {
+    EXPECT_NE(forwarded.find("\"previous_response_id\":\"" + id1 + "\""), std::string::npos) << forwarded;
+    EXPECT_EQ(forwarded.find("My name is Ada."), std::string::npos) << "forwarded as sent: " << forwarded;
+  }
+  auto d2 = json::parse(r2->body);
+  ASSERT_TRUE(d2.is_ok());
+  auto r3 = gw.post("/v1/responses", R"({"model":"gpt-4.1","input":"Thanks.","stream":true,"previous_response_id":")" +
+                                         json::get_string(*d2, "id") + "\"}");
+  ASSERT_TRUE(r3);
+  ASSERT_EQ(r3->status, 200) << r3->body;
+  EXPECT_EQ(r3->get_header_value("X-Atlas-Session"), episode);
+
+  // An id the gateway never relayed is forwarded as sent (the upstream refuses it here) and
+  // the call stays in its own episode.
+  auto r4 = gw.post("/v1/responses", R"({"model":"gpt-4.1","input":"Again?","previous_response_id":"resp_elsewhere"})");
+  ASSERT_TRUE(r4);
+  EXPECT_EQ(r4->status, 400) << r4->body;
+  EXPECT_NE(r4->body.find("resp_elsewhere"), std::string::npos) << r4->body;
+  EXPECT_NE(r4->get_header_value("X-Atlas-Session"), episode);
+
+  json::Document end = gw.end(episode, R"({"success":true})");
+  const json::Value& report = end["report"];
+  ASSERT_TRUE(report["steps"].IsArray()) << json::dump(end);
+  EXPECT_EQ(report["steps"].Size(), 3u) << json::dump(report);
+  const std::string sid = json::get_string(report, "session_id");
+  // The last turn is stored with every earlier one: both user turns and both replies.
+  auto traces = gw.query("SELECT trace FROM step_results WHERE session_id = " + sid + " ORDER BY step_id");
+  ASSERT_EQ(traces.size(), 3u);
+  const std::string& stored = traces[2];
+  for (const char* turn :
+       {"My name is Ada.", "echo: My name is Ada.", "What is my name?", "Your name is Ada.", "Thanks."})
+    EXPECT_NE(stored.find(turn), std::string::npos) << turn << " missing from " << stored;
+}
+
+TEST(Gateway, AResponsesConversationContinuedByIdIsOneEpisodeWithEveryTurn) {
+  continues_a_responses_conversation(false);
+}
+
+TEST(Gateway, ExpandPreviousResponseForwardsTheEarlierTurnsInsteadOfTheId) {
+  continues_a_responses_conversation(true);
+}
+
 TEST(Gateway, AStreamedResponsesCallIsRelayedAndCaptured) {
   GatewayFixture gw(
       "resp-stream",

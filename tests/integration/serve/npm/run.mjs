@@ -60,6 +60,9 @@ const scenario = {
     // The Responses API tool round trip: function_call, then the answer once the output is in.
     { name: 'responses-answer', match: { wire: 'openai.responses', has_tools: true, last_message_contains: '21C' },
       response: { text: 'It is 21C in Rome.' } },
+    // A conversation continued by previous_response_id: only the whole conversation says the name.
+    { name: 'responses-remember', match: { wire: 'openai.responses', any_contains: 'My name is Ada', last_message_contains: 'my name?' },
+      response: { text: 'Your name is Ada.' } },
     { name: 'responses-call', match: { wire: 'openai.responses', has_tools: true },
       response: { tool_calls: [{ name: 'get_weather', arguments: { city: 'Rome' } }] } },
     // The agent: look up the weather, then convert, then answer.
@@ -157,6 +160,23 @@ assert.equal(t2.output_text, 'It is 21C in Rome.');
 const rsToolsReport = await endEpisode('rs-tools', { success: true });
 assert.equal(rsToolsReport.steps.length, 2, JSON.stringify(rsToolsReport.steps));
 assert.equal(rsToolsReport.final_answer, 'It is 21C in Rome.');
+
+// ---- Responses API conversation continued by previous_response_id, no episode header: the
+// gateway joins every turn to the first call's episode and records the earlier turns with each.
+const rc = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused' });
+const turn1 = await rc.responses.create({ model: 'gpt-4.1', instructions: 'You are terse.', input: 'My name is Ada.' }).withResponse();
+const chainEpisode = turn1.response.headers.get('x-atlas-session');
+assert.ok(chainEpisode, 'a new episode id comes back');
+const turn2 = await rc.responses.create({ model: 'gpt-4.1', instructions: 'You are terse.', input: 'What is my name?',
+  previous_response_id: turn1.data.id }).withResponse();
+assert.equal(turn2.response.headers.get('x-atlas-session'), chainEpisode, 'the continuation joins the episode');
+assert.equal(turn2.data.output_text, 'Your name is Ada.', 'mock-llm continued the conversation it stored');
+let turn3Text = '';
+for await (const event of await rc.responses.create({ model: 'gpt-4.1', input: 'hello', stream: true,
+  previous_response_id: turn2.data.id })) if (event.type === 'response.output_text.delta') turn3Text += event.delta;
+assert.equal(turn3Text, GREETING);
+const chainReport = await endEpisode(chainEpisode, { success: true });
+assert.equal(chainReport.steps.length, 3, JSON.stringify(chainReport.steps));
 
 // ---- Anthropic, episode by path prefix.
 const anthropic = new Anthropic({ baseURL: `${gw.url}/s/an-1`, apiKey: 'unused' });

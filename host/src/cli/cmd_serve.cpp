@@ -13,6 +13,7 @@
 #include "data/spool.hpp"
 #include "runtime/runtime.hpp"
 #include "serve/gateway.hpp"
+#include "serve/malloc_arenas.hpp"
 
 namespace atlas::cli {
 
@@ -47,6 +48,7 @@ int run_serve(const Args& args) {
   }
   auto listen = serve::parse_listen(vm.count("listen") ? vm["listen"].as<std::string>() : cfg->serve.listen);
   if (!listen) throw UsageError("--listen: " + listen.status().message());
+  serve::use_one_malloc_arena_per_thread(cfg->serve.threads);  // before any thread starts
   if (!models_pass_preflight(vm, *cfg, "atlas-host serve")) return kExitFailure;
   const bool storage_on = cfg->storage.active();
   const std::filesystem::path spool_file = data::spool_file_for(cfg->storage.spool_path, cfg->storage.database_url);

@@ -11,6 +11,7 @@
 #include "common/json.hpp"
 #include "common/log.hpp"
 #include "common/secrets.hpp"
+#include "common/worker_pool.hpp"
 #include "data/review.hpp"
 #include "data/store.hpp"
 #include "llm/wire.hpp"
@@ -250,6 +251,9 @@ class Gateway::Impl {
   EpisodeTable table_;
   StorageQueue queue_;
   ResponseChain responses_;
+  // Streamed calls: a pooled thread reads the upstream while the connection thread writes to the
+  // client (a fresh thread per stream cost a clone and a stack mapping per call).
+  WorkerPool stream_readers_{256};
   std::unique_ptr<SharedEpisodes> shared_;  // [serve] shared_episodes
   mock::HttpServer server_;
   std::thread listener_, reaper_;
@@ -869,7 +873,7 @@ void Gateway::Impl::remember_turn(const ResponsesTurn& turn, const std::string& 
     responses_.remember(responses_reply_id(reply_body, stream), id, turn.previous_id, turn.input_items, reply);
 }
 
-// Streams the upstream's reply to the client as it arrives; a relay thread reads the upstream,
+// Streams the upstream's reply to the client as it arrives; a pooled reader thread reads the upstream,
 // the connection thread writes, and the captured copy is recorded when the stream ends.
 void Gateway::Impl::relay_stream(const std::shared_ptr<OpenEpisode>& ep, Upstream& up, const std::string& path,
                                  ClientRequest creq, runtime::CapturedCall call, AddedTokenFields added,
@@ -884,13 +888,12 @@ void Gateway::Impl::relay_stream(const std::shared_ptr<OpenEpisode>& ep, Upstrea
     std::string captured;  // the whole stream, as the upstream sent it
     Status result;
     std::atomic<bool> client_gone{false};
-    std::thread reader;
   };
   auto relay = std::make_shared<Relay>();
   double t0 = clock::monotonic_seconds();
   std::string body = json::dump(creq.body);
   std::string sent_for_capture = up.capture_tokens() ? body : std::string();
-  relay->reader = std::thread([relay, &up, path, body = std::move(body), headers = req.headers, added] {
+  stream_readers_.run([relay, &up, path, body = std::move(body), headers = req.headers, added] {
     // Only the reader thread touches it. Error bodies (status >= 400) pass as they came.
     StreamFieldStripper stripper(added);
     Status st = up.post_streaming(
@@ -931,7 +934,10 @@ void Gateway::Impl::relay_stream(const std::shared_ptr<OpenEpisode>& ep, Upstrea
   const ClientWire wire = creq.wire;
   auto finish = [this, relay, ep, wire, t0, capture = up.capture_tokens(), sent = std::move(sent_for_capture),
                  call = std::move(call), turn = std::move(turn)]() mutable {
-    if (relay->reader.joinable()) relay->reader.join();
+    {
+      std::unique_lock<std::mutex> lk(relay->mu);
+      relay->cv.wait(lk, [&] { return relay->done; });  // the reader is finished with the stream
+    }
     call.ended_us = clock::now_unix_us();
     call.latency_seconds = clock::monotonic_seconds() - t0;
     if (!relay->result.is_ok()) {

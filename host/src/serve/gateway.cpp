@@ -845,10 +845,9 @@ Gateway::Impl::ResponsesTurn Gateway::Impl::continue_conversation(ClientRequest&
   json::Document whole_body;
   auto& a = whole_body.GetAllocator();
   whole_body.CopyFrom(creq.body, a);
-  Value items(rapidjson::kArrayType);
-  for (const std::string* part : {&chain->items_json, &turn.input_items})
-    if (auto doc = json::parse(*part, "conversation items"); doc && doc->IsArray())
-      for (auto& item : doc->GetArray()) items.PushBack(Value(item, a), a);
+  append_items(chain->items_json, turn.input_items);
+  Value items = json::parsed_or_null(chain->items_json, a);
+  if (!items.IsArray()) items.SetArray();
   if (whole_body.HasMember("input"))
     whole_body["input"] = items;
   else

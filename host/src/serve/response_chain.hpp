@@ -51,6 +51,8 @@ class ResponseChain {
   size_t bytes_ = 0;
 };
 
+// Appends the items of the JSON array `more` to the JSON array `items` (both as json::dump wrote them).
+void append_items(std::string& items, std::string_view more);
 // A Responses request's "input" as a JSON array of items ("input": "text" is one user message).
 std::string responses_input_items(const json::Value& input);
 // The reply as input items for a later turn: the assistant's text, then its function calls.

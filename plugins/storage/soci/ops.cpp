@@ -495,13 +495,9 @@ std::string op_learning_history(Pool& pool, const Value& req) {
     std::reverse(rows.begin(), rows.end());  // oldest first
     // Totals over every rewarded session of the key, not just the window: the history's
     // total_count and overall_average_score describe the whole record (as Atlas computes them).
-    const std::string score_is_number = b == Backend::kPostgres ? "jsonb_typeof(reward->'score') = 'number'"
-                                                                : "json_type(reward, '$.score') IN ('integer', 'real')";
-    const std::string score_value = b == Backend::kPostgres ? "CAST(reward->>'score' AS DOUBLE PRECISION)"
-                                                            : "CAST(json_extract(reward, '$.score') AS REAL)";
-    auto totals = c.query_one("SELECT COUNT(*), AVG(CASE WHEN " + score_is_number + " THEN " + score_value +
-                                  " END) FROM sessions WHERE " + json_key_text(b, "metadata", "learning_key") +
-                                  " = :p0 AND reward IS NOT NULL",
+    // Triggers keep them per key (migration 10), so they cost one row read however long the record.
+    auto totals = c.query_one("SELECT rewarded, CASE WHEN scored > 0 THEN score_sum / scored END "
+                              "FROM learning_reward_totals WHERE learning_key = :p0",
                               {Param::str(key)}, 2);
     rapidjson::StringBuffer sb;
     Writer w(sb);
@@ -643,7 +639,8 @@ std::string op_reward_baseline(Pool& pool, const Value& req) {
     w.Key("reward_stats");
     w.StartArray();
     for (const Row& r : c.query(sql, p, 1)) {
-      if (r[0]) w.RawValue(r[0]->c_str(), r[0]->size(), rapidjson::kObjectType);
+      // A row another program wrote with broken stats is not part of the baseline.
+      if (r[0] && is_json_text(*r[0])) w.RawValue(r[0]->c_str(), r[0]->size(), rapidjson::kObjectType);
     }
     w.EndArray();
     w.EndObject();

@@ -5,6 +5,9 @@
 #pragma once
 
 #include <rapidjson/document.h>
+#include <rapidjson/encodedstream.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -113,13 +116,28 @@ inline void w_cell(Writer& w, const char* key, const Cell& c) {
   }
 }
 
-// Stored JSON text embedded as-is (it was validated when written); null when NULL or empty.
+// Whether `text` is one whole JSON value (valid UTF-8, nothing after it). JSON columns hold only
+// what this plugin wrote on PostgreSQL (JSONB), but on SQLite they are TEXT that another program
+// sharing the file may have filled with anything.
+inline bool is_json_text(const std::string& text) {
+  if (text.find('\0') != std::string::npos) return false;
+  rapidjson::MemoryStream ms(text.data(), text.size());
+  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> in(ms);
+  rapidjson::BaseReaderHandler<> ignore;
+  rapidjson::Reader reader;
+  return !reader.Parse<rapidjson::kParseValidateEncodingFlag>(in, ignore).IsError();
+}
+
+// A stored JSON cell as JSON; null when absent. A cell that is not JSON is written as a string
+// of its text, so one bad row reads back as what it holds instead of breaking the whole reply.
 inline void w_raw_json(Writer& w, const char* key, const Cell& c) {
   w.Key(key);
-  if (c && !c->empty()) {
+  if (!c || c->empty()) {
+    w.Null();
+  } else if (is_json_text(*c)) {
     w.RawValue(c->c_str(), c->size(), rapidjson::kObjectType);
   } else {
-    w.Null();
+    w.String(c->c_str(), static_cast<rapidjson::SizeType>(c->size()));
   }
 }
 

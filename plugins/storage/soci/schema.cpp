@@ -58,7 +58,8 @@ std::vector<std::string> atlas_schema(Backend b) {
       "status TEXT NOT NULL DEFAULT 'running', metadata TEXT, final_answer TEXT, reward TEXT, "
       "reward_stats TEXT, reward_audit TEXT, student_learning TEXT, teacher_learning TEXT, "
       "review_status TEXT NOT NULL DEFAULT 'pending', review_notes TEXT, "
-      "created_at TEXT NOT NULL DEFAULT " + now + ", completed_at TEXT)",
+      "created_at TEXT NOT NULL DEFAULT " +
+          now + ", completed_at TEXT)",
       "CREATE INDEX IF NOT EXISTS sessions_learning_key_idx ON sessions (json_extract(metadata, '$.learning_key'))",
       // NOLINTNEXTLINE(bugprone-suspicious-missing-comma): one statement over two lines
       "CREATE INDEX IF NOT EXISTS sessions_reward_score_idx ON sessions "
@@ -77,12 +78,15 @@ std::vector<std::string> atlas_schema(Backend b) {
       "PRIMARY KEY (session_id, step_id, sequence))",
       "CREATE TABLE IF NOT EXISTS trajectory_events (id INTEGER PRIMARY KEY AUTOINCREMENT, "
       "session_id INTEGER REFERENCES sessions(id) ON DELETE CASCADE, event TEXT NOT NULL, "
-      "created_at TEXT NOT NULL DEFAULT " + now + ")",
+      "created_at TEXT NOT NULL DEFAULT " +
+          now + ")",
       "CREATE TABLE IF NOT EXISTS discovery_runs (id INTEGER PRIMARY KEY AUTOINCREMENT, project_root TEXT NOT NULL, "
       "task TEXT, source TEXT NOT NULL DEFAULT 'discovery', payload TEXT NOT NULL, metadata TEXT, "
-      "created_at TEXT NOT NULL DEFAULT " + now + ")",
+      "created_at TEXT NOT NULL DEFAULT " +
+          now + ")",
       "CREATE TABLE IF NOT EXISTS learning_registry (learning_key TEXT PRIMARY KEY, student_learning TEXT, "
-      "teacher_learning TEXT, metadata TEXT, updated_at TEXT NOT NULL DEFAULT " + now + ")",
+      "teacher_learning TEXT, metadata TEXT, updated_at TEXT NOT NULL DEFAULT " +
+          now + ")",
   };
 }
 
@@ -104,25 +108,133 @@ std::vector<std::string> host_additions(Backend b) {
       "CREATE INDEX trajectory_events_session_idx ON trajectory_events (session_id, id)",
       // Existing Atlas rows start at version 1.
       "ALTER TABLE learning_registry ADD COLUMN version BIGINT NOT NULL DEFAULT 1",
-      "CREATE TABLE review_events (id " + id + ", session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE, "
-      "action TEXT NOT NULL, previous_status TEXT, new_status TEXT, note TEXT, actor TEXT NOT NULL, reason TEXT, "
-      "created_at " + ts + " NOT NULL DEFAULT " + now + ")",
+      "CREATE TABLE review_events (id " + id +
+          ", session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE, "
+          "action TEXT NOT NULL, previous_status TEXT, new_status TEXT, note TEXT, actor TEXT NOT NULL, reason TEXT, "
+          "created_at " +
+          ts + " NOT NULL DEFAULT " + now + ")",
       "CREATE INDEX review_events_session_idx ON review_events (session_id, id)",
-      "CREATE TABLE training_runs (id " + id + ", export_path TEXT NOT NULL, export_format TEXT, export_sha256 TEXT, "
-      "exported_sessions INTEGER, command TEXT NOT NULL, exit_status INTEGER, started_at " + ts + " NOT NULL, "
-      "finished_at " + ts + ", metadata " + json + ")",
+      "CREATE TABLE training_runs (id " + id +
+          ", export_path TEXT NOT NULL, export_format TEXT, export_sha256 TEXT, "
+          "exported_sessions INTEGER, command TEXT NOT NULL, exit_status INTEGER, started_at " +
+          ts +
+          " NOT NULL, "
+          "finished_at " +
+          ts + ", metadata " + json + ")",
   };
 }
 
 // Migration 5: the review UI's list (docs/review-ui.md): its per-review-status counts and the
 // lane filter read an index instead of every session row.
 std::vector<std::string> review_ui_indexes(Backend b) {
-  const std::string lane = b == Backend::kPostgres ? "((metadata->>'execution_mode'))"
-                                                   : "(json_extract(metadata, '$.execution_mode'))";
+  const std::string lane =
+      b == Backend::kPostgres ? "((metadata->>'execution_mode'))" : "(json_extract(metadata, '$.execution_mode'))";
   return {
       "CREATE INDEX sessions_review_status_idx ON sessions (review_status)",
       "CREATE INDEX sessions_execution_mode_idx ON sessions " + lane,
   };
+}
+
+// Migration 10: the learning history every session reads at its start and end (op_learning_history,
+// op_reward_baseline) costs the same however many sessions a learning key has. Before it, both
+// read every session of the key to sort them (and SQLite parsed each row's metadata), so the cost
+// per session grew with the record: quadratic over a key's life.
+//  - The newest-first windows read a partial index on (key, created_at, id).
+//  - The whole-record totals (count, average score) are kept per key in learning_reward_totals
+//    by triggers on sessions, so every writer keeps them right, Atlas's SDK included; the
+//    migration fills it from the rows already there.
+std::vector<std::string> learning_history_schema(Backend b) {
+  const std::string key = json_key_text(b, "metadata", "learning_key");
+  std::vector<std::string> out = {
+      "CREATE INDEX sessions_learning_history_idx ON sessions ((" + key +
+          "), created_at DESC, id DESC) WHERE reward IS NOT NULL",
+      "CREATE INDEX sessions_reward_baseline_idx ON sessions ((" + key +
+          "), created_at DESC, id DESC) WHERE reward_stats IS NOT NULL",
+      // scored = rows whose reward.score is a number (the average's denominator).
+      "CREATE TABLE learning_reward_totals (learning_key TEXT PRIMARY KEY, rewarded BIGINT NOT NULL, "
+      "scored BIGINT NOT NULL, score_sum DOUBLE PRECISION NOT NULL)",
+  };
+  if (b == Backend::kPostgres) {
+    // One row's contribution: its key, 1 if its score is a number, and the score (else 0).
+    auto key_of = [](const std::string& row) { return "(" + row + ".metadata->>'learning_key')"; };
+    auto scored_of = [](const std::string& row) {
+      return "(CASE WHEN jsonb_typeof(" + row + ".reward->'score') = 'number' THEN 1 ELSE 0 END)";
+    };
+    auto score_of = [](const std::string& row) {
+      return "(CASE WHEN jsonb_typeof(" + row + ".reward->'score') = 'number' THEN CAST(" + row +
+             ".reward->>'score' AS DOUBLE PRECISION) ELSE 0 END)";
+    };
+    out.push_back(
+        "CREATE OR REPLACE FUNCTION atlas_learning_reward_totals() RETURNS trigger LANGUAGE plpgsql AS $fn$ BEGIN "
+        "IF TG_OP <> 'INSERT' AND OLD.reward IS NOT NULL AND " +
+        key_of("OLD") +
+        " IS NOT NULL THEN "
+        "UPDATE learning_reward_totals SET rewarded = rewarded - 1, scored = scored - " +
+        scored_of("OLD") + ", score_sum = CASE WHEN scored - " + scored_of("OLD") + " = 0 THEN 0 ELSE score_sum - " +
+        score_of("OLD") + " END WHERE learning_key = " + key_of("OLD") +
+        "; END IF; "
+        "IF TG_OP <> 'DELETE' AND NEW.reward IS NOT NULL AND " +
+        key_of("NEW") +
+        " IS NOT NULL THEN "
+        "INSERT INTO learning_reward_totals AS t (learning_key, rewarded, scored, score_sum) VALUES (" +
+        key_of("NEW") + ", 1, " + scored_of("NEW") + ", " + score_of("NEW") +
+        ") ON CONFLICT (learning_key) DO UPDATE SET rewarded = t.rewarded + 1, scored = t.scored + EXCLUDED.scored, "
+        "score_sum = t.score_sum + EXCLUDED.score_sum; END IF; RETURN NULL; END $fn$");
+    out.push_back(
+        "CREATE TRIGGER sessions_learning_reward_totals AFTER INSERT OR DELETE OR UPDATE OF reward, metadata "
+        "ON sessions FOR EACH ROW EXECUTE FUNCTION atlas_learning_reward_totals()");
+    out.push_back("INSERT INTO learning_reward_totals (learning_key, rewarded, scored, score_sum) SELECT " +
+                  key_of("sessions") + ", COUNT(*), SUM(" + scored_of("sessions") + "), SUM(" + score_of("sessions") +
+                  ") FROM sessions WHERE reward IS NOT NULL AND " + key_of("sessions") + " IS NOT NULL GROUP BY 1");
+    return out;
+  }
+  // SQLite: malformed JSON in a row written by another program must not make its write fail, so
+  // every json_* call is guarded by json_valid (CASE evaluates in order); a key counts only when
+  // it is text, as the lookup by text compares.
+  auto key_of = [](const std::string& row) {
+    return "(CASE WHEN json_valid(" + row + ".metadata) THEN CASE WHEN json_type(" + row +
+           ".metadata, '$.learning_key') = 'text' THEN json_extract(" + row + ".metadata, '$.learning_key') END END)";
+  };
+  auto number_score = [](const std::string& row, const std::string& then) {
+    return "(CASE WHEN json_valid(" + row + ".reward) THEN CASE WHEN json_type(" + row +
+           ".reward, '$.score') IN ('integer', 'real') THEN " + then + " ELSE 0 END ELSE 0 END)";
+  };
+  auto scored_of = [&](const std::string& row) { return number_score(row, "1"); };
+  auto score_of = [&](const std::string& row) {
+    return number_score(row, "CAST(json_extract(" + row + ".reward, '$.score') AS REAL)");
+  };
+  // `when` gates each statement inside the one update trigger.
+  auto add_new = [&](const std::string& when) {
+    return "INSERT INTO learning_reward_totals (learning_key, rewarded, scored, score_sum) SELECT k, 1, " +
+           scored_of("NEW") + ", " + score_of("NEW") + " FROM (SELECT " + key_of("NEW") + " AS k) WHERE k IS NOT NULL" +
+           when +
+           " ON CONFLICT (learning_key) DO UPDATE SET rewarded = rewarded + 1, "
+           "scored = scored + excluded.scored, score_sum = score_sum + excluded.score_sum;";
+  };
+  auto subtract_old = [&](const std::string& when) {
+    return "UPDATE learning_reward_totals SET rewarded = rewarded - 1, scored = scored - " + scored_of("OLD") +
+           ", score_sum = CASE WHEN scored - " + scored_of("OLD") + " = 0 THEN 0 ELSE score_sum - " + score_of("OLD") +
+           " END WHERE learning_key = " + key_of("OLD") + when + ";";
+  };
+  out.push_back(
+      "CREATE TRIGGER sessions_learning_totals_insert AFTER INSERT ON sessions WHEN NEW.reward IS NOT NULL "
+      "BEGIN " +
+      add_new("") + " END");
+  out.push_back(
+      "CREATE TRIGGER sessions_learning_totals_delete AFTER DELETE ON sessions WHEN OLD.reward IS NOT NULL "
+      "BEGIN " +
+      subtract_old("") + " END");
+  // Unrewarded rows (every running session) skip it: no metadata is parsed for them.
+  out.push_back(
+      "CREATE TRIGGER sessions_learning_totals_update AFTER UPDATE OF reward, metadata ON sessions "
+      "WHEN OLD.reward IS NOT NULL OR NEW.reward IS NOT NULL BEGIN " +
+      subtract_old(" AND OLD.reward IS NOT NULL") + " " + add_new(" AND NEW.reward IS NOT NULL") + " END");
+  out.push_back(
+      "INSERT INTO learning_reward_totals (learning_key, rewarded, scored, score_sum) SELECT k, COUNT(*), "
+      "SUM(s), TOTAL(v) FROM (SELECT " +
+      key_of("sessions") + " AS k, " + scored_of("sessions") + " AS s, " + score_of("sessions") +
+      " AS v FROM sessions WHERE reward IS NOT NULL) WHERE k IS NOT NULL GROUP BY k");
+  return out;
 }
 
 std::vector<std::string> statements_for(int version, Backend b) {
@@ -143,6 +255,8 @@ std::vector<std::string> statements_for(int version, Backend b) {
       return gateway_episodes_schema(b);  // shared gateway episodes (ops_gateway.cpp, docs/serve.md)
     case 9:
       return review_ui_counts_schema(b);  // ops_review_ui.cpp: lane + learning key counts
+    case 10:
+      return learning_history_schema(b);
     default:
       return {};
   }
@@ -169,11 +283,14 @@ const std::vector<Migration>& migrations() {
       {7, "review UI list speed (reward-order and review-status indexes, text search index)"},
       {8, "shared gateway episodes (gateway_episodes, gateway_calls, gateway_feedback)"},
       {9, "review UI counts index (learning key, lane, review status)"},
+      {10, "learning history speed (newest-first indexes per learning key, learning_reward_totals kept by triggers)"},
   };
   return list;
 }
 
-int latest_schema_version() { return migrations().back().version; }
+int latest_schema_version() {
+  return migrations().back().version;
+}
 
 std::vector<int> applied_migrations(Conn& c) {
   std::vector<int> out;
@@ -194,8 +311,10 @@ std::vector<int> migrate(Pool& pool) {
         // Serialises concurrent migrators (several hosts starting at once).
         c.query("SELECT CAST(pg_advisory_xact_lock(7274432001) AS TEXT)", {}, 1);
       }
-      c.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
-             "applied_at " + ts + " NOT NULL)");
+      c.exec(
+          "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+          "applied_at " +
+          ts + " NOT NULL)");
       auto done = c.query_one("SELECT version FROM schema_migrations WHERE version = :p0", {Param::num(m.version)}, 1);
       if (done) continue;  // Tx rolls back the no-op
       for (const std::string& sql : statements_for(m.version, c.backend())) c.exec(sql);

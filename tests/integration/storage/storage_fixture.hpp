@@ -5,9 +5,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/json.hpp"
@@ -19,8 +23,8 @@ namespace atlas::test {
 
 inline std::filesystem::path fresh_temp_dir(const std::string& prefix) {
   static std::atomic<int> n{0};
-  auto dir = std::filesystem::temp_directory_path() /
-             (prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
+  auto dir =
+      std::filesystem::temp_directory_path() / (prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
@@ -74,6 +78,27 @@ class BackendTest : public ::testing::TestWithParam<std::string> {
     if (!r.is_ok()) return r.status();
     return json::parse(*r, op);
   }
+  // Runs SQL on the test database with the backend's own client (sqlite3, psql), as another
+  // program sharing the database would; returns its output (rows as `a|b` lines), nullopt on error.
+  std::optional<std::string> raw_sql(const std::string& sql) const {
+    const auto file = dir_ / "raw.sql";
+    std::ofstream(file) << sql << "\n";
+    const std::string cmd =
+        GetParam() == "postgresql"
+            ? "psql '" + url_ + "' -X -q -At -v ON_ERROR_STOP=1 -f '" + file.string() + "' 2>&1"
+            : "sqlite3 -bail '" + url_.substr(std::string("sqlite://").size()) + "' < '" + file.string() + "' 2>&1";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    if (!p) return std::nullopt;
+    std::string out;
+    std::array<char, 512> buf{};
+    while (size_t n = std::fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+    if (::pclose(p) != 0) {
+      ADD_FAILURE() << "raw SQL failed: " << sql << "\n" << out;
+      return std::nullopt;
+    }
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return out;
+  }
   data::StoreOptions store_options() const {
     data::StoreOptions o;
     o.spool_path = dir_ / "spool.jsonl";
@@ -85,6 +110,8 @@ class BackendTest : public ::testing::TestWithParam<std::string> {
   std::string url_;
 };
 
-inline std::string backend_name(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
+inline std::string backend_name(const ::testing::TestParamInfo<std::string>& info) {
+  return info.param;
+}
 
 }  // namespace atlas::test

@@ -1,14 +1,13 @@
 #include "common/worker_pool.hpp"
 
-#include <sched.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <exception>
 #include <thread>
+
+#include "common/scheduling_class.hpp"
 
 namespace atlas {
 
@@ -38,32 +37,6 @@ WorkerPool::~WorkerPool() {
     delete w;
   }
 }
-
-namespace {
-
-// The calling thread's policy and nice value, applied to a pooled thread before a task runs.
-struct SchedulingClass {
-  int policy = SCHED_OTHER;
-  int nice = 0;
-  static SchedulingClass of_this_thread() {
-    SchedulingClass c;
-    c.policy = sched_getscheduler(0);
-    errno = 0;
-    int n = getpriority(PRIO_PROCESS, 0);  // this thread, on Linux
-    if (errno == 0) c.nice = n;
-    return c;
-  }
-  bool operator==(const SchedulingClass& o) const { return policy == o.policy && nice == o.nice; }
-  // Best effort: an unprivileged thread cannot always leave SCHED_IDLE (RLIMIT_NICE); then the
-  // task runs at the lower priority, which delays it but never the threads it shares CPUs with.
-  void apply() const {
-    sched_param none{};
-    (void)sched_setscheduler(0, policy, &none);
-    (void)setpriority(PRIO_PROCESS, 0, nice);
-  }
-};
-
-}  // namespace
 
 void WorkerPool::run(std::function<void()> task) {
   SchedulingClass caller = SchedulingClass::of_this_thread();

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <vector>
 
+#include "common/scheduling_class.hpp"
 #include "llm/http_event_loop.hpp"
 #include "llm/http_transfer.hpp"
 
@@ -18,18 +19,33 @@ struct HttpTransport::Impl {
   std::vector<CURL*> idle;  // handles between blocking transfers, each with its cached connection(s)
   int running = 0;          // blocking transfers in progress (guarded by mu)
   std::atomic<bool> stopping{false};
-  std::once_flag loop_once;
-  std::unique_ptr<detail::HttpEventLoop> loop;  // for start(); created on first use
-  std::atomic<bool> loop_ready{false};          // `loop` exists (interrupt() never creates it)
+
+  // An I/O thread for start(), created on first use by a caller of its class: the thread
+  // inherits its creator's scheduling class, and callers of the other class use the other slot.
+  struct LoopSlot {
+    std::once_flag once;
+    std::unique_ptr<detail::HttpEventLoop> loop;
+    std::atomic<bool> ready{false};  // `loop` exists (interrupt() never creates it)
+
+    detail::HttpEventLoop& get() {
+      std::call_once(once, [this] {
+        loop = std::make_unique<detail::HttpEventLoop>();
+        ready.store(true);
+      });
+      return *loop;
+    }
+    void stop() {
+      ready.store(false);
+      std::call_once(once, [] {});  // no start() is creating the loop right now
+      loop.reset();                 // its callbacks run here
+    }
+  };
+  LoopSlot normal_loop, background_loop;
 
   static constexpr size_t kMaxIdle = 256;
 
   detail::HttpEventLoop& event_loop() {
-    std::call_once(loop_once, [this] {
-      loop = std::make_unique<detail::HttpEventLoop>();
-      loop_ready.store(true);
-    });
-    return *loop;
+    return SchedulingClass::of_this_thread().background() ? background_loop.get() : normal_loop.get();
   }
 
   CURL* acquire() {
@@ -65,10 +81,8 @@ HttpTransport::HttpTransport() : impl_(std::make_unique<Impl>()) {
 
 HttpTransport::~HttpTransport() {
   impl_->stopping.store(true);
-  impl_->loop_ready.store(false);
-  // Make sure no start() is creating the loop right now, then stop it: its callbacks run here.
-  std::call_once(impl_->loop_once, [] {});
-  impl_->loop.reset();
+  impl_->normal_loop.stop();
+  impl_->background_loop.stop();
   std::unique_lock<std::mutex> lock(impl_->mu);
   impl_->drained.wait(lock, [&] { return impl_->running == 0; });
   for (CURL* e : impl_->idle) curl_easy_cleanup(e);
@@ -106,7 +120,8 @@ void HttpTransport::run_after(double delay_seconds, std::function<void()> fn,
 }
 
 void HttpTransport::interrupt() {
-  if (impl_->loop_ready.load()) impl_->loop->interrupt();
+  for (Impl::LoopSlot* slot : {&impl_->normal_loop, &impl_->background_loop})
+    if (slot->ready.load()) slot->loop->interrupt();
 }
 
 }  // namespace atlas::llm

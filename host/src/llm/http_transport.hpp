@@ -5,7 +5,11 @@
 //    concurrent calls use separate ones (parallel steps and judge samples never serialise).
 //  - start(): the transfer runs on the transport's I/O thread (curl multi, started on first
 //    use) and a callback reports the end. Many calls in flight then cost one thread and one
-//    poll instead of one sleeping thread each.
+//    poll instead of one sleeping thread each. There are two I/O threads, one per scheduling
+//    class: a caller in a background class (the gateway's SCHED_IDLE storage workers and the
+//    judges they start) is served by a background thread, any other by a normal one, so
+//    background calls never take the CPU from the request path and a request-path call (a
+//    paired-lane probe) never waits behind them (common/scheduling_class.hpp).
 #pragma once
 
 #include <atomic>

@@ -1,6 +1,8 @@
 // The HTTP transport on its own: callers drive their own transfers from a pool of keep-alive
 // handles. Closing the transport must abort a transfer in progress and wait for it.
 #include <gtest/gtest.h>
+#include <pthread.h>
+#include <sched.h>
 
 #include <atomic>
 #include <future>
@@ -9,6 +11,7 @@
 #include <thread>
 
 #include "common/clock.hpp"
+#include "common/scheduling_class.hpp"
 #include "llm/http_transport.hpp"
 #include "support/mock_llm_fixture.hpp"
 
@@ -95,6 +98,50 @@ TEST(HttpTransport, StartedTransfersRunOnTheIoThreadAndShutdownEndsThem) {
   EXPECT_NE(r.curl_code, 0);
   EXPECT_EQ(r.curl_error, "the HTTP transport shut down");
   timer.get_future().get();  // ran at shutdown, not in an hour
+}
+
+// The gateway's storage workers run under SCHED_IDLE and start judge calls; the request path
+// (a paired-lane probe) starts calls from normal threads. Whichever comes first, each call's
+// transfer and callback run in its caller's class, on separate I/O threads.
+TEST(HttpTransport, StartedTransfersRunInTheirCallersSchedulingClass) {
+  if (SchedulingClass::of_this_thread().background()) GTEST_SKIP() << "the test itself runs in a background class";
+  testing::MockLlm mock(R"({"rules":[{"response":{"text":"ok"}}]})");
+  ASSERT_TRUE(mock.ok());
+  HttpTransport transport;
+  struct Seen {
+    int policy = -1;
+    std::thread::id thread;
+    long status = 0;
+  };
+  auto start_and_wait = [&] {
+    std::promise<Seen> seen;
+    transport.start(std::make_shared<const HttpRequest>(chat_request(mock.base_url())), [&](HttpResponse r) {
+      seen.set_value({sched_getscheduler(0), std::this_thread::get_id(), r.status});
+    });
+    return seen.get_future().get();
+  };
+  Seen from_idle;
+  std::thread idle_caller([&] {
+    sched_param none{};
+    ASSERT_EQ(pthread_setschedparam(pthread_self(), SCHED_IDLE, &none), 0);
+    from_idle = start_and_wait();  // first use: the transport's first I/O thread starts here
+  });
+  idle_caller.join();
+  Seen from_normal = start_and_wait();
+  Seen idle_again;
+  std::thread second_idle_caller([&] {
+    sched_param none{};
+    ASSERT_EQ(pthread_setschedparam(pthread_self(), SCHED_IDLE, &none), 0);
+    idle_again = start_and_wait();
+  });
+  second_idle_caller.join();
+
+  EXPECT_EQ(from_idle.status, 200);
+  EXPECT_EQ(from_normal.status, 200);
+  EXPECT_EQ(from_idle.policy, SCHED_IDLE);
+  EXPECT_EQ(from_normal.policy, SCHED_OTHER) << "a normal caller's transfer ran on the idle-class I/O thread";
+  EXPECT_NE(from_idle.thread, from_normal.thread);
+  EXPECT_EQ(idle_again.thread, from_idle.thread) << "background calls share one I/O thread";
 }
 
 }  // namespace

@@ -1,0 +1,39 @@
+// A thread's CPU scheduling class (policy and nice value). The gateway runs its storage workers,
+// and everything they start, in a background class (SCHED_IDLE, or nice +10 where that is
+// refused) so the relay keeps the CPU; work handed from one thread to another must keep the class
+// of the thread that asked for it, or a background job runs at full priority (or a request-path
+// call waits behind background work).
+#pragma once
+
+#include <sched.h>
+#include <sys/resource.h>
+
+#include <cerrno>
+
+namespace atlas {
+
+struct SchedulingClass {
+  int policy = SCHED_OTHER;
+  int nice = 0;
+
+  static SchedulingClass of_this_thread() {
+    SchedulingClass c;
+    c.policy = sched_getscheduler(0);
+    errno = 0;
+    int n = getpriority(PRIO_PROCESS, 0);  // this thread, on Linux
+    if (errno == 0) c.nice = n;
+    return c;
+  }
+  // Work that yields to normal threads: idle or batch policy, or a positive nice value.
+  bool background() const { return policy == SCHED_IDLE || policy == SCHED_BATCH || nice > 0; }
+  bool operator==(const SchedulingClass& o) const { return policy == o.policy && nice == o.nice; }
+  // Best effort: an unprivileged thread cannot always leave SCHED_IDLE (RLIMIT_NICE); then the
+  // work runs at the lower priority, which delays it but never the threads it shares CPUs with.
+  void apply() const {
+    sched_param none{};
+    (void)sched_setscheduler(0, policy, &none);
+    (void)setpriority(PRIO_PROCESS, 0, nice);
+  }
+};
+
+}  // namespace atlas

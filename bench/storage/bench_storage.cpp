@@ -2,10 +2,12 @@
 //  1. events/s appended through the soci plugin (append_events batches of 256, one transaction
 //     each) next to the fastest native path for the same rows: one prepared INSERT loop in one
 //     transaction (SQLite) / COPY (PostgreSQL). Prints the ratio (target >= 0.5).
-//  2. export throughput (MB/s) and peak RSS for N sessions (default 10k and 100k), each export in
+//  2. finish_session of a gateway-sized episode (10 steps, 2 attempts and 1 guidance note each):
+//     ms per finish, the end-of-episode write every `run` session and gateway episode makes.
+//  3. export throughput (MB/s) and peak RSS for N sessions (default 10k and 100k), each export in
 //     a fresh child process so the peaks are comparable (target: flat as N grows).
 // PostgreSQL figures need ATLAS_TEST_PG_URL (tests/support/postgres.sh start).
-//   bench_storage [--events N] [--sessions 10000,100000] [--backend sqlite|postgresql|both]
+//   bench_storage [--events N] [--finishes N] [--sessions 10000,100000] [--backend sqlite|postgresql|both]
 #include <libpq-fe.h>
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/soci.h>
@@ -85,6 +87,31 @@ double plugin_append(plugin::StorageHandle& h, int events) {
   return events / (now_s() - t0);
 }
 
+// ---- 2. finishing sessions -----------------------------------------------------------------
+
+// Seconds per finish_session of a session with `steps` steps (after its begin, not timed).
+double plugin_finish(plugin::StorageHandle& h, int sessions, int steps) {
+  std::string steps_json;
+  for (int s = 1; s <= steps; ++s) {
+    steps_json += std::string(s > 1 ? "," : "") + R"({"step_id":)" + std::to_string(s) +
+                  R"(,"trace":"called the search tool","output":"the answer of step )" + std::to_string(s) +
+                  R"(","evaluation":{"reward":{"score":0.8,"judges":[{"score":0.8,"rationale":"ok"}]}},)" +
+                  R"("attempts":2,"metadata":{"latency_ms":120},"attempt_details":[{"attempt":1,"evaluation":{"ok":false}},)" +
+                  R"({"attempt":2,"evaluation":{"ok":true}}],"guidance":["check the units"]})";
+  }
+  double spent = 0;
+  for (int i = 0; i < sessions; ++i) {
+    std::string id =
+        json::get_string(*json::parse(exec(h, "begin_session", R"({"task":"finish bench"})")), "session_id");
+    std::string req = R"({"session_id":")" + id + R"(","status":"succeeded","final_answer":"done",)" +
+                      R"("metadata":{"learning_key":"bench"},"reward":{"score":0.8},"steps":[)" + steps_json + "]}";
+    double t0 = now_s();
+    exec(h, "finish_session", req);
+    spent += now_s() - t0;
+  }
+  return spent / sessions;
+}
+
 double sqlite_native(const std::string& path, int events) {
   soci::session s(*soci::factory_sqlite3(), "db=" + path + " timeout=10");
   s << "PRAGMA journal_mode = WAL";
@@ -138,7 +165,7 @@ double pg_copy(const std::string& url, int events) {
   return rate;
 }
 
-// ---- 2. export --------------------------------------------------------------------------------
+// ---- 3. export --------------------------------------------------------------------------------
 
 std::string meta_json(int i) {
   return "{\"learning_key\":\"bench-" + std::to_string(i % 50) + "\",\"execution_mode\":\"paired\",\"token_usage\":{\"by_role\":{\"student\":{\"total_tokens\":200}}}}";
@@ -253,7 +280,7 @@ void admin_exec(const std::string& url, const std::string& sql) {
   PQfinish(c);
 }
 
-void run_backend(const std::string& name, int events, const std::vector<int>& sizes) {
+void run_backend(const std::string& name, int events, int finishes, const std::vector<int>& sizes) {
   bool pg = name == "postgresql";
   const char* env = std::getenv("ATLAS_TEST_PG_URL");
   if (pg && (!env || !*env)) {
@@ -273,6 +300,11 @@ void run_backend(const std::string& name, int events, const std::vector<int>& si
   double native = pg ? pg_copy(url, events) : sqlite_native((dir / "bench.db").string(), events);
   std::printf("[%s] append %d events: plugin %.0f events/s, %s %.0f events/s, ratio %.2f (target >= 0.5)\n",
               name.c_str(), events, via_plugin, pg ? "COPY" : "prepared INSERT loop", native, via_plugin / native);
+  if (finishes > 0) {
+    double each = plugin_finish(h, finishes, 10);
+    std::printf("[%s] finish_session, 10 steps of 2 attempts and 1 note: %.3f ms each, %.0f finishes/s (%d sessions)\n",
+                name.c_str(), each * 1000, 1 / each, finishes);
+  }
   int seeded = 0;
   for (int n : sizes) {
     soci::session s;
@@ -303,12 +335,15 @@ void run_backend(const std::string& name, int events, const std::vector<int>& si
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // figures appear as they are measured, even when piped
   int events = 100000;
+  int finishes = 2000;
   std::vector<int> sizes = {10000, 100000};
   std::string backend = "both";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
     if (k == "--events") {
       events = std::atoi(v.c_str());
+    } else if (k == "--finishes") {
+      finishes = std::atoi(v.c_str());
     } else if (k == "--sessions") {
       sizes.clear();
       size_t p = 0;
@@ -322,7 +357,7 @@ int main(int argc, char** argv) {
       backend = v;
     }
   }
-  if (backend == "both" || backend == "sqlite") run_backend("sqlite", events, sizes);
-  if (backend == "both" || backend == "postgresql") run_backend("postgresql", events, sizes);
+  if (backend == "both" || backend == "sqlite") run_backend("sqlite", events, finishes, sizes);
+  if (backend == "both" || backend == "postgresql") run_backend("postgresql", events, finishes, sizes);
   return 0;
 }

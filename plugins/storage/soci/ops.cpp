@@ -376,6 +376,60 @@ std::string merge_objects(const Cell& base_text, const Value* overlay) {
   return dump(base);
 }
 
+// The steps of a finished session, in five prepared statements however many steps there are (one
+// statement prepared per row cost more than writing the row). A step given twice keeps its last
+// occurrence, as writing them one after another would.
+void write_steps(Conn& c, Backend b, long long sid, const Value& steps) {
+  std::map<long long, rapidjson::SizeType> last_index;
+  for (rapidjson::SizeType i = 0; i < steps.Size(); ++i) {
+    long long step_id = int_or(steps[i], "step_id", -1);
+    if (step_id < 0) throw Error(ATLAS_INVALID_ARGUMENT, "finish_session: every step needs an integer 'step_id'");
+    last_index[step_id] = i;
+  }
+  std::vector<Param> results, cleared, attempts, notes;
+  for (rapidjson::SizeType i = 0; i < steps.Size(); ++i) {
+    const Value& s = steps[i];
+    const long long step_id = int_or(s, "step_id", -1);
+    if (last_index[step_id] != i) continue;
+    const Value* attempts_list = member(s, "attempt_details");
+    const bool has_attempts = attempts_list && attempts_list->IsArray();
+    results.insert(results.end(),
+                   {Param::num(sid), Param::num(step_id), Param::opt_str(opt_str(s, "trace")),
+                    Param::opt_str(opt_str(s, "output")), Param::opt_str(opt_json(s, "evaluation")),
+                    Param::num(int_or(s, "attempts", has_attempts ? attempts_list->Size() : 1)),
+                    Param::opt_str(opt_json(s, "metadata"))});
+    cleared.insert(cleared.end(), {Param::num(sid), Param::num(step_id)});
+    if (has_attempts) {
+      long long n = 0;
+      for (const Value& a : attempts_list->GetArray()) {
+        ++n;
+        attempts.insert(attempts.end(), {Param::num(sid), Param::num(step_id), Param::num(int_or(a, "attempt", n)),
+                                         Param::opt_str(opt_json(a, "evaluation"))});
+      }
+    }
+    const Value* guidance = member(s, "guidance");
+    if (guidance && guidance->IsArray()) {
+      long long seq = 0;
+      for (const Value& g : guidance->GetArray()) {
+        std::string note = g.IsString() ? std::string(g.GetString(), g.GetStringLength()) : dump(g);
+        notes.insert(notes.end(), {Param::num(sid), Param::num(step_id), Param::num(++seq), Param::str(note)});
+      }
+    }
+  }
+  c.exec_rows("INSERT INTO step_results (session_id, step_id, trace, output, evaluation, attempts, metadata) "
+                  "VALUES (:p0, :p1, :p2, :p3, " + json_in(b, ":p4") + ", :p5, " + json_in(b, ":p6") +
+                  ") ON CONFLICT (session_id, step_id) DO UPDATE SET trace = excluded.trace, output = excluded.output, "
+                  "evaluation = excluded.evaluation, attempts = excluded.attempts, metadata = excluded.metadata",
+              7, results);
+  c.exec_rows("DELETE FROM step_attempts WHERE session_id = :p0 AND step_id = :p1", 2, cleared);
+  c.exec_rows("INSERT INTO step_attempts (session_id, step_id, attempt, evaluation) VALUES (:p0, :p1, :p2, " +
+                  json_in(b, ":p3") + ")",
+              4, attempts);
+  c.exec_rows("DELETE FROM guidance_notes WHERE session_id = :p0 AND step_id = :p1", 2, cleared);
+  c.exec_rows("INSERT INTO guidance_notes (session_id, step_id, sequence, note) VALUES (:p0, :p1, :p2, :p3)", 4,
+              notes);
+}
+
 std::string op_finish_session(Pool& pool, const Value& req) {
   std::string status = lower(str_or(req, "status"));
   if (status != "succeeded" && status != "failed" && status != "interrupted") {
@@ -414,45 +468,7 @@ std::string op_finish_session(Pool& pool, const Value& req) {
                  ") ON CONFLICT (session_id) DO UPDATE SET plan = excluded.plan",
              {Param::num(sid), Param::str(dump(*plan))});
     }
-    if (steps) {
-      for (const Value& s : steps->GetArray()) {
-        long long step_id = int_or(s, "step_id", -1);
-        if (step_id < 0) throw Error(ATLAS_INVALID_ARGUMENT, "finish_session: every step needs an integer 'step_id'");
-        const Value* attempts_list = member(s, "attempt_details");
-        const Value* guidance = member(s, "guidance");
-        long long attempts =
-            int_or(s, "attempts", attempts_list && attempts_list->IsArray() ? attempts_list->Size() : 1);
-        c.exec("INSERT INTO step_results (session_id, step_id, trace, output, evaluation, attempts, metadata) "
-                   "VALUES (:p0, :p1, :p2, :p3, " + json_in(b, ":p4") + ", :p5, " + json_in(b, ":p6") +
-                   ") ON CONFLICT (session_id, step_id) DO UPDATE SET trace = excluded.trace, output = excluded.output, "
-                   "evaluation = excluded.evaluation, attempts = excluded.attempts, metadata = excluded.metadata",
-               {Param::num(sid), Param::num(step_id), Param::opt_str(opt_str(s, "trace")),
-                Param::opt_str(opt_str(s, "output")), Param::opt_str(opt_json(s, "evaluation")),
-                Param::num(attempts), Param::opt_str(opt_json(s, "metadata"))});
-        c.exec("DELETE FROM step_attempts WHERE session_id = :p0 AND step_id = :p1",
-               {Param::num(sid), Param::num(step_id)});
-        if (attempts_list && attempts_list->IsArray()) {
-          long long n = 0;
-          for (const Value& a : attempts_list->GetArray()) {
-            ++n;
-            c.exec("INSERT INTO step_attempts (session_id, step_id, attempt, evaluation) VALUES (:p0, :p1, :p2, " +
-                       json_in(b, ":p3") + ")",
-                   {Param::num(sid), Param::num(step_id), Param::num(int_or(a, "attempt", n)),
-                    Param::opt_str(opt_json(a, "evaluation"))});
-          }
-        }
-        c.exec("DELETE FROM guidance_notes WHERE session_id = :p0 AND step_id = :p1",
-               {Param::num(sid), Param::num(step_id)});
-        if (guidance && guidance->IsArray()) {
-          long long seq = 0;
-          for (const Value& g : guidance->GetArray()) {
-            std::string note = g.IsString() ? std::string(g.GetString(), g.GetStringLength()) : dump(g);
-            c.exec("INSERT INTO guidance_notes (session_id, step_id, sequence, note) VALUES (:p0, :p1, :p2, :p3)",
-                   {Param::num(sid), Param::num(step_id), Param::num(++seq), Param::str(note)});
-          }
-        }
-      }
-    }
+    if (steps) write_steps(c, b, sid, *steps);
     std::string merged = merge_objects(cur ? (*cur)[1] : Cell{}, metadata);
     // A work-queue task settles in this same transaction (ops_queue.hpp); a session whose lease
     // was lost is stored `interrupted` instead, and is not reviewed.

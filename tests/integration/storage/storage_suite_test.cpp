@@ -137,6 +137,70 @@ TEST_P(StorageSuite, SessionRoundTripKeepsEveryRowAndEventOrder) {
   EXPECT_EQ(get_string((*s)["review_events"][0], "actor"), "runtime");
 }
 
+// Steps are written in bulk (one prepared statement per table, not per row): every step keeps its
+// own attempts and notes, a step given twice keeps its last version, and a later finish of an
+// interrupted session replaces what the first wrote instead of adding to it.
+TEST_P(StorageSuite, FinishWritesManyStepsInBulkAndAReFinishReplacesThem) {
+  auto h = handle();
+  auto begun = call(h, "begin_session", R"({"task":"many steps","metadata":{}})");
+  ASSERT_TRUE(begun.is_ok()) << begun.status().to_string();
+  const std::string id = get_string(*begun, "session_id");
+  auto finish = [&](const std::string& status, int steps, int attempts_each) {
+    std::string req = R"({"session_id":")" + id + R"(","status":")" + status + R"(","final_answer":"a","steps":[)";
+    for (int s = 1; s <= steps; ++s) {
+      req += R"({"step_id":)" + std::to_string(s) + R"(,"trace":"t)" + std::to_string(s) + R"(","output":null,)" +
+             R"("evaluation":{"n":)" + std::to_string(s) + R"(},"attempt_details":[)";
+      for (int a = 1; a <= attempts_each; ++a)
+        req += std::string(a > 1 ? "," : "") + R"({"attempt":)" + std::to_string(a) + R"(,"evaluation":{"a":)" +
+               std::to_string(a) + "}}";
+      req += R"(],"guidance":["note )" + std::to_string(s) + R"(",{"structured":true}]},)";
+    }
+    // Step 2 again, last: its second version is the one kept.
+    req += R"({"step_id":2,"trace":"second version","attempt_details":[{"attempt":7}],"guidance":[]}]})";
+    return call(h, "finish_session", req);
+  };
+  auto first = finish("interrupted", 12, 3);
+  ASSERT_TRUE(first.is_ok()) << first.status().to_string();
+  auto second = finish("succeeded", 5, 1);
+  ASSERT_TRUE(second.is_ok()) << second.status().to_string();
+
+  auto s = call(h, "read_session", R"({"session_id":")" + id + R"("})");
+  ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+  EXPECT_EQ(get_string(*s, "status"), "succeeded");
+  const auto& steps = (*s)["steps"];
+  ASSERT_EQ(steps.Size(), 12u);  // steps 6-12 of the first finish stay; 1-5 were rewritten
+  for (rapidjson::SizeType i = 0; i < steps.Size(); ++i) {
+    const auto& step = steps[i];
+    const int n = static_cast<int>(i) + 1;
+    ASSERT_EQ(get_int(step, "step_id"), n);
+    if (n == 2) {
+      EXPECT_EQ(get_string(step, "trace"), "second version");
+      ASSERT_EQ(step["attempt_details"].Size(), 1u);
+      EXPECT_EQ(get_int(step["attempt_details"][0], "attempt"), 7);
+      EXPECT_EQ(step["guidance"].Size(), 0u);
+      continue;
+    }
+    EXPECT_EQ(get_string(step, "trace"), "t" + std::to_string(n));
+    EXPECT_EQ(get_int(step["evaluation"], "n"), n);
+    EXPECT_EQ(step["attempt_details"].Size(), n <= 5 ? 1u : 3u) << "step " << n;
+    ASSERT_EQ(step["guidance"].Size(), 2u) << "step " << n;
+    EXPECT_EQ(std::string(step["guidance"][0].GetString()), "note " + std::to_string(n));
+  }
+
+  // A step without an id fails the whole finish, and nothing of it is written.
+  auto other = call(h, "begin_session", R"({"task":"bad steps","metadata":{}})");
+  ASSERT_TRUE(other.is_ok());
+  const std::string other_id = get_string(*other, "session_id");
+  auto bad = call(h, "finish_session",
+                  R"({"session_id":")" + other_id + R"(","status":"succeeded","steps":[{"step_id":1},{"trace":"x"}]})");
+  ASSERT_FALSE(bad.is_ok());
+  EXPECT_NE(bad.status().message().find("step_id"), std::string::npos) << bad.status().message();
+  auto unchanged = call(h, "read_session", R"({"session_id":")" + other_id + R"("})");
+  ASSERT_TRUE(unchanged.is_ok());
+  EXPECT_NE(get_string(*unchanged, "status"), "succeeded");
+  EXPECT_EQ((*unchanged)["steps"].Size(), 0u);
+}
+
 TEST_P(StorageSuite, ReplayedWritesLandExactlyOnce) {
   auto h = handle();
   std::string begin = R"({"task":"t","metadata":{},"session_key":"k-123"})";

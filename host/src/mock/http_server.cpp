@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -127,6 +128,61 @@ class GatheringStream final : public httplib::Stream {
 
 }  // namespace
 
+// httplib's thread pool, counting the connections it holds (running or queued for a thread).
+class HttpServer::Workers : public httplib::TaskQueue {
+ public:
+  Workers(HttpServer& server, size_t threads) : server_(server), threads_(threads), pool_(threads) {}
+  // `fn` serves one connection (process_and_close_socket, which counts it off at its end).
+  void enqueue(std::function<void()> fn) override {
+    if (server_.held_.fetch_add(1) + 1 > threads_) server_.make_room();
+    pool_.enqueue(std::move(fn));
+  }
+  void shutdown() override { pool_.shutdown(); }
+
+ private:
+  HttpServer& server_;
+  const size_t threads_;
+  httplib::ThreadPool pool_;
+};
+
+void HttpServer::set_worker_threads(size_t threads) {
+  worker_threads_ = threads;
+  new_task_queue = [this, threads] { return new Workers(*this, threads); };
+}
+
+bool HttpServer::connection_waiting_for_a_worker_locked() const {
+  // Connections already told to make room are not counted: each waiting one evicts one.
+  return worker_threads_ > 0 && held_.load() - evicted_.size() > worker_threads_;
+}
+
+bool HttpServer::evict_longest_idle_locked() {
+  if (idle_.empty()) return false;
+  auto oldest = idle_.begin();
+  for (auto it = idle_.begin(); it != idle_.end(); ++it)
+    if (it->second < oldest->second) oldest = it;
+  ::shutdown(oldest->first, SHUT_RDWR);  // its worker wakes, sees the end and closes it
+  evicted_.insert(oldest->first);
+  idle_.erase(oldest);
+  return true;
+}
+
+void HttpServer::make_room() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (connection_waiting_for_a_worker_locked()) (void)evict_longest_idle_locked();
+}
+
+bool HttpServer::park_idle(socket_t sock) {
+  // Under one lock with make_room(): a connection arriving now either finds this one parked,
+  // or this one sees it waiting (held_ is counted before that lock is taken).
+  std::lock_guard<std::mutex> lock(mu_);
+  if (connection_waiting_for_a_worker_locked() && !evict_longest_idle_locked()) {
+    evicted_.insert(sock);  // none idle: this one closes and gives its worker away
+    return false;
+  }
+  idle_[sock] = std::chrono::steady_clock::now();
+  return true;
+}
+
 void HttpServer::raise_listen_backlog() {
   socket_t s = svr_sock_;
   if (s != INVALID_SOCKET) ::listen(s, SOMAXCONN);
@@ -157,8 +213,20 @@ bool HttpServer::process_and_close_socket(socket_t sock) {
     GatheringStream stream(sock, read_timeout_ms, stream_writes_);
     ok = true;
     for (size_t left = keep_alive_max_count_; left > 0 && !stopped(); --left) {
-      // Idle between requests: one poll for the whole keep-alive timeout (stop() wakes it).
-      if (!stream.has_buffered_input() && !wait_readable(sock, keep_alive_ms)) break;
+      // Waiting for a request: one poll for the whole keep-alive timeout (stop() wakes it).
+      // Between requests (not before the first: its client is sending it) the connection is
+      // idle, and gives its worker up when another connection needs one.
+      const bool between_requests = left != keep_alive_max_count_;
+      if (!stream.has_buffered_input()) {
+        // Another connection waits for a worker: the longest idle one (this one if none) makes room.
+        if (between_requests && !park_idle(sock)) break;
+        const bool readable = wait_readable(sock, keep_alive_ms);
+        if (between_requests) {
+          std::lock_guard<std::mutex> lock(mu_);
+          idle_.erase(sock);
+        }
+        if (!readable) break;
+      }
       bool connection_closed = false;
       ok = process_request(stream, left == 1, connection_closed, nullptr);
       if (!stream.flush()) ok = false;
@@ -168,6 +236,9 @@ bool HttpServer::process_and_close_socket(socket_t sock) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     open_.erase(sock);
+    idle_.erase(sock);
+    evicted_.erase(sock);
+    if (worker_threads_ > 0) held_.fetch_sub(1);
   }
   ::shutdown(sock, SHUT_RDWR);
   ::close(sock);

@@ -7,11 +7,19 @@
 //   - no idle polling: httplib's keep-alive wait polls every 10 ms and sleeps 1 ms in between,
 //     so a request arriving on a kept-alive connection waits up to 1 ms; here it is one poll;
 //   - the server knows its connections, so stop() wakes them at once (shutdown) and the
-//     listen backlog is raised on the socket it bound (httplib 0.11 listens with a backlog of 5).
+//     listen backlog is raised on the socket it bound (httplib 0.11 listens with a backlog of 5);
+//   - a connection holds a worker thread while it is open, idle ones included: when every
+//     worker holds one and another arrives, the one idle longest is closed so the newcomer is
+//     served at once, and while one waits a connection that goes idle closes instead of
+//     waiting for its next request (with httplib's queue the newcomer waited for a keep-alive
+//     timeout, 5 s, or forever while the idle clients kept sending).
 #pragma once
 
 #include <httplib.h>
 
+#include <atomic>
+#include <chrono>
+#include <map>
 #include <mutex>
 #include <set>
 
@@ -28,15 +36,30 @@ class HttpServer : public httplib::Server {
   // Streamed replies (a chunked content provider) go out piece by piece instead of gathered
   // until complete; set before listening.
   void set_stream_writes(bool on) { stream_writes_ = on; }
+  // Serves connections on `threads` worker threads (instead of setting new_task_queue); set
+  // before listening.
+  void set_worker_threads(size_t threads);
 
  private:
   // Called by httplib's worker thread for each accepted connection (a private virtual of
   // httplib::Server, overridable by design of C++ access rules).
   bool process_and_close_socket(socket_t sock) override;
   bool stopped() const;
+  // Every worker holds a connection and one more is waiting: closes the connection idle longest.
+  void make_room();
+  bool evict_longest_idle_locked();  // false when none is idle
+  // Marks a connection idle between requests; false when it must close instead, to give its
+  // worker to a connection waiting for one.
+  bool park_idle(socket_t sock);
+  bool connection_waiting_for_a_worker_locked() const;
+  class Workers;
 
   mutable std::mutex mu_;
   std::set<socket_t> open_;
+  std::map<socket_t, std::chrono::steady_clock::time_point> idle_;  // waiting between requests
+  size_t worker_threads_ = 0;                                       // 0 = not set (httplib's pool)
+  std::atomic<size_t> held_{0};  // connections accepted and not yet closed (set_worker_threads)
+  std::set<socket_t> evicted_;   // told to close to make room, not yet closed
   bool shut_down_ = false;
   bool stream_writes_ = false;
 };

@@ -385,7 +385,7 @@ Result<int> MockLlmServer::start(Scenario scenario, const MockOptions& options) 
   }
   auto server = std::make_unique<HttpServer>();
   size_t threads = static_cast<size_t>(std::max(4, options.threads));
-  server->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server->set_worker_threads(threads);
   server->set_tcp_nodelay(true);  // no Nagle + delayed-ACK stall (40 ms) between header and body writes
   server->set_keep_alive_max_count(100000);
   server->set_keep_alive_timeout(5);

@@ -332,7 +332,7 @@ Result<int> Gateway::Impl::start(const GatewayOptions& options) {
   if (Status st = load_client_keys(options); !st.is_ok()) return st;
   server_.set_stream_writes(true);
   server_.set_payload_max_length(static_cast<size_t>(serve_.max_request_bytes));
-  server_.new_task_queue = [n = serve_.threads] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
+  server_.set_worker_threads(static_cast<size_t>(serve_.threads));
   server_.set_keep_alive_max_count(100000);
   server_.set_read_timeout(std::chrono::seconds(300));
   server_.set_write_timeout(std::chrono::seconds(300));

@@ -12,6 +12,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "support/mock_llm_fixture.hpp"
 
@@ -47,6 +48,14 @@ class Connection {
       got.append(buf, static_cast<size_t>(n));
     }
     return got;
+  }
+
+  // true when the peer has already closed the connection (EOF waiting, no data before it).
+  bool closed_already() {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, 0) <= 0) return false;
+    char byte;
+    return ::recv(fd_, &byte, 1, MSG_PEEK) == 0;
   }
 
   // true when the peer closes the connection (EOF) within 10 s, with no data before it.
@@ -116,6 +125,37 @@ TEST(MockConnection, StopClosesIdleKeptAliveConnections) {
   ASSERT_NE(c.read_until("bye").find("200"), std::string::npos);
   mock.reset();  // stop(): the worker idling on this connection must not keep it open
   EXPECT_TRUE(c.closed_by_peer());
+}
+
+// Every worker thread holds a kept-alive connection (idle, its client done for now) and a new
+// client arrives: it must be served at once, by closing one idle connection (the one idle
+// longest among those already waiting), not after a keep-alive timeout. The others stay open
+// and keep serving their clients.
+TEST(MockConnection, ANewClientIsServedWhenIdleConnectionsHoldEveryThread) {
+  mock::MockOptions options;
+  options.threads = 4;
+  testing::MockLlm mock(R"({"rules":[{"response":{"text":"served"}}]})", options);
+  ASSERT_TRUE(mock.ok());
+  std::vector<std::unique_ptr<Connection>> held;
+  for (int i = 0; i < 4; ++i) {
+    held.push_back(std::make_unique<Connection>(mock.port()));
+    ASSERT_TRUE(held.back()->send_all(chat_post(kChat)));
+    ASSERT_NE(held.back()->read_until("served").find("HTTP/1.1 200"), std::string::npos) << "connection " << i;
+  }
+  Connection newcomer(mock.port());
+  ASSERT_TRUE(newcomer.send_all(chat_post(kChat)));
+  EXPECT_NE(newcomer.read_until("served").find("HTTP/1.1 200"), std::string::npos);
+  // The worker that serves the newcomer was freed by closing one held connection first, so its
+  // end of stream is already here. (The keep-alive timeout, 5 s, closes the others only if this
+  // test took that long.)
+  std::vector<size_t> open;
+  for (size_t i = 0; i < held.size(); ++i)
+    if (!held[i]->closed_already()) open.push_back(i);
+  EXPECT_EQ(open.size(), 3u) << "exactly one idle connection should have made room";
+  for (size_t i : open) {
+    ASSERT_TRUE(held[i]->send_all(chat_post(kChat)));
+    EXPECT_NE(held[i]->read_until("served").find("HTTP/1.1 200"), std::string::npos) << "connection " << i;
+  }
 }
 
 }  // namespace

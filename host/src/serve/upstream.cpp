@@ -73,12 +73,14 @@ std::string Upstream::path_for(std::string_view client_path) const {
   return base_path_ + std::string(rest);
 }
 
-std::unique_ptr<httplib::Client> Upstream::acquire() {
-  {
+std::unique_ptr<httplib::Client> Upstream::acquire(bool fresh, bool* reused) {
+  *reused = false;
+  if (!fresh) {
     std::lock_guard<std::mutex> g(mu_);
     if (!idle_.empty()) {
       auto c = std::move(idle_.back());
       idle_.pop_back();
+      *reused = true;
       return c;
     }
   }
@@ -104,17 +106,37 @@ httplib::Headers Upstream::headers_for(const httplib::Headers& client_headers) c
   return h;
 }
 
+bool Upstream::send_with_retry(const std::function<Sent(httplib::Client&)>& send) {
+  bool reused = false;
+  auto client = acquire(/*fresh=*/false, &reused);
+  Sent sent = send(*client);
+  if (sent == Sent::kNoReply && reused) {
+    client = acquire(/*fresh=*/true, &reused);
+    sent = send(*client);
+  }
+  if (sent != Sent::kOk) return false;
+  release(std::move(client));
+  return true;
+}
+
 Result<UpstreamReply> Upstream::post(const std::string& path, const std::string& body,
                                      const httplib::Headers& client_headers) {
-  auto client = acquire();
-  auto res = client->Post(path, headers_for(client_headers), body, "application/json");
-  if (!res) return unavailable("the upstream " + origin_ + " could not be reached: " + httplib::to_string(res.error()));
   UpstreamReply reply;
-  reply.status = res->status;
-  reply.content_type = res->get_header_value("Content-Type");
-  reply.retry_after = res->get_header_value("Retry-After");
-  reply.body = std::move(res->body);
-  release(std::move(client));
+  httplib::Error failure = httplib::Error::Success;
+  const bool ok = send_with_retry([&](httplib::Client& client) {
+    // Buffered: whatever failed, the client has seen nothing of this reply yet.
+    auto res = client.Post(path, headers_for(client_headers), body, "application/json");
+    if (!res) {
+      failure = res.error();
+      return Sent::kNoReply;
+    }
+    reply.status = res->status;
+    reply.content_type = res->get_header_value("Content-Type");
+    reply.retry_after = res->get_header_value("Retry-After");
+    reply.body = std::move(res->body);
+    return Sent::kOk;
+  });
+  if (!ok) return unavailable("the upstream " + origin_ + " could not be reached: " + httplib::to_string(failure));
   return reply;
 }
 
@@ -122,7 +144,6 @@ Status Upstream::post_streaming(const std::string& path, const std::string& body
                                 const httplib::Headers& client_headers,
                                 const std::function<void(int, const std::string&, const std::string&)>& on_head,
                                 const std::function<bool(const char*, size_t)>& on_piece) {
-  auto client = acquire();
   httplib::Request req;
   req.method = "POST";
   req.path = path;
@@ -138,13 +159,19 @@ Status Upstream::post_streaming(const std::string& path, const std::string& body
   req.content_receiver = [&](const char* data, size_t len, uint64_t, uint64_t) { return on_piece(data, len); };
   httplib::Response res;
   httplib::Error err = httplib::Error::Success;
-  bool ok = client->send(req, res, err);
+  bool ok = false;
+  send_with_retry([&](httplib::Client& client) {
+    res = httplib::Response();
+    ok = client.send(req, res, err);
+    if (ok) return Sent::kOk;
+    // Sent again only when nothing of a reply came back (no head, nothing passed on).
+    return head_sent || err == httplib::Error::Canceled ? Sent::kFailed : Sent::kNoReply;
+  });
   if (!head_sent && ok) on_head(res.status, res.get_header_value("Content-Type"), res.get_header_value("Retry-After"));
   if (!ok) {
     if (err == httplib::Error::Canceled) return cancelled("the client went away during the stream");
     return unavailable("the upstream " + origin_ + " stream failed: " + httplib::to_string(err));
   }
-  release(std::move(client));
   return Status::ok();
 }
 

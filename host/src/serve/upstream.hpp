@@ -51,8 +51,14 @@ class Upstream {
 
  private:
   Upstream() = default;
-  std::unique_ptr<httplib::Client> acquire();
+  // A kept-alive connection from the pool (`*reused` true) or, when none is idle or `fresh`, a new one.
+  std::unique_ptr<httplib::Client> acquire(bool fresh, bool* reused);
   void release(std::unique_ptr<httplib::Client> client);
+  enum class Sent { kOk, kFailed, kNoReply };
+  // Runs `send` on a pooled connection; when that connection turns out dead (the upstream
+  // closed it while it sat in the pool, so nothing of a reply reached the client) it runs once
+  // more on a new connection, as curl does. A connection goes back to the pool only after kOk.
+  bool send_with_retry(const std::function<Sent(httplib::Client&)>& send);
   httplib::Headers headers_for(const httplib::Headers& client_headers) const;
 
   ClientWire wire_ = ClientWire::kOpenAIChat;

@@ -48,6 +48,7 @@ struct Options {
   bool judges_elsewhere = false;
   std::string only;
   std::string host_bin;
+  int mock_threads = 1024;
 };
 
 struct Figures {
@@ -186,22 +187,25 @@ Options parse(int argc, char** argv) {
       o.database_url = next();
     } else if (a == "--shared-episodes") {
       o.shared_episodes = true;
+    } else if (a == "--mock-threads") {
+      o.mock_threads = std::atoi(next().c_str());
     } else if (a == "--judges-elsewhere") {
       o.judges_elsewhere = true;
     } else {
       std::fprintf(stderr,
                    "usage: bench_serve_gateway [--rates 100,2000] [--seconds 5] [--connections 32] "
                    "[--calls-per-episode 10] [--only plain|stream] [--host-bin PATH] [--database-url URL] "
-                   "[--shared-episodes] [--judges-elsewhere]\n");
+                   "[--shared-episodes] [--judges-elsewhere] [--mock-threads N]\n");
       std::exit(2);
     }
   }
   bool rates_ok = !o.rates.empty() && std::all_of(o.rates.begin(), o.rates.end(), [](int r) { return r > 0; });
-  if (!rates_ok || o.seconds <= 0 || o.connections < 1 || o.calls_per_episode < 1 ||
+  if (!rates_ok || o.seconds <= 0 || o.connections < 1 || o.calls_per_episode < 1 || o.mock_threads < 1 ||
       (!o.only.empty() && o.only != "plain" && o.only != "stream")) {
-    std::fprintf(stderr,
-                 "bench_serve_gateway: rates, seconds, connections and calls per episode must be positive; "
-                 "--only is plain or stream\n");
+    std::fprintf(
+        stderr,
+        "bench_serve_gateway: rates, seconds, connections, calls per episode and mock threads must be positive; "
+        "--only is plain or stream\n");
     std::exit(2);
   }
   if (o.host_bin.empty()) o.host_bin = (fs::read_symlink("/proc/self/exe").parent_path() / "atlas-host").string();
@@ -226,17 +230,20 @@ int main(int argc, char** argv) {
     {"match":{"system_contains":"You maintain the playbook"},"response":{"json":{"student_pamphlet":"Be brief.","playbook_entries":[]}}},
     {"response":{"text":"Paris is the capital of France.","usage":{"prompt_tokens":20,"completion_tokens":7}}}]})");
   atlas::sdk::ChildProcess mock, gateway;
-  const std::string mock_url =
-      start_server(mock, o.host_bin, {"mock-llm", "--scenario", (work / "scenario.json").string(), "--port", "0"});
+  const std::string mock_url = start_server(mock, o.host_bin,
+                                            {"mock-llm", "--scenario", (work / "scenario.json").string(), "--port", "0",
+                                             "--threads", std::to_string(o.mock_threads)});
 
   // --judges-elsewhere: the teacher, judge and learning models are a second mock-llm under
   // SCHED_IDLE, standing in for a model served on other machines (as in production), so that
   // serving ~10 judge calls per episode does not compete for these two cores with the relay.
   atlas::sdk::ChildProcess judge_mock;
-  const std::string judge_url = o.judges_elsewhere ? start_server(judge_mock, "/usr/bin/chrt",
-                                                                  {"--idle", "0", o.host_bin, "mock-llm", "--scenario",
-                                                                   (work / "scenario.json").string(), "--port", "0"})
-                                                   : mock_url;
+  const std::string judge_url =
+      o.judges_elsewhere
+          ? start_server(judge_mock, "/usr/bin/chrt",
+                         {"--idle", "0", o.host_bin, "mock-llm", "--scenario", (work / "scenario.json").string(),
+                          "--port", "0", "--threads", std::to_string(o.mock_threads)})
+          : mock_url;
   auto model = [&](const char* section, const std::string& url) {
     return std::string("[") + section + "]\nprovider = \"openai\"\nmodel = \"mock-model\"\napi_base = \"" + url +
            "/v1\"\napi_key_env = \"\"\n\n";

@@ -8,6 +8,11 @@
 //
 //   bench_serve_gateway [--rates 100,2000] [--seconds 5] [--connections 32] [--calls-per-episode 10]
 //                       [--only plain|stream] [--host-bin PATH] [--database-url URL] [--shared-episodes]
+//                       [--judges-elsewhere] [--mock-threads N]
+//
+// --mock-threads (default 1024): mock-llm's worker threads. Each open connection holds one, and
+// the gateway's pooled upstream connections, the judges' and the load generator's together can
+// pass its default of 96, which measures the mock making room instead of the gateway.
 //
 // --shared-episodes runs the gateway with [serve] shared_episodes = true (episode state in the
 // database, every call stored before its reply: docs/serve.md, "Several gateway replicas");

@@ -39,7 +39,13 @@ struct HttpEventLoop::Active {
   CURL* easy = nullptr;
 };
 
-HttpEventLoop::HttpEventLoop() : multi_(curl_multi_init()) { thread_ = std::thread([this] { run(); }); }
+HttpEventLoop::HttpEventLoop() : multi_(curl_multi_init()) {
+  // curl's default keeps 4 idle connections per transfer in flight: when a burst (a session's
+  // judges) ended it closed the rest, and the next burst connected again, a TCP handshake and a
+  // close per call.
+  curl_multi_setopt(as_multi(multi_), CURLMOPT_MAXCONNECTS, kKeptConnections);
+  thread_ = std::thread([this] { run(); });
+}
 
 HttpEventLoop::~HttpEventLoop() {
   stopping_.store(true);

@@ -20,6 +20,9 @@ class HttpEventLoop {
  public:
   using Done = std::function<void(HttpResponse)>;
 
+  // Idle connections kept for reuse (curl's own default is 4 per transfer in flight).
+  static constexpr long kKeptConnections = 128;
+
   HttpEventLoop();  // starts the I/O thread
   // Aborts transfers in flight and runs waiting timers at once; every callback still runs
   // exactly once (transfers fail with "the HTTP transport shut down"). Joins the I/O thread.

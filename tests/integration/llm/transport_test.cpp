@@ -1,13 +1,16 @@
 // The HTTP transport on its own: callers drive their own transfers from a pool of keep-alive
 // handles. Closing the transport must abort a transfer in progress and wait for it.
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <pthread.h>
 #include <sched.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <future>
 #include <mutex>
 #include <memory>
+#include <set>
 #include <thread>
 
 #include "common/clock.hpp"
@@ -142,6 +145,57 @@ TEST(HttpTransport, StartedTransfersRunInTheirCallersSchedulingClass) {
   EXPECT_EQ(from_normal.policy, SCHED_OTHER) << "a normal caller's transfer ran on the idle-class I/O thread";
   EXPECT_NE(from_idle.thread, from_normal.thread);
   EXPECT_EQ(idle_again.thread, from_idle.thread) << "background calls share one I/O thread";
+}
+
+// A burst of calls (a session's judges), one call, then another burst: the second burst reuses
+// the first one's connections. curl's default keeps 4 idle connections per transfer in flight,
+// so the single call in between made it close 12 of the 16 and the next burst connect again.
+TEST(HttpTransport, ConnectionsOfABurstAreKeptForTheNextOne) {
+  constexpr int kBurst = 16;
+  std::mutex mu;
+  std::condition_variable cv;
+  int in_flight = 0;
+  bool hold = true;
+  std::set<int> client_ports;
+  httplib::Server server;
+  server.new_task_queue = [] { return new httplib::ThreadPool(kBurst + 4); };
+  server.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
+    std::unique_lock<std::mutex> lock(mu);
+    client_ports.insert(req.remote_port);
+    ++in_flight;
+    cv.notify_all();
+    // A burst's calls are answered together, once all of them are open at the same time.
+    cv.wait_for(lock, std::chrono::seconds(30), [&] { return !hold || in_flight >= kBurst; });
+    res.set_content(R"({"choices":[{"message":{"role":"assistant","content":"ok"}}]})", "application/json");
+  });
+  const int port = server.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(port, 0);
+  std::thread listener([&] { server.listen_after_bind(); });
+  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+
+  auto transport = std::make_unique<HttpTransport>();
+  auto run = [&](int calls) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      in_flight = 0;
+      hold = calls > 1;
+    }
+    std::vector<std::future<HttpResponse>> replies;
+    for (int i = 0; i < calls; ++i) {
+      auto reply = std::make_shared<std::promise<HttpResponse>>();
+      replies.push_back(reply->get_future());
+      transport->start(std::make_shared<const HttpRequest>(chat_request(base)),
+                       [reply](HttpResponse r) { reply->set_value(std::move(r)); });
+    }
+    for (auto& r : replies) EXPECT_EQ(r.get().status, 200);
+  };
+  run(kBurst);
+  run(1);
+  run(kBurst);
+  transport.reset();  // closes its connections, so the server's threads stop at once
+  server.stop();
+  listener.join();
+  EXPECT_EQ(client_ports.size(), static_cast<size_t>(kBurst)) << "connections made for 3 bursts of 16, 1 and 16 calls";
 }
 
 }  // namespace

@@ -235,8 +235,7 @@ bool HttpServer::process_and_close_socket(socket_t sock) {
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    open_.erase(sock);
-    idle_.erase(sock);
+    open_.erase(sock);  // not in idle_: the loop takes it out before reading or leaving
     evicted_.erase(sock);
     if (worker_threads_ > 0) held_.fetch_sub(1);
   }

@@ -36,4 +36,14 @@ struct SchedulingClass {
   }
 };
 
+// Moves every thread of this process that runs in a background class back to the normal one
+// (SCHED_OTHER, nice 0). The gateway does it when it drains: nothing is relayed any more, and on a
+// machine kept busy by other processes idle-class work would not finish before the deadline.
+// Raising a thread needs CAP_SYS_NICE or an RLIMIT_NICE of 20; threads refused stay as they are.
+struct RaisedThreads {
+  int raised = 0;
+  int refused = 0;
+};
+RaisedThreads raise_background_threads_of_this_process();
+
 }  // namespace atlas

@@ -10,6 +10,7 @@
 #include "common/clock.hpp"
 #include "common/json.hpp"
 #include "common/log.hpp"
+#include "common/scheduling_class.hpp"
 #include "common/secrets.hpp"
 #include "common/worker_pool.hpp"
 #include "data/review.hpp"
@@ -1241,6 +1242,13 @@ void Gateway::Impl::reap_shared_idle(int64_t local_idle_before_ms) {
 
 bool Gateway::Impl::drain(std::chrono::steady_clock::time_point deadline) {
   draining_ = true;
+  // The relay is over, so the end-of-episode work no longer yields the CPU to it: at idle
+  // priority, on a machine other processes keep busy, it would not finish before the deadline.
+  if (RaisedThreads r = raise_background_threads_of_this_process(); r.refused > 0)
+    log::warn("serve", std::to_string(r.refused) +
+                           " background threads could not be raised to normal priority for the drain (it needs "
+                           "CAP_SYS_NICE or RLIMIT_NICE 20); on a busy machine it may not finish before "
+                           "[serve] drain_seconds");
   // In-flight calls finish and record; nothing new is admitted.
   while (in_flight_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::unique_lock<std::mutex> lk(reaper_mu_);

@@ -132,6 +132,29 @@ void drive(const std::string& url, bool through_gateway, bool stream, double int
   }
 }
 
+// End-of-episode jobs (judges, storage, learning) the gateway still has queued, from GET /healthz;
+// -1 when it does not answer.
+long queued_episode_work(const std::string& gw_url) {
+  httplib::Client client(gw_url);
+  auto res = client.Get("/healthz");
+  if (!res || res->status != 200) return -1;
+  const std::string key = "\"storage_queue\":";
+  size_t at = res->body.find(key);
+  return at == std::string::npos ? -1 : std::strtol(res->body.c_str() + at + key.size(), nullptr, 10);
+}
+
+// Waits (polling /healthz) until the gateway has caught up with the episodes of the row just
+// run, so that the next row, its direct phase above all, does not share the CPU with that
+// backlog. Returns the seconds it took, or -1 when the gateway stopped answering.
+double wait_for_episode_work(const std::string& gw_url) {
+  const auto start = Clock::now();
+  for (;;) {
+    long queued = queued_episode_work(gw_url);
+    if (queued <= 0) return queued < 0 ? -1.0 : std::chrono::duration<double>(Clock::now() - start).count();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 Figures run_load(const std::string& url, bool through_gateway, bool stream, int rate, const Options& o,
                  const std::string& tag) {
   const double interval_s = static_cast<double>(o.connections) / rate;
@@ -287,6 +310,10 @@ int main(int argc, char** argv) {
       print_row("direct", direct);
       print_row("gateway", through);
       std::printf("  added: p50 %+.3f ms, p99 %+.3f ms\n", added50, added99);
+      const long behind = queued_episode_work(gw_url);
+      const double caught_up_s = wait_for_episode_work(gw_url);
+      std::printf("  end-of-episode work queued when the load stopped: %ld jobs (calls and ends); done %.1f s later\n", behind,
+                  caught_up_s);
       failures += direct.failed + through.failed;
       through_gateway += through.latency_ms.size();
       mock.drain_stderr();

@@ -312,8 +312,8 @@ int main(int argc, char** argv) {
       std::printf("  added: p50 %+.3f ms, p99 %+.3f ms\n", added50, added99);
       const long behind = queued_episode_work(gw_url);
       const double caught_up_s = wait_for_episode_work(gw_url);
-      std::printf("  end-of-episode work queued when the load stopped: %ld jobs (calls and ends); done %.1f s later\n", behind,
-                  caught_up_s);
+      std::printf("  end-of-episode work queued when the load stopped: %ld jobs (calls and ends); done %.1f s later\n",
+                  behind, caught_up_s);
       failures += direct.failed + through.failed;
       through_gateway += through.latency_ms.size();
       mock.drain_stderr();

@@ -13,16 +13,8 @@ RaisedThreads raise_background_threads_of_this_process() {
   while (const dirent* entry = readdir(tasks)) {
     if (entry->d_name[0] == '.') continue;
     const auto tid = static_cast<pid_t>(std::strtol(entry->d_name, nullptr, 10));
-    const int policy = sched_getscheduler(tid);
-    errno = 0;
-    const int nice = getpriority(PRIO_PROCESS, static_cast<id_t>(tid));
-    const bool idle_policy = policy == SCHED_IDLE || policy == SCHED_BATCH;
-    const bool niced = errno == 0 && nice > 0;
-    if (!idle_policy && !niced) continue;  // also a thread that ended meanwhile (policy -1)
-    sched_param none{};
-    bool ok = !idle_policy || sched_setscheduler(tid, SCHED_OTHER, &none) == 0;
-    ok = ok && (!niced || setpriority(PRIO_PROCESS, static_cast<id_t>(tid), 0) == 0);
-    ++(ok ? out.raised : out.refused);
+    if (!SchedulingClass::of_thread(tid).background()) continue;
+    ++(SchedulingClass{}.apply_to(tid) ? out.raised : out.refused);
   }
   closedir(tasks);
   return out;

@@ -16,11 +16,13 @@ struct SchedulingClass {
   int policy = SCHED_OTHER;
   int nice = 0;
 
-  static SchedulingClass of_this_thread() {
+  static SchedulingClass of_this_thread() { return of_thread(0); }
+  // `tid` 0 is the calling thread; a thread that has ended reads as policy -1 (not background).
+  static SchedulingClass of_thread(pid_t tid) {
     SchedulingClass c;
-    c.policy = sched_getscheduler(0);
+    c.policy = sched_getscheduler(tid);
     errno = 0;
-    int n = getpriority(PRIO_PROCESS, 0);  // this thread, on Linux
+    int n = getpriority(PRIO_PROCESS, static_cast<id_t>(tid));  // one thread, on Linux
     if (errno == 0) c.nice = n;
     return c;
   }
@@ -29,10 +31,12 @@ struct SchedulingClass {
   bool operator==(const SchedulingClass& o) const { return policy == o.policy && nice == o.nice; }
   // Best effort: an unprivileged thread cannot always leave SCHED_IDLE (RLIMIT_NICE); then the
   // work runs at the lower priority, which delays it but never the threads it shares CPUs with.
-  void apply() const {
+  void apply() const { (void)apply_to(0); }
+  // False when either part was refused (raising a priority needs CAP_SYS_NICE or RLIMIT_NICE).
+  bool apply_to(pid_t tid) const {
     sched_param none{};
-    (void)sched_setscheduler(0, policy, &none);
-    (void)setpriority(PRIO_PROCESS, 0, nice);
+    const bool policy_set = sched_setscheduler(tid, policy, &none) == 0;
+    return setpriority(PRIO_PROCESS, static_cast<id_t>(tid), nice) == 0 && policy_set;
   }
 };
 

@@ -162,12 +162,23 @@ std::shared_ptr<PreparedEpisode> Runtime::prepare_episode(const TaskSpec& task) 
         parsed && parsed->IsObject())
       caller = std::move(*parsed);
     std::string key = derive_learning_key(cfg.agent.name, task.task, &caller);
-    if (auto state = impl_->known_learning(key)) {
+    std::optional<Impl::KnownLearning> known = impl_->known_learning(key);
+    if (!known) {
+      // A key not seen yet: one read (never a write: a session row waits for the writer lock,
+      // which a background writer may hold) tells the first call its playbook. When storage
+      // cannot answer, the episode opens the slow way (begin reads it, or records the failure).
+      if (auto state = impl_->store->learning_get(key)) {
+        impl_->remember_learning(key, *state);
+        known = Impl::KnownLearning{std::move(*state), false};
+      }
+    }
+    if (known) {
+      const data::LearningState& state = known->state;
       out->playbook_known = true;
-      if (cfg.learning.apply_to_prompts && state->found)
-        out->playbook_block = playbook_block("student", state->student_learning, state->version, state->updated_at,
+      if (cfg.learning.apply_to_prompts && state.found)
+        out->playbook_block = playbook_block("student", state.student_learning, state.version, state.updated_at,
                                              static_cast<size_t>(cfg.learning.playbook_char_budget));
-      session->preload_learning(std::move(*state));
+      session->preload_learning(std::move(known->state), known->refresh);
     }
   }
   out->episode = std::make_shared<Episode>(session);
@@ -180,13 +191,17 @@ void Runtime::Impl::remember_learning(const std::string& key, const data::Learni
   learning_cache[key] = {state, std::chrono::steady_clock::now()};
 }
 
-std::optional<data::LearningState> Runtime::Impl::known_learning(const std::string& key) {
+std::optional<Runtime::Impl::KnownLearning> Runtime::Impl::known_learning(const std::string& key) {
   std::lock_guard<std::mutex> g(learning_cache_mu);
   auto it = learning_cache.find(key);
-  if (it == learning_cache.end() ||
-      std::chrono::steady_clock::now() - it->second.second > std::chrono::duration<double>(kLearningCacheSeconds))
-    return std::nullopt;
-  return it->second.first;
+  if (it == learning_cache.end()) return std::nullopt;
+  KnownLearning out{it->second.first, false};
+  const auto now = std::chrono::steady_clock::now();
+  if (now - it->second.second > std::chrono::duration<double>(options.learning_cache_seconds)) {
+    out.refresh = true;
+    it->second.second = now;  // one refresh per period, not one per episode opened until it lands
+  }
+  return out;
 }
 
 SessionReport Runtime::run(const TaskSpec& task) {

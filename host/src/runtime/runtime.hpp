@@ -181,11 +181,14 @@ struct RuntimeOptions {
   bool color = false;
   // Every event of every session, as it happens (tests, progress bars). Thread-safe callers only.
   std::function<void(const Event& event)> on_event;
+  // How long a learning state read counts as fresh for Runtime::prepare_episode; after that the
+  // next episode of its key re-reads it off the request path (0: every episode does).
+  double learning_cache_seconds = 10.0;
 };
 
-// An episode prepared without touching storage (Runtime::prepare_episode): what its first call
-// needs before it is forwarded, when the configuration and the recently read learning state of
-// its key already decide it.
+// An episode prepared without writing to storage (Runtime::prepare_episode): what its first call
+// needs before it is forwarded, when the configuration and the learning state of its key (read
+// once per key, then cached) already decide it.
 struct PreparedEpisode {
   std::shared_ptr<Episode> episode;  // not begun: Episode::begin() opens it
   std::optional<config::Lane> lane;  // set when the configuration fixes the lane (no history or probe)

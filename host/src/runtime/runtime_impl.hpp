@@ -61,13 +61,18 @@ class Runtime::Impl {
   std::mutex progress_mu;
   // The latest learning state seen per learning key (read by a session's begin, written after a
   // synthesis), so that an episode can be opened without waiting for storage
-  // (Runtime::prepare_episode). Entries older than kLearningCacheSeconds are not used: another
-  // process may have written the key since.
-  static constexpr double kLearningCacheSeconds = 10.0;
+  // (Runtime::prepare_episode). An entry older than options.learning_cache_seconds is still used,
+  // but the first episode that finds it so re-reads the key off the request path (another process
+  // may have written it since): stale-while-revalidate, so that no episode waits for storage to
+  // learn what a second ago it knew.
   std::mutex learning_cache_mu;
   std::map<std::string, std::pair<data::LearningState, std::chrono::steady_clock::time_point>> learning_cache;
   void remember_learning(const std::string& key, const data::LearningState& state);
-  std::optional<data::LearningState> known_learning(const std::string& key);
+  struct KnownLearning {
+    data::LearningState state;
+    bool refresh = false;  // stale: the caller re-reads the key (the entry counts as fresh meanwhile)
+  };
+  std::optional<KnownLearning> known_learning(const std::string& key);
 
   // `rollout`: the sibling's group and index (run_rollouts), null for a lone session.
   SessionReport run(const TaskSpec& task, const RolloutSlot* rollout = nullptr);

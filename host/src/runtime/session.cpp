@@ -810,10 +810,11 @@ void Session::read_learning() {
     } else {
       log::warn("runtime", "learning history unavailable: " + hist.status().to_string());
     }
-    if (cfg_.learning.enabled && !preloaded_learning_) {
+    if (cfg_.learning.enabled && (!preloaded_learning_ || refresh_learning_cache_)) {
       auto state = rt_.store->learning_get(learning_key_);
       if (state) {
-        out.state = *state;
+        // A preloaded state stays this session's (its first call was built with it, begin()).
+        if (!preloaded_learning_) out.state = *state;
         rt_.remember_learning(learning_key_, *state);
       } else {
         log::warn("runtime", "learning state unavailable: " + state.status().to_string());

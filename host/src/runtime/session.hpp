@@ -48,8 +48,12 @@ class Session : public std::enable_shared_from_this<Session> {
   // when the session ended at once (report() final).
   bool begin();
   const SessionReport& report() const { return report_; }
-  // begin() uses this learning state instead of reading it (Runtime::prepare_episode).
-  void preload_learning(data::LearningState state) { preloaded_learning_ = std::move(state); }
+  // begin() uses this learning state instead of reading it (Runtime::prepare_episode);
+  // `refresh_cache`: begin() still reads the key, for the runtime's learning cache only.
+  void preload_learning(data::LearningState state, bool refresh_cache) {
+    preloaded_learning_ = std::move(state);
+    refresh_learning_cache_ = refresh_cache;
+  }
 
   // Capture mode (runtime::Episode, session_capture.cpp): the calls an outside agent made.
   const std::string& session_id() const { return session_id_; }
@@ -142,6 +146,7 @@ class Session : public std::enable_shared_from_this<Session> {
   json::Document history_;
   data::LearningState learning_state_;
   std::optional<data::LearningState> preloaded_learning_;
+  bool refresh_learning_cache_ = false;
   std::string student_block_, teacher_block_;
   LaneDecision decision_;
   Plan plan_;

@@ -8,9 +8,11 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <future>
 
 #include "common/json.hpp"
 #include "config/loader.hpp"
+#include "data/store.hpp"
 #include "runtime/runtime.hpp"
 #include "support/mock_llm_fixture.hpp"
 
@@ -59,7 +61,7 @@ constexpr const char* kMockOpenAIBase = "@MOCK_OPENAI_BASE@";
 class GatewayFixture {
  public:
   GatewayFixture(const std::string& name, const std::string& scenario_json, const std::string& extra_toml,
-                 bool with_upstream = true)
+                 bool with_upstream = true, double learning_cache_seconds = 10.0)
       : mock_(scenario_json) {
     dir_ = fs::temp_directory_path() / ("atlas-serve-" + name + "-" + std::to_string(::getpid()));
     fs::remove_all(dir_);
@@ -97,6 +99,7 @@ class GatewayFixture {
     runtime::RuntimeOptions ro;
     ro.use_default_plugin_dirs = false;
     ro.plugin_dirs = {ATLAS_TEST_PLUGIN_DIR};
+    ro.learning_cache_seconds = learning_cache_seconds;
     auto rt = runtime::Runtime::create(std::move(*cfg), ro);
     EXPECT_TRUE(rt.is_ok()) << rt.status().to_string();
     if (!rt) return;
@@ -649,6 +652,77 @@ TEST(Gateway, ThePlaybookLearnedFromOneEpisodeIsInjectedIntoTheNext) {
   EXPECT_EQ(json::get_string(data, "system_prompt"), upstream_system) << "what is stored is what the model saw";
 }
 
+// The first call of an episode (of a learning key the gateway has not seen) must not wait for the
+// database's write lock: only a read tells it the playbook; the session row is written off the
+// request path. Another writer holds the lock for the whole call here.
+TEST(Gateway, TheFirstCallOfAnEpisodeDoesNotWaitForTheDatabaseWriteLock) {
+  GatewayFixture gw("writelock", scenario(R"({"response":{"text":"ok"}})"),
+                    "[orchestration]\nforced_mode = \"auto\"\n[review]\nrequire_approval = false\n"
+                    "[plugins.soci]\nbusy_timeout_seconds = 120\n");
+  ASSERT_TRUE(gw.ok());
+  sqlite3* writer = nullptr;
+  ASSERT_EQ(sqlite3_open((gw.dir_ / "atlas.db").c_str(), &writer), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(writer, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(writer);
+  auto call = std::async(std::launch::async, [&gw] {
+    return gw.post("/v1/chat/completions",
+                   R"({"model":"m","messages":[{"role":"user","content":"a task nobody asked before"}]})",
+                   {{"X-Atlas-Session", "writelock-1"}});
+  });
+  const bool answered_under_lock = call.wait_for(std::chrono::seconds(20)) == std::future_status::ready;
+  EXPECT_TRUE(answered_under_lock) << "the call waited for the database's write lock";
+  ASSERT_EQ(sqlite3_exec(writer, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(writer);
+  auto r = call.get();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  json::Document end = gw.end("writelock-1");
+  ASSERT_EQ(json::get_string(end["report"], "status"), "succeeded") << json::dump(end);
+  EXPECT_EQ(end["report"]["steps"].Size(), 1u) << "the call is recorded once the lock is released";
+}
+
+// Episodes open with the learning state the gateway last read for their key, so a playbook another
+// process writes is picked up by a re-read off the request path once that state is stale (here at
+// once: a cache of 0 s): the episode that re-reads still runs (and records) the state it opened
+// with; the next one gets the new playbook.
+TEST(Gateway, APlaybookWrittenElsewhereReachesTheEpisodesOpenedAfterTheCachedStateWentStale) {
+  GatewayFixture gw("stale",
+                    scenario(R"({"name":"s","match":{"system_contains":"You help."},"response":{"text":"sunny"}})"),
+                    "[orchestration]\nforced_mode = \"auto\"\n[review]\nrequire_approval = false\n"
+                    "[learning]\nupdate_enabled = false\n",
+                    true, /*learning_cache_seconds=*/0);
+  ASSERT_TRUE(gw.ok());
+  const std::string body =
+      R"({"model":"m","messages":[{"role":"system","content":"You help."},{"role":"user","content":"weather in Oslo"}]})";
+  auto call = [&](const std::string& id) {
+    auto r = gw.post("/v1/chat/completions", body, {{"X-Atlas-Session", id}, {"X-Atlas-Learning-Key", "weather"}});
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+  };
+  // The n-th call the client made, as the upstream received it (the judges' calls use another model).
+  auto carries_playbook = [&](size_t client_call) {
+    std::vector<std::string> relayed;
+    for (const auto& q : gw.mock_.requests("openai.chat"))
+      if (q.body.find(R"("model":"m")") != std::string::npos) relayed.push_back(q.body);
+    EXPECT_GT(relayed.size(), client_call);
+    return relayed.size() > client_call && relayed[client_call].find("Always name the city.") != std::string::npos;
+  };
+  call("stale-1");
+  EXPECT_FALSE(carries_playbook(0));
+  json::Document first = gw.end("stale-1");
+  EXPECT_EQ(json::get_int(first["report"], "applied_playbook_version"), 0) << json::dump(first);
+
+  ASSERT_TRUE(gw.rt_->store()->learning_put("weather", "Always name the city.", "", "{}", 0).is_ok());
+  call("stale-2");
+  EXPECT_FALSE(carries_playbook(1)) << "opened with the state read before the write (and re-read it)";
+  json::Document second = gw.end("stale-2");
+  EXPECT_EQ(json::get_int(second["report"], "applied_playbook_version"), 0) << "what it recorded is what it sent";
+
+  call("stale-3");
+  EXPECT_TRUE(carries_playbook(2)) << "the re-read state reaches the next episode";
+  json::Document third = gw.end("stale-3");
+  EXPECT_EQ(json::get_int(third["report"], "applied_playbook_version"), 1) << json::dump(third);
+}
+
 TEST(Gateway, IdleEpisodesEndOnTheirOwn) {
   GatewayFixture gw("idle", scenario(R"({"response":{"text":"ok"}})"),
                     "[orchestration]\nforced_mode = \"auto\"\n[serve]\nidle_timeout_seconds = 0.2\n");
@@ -792,11 +866,12 @@ TEST(Gateway, AnAutoLaneEpisodeOpensOffTheRequestPathAndIsStoredWhole) {
                     "[orchestration]\nforced_mode = \"auto\"\n");
   ASSERT_TRUE(gw.ok());
   const std::string body = R"({"model":"m","messages":[{"role":"user","content":"same task"}]})";
-  // The first episode of a learning key waits for its learning state; the next ones do not.
+  // The first episode of a learning key reads its learning state (a read, no session row yet);
+  // the next ones use what it read. Neither waits for its session row.
   auto first = gw.post("/v1/chat/completions", body, {{"X-Atlas-Session", "a-1"}});
   ASSERT_TRUE(first);
   ASSERT_EQ(first->status, 200);
-  EXPECT_FALSE(first->get_header_value("X-Atlas-Session-Id").empty()) << "opened before the call went out";
+  EXPECT_TRUE(first->get_header_value("X-Atlas-Session-Id").empty()) << "opened off the request path";
   for (int i = 0; i < 3; ++i) {
     auto r = gw.post("/v1/chat/completions", body, {{"X-Atlas-Session", "a-2"}});
     ASSERT_TRUE(r);

@@ -8,7 +8,12 @@
 //
 //   bench_serve_gateway [--rates 100,2000] [--seconds 5] [--connections 32] [--calls-per-episode 10]
 //                       [--only plain|stream] [--host-bin PATH] [--database-url URL] [--shared-episodes]
-//                       [--judges-elsewhere] [--mock-threads N]
+//                       [--judges-elsewhere] [--capture-only] [--mock-threads N]
+//
+// --capture-only measures what the issue's latency target names, capture and storage: no model
+// judges ([rewards] step_judges = [], session_judges = [{plugin = "verifiable"}]) and no learning
+// update ([learning] update_enabled = false). Each episode still opens, records every call, ends,
+// is reviewed and stored; the default runs ~33 judge calls per 10-call episode on the same cores.
 //
 // --mock-threads (default 1024): mock-llm's worker threads. Each open connection holds one, and
 // the gateway's pooled upstream connections, the judges' and the load generator's together can
@@ -52,6 +57,7 @@ struct Options {
   std::string database_url;  // "" = a fresh SQLite file
   bool shared_episodes = false;
   bool judges_elsewhere = false;
+  bool capture_only = false;
   std::string only;
   std::string host_bin;
   int mock_threads = 1024;
@@ -220,11 +226,13 @@ Options parse(int argc, char** argv) {
       o.mock_threads = std::atoi(next().c_str());
     } else if (a == "--judges-elsewhere") {
       o.judges_elsewhere = true;
+    } else if (a == "--capture-only") {
+      o.capture_only = true;
     } else {
       std::fprintf(stderr,
                    "usage: bench_serve_gateway [--rates 100,2000] [--seconds 5] [--connections 32] "
                    "[--calls-per-episode 10] [--only plain|stream] [--host-bin PATH] [--database-url URL] "
-                   "[--shared-episodes] [--judges-elsewhere] [--mock-threads N]\n");
+                   "[--shared-episodes] [--judges-elsewhere] [--capture-only] [--mock-threads N]\n");
       std::exit(2);
     }
   }
@@ -285,15 +293,20 @@ int main(int argc, char** argv) {
                  (o.database_url.empty() ? "sqlite://" + (work / "atlas.db").string() : o.database_url) +
                  "\"\n\n[serve]\nmax_calls_per_episode = 1000000\n"
                  "storage_queue = 1000000\nthreads = 128\ndrain_seconds = 600\n" +
-                 (o.shared_episodes ? "shared_episodes = true\n" : ""));
+                 (o.shared_episodes ? "shared_episodes = true\n" : "") +
+                 (o.capture_only ? "\n[rewards]\nstep_judges = []\nsession_judges = [{plugin = \"verifiable\"}]\n\n"
+                                   "[learning]\nupdate_enabled = false\n"
+                                 : ""));
   const std::string gw_url =
       start_server(gateway, o.host_bin,
                    {"serve", "-c", (work / "atlas.toml").string(), "--listen", "127.0.0.1:0", "--no-preflight"});
 
-  std::printf("atlas-host serve: added latency, open loop, %d connections, %.1f s per row, episodes of %d calls%s%s\n",
-              o.connections, o.seconds, o.calls_per_episode,
-              o.shared_episodes ? ", shared episodes ([serve] shared_episodes = true)" : "",
-              o.judges_elsewhere ? ", judge/teacher/learning model on a SCHED_IDLE mock" : "");
+  std::printf(
+      "atlas-host serve: added latency, open loop, %d connections, %.1f s per row, episodes of %d calls%s%s%s\n",
+      o.connections, o.seconds, o.calls_per_episode,
+      o.shared_episodes ? ", shared episodes ([serve] shared_episodes = true)" : "",
+      o.judges_elsewhere ? ", judge/teacher/learning model on a SCHED_IDLE mock" : "",
+      o.capture_only ? ", capture and storage only (no model judges, no learning update)" : "");
   std::printf("  (latency in ms from each request's scheduled start; rate = successful requests/s)\n");
   int failures = 0;
   int round = 0;

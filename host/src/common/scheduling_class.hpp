@@ -40,6 +40,26 @@ struct SchedulingClass {
   }
 };
 
+// While alive, runs the calling thread in the normal class when it was in a background one: for
+// the short critical sections a background thread shares with request-path threads. Preempted
+// while it holds such a lock, an idle-class thread keeps the request-path thread that wants the
+// lock waiting until a CPU falls idle (priority inversion: 10-20 ms waits in the gateway bench).
+// Declare it before the lock guard, so the lock is released first. Best effort, like apply().
+class NormalClassScope {
+ public:
+  NormalClassScope() : was_(SchedulingClass::of_this_thread()) {
+    if (was_.background()) SchedulingClass{}.apply();
+  }
+  ~NormalClassScope() {
+    if (was_.background()) was_.apply();
+  }
+  NormalClassScope(const NormalClassScope&) = delete;
+  NormalClassScope& operator=(const NormalClassScope&) = delete;
+
+ private:
+  SchedulingClass was_;
+};
+
 // Moves every thread of this process that runs in a background class back to the normal one
 // (SCHED_OTHER, nice 0). The gateway does it when it drains: nothing is relayed any more, and on a
 // machine kept busy by other processes idle-class work would not finish before the deadline.

@@ -7,6 +7,7 @@
 
 #include "common/json.hpp"
 #include "common/log.hpp"
+#include "common/scheduling_class.hpp"
 #include "common/secrets.hpp"
 #include "data/open.hpp"
 #include "mcp/mcp_client.hpp"
@@ -186,6 +187,9 @@ std::shared_ptr<PreparedEpisode> Runtime::prepare_episode(const TaskSpec& task) 
 }
 
 void Runtime::Impl::remember_learning(const std::string& key, const data::LearningState& state) {
+  // Called from background threads (an episode's opening, a learning update); the request path
+  // reads the cache (known_learning).
+  NormalClassScope not_preempted_holding_the_lock;
   std::lock_guard<std::mutex> g(learning_cache_mu);
   if (learning_cache.size() >= 10000 && !learning_cache.count(key)) learning_cache.clear();  // bounded
   learning_cache[key] = {state, std::chrono::steady_clock::now()};

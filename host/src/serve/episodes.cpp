@@ -9,6 +9,7 @@
 #include <cerrno>
 
 #include "common/log.hpp"
+#include "common/scheduling_class.hpp"
 #include "runtime/events.hpp"
 
 namespace atlas::serve {
@@ -175,6 +176,7 @@ std::vector<std::shared_ptr<OpenEpisode>> EpisodeTable::take_idle(int64_t idle_b
 }
 
 void EpisodeTable::set_ended(const std::string& id, EndedEpisode ended) {
+  NormalClassScope not_preempted_holding_the_lock;  // a storage worker; the relay opens episodes
   std::lock_guard<std::mutex> g(mu_);
   if (auto it = ended_.find(id); it != ended_.end()) it->second = std::move(ended);
 }

@@ -1,5 +1,6 @@
 // raise_background_threads_of_this_process: the gateway's drain moves its idle-class workers
-// back to the normal class; threads already normal are left alone.
+// back to the normal class; threads already normal are left alone. NormalClassScope: the same for
+// one thread, for the length of a critical section.
 #include "common/scheduling_class.hpp"
 
 #include <gtest/gtest.h>
@@ -69,6 +70,27 @@ TEST(SchedulingClass, RaisingBackgroundThreadsMovesIdleAndNicedOnesToTheNormalCl
   EXPECT_EQ(niced.class_after_release(), (SchedulingClass{SCHED_OTHER, 0}));
   EXPECT_EQ(normal.class_after_release(), (SchedulingClass{SCHED_OTHER, 0}));
   EXPECT_EQ(raise_background_threads_of_this_process().raised, 0) << "nothing is left to raise";
+}
+
+// NormalClassScope: a background thread runs in the normal class while the scope lives and goes
+// back to its own class after; a normal thread is left as it is.
+TEST(SchedulingClass, ANormalClassScopeRaisesABackgroundThreadForItsLifetimeOnly) {
+  if (!may_raise_priority()) GTEST_SKIP() << "raising a thread's priority needs root or RLIMIT_NICE >= 20";
+  for (SchedulingClass own : {SchedulingClass{SCHED_IDLE, 0}, SchedulingClass{SCHED_OTHER, 10},
+                              SchedulingClass{SCHED_BATCH, 5}, SchedulingClass{SCHED_OTHER, 0}}) {
+    SchedulingClass inside, after;
+    std::thread t([&] {
+      own.apply();
+      {
+        NormalClassScope scope;
+        inside = SchedulingClass::of_this_thread();
+      }
+      after = SchedulingClass::of_this_thread();
+    });
+    t.join();
+    EXPECT_EQ(inside, (SchedulingClass{SCHED_OTHER, 0})) << "policy " << own.policy << ", nice " << own.nice;
+    EXPECT_EQ(after, own) << "policy " << own.policy << ", nice " << own.nice;
+  }
 }
 
 }  // namespace

@@ -9,6 +9,8 @@
 #include <ctime>
 #include <filesystem>
 #include <map>
+#include <string_view>
+#include <unordered_map>
 
 namespace atlas_soci {
 
@@ -162,12 +164,141 @@ Target parse_database_url(const DbOptions& o) {
 
 // ---- pool -----------------------------------------------------------------------------
 
+// ---- SQLite prepared statements -------------------------------------------------------------
+
+namespace sq = sqlite_api;
+
+// The prepared statements of one SQLite connection, by SQL text. soci prepares a statement
+// again for each execution: parsing and planning the same few dozen statements was ~12 % of the
+// gateway's CPU with capture and storage on (bench_serve_gateway --capture-only, perf).
+class SqliteStatements {
+ public:
+  explicit SqliteStatements(sq::sqlite3* db) : db_(db) {}
+  ~SqliteStatements() { clear(); }
+  SqliteStatements(const SqliteStatements&) = delete;
+  SqliteStatements& operator=(const SqliteStatements&) = delete;
+
+  sq::sqlite3* db() const { return db_; }
+
+  // The statement for `sql`, reset, with no bindings. Throws soci errors, as soci would.
+  sq::sqlite3_stmt* get(const std::string& sql) {
+    if (auto it = cache_.find(sql); it != cache_.end()) return it->second;
+    if (cache_.size() >= kMaxStatements) clear();  // statements built per call (IN lists) would pile up
+    sq::sqlite3_stmt* st = nullptr;
+    const char* tail = nullptr;
+    const int rc = sq::sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                                          &st, &tail);
+    if (rc != SQLITE_OK)
+      throw soci::sqlite3_soci_error(std::string(sq::sqlite3_errmsg(db_)) + " while preparing \"" + sql + "\"", rc);
+    if (!st) throw soci::soci_error("no SQL statement in \"" + sql + "\"");
+    if (tail && std::string_view(tail).find_first_not_of(" \t\r\n;") != std::string_view::npos) {
+      sq::sqlite3_finalize(st);
+      throw soci::soci_error("more than one SQL statement in \"" + sql + "\" (run them one at a time)");
+    }
+    cache_.emplace(sql, st);
+    return st;
+  }
+
+  void clear() {
+    for (auto& entry : cache_) sq::sqlite3_finalize(entry.second);
+    cache_.clear();
+  }
+
+ private:
+  static constexpr size_t kMaxStatements = 256;
+  sq::sqlite3* db_;
+  std::unordered_map<std::string, sq::sqlite3_stmt*> cache_;
+};
+
+namespace {
+
+// One execution of a cached statement: binds :p0..:pN, steps, and on destruction resets it (a
+// statement left mid-result would hold its read snapshot open) and drops the bindings (they
+// point into `params`).
+class SqliteRun {
+ public:
+  SqliteRun(SqliteStatements& statements, const std::string& sql)
+      : db_(statements.db()), sql_(sql), st_(statements.get(sql)) {}
+  ~SqliteRun() {
+    sq::sqlite3_reset(st_);
+    sq::sqlite3_clear_bindings(st_);
+  }
+  SqliteRun(const SqliteRun&) = delete;
+  SqliteRun& operator=(const SqliteRun&) = delete;
+
+  void bind(const std::vector<Param>& params) {
+    for (size_t i = 0; i < params.size(); ++i) {
+      const std::string name = ":p" + std::to_string(i);
+      const int at = sq::sqlite3_bind_parameter_index(st_, name.c_str());
+      if (at == 0) throw soci::soci_error("Cannot bind (by name) to " + name + " in \"" + sql_ + "\"");
+      const Param& p = params[i];
+      int rc = SQLITE_OK;
+      switch (p.kind) {
+        case Param::kNull:
+          rc = sq::sqlite3_bind_null(st_, at);
+          break;
+        case Param::kText:
+          rc = sq::sqlite3_bind_text(st_, at, p.text.data(), static_cast<int>(p.text.size()), SQLITE_STATIC);
+          break;
+        case Param::kInt:
+          rc = sq::sqlite3_bind_int64(st_, at, p.integer);
+          break;
+        case Param::kReal:
+          rc = sq::sqlite3_bind_double(st_, at, p.real);
+          break;
+      }
+      if (rc != SQLITE_OK) fail(rc, "binding " + name);
+    }
+  }
+
+  // True while there is a row to read.
+  bool step() {
+    const int rc = sq::sqlite3_step(st_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    fail(rc, "executing");
+  }
+
+  // Every column as text (as soci reads them), NULL as nullopt.
+  Row row(size_t columns) const {
+    Row r(columns);
+    for (size_t i = 0; i < columns; ++i) {
+      const int c = static_cast<int>(i);
+      if (sq::sqlite3_column_type(st_, c) == SQLITE_NULL) continue;
+      const auto* text = reinterpret_cast<const char*>(sq::sqlite3_column_text(st_, c));
+      r[i] = text ? std::string(text, static_cast<size_t>(sq::sqlite3_column_bytes(st_, c))) : std::string();
+    }
+    return r;
+  }
+
+  void rewind() {
+    sq::sqlite3_reset(st_);
+    sq::sqlite3_clear_bindings(st_);
+  }
+
+  long long changes() const { return sq::sqlite3_changes(db_); }
+
+ private:
+  [[noreturn]] void fail(int rc, const std::string& doing) const {
+    throw soci::sqlite3_soci_error(std::string(sq::sqlite3_errmsg(db_)) + " while " + doing + " \"" + sql_ + "\"", rc);
+  }
+
+  sq::sqlite3* db_;
+  const std::string& sql_;
+  sq::sqlite3_stmt* st_;
+};
+
+}  // namespace
+
+// ---- pool (continued) ------------------------------------------------------------------------
+
 Pool::Pool(const DbOptions& options)
     : options_(options),
       target_(parse_database_url(options)),
       pool_(static_cast<size_t>(std::max(1, options.max_connections))),
       connected_(static_cast<size_t>(std::max(1, options.max_connections)), 0),
-      broken_(static_cast<size_t>(std::max(1, options.max_connections)), 0) {
+      broken_(static_cast<size_t>(std::max(1, options.max_connections)), 0),
+      statements_(static_cast<size_t>(std::max(1, options.max_connections))) {
   if (target_.backend == Backend::kSqlite && !options.create_if_missing) {
     std::error_code ec;
     if (!std::filesystem::exists(target_.sqlite_path, ec)) {
@@ -192,6 +323,7 @@ Pool::~Pool() = default;
 
 void Pool::connect_slot(size_t pos) {
   soci::session& s = pool_.at(pos);
+  statements_[pos].reset();  // finalized while their connection is still open
   if (connected_[pos]) {
     try {
       s.close();
@@ -252,6 +384,12 @@ Backend Conn::backend() const { return pool_.backend(); }
 soci::session& Conn::session() { return pool_.pool_.at(pos_); }
 void Conn::mark_broken() { pool_.broken_[pos_] = 1; }
 
+SqliteStatements& Conn::sqlite_statements() {
+  std::unique_ptr<SqliteStatements>& slot = pool_.statements_[pos_];
+  if (!slot) slot = std::make_unique<SqliteStatements>(static_cast<soci::sqlite3_session_backend*>(session().get_backend())->conn_);
+  return *slot;
+}
+
 namespace {
 
 struct Bound {
@@ -288,6 +426,13 @@ void bind_all(soci::statement& st, Bound& b) {
 }  // namespace
 
 long long Conn::exec(const std::string& sql, const std::vector<Param>& params) {
+  if (backend() == Backend::kSqlite) {
+    SqliteRun run(sqlite_statements(), sql);
+    run.bind(params);
+    while (run.step()) {
+    }
+    return run.changes();
+  }
   Bound b{params, {}, {}, {}};
   soci::statement st(session());
   bind_all(st, b);
@@ -309,6 +454,26 @@ long long Conn::exec_rows(const std::string& sql, size_t width, const std::vecto
   for (size_t c = 0; c < width; ++c) {
     for (size_t r = 0; r < rows && b.params[c].kind == Param::kNull; ++r) b.params[c].kind = flat[r * width + c].kind;
     if (b.params[c].kind == Param::kNull) b.params[c].kind = Param::kText;  // all NULL: any type will do
+    for (size_t r = 0; r < rows; ++r) {
+      const Param::Kind kind = flat[r * width + c].kind;
+      if (kind != Param::kNull && kind != b.params[c].kind)
+        throw Error(ATLAS_INTERNAL, "exec_rows: column " + std::to_string(c) + " changes type at row " + std::to_string(r));
+    }
+  }
+  if (backend() == Backend::kSqlite) {
+    SqliteRun run(sqlite_statements(), sql);
+    long long affected = 0;
+    std::vector<Param> row(width);
+    for (size_t r = 0; r < rows; ++r) {
+      if (r > 0) run.rewind();
+      std::copy(flat.begin() + static_cast<std::ptrdiff_t>(r * width),
+                flat.begin() + static_cast<std::ptrdiff_t>((r + 1) * width), row.begin());
+      run.bind(row);
+      while (run.step()) {
+      }
+      affected += run.changes();
+    }
+    return affected;
   }
   soci::statement st(session());
   bind_all(st, b);
@@ -324,8 +489,6 @@ long long Conn::exec_rows(const std::string& sql, size_t width, const std::vecto
         b.inds[c] = soci::i_null;
         continue;
       }
-      if (in.kind != slot.kind)
-        throw Error(ATLAS_INTERNAL, "exec_rows: column " + std::to_string(c) + " changes type at row " + std::to_string(r));
       b.inds[c] = soci::i_ok;
       slot.text = in.text;
       slot.integer = in.integer;
@@ -338,6 +501,13 @@ long long Conn::exec_rows(const std::string& sql, size_t width, const std::vecto
 }
 
 std::vector<Row> Conn::query(const std::string& sql, const std::vector<Param>& params, size_t columns) {
+  if (backend() == Backend::kSqlite) {
+    SqliteRun run(sqlite_statements(), sql);
+    run.bind(params);
+    std::vector<Row> rows;
+    while (run.step()) rows.push_back(run.row(columns));
+    return rows;
+  }
   Bound b{params, {}, std::vector<std::string>(columns), std::vector<soci::indicator>(columns, soci::i_ok)};
   soci::statement st(session());
   bind_all(st, b);
@@ -362,17 +532,11 @@ std::optional<Row> Conn::query_one(const std::string& sql, const std::vector<Par
   return std::move(rows.front());
 }
 
-void Conn::begin() {
-  if (backend() == Backend::kSqlite) {
-    session() << "BEGIN IMMEDIATE";
-  } else {
-    session() << "BEGIN";
-  }
-}
-void Conn::commit() { session() << "COMMIT"; }
+void Conn::begin() { exec(backend() == Backend::kSqlite ? "BEGIN IMMEDIATE" : "BEGIN"); }
+void Conn::commit() { exec("COMMIT"); }
 void Conn::rollback() noexcept {
   try {
-    session() << "ROLLBACK";
+    exec("ROLLBACK");
   } catch (...) {
     // The connection may be gone; the server rolls back on disconnect.
     mark_broken();

@@ -71,6 +71,7 @@ using Cell = std::optional<std::string>;  // NULL = nullopt; every column is rea
 using Row = std::vector<Cell>;
 
 class Pool;
+class SqliteStatements;  // db.cpp: one SQLite connection's prepared statements
 
 // One leased connection. Queries bind `params` in order to the placeholders :p0, :p1, ...
 class Conn {
@@ -101,6 +102,8 @@ class Conn {
   void mark_broken();
 
  private:
+  SqliteStatements& sqlite_statements();
+
   Pool& pool_;
   size_t pos_;
 };
@@ -143,6 +146,9 @@ class Pool {
   soci::connection_pool pool_;
   std::vector<unsigned char> connected_;  // per slot; only touched by the lease holder
   std::vector<unsigned char> broken_;
+  // SQLite: per slot, made on first use after each connect. Declared after pool_: finalized
+  // before the connections close.
+  std::vector<std::unique_ptr<SqliteStatements>> statements_;
 };
 
 // Converts any exception thrown while talking to the database into sdk::Error with a status

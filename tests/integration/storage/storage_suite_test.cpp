@@ -1,6 +1,7 @@
 // The storage contract (docs/plugin-contracts.md) on both backends: the same tests run
 // against SQLite and PostgreSQL through the real plugin.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 
 #include <optional>
@@ -319,6 +320,46 @@ TEST_P(StorageSuite, LearningPutDetectsLostUpdates) {
   auto g2 = call(h, "learning_get", R"({"learning_key":"k"})");
   EXPECT_EQ(get_string(*g2, "student_learning"), "c");
   EXPECT_EQ(get_int(*g2, "version"), 2);
+}
+
+// The plugin keeps its SQLite statements prepared between calls (plugins/storage/soci/db.cpp):
+// a statement reused after a failure still works, a reused read sees what another connection
+// wrote since, and no statement holds a read snapshot between calls (a checkpoint can copy the
+// whole WAL back while both stores stay open).
+TEST_P(StorageSuite, ReusedStatementsSeeOtherWritersAndHoldNoSnapshotBetweenCalls) {
+  auto reader = handle();
+  auto writer = handle();
+  for (int i = 0; i < 3; ++i) {
+    auto g = call(reader, "learning_get", R"({"learning_key":"k"})");
+    ASSERT_TRUE(g.is_ok()) << g.status().to_string();
+    EXPECT_FALSE(json::get_bool(*g, "found"));
+  }
+  ASSERT_TRUE(
+      call(writer, "learning_put", R"({"learning_key":"k","student_learning":"a","expected_version":0})").is_ok());
+  auto seen = call(reader, "learning_get", R"({"learning_key":"k"})");
+  ASSERT_TRUE(seen.is_ok());
+  EXPECT_EQ(get_string(*seen, "student_learning"), "a") << "the reused read saw the other connection's write";
+  auto dup = call(reader, "learning_put", R"({"learning_key":"k","student_learning":"b","expected_version":0})");
+  EXPECT_EQ(dup.status().code(), StatusCode::kAborted);
+  auto next = call(reader, "learning_put", R"({"learning_key":"k","student_learning":"c","expected_version":1})");
+  ASSERT_TRUE(next.is_ok()) << "the statements of the failed write work again: " << next.status().to_string();
+  EXPECT_EQ(get_int(*next, "version"), 2);
+  if (GetParam() != "sqlite") return;
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "atlas.db").c_str(), &db), SQLITE_OK);
+  int busy = -1, wal_frames = -1, copied = -1;
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA wal_checkpoint(TRUNCATE)", -1, &st, nullptr), SQLITE_OK);
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    busy = sqlite3_column_int(st, 0);
+    wal_frames = sqlite3_column_int(st, 1);
+    copied = sqlite3_column_int(st, 2);
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  EXPECT_EQ(busy, 0) << "a reader of the plugin still held a snapshot";
+  EXPECT_EQ(wal_frames, 0) << "the WAL was truncated";
+  EXPECT_EQ(copied, 0);
 }
 
 TEST_P(StorageSuite, ConcurrentLearningWritersNeverLoseAnUpdate) {

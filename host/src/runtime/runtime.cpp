@@ -167,10 +167,13 @@ std::shared_ptr<PreparedEpisode> Runtime::prepare_episode(const TaskSpec& task) 
     if (!known) {
       // A key not seen yet: one read (never a write: a session row waits for the writer lock,
       // which a background writer may hold) tells the first call its playbook. When storage
-      // cannot answer, the episode opens the slow way (begin reads it, or records the failure).
+      // cannot answer, the episode opens without one, still off the request path: its opening
+      // reads the key again (for the next episodes) and meets the outage its own way (the spool).
       if (auto state = impl_->store->learning_get(key)) {
         impl_->remember_learning(key, *state);
         known = Impl::KnownLearning{std::move(*state), false};
+      } else {
+        known = Impl::KnownLearning{data::LearningState{}, true};
       }
     }
     if (known) {

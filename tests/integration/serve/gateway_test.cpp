@@ -680,6 +680,38 @@ TEST(Gateway, TheFirstCallOfAnEpisodeDoesNotWaitForTheDatabaseWriteLock) {
   EXPECT_EQ(end["report"]["steps"].Size(), 1u) << "the call is recorded once the lock is released";
 }
 
+// When storage cannot tell the first call its key's playbook (the read fails), the episode still
+// opens off the request path, without a playbook, rather than falling back to opening on it.
+TEST(Gateway, AFailedPlaybookReadStillOpensTheEpisodeOffTheRequestPath) {
+  GatewayFixture gw("readfail", scenario(R"({"response":{"text":"ok"}})"),
+                    "[orchestration]\nforced_mode = \"auto\"\n[review]\nrequire_approval = false\n"
+                    "[learning]\nupdate_enabled = false\n[plugins.soci]\nbusy_timeout_seconds = 120\n");
+  ASSERT_TRUE(gw.ok());
+  sqlite3* writer = nullptr;
+  ASSERT_EQ(sqlite3_open((gw.dir_ / "atlas.db").c_str(), &writer), SQLITE_OK);
+  auto exec = [&](const char* sql) {
+    EXPECT_EQ(sqlite3_exec(writer, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sql << ": " << sqlite3_errmsg(writer);
+  };
+  exec("ALTER TABLE learning_registry RENAME TO learning_registry_away");  // learning_get fails
+  exec("BEGIN IMMEDIATE");
+  auto call = std::async(std::launch::async, [&gw] {
+    return gw.post("/v1/chat/completions", R"({"model":"m","messages":[{"role":"user","content":"unread key"}]})",
+                   {{"X-Atlas-Session", "readfail-1"}});
+  });
+  const bool answered_under_lock = call.wait_for(std::chrono::seconds(20)) == std::future_status::ready;
+  EXPECT_TRUE(answered_under_lock) << "the call opened its episode on the request path";
+  exec("COMMIT");
+  auto r = call.get();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  exec("ALTER TABLE learning_registry_away RENAME TO learning_registry");
+  sqlite3_close(writer);
+  json::Document end = gw.end("readfail-1");
+  ASSERT_EQ(json::get_string(end["report"], "status"), "succeeded") << json::dump(end);
+  EXPECT_EQ(end["report"]["steps"].Size(), 1u);
+  EXPECT_EQ(json::get_int(end["report"], "applied_playbook_version"), 0);
+}
+
 // Episodes open with the learning state the gateway last read for their key, so a playbook another
 // process writes is picked up by a re-read off the request path once that state is stale (here at
 // once: a cache of 0 s): the episode that re-reads still runs (and records) the state it opened

@@ -652,6 +652,34 @@ TEST(Gateway, ThePlaybookLearnedFromOneEpisodeIsInjectedIntoTheNext) {
   EXPECT_EQ(json::get_string(data, "system_prompt"), upstream_system) << "what is stored is what the model saw";
 }
 
+// A second connection to the fixture's SQLite database, standing for another writer.
+class OtherConnection {
+ public:
+  explicit OtherConnection(const fs::path& db) { EXPECT_EQ(sqlite3_open(db.c_str(), &db_), SQLITE_OK); }
+  ~OtherConnection() { sqlite3_close(db_); }
+  OtherConnection(const OtherConnection&) = delete;
+  OtherConnection& operator=(const OtherConnection&) = delete;
+  void exec(const char* sql) {
+    EXPECT_EQ(sqlite3_exec(db_, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sql << ": " << sqlite3_errmsg(db_);
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+// Sends `body` as the first call of episode `id` while `other` holds the database's write lock,
+// released once the reply came or after 20 s. First: whether the reply came under the lock.
+std::pair<bool, httplib::Result> first_call_under_write_lock(const GatewayFixture& gw, OtherConnection& other,
+                                                             const std::string& id, const std::string& body) {
+  other.exec("BEGIN IMMEDIATE");
+  auto call = std::async(std::launch::async, [&] {
+    return gw.post("/v1/chat/completions", body, {{"X-Atlas-Session", id}});
+  });
+  const bool under_lock = call.wait_for(std::chrono::seconds(20)) == std::future_status::ready;
+  other.exec("COMMIT");
+  return {under_lock, call.get()};
+}
+
 // The first call of an episode (of a learning key the gateway has not seen) must not wait for the
 // database's write lock: only a read tells it the playbook; the session row is written off the
 // request path. Another writer holds the lock for the whole call here.
@@ -660,19 +688,10 @@ TEST(Gateway, TheFirstCallOfAnEpisodeDoesNotWaitForTheDatabaseWriteLock) {
                     "[orchestration]\nforced_mode = \"auto\"\n[review]\nrequire_approval = false\n"
                     "[plugins.soci]\nbusy_timeout_seconds = 120\n");
   ASSERT_TRUE(gw.ok());
-  sqlite3* writer = nullptr;
-  ASSERT_EQ(sqlite3_open((gw.dir_ / "atlas.db").c_str(), &writer), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(writer, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(writer);
-  auto call = std::async(std::launch::async, [&gw] {
-    return gw.post("/v1/chat/completions",
-                   R"({"model":"m","messages":[{"role":"user","content":"a task nobody asked before"}]})",
-                   {{"X-Atlas-Session", "writelock-1"}});
-  });
-  const bool answered_under_lock = call.wait_for(std::chrono::seconds(20)) == std::future_status::ready;
-  EXPECT_TRUE(answered_under_lock) << "the call waited for the database's write lock";
-  ASSERT_EQ(sqlite3_exec(writer, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
-  sqlite3_close(writer);
-  auto r = call.get();
+  OtherConnection other(gw.dir_ / "atlas.db");
+  auto [under_lock, r] = first_call_under_write_lock(
+      gw, other, "writelock-1", R"({"model":"m","messages":[{"role":"user","content":"a task nobody asked before"}]})");
+  EXPECT_TRUE(under_lock) << "the call waited for the database's write lock";
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
   json::Document end = gw.end("writelock-1");
@@ -687,25 +706,14 @@ TEST(Gateway, AFailedPlaybookReadStillOpensTheEpisodeOffTheRequestPath) {
                     "[orchestration]\nforced_mode = \"auto\"\n[review]\nrequire_approval = false\n"
                     "[learning]\nupdate_enabled = false\n[plugins.soci]\nbusy_timeout_seconds = 120\n");
   ASSERT_TRUE(gw.ok());
-  sqlite3* writer = nullptr;
-  ASSERT_EQ(sqlite3_open((gw.dir_ / "atlas.db").c_str(), &writer), SQLITE_OK);
-  auto exec = [&](const char* sql) {
-    EXPECT_EQ(sqlite3_exec(writer, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sql << ": " << sqlite3_errmsg(writer);
-  };
-  exec("ALTER TABLE learning_registry RENAME TO learning_registry_away");  // learning_get fails
-  exec("BEGIN IMMEDIATE");
-  auto call = std::async(std::launch::async, [&gw] {
-    return gw.post("/v1/chat/completions", R"({"model":"m","messages":[{"role":"user","content":"unread key"}]})",
-                   {{"X-Atlas-Session", "readfail-1"}});
-  });
-  const bool answered_under_lock = call.wait_for(std::chrono::seconds(20)) == std::future_status::ready;
-  EXPECT_TRUE(answered_under_lock) << "the call opened its episode on the request path";
-  exec("COMMIT");
-  auto r = call.get();
+  OtherConnection other(gw.dir_ / "atlas.db");
+  other.exec("ALTER TABLE learning_registry RENAME TO learning_registry_away");  // learning_get fails
+  auto [under_lock, r] = first_call_under_write_lock(
+      gw, other, "readfail-1", R"({"model":"m","messages":[{"role":"user","content":"unread key"}]})");
+  EXPECT_TRUE(under_lock) << "the call opened its episode on the request path";
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
-  exec("ALTER TABLE learning_registry_away RENAME TO learning_registry");
-  sqlite3_close(writer);
+  other.exec("ALTER TABLE learning_registry_away RENAME TO learning_registry");
   json::Document end = gw.end("readfail-1");
   ASSERT_EQ(json::get_string(end["report"], "status"), "succeeded") << json::dump(end);
   EXPECT_EQ(end["report"]["steps"].Size(), 1u);

@@ -162,8 +162,6 @@ Target parse_database_url(const DbOptions& o) {
   return t;
 }
 
-// ---- pool -----------------------------------------------------------------------------
-
 // ---- SQLite prepared statements -------------------------------------------------------------
 
 namespace sq = sqlite_api;
@@ -219,15 +217,14 @@ class SqliteRun {
  public:
   SqliteRun(SqliteStatements& statements, const std::string& sql)
       : db_(statements.db()), sql_(sql), st_(statements.get(sql)) {}
-  ~SqliteRun() {
-    sq::sqlite3_reset(st_);
-    sq::sqlite3_clear_bindings(st_);
-  }
+  ~SqliteRun() { rewind(); }
   SqliteRun(const SqliteRun&) = delete;
   SqliteRun& operator=(const SqliteRun&) = delete;
 
-  void bind(const std::vector<Param>& params) {
-    for (size_t i = 0; i < params.size(); ++i) {
+  void bind(const std::vector<Param>& params) { bind(params.data(), params.size()); }
+  // `count` parameters from `params` (a row of exec_rows' flat list, bound where it lies).
+  void bind(const Param* params, size_t count) {
+    for (size_t i = 0; i < count; ++i) {
       const std::string name = ":p" + std::to_string(i);
       const int at = sq::sqlite3_bind_parameter_index(st_, name.c_str());
       if (at == 0) throw soci::soci_error("Cannot bind (by name) to " + name + " in \"" + sql_ + "\"");
@@ -271,6 +268,7 @@ class SqliteRun {
     return r;
   }
 
+  // Ready for the next execution, no bindings left pointing into the caller's parameters.
   void rewind() {
     sq::sqlite3_reset(st_);
     sq::sqlite3_clear_bindings(st_);
@@ -290,7 +288,7 @@ class SqliteRun {
 
 }  // namespace
 
-// ---- pool (continued) ------------------------------------------------------------------------
+// ---- pool -----------------------------------------------------------------------------
 
 Pool::Pool(const DbOptions& options)
     : options_(options),
@@ -463,12 +461,9 @@ long long Conn::exec_rows(const std::string& sql, size_t width, const std::vecto
   if (backend() == Backend::kSqlite) {
     SqliteRun run(sqlite_statements(), sql);
     long long affected = 0;
-    std::vector<Param> row(width);
     for (size_t r = 0; r < rows; ++r) {
       if (r > 0) run.rewind();
-      std::copy(flat.begin() + static_cast<std::ptrdiff_t>(r * width),
-                flat.begin() + static_cast<std::ptrdiff_t>((r + 1) * width), row.begin());
-      run.bind(row);
+      run.bind(flat.data() + r * width, width);
       while (run.step()) {
       }
       affected += run.changes();

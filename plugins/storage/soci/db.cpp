@@ -307,6 +307,9 @@ Pool::Pool(const DbOptions& options)
     }
   }
   if (target_.backend == Backend::kSqlite) {
+    checkpoints_ = std::make_unique<WalCheckpoints>(std::max(1, options.wal_checkpoint_pages),
+                                                    std::max(0, options.wal_checkpoint_interval_ms),
+                                                    std::lround(options.busy_timeout_seconds * 1000.0));
     std::filesystem::path parent = std::filesystem::path(target_.sqlite_path).parent_path();
     std::error_code ec;
     if (!parent.empty()) std::filesystem::create_directories(parent, ec);
@@ -337,6 +340,7 @@ void Pool::connect_slot(size_t pos) {
       s << "PRAGMA journal_mode = WAL";
       s << "PRAGMA synchronous = NORMAL";
       s << "PRAGMA foreign_keys = ON";
+      checkpoints_->install(static_cast<soci::sqlite3_session_backend*>(s.get_backend())->conn_);
     } else {
       s.open(*soci::factory_postgresql(), target_.connect_string);
     }

@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "sqlite_checkpoints.hpp"
+
 namespace atlas_soci {
 
 enum class Backend { kSqlite, kPostgres };
@@ -27,6 +29,8 @@ struct DbOptions {
   double busy_timeout_seconds = 10.0;  // SQLite: wait this long for the write lock
   int lease_timeout_ms = 30000;        // waiting for a free pooled connection
   bool create_if_missing = true;       // SQLite: false = refuse a file that does not exist (read-only commands)
+  int wal_checkpoint_pages = 1000;     // SQLite: WAL frames from which commits checkpoint (sqlite_checkpoints.hpp)
+  int wal_checkpoint_interval_ms = 250;  // SQLite: the least time between two of those checkpoints
 };
 
 struct Target {
@@ -149,6 +153,7 @@ class Pool {
   // SQLite: per slot, made on first use after each connect. Declared after pool_: finalized
   // before the connections close.
   std::vector<std::unique_ptr<SqliteStatements>> statements_;
+  std::unique_ptr<WalCheckpoints> checkpoints_;  // SQLite: shared by every connection of the pool
 };
 
 // Converts any exception thrown while talking to the database into sdk::Error with a status

@@ -27,7 +27,9 @@ constexpr const char* kSchema = R"({
     "busy_timeout_seconds": {"type": "number", "minimum": 0},
     "lease_timeout_seconds": {"type": "number", "minimum": 0},
     "apply_schema_on_connect": {"type": "boolean"},
-    "create_if_missing": {"type": "boolean"}
+    "create_if_missing": {"type": "boolean"},
+    "wal_checkpoint_pages": {"type": "integer", "minimum": 1},
+    "wal_checkpoint_interval_ms": {"type": "integer", "minimum": 0}
   },
   "additionalProperties": false
 })";
@@ -59,6 +61,8 @@ class SociStorage : public atlas::sdk::Storage {
     o.connect_timeout_seconds = num("connect_timeout_seconds", 5.0);
     o.busy_timeout_seconds = num("busy_timeout_seconds", 10.0);
     o.lease_timeout_ms = static_cast<int>(num("lease_timeout_seconds", 30.0) * 1000.0);
+    o.wal_checkpoint_pages = static_cast<int>(num("wal_checkpoint_pages", 1000));
+    o.wal_checkpoint_interval_ms = static_cast<int>(num("wal_checkpoint_interval_ms", 250));
     if (auto it = cfg.FindMember("create_if_missing"); it != cfg.MemberEnd() && it->value.IsBool())
       o.create_if_missing = it->value.GetBool();
     if (auto it = cfg.FindMember("apply_schema_on_connect"); it != cfg.MemberEnd() && it->value.IsBool())

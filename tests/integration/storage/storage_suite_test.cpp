@@ -362,6 +362,56 @@ TEST_P(StorageSuite, ReusedStatementsSeeOtherWritersAndHoldNoSnapshotBetweenCall
   EXPECT_EQ(copied, 0);
 }
 
+// When commits checkpoint the WAL (plugins/storage/soci/sqlite_checkpoints.hpp), seen in the
+// database file itself: opened with immutable=1, SQLite ignores the WAL, so only what a
+// checkpoint copied back shows.
+TEST_P(StorageSuite, CommitsCheckpointTheWalFromTheConfiguredSizeAtMostOncePerInterval) {
+  if (GetParam() != "sqlite") GTEST_SKIP() << "a SQLite write-ahead-log policy";
+  const std::string path = (dir_ / "atlas.db").string();
+  auto in_database_file = [&](const std::string& key) {
+    sqlite3* db = nullptr;
+    const std::string uri = "file:" + path + "?immutable=1";
+    EXPECT_EQ(sqlite3_open_v2(uri.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, "SELECT count(*) FROM learning_registry WHERE learning_key = ?", -1, &st, nullptr),
+              SQLITE_OK);
+    sqlite3_bind_text(st, 1, key.c_str(), -1, SQLITE_TRANSIENT);
+    const bool found = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return found;
+  };
+  auto put = [&](plugin::StorageHandle& h, const std::string& key) {
+    auto r =
+        call(h, "learning_put", R"({"learning_key":")" + key + R"(","student_learning":"p","expected_version":0})");
+    ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  };
+  {
+    auto first = handle();  // creates the schema; closing the last connection checkpoints everything
+    put(first, "schema");
+  }
+  ASSERT_TRUE(in_database_file("schema"));
+  {
+    auto small = open_soci(config(R"(,"wal_checkpoint_pages":1,"wal_checkpoint_interval_ms":600000)"));
+    ASSERT_TRUE(small.is_ok()) << small.status().to_string();
+    put(*small, "first");
+    EXPECT_TRUE(in_database_file("first")) << "a commit that left the WAL at its threshold checkpoints";
+    put(*small, "second");
+    EXPECT_FALSE(in_database_file("second")) << "the next commit, within the interval, does not";
+    auto seen = call(*small, "learning_get", R"({"learning_key":"second"})");
+    ASSERT_TRUE(seen.is_ok());
+    EXPECT_TRUE(json::get_bool(*seen, "found")) << "it is committed, in the WAL";
+  }
+  {
+    auto standard = open_soci(config(R"(,"wal_checkpoint_interval_ms":0)"));
+    ASSERT_TRUE(standard.is_ok()) << standard.status().to_string();
+    put(*standard, "third");
+    EXPECT_FALSE(in_database_file("third")) << "a few frames stay below the default threshold (1000)";
+  }
+  auto refused = open_soci(config(R"(,"wal_checkpoint_pages":0)"));
+  EXPECT_FALSE(refused.is_ok()) << "a threshold below 1 is refused";
+}
+
 TEST_P(StorageSuite, ConcurrentLearningWritersNeverLoseAnUpdate) {
   auto h = handle();
   ASSERT_TRUE(call(h, "learning_put", R"({"learning_key":"c","student_learning":"0","expected_version":0})").is_ok());

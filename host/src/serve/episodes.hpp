@@ -45,6 +45,10 @@ struct OpenEpisode {
   int calls = 0;
   int64_t last_activity_ms = 0;
   std::vector<std::string> feedback;  // feedback documents posted while open
+  // Streamed calls whose record is not queued yet (a stream is recorded when it ends), and the
+  // end that waits for them: an end that overtook a stream would store the session without it.
+  int streams_in_flight = 0;
+  std::function<void()> end_after_streams;
   // What the episode's model calls used so far, as the gateway counts them (student calls,
   // retries included), for [limits] (refused beyond them; the first refusal is recorded).
   int64_t model_calls = 0, tokens = 0;

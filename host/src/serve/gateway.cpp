@@ -923,6 +923,13 @@ void Gateway::Impl::relay_stream(const std::shared_ptr<OpenEpisode>& ep, Upstrea
     }
   };
   auto relay = std::make_shared<Relay>();
+  // Counted until the call is recorded (finish below), not only while this handler runs: the
+  // drain and the episode's end wait for it.
+  ++in_flight_;
+  {
+    std::lock_guard<std::mutex> g(ep->mu);
+    ++ep->streams_in_flight;
+  }
   double t0 = clock::monotonic_seconds();
   std::string body = json::dump(creq.body);
   std::string sent_for_capture = up.capture_tokens() ? body : std::string();
@@ -1004,7 +1011,15 @@ void Gateway::Impl::relay_stream(const std::shared_ptr<OpenEpisode>& ep, Upstrea
       call.error = "the upstream's stream could not be read: " + parsed.status().message();
     }
     if (relay->client_gone) call.error += call.error.empty() ? "the client left before the stream ended" : "";
-    return record(ep, std::move(call));
+    Status kept = record(ep, std::move(call));
+    std::function<void()> end;
+    {
+      std::lock_guard<std::mutex> g(ep->mu);
+      if (--ep->streams_in_flight == 0) end.swap(ep->end_after_streams);
+    }
+    if (end) end();  // queued behind this call's record
+    --in_flight_;
+    return kept;
   };
   if (!relay->head) {  // the upstream could not be reached at all
     relay->finish.run();
@@ -1048,20 +1063,31 @@ void Gateway::Impl::end_episode(const std::shared_ptr<OpenEpisode>& ep, runtime:
   if (!outcome.feedback_json.empty()) feedback.push_back(outcome.feedback_json);
   outcome.feedback_json = feedback_array(feedback);
   const std::string id = ep->id;
-  queue_.submit(ep, [this, ep, episode, outcome, id, done] {
-    EndedEpisode e;
-    e.state = "ended";
-    if (episode && ep->opened) {
-      runtime::SessionReport report = episode->end(outcome);
-      e.session_id = report.session_id;
-      e.report_json = report.to_json();
-    } else {
-      e.report_json = "{\"error\":\"the episode was not recorded\"}";
+  auto end = [this, ep, episode, outcome, id, done] {
+    queue_.submit(ep, [this, ep, episode, outcome, id, done] {
+      EndedEpisode e;
+      e.state = "ended";
+      if (episode && ep->opened) {
+        runtime::SessionReport report = episode->end(outcome);
+        e.session_id = report.session_id;
+        e.report_json = report.to_json();
+      } else {
+        e.report_json = "{\"error\":\"the episode was not recorded\"}";
+      }
+      ++episodes_ended_;
+      table_.set_ended(id, e);
+      if (done) done->set_value(e.report_json);
+    });
+  };
+  {
+    // A stream of this episode still running is recorded when it ends: the end follows it.
+    std::lock_guard<std::mutex> g(ep->mu);
+    if (ep->streams_in_flight > 0) {
+      ep->end_after_streams = std::move(end);
+      return;
     }
-    ++episodes_ended_;
-    table_.set_ended(id, e);
-    if (done) done->set_value(e.report_json);
-  });
+  }
+  end();
 }
 
 void Gateway::Impl::handle_end(const httplib::Request& req, httplib::Response& res, const std::string& id) {

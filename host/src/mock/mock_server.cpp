@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <deque>
 
 #include "common/clock.hpp"
 #include "common/json.hpp"
@@ -79,7 +80,9 @@ struct MockLlmServer::State {
   mutable std::mutex mu;
   Scenario scenario;
   std::vector<int> rule_uses;
-  std::vector<RecordedRequest> requests;
+  // A deque: growing a vector moves every recorded request into a new block twice their size
+  // while `mu`, which every request takes, is held (in a load test, tens of thousands).
+  std::deque<RecordedRequest> requests;
   mutable std::condition_variable recorded;  // a request was added to `requests`
   int64_t seq = 0;
   std::ofstream log;
@@ -543,7 +546,7 @@ std::string MockLlmServer::base_url() const {
 
 std::vector<RecordedRequest> MockLlmServer::requests() const {
   std::lock_guard<std::mutex> lock(state_->mu);
-  return state_->requests;
+  return {state_->requests.begin(), state_->requests.end()};
 }
 
 bool MockLlmServer::wait_for_requests(size_t n, double timeout_seconds) const {

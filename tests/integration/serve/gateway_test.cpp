@@ -312,23 +312,42 @@ class PacedStreamUpstream {
   std::thread thread_;
 };
 
+struct StreamingClient;
+
+// A gateway whose student upstream is a PacedStreamUpstream (the mock serves the judges).
+struct PacedGateway {
+  explicit PacedGateway(const std::string& name)
+      : gw(name, scenario(R"({"name":"x","match":{"last_user_contains":"zzz"},"response":{"text":"x"}})"),
+           "[orchestration]\nforced_mode = \"auto\"\n", true, 10.0, upstream.base_url()) {}
+  // A stream on episode `id` whose client has the first piece; the rest waits for upstream.release().
+  std::unique_ptr<StreamingClient> stream_held_back(const std::string& id);
+  PacedStreamUpstream upstream;  // declared first: it listens before the gateway that points at it
+  GatewayFixture gw;
+};
+
 const char* kStreamBody = R"({"model":"m","stream":true,"messages":[{"role":"user","content":"count"}]})";
+
+// A streamed chat call on episode `id`, for a client that reads the pieces as they come.
+httplib::Request stream_request(const std::string& id) {
+  httplib::Request req;
+  req.method = "POST";
+  req.path = "/s/" + id + "/v1/chat/completions";
+  req.body = kStreamBody;
+  req.set_header("Content-Type", "application/json");
+  return req;
+}
 
 // The pieces after the first arrive once the client has seen the first: the reader thread, which
 // has the client's stream by then, writes them and the stream's end itself (gateway.cpp,
 // relay_stream), after recording the call.
 TEST(Gateway, PiecesThatArriveAfterTheHeadReachTheClientInOrderAndTheCallIsRecordedFirst) {
-  PacedStreamUpstream upstream;
-  GatewayFixture gw("paced", scenario(R"({"name":"x","match":{"last_user_contains":"zzz"},"response":{"text":"x"}})"),
-                    "[orchestration]\nforced_mode = \"auto\"\n", true, 10.0, upstream.base_url());
+  PacedGateway paced("paced");
+  PacedStreamUpstream& upstream = paced.upstream;
+  GatewayFixture& gw = paced.gw;
   ASSERT_TRUE(gw.ok());
   std::string received;
   bool first_seen_before_the_rest = false;
-  httplib::Request req;
-  req.method = "POST";
-  req.path = "/s/paced-2/v1/chat/completions";
-  req.body = kStreamBody;
-  req.set_header("Content-Type", "application/json");
+  httplib::Request req = stream_request("paced-2");
   req.content_receiver = [&](const char* data, size_t len, uint64_t, uint64_t) {
     received.append(data, len);
     if (!first_seen_before_the_rest && received.find("one ") != std::string::npos) {
@@ -357,15 +376,11 @@ TEST(Gateway, PiecesThatArriveAfterTheHeadReachTheClientInOrderAndTheCallIsRecor
 // reader's write of a later piece fails or the rest went out before the client's reset came
 // back), nothing hangs, and the gateway goes on serving streams.
 TEST(Gateway, AClientThatLeavesMidStreamStopsTheUpstreamAndTheCallIsStillRecorded) {
-  PacedStreamUpstream upstream;
-  GatewayFixture gw("leaves", scenario(R"({"name":"x","match":{"last_user_contains":"zzz"},"response":{"text":"x"}})"),
-                    "[orchestration]\nforced_mode = \"auto\"\n", true, 10.0, upstream.base_url());
+  PacedGateway paced("leaves");
+  PacedStreamUpstream& upstream = paced.upstream;
+  GatewayFixture& gw = paced.gw;
   ASSERT_TRUE(gw.ok());
-  httplib::Request req;
-  req.method = "POST";
-  req.path = "/s/leaves-1/v1/chat/completions";
-  req.body = kStreamBody;
-  req.set_header("Content-Type", "application/json");
+  httplib::Request req = stream_request("leaves-1");
   std::string received;
   req.content_receiver = [&](const char* data, size_t len, uint64_t, uint64_t) {
     received.append(data, len);
@@ -395,11 +410,7 @@ TEST(Gateway, AClientThatLeavesMidStreamStopsTheUpstreamAndTheCallIsStillRecorde
 struct StreamingClient {
   StreamingClient(const GatewayFixture& gw, const std::string& id) {
     thread = std::thread([&gw, id, this] {
-      httplib::Request req;
-      req.method = "POST";
-      req.path = "/s/" + id + "/v1/chat/completions";
-      req.body = kStreamBody;
-      req.set_header("Content-Type", "application/json");
+      httplib::Request req = stream_request(id);
       bool told = false;
       req.content_receiver = [&](const char* data, size_t len, uint64_t, uint64_t) {
         received.append(data, len);
@@ -425,26 +436,29 @@ struct StreamingClient {
   bool completed = false;
 };
 
+std::unique_ptr<StreamingClient> PacedGateway::stream_held_back(const std::string& id) {
+  auto stream = std::make_unique<StreamingClient>(gw, id);
+  stream->first_piece.wait();
+  return stream;
+}
+
 // The client ends the episode while one of its streams is still running (the stream is recorded
 // when it ends): the end waits for that record instead of storing the session without the call.
 TEST(Gateway, AnEndThatOvertakesARunningStreamWaitsForItsRecord) {
-  PacedStreamUpstream upstream;
-  GatewayFixture gw("overtake",
-                    scenario(R"({"name":"x","match":{"last_user_contains":"zzz"},"response":{"text":"x"}})"),
-                    "[orchestration]\nforced_mode = \"auto\"\n", true, 10.0, upstream.base_url());
-  ASSERT_TRUE(gw.ok());
-  StreamingClient stream(gw, "overtake-1");
-  stream.first_piece.wait();
+  PacedGateway paced("overtake");
+  ASSERT_TRUE(paced.gw.ok());
+  auto stream = paced.stream_held_back("overtake-1");
+  GatewayFixture& gw = paced.gw;
   std::future<json::Document> ended = std::async(std::launch::async, [&] { return gw.end("overtake-1"); });
   // The end request has reached the gateway once the episode reads as ending.
   for (int i = 0; i < 10000; ++i) {
     auto state = gw.client().Get("/atlas/v1/sessions/overtake-1");
     if (state && state->body.find("\"state\":\"ending\"") != std::string::npos) break;
   }
-  upstream.release();
+  paced.upstream.release();
   json::Document end = ended.get();
-  stream.thread.join();
-  EXPECT_TRUE(stream.completed);
+  stream->thread.join();
+  EXPECT_TRUE(stream->completed);
   const json::Value& report = end["report"];
   ASSERT_TRUE(report.IsObject()) << json::dump(end);
   ASSERT_TRUE(report["steps"].IsArray()) << json::dump(end);
@@ -455,13 +469,10 @@ TEST(Gateway, AnEndThatOvertakesARunningStreamWaitsForItsRecord) {
 // SIGTERM while a stream runs: the drain waits for the stream (not only for its handler, which
 // returned when the head went out), then stores the episode with the call.
 TEST(Gateway, ADrainWaitsForARunningStreamAndStoresItsCall) {
-  PacedStreamUpstream upstream;
-  GatewayFixture gw("drainstream",
-                    scenario(R"({"name":"x","match":{"last_user_contains":"zzz"},"response":{"text":"x"}})"),
-                    "[orchestration]\nforced_mode = \"auto\"\n", true, 10.0, upstream.base_url());
-  ASSERT_TRUE(gw.ok());
-  StreamingClient stream(gw, "drain-1");
-  stream.first_piece.wait();
+  PacedGateway paced("drainstream");
+  ASSERT_TRUE(paced.gw.ok());
+  auto stream = paced.stream_held_back("drain-1");
+  GatewayFixture& gw = paced.gw;
   std::future<bool> drained = std::async(std::launch::async, [&] {
     return gw.gateway_->drain(std::chrono::steady_clock::now() + std::chrono::seconds(60));
   });
@@ -469,10 +480,10 @@ TEST(Gateway, ADrainWaitsForARunningStreamAndStoresItsCall) {
   // (Were it to end the episode without waiting, it would be done well within this time.)
   EXPECT_EQ(drained.wait_for(std::chrono::milliseconds(500)), std::future_status::timeout)
       << "the drain ended the episode while its stream was running";
-  upstream.release();
+  paced.upstream.release();
   EXPECT_TRUE(drained.get());
-  stream.thread.join();
-  EXPECT_TRUE(stream.completed);
+  stream->thread.join();
+  EXPECT_TRUE(stream->completed);
   auto steps = gw.query(
       "SELECT count(*) FROM step_results WHERE session_id = (SELECT id FROM sessions WHERE metadata LIKE "
       "'%\"episode_id\":\"drain-1\"%')");

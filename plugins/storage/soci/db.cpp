@@ -12,6 +12,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "sqlite_checkpoints.hpp"
+
 namespace atlas_soci {
 
 using atlas::sdk::Error;

@@ -15,8 +15,6 @@
 #include <string>
 #include <vector>
 
-#include "sqlite_checkpoints.hpp"
-
 namespace atlas_soci {
 
 enum class Backend { kSqlite, kPostgres };
@@ -76,6 +74,7 @@ using Row = std::vector<Cell>;
 
 class Pool;
 class SqliteStatements;  // db.cpp: one SQLite connection's prepared statements
+class WalCheckpoints;    // sqlite_checkpoints.hpp: when the pool's commits checkpoint the WAL
 
 // One leased connection. Queries bind `params` in order to the placeholders :p0, :p1, ...
 class Conn {

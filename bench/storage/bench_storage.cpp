@@ -4,10 +4,14 @@
 //     transaction (SQLite) / COPY (PostgreSQL). Prints the ratio (target >= 0.5).
 //  2. finish_session of a gateway-sized episode (10 steps, 2 attempts and 1 guidance note each):
 //     ms per finish, the end-of-episode write every `run` session and gateway episode makes.
+//  2b. SQLite: gateway-sized episodes (begin, events, finish) stored by 8 threads at once, with one
+//     op per commit and with group commit (plugins/storage/soci/sqlite_group_commit.hpp): episodes/s
+//     and KB written per episode, side by side.
 //  3. export throughput (MB/s) and peak RSS for N sessions (default 10k and 100k), each export in
 //     a fresh child process so the peaks are comparable (target: flat as N grows).
 // PostgreSQL figures need ATLAS_TEST_PG_URL (tests/support/postgres.sh start).
-//   bench_storage [--events N] [--finishes N] [--sessions 10000,100000] [--backend sqlite|postgresql|both]
+//   bench_storage [--events N] [--finishes N] [--episodes N per writer] [--sessions 10000,100000] [--backend
+//   sqlite|postgresql|both]
 #include <libpq-fe.h>
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/soci.h>
@@ -21,6 +25,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/json.hpp"
@@ -33,9 +38,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
-plugin::StorageHandle open_plugin(const std::string& url) {
+plugin::StorageHandle open_plugin(const std::string& url, const std::string& extra_config = "") {
   static plugin::Registry* reg = [] {
     auto* r = new plugin::Registry();
     plugin::RegistryOptions o;
@@ -45,7 +52,7 @@ plugin::StorageHandle open_plugin(const std::string& url) {
     (void)r->discover(o);
     return r;
   }();
-  auto h = reg->create_storage("soci", "{\"database_url\":" + json::quote(url) + "}");
+  auto h = reg->create_storage("soci", "{\"database_url\":" + json::quote(url) + extra_config + "}");
   if (!h.is_ok()) {
     std::fprintf(stderr, "cannot open soci: %s\n", h.status().to_string().c_str());
     std::exit(1);
@@ -89,16 +96,22 @@ double plugin_append(plugin::StorageHandle& h, int events) {
 
 // ---- 2. finishing sessions -----------------------------------------------------------------
 
+// The `steps` of a finish_session request: 2 attempts and 1 guidance note each.
+std::string steps_json(int steps) {
+  std::string out;
+  for (int s = 1; s <= steps; ++s) {
+    out += std::string(s > 1 ? "," : "") + R"({"step_id":)" + std::to_string(s) +
+           R"(,"trace":"called the search tool","output":"the answer of step )" + std::to_string(s) +
+           R"(","evaluation":{"reward":{"score":0.8,"judges":[{"score":0.8,"rationale":"ok"}]}},)" +
+           R"("attempts":2,"metadata":{"latency_ms":120},"attempt_details":[{"attempt":1,"evaluation":{"ok":false}},)" +
+           R"({"attempt":2,"evaluation":{"ok":true}}],"guidance":["check the units"]})";
+  }
+  return out;
+}
+
 // Seconds per finish_session of a session with `steps` steps (after its begin, not timed).
 double plugin_finish(plugin::StorageHandle& h, int sessions, int steps) {
-  std::string steps_json;
-  for (int s = 1; s <= steps; ++s) {
-    steps_json += std::string(s > 1 ? "," : "") + R"({"step_id":)" + std::to_string(s) +
-                  R"(,"trace":"called the search tool","output":"the answer of step )" + std::to_string(s) +
-                  R"(","evaluation":{"reward":{"score":0.8,"judges":[{"score":0.8,"rationale":"ok"}]}},)" +
-                  R"("attempts":2,"metadata":{"latency_ms":120},"attempt_details":[{"attempt":1,"evaluation":{"ok":false}},)" +
-                  R"({"attempt":2,"evaluation":{"ok":true}}],"guidance":["check the units"]})";
-  }
+  const std::string steps_json = ::steps_json(steps);
   double spent = 0;
   for (int i = 0; i < sessions; ++i) {
     std::string id =
@@ -112,12 +125,72 @@ double plugin_finish(plugin::StorageHandle& h, int sessions, int steps) {
   return spent / sessions;
 }
 
+// ---- 2b. episodes stored concurrently ----------------------------------------------------------
+
+struct EpisodeFigures {
+  double per_second = 0;
+  double kb_written = 0;  // bytes this process wrote (WAL, database, checkpoints) per episode
+  long long ops = 0, commits = 0;
+};
+
+long long bytes_written_by_this_process() {
+  std::FILE* f = std::fopen("/proc/self/io", "r");
+  if (!f) return 0;
+  char key[64];
+  long long value = 0, wchar = 0;
+  while (std::fscanf(f, "%63s %lld", key, &value) == 2)
+    if (std::string(key) == "wchar:") wchar = value;
+  std::fclose(f);
+  return wchar;
+}
+
+// `writers` threads each store `episodes` gateway-sized episodes (begin_session, 14 events of a
+// captured call's size, finish_session of 10 steps), as the gateway's storage workers do.
+EpisodeFigures concurrent_episodes(const std::string& url, const std::string& extra_config, int writers, int episodes) {
+  auto h = open_plugin(url, extra_config);
+  exec(h, "migrate", "{}");
+  const std::string finish_tail = R"(","status":"succeeded","final_answer":"done","metadata":{"learning_key":"bench"},)"
+                                  R"("reward":{"score":0.8},"reward_stats":{"score":0.8},"steps":[)" +
+                                  steps_json(10) + "]}";
+  std::string events;
+  for (int i = 0; i < 14; ++i)
+    events += std::string(i ? "," : "") + R"({"event":{"type":"llm_call","role":"student","data":{"n":)" +
+              std::to_string(i) + R"(,"content":")" + std::string(360, 'x') + R"("}}})";
+  const long long written0 = bytes_written_by_this_process();
+  const double t0 = now_s();
+  std::vector<std::thread> threads;
+  for (int w = 0; w < writers; ++w) {
+    threads.emplace_back([&, w] {
+      for (int e = 0; e < episodes; ++e) {
+        const std::string task = R"({"task":"Summarise the quarterly report of team )" + std::to_string(w) + "-" +
+                                 std::to_string(e) +
+                                 R"(","metadata":{"learning_key":"bench","execution_mode":"auto"}})";
+        const std::string id = json::get_string(*json::parse(exec(h, "begin_session", task)), "session_id");
+        exec(h, "append_events", R"({"session_id":")" + id + R"(","events":[)" + events + "]}");
+        exec(h, "finish_session", R"({"session_id":")" + id + finish_tail);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EpisodeFigures f;
+  const double total = static_cast<double>(writers) * episodes;
+  f.per_second = total / (now_s() - t0);
+  f.kb_written = static_cast<double>(bytes_written_by_this_process() - written0) / 1024.0 / total;
+  auto status = json::parse(exec(h, "status", "{}"));
+  if (status->HasMember("group_commit")) {
+    f.ops = json::get_int((*status)["group_commit"], "ops");
+    f.commits = json::get_int((*status)["group_commit"], "commits");
+  }
+  return f;
+}
+
 double sqlite_native(const std::string& path, int events) {
   soci::session s(*soci::factory_sqlite3(), "db=" + path + " timeout=10");
   s << "PRAGMA journal_mode = WAL";
   s << "PRAGMA synchronous = NORMAL";
   long long sid = 0;
-  s << "INSERT INTO sessions (task, status, created_at) VALUES ('native', 'running', '2026-01-01') RETURNING id", soci::into(sid);
+  s << "INSERT INTO sessions (task, status, created_at) VALUES ('native', 'running', '2026-01-01') RETURNING id",
+      soci::into(sid);
   double t0 = now_s();
   soci::transaction tr(s);
   std::string ev, key;
@@ -168,7 +241,8 @@ double pg_copy(const std::string& url, int events) {
 // ---- 3. export --------------------------------------------------------------------------------
 
 std::string meta_json(int i) {
-  return "{\"learning_key\":\"bench-" + std::to_string(i % 50) + "\",\"execution_mode\":\"paired\",\"token_usage\":{\"by_role\":{\"student\":{\"total_tokens\":200}}}}";
+  return "{\"learning_key\":\"bench-" + std::to_string(i % 50) +
+         "\",\"execution_mode\":\"paired\",\"token_usage\":{\"by_role\":{\"student\":{\"total_tokens\":200}}}}";
 }
 
 // Seeds N finished, approved sessions (1 step, 5 events each) with plain SQL in one transaction.
@@ -187,14 +261,16 @@ void seed_sessions(soci::session& s, bool pg, int n) {
     meta = meta_json(i);
     reward = "{\"score\":" + std::to_string((i % 10) / 10.0) + ",\"score_stddev\":0.05}";
     s << "INSERT INTO sessions (task, status, metadata, final_answer, reward, reward_stats, review_status, created_at, "
-         "completed_at) VALUES (:t, 'succeeded', " + J("m") + ", 'An answer of moderate length for the export.', " +
-             J("r") + ", " + J("rs") + ", 'approved', '2026-01-01T00:00:00Z', '2026-01-01T00:00:05Z') RETURNING id",
+         "completed_at) VALUES (:t, 'succeeded', " +
+             J("m") + ", 'An answer of moderate length for the export.', " + J("r") + ", " + J("rs") +
+             ", 'approved', '2026-01-01T00:00:00Z', '2026-01-01T00:00:05Z') RETURNING id",
         soci::use(task, "t"), soci::use(meta, "m"), soci::use(reward, "r"), soci::use(reward, "rs"), soci::into(id);
     plan = "{\"steps\":[{\"id\":1,\"description\":\"do it\",\"depends_on\":[]}]}";
     s << "INSERT INTO plans (session_id, plan) VALUES (:s, " + J("p") + ")", soci::use(id, "s"), soci::use(plan, "p");
     evaluation = "{\"validation\":{\"valid\":true},\"reward\":{\"score\":0.7,\"judges\":[]}}";
     s << "INSERT INTO step_results (session_id, step_id, trace, output, evaluation, attempts, metadata) VALUES "
-         "(:s, 1, 'USER: do it', 'done', " + J("e") + ", 1, " + J("md") + ")",
+         "(:s, 1, 'USER: do it', 'done', " +
+             J("e") + ", 1, " + J("md") + ")",
         soci::use(id, "s"), soci::use(evaluation, "e"), soci::use(plan, "md");
     for (int k = 0; k < 5; ++k) {
       ev = event_json(k);
@@ -280,7 +356,7 @@ void admin_exec(const std::string& url, const std::string& sql) {
   PQfinish(c);
 }
 
-void run_backend(const std::string& name, int events, int finishes, const std::vector<int>& sizes) {
+void run_backend(const std::string& name, int events, int finishes, int episodes, const std::vector<int>& sizes) {
   bool pg = name == "postgresql";
   const char* env = std::getenv("ATLAS_TEST_PG_URL");
   if (pg && (!env || !*env)) {
@@ -305,6 +381,20 @@ void run_backend(const std::string& name, int events, int finishes, const std::v
     std::printf("[%s] finish_session, 10 steps of 2 attempts and 1 note: %.3f ms each, %.0f finishes/s (%d sessions)\n",
                 name.c_str(), each * 1000, 1 / each, finishes);
   }
+  if (!pg && episodes > 0) {
+    // The same load with one op per commit (group_commit_max_ops = 1) as the baseline.
+    const int writers = 8;
+    EpisodeFigures one = concurrent_episodes("sqlite://" + (dir / "one-per-commit.db").string(),
+                                             ",\"group_commit_max_ops\":1", writers, episodes);
+    EpisodeFigures grouped = concurrent_episodes("sqlite://" + (dir / "grouped.db").string(), "", writers, episodes);
+    std::printf(
+        "[%s] %d writers x %d episodes (begin, 14 events, finish of 10 steps): one op per commit %.0f "
+        "episodes/s, %.0f KB written each; group commit %.0f episodes/s, %.0f KB written each, %.1f ops per "
+        "commit; ratio %.2fx episodes/s, %.2fx bytes\n",
+        name.c_str(), writers, episodes, one.per_second, one.kb_written, grouped.per_second, grouped.kb_written,
+        grouped.commits ? static_cast<double>(grouped.ops) / grouped.commits : 0.0, grouped.per_second / one.per_second,
+        grouped.kb_written / one.kb_written);
+  }
   int seeded = 0;
   for (int n : sizes) {
     soci::session s;
@@ -322,9 +412,10 @@ void run_backend(const std::string& name, int events, int finishes, const std::v
     seeded = n;
     s.close();
     ExportFigures f = export_in_child(url, dir / ("export-" + std::to_string(n) + ".jsonl"));
-    std::printf("[%s] export %d sessions (atlas-jsonl): %.1f MB in %.2f s = %.1f MB/s, %.0f sessions/s, peak RSS %.1f MB"
-                " (seeding took %.1f s)\n",
-                name.c_str(), n, f.mb, f.seconds, f.mb / f.seconds, n / f.seconds, f.peak_rss_kb / 1024.0, seed_s);
+    std::printf(
+        "[%s] export %d sessions (atlas-jsonl): %.1f MB in %.2f s = %.1f MB/s, %.0f sessions/s, peak RSS %.1f MB"
+        " (seeding took %.1f s)\n",
+        name.c_str(), n, f.mb, f.seconds, f.mb / f.seconds, n / f.seconds, f.peak_rss_kb / 1024.0, seed_s);
   }
   fs::remove_all(dir);
   if (pg) admin_exec(env, "DROP DATABASE " + bench_db + " WITH (FORCE)");
@@ -336,6 +427,7 @@ int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // figures appear as they are measured, even when piped
   int events = 100000;
   int finishes = 2000;
+  int episodes = 250;
   std::vector<int> sizes = {10000, 100000};
   std::string backend = "both";
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -344,6 +436,8 @@ int main(int argc, char** argv) {
       events = std::atoi(v.c_str());
     } else if (k == "--finishes") {
       finishes = std::atoi(v.c_str());
+    } else if (k == "--episodes") {
+      episodes = std::atoi(v.c_str());
     } else if (k == "--sessions") {
       sizes.clear();
       size_t p = 0;
@@ -357,7 +451,7 @@ int main(int argc, char** argv) {
       backend = v;
     }
   }
-  if (backend == "both" || backend == "sqlite") run_backend("sqlite", events, finishes, sizes);
-  if (backend == "both" || backend == "postgresql") run_backend("postgresql", events, finishes, sizes);
+  if (backend == "both" || backend == "sqlite") run_backend("sqlite", events, finishes, episodes, sizes);
+  if (backend == "both" || backend == "postgresql") run_backend("postgresql", events, finishes, episodes, sizes);
   return 0;
 }

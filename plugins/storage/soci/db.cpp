@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "sqlite_checkpoints.hpp"
+#include "sqlite_group_commit.hpp"
 
 namespace atlas_soci {
 
@@ -292,13 +293,20 @@ class SqliteRun {
 
 // ---- pool -----------------------------------------------------------------------------
 
+namespace {
+// The pooled connections, and on SQLite one more kept for the group commit's writes.
+size_t slot_count(const DbOptions& options, const Target& target) {
+  return static_cast<size_t>(std::max(1, options.max_connections)) + (target.backend == Backend::kSqlite ? 1 : 0);
+}
+}  // namespace
+
 Pool::Pool(const DbOptions& options)
     : options_(options),
       target_(parse_database_url(options)),
-      pool_(static_cast<size_t>(std::max(1, options.max_connections))),
-      connected_(static_cast<size_t>(std::max(1, options.max_connections)), 0),
-      broken_(static_cast<size_t>(std::max(1, options.max_connections)), 0),
-      statements_(static_cast<size_t>(std::max(1, options.max_connections))) {
+      pool_(slot_count(options, target_)),
+      connected_(slot_count(options, target_), 0),
+      broken_(slot_count(options, target_), 0),
+      statements_(slot_count(options, target_)) {
   if (target_.backend == Backend::kSqlite && !options.create_if_missing) {
     std::error_code ec;
     if (!std::filesystem::exists(target_.sqlite_path, ec)) {
@@ -312,6 +320,8 @@ Pool::Pool(const DbOptions& options)
     checkpoints_ = std::make_unique<WalCheckpoints>(std::max(1, options.wal_checkpoint_pages),
                                                     std::max(0, options.wal_checkpoint_interval_ms),
                                                     std::lround(options.busy_timeout_seconds * 1000.0));
+    writer_pos_ = pool_.lease();  // every slot is free now: this one is never given back
+    group_commit_ = std::make_unique<GroupCommit>(static_cast<size_t>(std::max(1, options.group_commit_max_ops)));
     std::filesystem::path parent = std::filesystem::path(target_.sqlite_path).parent_path();
     std::error_code ec;
     if (!parent.empty()) std::filesystem::create_directories(parent, ec);
@@ -342,6 +352,10 @@ void Pool::connect_slot(size_t pos) {
       s << "PRAGMA journal_mode = WAL";
       s << "PRAGMA synchronous = NORMAL";
       s << "PRAGMA foreign_keys = ON";
+      // The writer's savepoints and multi-row upserts keep their undo journals in memory instead
+      // of temporary files (they held as many bytes as the WAL). Its ops touch tens of pages each;
+      // readers keep the default, so a large export still sorts on disk.
+      if (group_commit_ && pos == writer_pos_) s << "PRAGMA temp_store = MEMORY";
       checkpoints_->install(static_cast<soci::sqlite3_session_backend*>(s.get_backend())->conn_);
     } else {
       s.open(*soci::factory_postgresql(), target_.connect_string);
@@ -378,12 +392,19 @@ std::unique_ptr<Conn> Pool::lease() {
   return std::make_unique<Conn>(*this, pos);
 }
 
+std::unique_ptr<Conn> Pool::writer() {
+  if (!connected_[writer_pos_] || broken_[writer_pos_]) connect_slot(writer_pos_);
+  return std::make_unique<Conn>(*this, writer_pos_, false);
+}
+
 void Pool::give_back(size_t pos) { pool_.give_back(pos); }
 
 // ---- connection ---------------------------------------------------------------------------
 
-Conn::Conn(Pool& pool, size_t pos) : pool_(pool), pos_(pos) {}
-Conn::~Conn() { pool_.give_back(pos_); }
+Conn::Conn(Pool& pool, size_t pos, bool leased) : pool_(pool), pos_(pos), leased_(leased) {}
+Conn::~Conn() {
+  if (leased_) pool_.give_back(pos_);
+}
 Backend Conn::backend() const { return pool_.backend(); }
 soci::session& Conn::session() { return pool_.pool_.at(pos_); }
 void Conn::mark_broken() { pool_.broken_[pos_] = 1; }
@@ -542,6 +563,16 @@ void Conn::rollback() noexcept {
     // The connection may be gone; the server rolls back on disconnect.
     mark_broken();
   }
+}
+
+std::string with_write_tx(Pool& pool, const char* what, const std::function<std::string(Conn&)>& fn) {
+  if (GroupCommit* group = pool.group_commit()) return group->run(pool, what, fn);
+  return with_conn(pool, what, [&](Conn& c) {
+    Tx tx(c);
+    std::string result = fn(c);
+    tx.commit();
+    return result;
+  });
 }
 
 // ---- errors -------------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 #include <atlas/sdk.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -29,6 +30,7 @@ struct DbOptions {
   bool create_if_missing = true;       // SQLite: false = refuse a file that does not exist (read-only commands)
   int wal_checkpoint_pages = 1000;     // SQLite: WAL frames from which commits checkpoint (sqlite_checkpoints.hpp)
   int wal_checkpoint_interval_ms = 250;  // SQLite: the least time between two of those checkpoints
+  int group_commit_max_ops = 32;         // SQLite: write ops one commit may hold (sqlite_group_commit.hpp)
 };
 
 struct Target {
@@ -75,11 +77,14 @@ using Row = std::vector<Cell>;
 class Pool;
 class SqliteStatements;  // db.cpp: one SQLite connection's prepared statements
 class WalCheckpoints;    // sqlite_checkpoints.hpp: when the pool's commits checkpoint the WAL
+class GroupCommit;       // sqlite_group_commit.hpp: the pool's write ops, several per commit
 
 // One leased connection. Queries bind `params` in order to the placeholders :p0, :p1, ...
 class Conn {
  public:
-  Conn(Pool& pool, size_t pos);
+  // `leased`: give slot `pos` back to the pool when done (false for the SQLite writer's slot,
+  // which stays reserved).
+  Conn(Pool& pool, size_t pos, bool leased = true);
   ~Conn();
   Conn(const Conn&) = delete;
   Conn& operator=(const Conn&) = delete;
@@ -109,6 +114,7 @@ class Conn {
 
   Pool& pool_;
   size_t pos_;
+  bool leased_;
 };
 
 // RAII transaction on a Conn: rolls back unless commit() ran.
@@ -138,6 +144,10 @@ class Pool {
   // Leases a connected session; throws UNAVAILABLE when no connection can be made and
   // RESOURCE_EXHAUSTED when none frees up within lease_timeout_ms.
   std::unique_ptr<Conn> lease();
+  // SQLite: the connection kept for writing, outside the pool, (re)connected when needed. Only
+  // the group commit's leader of the moment holds it. Null group commit on PostgreSQL.
+  std::unique_ptr<Conn> writer();
+  GroupCommit* group_commit() { return group_commit_.get(); }
 
  private:
   friend class Conn;
@@ -153,6 +163,8 @@ class Pool {
   // before the connections close.
   std::vector<std::unique_ptr<SqliteStatements>> statements_;
   std::unique_ptr<WalCheckpoints> checkpoints_;  // SQLite: shared by every connection of the pool
+  std::unique_ptr<GroupCommit> group_commit_;    // SQLite
+  size_t writer_pos_ = 0;                        // SQLite: the slot leased for good to the writer
 };
 
 // Converts any exception thrown while talking to the database into sdk::Error with a status
@@ -171,6 +183,12 @@ auto with_conn(Pool& pool, const char* what, Fn&& fn) -> decltype(fn(std::declva
     rethrow_as_status(conn.get(), what);
   }
 }
+
+// Runs fn(conn) in a write transaction and returns its result once committed. SQLite: through
+// the pool's group commit (fn's writes may share their commit with other ops queued at the same
+// moment, in a savepoint of their own). PostgreSQL: on a pooled connection, in a transaction of
+// its own. fn must not begin, commit or roll back; it throws to undo its writes.
+std::string with_write_tx(Pool& pool, const char* what, const std::function<std::string(Conn&)>& fn);
 
 // --- dialect helpers ------------------------------------------------------------------
 // Placeholder text for a JSON value / a timestamp value bound as text.

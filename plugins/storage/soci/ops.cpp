@@ -19,6 +19,7 @@
 #include "ops_review_ui.hpp"
 #include "ops_playbook.hpp"
 #include "schema.hpp"
+#include "sqlite_group_commit.hpp"
 
 namespace atlas_soci {
 
@@ -186,6 +187,20 @@ std::string op_status(Pool& pool, const Value&) {
       }
     }
     w.EndObject();
+    if (GroupCommit* group = pool.group_commit()) {
+      const GroupCommit::Counts n = group->counts();
+      w.Key("group_commit");
+      w.StartObject();
+      w.Key("ops");
+      w.Uint64(n.ops);
+      w.Key("commits");
+      w.Uint64(n.batches);
+      w.Key("running");
+      w.Uint64(n.running);
+      w.Key("queued");
+      w.Uint64(n.queued);
+      w.EndObject();
+    }
     w.EndObject();
     return done(sb);
   });
@@ -245,7 +260,7 @@ std::string op_begin_session(Pool& pool, const Value& req) {
   }
   std::string created_at = str_or(req, "created_at", now_iso());
   std::optional<std::string> key = opt_str(req, "session_key");
-  return with_conn(pool, "begin_session", [&](Conn& c) {
+  return with_write_tx(pool, "begin_session", [&](Conn& c) {
     const Backend b = c.backend();
     bool existing = false;
     std::string id;
@@ -305,9 +320,8 @@ std::string op_append_events(Pool& pool, const Value& req) {
       throw Error(ATLAS_INVALID_ARGUMENT, "append_events: every entry needs an 'event' object");
     evs.push_back({dump(*body), str_or(e, "created_at", now_iso()), opt_str(e, "event_key")});
   }
-  return with_conn(pool, "append_events", [&](Conn& c) {
+  return with_write_tx(pool, "append_events", [&](Conn& c) {
     long long appended = 0;
-    Tx tx(c);
     long long sid = resolve_session(c, req, "append_events");
     if (c.backend() == Backend::kSqlite) {
       // In-process: one prepared single-row INSERT executed per event is the fastest path
@@ -347,7 +361,6 @@ std::string op_append_events(Pool& pool, const Value& req) {
              Param::str(std::move(keys_arr))});
       }
     }
-    tx.commit();
     return "{\"appended\":" + std::to_string(appended) + "}";
   });
 }
@@ -449,9 +462,8 @@ std::string op_finish_session(Pool& pool, const Value& req) {
     throw Error(ATLAS_INVALID_ARGUMENT, "finish_session: 'metadata' must be an object");
   std::string completed_at = str_or(req, "completed_at", now_iso());
 
-  return with_conn(pool, "finish_session", [&](Conn& c) {
+  return with_write_tx(pool, "finish_session", [&](Conn& c) {
     const Backend b = c.backend();
-    Tx tx(c);
     long long sid = resolve_session(c, req, "finish_session");
     std::string lock = b == Backend::kPostgres ? " FOR UPDATE" : "";
     auto cur = c.query_one("SELECT status, " + json_out(b, "metadata") + ", review_status FROM sessions WHERE id = :p0" +
@@ -492,7 +504,6 @@ std::string op_finish_session(Pool& pool, const Value& req) {
               Param::opt_str(opt_str(req, "review_notes")), Param::str(str_or(req, "review_actor", "runtime")),
               Param::opt_str(opt_str(req, "review_reason")), Param::str(completed_at)});
     }
-    tx.commit();
     return std::string("{\"already_finished\":false,\"session_id\":\"") + std::to_string(sid) + "\"" +
            (queue.empty() ? std::string() : ",\"queue\":\"" + queue + "\"") + "}";
   });

@@ -29,7 +29,8 @@ constexpr const char* kSchema = R"({
     "apply_schema_on_connect": {"type": "boolean"},
     "create_if_missing": {"type": "boolean"},
     "wal_checkpoint_pages": {"type": "integer", "minimum": 1},
-    "wal_checkpoint_interval_ms": {"type": "integer", "minimum": 0}
+    "wal_checkpoint_interval_ms": {"type": "integer", "minimum": 0},
+    "group_commit_max_ops": {"type": "integer", "minimum": 1, "maximum": 1000}
   },
   "additionalProperties": false
 })";
@@ -63,6 +64,7 @@ class SociStorage : public atlas::sdk::Storage {
     o.lease_timeout_ms = static_cast<int>(num("lease_timeout_seconds", 30.0) * 1000.0);
     o.wal_checkpoint_pages = static_cast<int>(num("wal_checkpoint_pages", 1000));
     o.wal_checkpoint_interval_ms = static_cast<int>(num("wal_checkpoint_interval_ms", 250));
+    o.group_commit_max_ops = static_cast<int>(num("group_commit_max_ops", 32));
     if (auto it = cfg.FindMember("create_if_missing"); it != cfg.MemberEnd() && it->value.IsBool())
       o.create_if_missing = it->value.GetBool();
     if (auto it = cfg.FindMember("apply_schema_on_connect"); it != cfg.MemberEnd() && it->value.IsBool())

@@ -63,7 +63,8 @@ int run_serve(const Args& args) {
 
   runtime::RuntimeOptions ro;
   for (const auto& d : values(vm, "plugin-dir")) ro.plugin_dirs.emplace_back(d);
-  feed_metrics_from_events(ro);  // GET /metrics (docs/metrics.md)
+  feed_metrics_from_events(ro);   // GET /metrics (docs/metrics.md)
+  ro.idle_storage_writer = true;  // storage runs off the relay's CPU, as the storage workers do
   auto rt = runtime::Runtime::create(std::move(*cfg), ro);
   if (!rt) {
     std::cerr << "atlas-host serve: " << rt.status().message() << "\n";

@@ -6,6 +6,11 @@
 
 namespace atlas {
 
+void run_this_thread_in_background() {
+  sched_param idle{};
+  if (sched_setscheduler(0, SCHED_IDLE, &idle) != 0) (void)setpriority(PRIO_PROCESS, 0, 10);
+}
+
 RaisedThreads raise_background_threads_of_this_process() {
   RaisedThreads out;
   DIR* tasks = opendir("/proc/self/task");

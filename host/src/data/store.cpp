@@ -10,6 +10,7 @@
 #include "common/clock.hpp"
 #include "common/json.hpp"
 #include "common/log.hpp"
+#include "common/scheduling_class.hpp"
 #include "common/secrets.hpp"
 #include "common/text.hpp"
 #include "data/spool.hpp"
@@ -237,6 +238,7 @@ class Store::Impl {
   }
 
   void writer_loop() {
+    if (opt_.idle_writer) run_this_thread_in_background();
     int64_t last_replay_ms = 0;
     for (;;) {
       std::vector<std::string> due;

@@ -53,6 +53,10 @@ struct StoreOptions {
   // Background batching of trajectory events.
   size_t batch_max_events = 256;
   int batch_max_age_ms = 200;
+  // The thread that sends those batches runs at the lowest priority (SCHED_IDLE; nice +10 where
+  // refused): `serve` sets it, so capture writes never take a CPU from a call being relayed
+  // (docs/serve.md, "Performance"). A flush() still runs on its caller's thread.
+  bool idle_writer = false;
   // Retry bound for one write before it is spooled: attempts with exponential backoff
   // starting at retry_backoff_ms (doubled each time, capped at retry_max_backoff_ms).
   int retry_attempts = 4;

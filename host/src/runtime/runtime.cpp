@@ -111,6 +111,7 @@ Result<std::unique_ptr<Runtime>> Runtime::create(config::Config config, RuntimeO
   if (cfg.storage.active() || !impl->options.database_url.empty()) {
     auto storage = data::storage_options(cfg, data::StorageCli{impl->options.database_url, false});
     if (!storage) return storage.status();
+    storage->store.idle_writer = impl->options.idle_storage_writer;
     auto store = data::open_storage(*impl->registry, *storage);
     if (!store) return store.status();
     impl->store = *store;

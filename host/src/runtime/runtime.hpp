@@ -184,6 +184,8 @@ struct RuntimeOptions {
   // How long a learning state read counts as fresh for Runtime::prepare_episode; after that the
   // next episode of its key re-reads it off the request path (0: every episode does).
   double learning_cache_seconds = 10.0;
+  // The store's background event writer yields the CPU to every other thread (StoreOptions::idle_writer).
+  bool idle_storage_writer = false;
 };
 
 // An episode prepared without writing to storage (Runtime::prepare_episode): what its first call

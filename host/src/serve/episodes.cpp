@@ -1,11 +1,5 @@
 #include "serve/episodes.hpp"
 
-#include <pthread.h>
-#include <sched.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <cerrno>
 
 #include "common/log.hpp"
@@ -78,11 +72,7 @@ bool StorageQueue::wait_idle(std::chrono::steady_clock::time_point deadline) {
 void StorageQueue::work() {
   // Storage, judges and learning (threads started from here inherit it) yield the CPU to the
   // relay: on a busy machine the calls in flight come first, the bounded queue absorbs the rest.
-  // SCHED_IDLE runs them only when no normal thread wants the CPU (it halved the relay's p99 at
-  // 2,000 req/s against nice +10, bench/README.md); nice +10 where the policy is refused.
-  sched_param idle{};
-  if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle) != 0)
-    (void)setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
+  run_this_thread_in_background();
   for (;;) {
     std::shared_ptr<OpenEpisode> ep;
     {

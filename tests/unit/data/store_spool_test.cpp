@@ -3,10 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
 #include <fstream>
 #include <set>
 #include <thread>
 
+#include "common/scheduling_class.hpp"
 #include "common/secrets.hpp"
 
 #include "integration/storage/storage_fixture.hpp"
@@ -29,6 +33,31 @@ class FlakyBackend : public data::StorageBackend {
   std::shared_ptr<data::StorageBackend> inner_;
 };
 
+// Records the scheduling class of the thread that sends each batch of events.
+class ClassRecordingBackend : public data::StorageBackend {
+ public:
+  explicit ClassRecordingBackend(std::shared_ptr<data::StorageBackend> inner) : inner_(std::move(inner)) {}
+  Result<std::string> execute(std::string_view op, std::string_view req) override {
+    if (op == "append_events") {
+      std::lock_guard<std::mutex> g(mu_);
+      appended_by_ = SchedulingClass::of_this_thread();
+      cv_.notify_all();
+    }
+    return inner_->execute(op, req);
+  }
+  std::optional<SchedulingClass> wait_for_append() {
+    std::unique_lock<std::mutex> lk(mu_);
+    cv_.wait_for(lk, std::chrono::seconds(20), [&] { return appended_by_.has_value(); });
+    return appended_by_;
+  }
+
+ private:
+  std::shared_ptr<data::StorageBackend> inner_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<SchedulingClass> appended_by_;
+};
+
 class StoreSpool : public BackendTest {
  protected:
   data::StoreOptions fast_options() {
@@ -43,6 +72,27 @@ class StoreSpool : public BackendTest {
     return r.is_ok() ? json::get_int(*r, "count") : -1;
   }
 };
+
+// `serve` runs the store's batching thread in the background class (StoreOptions::idle_writer),
+// so event writes never take a CPU from a relayed call; other commands keep the normal class.
+TEST_P(StoreSpool, TheEventWriterThreadYieldsTheCpuOnlyWhenAskedTo) {
+  if (SchedulingClass::of_this_thread().background()) GTEST_SKIP() << "the test itself runs in a background class";
+  auto h = handle();
+  for (bool idle : {true, false}) {
+    auto recording = std::make_shared<ClassRecordingBackend>(data::handle_backend(h));
+    auto options = store_options();
+    options.idle_writer = idle;
+    auto store = data::Store::open(recording, options);
+    ASSERT_TRUE(store.is_ok()) << store.status().to_string();
+    auto id = (*store)->begin_session("events from the writer thread", "{}");
+    ASSERT_TRUE(id.is_ok()) << id.status().to_string();
+    (*store)->append_event(*id, R"({"type":"x"})");  // sent by the writer after batch_max_age_ms
+    std::optional<SchedulingClass> sent_by = recording->wait_for_append();
+    ASSERT_TRUE(sent_by.has_value()) << "the writer never sent the batch";
+    EXPECT_EQ(sent_by->background(), idle) << "policy " << sent_by->policy << ", nice " << sent_by->nice;
+    EXPECT_FALSE(SchedulingClass::of_this_thread().background()) << "the caller's own class is untouched";
+  }
+}
 
 std::string finish_json(const std::string& id) {
   return R"({"session_id":")" + id + R"(","status":"succeeded","final_answer":"ok","metadata":{},

@@ -8,12 +8,16 @@
 //
 //   bench_serve_gateway [--rates 100,2000] [--seconds 5] [--connections 32] [--calls-per-episode 10]
 //                       [--only plain|stream] [--host-bin PATH] [--database-url URL] [--shared-episodes]
-//                       [--judges-elsewhere] [--capture-only] [--mock-threads N]
+//                       [--judges-elsewhere] [--capture-only] [--no-storage] [--mock-threads N]
 //
 // --capture-only measures what the issue's latency target names, capture and storage: no model
 // judges ([rewards] step_judges = [], session_judges = [{plugin = "verifiable"}]) and no learning
 // update ([learning] update_enabled = false). Each episode still opens, records every call, ends,
 // is reviewed and stored; the default runs ~33 judge calls per 10-call episode on the same cores.
+//
+// --no-storage runs the gateway with [storage] enabled = false: calls are still captured and
+// episodes judged, nothing is written. Beside a --capture-only row it shows storage's share of
+// the added latency.
 //
 // --mock-threads (default 1024): mock-llm's worker threads. Each open connection holds one, and
 // the gateway's pooled upstream connections, the judges' and the load generator's together can
@@ -58,6 +62,7 @@ struct Options {
   bool shared_episodes = false;
   bool judges_elsewhere = false;
   bool capture_only = false;
+  bool no_storage = false;
   std::string only;
   std::string host_bin;
   int mock_threads = 1024;
@@ -228,11 +233,13 @@ Options parse(int argc, char** argv) {
       o.judges_elsewhere = true;
     } else if (a == "--capture-only") {
       o.capture_only = true;
+    } else if (a == "--no-storage") {
+      o.no_storage = true;
     } else {
       std::fprintf(stderr,
                    "usage: bench_serve_gateway [--rates 100,2000] [--seconds 5] [--connections 32] "
                    "[--calls-per-episode 10] [--only plain|stream] [--host-bin PATH] [--database-url URL] "
-                   "[--shared-episodes] [--judges-elsewhere] [--capture-only] [--mock-threads N]\n");
+                   "[--shared-episodes] [--judges-elsewhere] [--capture-only] [--no-storage] [--mock-threads N]\n");
       std::exit(2);
     }
   }
@@ -289,7 +296,8 @@ int main(int argc, char** argv) {
              "[agent]\nadapter = \"openai\"\nname = \"bench\"\n\n" + model("student.llm", mock_url) +
                  model("teacher.llm", judge_url) + model("rewards.small_model", judge_url) +
                  model("rewards.large_model", judge_url) + model("learning.llm", judge_url) +
-                 "[orchestration]\nforced_mode = \"auto\"\n\n[storage]\ndatabase_url = \"" +
+                 "[orchestration]\nforced_mode = \"auto\"\n\n[storage]\n" + (o.no_storage ? "enabled = false\n" : "") +
+                 "database_url = \"" +
                  (o.database_url.empty() ? "sqlite://" + (work / "atlas.db").string() : o.database_url) +
                  "\"\n\n[serve]\nmax_calls_per_episode = 1000000\n"
                  "storage_queue = 1000000\nthreads = 128\ndrain_seconds = 600\n" +
@@ -302,8 +310,8 @@ int main(int argc, char** argv) {
                    {"serve", "-c", (work / "atlas.toml").string(), "--listen", "127.0.0.1:0", "--no-preflight"});
 
   std::printf(
-      "atlas-host serve: added latency, open loop, %d connections, %.1f s per row, episodes of %d calls%s%s%s\n",
-      o.connections, o.seconds, o.calls_per_episode,
+      "atlas-host serve: added latency, open loop, %d connections, %.1f s per row, episodes of %d calls%s%s%s%s\n",
+      o.connections, o.seconds, o.calls_per_episode, o.no_storage ? ", storage off" : "",
       o.shared_episodes ? ", shared episodes ([serve] shared_episodes = true)" : "",
       o.judges_elsewhere ? ", judge/teacher/learning model on a SCHED_IDLE mock" : "",
       o.capture_only ? ", capture and storage only (no model judges, no learning update)" : "");

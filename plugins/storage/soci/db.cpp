@@ -321,7 +321,9 @@ Pool::Pool(const DbOptions& options)
                                                     std::max(0, options.wal_checkpoint_interval_ms),
                                                     std::lround(options.busy_timeout_seconds * 1000.0));
     writer_pos_ = pool_.lease();  // every slot is free now: this one is never given back
-    group_commit_ = std::make_unique<GroupCommit>(static_cast<size_t>(std::max(1, options.group_commit_max_ops)));
+    group_commit_ = std::make_unique<GroupCommit>(
+        static_cast<size_t>(std::max(1, options.group_commit_max_ops)),
+        std::chrono::microseconds(std::lround(std::max(0.0, options.group_commit_wait_ms) * 1000.0)));
     std::filesystem::path parent = std::filesystem::path(target_.sqlite_path).parent_path();
     std::error_code ec;
     if (!parent.empty()) std::filesystem::create_directories(parent, ec);

@@ -31,6 +31,7 @@ struct DbOptions {
   int wal_checkpoint_pages = 1000;     // SQLite: WAL frames from which commits checkpoint (sqlite_checkpoints.hpp)
   int wal_checkpoint_interval_ms = 250;  // SQLite: the least time between two of those checkpoints
   int group_commit_max_ops = 32;         // SQLite: write ops one commit may hold (sqlite_group_commit.hpp)
+  double group_commit_wait_ms = 2.0;     // SQLite: how long a background-class leader waits for more
 };
 
 struct Target {

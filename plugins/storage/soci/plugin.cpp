@@ -30,7 +30,8 @@ constexpr const char* kSchema = R"({
     "create_if_missing": {"type": "boolean"},
     "wal_checkpoint_pages": {"type": "integer", "minimum": 1},
     "wal_checkpoint_interval_ms": {"type": "integer", "minimum": 0},
-    "group_commit_max_ops": {"type": "integer", "minimum": 1, "maximum": 1000}
+    "group_commit_max_ops": {"type": "integer", "minimum": 1, "maximum": 1000},
+    "group_commit_wait_ms": {"type": "number", "minimum": 0, "maximum": 60000}
   },
   "additionalProperties": false
 })";
@@ -65,6 +66,7 @@ class SociStorage : public atlas::sdk::Storage {
     o.wal_checkpoint_pages = static_cast<int>(num("wal_checkpoint_pages", 1000));
     o.wal_checkpoint_interval_ms = static_cast<int>(num("wal_checkpoint_interval_ms", 250));
     o.group_commit_max_ops = static_cast<int>(num("group_commit_max_ops", 32));
+    o.group_commit_wait_ms = num("group_commit_wait_ms", 2.0);
     if (auto it = cfg.FindMember("create_if_missing"); it != cfg.MemberEnd() && it->value.IsBool())
       o.create_if_missing = it->value.GetBool();
     if (auto it = cfg.FindMember("apply_schema_on_connect"); it != cfg.MemberEnd() && it->value.IsBool())

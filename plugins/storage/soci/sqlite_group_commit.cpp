@@ -1,5 +1,9 @@
 #include "sqlite_group_commit.hpp"
 
+#include <sched.h>
+#include <sys/resource.h>
+
+#include <cerrno>
 #include <memory>
 
 #include "db.hpp"
@@ -7,6 +11,16 @@
 namespace atlas_soci {
 
 namespace {
+
+// A caller in a background scheduling class (SCHED_IDLE or SCHED_BATCH, or a positive nice value):
+// the gateway's storage workers and its event writer.
+bool this_thread_is_background() {
+  const int policy = sched_getscheduler(0);
+  if (policy == SCHED_IDLE || policy == SCHED_BATCH) return true;
+  errno = 0;
+  const int nice = getpriority(PRIO_PROCESS, 0);  // this thread, on Linux
+  return errno == 0 && nice > 0;
+}
 
 // `raw` as the sdk::Error its op reports (rethrow_as_status's mapping, named after the op).
 std::exception_ptr as_status(Conn* conn, const char* what, const std::exception_ptr& raw) {
@@ -25,16 +39,25 @@ std::exception_ptr as_status(Conn* conn, const char* what, const std::exception_
 }  // namespace
 
 std::string GroupCommit::run(Pool& pool, const char* what, const std::function<std::string(Conn&)>& fn) {
-  Job job{what, &fn, {}, nullptr, false};
+  Job job{what, &fn, {}, nullptr, false, this_thread_is_background()};
   std::unique_lock<std::mutex> lock(mu_);
   queued_.push_back(&job);
+  if (!job.background) {
+    ++urgent_queued_;
+    done_cv_.notify_all();  // ends a background leader's wait for company
+  }
   while (!job.done) {
-    if (running_ > 0) {
+    if (leading_) {
       done_cv_.wait(lock);
       continue;
     }
+    leading_ = true;
+    if (job.background && wait_.count() > 0) {
+      done_cv_.wait_for(lock, wait_, [&] { return urgent_queued_ > 0 || queued_.size() >= max_batch_; });
+    }
     std::deque<Job*> batch;
     while (!queued_.empty() && batch.size() < max_batch_) {
+      if (!queued_.front()->background) --urgent_queued_;
       batch.push_back(queued_.front());
       queued_.pop_front();
     }
@@ -46,6 +69,7 @@ std::string GroupCommit::run(Pool& pool, const char* what, const std::function<s
     counts_.ops += batch.size();
     ++counts_.batches;
     running_ = 0;
+    leading_ = false;
     done_cv_.notify_all();  // the callers of this batch, and the next leader among those queued since
   }
   if (job.error) std::rethrow_exception(job.error);

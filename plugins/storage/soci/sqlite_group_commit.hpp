@@ -11,10 +11,14 @@
 // running becomes its leader, takes everything queued (up to max_batch ops) and runs it in one
 // BEGIN IMMEDIATE ... COMMIT, each op in its own SAVEPOINT, so one op's failure rolls back that
 // op alone and is reported to its caller alone. Every caller returns only after the commit that
-// holds its op: the durability of an op's answer is unchanged. Nothing waits to fill a batch;
-// ops that arrive while one runs form the next.
+// holds its op: the durability of an op's answer is unchanged. Ops that arrive while one batch
+// runs form the next. A leader whose thread runs in a background scheduling class (the gateway's
+// storage workers and event writer: nobody waits for their answer) first waits up to `wait` for
+// more ops to share its commit; an op from a normal-class thread ends that wait at once, and a
+// normal-class leader never waits.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -30,7 +34,8 @@ class Pool;
 
 class GroupCommit {
  public:
-  explicit GroupCommit(size_t max_batch) : max_batch_(max_batch < 1 ? 1 : max_batch) {}
+  GroupCommit(size_t max_batch, std::chrono::microseconds wait)
+      : max_batch_(max_batch < 1 ? 1 : max_batch), wait_(wait) {}
   GroupCommit(const GroupCommit&) = delete;
   GroupCommit& operator=(const GroupCommit&) = delete;
 
@@ -53,14 +58,18 @@ class GroupCommit {
     std::string result;
     std::exception_ptr error;
     bool done = false;
+    bool background = false;  // queued by a background-class thread
   };
   void run_batch(Pool& pool, std::deque<Job*>& batch);
 
   const size_t max_batch_;
+  const std::chrono::microseconds wait_;
   mutable std::mutex mu_;
   std::condition_variable done_cv_;
   std::deque<Job*> queued_;
-  size_t running_ = 0;  // ops in the batch running now (0: none runs, the next caller leads)
+  bool leading_ = false;      // a leader is collecting or running a batch
+  size_t running_ = 0;        // ops in the batch running now
+  size_t urgent_queued_ = 0;  // queued ops of normal-class threads
   Counts counts_;
 };
 

@@ -4,15 +4,18 @@
 // sharing the database would: the first op becomes the leader and waits for the lock, every
 // later one queues behind it, and the `status` op shows them queued before the lock is let go.
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <sqlite3.h>
 
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <future>
 #include <set>
 #include <thread>
 #include <vector>
 
+#include "common/scheduling_class.hpp"
 #include "integration/storage/storage_fixture.hpp"
 
 namespace atlas::test {
@@ -176,6 +179,41 @@ TEST_P(GroupCommit, ABatchThatCannotTakeTheWriteLockFailsEveryOpAndStoresNothing
   EXPECT_EQ(count("SELECT COUNT(*) FROM sessions;"), "1");
   EXPECT_FALSE(begin(h, "once the lock is free").empty());
   EXPECT_EQ(count("SELECT COUNT(*) FROM sessions;"), "2");
+}
+
+// Background-class callers (the gateway's storage workers) wait for company; a normal-class op
+// is never held back: it ends the wait and shares the commit.
+TEST_P(GroupCommit, BackgroundWritesWaitForCompanyAndANormalOneEndsTheWait) {
+  if (GetParam() != "sqlite") GTEST_SKIP() << "SQLite's single writer";
+  if (SchedulingClass::of_this_thread().background()) GTEST_SKIP() << "the test itself runs in a background class";
+  auto h_or = open_soci(config(R"(,"group_commit_wait_ms":20000)"));
+  ASSERT_TRUE(h_or.is_ok()) << h_or.status().to_string();
+  auto& h = *h_or;
+  begin(h, "schema");  // a normal-class op: no wait
+  const Counts before = counts(h);
+  std::vector<Result<json::Document>> answers = not_run(2);
+  std::vector<std::thread> background;
+  for (size_t i = 0; i < answers.size(); ++i) {
+    background.emplace_back([&, i] {
+      sched_param none{};
+      ASSERT_EQ(sched_setscheduler(0, SCHED_IDLE, &none), 0);
+      answers[i] = call(h, "begin_session", R"({"task":"background )" + std::to_string(i) + R"("})");
+    });
+    const auto waiting = static_cast<int64_t>(i) + 1;
+    wait_for(
+        h, [&](const Counts& n) { return n.queued == waiting && n.running == 0; },
+        "the background ops waiting, none running");
+  }
+  auto normal = std::async(std::launch::async, [&] { return call(h, "begin_session", R"({"task":"normal"})"); });
+  ASSERT_EQ(normal.wait_for(std::chrono::seconds(15)), std::future_status::ready)
+      << "the normal-class op waited out the background leader's window";
+  auto normal_answer = normal.get();
+  for (auto& t : background) t.join();
+  ASSERT_TRUE(normal_answer.is_ok()) << normal_answer.status().to_string();
+  for (auto& a : answers) ASSERT_TRUE(a.is_ok()) << a.status().to_string();
+  const Counts after = counts(h);
+  EXPECT_EQ(after.ops - before.ops, 3);
+  EXPECT_EQ(after.commits - before.commits, 1) << "both background ops and the normal one shared a commit";
 }
 
 TEST_P(GroupCommit, ManyWritersLoseNothingAndPostgresqlWritesWithoutIt) {

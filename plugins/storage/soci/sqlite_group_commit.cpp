@@ -76,7 +76,7 @@ std::string GroupCommit::run(Pool& pool, const char* what, const std::function<s
   return std::move(job.result);
 }
 
-void GroupCommit::run_batch(Pool& pool, std::deque<Job*>& batch) {
+void GroupCommit::run_batch(Pool& pool, std::deque<Job*>& batch) noexcept {
   std::unique_ptr<Conn> conn;
   // Every op of the batch not failed on its own fails with `raw` (BEGIN, COMMIT or a lost
   // savepoint): nothing of the batch was committed, and no caller hears otherwise.

@@ -60,7 +60,8 @@ class GroupCommit {
     bool done = false;
     bool background = false;  // queued by a background-class thread
   };
-  void run_batch(Pool& pool, std::deque<Job*>& batch);
+  // Never throws: every failure lands in the ops' errors (a throw would leave the leader's seat taken).
+  void run_batch(Pool& pool, std::deque<Job*>& batch) noexcept;
 
   const size_t max_batch_;
   const std::chrono::microseconds wait_;

@@ -111,13 +111,13 @@ std::string steps_json(int steps) {
 
 // Seconds per finish_session of a session with `steps` steps (after its begin, not timed).
 double plugin_finish(plugin::StorageHandle& h, int sessions, int steps) {
-  const std::string steps_json = ::steps_json(steps);
+  const std::string steps_list = steps_json(steps);
   double spent = 0;
   for (int i = 0; i < sessions; ++i) {
     std::string id =
         json::get_string(*json::parse(exec(h, "begin_session", R"({"task":"finish bench"})")), "session_id");
     std::string req = R"({"session_id":")" + id + R"(","status":"succeeded","final_answer":"done",)" +
-                      R"("metadata":{"learning_key":"bench"},"reward":{"score":0.8},"steps":[)" + steps_json + "]}";
+                      R"("metadata":{"learning_key":"bench"},"reward":{"score":0.8},"steps":[)" + steps_list + "]}";
     double t0 = now_s();
     exec(h, "finish_session", req);
     spent += now_s() - t0;

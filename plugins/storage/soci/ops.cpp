@@ -194,7 +194,7 @@ std::string op_status(Pool& pool, const Value&) {
       w.Key("ops");
       w.Uint64(n.ops);
       w.Key("commits");
-      w.Uint64(n.batches);
+      w.Uint64(n.commits);
       w.Key("running");
       w.Uint64(n.running);
       w.Key("queued");

@@ -13,7 +13,8 @@ namespace atlas_soci {
 namespace {
 
 // A caller in a background scheduling class (SCHED_IDLE or SCHED_BATCH, or a positive nice value):
-// the gateway's storage workers and its event writer.
+// the gateway's storage workers and its event writer. The host's SchedulingClass::background()
+// rule; a plugin builds against the SDK only, not the host's headers.
 bool this_thread_is_background() {
   const int policy = sched_getscheduler(0);
   if (policy == SCHED_IDLE || policy == SCHED_BATCH) return true;
@@ -39,7 +40,8 @@ std::exception_ptr as_status(Conn* conn, const char* what, const std::exception_
 }  // namespace
 
 std::string GroupCommit::run(Pool& pool, const char* what, const std::function<std::string(Conn&)>& fn) {
-  Job job{what, &fn, {}, nullptr, false, this_thread_is_background()};
+  // Only a wait for company needs the caller's class (two system calls per op otherwise spent).
+  Job job{what, &fn, {}, nullptr, false, wait_.count() > 0 && this_thread_is_background()};
   std::unique_lock<std::mutex> lock(mu_);
   queued_.push_back(&job);
   if (!job.background) {
@@ -52,7 +54,7 @@ std::string GroupCommit::run(Pool& pool, const char* what, const std::function<s
       continue;
     }
     leading_ = true;
-    if (job.background && wait_.count() > 0) {
+    if (job.background) {
       done_cv_.wait_for(lock, wait_, [&] { return urgent_queued_ > 0 || queued_.size() >= max_batch_; });
     }
     std::deque<Job*> batch;
@@ -67,7 +69,7 @@ std::string GroupCommit::run(Pool& pool, const char* what, const std::function<s
     lock.lock();
     for (Job* j : batch) j->done = true;
     counts_.ops += batch.size();
-    ++counts_.batches;
+    ++counts_.commits;
     running_ = 0;
     leading_ = false;
     done_cv_.notify_all();  // the callers of this batch, and the next leader among those queued since

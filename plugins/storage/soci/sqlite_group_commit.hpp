@@ -44,10 +44,10 @@ class GroupCommit {
   // sdk::Error, mapped as with_conn maps it) or the batch's (BEGIN or COMMIT failed).
   std::string run(Pool& pool, const char* what, const std::function<std::string(Conn&)>& fn);
 
-  // Ops run and batches (commits tried) so far, ops in the batch running now and ops waiting
-  // for the next one (the `status` op reports them: docs/storage.md).
+  // Ops run and commits tried (one per batch) so far, ops in the batch running now and ops
+  // waiting for the next one (the `status` op reports them: docs/storage.md).
   struct Counts {
-    size_t ops = 0, batches = 0, running = 0, queued = 0;
+    size_t ops = 0, commits = 0, running = 0, queued = 0;
   };
   Counts counts() const;
 
@@ -58,7 +58,7 @@ class GroupCommit {
     std::string result;
     std::exception_ptr error;
     bool done = false;
-    bool background = false;  // queued by a background-class thread
+    bool background = false;  // queued by a background-class thread (only known when wait_ > 0)
   };
   // Never throws: every failure lands in the ops' errors (a throw would leave the leader's seat taken).
   void run_batch(Pool& pool, std::deque<Job*>& batch) noexcept;

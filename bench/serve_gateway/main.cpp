@@ -1,12 +1,15 @@
 // What `atlas-host serve` adds to a model call: the same open-loop load (fixed request rate,
 // requests scheduled in advance so a slow reply delays the measurement, not the schedule) sent
-// once straight to the upstream (mock-llm, zero latency) and once through the gateway in front
-// of it, side by side in one run. The gateway runs with capture and SQLite storage on, in the
+// straight to the upstream (mock-llm, zero latency) and through the gateway in front of it, side
+// by side in one run: the two paths alternate in blocks of --block-seconds (D G G D D G ...), so
+// the machine's load drifting during a row (this is a shared VM) shifts both paths alike instead
+// of whichever ran second. The gateway runs with capture and SQLite storage on, in the
 // auto lane; every K calls an episode ends (POST .../end), so judges and storage run as they do
 // in production. Prints, per rate and mode (plain / streaming), p50/p90/p99/max latency of each
 // path, the added p50/p99, the achieved rate, and failed requests (target: zero).
 //
-//   bench_serve_gateway [--rates 100,2000] [--seconds 5] [--connections 32] [--calls-per-episode 10]
+//   bench_serve_gateway [--rates 100,2000] [--seconds 5] [--block-seconds 1] [--connections 32] [--calls-per-episode
+//   10]
 //                       [--only plain|stream] [--host-bin PATH] [--database-url URL] [--shared-episodes]
 //                       [--judges-elsewhere] [--capture-only] [--no-storage] [--mock-threads N]
 //
@@ -36,12 +39,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -55,7 +61,8 @@ using Clock = std::chrono::steady_clock;
 
 struct Options {
   std::vector<int> rates = {100, 2000};
-  double seconds = 5;
+  double seconds = 5;        // per path and row
+  double block_seconds = 1;  // the paths alternate every block
   int connections = 32;
   int calls_per_episode = 10;
   std::string database_url;  // "" = a fresh SQLite file
@@ -70,6 +77,7 @@ struct Options {
 
 struct Figures {
   std::vector<double> latency_ms;  // per successful request, from its scheduled start
+  std::vector<int> block;          // the block each of them ran in
   int failed = 0;
   double wall_seconds = 0;
   std::string first_error;
@@ -109,36 +117,57 @@ std::string chat_body(bool stream) {
          (stream ? R"(,"stream":true,"stream_options":{"include_usage":true}})" : "}");
 }
 
-// One connection: requests at fixed times (rate / connections per second), episode ids
-// `<tag>-<conn>-<n>` changing every `calls_per_episode` calls, each episode ended afterwards.
-void drive(const std::string& url, bool through_gateway, bool stream, double interval_s, Clock::time_point start,
-           double seconds, int conn, int connections, int calls_per_episode, const std::string& tag, Figures& out) {
-  httplib::Client client(url);
-  client.set_keep_alive(true);
-  client.set_tcp_nodelay(true);  // else Nagle and delayed ACKs add ~40 ms to a request written in two parts
-  client.set_read_timeout(std::chrono::seconds(30));
+// The order of the two paths over a row's blocks: direct first in even pairs, the gateway first
+// in odd ones (D G G D D G ...), so a drift of the machine's load over the row favours neither.
+bool block_goes_through_gateway(int block) {
+  const int pair = block / 2;
+  return (block % 2 == 1) != (pair % 2 == 1);
+}
+
+// One connection: requests at fixed times (rate / connections per second) for `blocks` blocks of
+// `block_s` seconds, alternating between the direct path and the gateway block by block over two
+// kept-alive connections, so both paths are measured under the same machine conditions. Episode
+// ids `<tag>-<conn>-<n>` change every `calls_per_episode` gateway calls, each episode ended
+// afterwards. Latencies go to `out[0]` (direct) and `out[1]` (gateway), with their block.
+void drive(const std::string& direct_url, const std::string& gw_url, bool stream, double interval_s,
+           Clock::time_point start, double block_s, int blocks, int conn, int connections, int calls_per_episode,
+           const std::string& tag, std::array<Figures, 2>& out) {
+  auto connect = [](const std::string& url) {
+    auto client = std::make_unique<httplib::Client>(url);
+    client->set_keep_alive(true);
+    client->set_tcp_nodelay(true);  // else Nagle and delayed ACKs add ~40 ms to a request written in two parts
+    client->set_read_timeout(std::chrono::seconds(30));
+    return client;
+  };
+  std::unique_ptr<httplib::Client> clients[2] = {connect(direct_url), connect(gw_url)};
   const std::string body = chat_body(stream);
   const auto offset = std::chrono::duration<double>(interval_s * conn / connections);
+  int gateway_calls = 0;
   for (int k = 0;; ++k) {
-    auto scheduled =
-        start + std::chrono::duration_cast<Clock::duration>(offset + std::chrono::duration<double>(interval_s * k));
-    if (scheduled - start > std::chrono::duration<double>(seconds)) break;
+    const std::chrono::duration<double> at = offset + std::chrono::duration<double>(interval_s * k);
+    const int block = static_cast<int>(at.count() / block_s);
+    if (block >= blocks) break;
+    auto scheduled = start + std::chrono::duration_cast<Clock::duration>(at);
     std::this_thread::sleep_until(scheduled);
-    std::string episode = tag + "-" + std::to_string(conn) + "-" + std::to_string(k / calls_per_episode);
+    const bool through_gateway = block_goes_through_gateway(block);
+    Figures& figures = out[through_gateway ? 1 : 0];
+    httplib::Client& client = *clients[through_gateway ? 1 : 0];
+    std::string episode = tag + "-" + std::to_string(conn) + "-" + std::to_string(gateway_calls / calls_per_episode);
     httplib::Headers headers;
     if (through_gateway) headers.emplace("X-Atlas-Session", episode);
     auto res = client.Post("/v1/chat/completions", headers, body, "application/json");
     auto done = Clock::now();
     bool ok = res && res->status == 200 && res->body.find("chat.completion") != std::string::npos;
     if (ok) {
-      out.latency_ms.push_back(std::chrono::duration<double, std::milli>(done - scheduled).count());
+      figures.latency_ms.push_back(std::chrono::duration<double, std::milli>(done - scheduled).count());
+      figures.block.push_back(block);
     } else {
-      ++out.failed;
-      if (out.first_error.empty())
-        out.first_error = res ? "HTTP " + std::to_string(res->status) + ": " + res->body.substr(0, 200)
-                              : httplib::to_string(res.error());
+      ++figures.failed;
+      if (figures.first_error.empty())
+        figures.first_error = res ? "HTTP " + std::to_string(res->status) + ": " + res->body.substr(0, 200)
+                                  : httplib::to_string(res.error());
     }
-    if (through_gateway && (k + 1) % calls_per_episode == 0)
+    if (through_gateway && ++gateway_calls % calls_per_episode == 0)
       (void)client.Post("/atlas/v1/sessions/" + episode + "/end", "{}", "application/json");
   }
 }
@@ -166,24 +195,52 @@ double wait_for_episode_work(const std::string& gw_url) {
   }
 }
 
-Figures run_load(const std::string& url, bool through_gateway, bool stream, int rate, const Options& o,
-                 const std::string& tag) {
+// One row: `o.seconds` of load on each path, in interleaved blocks of `o.block_seconds`.
+// Returns {direct, gateway}.
+std::array<Figures, 2> run_row(const std::string& direct_url, const std::string& gw_url, bool stream, int rate,
+                               const Options& o, const std::string& tag) {
   const double interval_s = static_cast<double>(o.connections) / rate;
-  std::vector<Figures> per(static_cast<size_t>(o.connections));
+  const int blocks = 2 * std::max(1, static_cast<int>(o.seconds / o.block_seconds + 0.5));
+  std::vector<std::array<Figures, 2>> per(static_cast<size_t>(o.connections));
   std::vector<std::thread> threads;
   auto start = Clock::now() + std::chrono::milliseconds(100);
   for (int c = 0; c < o.connections; ++c)
-    threads.emplace_back(drive, url, through_gateway, stream, interval_s, start, o.seconds, c, o.connections,
-                         o.calls_per_episode, tag, std::ref(per[static_cast<size_t>(c)]));
+    threads.emplace_back(drive, direct_url, gw_url, stream, interval_s, start, o.block_seconds, blocks, c,
+                         o.connections, o.calls_per_episode, tag, std::ref(per[static_cast<size_t>(c)]));
   for (auto& t : threads) t.join();
-  Figures all;
-  all.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  for (auto& f : per) {
-    all.latency_ms.insert(all.latency_ms.end(), f.latency_ms.begin(), f.latency_ms.end());
-    all.failed += f.failed;
-    if (all.first_error.empty()) all.first_error = f.first_error;
+  std::array<Figures, 2> all;
+  for (auto& f : all) f.wall_seconds = o.block_seconds * blocks / 2;
+  for (auto& conn : per) {
+    for (int path = 0; path < 2; ++path) {
+      Figures& to = all[static_cast<size_t>(path)];
+      Figures& from = conn[static_cast<size_t>(path)];
+      to.latency_ms.insert(to.latency_ms.end(), from.latency_ms.begin(), from.latency_ms.end());
+      to.block.insert(to.block.end(), from.block.begin(), from.block.end());
+      to.failed += from.failed;
+      if (to.first_error.empty()) to.first_error = from.first_error;
+    }
   }
   return all;
+}
+
+// Added p99 of each adjacent pair of blocks (one direct, one gateway), sorted: how much the
+// figure moves within one row. Empty when a block holds too few requests for a p99 of its own.
+std::vector<double> added_p99_per_pair(const std::array<Figures, 2>& row) {
+  std::map<int, std::vector<double>> by_block;
+  for (const Figures& f : row)
+    for (size_t i = 0; i < f.latency_ms.size(); ++i) by_block[f.block[i]].push_back(f.latency_ms[i]);
+  std::vector<double> added;
+  for (auto it = by_block.begin(); it != by_block.end(); ++it) {
+    if (it->first % 2 != 0) continue;
+    auto other = by_block.find(it->first + 1);
+    if (other == by_block.end() || it->second.size() < 500 || other->second.size() < 500) return {};
+    const bool first_is_gateway = block_goes_through_gateway(it->first);
+    std::vector<double>& gateway = first_is_gateway ? it->second : other->second;
+    std::vector<double>& direct = first_is_gateway ? other->second : it->second;
+    added.push_back(percentile(gateway, 0.99) - percentile(direct, 0.99));
+  }
+  std::sort(added.begin(), added.end());
+  return added;
 }
 
 void print_row(const char* path, Figures& f) {
@@ -215,6 +272,8 @@ Options parse(int argc, char** argv) {
       }
     } else if (a == "--seconds") {
       o.seconds = std::atof(next().c_str());
+    } else if (a == "--block-seconds") {
+      o.block_seconds = std::atof(next().c_str());
     } else if (a == "--connections") {
       o.connections = std::atoi(next().c_str());
     } else if (a == "--calls-per-episode") {
@@ -237,19 +296,26 @@ Options parse(int argc, char** argv) {
       o.no_storage = true;
     } else {
       std::fprintf(stderr,
-                   "usage: bench_serve_gateway [--rates 100,2000] [--seconds 5] [--connections 32] "
+                   "usage: bench_serve_gateway [--rates 100,2000] [--seconds 5] [--block-seconds 1] [--connections 32] "
                    "[--calls-per-episode 10] [--only plain|stream] [--host-bin PATH] [--database-url URL] "
                    "[--shared-episodes] [--judges-elsewhere] [--capture-only] [--no-storage] [--mock-threads N]\n");
       std::exit(2);
     }
   }
   bool rates_ok = !o.rates.empty() && std::all_of(o.rates.begin(), o.rates.end(), [](int r) { return r > 0; });
-  if (!rates_ok || o.seconds <= 0 || o.connections < 1 || o.calls_per_episode < 1 || o.mock_threads < 1 ||
-      (!o.only.empty() && o.only != "plain" && o.only != "stream")) {
-    std::fprintf(
-        stderr,
-        "bench_serve_gateway: rates, seconds, connections, calls per episode and mock threads must be positive; "
-        "--only is plain or stream\n");
+  if (!rates_ok || o.seconds <= 0 || o.block_seconds <= 0 || o.connections < 1 || o.calls_per_episode < 1 ||
+      o.mock_threads < 1 || (!o.only.empty() && o.only != "plain" && o.only != "stream")) {
+    std::fprintf(stderr,
+                 "bench_serve_gateway: rates, seconds, block seconds, connections, calls per episode and mock threads "
+                 "must be positive; "
+                 "--only is plain or stream\n");
+    std::exit(2);
+  }
+  if (o.block_seconds > 4) {
+    // Each connection idles through the other path's block; the servers close a keep-alive
+    // connection after 5 idle seconds, and the reconnect would be measured.
+    std::fprintf(stderr,
+                 "bench_serve_gateway: --block-seconds must be at most 4 (keep-alive connections idle out at 5 s)\n");
     std::exit(2);
   }
   if (o.host_bin.empty()) o.host_bin = (fs::read_symlink("/proc/self/exe").parent_path() / "atlas-host").string();
@@ -310,8 +376,9 @@ int main(int argc, char** argv) {
                    {"serve", "-c", (work / "atlas.toml").string(), "--listen", "127.0.0.1:0", "--no-preflight"});
 
   std::printf(
-      "atlas-host serve: added latency, open loop, %d connections, %.1f s per row, episodes of %d calls%s%s%s%s\n",
-      o.connections, o.seconds, o.calls_per_episode, o.no_storage ? ", storage off" : "",
+      "atlas-host serve: added latency, open loop, %d connections, %.1f s per path and row in blocks of %.1f s "
+      "(direct and gateway alternating), episodes of %d calls%s%s%s%s\n",
+      o.connections, o.seconds, o.block_seconds, o.calls_per_episode, o.no_storage ? ", storage off" : "",
       o.shared_episodes ? ", shared episodes ([serve] shared_episodes = true)" : "",
       o.judges_elsewhere ? ", judge/teacher/learning model on a SCHED_IDLE mock" : "",
       o.capture_only ? ", capture and storage only (no model judges, no learning update)" : "");
@@ -324,13 +391,19 @@ int main(int argc, char** argv) {
     for (int rate : o.rates) {
       std::printf("\n%s, %d requests/s\n  %-8s %8s %8s %8s %9s %9s %7s\n", stream ? "streaming" : "plain", rate, "path",
                   "p50", "p90", "p99", "max", "rate", "failed");
-      Figures direct = run_load(mock_url, false, stream, rate, o, "d");
-      Figures through = run_load(gw_url, true, stream, rate, o, "g" + std::to_string(round++));
+      std::array<Figures, 2> row = run_row(mock_url, gw_url, stream, rate, o, "g" + std::to_string(round++));
+      const std::vector<double> pairs = added_p99_per_pair(row);
+      Figures& direct = row[0];
+      Figures& through = row[1];
       double added50 = percentile(through.latency_ms, 0.5) - percentile(direct.latency_ms, 0.5);
       double added99 = percentile(through.latency_ms, 0.99) - percentile(direct.latency_ms, 0.99);
       print_row("direct", direct);
       print_row("gateway", through);
-      std::printf("  added: p50 %+.3f ms, p99 %+.3f ms\n", added50, added99);
+      std::printf("  added: p50 %+.3f ms, p99 %+.3f ms", added50, added99);
+      if (!pairs.empty())
+        std::printf(" (per pair of blocks: median %+.3f, from %+.3f to %+.3f over %zu pairs)", pairs[pairs.size() / 2],
+                    pairs.front(), pairs.back(), pairs.size());
+      std::printf("\n");
       const long behind = queued_episode_work(gw_url);
       const double caught_up_s = wait_for_episode_work(gw_url);
       std::printf("  end-of-episode work queued when the load stopped: %ld jobs (calls and ends); done %.1f s later\n",

@@ -1,132 +1,14 @@
 #include "mock/http_server.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <cerrno>
-#include <cstring>
 #include <string>
 
+#include "mock/gathering_stream.hpp"
+
 namespace atlas::mock {
-namespace {
-
-// true when `fd` has input (or EOF/error, which the next read reports) within `timeout_ms`.
-bool wait_readable(int fd, int timeout_ms) {
-  pollfd p{fd, POLLIN, 0};
-  int n;
-  do n = ::poll(&p, 1, timeout_ms);
-  while (n < 0 && errno == EINTR);
-  return n > 0;
-}
-
-void address_of(int fd, bool peer, std::string& ip, int& port) {
-  sockaddr_storage addr{};
-  socklen_t len = sizeof addr;
-  int rc = peer ? getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len)
-                : getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  if (rc != 0) return;
-  char text[INET6_ADDRSTRLEN] = {0};
-  if (addr.ss_family == AF_INET) {
-    auto* a = reinterpret_cast<sockaddr_in*>(&addr);
-    inet_ntop(AF_INET, &a->sin_addr, text, sizeof text);
-    port = ntohs(a->sin_port);
-  } else if (addr.ss_family == AF_INET6) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
-    inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text);
-    port = ntohs(a->sin6_port);
-  }
-  ip = text;
-}
-
-// One connection's stream. Reads are buffered (httplib reads the request line a byte at a
-// time); writes are gathered until flush(), which the connection loop calls once the response
-// is complete, and which read() calls before it has to wait for input.
-class GatheringStream final : public httplib::Stream {
- public:
-  GatheringStream(int fd, int read_timeout_ms, bool stream_writes)
-      : fd_(fd), read_timeout_ms_(read_timeout_ms), stream_writes_(stream_writes) {
-    address_of(fd, true, remote_ip_, remote_port_);
-    address_of(fd, false, local_ip_, local_port_);
-  }
-
-  bool has_buffered_input() const { return in_pos_ < in_len_; }
-
-  bool is_readable() const override { return has_buffered_input() || wait_readable(fd_, read_timeout_ms_); }
-  // Writes only append to memory; a dead peer shows when flush() sends.
-  bool is_writable() const override { return true; }
-
-  ssize_t read(char* ptr, size_t size) override {
-    if (!has_buffered_input()) {
-      if (!flush()) return -1;  // e.g. "100 Continue": the client waits for it before sending the body
-      if (!wait_readable(fd_, read_timeout_ms_)) return -1;
-      ssize_t n;
-      do n = ::recv(fd_, in_, sizeof in_, 0);
-      while (n < 0 && errno == EINTR);
-      if (n <= 0) return n;
-      in_pos_ = 0;
-      in_len_ = static_cast<size_t>(n);
-    }
-    size_t take = std::min(size, in_len_ - in_pos_);
-    std::memcpy(ptr, in_ + in_pos_, take);
-    in_pos_ += take;
-    return static_cast<ssize_t>(take);
-  }
-
-  ssize_t write(const char* ptr, size_t size) override {
-    out_.append(ptr, size);
-    ++writes_since_flush_;
-    // Streaming: the head waits for the first body write (one segment for a whole small
-    // reply), every later write (a chunk of a stream) goes out at once.
-    bool send_now = out_.size() >= kFlushAt || (stream_writes_ && writes_since_flush_ > 1);
-    if (send_now && !flush()) return -1;  // bounded memory for long streams
-    return static_cast<ssize_t>(size);
-  }
-
-  // Sends everything gathered; false when the peer is gone or the send timeout expired.
-  bool flush() {
-    writes_since_flush_ = 0;
-    size_t sent = 0;
-    while (sent < out_.size()) {
-      ssize_t n = ::send(fd_, out_.data() + sent, out_.size() - sent, MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        out_.clear();
-        return false;
-      }
-      sent += static_cast<size_t>(n);
-    }
-    out_.clear();
-    return true;
-  }
-
-  void get_remote_ip_and_port(std::string& ip, int& port) const override {
-    ip = remote_ip_;
-    port = remote_port_;
-  }
-  void get_local_ip_and_port(std::string& ip, int& port) const override {
-    ip = local_ip_;
-    port = local_port_;
-  }
-  socket_t socket() const override { return fd_; }
-
- private:
-  static constexpr size_t kFlushAt = 64 * 1024;
-  int fd_;
-  int read_timeout_ms_;
-  bool stream_writes_;
-  int writes_since_flush_ = 0;
-  char in_[4096];
-  size_t in_pos_ = 0, in_len_ = 0;
-  std::string out_;
-  std::string remote_ip_, local_ip_;  // asked once per connection, not once per request
-  int remote_port_ = 0, local_port_ = 0;
-};
-
-}  // namespace
 
 // httplib's thread pool, counting the connections it holds (running or queued for a thread).
 class HttpServer::Workers : public httplib::TaskQueue {

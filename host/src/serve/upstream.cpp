@@ -40,6 +40,9 @@ Result<std::unique_ptr<Upstream>> Upstream::create(ClientWire wire, const config
     return invalid_argument("the upstream base URL \"" + base + "\" is not an http:// or https:// URL");
   size_t path_start = base.find('/', scheme_end + 3);
   u->origin_ = base.substr(0, path_start);
+  auto endpoint = parse_origin(u->origin_);
+  if (!endpoint) return invalid_argument("the upstream base URL \"" + base + "\": " + endpoint.status().message());
+  u->endpoint_ = *endpoint;
   u->base_path_ = path_start == std::string::npos ? "" : base.substr(path_start);
   while (!u->base_path_.empty() && u->base_path_.back() == '/') u->base_path_.pop_back();
 
@@ -73,7 +76,7 @@ std::string Upstream::path_for(std::string_view client_path) const {
   return base_path_ + std::string(rest);
 }
 
-std::unique_ptr<httplib::Client> Upstream::acquire(bool fresh, bool* reused) {
+std::unique_ptr<httplib::ClientImpl> Upstream::acquire(bool fresh, bool* reused) {
   *reused = false;
   if (!fresh) {
     std::lock_guard<std::mutex> g(mu_);
@@ -84,7 +87,7 @@ std::unique_ptr<httplib::Client> Upstream::acquire(bool fresh, bool* reused) {
       return c;
     }
   }
-  auto c = std::make_unique<httplib::Client>(origin_);
+  auto c = make_upstream_client(endpoint_);
   c->set_keep_alive(true);
   c->set_connection_timeout(micros(connect_timeout_seconds_));
   c->set_read_timeout(micros(timeout_seconds_));
@@ -94,7 +97,7 @@ std::unique_ptr<httplib::Client> Upstream::acquire(bool fresh, bool* reused) {
   return c;
 }
 
-void Upstream::release(std::unique_ptr<httplib::Client> client) {
+void Upstream::release(std::unique_ptr<httplib::ClientImpl> client) {
   std::lock_guard<std::mutex> g(mu_);
   if (idle_.size() < 256) idle_.push_back(std::move(client));
 }
@@ -106,7 +109,7 @@ httplib::Headers Upstream::headers_for(const httplib::Headers& client_headers) c
   return h;
 }
 
-bool Upstream::send_with_retry(const std::function<Sent(httplib::Client&)>& send) {
+bool Upstream::send_with_retry(const std::function<Sent(httplib::ClientImpl&)>& send) {
   bool reused = false;
   auto client = acquire(/*fresh=*/false, &reused);
   Sent sent = send(*client);
@@ -123,7 +126,7 @@ Result<UpstreamReply> Upstream::post(const std::string& path, const std::string&
                                      const httplib::Headers& client_headers) {
   UpstreamReply reply;
   httplib::Error failure = httplib::Error::Success;
-  const bool ok = send_with_retry([&](httplib::Client& client) {
+  const bool ok = send_with_retry([&](httplib::ClientImpl& client) {
     // Buffered: whatever failed, the client has seen nothing of this reply yet.
     auto res = client.Post(path, headers_for(client_headers), body, "application/json");
     if (!res) {
@@ -160,7 +163,7 @@ Status Upstream::post_streaming(const std::string& path, const std::string& body
   httplib::Response res;
   httplib::Error err = httplib::Error::Success;
   bool ok = false;
-  send_with_retry([&](httplib::Client& client) {
+  send_with_retry([&](httplib::ClientImpl& client) {
     res = httplib::Response();
     ok = client.send(req, res, err);
     if (ok) return Sent::kOk;

@@ -15,6 +15,7 @@
 
 #include "common/status.hpp"
 #include "config/model_config.hpp"
+#include "serve/upstream_client.hpp"
 #include "serve/wire_capture.hpp"
 
 namespace atlas::serve {
@@ -52,17 +53,18 @@ class Upstream {
  private:
   Upstream() = default;
   // A kept-alive connection from the pool (`*reused` true) or, when none is idle or `fresh`, a new one.
-  std::unique_ptr<httplib::Client> acquire(bool fresh, bool* reused);
-  void release(std::unique_ptr<httplib::Client> client);
+  std::unique_ptr<httplib::ClientImpl> acquire(bool fresh, bool* reused);
+  void release(std::unique_ptr<httplib::ClientImpl> client);
   enum class Sent { kOk, kFailed, kNoReply };
   // Runs `send` on a pooled connection; when that connection turns out dead (the upstream
   // closed it while it sat in the pool, so nothing of a reply reached the client) it runs once
   // more on a new connection, as curl does. A connection goes back to the pool only after kOk.
-  bool send_with_retry(const std::function<Sent(httplib::Client&)>& send);
+  bool send_with_retry(const std::function<Sent(httplib::ClientImpl&)>& send);
   httplib::Headers headers_for(const httplib::Headers& client_headers) const;
 
   ClientWire wire_ = ClientWire::kOpenAIChat;
   std::string origin_;              // scheme://host:port
+  Origin endpoint_;                 // origin_, parsed
   std::string base_path_;           // "" or "/v1", no trailing slash
   httplib::Headers fixed_headers_;  // auth and the block's additional headers
   double timeout_seconds_ = 60;
@@ -70,7 +72,7 @@ class Upstream {
   bool capture_tokens_ = false;
   bool custom_base_ = false;
   std::mutex mu_;
-  std::vector<std::unique_ptr<httplib::Client>> idle_;
+  std::vector<std::unique_ptr<httplib::ClientImpl>> idle_;
 };
 
 }  // namespace atlas::serve

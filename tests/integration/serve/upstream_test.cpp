@@ -1,7 +1,9 @@
-// The gateway's upstream connections (serve/upstream.*) against a raw socket server that drops a
-// kept-alive connection the moment the next request arrives on it, as providers' load balancers
-// do with connections idle for a while: the call must go out again on a new connection, and the
-// client must never see the dead one.
+// The gateway's upstream connections (serve/upstream.*, serve/upstream_client.*) against raw
+// socket servers: one that drops a kept-alive connection the moment the next request arrives on
+// it, as providers' load balancers do with connections idle for a while (the call must go out
+// again on a new connection, and the client must never see the dead one), and one that never
+// answers. Also the stream under the client (mock/gathering_stream.hpp): a request written in
+// pieces leaves in one send.
 #include "serve/upstream.hpp"
 
 #include <arpa/inet.h>
@@ -12,9 +14,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <string>
 #include <thread>
+
+#include "mock/gathering_stream.hpp"
 
 namespace atlas::serve {
 namespace {
@@ -144,6 +149,116 @@ TEST(Upstream, AStreamedCallOnADroppedKeptAliveConnectionGoesOutAgainOnANewOne) 
   EXPECT_EQ(status, 200);
   EXPECT_NE(pieces.find("\"n\":3"), std::string::npos) << pieces;
   EXPECT_EQ(server.connections(), 2);
+}
+
+// Accepts one connection, reads its request and never answers.
+class SilentServer {
+ public:
+  SilentServer() {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listen_fd_, 8) != 0 ||
+        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+      return;
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] {
+      int fd = ::accept(listen_fd_, nullptr, nullptr);
+      if (fd < 0) return;
+      std::string buffered;
+      if (read_request(fd, buffered)) ++requests_;
+      pollfd p{fd, POLLIN, 0};
+      (void)::poll(&p, 1, 30000);  // until the client gives up and closes
+      ::close(fd);
+    });
+  }
+  ~SilentServer() {
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    ::close(listen_fd_);
+    if (thread_.joinable()) thread_.join();
+  }
+  int port() const { return port_; }
+  int requests() const { return requests_.load(); }
+
+ private:
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+  std::atomic<int> requests_{0};
+};
+
+TEST(Upstream, AnUpstreamThatNeverAnswersFailsTheCallAtItsReadTimeout) {
+  SilentServer server;
+  ASSERT_NE(server.port(), 0);
+  config::ModelConfig model;
+  model.provider = "openai";
+  model.model = "m";
+  model.api_base = "http://127.0.0.1:" + std::to_string(server.port()) + "/v1";
+  model.timeout_seconds = 0.3;
+  auto up = Upstream::create(ClientWire::kOpenAIChat, model);
+  ASSERT_TRUE(up.is_ok()) << up.status().to_string();
+  const auto start = std::chrono::steady_clock::now();
+  auto reply = (*up)->post("/v1/chat/completions", kBody, {});
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_FALSE(reply.is_ok());
+  EXPECT_EQ(reply.status().code(), StatusCode::kUnavailable) << reply.status().to_string();
+  EXPECT_NE(reply.status().message().find("could not be reached"), std::string::npos) << reply.status().message();
+  EXPECT_EQ(server.requests(), 1) << "the whole request reached the upstream before the wait";
+  EXPECT_GE(waited, 0.25) << "the call gave up before its read timeout";
+  EXPECT_LT(waited, 15.0) << "the read timeout was not applied";
+}
+
+TEST(UpstreamOrigin, HostsPortsAndSchemesAreReadAndBadOnesSayWhy) {
+  auto plain = parse_origin("http://127.0.0.1:8080");
+  ASSERT_TRUE(plain.is_ok());
+  EXPECT_FALSE(plain->tls);
+  EXPECT_EQ(plain->host, "127.0.0.1");
+  EXPECT_EQ(plain->port, 8080);
+  auto tls = parse_origin("https://api.openai.com");
+  ASSERT_TRUE(tls.is_ok());
+  EXPECT_TRUE(tls->tls);
+  EXPECT_EQ(tls->host, "api.openai.com");
+  EXPECT_EQ(tls->port, 443);
+  auto v6 = parse_origin("http://[::1]:9000");
+  ASSERT_TRUE(v6.is_ok());
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->port, 9000);
+  EXPECT_EQ(parse_origin("http://localhost")->port, 80);
+  for (const char* bad :
+       {"ftp://x", "http://", "http://h:0", "http://h:70000", "http://h:8o", "http://[::1", "http://[::1]x"}) {
+    auto r = parse_origin(bad);
+    EXPECT_FALSE(r.is_ok()) << bad;
+    if (!r.is_ok()) {
+      EXPECT_NE(r.status().message().find(bad), std::string::npos) << r.status().message();
+    }
+  }
+}
+
+// SOCK_SEQPACKET keeps each send a record of its own, so the records the peer receives count the sends.
+TEST(GatheringStream, AMessageWrittenInPiecesLeavesInOneSendWhenItsAnswerIsAwaited) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fds), 0);
+  {
+    mock::GatheringStream stream(fds[0], 5000, /*stream_writes=*/false);
+    const std::string pieces[] = {"POST /v1/chat/completions HTTP/1.1\r\n", "Content-Length: 2\r\n\r\n", "{}"};
+    for (const std::string& piece : pieces)
+      ASSERT_EQ(stream.write(piece.data(), piece.size()), static_cast<ssize_t>(piece.size()));
+    char probe[256];
+    EXPECT_LT(::recv(fds[1], probe, sizeof probe, MSG_DONTWAIT), 0) << "nothing may leave before the writer waits";
+    ASSERT_EQ(::send(fds[1], "ok", 2, 0), 2);
+    char reply[8] = {0};
+    ASSERT_EQ(stream.read(reply, sizeof reply), 2);  // sends what was gathered, then reads
+    EXPECT_EQ(std::string(reply, 2), "ok");
+    char got[256];
+    ssize_t n = ::recv(fds[1], got, sizeof got, MSG_DONTWAIT);
+    ASSERT_GT(n, 0);
+    EXPECT_EQ(std::string(got, static_cast<size_t>(n)), pieces[0] + pieces[1] + pieces[2]);
+    EXPECT_LT(::recv(fds[1], got, sizeof got, MSG_DONTWAIT), 0) << "a second send went out";
+  }
+  ::close(fds[0]);
+  ::close(fds[1]);
 }
 
 }  // namespace

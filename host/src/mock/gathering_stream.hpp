@@ -1,0 +1,54 @@
+// An httplib::Stream over a connected socket that gathers writes and buffers reads, for both
+// ends of a connection: the HTTP server under mock-llm and the gateway (http_server.hpp) and the
+// gateway's upstream client (serve/upstream_client.hpp). httplib 0.11's own SocketStream polls
+// before every read and every write and sends a request's or response's head and body as two
+// TCP segments, so the peer wakes twice; here a message goes out in one send when the writer
+// is done with it (or must wait for the peer), and a read polls only when nothing is buffered.
+#pragma once
+
+#include <httplib.h>
+
+#include <string>
+
+namespace atlas::mock {
+
+// true when `fd` has input (or EOF/error, which the next read reports) within `timeout_ms`.
+bool wait_readable(int fd, int timeout_ms);
+
+class GatheringStream final : public httplib::Stream {
+ public:
+  // `stream_writes`: after the first body write, every write goes out at once (a streamed
+  // reply's pieces); otherwise writes wait for flush(), for a read, or for 64 KiB.
+  GatheringStream(int fd, int read_timeout_ms, bool stream_writes);
+
+  bool has_buffered_input() const { return in_pos_ < in_len_; }
+
+  bool is_readable() const override;
+  // Writes only append to memory; a dead peer shows when flush() sends.
+  bool is_writable() const override { return true; }
+  ssize_t read(char* ptr, size_t size) override;
+  ssize_t write(const char* ptr, size_t size) override;
+  // Sends everything gathered; false when the peer is gone or the send timeout expired.
+  bool flush();
+
+  void get_remote_ip_and_port(std::string& ip, int& port) const override;
+  void get_local_ip_and_port(std::string& ip, int& port) const override;
+  socket_t socket() const override { return fd_; }
+
+ private:
+  static constexpr size_t kFlushAt = 64 * 1024;
+  int fd_;
+  int read_timeout_ms_;
+  bool stream_writes_;
+  int writes_since_flush_ = 0;
+  char in_[4096];
+  size_t in_pos_ = 0, in_len_ = 0;
+  std::string out_;
+  // Asked of the kernel on first use (the server asks once per connection; clients never).
+  void know_addresses() const;
+  mutable bool addresses_known_ = false;
+  mutable std::string remote_ip_, local_ip_;
+  mutable int remote_port_ = 0, local_port_ = 0;
+};
+
+}  // namespace atlas::mock

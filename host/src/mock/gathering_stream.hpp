@@ -41,7 +41,7 @@ class GatheringStream final : public httplib::Stream {
   int read_timeout_ms_;
   bool stream_writes_;
   int writes_since_flush_ = 0;
-  char in_[4096];
+  char in_[16384];
   size_t in_pos_ = 0, in_len_ = 0;
   std::string out_;
   // Asked of the kernel on first use (the server asks once per connection; clients never).

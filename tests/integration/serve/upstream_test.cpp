@@ -9,13 +9,18 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <thread>
 
@@ -259,6 +264,118 @@ TEST(GatheringStream, AMessageWrittenInPiecesLeavesInOneSendWhenItsAnswerIsAwait
   }
   ::close(fds[0]);
   ::close(fds[1]);
+}
+
+// A self-signed certificate for 127.0.0.1 (subjectAltName IP), written as PEM files in a fresh
+// directory; the directory is empty when generation failed.
+struct SelfSignedCertificate {
+  std::filesystem::path dir, cert, key;
+  SelfSignedCertificate() {
+    char tmpl[] = "/tmp/atlas-upstream-tls.XXXXXX";
+    if (!mkdtemp(tmpl)) return;
+    dir = tmpl;
+    cert = dir / "cert.pem";
+    key = dir / "key.pem";
+    EVP_PKEY* pkey = EVP_EC_gen("P-256");
+    X509* x = X509_new();
+    bool ok = pkey && x;
+    if (ok) {
+      X509_set_version(x, 2);
+      ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+      X509_gmtime_adj(X509_getm_notBefore(x), -60);
+      X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+      X509_set_pubkey(x, pkey);
+      X509_NAME* name = X509_get_subject_name(x);
+      X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("127.0.0.1"), -1, -1,
+                                 0);
+      X509_set_issuer_name(x, name);
+      X509V3_CTX ctx;
+      X509V3_set_ctx_nodb(&ctx);
+      X509V3_set_ctx(&ctx, x, x, nullptr, nullptr, 0);
+      X509_EXTENSION* san = X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name, "IP:127.0.0.1");
+      ok = san && X509_add_ext(x, san, -1) == 1 && X509_sign(x, pkey, EVP_sha256()) > 0;
+      X509_EXTENSION_free(san);
+    }
+    if (ok) {
+      FILE* c = std::fopen(cert.c_str(), "w");
+      FILE* k = std::fopen(key.c_str(), "w");
+      ok = c && k && PEM_write_X509(c, x) == 1 &&
+           PEM_write_PrivateKey(k, pkey, nullptr, nullptr, 0, nullptr, nullptr) == 1;
+      if (c) std::fclose(c);
+      if (k) std::fclose(k);
+    }
+    X509_free(x);
+    EVP_PKEY_free(pkey);
+    if (!ok) cert.clear();
+  }
+  ~SelfSignedCertificate() {
+    if (!dir.empty()) std::filesystem::remove_all(dir);
+  }
+};
+
+// Sets an environment variable for one scope.
+struct ScopedEnv {
+  std::string name;
+  ScopedEnv(const char* n, const std::string& value) : name(n) { ::setenv(n, value.c_str(), 1); }
+  ~ScopedEnv() { ::unsetenv(name.c_str()); }
+};
+
+// An https:// upstream goes through httplib's TLS client, which checks the server's certificate
+// against the system's trust store (OpenSSL's default paths; SSL_CERT_FILE overrides them).
+TEST(Upstream, AnHttpsUpstreamIsReachedOverTlsOnlyWithATrustedCertificate) {
+  SelfSignedCertificate pem;
+  ASSERT_FALSE(pem.cert.empty()) << "could not make a test certificate";
+  httplib::SSLServer server(pem.cert.c_str(), pem.key.c_str());
+  ASSERT_TRUE(server.is_valid());
+  server.Post("/v1/chat/completions", [](const httplib::Request& req, httplib::Response& res) {
+    if (req.body.find("\"stream\":true") != std::string::npos) {
+      res.set_content("data: {\"object\":\"chat.completion.chunk\",\"tls\":true}\n\ndata: [DONE]\n\n",
+                      "text/event-stream");
+    } else {
+      res.set_content(R"({"object":"chat.completion","tls":true})", "application/json");
+    }
+  });
+  const int port = server.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(port, 0);
+  std::thread serving([&] { server.listen_after_bind(); });  // bound and listening: calls queue until it accepts
+
+  config::ModelConfig model;
+  model.provider = "openai";
+  model.model = "m";
+  model.api_base = "https://127.0.0.1:" + std::to_string(port) + "/v1";
+  {
+    auto untrusted = Upstream::create(ClientWire::kOpenAIChat, model);
+    ASSERT_TRUE(untrusted.is_ok()) << untrusted.status().to_string();
+    auto refused = (*untrusted)->post("/v1/chat/completions", kBody, {});
+    EXPECT_FALSE(refused.is_ok()) << "a certificate nobody trusts was accepted";
+    if (!refused.is_ok()) {
+      EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable);
+      EXPECT_NE(refused.status().message().find("https://127.0.0.1"), std::string::npos) << refused.status().message();
+    }
+  }
+  {
+    ScopedEnv trust("SSL_CERT_FILE", pem.cert.string());
+    auto trusted = Upstream::create(ClientWire::kOpenAIChat, model);
+    ASSERT_TRUE(trusted.is_ok()) << trusted.status().to_string();
+    auto reply = (*trusted)->post("/v1/chat/completions", kBody, {});
+    ASSERT_TRUE(reply.is_ok()) << reply.status().to_string();
+    EXPECT_EQ(reply->status, 200);
+    EXPECT_NE(reply->body.find("\"tls\":true"), std::string::npos) << reply->body;
+    std::string pieces;
+    int status = 0;
+    Status streamed = (*trusted)->post_streaming(
+        "/v1/chat/completions", R"({"model":"m","stream":true,"messages":[]})", {},
+        [&](int s, const std::string&, const std::string&) { status = s; },
+        [&](const char* data, size_t len) {
+          pieces.append(data, len);
+          return true;
+        });
+    ASSERT_TRUE(streamed.is_ok()) << streamed.to_string();
+    EXPECT_EQ(status, 200);
+    EXPECT_NE(pieces.find("data: [DONE]"), std::string::npos) << pieces;
+  }
+  server.stop();
+  serving.join();
 }
 
 }  // namespace

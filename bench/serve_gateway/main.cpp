@@ -65,6 +65,7 @@ struct Options {
   double block_seconds = 1;  // the paths alternate every block
   int connections = 32;
   int calls_per_episode = 10;
+  int history_kb = 0;        // earlier turns in each request
   std::string database_url;  // "" = a fresh SQLite file
   bool shared_episodes = false;
   bool judges_elsewhere = false;
@@ -111,9 +112,19 @@ std::string start_server(atlas::sdk::ChildProcess& child, const std::string& bin
   std::exit(1);
 }
 
-std::string chat_body(bool stream) {
-  return std::string(R"({"model":"mock-model","messages":[{"role":"system","content":"You answer briefly."},)"
-                     R"({"role":"user","content":"What is the capital of France?"}])") +
+// A chat request; `history_kb` > 0 puts that many KiB of earlier turns before the question, as
+// an agent's request carries its conversation so far.
+std::string chat_body(bool stream, int history_kb) {
+  std::string history;
+  const std::string line = "Earlier step: the tool returned 42 rows, none of them past the cut-off date. ";
+  for (int turn = 0; static_cast<int>(history.size()) < history_kb * 1024; ++turn) {
+    std::string text;
+    while (text.size() < 2000) text += line;
+    history +=
+        std::string(R"({"role":")") + (turn % 2 == 0 ? "user" : "assistant") + R"(","content":")" + text + R"("},)";
+  }
+  return std::string(R"({"model":"mock-model","messages":[{"role":"system","content":"You answer briefly."},)") +
+         history + R"({"role":"user","content":"What is the capital of France?"}])" +
          (stream ? R"(,"stream":true,"stream_options":{"include_usage":true}})" : "}");
 }
 
@@ -129,7 +140,7 @@ bool block_goes_through_gateway(int block) {
 // kept-alive connections, so both paths are measured under the same machine conditions. Episode
 // ids `<tag>-<conn>-<n>` change every `calls_per_episode` gateway calls, each episode ended
 // afterwards. Latencies go to `out[0]` (direct) and `out[1]` (gateway), with their block.
-void drive(const std::string& direct_url, const std::string& gw_url, bool stream, double interval_s,
+void drive(const std::string& direct_url, const std::string& gw_url, bool stream, int history_kb, double interval_s,
            Clock::time_point start, double block_s, int blocks, int conn, int connections, int calls_per_episode,
            const std::string& tag, std::array<Figures, 2>& out) {
   auto connect = [](const std::string& url) {
@@ -140,7 +151,7 @@ void drive(const std::string& direct_url, const std::string& gw_url, bool stream
     return client;
   };
   std::unique_ptr<httplib::Client> clients[2] = {connect(direct_url), connect(gw_url)};
-  const std::string body = chat_body(stream);
+  const std::string body = chat_body(stream, history_kb);
   const auto offset = std::chrono::duration<double>(interval_s * conn / connections);
   int gateway_calls = 0;
   for (int k = 0;; ++k) {
@@ -205,7 +216,7 @@ std::array<Figures, 2> run_row(const std::string& direct_url, const std::string&
   std::vector<std::thread> threads;
   auto start = Clock::now() + std::chrono::milliseconds(100);
   for (int c = 0; c < o.connections; ++c)
-    threads.emplace_back(drive, direct_url, gw_url, stream, interval_s, start, o.block_seconds, blocks, c,
+    threads.emplace_back(drive, direct_url, gw_url, stream, o.history_kb, interval_s, start, o.block_seconds, blocks, c,
                          o.connections, o.calls_per_episode, tag, std::ref(per[static_cast<size_t>(c)]));
   for (auto& t : threads) t.join();
   std::array<Figures, 2> all;
@@ -272,6 +283,8 @@ Options parse(int argc, char** argv) {
       }
     } else if (a == "--seconds") {
       o.seconds = std::atof(next().c_str());
+    } else if (a == "--history-kb") {
+      o.history_kb = std::atoi(next().c_str());
     } else if (a == "--block-seconds") {
       o.block_seconds = std::atof(next().c_str());
     } else if (a == "--connections") {
@@ -295,16 +308,17 @@ Options parse(int argc, char** argv) {
     } else if (a == "--no-storage") {
       o.no_storage = true;
     } else {
-      std::fprintf(stderr,
-                   "usage: bench_serve_gateway [--rates 100,2000] [--seconds 5] [--block-seconds 1] [--connections 32] "
-                   "[--calls-per-episode 10] [--only plain|stream] [--host-bin PATH] [--database-url URL] "
-                   "[--shared-episodes] [--judges-elsewhere] [--capture-only] [--no-storage] [--mock-threads N]\n");
+      std::fprintf(
+          stderr,
+          "usage: bench_serve_gateway [--rates 100,2000] [--seconds 5] [--block-seconds 1] [--connections 32] "
+          "[--calls-per-episode 10] [--history-kb 0] [--only plain|stream] [--host-bin PATH] [--database-url URL] "
+          "[--shared-episodes] [--judges-elsewhere] [--capture-only] [--no-storage] [--mock-threads N]\n");
       std::exit(2);
     }
   }
   bool rates_ok = !o.rates.empty() && std::all_of(o.rates.begin(), o.rates.end(), [](int r) { return r > 0; });
-  if (!rates_ok || o.seconds <= 0 || o.block_seconds <= 0 || o.connections < 1 || o.calls_per_episode < 1 ||
-      o.mock_threads < 1 || (!o.only.empty() && o.only != "plain" && o.only != "stream")) {
+  if (!rates_ok || o.seconds <= 0 || o.block_seconds <= 0 || o.history_kb < 0 || o.connections < 1 ||
+      o.calls_per_episode < 1 || o.mock_threads < 1 || (!o.only.empty() && o.only != "plain" && o.only != "stream")) {
     std::fprintf(stderr,
                  "bench_serve_gateway: rates, seconds, block seconds, connections, calls per episode and mock threads "
                  "must be positive; "
@@ -377,8 +391,9 @@ int main(int argc, char** argv) {
 
   std::printf(
       "atlas-host serve: added latency, open loop, %d connections, %.1f s per path and row in blocks of %.1f s "
-      "(direct and gateway alternating), episodes of %d calls%s%s%s%s\n",
-      o.connections, o.seconds, o.block_seconds, o.calls_per_episode, o.no_storage ? ", storage off" : "",
+      "(direct and gateway alternating), episodes of %d calls, requests of %zu bytes%s%s%s%s\n",
+      o.connections, o.seconds, o.block_seconds, o.calls_per_episode, chat_body(false, o.history_kb).size(),
+      o.no_storage ? ", storage off" : "",
       o.shared_episodes ? ", shared episodes ([serve] shared_episodes = true)" : "",
       o.judges_elsewhere ? ", judge/teacher/learning model on a SCHED_IDLE mock" : "",
       o.capture_only ? ", capture and storage only (no model judges, no learning update)" : "");

@@ -772,11 +772,15 @@ void Gateway::Impl::handle_call(ClientWire wire, const httplib::Request& req, ht
   }
   const int max_attempts = validate ? config_.orchestration.max_retries + 1 : 1;
   Result<UpstreamReply> reply = unavailable("no call made");
+  Status unreadable;  // why the last reply could not be read
   for (int attempt = 1; attempt <= max_attempts; ++attempt) {
     reply = call_buffered(*up, path, *creq, req);
     if (!reply || reply->status >= 400) break;
     auto parsed = read_reply(wire, reply->body, creq->stream);
-    if (!parsed) break;
+    if (!parsed) {
+      unreadable = parsed.status();
+      break;
+    }
     call.reply = std::move(*parsed);
     // Paired checks the answers; coach checks every reply, tool calls included.
     bool check = validate && (lane == config::Lane::kCoach || call.reply.tool_calls.empty());
@@ -805,11 +809,13 @@ void Gateway::Impl::handle_call(ClientWire wire, const httplib::Request& req, ht
     call.ok = false;
     call.error = "upstream HTTP " + std::to_string(reply->status) + ": " +
                  llm::parse_error_body(provider_wire(wire), reply->body).message;
-  } else if (auto parsed = read_reply(wire, reply->body, creq->stream); !parsed) {
+  } else if (!unreadable.is_ok()) {
     call.ok = false;
-    call.error = "the upstream's reply could not be read: " + parsed.status().message();
+    call.error = "the upstream's reply could not be read: " + unreadable.message();
   } else {
-    note_token_capture(wire, up->capture_tokens(), json::dump(creq->body), call.reply.tokens);
+    // The request as sent, serialised only when it is recorded (it can be a long conversation).
+    const bool capture = up->capture_tokens();
+    note_token_capture(wire, capture, capture ? json::dump(creq->body) : std::string(), call.reply.tokens);
     remember_turn(turn, id, reply->body, creq->stream, call.reply);
   }
   // Shared episodes: the reply goes out only once the call is stored, so the episode's next call,

@@ -702,6 +702,28 @@ TEST(Gateway, BadRequestsGetReasonsAndLeaveTheEpisodeAlone) {
   EXPECT_EQ(json::get_string(report, "status"), "succeeded") << "the last call succeeded";
 }
 
+// A 200 whose body is not the provider's reply shape reaches the client as it came (the gateway
+// relays, it does not judge the wire), and the step records the call as failed, saying why.
+TEST(Gateway, AnUnreadableReplyReachesTheClientAsSentAndTheCallIsRecordedAsFailed) {
+  GatewayFixture gw("garbled", scenario(R"({"response":{"fault":"malformed_json"}})"),
+                    "[orchestration]\nforced_mode = \"auto\"\n");
+  ASSERT_TRUE(gw.ok());
+  auto r = gw.post("/v1/chat/completions", R"({"model":"m","messages":[{"role":"user","content":"hi"}]})",
+                   {{"X-Atlas-Session", "garbled-1"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_FALSE(json::parse(r->body).is_ok()) << "the client should get the upstream's body unchanged: " << r->body;
+  json::Document end = gw.end("garbled-1");
+  const json::Value& report = end["report"];
+  ASSERT_EQ(report["steps"].Size(), 1u) << json::dump(report);
+  EXPECT_EQ(json::get_string(report["steps"][0], "status"), "failed");
+  const std::string sid = json::get_string(report, "session_id");
+  auto calls = gw.query("SELECT event FROM trajectory_events WHERE session_id = " + sid +
+                        " AND event LIKE '%\"type\":\"llm_call\"%'");
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_NE(calls[0].find("the upstream's reply could not be read"), std::string::npos) << calls[0];
+}
+
 TEST(Gateway, AnUnreachableUpstreamIsA502AndTheCallIsRecorded) {
   GatewayFixture gw("down", scenario(R"({"response":{"text":"x"}})"), "[orchestration]\nforced_mode = \"auto\"\n",
                     /*with_upstream=*/false);

@@ -55,6 +55,19 @@ std::string normalise_json(std::string_view s, Repairs* repairs) {
   out.reserve(s.size());
   size_t i = 0;
   while (i < s.size()) {
+    // A run of plain ASCII (no backslash, no NUL) is what most text is: copied in one append
+    // (byte by byte, the scan was a quarter of the gateway's storage CPU on long conversations).
+    size_t run = i;
+    while (run < s.size()) {
+      const auto b = static_cast<unsigned char>(s[run]);
+      if (b >= 0x80 || b == '\\' || b == '\0') break;
+      ++run;
+    }
+    if (run > i) {
+      out.append(s, i, run - i);
+      i = run;
+      continue;
+    }
     char c = s[i];
     if (c == '\\' && i + 1 < s.size()) {
       if (s[i + 1] != 'u') {  // a two-character escape (\\, \", \n, ...): copy as is

@@ -394,25 +394,32 @@ Status Store::flush_all() { return impl_->flush_all(); }
 Status Store::finish_session(std::string_view finish_json) {
   auto doc = json::parse(finish_json, "finish_session request");
   if (!doc.is_ok()) return doc.status();
-  if (!doc->IsObject()) return invalid_argument("finish_session: request must be a JSON object");
-  std::string id = json::get_string(*doc, "session_id");
+  return finish_session(std::move(*doc));
+}
+
+Status Store::finish_session(json::Document finish) {
+  if (!finish.IsObject()) return invalid_argument("finish_session: request must be a JSON object");
+  std::string id = json::get_string(finish, "session_id");
   if (id.empty()) return invalid_argument("finish_session: 'session_id' is required");
-  text::Repairs repairs;
-  (void)text::normalise_json(finish_json, &repairs);
-  if (repairs.any()) append_event(id, text_normalised_event("final result", repairs));
-  ATLAS_RETURN_IF_ERROR(impl_->flush_session(id));
   std::string key;
   {
     std::lock_guard<std::mutex> lock(impl_->mu_);
     auto it = impl_->sessions_.find(id);
     key = it != impl_->sessions_.end() ? it->second.key : "id:" + id;
   }
-  auto& a = doc->GetAllocator();
+  auto& a = finish.GetAllocator();
   const bool by_key = key.rfind("id:", 0) != 0;
-  if (by_key) json::set(*doc, "session_key", key, a);
-  if (id.rfind(kProvisional, 0) == 0) doc->RemoveMember("session_id");
-  if (!json::find(*doc, "completed_at")) json::set(*doc, "completed_at", clock::now_iso8601(), a);
-  Status s = impl_->durable_write("finish_session", key, json::dump(*doc));
+  if (by_key) json::set(finish, "session_key", key, a);
+  if (id.rfind(kProvisional, 0) == 0) finish.RemoveMember("session_id");
+  if (!json::find(finish, "completed_at")) json::set(finish, "completed_at", clock::now_iso8601(), a);
+  const std::string request = json::dump(finish);
+  // Counted here so that the event saying so is stored with the session's events, before the
+  // finish (send() repairs the text itself).
+  text::Repairs repairs;
+  (void)text::normalise_json(request, &repairs);
+  if (repairs.any()) append_event(id, text_normalised_event("final result", repairs));
+  ATLAS_RETURN_IF_ERROR(impl_->flush_session(id));
+  Status s = impl_->durable_write("finish_session", key, request);
   if (s.is_ok()) {
     // Forget the session unless it has records in the spool: a later learning_put must then
     // follow them there (it would otherwise land before the finish that overwrites it).

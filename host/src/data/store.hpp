@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/json.hpp"
 #include "common/status.hpp"
 #include "config/config.hpp"
 #include "data/spool.hpp"
@@ -127,6 +128,9 @@ class Store {
   // is the finish_session shape of docs/plugin-contracts.md ("session_id" required). Returns
   // OK also when the finish was spooled (it will be replayed).
   Status finish_session(std::string_view finish_json);
+  // The same for a request already built as a document (the runtime's): it is not parsed again,
+  // and serialised once.
+  Status finish_session(json::Document finish);
 
   Result<LearningHistory> learning_history(std::string_view learning_key, int limit);
   Result<LearningState> learning_get(std::string_view learning_key);

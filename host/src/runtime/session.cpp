@@ -908,7 +908,7 @@ void Session::finish() {
                     ",\"reward\":" + (reward ? std::to_string(reward->score) : std::string("null")) +
                     ",\"review_status\":" + json::quote(status_name(verdict.review_status)) + ",\"seconds\":" + std::to_string(report_.seconds) + "}");
   if (store_ok) {
-    Status st = rt_.store->finish_session(json::dump(fin));
+    Status st = rt_.store->finish_session(std::move(fin));
     if (!st.is_ok()) {
       log::error("runtime", "could not store session " + session_id_ + ": " + st.to_string());
       report_.stored = false;

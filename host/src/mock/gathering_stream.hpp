@@ -9,6 +9,7 @@
 #include <httplib.h>
 
 #include <string>
+#include <string_view>
 
 namespace atlas::mock {
 
@@ -30,6 +31,11 @@ class GatheringStream final : public httplib::Stream {
   ssize_t write(const char* ptr, size_t size) override;
   // Sends everything gathered; false when the peer is gone or the send timeout expired.
   bool flush();
+  // While on, write() drops what it is given (reporting it written): the response a handler
+  // already wrote itself (http_server.hpp, DirectResponse) is not followed by httplib's.
+  void discard_writes(bool on) { discard_writes_ = on; }
+  // Gathers `bytes` even while writes are discarded (the direct response's own).
+  void gather(std::string_view bytes) { out_.append(bytes); }
 
   void get_remote_ip_and_port(std::string& ip, int& port) const override;
   void get_local_ip_and_port(std::string& ip, int& port) const override;
@@ -40,6 +46,7 @@ class GatheringStream final : public httplib::Stream {
   int fd_;
   int read_timeout_ms_;
   bool stream_writes_;
+  bool discard_writes_ = false;
   int writes_since_flush_ = 0;
   char in_[16384];
   size_t in_pos_ = 0, in_len_ = 0;

@@ -1,14 +1,106 @@
 #include "mock/http_server.hpp"
 
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <string>
 
 #include "mock/gathering_stream.hpp"
 
 namespace atlas::mock {
+
+namespace {
+thread_local DirectResponse* current_direct_response = nullptr;
+
+// The status line's reason phrase (clients read the code; httplib 0.11 keeps its table private).
+const char* reason_phrase(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Payload Too Large";
+    case 422:
+      return "Unprocessable Entity";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return status < 400 ? "OK" : "Error";
+  }
+}
+
+bool same_name(const std::string& a, const char* b) {
+  return ::strcasecmp(a.c_str(), b) == 0;
+}
+}  // namespace
+
+void DirectResponse::begin(const httplib::Request& req, int status, const httplib::Headers& headers,
+                           const std::string& content_type) {
+  if (begun_) return;
+  begun_ = true;
+  stream_.discard_writes(true);
+  std::string head = "HTTP/1.1 " + std::to_string(status) + " " + reason_phrase(status) + "\r\n";
+  for (const auto& [name, value] : headers) {
+    // The framing is this response's own.
+    if (same_name(name, "Content-Length") || same_name(name, "Transfer-Encoding") || same_name(name, "Content-Type") ||
+        same_name(name, "Connection"))
+      continue;
+    head += name + ": " + value + "\r\n";
+  }
+  head += "Content-Type: " + content_type + "\r\nTransfer-Encoding: chunked\r\n";
+  if (last_ || req.get_header_value("Connection") == "close") head += "Connection: close\r\n";
+  head += "\r\n";
+  stream_.gather(head);
+}
+
+bool DirectResponse::write(std::string_view piece) {
+  if (!begun_ || ended_ || failed_) return false;
+  if (piece.empty()) return true;  // an empty chunk would end the stream
+  char size[20];
+  int n = std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
+  stream_.gather(std::string_view(size, static_cast<size_t>(n)));
+  stream_.gather(piece);
+  stream_.gather("\r\n");
+  if (!stream_.flush()) failed_ = true;
+  return !failed_;
+}
+
+bool DirectResponse::end() {
+  if (!begun_ || ended_ || failed_) return false;
+  stream_.gather("0\r\n\r\n");
+  if (!stream_.flush()) {
+    failed_ = true;
+    return false;
+  }
+  ended_ = true;
+  return true;
+}
+
+DirectResponse* HttpServer::direct_response() {
+  return current_direct_response;
+}
 
 // httplib's thread pool, counting the connections it holds (running or queued for a thread).
 class HttpServer::Workers : public httplib::TaskQueue {
@@ -110,7 +202,14 @@ bool HttpServer::process_and_close_socket(socket_t sock) {
         if (!readable) break;
       }
       bool connection_closed = false;
+      DirectResponse direct(stream, left == 1);
+      current_direct_response = &direct;
       ok = process_request(stream, left == 1, connection_closed, nullptr);
+      current_direct_response = nullptr;
+      if (direct.begun()) {
+        stream.discard_writes(false);
+        if (!direct.ended()) break;  // cut short: closing is how the client learns it
+      }
       if (!stream.flush()) ok = false;
       if (!ok || connection_closed) break;
     }

@@ -22,8 +22,39 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <string>
+#include <string_view>
 
 namespace atlas::mock {
+
+class GatheringStream;
+
+// A response its handler writes itself while it runs, chunked, piece by piece: a relayed stream
+// goes out from the thread that reads it, with no hand-over to the thread httplib would write a
+// content provider's pieces from. Only for handlers running on an HttpServer's connection
+// (HttpServer::direct_response()); once begun, whatever the handler leaves in its
+// httplib::Response is not sent.
+class DirectResponse {
+ public:
+  // Gathers the head (status line, `headers`, Content-Type, chunked transfer); it goes out with
+  // the first piece, or with the end.
+  // `req` says whether the client asked to close the connection after it.
+  void begin(const httplib::Request& req, int status, const httplib::Headers& headers, const std::string& content_type);
+  bool begun() const { return begun_; }
+  // Sends one piece as one chunk at once; false when the client is gone (nothing more is sent).
+  bool write(std::string_view piece);
+  // Sends the stream's end. A response begun and not ended closes its connection when the
+  // handler returns: the client sees the stream cut short, not a complete reply.
+  bool end();
+  bool ended() const { return ended_; }
+
+ private:
+  friend class HttpServer;
+  DirectResponse(GatheringStream& stream, bool last_on_connection) : stream_(stream), last_(last_on_connection) {}
+  GatheringStream& stream_;
+  bool last_;  // the connection closes after this request (its keep-alive count is used up)
+  bool begun_ = false, ended_ = false, failed_ = false;
+};
 
 class HttpServer : public httplib::Server {
  public:
@@ -39,6 +70,9 @@ class HttpServer : public httplib::Server {
   // Serves connections on `threads` worker threads (instead of setting new_task_queue); set
   // before listening.
   void set_worker_threads(size_t threads);
+  // The direct response of the request the calling thread's handler serves; nullptr when the
+  // thread is not serving a request of an HttpServer.
+  static DirectResponse* direct_response();
 
  private:
   // Called by httplib's worker thread for each accepted connection (a private virtual of

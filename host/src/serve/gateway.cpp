@@ -252,9 +252,6 @@ class Gateway::Impl {
   EpisodeTable table_;
   StorageQueue queue_;
   ResponseChain responses_;
-  // Streamed calls: a pooled thread reads the upstream while the connection thread writes to the
-  // client (a fresh thread per stream cost a clone and a stack mapping per call).
-  WorkerPool stream_readers_{256};
   std::unique_ptr<SharedEpisodes> shared_;  // [serve] shared_episodes
   mock::HttpServer server_;
   std::thread listener_, reaper_;
@@ -331,7 +328,6 @@ Result<int> Gateway::Impl::start(const GatewayOptions& options) {
   }
   if (Status st = configure_upstreams(); !st.is_ok()) return st;
   if (Status st = load_client_keys(options); !st.is_ok()) return st;
-  server_.set_stream_writes(true);
   server_.set_payload_max_length(static_cast<size_t>(serve_.max_request_bytes));
   server_.set_worker_threads(static_cast<size_t>(serve_.threads));
   server_.set_keep_alive_max_count(100000);
@@ -879,182 +875,80 @@ void Gateway::Impl::remember_turn(const ResponsesTurn& turn, const std::string& 
     responses_.remember(responses_reply_id(reply_body, stream), id, turn.previous_id, turn.input_items, reply);
 }
 
-// Streams the upstream's reply to the client as it arrives. A pooled reader thread reads the
-// upstream; the connection thread waits for the reply's head, returns it, and then hands the
-// client's stream over to the reader, which writes every later piece and the stream's end itself.
-// Passing each piece back to the connection thread cost one thread wake-up per piece on the
-// relay's path (each waiting for a CPU at load: tens of ms of p99 at 2,000 requests/s).
+// Streams the upstream's reply to the client as it arrives, on the connection's own thread: it
+// reads the upstream and writes each piece to the client at once as a chunk of a direct response
+// (mock/http_server.hpp). Handing pieces, or the client's stream, to another thread cost a thread
+// wake-up each on the relay's path (each waiting for a CPU at load).
 void Gateway::Impl::relay_stream(const std::shared_ptr<OpenEpisode>& ep, Upstream& up, const std::string& path,
                                  ClientRequest creq, runtime::CapturedCall call, AddedTokenFields added,
                                  ResponsesTurn turn, const httplib::Request& req, httplib::Response& res) {
-  // Recorded before the client sees the end of the stream (a client that ends the episode right
-  // after must find this call in it), or when the connection closes early; never twice.
-  // A shared episode's call that could not be stored ends the stream without its end, so the
-  // client sees a failed call rather than one its episode lacks.
-  struct Once {
-    std::once_flag flag;
-    std::function<Status()> fn;
-    Status kept;
-    void run() {
-      std::call_once(flag, [this] { kept = fn(); });
-    }
-  };
-  struct Relay {
-    std::mutex mu;  // held while writing to the client: pieces go out in order, one writer at a time
-    std::condition_variable cv;
-    bool head = false, done = false;
-    int status = 0;
-    std::string content_type, retry_after;
-    std::string pending;   // received before the client's stream was handed over
-    std::string captured;  // the whole stream, as the upstream sent it
-    Status result;
-    std::atomic<bool> client_gone{false};
-    // The client's stream, handed over by the connection thread, which waits inside its content
-    // provider (keeping the sink alive) until `ended`.
-    httplib::DataSink* sink = nullptr;
-    bool ended = false;  // the reader is done with `sink`
-    Once finish;
-    // Under mu. A failed write means the client left.
-    void write(std::string_view piece) {
-      if (!piece.empty() && !client_gone && !sink->write(piece.data(), piece.size())) client_gone = true;
-    }
-    // Records the call, then writes the stream's end (not when the client left, or when a shared
-    // episode could not keep the call). Without mu held (the record waits for `done` under it).
-    bool end_stream() {
-      finish.run();
-      std::lock_guard<std::mutex> g(mu);
-      if (!finish.kept.is_ok() || client_gone) return false;
-      sink->done();
-      return true;
-    }
-  };
-  auto relay = std::make_shared<Relay>();
-  // Counted until the call is recorded (finish below), not only while this handler runs: the
-  // drain and the episode's end wait for it.
-  ++in_flight_;
-  {
+  mock::DirectResponse* client = mock::HttpServer::direct_response();  // every handler here runs on server_
+  {  // the episode's end waits for it (handle_call counts it in flight for the drain)
     std::lock_guard<std::mutex> g(ep->mu);
     ++ep->streams_in_flight;
   }
-  double t0 = clock::monotonic_seconds();
-  std::string body = json::dump(creq.body);
-  std::string sent_for_capture = up.capture_tokens() ? body : std::string();
-  stream_readers_.run([relay, &up, path, body = std::move(body), headers = req.headers, added] {
-    // Only the reader thread touches it. Error bodies (status >= 400) pass as they came.
-    StreamFieldStripper stripper(added);
-    Status st = up.post_streaming(
-        path, body, headers,
-        [&](int status, const std::string& ct, const std::string& retry) {
-          if (status >= 400) stripper = StreamFieldStripper(AddedTokenFields{});
-          std::lock_guard<std::mutex> g(relay->mu);
-          relay->head = true;
-          relay->status = status;
-          relay->content_type = ct;
-          relay->retry_after = retry;
-          relay->cv.notify_all();
-        },
-        [&](const char* data, size_t len) {
-          const bool strip = stripper.active();
-          std::string stripped = strip ? stripper.feed(std::string_view(data, len)) : std::string();
-          const std::string_view out = strip ? std::string_view(stripped) : std::string_view(data, len);
-          std::lock_guard<std::mutex> g(relay->mu);
-          relay->captured.append(data, len);
-          if (relay->sink) {
-            relay->write(out);
-          } else {
-            relay->pending.append(out);
-          }
-          return !relay->client_gone.load();
-        });
-    const std::string rest = stripper.finish();
-    bool handed_over;
-    {
-      std::lock_guard<std::mutex> g(relay->mu);
-      relay->done = true;
-      relay->result = st;
-      handed_over = relay->sink != nullptr;
-      if (handed_over) {
-        relay->write(rest);
-      } else {
-        relay->pending += rest;  // the connection thread writes it and ends the stream
-      }
-      relay->cv.notify_all();
-    }
-    if (!handed_over) return;
-    (void)relay->end_stream();
-    std::lock_guard<std::mutex> g(relay->mu);
-    relay->ended = true;
-    relay->cv.notify_all();
-  });
-  {
-    std::unique_lock<std::mutex> lk(relay->mu);
-    relay->cv.wait(lk, [&] { return relay->head || relay->done; });
-  }
-  const ClientWire wire = creq.wire;
-  relay->finish.fn = [this, relay = relay.get(), ep, wire, t0, capture = up.capture_tokens(),
-                      sent = std::move(sent_for_capture), call = std::move(call), turn = std::move(turn)]() mutable {
-    {
-      std::unique_lock<std::mutex> lk(relay->mu);
-      relay->cv.wait(lk, [&] { return relay->done; });  // the reader is finished with the upstream
-    }
-    call.ended_us = clock::now_unix_us();
-    call.latency_seconds = clock::monotonic_seconds() - t0;
-    if (!relay->result.is_ok()) {
-      ++upstream_errors_;
-      call.ok = false;
-      call.error = relay->result.message();
-    } else if (relay->status >= 400) {
-      ++upstream_errors_;
-      call.ok = false;
-      call.error = "upstream HTTP " + std::to_string(relay->status) + ": " +
-                   llm::parse_error_body(provider_wire(wire), relay->captured).message;
-    } else if (auto parsed = read_reply(wire, relay->captured, true)) {
-      call.reply = std::move(*parsed);
-      note_token_capture(wire, capture, sent, call.reply.tokens);
-      remember_turn(turn, ep->id, relay->captured, true, call.reply);
-    } else {
-      call.ok = false;
-      call.error = "the upstream's stream could not be read: " + parsed.status().message();
-    }
-    if (relay->client_gone) call.error += call.error.empty() ? "the client left before the stream ended" : "";
-    Status kept = record(ep, std::move(call));
-    std::function<void()> end;
-    {
-      std::lock_guard<std::mutex> g(ep->mu);
-      if (--ep->streams_in_flight == 0) end.swap(ep->end_after_streams);
-    }
-    if (end) end();  // queued behind this call's record
-    --in_flight_;
-    return kept;
-  };
-  if (!relay->head) {  // the upstream could not be reached at all
-    relay->finish.run();
-    return json_reply(res, 502, error_body(wire, 502, "api_error", relay->result.message()));
-  }
-  res.status = relay->status;
-  if (!relay->retry_after.empty()) res.set_header("Retry-After", relay->retry_after);
-  std::string ct = relay->content_type.empty() ? "text/event-stream" : relay->content_type;
-  res.set_chunked_content_provider(
-      ct,
-      [relay](size_t, httplib::DataSink& sink) {
-        {
-          std::unique_lock<std::mutex> lk(relay->mu);
-          if (!relay->sink) {
-            relay->sink = &sink;
-            relay->write(relay->pending);
-            relay->pending.clear();
-          }
-          if (!relay->done) {  // the reader writes the rest and ends the stream
-            relay->cv.wait(lk, [&] { return relay->ended; });
-            return !relay->client_gone && relay->finish.kept.is_ok();
-          }
-        }
-        return relay->end_stream();  // the upstream had ended before the hand-over
+  const double t0 = clock::monotonic_seconds();
+  const std::string body = json::dump(creq.body);
+  StreamFieldStripper stripper(added);  // error bodies (status >= 400) pass as they came
+  int status = 0;
+  std::string captured;  // the whole stream, as the upstream sent it
+  bool client_gone = false;
+  Status result = up.post_streaming(
+      path, body, req.headers,
+      [&](int upstream_status, const std::string& ct, const std::string& retry_after) {
+        status = upstream_status;
+        if (status >= 400) stripper = StreamFieldStripper(AddedTokenFields{});
+        if (!retry_after.empty()) res.set_header("Retry-After", retry_after);
+        client->begin(req, status, res.headers, ct.empty() ? "text/event-stream" : ct);
       },
-      [relay](bool success) {
-        if (!success) relay->client_gone = true;
-        relay->finish.run();
+      [&](const char* data, size_t len) {
+        captured.append(data, len);
+        if (stripper.active()) {
+          client_gone = !client->write(stripper.feed(std::string_view(data, len)));
+        } else {
+          client_gone = !client->write(std::string_view(data, len));
+        }
+        return !client_gone;  // the client left: stop reading the upstream
       });
+  if (!client_gone && client->begun()) client_gone = !client->write(stripper.finish());
+
+  const ClientWire wire = creq.wire;
+  call.ended_us = clock::now_unix_us();
+  call.latency_seconds = clock::monotonic_seconds() - t0;
+  if (!result.is_ok()) {
+    ++upstream_errors_;
+    call.ok = false;
+    call.error = result.message();
+  } else if (status >= 400) {
+    ++upstream_errors_;
+    call.ok = false;
+    call.error =
+        "upstream HTTP " + std::to_string(status) + ": " + llm::parse_error_body(provider_wire(wire), captured).message;
+  } else if (auto parsed = read_reply(wire, captured, true)) {
+    call.reply = std::move(*parsed);
+    note_token_capture(wire, up.capture_tokens(), up.capture_tokens() ? body : std::string(), call.reply.tokens);
+    remember_turn(turn, ep->id, captured, true, call.reply);
+  } else {
+    call.ok = false;
+    call.error = "the upstream's stream could not be read: " + parsed.status().message();
+  }
+  if (client_gone) call.error += call.error.empty() ? "the client left before the stream ended" : "";
+  // Recorded before the client sees the end of the stream (a client that ends the episode right
+  // after must find this call in it). A shared episode's call that could not be stored ends the
+  // stream without its end, so the client sees a failed call rather than one its episode lacks.
+  const Status kept = record(ep, std::move(call));
+  std::function<void()> end;
+  {
+    std::lock_guard<std::mutex> g(ep->mu);
+    if (--ep->streams_in_flight == 0) end.swap(ep->end_after_streams);
+  }
+  if (end) end();          // queued behind this call's record
+  if (!client->begun()) {  // the upstream could not be reached at all
+    return json_reply(res, 502, error_body(wire, 502, "api_error", result.message()));
+  }
+  // An upstream that broke off mid-stream is not passed on as a complete reply: the client's
+  // stream is cut the same way (its client library reports the error).
+  if (kept.is_ok() && !client_gone && result.is_ok()) (void)client->end();
 }
 
 void Gateway::Impl::end_episode(const std::shared_ptr<OpenEpisode>& ep, runtime::EpisodeOutcome outcome,

@@ -337,9 +337,9 @@ httplib::Request stream_request(const std::string& id) {
   return req;
 }
 
-// The pieces after the first arrive once the client has seen the first: the reader thread, which
-// has the client's stream by then, writes them and the stream's end itself (gateway.cpp,
-// relay_stream), after recording the call.
+// The pieces after the first arrive once the client has seen the first: the connection's thread
+// writes each as it reads it from the upstream, and the stream's end after recording the call
+// (gateway.cpp, relay_stream).
 TEST(Gateway, PiecesThatArriveAfterTheHeadReachTheClientInOrderAndTheCallIsRecordedFirst) {
   PacedGateway paced("paced");
   PacedStreamUpstream& upstream = paced.upstream;
@@ -403,6 +403,32 @@ TEST(Gateway, AClientThatLeavesMidStreamStopsTheUpstreamAndTheCallIsStillRecorde
   ASSERT_TRUE(next) << "the gateway goes on serving streams";
   EXPECT_EQ(next->status, 200);
   EXPECT_NE(next->body.find("[DONE]"), std::string::npos) << next->body;
+}
+
+TEST(Gateway, AnUpstreamThatBreaksOffMidStreamCutsTheClientsStreamAndTheCallIsRecordedAsFailed) {
+  GatewayFixture gw("broken",
+                    scenario(R"({"response":{"text":"one two three four five six","fault":"drop_connection"}})"),
+                    "[orchestration]\nforced_mode = \"auto\"\n");
+  ASSERT_TRUE(gw.ok());
+  httplib::Request req = stream_request("broken-1");
+  std::string received;
+  req.content_receiver = [&](const char* data, size_t len, uint64_t, uint64_t) {
+    received.append(data, len);
+    return true;
+  };
+  httplib::Response out;
+  httplib::Error err = httplib::Error::Success;
+  auto client = gw.client();
+  // Not a complete reply: what the upstream sent before it broke off, then the cut.
+  EXPECT_FALSE(client.send(req, out, err)) << received;
+  EXPECT_NE(err, httplib::Error::Success);
+  EXPECT_NE(received.find("data:"), std::string::npos) << "the pieces before the break reach the client";
+  EXPECT_EQ(received.find("[DONE]"), std::string::npos) << received;
+  json::Document end = gw.end("broken-1");
+  const json::Value& report = end["report"];
+  ASSERT_TRUE(report["steps"].IsArray()) << json::dump(end);
+  ASSERT_EQ(report["steps"].Size(), 1u) << json::dump(end);
+  EXPECT_EQ(json::get_string(report, "status"), "failed") << json::dump(end);
 }
 
 // Streams `kStreamBody` on episode `id` from a thread of its own; `first_piece` is ready once the

@@ -65,8 +65,9 @@ struct Options {
   double block_seconds = 1;  // the paths alternate every block
   int connections = 32;
   int calls_per_episode = 10;
-  int history_kb = 0;        // earlier turns in each request
-  std::string database_url;  // "" = a fresh SQLite file
+  int history_kb = 0;                     // earlier turns in each request
+  std::string database_url;               // "" = a fresh SQLite file
+  std::vector<std::string> soci_options;  // --soci KEY=VALUE: [plugins.soci] lines (docs/storage.md)
   bool shared_episodes = false;
   bool judges_elsewhere = false;
   bool capture_only = false;
@@ -297,6 +298,13 @@ Options parse(int argc, char** argv) {
       o.host_bin = next();
     } else if (a == "--database-url") {
       o.database_url = next();
+    } else if (a == "--soci") {
+      std::string kv = next();
+      if (kv.find('=') == std::string::npos || kv.front() == '=') {
+        std::fprintf(stderr, "--soci takes KEY=VALUE (a [plugins.soci] key, e.g. group_commit_wait_ms=10)\n");
+        std::exit(2);
+      }
+      o.soci_options.push_back(kv);
     } else if (a == "--shared-episodes") {
       o.shared_episodes = true;
     } else if (a == "--mock-threads") {
@@ -312,7 +320,8 @@ Options parse(int argc, char** argv) {
           stderr,
           "usage: bench_serve_gateway [--rates 100,2000] [--seconds 5] [--block-seconds 1] [--connections 32] "
           "[--calls-per-episode 10] [--history-kb 0] [--only plain|stream] [--host-bin PATH] [--database-url URL] "
-          "[--shared-episodes] [--judges-elsewhere] [--capture-only] [--no-storage] [--mock-threads N]\n");
+          "[--soci KEY=VALUE]... [--shared-episodes] [--judges-elsewhere] [--capture-only] [--no-storage] "
+          "[--mock-threads N]\n");
       std::exit(2);
     }
   }
@@ -385,6 +394,12 @@ int main(int argc, char** argv) {
                  (o.capture_only ? "\n[rewards]\nstep_judges = []\nsession_judges = [{plugin = \"verifiable\"}]\n\n"
                                    "[learning]\nupdate_enabled = false\n"
                                  : ""));
+  if (!o.soci_options.empty()) {
+    std::ofstream toml(work / "atlas.toml", std::ios::app);
+    toml << "\n[plugins.soci]\n";
+    for (const std::string& kv : o.soci_options)
+      toml << kv.substr(0, kv.find('=')) << " = " << kv.substr(kv.find('=') + 1) << "\n";
+  }
   const std::string gw_url =
       start_server(gateway, o.host_bin,
                    {"serve", "-c", (work / "atlas.toml").string(), "--listen", "127.0.0.1:0", "--no-preflight"});
@@ -397,6 +412,7 @@ int main(int argc, char** argv) {
       o.shared_episodes ? ", shared episodes ([serve] shared_episodes = true)" : "",
       o.judges_elsewhere ? ", judge/teacher/learning model on a SCHED_IDLE mock" : "",
       o.capture_only ? ", capture and storage only (no model judges, no learning update)" : "");
+  for (const std::string& kv : o.soci_options) std::printf("  [plugins.soci] %s\n", kv.c_str());
   std::printf("  (latency in ms from each request's scheduled start; rate = successful requests/s)\n");
   int failures = 0;
   int round = 0;

@@ -42,8 +42,7 @@ bool wait_readable(int fd, int timeout_ms) {
   return n > 0;
 }
 
-GatheringStream::GatheringStream(int fd, int read_timeout_ms, bool stream_writes)
-    : fd_(fd), read_timeout_ms_(read_timeout_ms), stream_writes_(stream_writes) {}
+GatheringStream::GatheringStream(int fd, int read_timeout_ms) : fd_(fd), read_timeout_ms_(read_timeout_ms) {}
 
 bool GatheringStream::is_readable() const {
   return has_buffered_input() || wait_readable(fd_, read_timeout_ms_);
@@ -70,16 +69,11 @@ ssize_t GatheringStream::read(char* ptr, size_t size) {
 ssize_t GatheringStream::write(const char* ptr, size_t size) {
   if (discard_writes_) return static_cast<ssize_t>(size);
   out_.append(ptr, size);
-  ++writes_since_flush_;
-  // Streaming: the head waits for the first body write (one segment for a whole small
-  // reply), every later write (a chunk of a stream) goes out at once.
-  bool send_now = out_.size() >= kFlushAt || (stream_writes_ && writes_since_flush_ > 1);
-  if (send_now && !flush()) return -1;  // bounded memory for long streams
+  if (out_.size() >= kFlushAt && !flush()) return -1;  // bounded memory for long replies
   return static_cast<ssize_t>(size);
 }
 
 bool GatheringStream::flush() {
-  writes_since_flush_ = 0;
   size_t sent = 0;
   while (sent < out_.size()) {
     ssize_t n = ::send(fd_, out_.data() + sent, out_.size() - sent, MSG_NOSIGNAL);

@@ -18,9 +18,8 @@ bool wait_readable(int fd, int timeout_ms);
 
 class GatheringStream final : public httplib::Stream {
  public:
-  // `stream_writes`: after the first body write, every write goes out at once (a streamed
-  // reply's pieces); otherwise writes wait for flush(), for a read, or for 64 KiB.
-  GatheringStream(int fd, int read_timeout_ms, bool stream_writes);
+  // Writes wait for flush(), for a read, or for 64 KiB gathered.
+  GatheringStream(int fd, int read_timeout_ms);
 
   bool has_buffered_input() const { return in_pos_ < in_len_; }
 
@@ -45,9 +44,7 @@ class GatheringStream final : public httplib::Stream {
   static constexpr size_t kFlushAt = 64 * 1024;
   int fd_;
   int read_timeout_ms_;
-  bool stream_writes_;
   bool discard_writes_ = false;
-  int writes_since_flush_ = 0;
   char in_[16384];
   size_t in_pos_ = 0, in_len_ = 0;
   std::string out_;

@@ -184,7 +184,7 @@ bool HttpServer::process_and_close_socket(socket_t sock) {
     setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
     const int read_timeout_ms = static_cast<int>(read_timeout_sec_ * 1000 + read_timeout_usec_ / 1000);
     const int keep_alive_ms = static_cast<int>(keep_alive_timeout_sec_ * 1000);
-    GatheringStream stream(sock, read_timeout_ms, stream_writes_);
+    GatheringStream stream(sock, read_timeout_ms);
     ok = true;
     for (size_t left = keep_alive_max_count_; left > 0 && !stopped(); --left) {
       // Waiting for a request: one poll for the whole keep-alive timeout (stop() wakes it).

@@ -64,9 +64,6 @@ class HttpServer : public httplib::Server {
   // Shuts down every open connection (workers blocked in a read return at once). Call after
   // stop(); connections accepted later see the server stopped and close themselves.
   void shutdown_connections();
-  // Streamed replies (a chunked content provider) go out piece by piece instead of gathered
-  // until complete; set before listening.
-  void set_stream_writes(bool on) { stream_writes_ = on; }
   // Serves connections on `threads` worker threads (instead of setting new_task_queue); set
   // before listening.
   void set_worker_threads(size_t threads);
@@ -95,7 +92,6 @@ class HttpServer : public httplib::Server {
   std::atomic<size_t> held_{0};  // connections accepted and not yet closed (set_worker_threads)
   std::set<socket_t> evicted_;   // told to close to make room, not yet closed
   bool shut_down_ = false;
-  bool stream_writes_ = false;
 };
 
 }  // namespace atlas::mock

@@ -21,7 +21,7 @@ class GatheringClient final : public httplib::ClientImpl {
     const double ms =
         static_cast<double>(read_timeout_sec_) * 1000.0 + static_cast<double>(read_timeout_usec_) / 1000.0;
     const int read_timeout_ms = static_cast<int>(std::min(ms, static_cast<double>(std::numeric_limits<int>::max())));
-    mock::GatheringStream stream(socket.sock, read_timeout_ms, /*stream_writes=*/false);
+    mock::GatheringStream stream(socket.sock, read_timeout_ms);
     // The request's writes go out together when httplib first reads the reply.
     return callback(stream);
   }

@@ -246,7 +246,7 @@ TEST(GatheringStream, AMessageWrittenInPiecesLeavesInOneSendWhenItsAnswerIsAwait
   int fds[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fds), 0);
   {
-    mock::GatheringStream stream(fds[0], 5000, /*stream_writes=*/false);
+    mock::GatheringStream stream(fds[0], 5000);
     const std::string pieces[] = {"POST /v1/chat/completions HTTP/1.1\r\n", "Content-Length: 2\r\n\r\n", "{}"};
     for (const std::string& piece : pieces)
       ASSERT_EQ(stream.write(piece.data(), piece.size()), static_cast<ssize_t>(piece.size()));

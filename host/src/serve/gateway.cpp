@@ -897,6 +897,7 @@ void Gateway::Impl::relay_stream(const std::shared_ptr<OpenEpisode>& ep, Upstrea
       path, body, req.headers,
       [&](int upstream_status, const std::string& ct, const std::string& retry_after) {
         status = upstream_status;
+        res.status = status;  // for whatever reads the response after the handler (not sent again)
         if (status >= 400) stripper = StreamFieldStripper(AddedTokenFields{});
         if (!retry_after.empty()) res.set_header("Retry-After", retry_after);
         client->begin(req, status, res.headers, ct.empty() ? "text/event-stream" : ct);

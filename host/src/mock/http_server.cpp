@@ -54,6 +54,11 @@ const char* reason_phrase(int status) {
 bool same_name(const std::string& a, const char* b) {
   return ::strcasecmp(a.c_str(), b) == 0;
 }
+
+// A header's name or value that could end its line (and start one the peer did not send).
+bool breaks_a_line(const std::string& text) {
+  return text.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos;
+}
 }  // namespace
 
 void DirectResponse::begin(const httplib::Request& req, int status, const httplib::Headers& headers,
@@ -65,11 +70,13 @@ void DirectResponse::begin(const httplib::Request& req, int status, const httpli
   for (const auto& [name, value] : headers) {
     // The framing is this response's own.
     if (same_name(name, "Content-Length") || same_name(name, "Transfer-Encoding") || same_name(name, "Content-Type") ||
-        same_name(name, "Connection"))
+        same_name(name, "Connection") || breaks_a_line(name) || breaks_a_line(value))
       continue;
     head += name + ": " + value + "\r\n";
   }
-  head += "Content-Type: " + content_type + "\r\nTransfer-Encoding: chunked\r\n";
+  // The type comes from an upstream's reply: one that would split the head is not passed on.
+  head += "Content-Type: " + (breaks_a_line(content_type) ? std::string("application/octet-stream") : content_type) +
+          "\r\nTransfer-Encoding: chunked\r\n";
   if (last_ || req.get_header_value("Connection") == "close") head += "Connection: close\r\n";
   head += "\r\n";
   stream_.gather(head);

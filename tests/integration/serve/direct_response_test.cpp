@@ -195,6 +195,25 @@ TEST(DirectResponse, WritesFailOnceTheClientIsGone) {
   EXPECT_TRUE(r.later_write_refused);
 }
 
+TEST(DirectResponse, AHeaderThatWouldSplitTheHeadIsNotSent) {
+  Server s;
+  s.http().Get("/stream", [](const httplib::Request& req, httplib::Response& res) {
+    DirectResponse* out = HttpServer::direct_response();
+    httplib::Headers headers = {{"X-Kept", "yes"}, {"X-Bad", "a\rX-Injected: 1"}, {"X-Bad-Too", "b\nX-Injected: 2"}};
+    // As an upstream could send it: a bare CR survives httplib's line split.
+    out->begin(req, 200, headers, std::string("text/event-stream\rX-Injected: 3"));
+    EXPECT_TRUE(out->end());
+  });
+  Connection c(s.port());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.send_all(get("/stream")));
+  std::string reply = c.read_until("0\r\n\r\n");
+  ASSERT_EQ(reply.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << reply;
+  EXPECT_NE(reply.find("X-Kept: yes\r\n"), std::string::npos) << reply;
+  EXPECT_EQ(reply.find("X-Injected"), std::string::npos) << reply;
+  EXPECT_NE(reply.find("Content-Type: application/octet-stream\r\n"), std::string::npos) << reply;
+}
+
 TEST(DirectResponse, NoneOutsideARequestOfTheServer) {
   EXPECT_EQ(HttpServer::direct_response(), nullptr);
 }

@@ -2,86 +2,36 @@
 // goes out in one TCP segment, "100 Continue" is not held back, and a kept-alive connection
 // serves request after request.
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "support/loopback.hpp"
 #include "support/mock_llm_fixture.hpp"
 
 namespace atlas::mock {
 namespace {
 
-class Connection {
- public:
-  explicit Connection(int port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  }
-  ~Connection() { ::close(fd_); }
-  bool connected() const { return connected_; }
+using Connection = testing::LoopbackConnection;
 
-  bool send_all(const std::string& data) {
-    return ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
-  }
-
-  // Reads until `text` has arrived (or 10 s pass without data); returns everything read.
-  std::string read_until(const std::string& text) {
-    std::string got;
-    while (got.find(text) == std::string::npos) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 10000) <= 0) break;
-      char buf[8192];
-      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) break;
-      got.append(buf, static_cast<size_t>(n));
-    }
-    return got;
-  }
-
-  // true when the peer has already closed the connection (EOF waiting, no data before it).
-  bool closed_already() {
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, 0) <= 0) return false;
-    char byte;
-    return ::recv(fd_, &byte, 1, MSG_PEEK) == 0;
-  }
-
-  // true when the peer closes the connection (EOF) within 10 s, with no data before it.
-  bool closed_by_peer() {
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, 10000) <= 0) return false;
-    char byte;
-    return ::recv(fd_, &byte, 1, 0) == 0;
-  }
-
-  // TCP segments carrying data that this socket has received so far.
-  unsigned data_segments_in() const {
-    tcp_info info{};
-    socklen_t len = sizeof info;
-    if (getsockopt(fd_, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return 0;
-    return info.tcpi_data_segs_in;
-  }
-
- private:
-  int fd_ = -1;
-  bool connected_ = false;
-};
+// TCP segments carrying data that the connection has received so far.
+unsigned data_segments_in(const Connection& c) {
+  tcp_info info{};
+  socklen_t len = sizeof info;
+  if (getsockopt(c.fd(), IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return 0;
+  return info.tcpi_data_segs_in;
+}
 
 std::string chat_post(const std::string& body, const std::string& extra_headers = "") {
-  return "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
-         extra_headers + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  return "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" + extra_headers +
+         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
 const std::string kChat = R"({"model":"m","messages":[{"role":"user","content":"hi"}]})";
@@ -97,7 +47,7 @@ TEST(MockConnection, EachReplyArrivesInOneSegmentOnAKeptAliveConnection) {
     ASSERT_NE(reply.find("HTTP/1.1 200"), std::string::npos) << reply;
     // Headers and body written separately would be two segments per reply (two wake-ups for
     // a client waiting on it).
-    EXPECT_EQ(c.data_segments_in(), static_cast<unsigned>(i)) << "reply " << i;
+    EXPECT_EQ(data_segments_in(c), static_cast<unsigned>(i)) << "reply " << i;
   }
   ASSERT_EQ(mock.requests().size(), 3u);
   EXPECT_EQ(mock.requests()[0].remote_port, mock.requests()[2].remote_port);

@@ -1,12 +1,7 @@
 // A response a handler writes itself as it goes (mock/http_server.hpp, DirectResponse: how the
 // gateway relays a stream from the connection's own thread), read from a plain socket: the bytes
 // on the wire, the connection afterwards, and a response cut short.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <future>
@@ -14,6 +9,7 @@
 #include <thread>
 
 #include "mock/http_server.hpp"
+#include "support/loopback.hpp"
 
 namespace atlas::mock {
 namespace {
@@ -39,48 +35,7 @@ class Server {
   std::thread thread_;
 };
 
-class Connection {
- public:
-  explicit Connection(int port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  }
-  ~Connection() { close(); }
-  bool connected() const { return connected_; }
-  void close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-  bool send_all(const std::string& data) {
-    return ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
-  }
-  // Reads until `text` has arrived, the peer closes, or `timeout_ms` pass without data.
-  std::string read_until(const std::string& text, int timeout_ms = 10000) {
-    std::string got;
-    while (got.find(text) == std::string::npos) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, timeout_ms) <= 0) break;
-      char buf[8192];
-      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) {
-        closed_ = true;
-        break;
-      }
-      got.append(buf, static_cast<size_t>(n));
-    }
-    return got;
-  }
-  bool closed_by_peer() const { return closed_; }
-
- private:
-  int fd_ = -1;
-  bool connected_ = false;
-  bool closed_ = false;
-};
+using Connection = testing::LoopbackConnection;
 
 std::string get(const std::string& path, const std::string& extra = "") {
   return "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extra + "\r\n";
@@ -126,7 +81,7 @@ TEST(DirectResponse, PiecesReachTheClientAsOneChunkedReplyAndTheConnectionServes
   ASSERT_EQ(next.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << next;
   EXPECT_EQ(next.find("never sent"), std::string::npos) << next;
   EXPECT_EQ(body_of(next), "plain") << next;
-  EXPECT_FALSE(c.closed_by_peer());
+  EXPECT_FALSE(c.closed_already());
 }
 
 TEST(DirectResponse, AResponseLeftUnendedClosesItsConnection) {

@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "mock/gathering_stream.hpp"
+#include "support/loopback.hpp"
 
 namespace atlas::serve {
 namespace {
@@ -63,15 +64,8 @@ void answer(int fd, const std::string& body) {
 class DroppingServer {
  public:
   DroppingServer() {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listen_fd_, 8) != 0 ||
-        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-      return;
-    port_ = ntohs(addr.sin_port);
+    listen_fd_ = testing::listen_on_loopback(&port_);
+    if (listen_fd_ < 0) return;
     thread_ = std::thread([this] { serve(); });
   }
   ~DroppingServer() {
@@ -160,15 +154,8 @@ TEST(Upstream, AStreamedCallOnADroppedKeptAliveConnectionGoesOutAgainOnANewOne) 
 class SilentServer {
  public:
   SilentServer() {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listen_fd_, 8) != 0 ||
-        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-      return;
-    port_ = ntohs(addr.sin_port);
+    listen_fd_ = testing::listen_on_loopback(&port_);
+    if (listen_fd_ < 0) return;
     thread_ = std::thread([this] {
       int fd = ::accept(listen_fd_, nullptr, nullptr);
       if (fd < 0) return;

@@ -9,7 +9,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <functional>
 #include <string>
+#include <thread>
+#include <utility>
 
 namespace atlas::testing {
 
@@ -29,6 +32,33 @@ inline int listen_on_loopback(int* port, int backlog = 8) {
   *port = ntohs(addr.sin_port);
   return fd;
 }
+
+// A hand-written server: `serve(listening_fd)` runs on a thread of its own from construction (the
+// socket listens already, so clients may connect at once); the destructor shuts the listening
+// socket down, which ends a blocked accept(), and joins the thread. A class holding one declares
+// it after the members `serve` uses.
+class LoopbackServer {
+ public:
+  explicit LoopbackServer(std::function<void(int)> serve) {
+    listen_fd_ = listen_on_loopback(&port_);
+    if (listen_fd_ >= 0) thread_ = std::thread([fd = listen_fd_, serve = std::move(serve)] { serve(fd); });
+  }
+  ~LoopbackServer() {
+    if (listen_fd_ >= 0) {
+      ::shutdown(listen_fd_, SHUT_RDWR);
+      ::close(listen_fd_);
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+  LoopbackServer(const LoopbackServer&) = delete;
+  LoopbackServer& operator=(const LoopbackServer&) = delete;
+  int port() const { return port_; }
+
+ private:
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+};
 
 class LoopbackConnection {
  public:

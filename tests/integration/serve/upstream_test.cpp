@@ -63,24 +63,14 @@ void answer(int fd, const std::string& body) {
 // later connection answers all its requests.
 class DroppingServer {
  public:
-  DroppingServer() {
-    listen_fd_ = testing::listen_on_loopback(&port_);
-    if (listen_fd_ < 0) return;
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~DroppingServer() {
-    ::shutdown(listen_fd_, SHUT_RDWR);
-    ::close(listen_fd_);
-    if (thread_.joinable()) thread_.join();
-  }
-  int port() const { return port_; }
+  int port() const { return server_.port(); }
   int connections() const { return connections_.load(); }
   int requests() const { return requests_.load(); }
 
  private:
-  void serve() {
+  void serve(int listen_fd) {
     for (int n = 1; n <= 2; ++n) {
-      int fd = ::accept(listen_fd_, nullptr, nullptr);
+      int fd = ::accept(listen_fd, nullptr, nullptr);
       if (fd < 0) return;
       ++connections_;
       std::string buffered;
@@ -93,10 +83,8 @@ class DroppingServer {
     }
   }
 
-  int listen_fd_ = -1;
-  int port_ = 0;
-  std::thread thread_;
   std::atomic<int> connections_{0}, requests_{0};
+  testing::LoopbackServer server_{[this](int listen_fd) { serve(listen_fd); }};
 };
 
 std::unique_ptr<Upstream> upstream_for(int port) {
@@ -153,32 +141,20 @@ TEST(Upstream, AStreamedCallOnADroppedKeptAliveConnectionGoesOutAgainOnANewOne) 
 // Accepts one connection, reads its request and never answers.
 class SilentServer {
  public:
-  SilentServer() {
-    listen_fd_ = testing::listen_on_loopback(&port_);
-    if (listen_fd_ < 0) return;
-    thread_ = std::thread([this] {
-      int fd = ::accept(listen_fd_, nullptr, nullptr);
-      if (fd < 0) return;
-      std::string buffered;
-      if (read_request(fd, buffered)) ++requests_;
-      pollfd p{fd, POLLIN, 0};
-      (void)::poll(&p, 1, 30000);  // until the client gives up and closes
-      ::close(fd);
-    });
-  }
-  ~SilentServer() {
-    ::shutdown(listen_fd_, SHUT_RDWR);
-    ::close(listen_fd_);
-    if (thread_.joinable()) thread_.join();
-  }
-  int port() const { return port_; }
+  int port() const { return server_.port(); }
   int requests() const { return requests_.load(); }
 
  private:
-  int listen_fd_ = -1;
-  int port_ = 0;
-  std::thread thread_;
   std::atomic<int> requests_{0};
+  testing::LoopbackServer server_{[this](int listen_fd) {
+    int fd = ::accept(listen_fd, nullptr, nullptr);
+    if (fd < 0) return;
+    std::string buffered;
+    if (read_request(fd, buffered)) ++requests_;
+    pollfd p{fd, POLLIN, 0};
+    (void)::poll(&p, 1, 30000);  // until the client gives up and closes
+    ::close(fd);
+  }};
 };
 
 TEST(Upstream, AnUpstreamThatNeverAnswersFailsTheCallAtItsReadTimeout) {

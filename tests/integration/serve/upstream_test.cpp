@@ -87,12 +87,17 @@ class DroppingServer {
   testing::LoopbackServer server_{[this](int listen_fd) { serve(listen_fd); }};
 };
 
-std::unique_ptr<Upstream> upstream_for(int port) {
+// An OpenAI upstream's model settings at 127.0.0.1:`port`.
+config::ModelConfig openai_at(int port, const std::string& scheme = "http") {
   config::ModelConfig model;
   model.provider = "openai";
   model.model = "m";
-  model.api_base = "http://127.0.0.1:" + std::to_string(port) + "/v1";
-  auto up = Upstream::create(ClientWire::kOpenAIChat, model);
+  model.api_base = scheme + "://127.0.0.1:" + std::to_string(port) + "/v1";
+  return model;
+}
+
+std::unique_ptr<Upstream> upstream_for(int port) {
+  auto up = Upstream::create(ClientWire::kOpenAIChat, openai_at(port));
   EXPECT_TRUE(up.is_ok()) << up.status().to_string();
   return up.is_ok() ? std::move(*up) : nullptr;
 }
@@ -302,10 +307,7 @@ TEST(Upstream, AnHttpsUpstreamIsReachedOverTlsOnlyWithATrustedCertificate) {
   ASSERT_GT(port, 0);
   std::thread serving([&] { server.listen_after_bind(); });  // bound and listening: calls queue until it accepts
 
-  config::ModelConfig model;
-  model.provider = "openai";
-  model.model = "m";
-  model.api_base = "https://127.0.0.1:" + std::to_string(port) + "/v1";
+  const config::ModelConfig model = openai_at(port, "https");
   {
     auto untrusted = Upstream::create(ClientWire::kOpenAIChat, model);
     ASSERT_TRUE(untrusted.is_ok()) << untrusted.status().to_string();

@@ -67,7 +67,7 @@ struct Options {
   int calls_per_episode = 10;
   int history_kb = 0;                     // earlier turns in each request
   std::string database_url;               // "" = a fresh SQLite file
-  std::vector<std::string> soci_options;  // --soci KEY=VALUE: [plugins.soci] lines (docs/storage.md)
+  std::vector<std::string> soci_options;  // --soci KEY=VALUE as "KEY = VALUE": [plugins.soci] lines (docs/storage.md)
   bool shared_episodes = false;
   bool judges_elsewhere = false;
   bool capture_only = false;
@@ -300,11 +300,12 @@ Options parse(int argc, char** argv) {
       o.database_url = next();
     } else if (a == "--soci") {
       std::string kv = next();
-      if (kv.find('=') == std::string::npos || kv.front() == '=') {
+      const size_t eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) {
         std::fprintf(stderr, "--soci takes KEY=VALUE (a [plugins.soci] key, e.g. group_commit_wait_ms=10)\n");
         std::exit(2);
       }
-      o.soci_options.push_back(kv);
+      o.soci_options.push_back(kv.substr(0, eq) + " = " + kv.substr(eq + 1));
     } else if (a == "--shared-episodes") {
       o.shared_episodes = true;
     } else if (a == "--mock-threads") {
@@ -381,6 +382,8 @@ int main(int argc, char** argv) {
     return std::string("[") + section + "]\nprovider = \"openai\"\nmodel = \"mock-model\"\napi_base = \"" + url +
            "/v1\"\napi_key_env = \"\"\n\n";
   };
+  std::string soci_table = o.soci_options.empty() ? "" : "\n[plugins.soci]\n";
+  for (const std::string& line : o.soci_options) soci_table += line + "\n";
   write_file(work / "atlas.toml",
              "[agent]\nadapter = \"openai\"\nname = \"bench\"\n\n" + model("student.llm", mock_url) +
                  model("teacher.llm", judge_url) + model("rewards.small_model", judge_url) +
@@ -393,13 +396,8 @@ int main(int argc, char** argv) {
                  (o.shared_episodes ? "shared_episodes = true\n" : "") +
                  (o.capture_only ? "\n[rewards]\nstep_judges = []\nsession_judges = [{plugin = \"verifiable\"}]\n\n"
                                    "[learning]\nupdate_enabled = false\n"
-                                 : ""));
-  if (!o.soci_options.empty()) {
-    std::ofstream toml(work / "atlas.toml", std::ios::app);
-    toml << "\n[plugins.soci]\n";
-    for (const std::string& kv : o.soci_options)
-      toml << kv.substr(0, kv.find('=')) << " = " << kv.substr(kv.find('=') + 1) << "\n";
-  }
+                                 : "") +
+                 soci_table);
   const std::string gw_url =
       start_server(gateway, o.host_bin,
                    {"serve", "-c", (work / "atlas.toml").string(), "--listen", "127.0.0.1:0", "--no-preflight"});
@@ -412,7 +410,7 @@ int main(int argc, char** argv) {
       o.shared_episodes ? ", shared episodes ([serve] shared_episodes = true)" : "",
       o.judges_elsewhere ? ", judge/teacher/learning model on a SCHED_IDLE mock" : "",
       o.capture_only ? ", capture and storage only (no model judges, no learning update)" : "");
-  for (const std::string& kv : o.soci_options) std::printf("  [plugins.soci] %s\n", kv.c_str());
+  for (const std::string& line : o.soci_options) std::printf("  [plugins.soci] %s\n", line.c_str());
   std::printf("  (latency in ms from each request's scheduled start; rate = successful requests/s)\n");
   int failures = 0;
   int round = 0;

@@ -927,7 +927,7 @@ void Gateway::Impl::relay_stream(const std::shared_ptr<OpenEpisode>& ep, Upstrea
         "upstream HTTP " + std::to_string(status) + ": " + llm::parse_error_body(provider_wire(wire), captured).message;
   } else if (auto parsed = read_reply(wire, captured, true)) {
     call.reply = std::move(*parsed);
-    note_token_capture(wire, up.capture_tokens(), up.capture_tokens() ? body : std::string(), call.reply.tokens);
+    note_token_capture(wire, up.capture_tokens(), body, call.reply.tokens);
     remember_turn(turn, ep->id, captured, true, call.reply);
   } else {
     call.ok = false;

@@ -52,7 +52,8 @@ ssize_t GatheringStream::read(char* ptr, size_t size) {
   if (!has_buffered_input()) {
     // The peer may be waiting for what was gathered (a request's body, a "100 Continue").
     if (!flush()) return -1;
-    if (!wait_readable(fd_, read_timeout_ms_)) return -1;
+    if (!known_readable_ && !wait_readable(fd_, read_timeout_ms_)) return -1;
+    known_readable_ = false;
     ssize_t n;
     do n = ::recv(fd_, in_, sizeof in_, 0);
     while (n < 0 && errno == EINTR);

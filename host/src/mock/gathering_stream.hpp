@@ -22,6 +22,9 @@ class GatheringStream final : public httplib::Stream {
   GatheringStream(int fd, int read_timeout_ms);
 
   bool has_buffered_input() const { return in_pos_ < in_len_; }
+  // The caller has just seen the socket readable (wait_readable): the next read receives without
+  // polling again (a poll is a system call per request, and on a VM not a cheap one).
+  void note_readable() { known_readable_ = true; }
 
   bool is_readable() const override;
   // Writes only append to memory; a dead peer shows when flush() sends.
@@ -45,6 +48,7 @@ class GatheringStream final : public httplib::Stream {
   int fd_;
   int read_timeout_ms_;
   bool discard_writes_ = false;
+  bool known_readable_ = false;
   char in_[16384];
   size_t in_pos_ = 0, in_len_ = 0;
   std::string out_;

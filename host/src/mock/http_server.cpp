@@ -207,6 +207,7 @@ bool HttpServer::process_and_close_socket(socket_t sock) {
           idle_.erase(sock);
         }
         if (!readable) break;
+        stream.note_readable();
       }
       bool connection_closed = false;
       DirectResponse direct(stream, left == 1);

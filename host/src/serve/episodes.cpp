@@ -36,7 +36,10 @@ size_t StorageQueue::submit(const std::shared_ptr<OpenEpisode>& episode, std::fu
   s->next = submitted_.load(std::memory_order_relaxed);
   while (!submitted_.compare_exchange_weak(s->next, s, std::memory_order_release, std::memory_order_relaxed)) {
   }
-  sem_post(&wake_);
+  // Only the first op since the workers last took the stack wakes one: it takes everything
+  // pushed until then. The workers run only when a CPU is free, so under load several calls'
+  // records go to storage per wake-up instead of one futex call and context switch each.
+  if (!s->next) sem_post(&wake_);
   return depth;
 }
 
@@ -81,6 +84,8 @@ void StorageQueue::work() {
       if (!ready_.empty()) {
         ep = std::move(ready_.front());
         ready_.pop_front();
+        // One wake-up may have brought several episodes' work: another worker takes the next.
+        if (!ready_.empty()) sem_post(&wake_);
       }
     }
     if (!ep) {

@@ -65,8 +65,8 @@ struct OpenEpisode {
 // The request side takes no lock: the workers run under SCHED_IDLE (episodes.cpp), and a worker
 // preempted while holding a lock the relay also needs stalls the relay until a CPU falls idle
 // (milliseconds at 2,000 requests/s: it was most of the gateway's p99). submit() pushes onto a
-// lock-free stack and posts a semaphore; the workers move what was pushed into the episodes'
-// strands under a lock only they take.
+// lock-free stack and, when the stack was empty, posts a semaphore; the workers move what was
+// pushed into the episodes' strands under a lock only they take.
 class StorageQueue {
  public:
   StorageQueue(size_t capacity, int workers);
@@ -96,7 +96,7 @@ class StorageQueue {
   const size_t capacity_;
   std::atomic<size_t> queued_{0};               // ops submitted, not yet finished
   std::atomic<Submitted*> submitted_{nullptr};  // newest first
-  sem_t wake_;                                  // one post per submit (and per worker when stopping)
+  sem_t wake_;  // posted by a submit onto an empty stack, by a worker leaving more ready, per worker when stopping
   std::atomic<bool> stopping_{false};
   std::mutex mu_;  // the workers' (and wait_idle's): ready_ and every episode's strand
   std::condition_variable idle_cv_;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <future>
 #include <thread>
 #include <vector>
@@ -102,6 +103,33 @@ TEST(StorageQueue, ManySubmittersKeepEachEpisodesOrderAndLoseNothing) {
       EXPECT_GT(i, last[static_cast<size_t>(t)]) << "episode " << e << ": thread " << t << "'s ops out of order";
       last[static_cast<size_t>(t)] = i;
     }
+  }
+}
+
+// A submit onto work no worker has taken yet wakes nobody (one wake-up takes it all), so the
+// worker that takes two episodes' work at once must wake another for the second: each op here
+// waits until the other episode's op runs too, which only two workers in parallel can satisfy.
+TEST(StorageQueue, DifferentEpisodesTakenInOneWakeUpStillRunInParallel) {
+  StorageQueue q(100, 2);
+  for (int round = 0; round < 50; ++round) {
+    auto a = std::make_shared<OpenEpisode>("a" + std::to_string(round));
+    auto b = std::make_shared<OpenEpisode>("b" + std::to_string(round));
+    struct Meeting {
+      std::mutex mu;
+      std::condition_variable cv;
+      int running = 0, met = 0;
+    };
+    auto m = std::make_shared<Meeting>();
+    auto meet = [m] {
+      std::unique_lock<std::mutex> lk(m->mu);
+      ++m->running;
+      m->cv.notify_all();
+      if (m->cv.wait_for(lk, std::chrono::seconds(5), [&] { return m->running == 2; })) ++m->met;
+    };
+    q.submit(a, meet);
+    q.submit(b, meet);
+    ASSERT_TRUE(q.wait_idle(std::chrono::steady_clock::now() + std::chrono::seconds(30)));
+    ASSERT_EQ(m->met, 2) << "round " << round << ": the two episodes' ops ran one after the other";
   }
 }
 

@@ -3,6 +3,8 @@
 # Idempotent: packages already present are left alone. Run as root.
 #   --container   also podman and debootstrap, for packaging/container/build-image.sh (the OCI
 #                 image; not needed by the build or the test suite)
+#   --bench       also nginx-light, the pass-through reference proxy of
+#                 `bench_serve_gateway --reference-nginx /usr/sbin/nginx` (bench/README.md)
 set -euo pipefail
 
 packages=(
@@ -20,7 +22,8 @@ packages=(
 for arg in "$@"; do
   case "$arg" in
     --container) packages+=(podman debootstrap) ;;
-    *) echo "install-deps: unknown option '$arg' (known: --container)" >&2; exit 2 ;;
+    --bench) packages+=(nginx-light) ;;
+    *) echo "install-deps: unknown option '$arg' (known: --container, --bench)" >&2; exit 2 ;;
   esac
 done
 

@@ -12,6 +12,7 @@
 //   10]
 //                       [--only plain|stream] [--host-bin PATH] [--database-url URL] [--shared-episodes]
 //                       [--judges-elsewhere] [--capture-only] [--no-storage] [--mock-threads N]
+//                       [--reference-nginx PATH]
 //
 // --capture-only measures what the latency target names, capture and storage: no model
 // judges ([rewards] step_judges = [], session_judges = [{plugin = "verifiable"}]) and no learning
@@ -31,11 +32,20 @@
 // --database-url picks its database (default: a fresh SQLite file), e.g. the PostgreSQL of
 // tests/support/postgres.sh.
 //
+// --reference-nginx PATH (e.g. /usr/sbin/nginx, Debian's nginx-light) runs every row a second
+// time with nginx in the gateway's place: a plain reverse proxy to the same mock-llm (kept-alive
+// upstream connections, no buffering, no logging, one worker per core), capturing nothing. What
+// it adds is what a mature event-loop relay costs on this machine, measured in the same run: the
+// floor under the gateway's own figure.
+//
 // Both servers are the real `atlas-host` binary (next to this one unless --host-bin), started as
 // child processes; the load generator is this process (one thread per connection).
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -74,6 +84,7 @@ struct Options {
   bool no_storage = false;
   std::string only;
   std::string host_bin;
+  std::string reference_nginx;  // nginx binary for the pass-through reference rows ("" = none)
   int mock_threads = 1024;
 };
 
@@ -137,13 +148,14 @@ bool block_goes_through_gateway(int block) {
 }
 
 // One connection: requests at fixed times (rate / connections per second) for `blocks` blocks of
-// `block_s` seconds, alternating between the direct path and the gateway block by block over two
-// kept-alive connections, so both paths are measured under the same machine conditions. Episode
-// ids `<tag>-<conn>-<n>` change every `calls_per_episode` gateway calls, each episode ended
-// afterwards. Latencies go to `out[0]` (direct) and `out[1]` (gateway), with their block.
-void drive(const std::string& direct_url, const std::string& gw_url, bool stream, int history_kb, double interval_s,
-           Clock::time_point start, double block_s, int blocks, int conn, int connections, int calls_per_episode,
-           const std::string& tag, std::array<Figures, 2>& out) {
+// `block_s` seconds, alternating between the direct path and the relay (the gateway, or the
+// reference proxy) block by block over two kept-alive connections, so both paths are measured
+// under the same machine conditions. Through the gateway, episode ids `<tag>-<conn>-<n>` change
+// every `calls_per_episode` calls, each episode ended afterwards. Latencies go to `out[0]`
+// (direct) and `out[1]` (relay), with their block.
+void drive(const std::string& direct_url, const std::string& gw_url, bool relay_is_gateway, bool stream, int history_kb,
+           double interval_s, Clock::time_point start, double block_s, int blocks, int conn, int connections,
+           int calls_per_episode, const std::string& tag, std::array<Figures, 2>& out) {
   auto connect = [](const std::string& url) {
     auto client = std::make_unique<httplib::Client>(url);
     client->set_keep_alive(true);
@@ -161,9 +173,10 @@ void drive(const std::string& direct_url, const std::string& gw_url, bool stream
     if (block >= blocks) break;
     auto scheduled = start + std::chrono::duration_cast<Clock::duration>(at);
     std::this_thread::sleep_until(scheduled);
-    const bool through_gateway = block_goes_through_gateway(block);
-    Figures& figures = out[through_gateway ? 1 : 0];
-    httplib::Client& client = *clients[through_gateway ? 1 : 0];
+    const bool through_relay = block_goes_through_gateway(block);
+    const bool through_gateway = through_relay && relay_is_gateway;
+    Figures& figures = out[through_relay ? 1 : 0];
+    httplib::Client& client = *clients[through_relay ? 1 : 0];
     std::string episode = tag + "-" + std::to_string(conn) + "-" + std::to_string(gateway_calls / calls_per_episode);
     httplib::Headers headers;
     if (through_gateway) headers.emplace("X-Atlas-Session", episode);
@@ -208,17 +221,18 @@ double wait_for_episode_work(const std::string& gw_url) {
 }
 
 // One row: `o.seconds` of load on each path, in interleaved blocks of `o.block_seconds`.
-// Returns {direct, gateway}.
-std::array<Figures, 2> run_row(const std::string& direct_url, const std::string& gw_url, bool stream, int rate,
-                               const Options& o, const std::string& tag) {
+// Returns {direct, relay}.
+std::array<Figures, 2> run_row(const std::string& direct_url, const std::string& relay_url, bool relay_is_gateway,
+                               bool stream, int rate, const Options& o, const std::string& tag) {
   const double interval_s = static_cast<double>(o.connections) / rate;
   const int blocks = 2 * std::max(1, static_cast<int>(o.seconds / o.block_seconds + 0.5));
   std::vector<std::array<Figures, 2>> per(static_cast<size_t>(o.connections));
   std::vector<std::thread> threads;
   auto start = Clock::now() + std::chrono::milliseconds(100);
   for (int c = 0; c < o.connections; ++c)
-    threads.emplace_back(drive, direct_url, gw_url, stream, o.history_kb, interval_s, start, o.block_seconds, blocks, c,
-                         o.connections, o.calls_per_episode, tag, std::ref(per[static_cast<size_t>(c)]));
+    threads.emplace_back(drive, direct_url, relay_url, relay_is_gateway, stream, o.history_kb, interval_s, start,
+                         o.block_seconds, blocks, c, o.connections, o.calls_per_episode, tag,
+                         std::ref(per[static_cast<size_t>(c)]));
   for (auto& t : threads) t.join();
   std::array<Figures, 2> all;
   for (auto& f : all) f.wall_seconds = o.block_seconds * blocks / 2;
@@ -261,6 +275,76 @@ void print_row(const char* path, Figures& f) {
   std::printf("  %-8s %8.3f %8.3f %8.3f %9.3f %9.0f %7d\n", path, p50, p90, p99, max,
               static_cast<double>(f.latency_ms.size()) / f.wall_seconds, f.failed);
   if (!f.first_error.empty()) std::printf("           first failure: %s\n", f.first_error.c_str());
+}
+
+// Prints a row's two paths and what the relay added; returns the row's failed requests.
+int report_row(const char* relay_name, std::array<Figures, 2>& row) {
+  const std::vector<double> pairs = added_p99_per_pair(row);
+  Figures& direct = row[0];
+  Figures& through = row[1];
+  double added50 = percentile(through.latency_ms, 0.5) - percentile(direct.latency_ms, 0.5);
+  double added99 = percentile(through.latency_ms, 0.99) - percentile(direct.latency_ms, 0.99);
+  print_row("direct", direct);
+  print_row(relay_name, through);
+  std::printf("  added by %s: p50 %+.3f ms, p99 %+.3f ms", relay_name, added50, added99);
+  if (!pairs.empty())
+    std::printf(" (per pair of blocks: median %+.3f, from %+.3f to %+.3f over %zu pairs)", pairs[pairs.size() / 2],
+                pairs.front(), pairs.back(), pairs.size());
+  std::printf("\n");
+  return direct.failed + through.failed;
+}
+
+// A TCP port on 127.0.0.1 free a moment ago (nginx takes its port from its configuration).
+int free_loopback_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  int port = -1;
+  if (fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+    port = ntohs(addr.sin_port);
+  if (fd >= 0) close(fd);
+  return port;
+}
+
+// Starts nginx as a pass-through reverse proxy to `upstream_url` (http://host:port) and returns
+// its URL once it answers; "" (and says why) when it does not start.
+std::string start_reference_nginx(atlas::sdk::ChildProcess& child, const std::string& nginx, const fs::path& dir,
+                                  const std::string& upstream_url) {
+  fs::create_directories(dir / "logs");
+  const int port = free_loopback_port();
+  const std::string upstream = upstream_url.substr(upstream_url.find("://") + 3);
+  std::ofstream(dir / "nginx.conf")
+      << "worker_processes auto;\ndaemon off;\npid " << (dir / "nginx.pid").string() << ";\nerror_log "
+      << (dir / "logs/error.log").string() << " error;\nevents { worker_connections 4096; }\nhttp {\n"
+      << "  access_log off;\n  client_body_temp_path " << (dir / "body").string() << ";\n  proxy_temp_path "
+      << (dir / "proxy").string() << ";\n  upstream mock { server " << upstream << "; keepalive 256; }\n"
+      << "  server {\n    listen 127.0.0.1:" << port << ";\n    keepalive_timeout 60s;\n"
+      << "    keepalive_requests 1000000;\n    client_body_buffer_size 1m;\n    location / {\n"
+      << "      proxy_pass http://mock;\n      proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n"
+      << "      proxy_buffering off;\n      proxy_request_buffering off;\n    }\n  }\n}\n";
+  atlas::sdk::ChildProcess::Spec spec;
+  spec.argv = {nginx, "-p", dir.string(), "-c", (dir / "nginx.conf").string(), "-e", (dir / "logs/error.log").string()};
+  if (std::string err = child.start(spec); !err.empty()) {
+    std::fprintf(stderr, "cannot start %s: %s\n", nginx.c_str(), err.c_str());
+    return "";
+  }
+  const std::string url = "http://127.0.0.1:" + std::to_string(port);
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    httplib::Client probe(url);
+    probe.set_connection_timeout(std::chrono::milliseconds(200));
+    if (auto res = probe.Get("/v1/models"); res && res->status == 200) return url;
+    if (Clock::now() > deadline) {
+      child.stop(0);
+      std::fprintf(stderr, "%s did not answer on %s within 10 s:\n%s\n", nginx.c_str(), url.c_str(),
+                   child.stderr_tail().text().c_str());
+      return "";
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling its start-up: nginx prints no "ready"
+  }
 }
 
 Options parse(int argc, char** argv) {
@@ -316,13 +400,15 @@ Options parse(int argc, char** argv) {
       o.capture_only = true;
     } else if (a == "--no-storage") {
       o.no_storage = true;
+    } else if (a == "--reference-nginx") {
+      o.reference_nginx = next();
     } else {
       std::fprintf(
           stderr,
           "usage: bench_serve_gateway [--rates 100,2000] [--seconds 5] [--block-seconds 1] [--connections 32] "
           "[--calls-per-episode 10] [--history-kb 0] [--only plain|stream] [--host-bin PATH] [--database-url URL] "
           "[--soci KEY=VALUE]... [--shared-episodes] [--judges-elsewhere] [--capture-only] [--no-storage] "
-          "[--mock-threads N]\n");
+          "[--mock-threads N] [--reference-nginx PATH]\n");
       std::exit(2);
     }
   }
@@ -401,6 +487,15 @@ int main(int argc, char** argv) {
   const std::string gw_url =
       start_server(gateway, o.host_bin,
                    {"serve", "-c", (work / "atlas.toml").string(), "--listen", "127.0.0.1:0", "--no-preflight"});
+  atlas::sdk::ChildProcess nginx;
+  const std::string nginx_url =
+      o.reference_nginx.empty() ? "" : start_reference_nginx(nginx, o.reference_nginx, work / "nginx", mock_url);
+  if (!o.reference_nginx.empty() && nginx_url.empty()) {
+    gateway.stop(0);
+    mock.stop(0);
+    fs::remove_all(work);
+    return 1;
+  }
 
   std::printf(
       "atlas-host serve: added latency, open loop, %d connections, %.1f s per path and row in blocks of %.1f s "
@@ -420,25 +515,17 @@ int main(int argc, char** argv) {
     for (int rate : o.rates) {
       std::printf("\n%s, %d requests/s\n  %-8s %8s %8s %8s %9s %9s %7s\n", stream ? "streaming" : "plain", rate, "path",
                   "p50", "p90", "p99", "max", "rate", "failed");
-      std::array<Figures, 2> row = run_row(mock_url, gw_url, stream, rate, o, "g" + std::to_string(round++));
-      const std::vector<double> pairs = added_p99_per_pair(row);
-      Figures& direct = row[0];
-      Figures& through = row[1];
-      double added50 = percentile(through.latency_ms, 0.5) - percentile(direct.latency_ms, 0.5);
-      double added99 = percentile(through.latency_ms, 0.99) - percentile(direct.latency_ms, 0.99);
-      print_row("direct", direct);
-      print_row("gateway", through);
-      std::printf("  added: p50 %+.3f ms, p99 %+.3f ms", added50, added99);
-      if (!pairs.empty())
-        std::printf(" (per pair of blocks: median %+.3f, from %+.3f to %+.3f over %zu pairs)", pairs[pairs.size() / 2],
-                    pairs.front(), pairs.back(), pairs.size());
-      std::printf("\n");
+      std::array<Figures, 2> row = run_row(mock_url, gw_url, true, stream, rate, o, "g" + std::to_string(round++));
+      failures += report_row("gateway", row);
+      through_gateway += row[1].latency_ms.size();
       const long behind = queued_episode_work(gw_url);
       const double caught_up_s = wait_for_episode_work(gw_url);
       std::printf("  end-of-episode work queued when the load stopped: %ld jobs (calls and ends); done %.1f s later\n",
                   behind, caught_up_s);
-      failures += direct.failed + through.failed;
-      through_gateway += through.latency_ms.size();
+      if (!nginx_url.empty()) {
+        std::array<Figures, 2> reference = run_row(mock_url, nginx_url, false, stream, rate, o, "");
+        failures += report_row("nginx", reference);
+      }
       mock.drain_stderr();
       gateway.drain_stderr();
       if (o.judges_elsewhere) judge_mock.drain_stderr();
@@ -464,6 +551,7 @@ int main(int argc, char** argv) {
               ended.empty() ? "still running" : ended.c_str(),
               std::chrono::duration<double>(Clock::now() - drain_start).count());
   gateway.stop(0);
+  if (!nginx_url.empty()) nginx.stop(0);
   mock.stop(0);
   if (o.judges_elsewhere) judge_mock.stop(0);
   fs::remove_all(work);

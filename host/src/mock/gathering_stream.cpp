@@ -34,6 +34,23 @@ void address_of(int fd, bool peer, std::string& ip, int& port) {
 
 }  // namespace
 
+namespace {
+thread_local BeforeWaitingForInput* current_before_waiting = nullptr;
+}  // namespace
+
+BeforeWaitingForInput::BeforeWaitingForInput(std::function<void()> before_waiting)
+    : before_waiting_(std::move(before_waiting)), replaced_(current_before_waiting) {
+  current_before_waiting = this;
+}
+
+BeforeWaitingForInput::~BeforeWaitingForInput() {
+  current_before_waiting = replaced_;
+}
+
+void BeforeWaitingForInput::notify() {
+  if (current_before_waiting && current_before_waiting->before_waiting_) current_before_waiting->before_waiting_();
+}
+
 bool wait_readable(int fd, int timeout_ms) {
   pollfd p{fd, POLLIN, 0};
   int n;
@@ -45,14 +62,19 @@ bool wait_readable(int fd, int timeout_ms) {
 GatheringStream::GatheringStream(int fd, int read_timeout_ms) : fd_(fd), read_timeout_ms_(read_timeout_ms) {}
 
 bool GatheringStream::is_readable() const {
-  return has_buffered_input() || wait_readable(fd_, read_timeout_ms_);
+  if (has_buffered_input()) return true;
+  BeforeWaitingForInput::notify();
+  return wait_readable(fd_, read_timeout_ms_);
 }
 
 ssize_t GatheringStream::read(char* ptr, size_t size) {
   if (!has_buffered_input()) {
     // The peer may be waiting for what was gathered (a request's body, a "100 Continue").
     if (!flush()) return -1;
-    if (!known_readable_ && !wait_readable(fd_, read_timeout_ms_)) return -1;
+    if (!known_readable_) {
+      BeforeWaitingForInput::notify();
+      if (!wait_readable(fd_, read_timeout_ms_)) return -1;
+    }
     known_readable_ = false;
     ssize_t n;
     do n = ::recv(fd_, in_, sizeof in_, 0);

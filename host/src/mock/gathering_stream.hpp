@@ -8,6 +8,7 @@
 
 #include <httplib.h>
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -15,6 +16,23 @@ namespace atlas::mock {
 
 // true when `fd` has input (or EOF/error, which the next read reports) within `timeout_ms`.
 bool wait_readable(int fd, int timeout_ms);
+
+// While one lives, a GatheringStream read on this thread that is about to wait for input first
+// calls `before_waiting`. A relay sends what it gathered for its own client then: pieces that
+// arrived together leave in one send, and none is held back while the relay waits for more.
+class BeforeWaitingForInput {
+ public:
+  explicit BeforeWaitingForInput(std::function<void()> before_waiting);
+  ~BeforeWaitingForInput();  // the one it replaced (if any) applies again
+  BeforeWaitingForInput(const BeforeWaitingForInput&) = delete;
+  BeforeWaitingForInput& operator=(const BeforeWaitingForInput&) = delete;
+  // Calls this thread's current one, if any.
+  static void notify();
+
+ private:
+  std::function<void()> before_waiting_;
+  BeforeWaitingForInput* replaced_;
+};
 
 class GatheringStream final : public httplib::Stream {
  public:

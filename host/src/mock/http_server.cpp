@@ -82,7 +82,7 @@ void DirectResponse::begin(const httplib::Request& req, int status, const httpli
   stream_.gather(head);
 }
 
-bool DirectResponse::write(std::string_view piece) {
+bool DirectResponse::append(std::string_view piece) {
   if (!begun_ || ended_ || failed_) return false;
   if (piece.empty()) return true;  // an empty chunk would end the stream
   char size[20];
@@ -90,8 +90,17 @@ bool DirectResponse::write(std::string_view piece) {
   stream_.gather(std::string_view(size, static_cast<size_t>(n)));
   stream_.gather(piece);
   stream_.gather("\r\n");
+  return true;
+}
+
+bool DirectResponse::flush() {
+  if (!begun_ || ended_ || failed_) return false;
   if (!stream_.flush()) failed_ = true;
   return !failed_;
+}
+
+bool DirectResponse::write(std::string_view piece) {
+  return append(piece) && flush();
 }
 
 bool DirectResponse::end() {

@@ -37,12 +37,17 @@ class GatheringStream;
 class DirectResponse {
  public:
   // Gathers the head (status line, `headers`, Content-Type, chunked transfer); it goes out with
-  // the first piece, or with the end.
+  // the first piece sent, or with the end.
   // `req` says whether the client asked to close the connection after it.
   void begin(const httplib::Request& req, int status, const httplib::Headers& headers, const std::string& content_type);
   bool begun() const { return begun_; }
   // Sends one piece as one chunk at once; false when the client is gone (nothing more is sent).
   bool write(std::string_view piece);
+  // Gathers one piece as one chunk, sent by the next flush(), write() or end(); false when the
+  // client is gone (a flush failed) or the response is not open.
+  bool append(std::string_view piece);
+  // Sends what was gathered (the head too, if not sent yet); false when the client is gone.
+  bool flush();
   // Sends the stream's end. A response begun and not ended closes its connection when the
   // handler returns: the client sees the stream cut short, not a complete reply.
   bool end();

@@ -904,14 +904,19 @@ void Gateway::Impl::relay_stream(const std::shared_ptr<OpenEpisode>& ep, Upstrea
       },
       [&](const char* data, size_t len) {
         captured.append(data, len);
+        // Gathered; sent when the upstream has nothing more for now (below) or with the end.
         if (stripper.active()) {
-          client_gone = !client->write(stripper.feed(std::string_view(data, len)));
+          client_gone = !client->append(stripper.feed(std::string_view(data, len)));
         } else {
-          client_gone = !client->write(std::string_view(data, len));
+          client_gone = !client->append(std::string_view(data, len));
         }
         return !client_gone;  // the client left: stop reading the upstream
+      },
+      [&] {
+        // Nothing is held while the relay waits: what came so far goes out in one send.
+        if (client->begun() && !client->flush()) client_gone = true;
       });
-  if (!client_gone && client->begun()) client_gone = !client->write(stripper.finish());
+  if (!client_gone && client->begun()) client_gone = !client->append(stripper.finish());
 
   const ClientWire wire = creq.wire;
   call.ended_us = clock::now_unix_us();
@@ -948,8 +953,12 @@ void Gateway::Impl::relay_stream(const std::shared_ptr<OpenEpisode>& ep, Upstrea
     return json_reply(res, 502, error_body(wire, 502, "api_error", result.message()));
   }
   // An upstream that broke off mid-stream is not passed on as a complete reply: the client's
-  // stream is cut the same way (its client library reports the error).
-  if (kept.is_ok() && !client_gone && result.is_ok()) (void)client->end();
+  // stream is cut the same way (its client library reports the error), after what did arrive.
+  if (kept.is_ok() && !client_gone && result.is_ok()) {
+    (void)client->end();
+  } else if (!client_gone) {
+    (void)client->flush();
+  }
 }
 
 void Gateway::Impl::end_episode(const std::shared_ptr<OpenEpisode>& ep, runtime::EpisodeOutcome outcome,

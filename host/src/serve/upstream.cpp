@@ -6,6 +6,7 @@
 
 #include "common/secrets.hpp"
 #include "llm/wire.hpp"
+#include "mock/gathering_stream.hpp"
 
 namespace atlas::serve {
 
@@ -146,7 +147,13 @@ Result<UpstreamReply> Upstream::post(const std::string& path, const std::string&
 Status Upstream::post_streaming(const std::string& path, const std::string& body,
                                 const httplib::Headers& client_headers,
                                 const std::function<void(int, const std::string&, const std::string&)>& on_head,
-                                const std::function<bool(const char*, size_t)>& on_piece) {
+                                const std::function<bool(const char*, size_t)>& on_piece,
+                                const std::function<void()>& on_wait) {
+  // A plain upstream is read through GatheringStream (upstream_client.hpp), which says when it
+  // is about to wait; TLS reads are httplib's own.
+  const bool reads_are_seen = !endpoint_.tls;
+  std::optional<mock::BeforeWaitingForInput> waiting;
+  if (on_wait && reads_are_seen) waiting.emplace(on_wait);
   httplib::Request req;
   req.method = "POST";
   req.path = path;
@@ -159,7 +166,11 @@ Status Upstream::post_streaming(const std::string& path, const std::string& body
     on_head(r.status, r.get_header_value("Content-Type"), r.get_header_value("Retry-After"));
     return true;
   };
-  req.content_receiver = [&](const char* data, size_t len, uint64_t, uint64_t) { return on_piece(data, len); };
+  req.content_receiver = [&](const char* data, size_t len, uint64_t, uint64_t) {
+    const bool more = on_piece(data, len);
+    if (on_wait && !reads_are_seen) on_wait();
+    return more;
+  };
   httplib::Response res;
   httplib::Error err = httplib::Error::Success;
   bool ok = false;

@@ -46,9 +46,13 @@ class Upstream {
   Result<UpstreamReply> post(const std::string& path, const std::string& body, const httplib::Headers& client_headers);
   // Streams the reply: `on_head(status, content_type, retry_after)` once, then `on_piece` per
   // piece as it arrives (return false to stop). Error bodies (status >= 400) arrive as pieces too.
+  // `on_wait` runs whenever the reply's next bytes are not here yet, before waiting for them (a
+  // relay passes on what it holds then: pieces read together leave together); for an https
+  // upstream, whose reads it cannot see, after every piece.
   Status post_streaming(const std::string& path, const std::string& body, const httplib::Headers& client_headers,
                         const std::function<void(int, const std::string&, const std::string&)>& on_head,
-                        const std::function<bool(const char*, size_t)>& on_piece);
+                        const std::function<bool(const char*, size_t)>& on_piece,
+                        const std::function<void()>& on_wait = {});
 
  private:
   Upstream() = default;

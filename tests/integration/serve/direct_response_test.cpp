@@ -2,6 +2,7 @@
 // gateway relays a stream from the connection's own thread), read from a plain socket: the bytes
 // on the wire, the connection afterwards, and a response cut short.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <future>
@@ -82,6 +83,33 @@ TEST(DirectResponse, PiecesReachTheClientAsOneChunkedReplyAndTheConnectionServes
   EXPECT_EQ(next.find("never sent"), std::string::npos) << next;
   EXPECT_EQ(body_of(next), "plain") << next;
   EXPECT_FALSE(c.closed_already());
+}
+
+// Appended pieces stay in memory until a flush, which sends them (and the head) in one go: how
+// the relay passes on pieces that arrived together.
+TEST(DirectResponse, AppendedPiecesWaitForTheFlushThatSendsThemTogether) {
+  Server s;
+  std::promise<void> appended, checked;
+  std::shared_future<void> checked_done = checked.get_future().share();
+  s.http().Get("/gather", [&](const httplib::Request& req, httplib::Response& res) {
+    DirectResponse* out = HttpServer::direct_response();
+    out->begin(req, 200, res.headers, "text/event-stream");
+    EXPECT_TRUE(out->append("x"));
+    EXPECT_TRUE(out->append("yz"));
+    appended.set_value();
+    checked_done.wait();
+    EXPECT_TRUE(out->flush());
+    EXPECT_TRUE(out->end());
+  });
+  Connection c(s.port());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.send_all(get("/gather")));
+  appended.get_future().wait();
+  char byte;
+  EXPECT_LT(::recv(c.fd(), &byte, 1, MSG_DONTWAIT), 0) << "an appended piece (or the head) went out before the flush";
+  checked.set_value();
+  std::string reply = c.read_until("0\r\n\r\n");
+  EXPECT_EQ(body_of(reply), "1\r\nx\r\n2\r\nyz\r\n0\r\n\r\n") << reply;
 }
 
 TEST(DirectResponse, AResponseLeftUnendedClosesItsConnection) {

@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <future>
 
@@ -278,7 +279,7 @@ class PacedStreamUpstream {
                  text + "\"},\"finish_reason\":null}]}\n\n";
         };
         if (sent++ == 0) return sink.write(event("one ").data(), event("one ").size());
-        released_.wait_for(std::chrono::seconds(10));
+        if (released_.wait_for(std::chrono::seconds(10)) != std::future_status::ready) gave_up_waiting_ = true;
         for (const char* word : {"two ", "three ", "four ", "five ", "six"}) {
           const std::string e = event(word);
           if (!sink.write(e.data(), e.size())) return false;
@@ -302,8 +303,11 @@ class PacedStreamUpstream {
     std::call_once(once_, [this] { release_.set_value(); });
   }
   bool released() const { return released_.wait_for(std::chrono::seconds(0)) == std::future_status::ready; }
+  // The rest was sent because 10 s passed without release(), not because of it.
+  bool gave_up_waiting() const { return gave_up_waiting_; }
 
  private:
+  std::atomic<bool> gave_up_waiting_{false};
   httplib::Server server_;
   std::promise<void> release_;
   std::shared_future<void> released_{release_.get_future().share()};
@@ -362,6 +366,8 @@ TEST(Gateway, PiecesThatArriveAfterTheHeadReachTheClientInOrderAndTheCallIsRecor
   ASSERT_TRUE(client.send(req, out, err)) << httplib::to_string(err);
   EXPECT_EQ(out.status, 200);
   EXPECT_TRUE(first_seen_before_the_rest) << "the first piece was passed on before the upstream sent the rest";
+  EXPECT_FALSE(upstream.gave_up_waiting())
+      << "the first piece reached the client only after the upstream stopped waiting for the client to see it";
   size_t at = 0;
   for (const char* word : {"one ", "two ", "three ", "four ", "five ", "six", "[DONE]"}) {
     size_t next = received.find(word, at);

@@ -21,8 +21,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <future>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "mock/gathering_stream.hpp"
 #include "support/loopback.hpp"
@@ -144,6 +147,67 @@ TEST(Upstream, AStreamedCallOnADroppedKeptAliveConnectionGoesOutAgainOnANewOne) 
 }
 
 // Accepts one connection, reads its request and never answers.
+// Streams a chunked reply: pieces "A" and "B" in one send, then, once release() is called (or
+// after 10 s), "C" and the end.
+class PacedChunkServer {
+ public:
+  int port() const { return server_.port(); }
+  void release() {
+    std::call_once(once_, [this] { release_.set_value(); });
+  }
+  bool gave_up_waiting() const { return gave_up_waiting_; }
+
+ private:
+  void serve(int listen_fd) {
+    int fd = ::accept(listen_fd, nullptr, nullptr);
+    if (fd < 0) return;
+    std::string buffered;
+    if (read_request(fd, buffered)) {
+      const std::string first =
+          "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "1\r\nA\r\n1\r\nB\r\n";
+      (void)::send(fd, first.data(), first.size(), MSG_NOSIGNAL);
+      if (released_.wait_for(std::chrono::seconds(10)) != std::future_status::ready) gave_up_waiting_ = true;
+      const std::string rest = "1\r\nC\r\n0\r\n\r\n";
+      (void)::send(fd, rest.data(), rest.size(), MSG_NOSIGNAL);
+      std::string more;
+      (void)read_request(fd, more);  // until the client closes
+    }
+    ::close(fd);
+  }
+
+  std::promise<void> release_;
+  std::shared_future<void> released_{release_.get_future().share()};
+  std::once_flag once_;
+  std::atomic<bool> gave_up_waiting_{false};
+  testing::LoopbackServer server_{[this](int listen_fd) { serve(listen_fd); }};
+};
+
+// A relay is told when the upstream has nothing more for now (it sends its client what it holds
+// then), not between pieces that arrived together, and not only once the rest has come.
+TEST(Upstream, AStreamSaysWhenItWaitsForMoreAndNotBetweenPiecesReadTogether) {
+  PacedChunkServer server;
+  ASSERT_NE(server.port(), 0);
+  auto up = upstream_for(server.port());
+  ASSERT_TRUE(up);
+  std::string pieces;
+  std::vector<std::string> seen_at_wait;
+  Status streamed = up->post_streaming(
+      "/v1/chat/completions", kBody, {}, [](int, const std::string&, const std::string&) {},
+      [&](const char* data, size_t len) {
+        pieces.append(data, len);
+        return true;
+      },
+      [&] {
+        seen_at_wait.push_back(pieces);
+        if (pieces == "AB") server.release();
+      });
+  ASSERT_TRUE(streamed.is_ok()) << streamed.to_string();
+  EXPECT_EQ(pieces, "ABC");
+  EXPECT_FALSE(server.gave_up_waiting()) << "the relay was not told the upstream was waiting after \"AB\"";
+  for (const std::string& at : seen_at_wait) EXPECT_NE(at, "A") << "told to send between two pieces read together";
+}
+
 class SilentServer {
  public:
   int port() const { return server_.port(); }
@@ -327,16 +391,20 @@ TEST(Upstream, AnHttpsUpstreamIsReachedOverTlsOnlyWithATrustedCertificate) {
     EXPECT_EQ(reply->status, 200);
     EXPECT_NE(reply->body.find("\"tls\":true"), std::string::npos) << reply->body;
     std::string pieces;
-    int status = 0;
+    int status = 0, piece_count = 0, passed_on = 0;
     Status streamed = (*trusted)->post_streaming(
         "/v1/chat/completions", R"({"model":"m","stream":true,"messages":[]})", {},
         [&](int s, const std::string&, const std::string&) { status = s; },
         [&](const char* data, size_t len) {
           pieces.append(data, len);
+          ++piece_count;
           return true;
-        });
+        },
+        [&] { passed_on = piece_count; });
     ASSERT_TRUE(streamed.is_ok()) << streamed.to_string();
     EXPECT_EQ(status, 200);
+    // TLS reads are httplib's own: the relay is told after every piece instead.
+    EXPECT_EQ(passed_on, piece_count);
     EXPECT_NE(pieces.find("data: [DONE]"), std::string::npos) << pieces;
   }
   server.stop();

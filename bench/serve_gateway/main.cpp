@@ -103,7 +103,8 @@ double percentile(std::vector<double>& v, double p) {
   return v[std::min(i, v.size() - 1)];
 }
 
-// Starts `atlas-host ARGS...` and returns its URL from the "listening on URL" line.
+// Starts `atlas-host ARGS...` and returns its URL from the "listening on URL" line; "" (and says
+// why) when it does not start.
 std::string start_server(atlas::sdk::ChildProcess& child, const std::string& bin, std::vector<std::string> args) {
   atlas::sdk::ChildProcess::Spec spec;
   spec.argv = {bin};
@@ -111,7 +112,7 @@ std::string start_server(atlas::sdk::ChildProcess& child, const std::string& bin
   spec.env["ATLAS_LOG"] = "error";
   if (std::string err = child.start(spec); !err.empty()) {
     std::fprintf(stderr, "cannot start %s: %s\n", bin.c_str(), err.c_str());
-    std::exit(1);
+    return "";
   }
   std::string line;
   const int64_t deadline = atlas::sdk::ChildProcess::now_ms() + 60000;
@@ -121,7 +122,7 @@ std::string start_server(atlas::sdk::ChildProcess& child, const std::string& bin
   child.drain_stderr();
   std::fprintf(stderr, "%s %s did not start (%s):\n%s\n", bin.c_str(), args.empty() ? "" : args[0].c_str(),
                child.exit_description().c_str(), child.stderr_tail().text().c_str());
-  std::exit(1);
+  return "";
 }
 
 // A chat request; `history_kb` > 0 puts that many KiB of earlier turns before the question, as
@@ -453,6 +454,12 @@ int main(int argc, char** argv) {
   const std::string mock_url = start_server(mock, o.host_bin,
                                             {"mock-llm", "--scenario", (work / "scenario.json").string(), "--port", "0",
                                              "--threads", std::to_string(o.mock_threads)});
+  // A server that did not start ends the run; the ChildProcess destructors stop those that did.
+  auto give_up = [&] {
+    fs::remove_all(work);
+    return 1;
+  };
+  if (mock_url.empty()) return give_up();
 
   // --judges-elsewhere: the teacher, judge and learning models are a second mock-llm under
   // SCHED_IDLE, standing in for a model served on other machines (as in production), so that
@@ -464,6 +471,7 @@ int main(int argc, char** argv) {
                          {"--idle", "0", o.host_bin, "mock-llm", "--scenario", (work / "scenario.json").string(),
                           "--port", "0", "--threads", std::to_string(o.mock_threads)})
           : mock_url;
+  if (judge_url.empty()) return give_up();
   auto model = [&](const char* section, const std::string& url) {
     return std::string("[") + section + "]\nprovider = \"openai\"\nmodel = \"mock-model\"\napi_base = \"" + url +
            "/v1\"\napi_key_env = \"\"\n\n";
@@ -487,15 +495,11 @@ int main(int argc, char** argv) {
   const std::string gw_url =
       start_server(gateway, o.host_bin,
                    {"serve", "-c", (work / "atlas.toml").string(), "--listen", "127.0.0.1:0", "--no-preflight"});
+  if (gw_url.empty()) return give_up();
   atlas::sdk::ChildProcess nginx;
   const std::string nginx_url =
       o.reference_nginx.empty() ? "" : start_reference_nginx(nginx, o.reference_nginx, work / "nginx", mock_url);
-  if (!o.reference_nginx.empty() && nginx_url.empty()) {
-    gateway.stop(0);
-    mock.stop(0);
-    fs::remove_all(work);
-    return 1;
-  }
+  if (!o.reference_nginx.empty() && nginx_url.empty()) return give_up();
 
   std::printf(
       "atlas-host serve: added latency, open loop, %d connections, %.1f s per path and row in blocks of %.1f s "

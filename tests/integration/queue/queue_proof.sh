@@ -58,7 +58,7 @@ cat >"$work/scenario.json" <<'EOF2'
   {"match": {"role": "teacher"}, "response": {"json": {"valid": true, "guidance": "ok", "rationale": "fine"}}},
   {"match": {"role": "judge"}, "response": {"json": {"score": 0.8, "rationale": "good", "uncertainty": 0.1}}},
   {"match": {"role": "probe"}, "response": {"json": {"mode": "auto", "confidence": 0.9}}},
-  {"response": {"text": "Final answer: done.", "latency_ms": 30}}]}
+  {"response": {"text": "Final answer: done.", "latency_ms": 150}}]}
 EOF2
 fifo="$work/mock.ready"
 mkfifo "$fifo"
@@ -149,8 +149,11 @@ done_count() { sql "SELECT COUNT(*) FROM queue_tasks WHERE state IN ('done', 'de
 deadline=$((SECONDS + 600))
 killed=0
 live=("${pids[@]}")
-# random moments: once random shares (10-70%) of the tasks are finished, while sessions run
-targets=$(for ((k = 0; k < kills; k++)); do echo $(( tasks * (10 + RANDOM % 60) / 100 )); done | sort -n)
+# random moments: once random shares (10-50%) of the tasks are finished, while sessions run. This
+# loop sees the queue's progress late (a psql call every 0.2 s; on a loaded machine ~1 s late, and
+# the queue does ~100 tasks a second with the student's 150-ms replies): the rest of the run must
+# outlast that, or a kill finds every worker gone and the proof fails without a fault in the queue.
+targets=$(for ((k = 0; k < kills; k++)); do echo $(( tasks * (10 + RANDOM % 40) / 100 )); done | sort -n)
 for target in $targets; do
   while (( $(done_count) < target && SECONDS < deadline )); do sleep 0.2; done
   victim_index=$((RANDOM % ${#live[@]}))

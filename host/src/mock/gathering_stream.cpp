@@ -32,10 +32,8 @@ void address_of(int fd, bool peer, std::string& ip, int& port) {
   ip = text;
 }
 
-}  // namespace
-
-namespace {
 thread_local BeforeWaitingForInput* current_before_waiting = nullptr;
+
 }  // namespace
 
 BeforeWaitingForInput::BeforeWaitingForInput(std::function<void()> before_waiting)
@@ -61,20 +59,20 @@ bool wait_readable(int fd, int timeout_ms) {
 
 GatheringStream::GatheringStream(int fd, int read_timeout_ms) : fd_(fd), read_timeout_ms_(read_timeout_ms) {}
 
-bool GatheringStream::is_readable() const {
-  if (has_buffered_input()) return true;
+bool GatheringStream::wait_for_input() const {
   BeforeWaitingForInput::notify();
   return wait_readable(fd_, read_timeout_ms_);
+}
+
+bool GatheringStream::is_readable() const {
+  return has_buffered_input() || wait_for_input();
 }
 
 ssize_t GatheringStream::read(char* ptr, size_t size) {
   if (!has_buffered_input()) {
     // The peer may be waiting for what was gathered (a request's body, a "100 Continue").
     if (!flush()) return -1;
-    if (!known_readable_) {
-      BeforeWaitingForInput::notify();
-      if (!wait_readable(fd_, read_timeout_ms_)) return -1;
-    }
+    if (!known_readable_ && !wait_for_input()) return -1;
     known_readable_ = false;
     ssize_t n;
     do n = ::recv(fd_, in_, sizeof in_, 0);

@@ -70,6 +70,8 @@ class GatheringStream final : public httplib::Stream {
   char in_[16384];
   size_t in_pos_ = 0, in_len_ = 0;
   std::string out_;
+  // Tells this thread's BeforeWaitingForInput, then waits up to the read timeout for input.
+  bool wait_for_input() const;
   // Asked of the kernel on first use (the server asks once per connection; clients never).
   void know_addresses() const;
   mutable bool addresses_known_ = false;
